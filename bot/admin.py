@@ -1,0 +1,102 @@
+"""Administrative actions shared by the CLI and the demo: users and invites."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.dialogs.registration import create_invite, deep_link
+from bot.i18n import translate
+from storage.models import Role, User
+from storage.uow import UnitOfWork
+
+
+class AdminError(Exception):
+    """A request that can't be carried out; rendered for the person at the terminal."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+    def render(self, locale: str) -> str:
+        return translate(self.key, locale, **self.params)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedInvite:
+    code: str
+    role: Role
+    area_code: str
+    area_name: str
+    expires_at: datetime
+
+    def link(self, bot_username: str | None) -> str | None:
+        return deep_link(bot_username, self.code) if bot_username else None
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value.strip().lower().replace("-", "_"))
+    except ValueError:
+        names = ", ".join(role.value for role in Role)
+        raise AdminError("admin.bad_role", role=value, choices=names) from None
+
+
+async def create_invites(
+    sessions: async_sessionmaker[AsyncSession],
+    role: Role,
+    area_code: str,
+    *,
+    days: int,
+    count: int = 1,
+    now: datetime | None = None,
+) -> list[CreatedInvite]:
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(sessions) as uow:
+        area = await uow.areas.by_code(area_code)
+        if area is None:
+            raise AdminError("admin.unknown_area", codes=area_code)
+        created = []
+        for _ in range(count):
+            code, invite = await create_invite(uow, role, area, now, days)
+            uow.audit.record(
+                "invite.created", entity="invite", entity_id=invite.id, role=role.value
+            )
+            created.append(CreatedInvite(code, role, area.code, area.name, invite.expires_at))
+        await uow.commit()
+        return created
+
+
+async def add_user(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    platform: str,
+    platform_user_id: str,
+    name: str,
+    role: Role,
+    area_codes: list[str],
+    locale: str,
+) -> User:
+    async with UnitOfWork(sessions) as uow:
+        if await uow.users.by_platform_id(platform, platform_user_id) is not None:
+            raise AdminError("admin.user_exists", user=f"{platform}:{platform_user_id}")
+        areas = await uow.areas.by_codes(area_codes)
+        missing = sorted(set(area_codes) - set(areas))
+        if missing:
+            raise AdminError("admin.unknown_area", codes=", ".join(missing))
+        user = await uow.users.add(
+            User(
+                platform=platform,
+                platform_user_id=platform_user_id,
+                display_name=name,
+                role=role,
+                locale=locale,
+                areas=[areas[code] for code in area_codes],
+            )
+        )
+        uow.audit.record("user.added", entity="user", entity_id=user.id, role=role.value)
+        await uow.commit()
+        return user

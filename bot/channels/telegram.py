@@ -1,0 +1,196 @@
+"""Telegram channel over python-telegram-bot: translates updates and replies, nothing more."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    BotCommandScopeDefault,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Update,
+)
+from telegram.constants import MessageLimit
+from telegram.error import TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.i18n import translate
+from bot.messages import (
+    Choices,
+    CommandMenu,
+    Document,
+    Incoming,
+    Kind,
+    Notice,
+    Outgoing,
+    Text,
+)
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+ALLOWED_UPDATES = ("message", "callback_query")
+# What an unregistered user sees in Telegram's command menu.
+DEFAULT_COMMANDS = ("start", "help")
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """The platform-neutral form of an update, or None for updates the bot ignores."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    base = Incoming(
+        platform=PLATFORM,
+        user_id=str(user.id),
+        chat_id=str(chat.id),
+        display_name=user.full_name,
+        kind=Kind.TEXT,
+        update_key=str(update.update_id),
+        language=user.language_code,
+    )
+    if update.callback_query is not None:
+        return replace(base, kind=Kind.CHOICE, choice=update.callback_query.data or "")
+    message = update.message
+    if message is None:
+        return None
+    if message.text is not None:
+        kind, command, args = Incoming.parse_text(message.text)
+        return replace(base, kind=kind, text=message.text, command=command, args=args)
+    attachment = message.effective_attachment
+    content_type = type(attachment).__name__.lower() if attachment is not None else "other"
+    return replace(base, kind=Kind.UNSUPPORTED, content_type=content_type)
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split on line breaks so a long list never breaks mid-line (unless a line is huge)."""
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current or not parts:
+        parts.append(current)
+    return [part.rstrip("\n") or "." for part in parts]
+
+
+def keyboard(message: Choices) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(("✅ " if c.selected else "") + c.label, callback_data=c.data)
+        for c in message.choices
+    ]
+    columns = max(1, message.columns)
+    rows = [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
+    return InlineKeyboardMarkup(rows)
+
+
+class TelegramChannel:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        incoming = to_incoming(update)
+        if incoming is None:
+            return
+        replies = await self.runtime.conversation.handle(incoming)
+        await self.deliver(context.application, incoming, update, replies)
+
+    async def deliver(
+        self,
+        application: Application,
+        incoming: Incoming,
+        update: Update,
+        replies: Sequence[Outgoing],
+    ) -> None:
+        bot = application.bot
+        chat_id = int(incoming.chat_id)
+        notice: str | None = None
+        try:
+            for reply in replies:
+                if isinstance(reply, Notice):
+                    notice = reply.text
+                elif isinstance(reply, Text):
+                    for part in split_text(reply.text):
+                        await bot.send_message(chat_id, part)
+                elif isinstance(reply, Choices):
+                    *head, last = split_text(reply.text)
+                    for part in head:
+                        await bot.send_message(chat_id, part)
+                    await bot.send_message(chat_id, last, reply_markup=keyboard(reply))
+                elif isinstance(reply, Document):
+                    await bot.send_document(
+                        chat_id,
+                        InputFile(reply.content, filename=reply.filename),
+                        caption=reply.caption or None,
+                    )
+                elif isinstance(reply, CommandMenu):
+                    commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
+                    await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+        except TelegramError:
+            # Blocked by the user, chat gone, flood limit...: the answer is already stored,
+            # so log and carry on rather than crash the update loop.
+            log.warning("could not deliver a reply to chat %s", chat_id, exc_info=True)
+        finally:
+            if update.callback_query is not None:
+                await self._answer_callback(update, notice)
+
+    async def _answer_callback(self, update: Update, notice: str | None) -> None:
+        assert update.callback_query is not None
+        try:
+            await update.callback_query.answer(notice[:200] if notice else None)
+        except TelegramError:
+            log.warning("could not answer a callback query", exc_info=True)
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    log.error("unhandled error in the Telegram channel", exc_info=context.error)
+
+
+def build_application(settings: Settings, runtime: Runtime | None = None) -> Application:
+    """A ready-to-run PTB Application; opens the database in post_init unless given one."""
+    token = settings.require_token()
+    state: dict[str, Runtime] = {}
+
+    async def post_init(application: Application) -> None:
+        opened = runtime or await open_runtime(settings)
+        state["runtime"] = opened
+        channel = TelegramChannel(opened)
+        application.add_handler(TypeHandler(Update, channel.on_update))
+        commands = [
+            BotCommand(name, translate(f"command.{name}", settings.locale))
+            for name in DEFAULT_COMMANDS
+        ]
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+
+    async def post_shutdown(application: Application) -> None:
+        if runtime is None and "runtime" in state:
+            await state["runtime"].close()
+
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        # One update at a time: a collaborator's answers must apply in the order sent.
+        .concurrent_updates(False)
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.add_error_handler(_on_error)
+    return application

@@ -1,0 +1,226 @@
+"""The `rasoat` command: run the bot, chat in the terminal, and administer the database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from storage.imports import ImportFailed, import_areas, import_roster
+
+from bot.admin import AdminError, add_user, create_invites, parse_role
+from bot.i18n import translate
+from bot.logs import configure_logging
+from bot.runtime import Runtime, runtime
+from bot.settings import Settings, SettingsError, load_settings
+
+DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rasoat", description=translate("cli.description"))
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the Telegram bot (long polling or webhook)")
+    run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
+    run.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
+    run.add_argument("--port", type=int, default=8443, help="webhook listen port")
+    run.add_argument("--path", default="telegram", help="webhook URL path")
+    run.add_argument("--secret", help="webhook secret token (or WEBHOOK_SECRET)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram should call")
+
+    chat = commands.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--demo", action="store_true", help="use the bundled demo commune")
+    chat.add_argument("--user", default=None, help="who you are in the chat (default: login)")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    db.add_parser("upgrade", help="apply migrations")
+
+    areas = commands.add_parser("areas", help="administrative areas").add_subparsers(
+        dest="areas_command", required=True
+    )
+    areas.add_parser("import", help="import areas from .csv or .xlsx").add_argument("file")
+
+    roster = commands.add_parser("roster", help="household roster").add_subparsers(
+        dest="roster_command", required=True
+    )
+    roster_import = roster.add_parser("import", help="import households from .xlsx or .csv")
+    roster_import.add_argument("file")
+    roster_import.add_argument("--year", type=int, default=None, help="review year")
+
+    users = commands.add_parser("users", help="users").add_subparsers(
+        dest="users_command", required=True
+    )
+    user_add = users.add_parser("add", help="add a user directly (without an invite)")
+    user_add.add_argument(
+        "--platform", default="telegram", choices=["telegram", "zalo", "terminal"]
+    )
+    user_add.add_argument("--id", required=True, help="the user's platform id")
+    user_add.add_argument("--name", required=True)
+    user_add.add_argument("--role", required=True)
+    user_add.add_argument("--area", required=True, action="append", help="area code (repeatable)")
+
+    invites = commands.add_parser("invites", help="invite codes").add_subparsers(
+        dest="invites_command", required=True
+    )
+    invite_create = invites.add_parser("create", help="create one-time invite codes")
+    invite_create.add_argument("--role", required=True)
+    invite_create.add_argument("--area", required=True, help="area code")
+    invite_create.add_argument("--days", type=int, default=None, help="days until expiry")
+    invite_create.add_argument("--count", type=int, default=1)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        overrides = {"DATABASE_URL": DEMO_DATABASE_URL} if getattr(args, "demo", False) else {}
+        settings = load_settings(**overrides)
+        configure_logging(settings, verbose=args.verbose)
+        if args.command == "run":
+            return run_bot(settings, args)
+        return asyncio.run(dispatch(settings, args))
+    except SettingsError as error:
+        print(translate("cli.settings_error", detail=str(error)), file=sys.stderr)
+        return EXIT_USAGE
+    except AdminError as error:
+        print(error.render(_locale()), file=sys.stderr)
+        return EXIT_USAGE
+    except ImportFailed as error:
+        print(translate("cli.import_failed", _locale(), count=len(error.errors)), file=sys.stderr)
+        for row_error in error.errors:
+            print("  " + row_error.render(_locale()), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _locale() -> str:
+    try:
+        return load_settings().locale
+    except SettingsError:
+        return "vi"
+
+
+async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
+    progress = sys.stderr.isatty()
+    async with runtime(settings) as rt:
+        if args.command == "db":
+            print(translate("cli.db_upgraded", settings.locale))
+        elif args.command == "areas":
+            result = await import_areas(rt.sessions, Path(args.file), progress=progress)
+            print(result.render(settings.locale))
+        elif args.command == "roster":
+            year = args.year or datetime.now(settings.tz).year
+            result = await import_roster(rt.sessions, Path(args.file), year=year, progress=progress)
+            print(result.render(settings.locale))
+        elif args.command == "users":
+            user = await add_user(
+                rt.sessions,
+                platform=args.platform,
+                platform_user_id=args.id,
+                name=args.name,
+                role=parse_role(args.role),
+                area_codes=args.area,
+                locale=settings.locale,
+            )
+            print(translate("cli.user_added", settings.locale, name=user.display_name, id=user.id))
+        elif args.command == "invites":
+            await _create_invites(rt, settings, args)
+        elif args.command == "chat":
+            await _chat(rt, settings, args)
+    return 0
+
+
+async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
+    created = await create_invites(
+        rt.sessions,
+        parse_role(args.role),
+        args.area,
+        days=args.days or settings.invite_days,
+        count=max(1, args.count),
+    )
+    username = settings.telegram_bot_username
+    for invite in created:
+        expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+        print(
+            translate(
+                "cli.invite_created",
+                settings.locale,
+                code=invite.code,
+                role=translate(f"role.{invite.role.value}", settings.locale),
+                area=f"{invite.area_name} ({invite.area_code})",
+                expires=expires,
+            )
+        )
+        link = invite.link(username)
+        print("  " + (link or translate("cli.invite_no_username", settings.locale)))
+
+
+async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
+    from bot.channels.terminal import TerminalChannel, stdin_line
+
+    user_id = args.user or getpass.getuser()
+    write = print
+    write(translate("cli.chat_intro", settings.locale, user=user_id))
+    if args.demo:
+        from bot.demo.loader import load_demo
+        from storage.models import Role
+
+        invites = await load_demo(rt.sessions, datetime.now(settings.tz).year)
+        write(
+            translate(
+                "cli.demo_intro",
+                settings.locale,
+                collaborator=invites[Role.COLLABORATOR].code,
+                supervisor=invites[Role.SUPERVISOR].code,
+                staff=invites[Role.COMMUNE_STAFF].code,
+            )
+        )
+    channel = TerminalChannel(
+        rt.conversation,
+        user_id=user_id,
+        display_name=user_id,
+        read_line=stdin_line,
+        write=write,
+        download_dir=Path("data") / "downloads",
+    )
+    await channel.run()
+
+
+def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.telegram import ALLOWED_UPDATES, build_application
+
+    application = build_application(settings)
+    if not args.webhook:
+        application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
+        return 0
+    secret = args.secret or (
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    )
+    if not secret:
+        raise SettingsError(
+            "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET, so that only "
+            "Telegram can post updates to the webhook"
+        )
+    application.run_webhook(
+        listen=args.listen,
+        port=args.port,
+        url_path=args.path,
+        secret_token=secret,
+        webhook_url=args.webhook_url,
+        allowed_updates=list(ALLOWED_UPDATES),
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""Which commands exist and which roles may use them: data, read by help, menus and routing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.models import Role
+
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    roles: frozenset[Role]
+    # Shown as a button in the role's main menu.
+    in_menu: bool = True
+    # Shown in /help and in the platform's command menu.
+    listed: bool = True
+
+
+# Order is the order of /help and of the menus. Handlers are bound in bot.router so this
+# module stays importable by dialogs without cycles.
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("menu", ALL_ROLES, in_menu=False),
+    CommandSpec("whoami", ALL_ROLES),
+    CommandSpec("help", ALL_ROLES),
+    CommandSpec("start", ALL_ROLES, in_menu=False, listed=False),
+)
+
+BY_NAME = {spec.name: spec for spec in COMMANDS}
+
+
+def commands_for(role: Role) -> list[CommandSpec]:
+    return [spec for spec in COMMANDS if role in spec.roles]

@@ -1,0 +1,94 @@
+"""The platform-neutral seam between dialogs and chat channels.
+
+An adapter turns a platform update into one :class:`Incoming`, and turns each outgoing
+message back into platform calls. Dialogs see nothing else, which is how the same
+conversation runs on Telegram, Zalo and the terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    CHOICE = "choice"
+    # Stickers, photos, voice...: content the questionnaire can't use.
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    platform: str
+    user_id: str
+    chat_id: str
+    display_name: str
+    kind: Kind
+    text: str = ""
+    command: str | None = None
+    args: str = ""
+    # The callback data of a pressed button.
+    choice: str | None = None
+    # Platform-unique id of this delivery, for exactly-once handling.
+    update_key: str | None = None
+    # What was sent when kind is UNSUPPORTED ("sticker", "photo", ...).
+    content_type: str | None = None
+    language: str | None = None
+
+    @staticmethod
+    def parse_text(text: str) -> tuple[Kind, str | None, str]:
+        """Split "/start@rasoat_bot ABC" into (COMMAND, "start", "ABC")."""
+        stripped = text.strip()
+        if stripped.startswith("/") and len(stripped) > 1:
+            head, _, args = stripped[1:].partition(" ")
+            name = head.split("@", 1)[0].lower()
+            if name.replace("_", "").isalnum():
+                return Kind.COMMAND, name, args.strip()
+        return Kind.TEXT, None, ""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    label: str
+    # Short opaque id (Telegram allows 64 bytes); never user text.
+    data: str
+    selected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Choices:
+    text: str
+    choices: tuple[Choice, ...]
+    # Buttons per row where the platform has buttons.
+    columns: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    filename: str
+    content: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandMenu:
+    """The list of commands the platform shows in its menu for this chat."""
+
+    commands: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A short acknowledgement of a button press (a toast on Telegram)."""
+
+    text: str
+
+
+Outgoing = Text | Choices | Document | CommandMenu | Notice

@@ -1,0 +1,127 @@
+"""Runtime configuration, read from the environment and ``.env`` by pydantic-settings.
+
+A bad setting must stop the program with one line a commune IT officer can act on, so
+``load_settings`` turns pydantic's validation error into :class:`SettingsError` naming the
+variable and the fix; the CLI prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.i18n import SUPPORTED_LOCALES
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/rasoat.db"
+
+_URL_SCHEMES = {
+    # Users write the plain scheme; the async driver is an implementation detail.
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message says which one and how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
+    telegram_bot_username: str | None = Field(default=None, alias="TELEGRAM_BOT_USERNAME")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    database_schema: str | None = Field(default=None, alias="DATABASE_SCHEMA")
+    locale: str = Field(default="vi", alias="RASOAT_LOCALE")
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="RASOAT_TIMEZONE")
+    invite_days: int = Field(default=7, alias="RASOAT_INVITE_DAYS", ge=1, le=365)
+    webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme not in _URL_SCHEMES:
+            raise ValueError(
+                "use sqlite:///path/to/file.db or postgresql://user@host:5432/database"
+            )
+        return f"{_URL_SCHEMES[scheme]}://{rest}"
+
+    @field_validator("database_schema")
+    @classmethod
+    def _check_schema(cls, value: str | None) -> str | None:
+        if value and not value.replace("_", "").isalnum():
+            raise ValueError("use letters, digits and underscores only")
+        return value or None
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _check_api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("use the server's base URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
+
+    @field_validator("locale")
+    @classmethod
+    def _check_locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError(f"use one of: {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError("use an IANA time zone such as Asia/Ho_Chi_Minh") from error
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file, so its folder can be created before the first connection."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1]
+        return None if path in ("", ":memory:") else Path(path)
+
+    def require_token(self) -> str:
+        if self.telegram_bot_token is None or not self.telegram_bot_token.get_secret_value():
+            raise SettingsError(
+                "TELEGRAM_BOT_TOKEN is not set: put the token from @BotFather in the "
+                "environment or in .env (TELEGRAM_BOT_TOKEN=123456:ABC...)"
+            )
+        return self.telegram_bot_token.get_secret_value()
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        env_name = _env_name(field)
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        # Never echo the input: it may be a token.
+        raise SettingsError(f"{env_name} is invalid: {reason}") from None
+
+
+def _env_name(field: str) -> str:
+    for name, info in Settings.model_fields.items():
+        if field in (name, info.alias):
+            return info.alias or name.upper()
+    return field.upper()

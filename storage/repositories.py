@@ -1,0 +1,189 @@
+"""Repositories: the only place that knows how aggregates map to queries."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Area,
+    AuditEntry,
+    ChatBinding,
+    DialogState,
+    Household,
+    Invite,
+    ProcessedUpdate,
+    Role,
+    User,
+    utcnow,
+)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class AreaRepository(_Repository):
+    async def by_code(self, code: str) -> Area | None:
+        return await self.session.scalar(select(Area).where(Area.code == code))
+
+    async def by_codes(self, codes: Iterable[str]) -> dict[str, Area]:
+        wanted = list(set(codes))
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(Area).where(Area.code.in_(wanted)))
+        return {area.code: area for area in rows}
+
+    async def all(self) -> Sequence[Area]:
+        return (await self.session.scalars(select(Area).order_by(Area.code))).all()
+
+    async def subtree_ids(self, root_ids: Iterable[int]) -> set[int]:
+        """The given areas and all their descendants, whatever the depth of the tree."""
+        parents: dict[int | None, list[int]] = {}
+        for area_id, parent_id in await self.session.execute(select(Area.id, Area.parent_id)):
+            parents.setdefault(parent_id, []).append(area_id)
+        found: set[int] = set()
+        frontier = list(root_ids)
+        while frontier:
+            area_id = frontier.pop()
+            if area_id in found:
+                continue
+            found.add(area_id)
+            frontier.extend(parents.get(area_id, []))
+        return found
+
+    async def path(self, area: Area) -> list[Area]:
+        """From the root down to ``area``, for display ("Đồng Tháp › Mỹ Hòa › Ấp 1")."""
+        chain = [area]
+        while chain[-1].parent_id is not None:
+            parent = await self.session.get(Area, chain[-1].parent_id)
+            if parent is None:
+                break
+            chain.append(parent)
+        return list(reversed(chain))
+
+    def add(self, area: Area) -> None:
+        self.session.add(area)
+
+
+class UserRepository(_Repository):
+    async def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
+        return await self.session.scalar(
+            select(User).where(User.platform == platform, User.platform_user_id == platform_user_id)
+        )
+
+    async def get(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def bind_chat(self, user: User, chat_id: str) -> None:
+        binding = await self.session.get(ChatBinding, user.id)
+        if binding is None:
+            self.session.add(ChatBinding(user_id=user.id, chat_id=chat_id))
+        elif binding.chat_id != chat_id:
+            binding.chat_id = chat_id
+
+    async def by_role(self, role: Role) -> Sequence[User]:
+        return (await self.session.scalars(select(User).where(User.role == role))).all()
+
+
+class InviteRepository(_Repository):
+    async def by_code(self, code: str) -> Invite | None:
+        return await self.session.scalar(select(Invite).where(Invite.code_hash == hash_code(code)))
+
+    async def add(self, code: str, role: Role, area: Area, expires_at: datetime) -> Invite:
+        invite = Invite(
+            code_hash=hash_code(code), role=role, area_id=area.id, expires_at=expires_at
+        )
+        self.session.add(invite)
+        await self.session.flush()
+        return invite
+
+
+class HouseholdRepository(_Repository):
+    async def by_code(self, code: str, year: int) -> Household | None:
+        return await self.session.scalar(
+            select(Household).where(Household.code == code, Household.review_year == year)
+        )
+
+    async def count(self) -> int:
+        from sqlalchemy import func
+
+        return int(await self.session.scalar(select(func.count(Household.id))) or 0)
+
+
+class AuditRepository(_Repository):
+    def record(
+        self,
+        action: str,
+        *,
+        actor: User | None = None,
+        entity: str | None = None,
+        entity_id: object = None,
+        **details: Any,
+    ) -> None:
+        self.session.add(
+            AuditEntry(
+                actor_id=actor.id if actor else None,
+                action=action,
+                entity=entity,
+                entity_id=None if entity_id is None else str(entity_id),
+                details=details,
+            )
+        )
+
+    async def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
+        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+        return (await self.session.scalars(query)).all()
+
+
+class UpdateLedger(_Repository):
+    """Remembers which platform updates were applied, for exactly-once handling."""
+
+    async def claim(self, platform: str, update_key: str) -> bool:
+        """True if this update is new; False if it was already applied.
+
+        ON CONFLICT DO NOTHING keeps two workers racing on a redelivered update from
+        erroring: one inserts the row, the other learns it lost.
+        """
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(ProcessedUpdate)
+            .values(platform=platform, update_key=update_key, processed_at=utcnow())
+            .on_conflict_do_nothing()
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+
+class DialogStateRepository(_Repository):
+    async def get(self, user: User) -> DialogState | None:
+        return await self.session.get(DialogState, user.id)
+
+    async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+        current = await self.session.get(DialogState, user.id)
+        if current is None:
+            self.session.add(DialogState(user_id=user.id, dialog=dialog, state=state))
+        else:
+            current.dialog = dialog
+            # A new dict object, so SQLAlchemy sees the JSON column changed.
+            current.state = dict(state)
+
+    async def clear(self, user: User) -> None:
+        await self.session.execute(delete(DialogState).where(DialogState.user_id == user.id))

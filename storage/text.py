@@ -1,0 +1,15 @@
+"""Text normalisation shared by storage (search columns) and imports (header matching)."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def fold(text: str) -> str:
+    """Lower-case, accent-free, single-spaced: "  Nguyễn  Văn Ánh" -> "nguyen van anh".
+
+    Vietnamese đ/Đ is a letter of its own, not d plus a mark, so NFD leaves it alone.
+    """
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return " ".join(stripped.lower().split())

@@ -1,0 +1,57 @@
+"""Unit of work: one transaction, with every repository bound to it.
+
+Nothing is committed unless :meth:`UnitOfWork.commit` is called, so a handler that
+raises half-way leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    AreaRepository,
+    AuditRepository,
+    DialogStateRepository,
+    HouseholdRepository,
+    InviteRepository,
+    UpdateLedger,
+    UserRepository,
+)
+
+
+class UnitOfWork:
+    session: AsyncSession
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.areas = AreaRepository(self.session)
+        self.users = UserRepository(self.session)
+        self.invites = InviteRepository(self.session)
+        self.households = HouseholdRepository(self.session)
+        self.audit = AuditRepository(self.session)
+        self.updates = UpdateLedger(self.session)
+        self.dialogs = DialogStateRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

@@ -1,0 +1,65 @@
+"""Small builders shared by the tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.messages import Incoming, Kind
+from storage.models import Area
+from storage.uow import UnitOfWork
+
+
+async def seed_areas(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Province › commune › two villages: the smallest tree that exercises scoping."""
+    async with UnitOfWork(sessions) as uow:
+        province = Area(code="87", name="Tỉnh Đồng Tháp", level="tỉnh")
+        uow.areas.add(province)
+        await uow.session.flush()
+        commune = Area(code="87-MH", name="Xã Mỹ Hòa", level="xã", parent_id=province.id)
+        uow.areas.add(commune)
+        await uow.session.flush()
+        for number in (1, 2):
+            uow.areas.add(
+                Area(code=f"87-MH-A{number}", name=f"Ấp {number}", level="ấp", parent_id=commune.id)
+            )
+        await uow.commit()
+
+
+def message(
+    text: str,
+    *,
+    user_id: str = "111",
+    name: str = "Nguyễn Văn An",
+    update_key: str | None = None,
+    platform: str = "terminal",
+) -> Incoming:
+    kind, command, args = Incoming.parse_text(text)
+    return Incoming(
+        platform=platform,
+        user_id=user_id,
+        chat_id=user_id,
+        display_name=name,
+        kind=kind,
+        text=text,
+        command=command,
+        args=args,
+        update_key=update_key,
+    )
+
+
+def press(data: str, *, user_id: str = "111", update_key: str | None = None) -> Incoming:
+    return Incoming(
+        platform="terminal",
+        user_id=user_id,
+        chat_id=user_id,
+        display_name="Nguyễn Văn An",
+        kind=Kind.CHOICE,
+        choice=data,
+        update_key=update_key,
+    )
+
+
+def fixed_clock(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)

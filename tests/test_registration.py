@@ -1,0 +1,145 @@
+"""Registration, help, menus and fallbacks through the platform-neutral Conversation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.admin import create_invites
+from bot.conversation import Conversation
+from bot.i18n import translate
+from bot.messages import Choices, CommandMenu, Incoming, Kind, Notice, Text
+from bot.settings import Settings
+from storage.models import AuditEntry, Role, User
+from tests.conftest import Database
+from tests.helpers import message, press, seed_areas
+
+NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def conversation(database: Database, settings: Settings) -> Conversation:
+    await seed_areas(database.sessions)
+    return Conversation(database.sessions, settings, clock=lambda: NOW)
+
+
+async def invite(database: Database, role: Role = Role.COLLABORATOR, area: str = "87-MH-A1") -> str:
+    [created] = await create_invites(database.sessions, role, area, days=7, now=NOW)
+    return created.code
+
+
+def texts(replies: list) -> str:
+    return "\n".join(r.text for r in replies if isinstance(r, Text | Choices | Notice))
+
+
+async def count_users(database: Database) -> int:
+    async with database.sessions() as session:
+        return int(await session.scalar(select(func.count(User.id))) or 0)
+
+
+async def test_unknown_user_gets_explanation_and_nothing_else(
+    conversation: Conversation, database: Database
+) -> None:
+    for text in ("xin chào", "/help", "/summary", "/start"):
+        replies = await conversation.handle(message(text))
+        assert [type(r) for r in replies] == [Text]
+        assert replies[0].text == translate("registration.unknown_user")
+    assert await count_users(database) == 0
+
+
+async def test_register_with_code_binds_role_and_area(
+    conversation: Conversation, database: Database
+) -> None:
+    code = await invite(database, Role.SUPERVISOR, "87-MH")
+    replies = await conversation.handle(message(f"/start {code.lower()[:4]}-{code[4:]}"))
+    assert "giám sát viên của Xã Mỹ Hòa" in replies[0].text
+    menu = next(r for r in replies if isinstance(r, Choices))
+    assert {c.data for c in menu.choices} == {"cmd:whoami", "cmd:help"}
+    assert any(isinstance(r, CommandMenu) for r in replies)
+    async with database.sessions() as session:
+        user = await session.scalar(select(User))
+        assert user is not None and user.role is Role.SUPERVISOR
+        assert [a.code for a in user.areas] == ["87-MH"]
+        actions = (await session.scalars(select(AuditEntry.action))).all()
+        assert "user.registered" in actions
+
+
+async def test_code_is_one_time(conversation: Conversation, database: Database) -> None:
+    code = await invite(database)
+    await conversation.handle(message(f"/start {code}", user_id="1"))
+    replies = await conversation.handle(message(f"/start {code}", user_id="2"))
+    assert texts(replies) == translate("registration.code_used")
+    assert await count_users(database) == 1
+
+
+async def test_wrong_and_expired_codes(database: Database, settings: Settings) -> None:
+    await seed_areas(database.sessions)
+    code = await invite(database)
+    late = Conversation(database.sessions, settings, clock=lambda: NOW + timedelta(days=8))
+    assert texts(await late.handle(message(f"/start {code}"))) == translate(
+        "registration.code_expired"
+    )
+    assert texts(await late.handle(message("/start ZZZZZZZZ"))) == translate(
+        "registration.code_unknown"
+    )
+    assert await count_users(database) == 0
+
+
+async def test_help_differs_by_role(conversation: Conversation, database: Database) -> None:
+    for user_id, role in (("1", Role.COLLABORATOR), ("2", Role.SUPERVISOR)):
+        code = await invite(database, role, "87-MH")
+        await conversation.handle(message(f"/start {code}", user_id=user_id))
+    first = texts(await conversation.handle(message("/help", user_id="1")))
+    second = texts(await conversation.handle(message("/help", user_id="2")))
+    assert first.startswith(translate("help.intro.collaborator"))
+    assert second.startswith(translate("help.intro.supervisor"))
+    assert "/whoami" in first and "/start" not in first
+
+
+async def test_fallbacks_never_silent(conversation: Conversation, database: Database) -> None:
+    code = await invite(database)
+    await conversation.handle(message(f"/start {code}"))
+    unknown = texts(await conversation.handle(message("/khongco")))
+    assert unknown == translate("fallback.unknown_command", command="khongco")
+    sticker = Incoming("terminal", "111", "111", "An", Kind.UNSUPPORTED, content_type="sticker")
+    assert texts(await conversation.handle(sticker)) == translate("fallback.unsupported")
+    assert "quá dài" in texts(await conversation.handle(message("a" * 5000)))
+    stale = await conversation.handle(press("q9:zz"))
+    assert stale == [Notice(translate("fallback.stale_button"))]
+    menu_press = await conversation.handle(press("cmd:whoami"))
+    assert "Ấp 1 (87-MH-A1)" in texts(menu_press)
+
+
+async def test_duplicate_update_is_applied_once(
+    conversation: Conversation, database: Database
+) -> None:
+    code = await invite(database)
+    first = await conversation.handle(message(f"/start {code}", update_key="42"))
+    again = await conversation.handle(message(f"/start {code}", update_key="42"))
+    assert first and again == []
+    assert await count_users(database) == 1
+
+
+async def test_failed_handler_rolls_back_and_says_so(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_areas(database.sessions)
+    code = await invite(database)
+    conversation = Conversation(database.sessions, settings, clock=lambda: NOW)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    from storage.repositories import UserRepository
+
+    monkeypatch.setattr(UserRepository, "bind_chat", broken)
+    replies = await conversation.handle(message(f"/start {code}", update_key="7"))
+    assert texts(replies) == translate("error.internal")
+    assert await count_users(database) == 0
+    monkeypatch.undo()
+    # The update was not marked as processed, so its redelivery now succeeds.
+    replies = await conversation.handle(message(f"/start {code}", update_key="7"))
+    assert "cộng tác viên" in texts(replies)
+    assert await count_users(database) == 1
