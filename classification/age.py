@@ -102,7 +102,10 @@ def retirement_point(birth: date, schedule: SexSchedule) -> RetirementPoint:
     return RetirementPoint(last_age, year, month)
 
 
-def is_above_retirement_age(birth: date, on: date, schedule: SexSchedule) -> bool:
+def is_past(point: RetirementPoint, on: date) -> bool:
     """True from the first day of the month after the one in which retirement age is reached."""
-    point = retirement_point(birth, schedule)
     return (on.year, on.month) > (point.year, point.month)
+
+
+def is_above_retirement_age(birth: date, on: date, schedule: SexSchedule) -> bool:
+    return is_past(retirement_point(birth, schedule), on)

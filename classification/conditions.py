@@ -7,6 +7,7 @@ editing the file. ``TEXT_KEYS`` are the reason texts the evaluator needs from th
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
@@ -124,14 +125,14 @@ class AdultEducation(Frozen):
     @model_validator(mode="after")
     def _no_overlap(self) -> AdultEducation:
         ordered = sorted(self.bands, key=lambda band: band.age_min)
-        for previous, band in zip(ordered, ordered[1:], strict=False):
+        for previous, band in pairwise(ordered):
             if band.age_min < previous.age_below:
                 raise ValueError("education bands overlap")
         return self
 
 
 class LevelBand(Frozen):
-    """School levels accepted as 'the level for their age' for children aged [age_min, age_below)."""
+    """School levels accepted as 'the level for their age' for ages [age_min, age_below)."""
 
     age_min: NonNegativeInt
     age_below: PositiveInt

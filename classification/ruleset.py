@@ -12,6 +12,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass
 from functools import cache, cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +25,6 @@ from classification.vocabulary import ALL_FIELDS, MEMBER_CHOICES
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 Lang = Literal["vi", "en"]
-Sex = Literal["male", "female"]
 
 # Reason texts the code emits under fixed keys; every rule file must define them.
 REQUIRED_REASON_KEYS = (
@@ -72,8 +72,10 @@ REQUIRED_TEXT_KEYS = (
     "indicator.missing",
     "indicator.support",
     "missing.member",
-    "members.label",
 )
+
+# Answer fields the renderer may name as missing: the form fields plus the member list itself.
+REQUIRED_FIELD_LABELS = (*sorted(ALL_FIELDS), "members")
 
 
 class RuleFileError(ValueError):
@@ -152,16 +154,20 @@ class RetirementTable(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> RetirementTable:
-        for previous, row in zip(self.years, self.years[1:], strict=False):
+        for previous, row in pairwise(self.years):
             if row.year != previous.year + 1:
-                raise ValueError(f"retirement years must be consecutive: {previous.year}, {row.year}")
+                raise ValueError(
+                    f"retirement years must be consecutive: {previous.year}, {row.year}"
+                )
         for sex in ("male", "female"):
             ages = [getattr(self.before_table, sex)] + [getattr(r, sex) for r in self.years]
-            if any(later < earlier for earlier, later in zip(ages, ages[1:], strict=False)):
+            if any(later < earlier for earlier, later in pairwise(ages)):
                 raise ValueError(f"{sex} retirement ages must not decrease")
         return self
 
-    def schedule(self, sex: Sex) -> SexSchedule:
+    def schedule(self, sex: str) -> SexSchedule:
+        if sex not in ("male", "female"):
+            raise ValueError(f"no retirement schedule for sex {sex!r}")
         return SexSchedule(
             before_table=YearsMonths(*getattr(self.before_table, sex)),
             rows=tuple((row.year, YearsMonths(*getattr(row, sex))) for row in self.years),
@@ -302,7 +308,7 @@ class RuleSet(Frozen):
             bad = [f for f in group.required_fields if f not in ALL_FIELDS]
             if bad:
                 raise ValueError(f"labour group {group.id}: unknown required_fields {bad}")
-        _require("field_labels", self.field_labels, sorted(ALL_FIELDS))
+        _require("field_labels", self.field_labels, REQUIRED_FIELD_LABELS)
         _require("texts", self.texts, REQUIRED_TEXT_KEYS)
         _require("reason_texts", self.reason_texts, REQUIRED_REASON_KEYS)
         return self

@@ -20,6 +20,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -208,6 +209,58 @@ class DialogState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class InterviewStatus(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Interview(Base):
+    """One questionnaire run for one household in one review year."""
+
+    __tablename__ = "interviews"
+    __table_args__ = (
+        # At most one open interview per household: two collaborators can't fork it.
+        Index(
+            "uq_interviews_open_household",
+            "household_id",
+            unique=True,
+            sqlite_where=text("status = 'in_progress'"),
+            postgresql_where=text("status = 'in_progress'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    collaborator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[InterviewStatus] = mapped_column(_enum(InterviewStatus, "interview_status"))
+    # Bumped on every accepted answer; buttons carry it, so a press on an older question's
+    # keyboard is recognised as stale.
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    household: Mapped[Household] = relationship(lazy="joined")
+
+
+class Answer(Base):
+    """One stored answer; ``path`` names the question ("water_source", "members/2/age")."""
+
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("interview_id", "path", name="uq_answers_interview_path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"))
+    path: Mapped[str] = mapped_column(String(128))
+    # JSON so every question type round-trips: text, numbers, dates (ISO), lists.
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ChatBinding(Base):
     """Where to reach a registered user (chat ids differ from user ids in groups)."""
 
@@ -218,6 +271,7 @@ class ChatBinding(Base):
 
 
 __all__ = [
+    "Answer",
     "Area",
     "AuditEntry",
     "Base",
@@ -225,6 +279,8 @@ __all__ = [
     "DialogState",
     "Household",
     "HouseholdCategory",
+    "Interview",
+    "InterviewStatus",
     "Invite",
     "Member",
     "ProcessedUpdate",

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.settings import Settings, load_settings
 from storage.db import create_engine, session_factory, upgrade
 
+pytest_plugins = ["tests.fakes.telegram"]
+
 POSTGRES_URL = os.environ.get(
     "RASOAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

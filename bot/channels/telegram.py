@@ -100,12 +100,12 @@ def keyboard(message: Choices) -> InlineKeyboardMarkup:
 
 
 class TelegramChannel:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = to_incoming(update)
-        if incoming is None:
+        if incoming is None or self.runtime is None:
             return
         replies = await self.runtime.conversation.handle(incoming)
         await self.deliver(context.application, incoming, update, replies)
@@ -162,15 +162,17 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build_application(settings: Settings, runtime: Runtime | None = None) -> Application:
-    """A ready-to-run PTB Application; opens the database in post_init unless given one."""
+    """A ready-to-run PTB Application.
+
+    Without ``runtime`` the database is opened in ``post_init``, which PTB runs inside
+    ``run_polling``/``run_webhook``, on the loop that will serve updates.
+    """
     token = settings.require_token()
-    state: dict[str, Runtime] = {}
+    channel = TelegramChannel(runtime)
 
     async def post_init(application: Application) -> None:
-        opened = runtime or await open_runtime(settings)
-        state["runtime"] = opened
-        channel = TelegramChannel(opened)
-        application.add_handler(TypeHandler(Update, channel.on_update))
+        if channel.runtime is None:
+            channel.runtime = await open_runtime(settings)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -178,8 +180,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
 
     async def post_shutdown(application: Application) -> None:
-        if runtime is None and "runtime" in state:
-            await state["runtime"].close()
+        if runtime is None and channel.runtime is not None:
+            await channel.runtime.close()
 
     application = (
         ApplicationBuilder()
@@ -192,5 +194,6 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         .post_shutdown(post_shutdown)
         .build()
     )
+    application.add_handler(TypeHandler(Update, channel.on_update))
     application.add_error_handler(_on_error)
     return application

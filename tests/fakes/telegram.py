@@ -44,7 +44,7 @@ _CHAT_ACTIONS = frozenset(
         "upload_video_note",
     }
 )  # fmt: skip
-# 1x1 white JPEG: enough for a bot that downloads a user's photo and checks it is an image.
+# A 1x1 grayscale JPEG, so a bot that sniffs a downloaded photo sees a real JPEG header.
 TINY_JPEG = bytes.fromhex(
     "ffd8ffe000104a46494600010100000100010000ffdb004300080606070605080707070909080a0c140d0c0b0b0c"
     "1912130f141d1a1f1e1d1a1c1c20242e2720222c231c1c2837292c30313434341f27393d38323c2e333432ffc0"
@@ -243,7 +243,8 @@ class FakeTelegram:
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status)
         self.users: dict[int, FakeUser] = {}
 
-        self._ids = itertools.count(10001)
+        self._update_ids = itertools.count(10001)
+        self._ids = itertools.count(1)  # files and callback queries
         self._cond = asyncio.Condition()
         self._queue: list[_Queued] = []
         self._allowed_updates: frozenset[str] | None = None
@@ -271,7 +272,8 @@ class FakeTelegram:
 
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)  # sendDocument allows 50 MB
-        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        app.router.add_route("GET", "/bot{token}/{method}", self._handle_api)
+        app.router.add_route("POST", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         # Cancelling a long poll whose client went away frees the poller slot at once, as
         # PTB's updater drops its in-flight getUpdates when it stops.
@@ -342,7 +344,7 @@ class FakeTelegram:
 
     async def push_update(self, update: Json) -> Json:
         """Queue a raw update; ``update_id`` is assigned unless given."""
-        update = {"update_id": next(self._ids)} | update
+        update = {"update_id": next(self._update_ids)} | update
         self._queue.append(_Queued(update))
         await self._notify()
         return update
@@ -429,7 +431,10 @@ class FakeTelegram:
             return _error(401, "Unauthorized")
         try:
             form, body = await _read_params(request)
-            params = {**self.spec.decode_form(method, form), **body}
+            # Telegram reads top-level JSON strings like form values ("5", a JSON-encoded markup).
+            form |= {k: v for k, v in body.items() if isinstance(v, str)}
+            typed = {k: v for k, v in body.items() if not isinstance(v, str)}
+            params = {**self.spec.decode_form(method, form), **typed}
             self.spec.validate(method, params)
             result = await self._dispatch(method, params)
         except SpecError as exc:
@@ -682,7 +687,9 @@ class FakeTelegram:
     def _edit(self, params: Json, content: Json) -> Json | bool:
         if "inline_message_id" in params:
             return True
-        message = self._messages.get((_chat_key(params.get("chat_id")), params.get("message_id")))
+        if "chat_id" not in params or "message_id" not in params:
+            raise SpecError("chat_id and message_id are required without inline_message_id")
+        message = self._messages.get((_chat_key(params["chat_id"]), params["message_id"]))
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
         markup = params.get("reply_markup")

@@ -1,0 +1,40 @@
+"""Helpers shared by the importers for their single write transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import User
+from storage.uow import UnitOfWork
+
+T = TypeVar("T")
+
+# Well under the bind-parameter limits of SQLite (32766) and PostgreSQL (32767) for
+# IN lists, and large enough that a 50,000-row file needs only a few dozen queries.
+BATCH = 1000
+
+
+def chunks(items: Sequence[T], size: int = BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def lock_for_import(session: AsyncSession) -> None:
+    """Make the checks and the writes see the same database state.
+
+    SQLite's driver only opens a transaction at the first write, so the reads that
+    validate the file would otherwise run outside it, and a write by the bot in between
+    would make our first write fail with "database is locked". A write that touches no
+    row takes the write lock up front. PostgreSQL needs nothing: unique constraints stop
+    a concurrent duplicate, and rows the checks rely on are not deleted by the bot.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("UPDATE areas SET id = id WHERE 0 = 1"))
+
+
+async def actor(uow: UnitOfWork, actor_id: int | None) -> User | None:
+    return None if actor_id is None else await uow.users.get(actor_id)

@@ -1,0 +1,93 @@
+"""Schema and storage behaviour that must be the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from storage.db import current_revision, upgrade
+from storage.models import User
+from storage.text import fold
+from storage.uow import UnitOfWork
+from tests.conftest import Database
+from tests.helpers import seed_areas
+
+
+async def test_migrations_reach_head_and_are_rerunnable(database: Database) -> None:
+    revision = await current_revision(database.engine)
+    assert revision is not None
+    await upgrade(database.engine)
+    assert await current_revision(database.engine) == revision
+
+
+async def test_sqlite_runs_in_wal_mode(database: Database) -> None:
+    if database.backend != "sqlite":
+        return
+    async with database.engine.connect() as connection:
+        mode = (await connection.execute(text("PRAGMA journal_mode"))).scalar()
+    assert mode == "wal"
+
+
+async def test_area_subtree_any_depth(database: Database) -> None:
+    await seed_areas(database.sessions)
+    async with UnitOfWork(database.sessions) as uow:
+        commune = await uow.areas.by_code("87-MH")
+        assert commune is not None
+        ids = await uow.areas.subtree_ids([commune.id])
+        codes = {area.code for area in await uow.areas.all() if area.id in ids}
+        assert codes == {"87-MH", "87-MH-A1", "87-MH-A2"}
+        village = await uow.areas.by_code("87-MH-A2")
+        assert village is not None
+        assert [a.code for a in await uow.areas.path(village)] == ["87", "87-MH", "87-MH-A2"]
+
+
+async def test_update_ledger_claims_once(database: Database) -> None:
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.updates.claim("telegram", "1")
+        assert not await uow.updates.claim("telegram", "1")
+        assert await uow.updates.claim("zalo", "1")
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        assert not await uow.updates.claim("telegram", "1")
+
+
+async def test_datetimes_come_back_aware(database: Database) -> None:
+    await seed_areas(database.sessions)
+    moment = datetime(2026, 11, 30, 1, 2, 3, tzinfo=UTC)
+    async with UnitOfWork(database.sessions) as uow:
+        user = await uow.users.add(
+            User(
+                platform="t",
+                platform_user_id="1",
+                display_name="A",
+                role="collaborator",  # type: ignore[arg-type]
+                created_at=moment,
+            )
+        )
+        await uow.commit()
+        user_id = user.id
+    async with UnitOfWork(database.sessions) as uow:
+        loaded = await uow.users.get(user_id)
+        assert loaded is not None and loaded.created_at == moment
+
+
+def test_fold() -> None:
+    assert fold("  Nguyễn  Văn Ánh ") == "nguyen van anh"
+    assert fold("ĐẶNG Thị Đào") == "dang thi dao"
+
+
+async def test_migrations_match_the_models(database: Database) -> None:
+    """A model change without its migration would pass on a fresh test schema but break
+    every existing deployment; autogenerate's diff catches it."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    def diff(connection: object) -> list[object]:
+        context = MigrationContext.configure(connection)  # type: ignore[arg-type]
+        return list(compare_metadata(context, Base.metadata))
+
+    async with database.engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
