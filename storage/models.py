@@ -239,6 +239,11 @@ class Interview(Base):
     # Bumped on every accepted answer; buttons carry it, so a press on an older question's
     # keyboard is recognised as stale.
     step: Mapped[int] = mapped_column(Integer, default=0)
+    # Roster data offered as suggested answers ({"member_count": 4, "members": [...]}),
+    # fixed when the interview starts so later roster imports don't shift questions.
+    prefill: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Where the interview came from: "chat", or "import:<file name>" for paper/ODK/Kobo.
+    source: Mapped[str] = mapped_column(String(200), default="chat")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

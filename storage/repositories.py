@@ -7,22 +7,27 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from storage.models import (
+    Answer,
     Area,
     AuditEntry,
     ChatBinding,
     DialogState,
     Household,
+    Interview,
+    InterviewStatus,
     Invite,
     ProcessedUpdate,
     Role,
     User,
     utcnow,
 )
+from storage.text import fold
 
 
 def hash_code(code: str) -> str:
@@ -121,10 +126,129 @@ class HouseholdRepository(_Repository):
             select(Household).where(Household.code == code, Household.review_year == year)
         )
 
-    async def count(self) -> int:
-        from sqlalchemy import func
+    async def get(self, household_id: int) -> Household | None:
+        return await self.session.get(Household, household_id)
 
+    async def with_members(self, household_id: int) -> Household | None:
+        return await self.session.scalar(
+            select(Household)
+            .where(Household.id == household_id)
+            .options(selectinload(Household.members))
+        )
+
+    async def in_areas(
+        self,
+        area_ids: Iterable[int],
+        year: int,
+        *,
+        query: str = "",
+        offset: int = 0,
+        limit: int = 8,
+    ) -> tuple[list[Household], int]:
+        """One page of an area's households, by code, and the total; ``query`` matches the
+        code or the accent-free head name."""
+        condition = and_(Household.area_id.in_(list(area_ids)), Household.review_year == year)
+        if query:
+            folded = fold(query)
+            condition = and_(
+                condition,
+                or_(
+                    func.lower(Household.code).contains(query.strip().lower(), autoescape=True),
+                    Household.head_name_search.contains(folded, autoescape=True),
+                ),
+            )
+        total = await self.session.scalar(select(func.count(Household.id)).where(condition))
+        page = await self.session.scalars(
+            select(Household).where(condition).order_by(Household.code).offset(offset).limit(limit)
+        )
+        return list(page), int(total or 0)
+
+    async def count(self) -> int:
         return int(await self.session.scalar(select(func.count(Household.id))) or 0)
+
+
+class InterviewRepository(_Repository):
+    async def get(self, interview_id: int) -> Interview | None:
+        return await self.session.get(Interview, interview_id)
+
+    async def open_for_household(self, household_id: int) -> Interview | None:
+        return await self.session.scalar(
+            select(Interview).where(
+                Interview.household_id == household_id,
+                Interview.status == InterviewStatus.IN_PROGRESS,
+            )
+        )
+
+    async def latest_for_household(self, household_id: int) -> Interview | None:
+        """The open interview, else the last completed one."""
+        return await self.session.scalar(
+            select(Interview)
+            .where(
+                Interview.household_id == household_id,
+                Interview.status != InterviewStatus.CANCELLED,
+            )
+            .order_by(Interview.status == InterviewStatus.COMPLETED, Interview.id.desc())
+            .limit(1)
+        )
+
+    async def add(self, interview: Interview) -> Interview:
+        self.session.add(interview)
+        await self.session.flush()
+        return interview
+
+    async def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+        rows = await self.session.execute(
+            select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
+        )
+        return [(path, value) for path, value in rows]
+
+    async def answer_row(self, interview: Interview, path: str) -> Answer | None:
+        return await self.session.scalar(
+            select(Answer).where(Answer.interview_id == interview.id, Answer.path == path)
+        )
+
+    async def save_answer(
+        self, interview: Interview, path: str, value: Any, by: User | None, at: datetime
+    ) -> tuple[bool, Any]:
+        """Store one answer; returns (whether a previous answer existed, its value)."""
+        row = await self.answer_row(interview, path)
+        if row is None:
+            self.session.add(
+                Answer(
+                    interview_id=interview.id,
+                    path=path,
+                    value=value,
+                    answered_by=by.id if by else None,
+                    answered_at=at,
+                )
+            )
+            return False, None
+        previous = row.value
+        row.value, row.answered_by, row.answered_at = value, by.id if by else None, at
+        return True, previous
+
+    async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+        wanted = list(paths)
+        if wanted:
+            await self.session.execute(
+                delete(Answer).where(Answer.interview_id == interview.id, Answer.path.in_(wanted))
+            )
+
+    async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
+        """Each household's most advanced interview status (completed beats in progress)."""
+        ids = list(household_ids)
+        if not ids:
+            return {}
+        rows = await self.session.execute(
+            select(Interview.household_id, Interview.status).where(
+                Interview.household_id.in_(ids), Interview.status != InterviewStatus.CANCELLED
+            )
+        )
+        found: dict[int, InterviewStatus] = {}
+        for household_id, status in rows:
+            if found.get(household_id) is not InterviewStatus.COMPLETED:
+                found[household_id] = status
+        return found
 
 
 class AuditRepository(_Repository):

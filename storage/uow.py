@@ -16,6 +16,7 @@ from storage.repositories import (
     AuditRepository,
     DialogStateRepository,
     HouseholdRepository,
+    InterviewRepository,
     InviteRepository,
     UpdateLedger,
     UserRepository,
@@ -34,6 +35,7 @@ class UnitOfWork:
         self.users = UserRepository(self.session)
         self.invites = InviteRepository(self.session)
         self.households = HouseholdRepository(self.session)
+        self.interviews = InterviewRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.updates = UpdateLedger(self.session)
         self.dialogs = DialogStateRepository(self.session)

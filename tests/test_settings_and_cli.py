@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SettingsError, load_settings
+from storage.models import Role
+from storage.uow import UnitOfWork
+from tests.conftest import Database
+from tests.helpers import seed_areas
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_TOKEN = "987654:SUPER-SECRET-TOKEN-VALUE"
@@ -101,3 +106,42 @@ def test_db_upgrade_creates_the_default_sqlite_file(tmp_path: Path) -> None:
     result = rasoat("db", "upgrade", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "rasoat.db").exists()
+
+
+async def test_invites_create_prints_code_and_deep_link(database: Database) -> None:
+    await seed_areas(database.sessions)
+    env = {**database.env(), "TELEGRAM_BOT_USERNAME": "xa_my_hoa_bot"}
+    result = rasoat(
+        "invites", "create", "--role", "collaborator", "--area", "87-MH-A1", "--count", "2", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    codes = re.findall(r"Mã mời: ([A-Z0-9]{8})", result.stdout)
+    assert len(codes) == 2 and codes[0] != codes[1]
+    assert f"https://t.me/xa_my_hoa_bot?start={codes[0]}" in result.stdout
+    async with UnitOfWork(database.sessions) as uow:
+        invite = await uow.invites.by_code(codes[1])
+        assert invite is not None and invite.role is Role.COLLABORATOR
+
+
+async def test_invites_create_rejects_bad_role_and_area(database: Database) -> None:
+    await seed_areas(database.sessions)
+    bad_role = rasoat("invites", "create", "--role", "boss", "--area", "87", env=database.env())
+    assert bad_role.returncode == 2 and "Vai trò 'boss'" in bad_role.stderr
+    bad_area = rasoat(
+        "invites", "create", "--role", "supervisor", "--area", "99", env=database.env()
+    )
+    assert bad_area.returncode == 2 and "99" in bad_area.stderr
+    assert "Traceback" not in bad_role.stderr + bad_area.stderr
+
+
+async def test_users_add(database: Database) -> None:
+    await seed_areas(database.sessions)
+    args = ["users", "add", "--id", "5001", "--name", "Lê Thị Hoa", "--role", "supervisor"]
+    result = rasoat(*args, "--area", "87-MH", env=database.env())
+    assert result.returncode == 0, result.stderr
+    again = rasoat(*args, "--area", "87-MH", env=database.env())
+    assert again.returncode == 2 and "đã tồn tại" in again.stderr
+    async with UnitOfWork(database.sessions) as uow:
+        user = await uow.users.by_platform_id("telegram", "5001")
+        assert user is not None and user.role is Role.SUPERVISOR
+        assert [area.code for area in user.areas] == ["87-MH"]

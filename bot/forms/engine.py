@@ -122,10 +122,12 @@ class _Session:
                     if self.relevant(field, path)
                     else None
                 )
-                if get_answer(self.answers, path) != value or not has_answer(self.answers, path):
-                    changed = changed or get_answer(self.answers, path) != value
-                    self._store(path, value)
-                    self.instance.set_value(path, value)
+                stored = has_answer(self.answers, path)
+                if stored and get_answer(self.answers, path) == value:
+                    continue
+                changed = changed or stored or value is not None
+                self._store(path, value)
+                self.instance.set_value(path, value)
             if not changed:
                 return
 

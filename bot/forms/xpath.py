@@ -17,6 +17,7 @@ Dates are written as days since 1970-01-01 (JavaRosa's numeric view of dates) so
 from __future__ import annotations
 
 import math
+import operator
 import re
 import threading
 import xml.etree.ElementTree as ET
@@ -223,6 +224,65 @@ def evaluate__format_date(self: XPathFunction, context: Any = None) -> str:
         return ""
     pattern = _string_argument(self, context, 1)
     return re.sub(r"%[Yymnde ab]", lambda m: _DATE_FORMATS.get(m.group(), str)(day), pattern)
+
+
+def _comparable(value: object) -> object:
+    return value.string_value if isinstance(value, XPathNode) else value
+
+
+def _as_number(value: object) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    try:
+        return float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+_OPERATORS = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def evaluate__xpath1_comparison(self: XPathToken, context: Any = None) -> bool:
+    """XPath 1.0 comparison rules (section 3.4), which JavaRosa follows.
+
+    elementpath compares in XPath 2 style even in compatibility mode: an empty answer
+    in ``${age} >= 15`` raises instead of being NaN (false), and ``${n} = 3`` compares
+    text with a number and is always false.
+    """
+    compare = _OPERATORS[self.symbol]
+    left = self[0].evaluate(copy(context))
+    right = self[1].evaluate(copy(context))
+    if isinstance(left, bool) or isinstance(right, bool):
+        return bool(compare(self.boolean_value(left), self.boolean_value(right)))
+    lefts = [_comparable(v) for v in (left if isinstance(left, list) else [left])]
+    rights = [_comparable(v) for v in (right if isinstance(right, list) else [right])]
+    numeric = self.symbol not in ("=", "!=")
+    for a in lefts:
+        for b in rights:
+            if numeric or _is_number(a) or _is_number(b):
+                if compare(_as_number(a), _as_number(b)):
+                    return True
+            elif compare(str(a), str(b)):
+                return True
+    return False
+
+
+for _symbol in _OPERATORS:
+    _base = ODKParser.symbol_table[_symbol]
+    ODKParser.symbol_table[_symbol] = type(
+        _base.__name__, (_base,), {"evaluate": evaluate__xpath1_comparison}
+    )
 
 
 _parser_lock = threading.Lock()

@@ -11,7 +11,7 @@ from storage.imports import values
 from storage.imports.cells import RowReader
 from storage.imports.errors import ErrorList, ImportResult
 from storage.imports.progress import progress_bar
-from storage.imports.tabular import Column, Table, read_table
+from storage.imports.tabular import Column, Sheet, read_table
 from storage.imports.writing import actor, lock_for_import
 from storage.models import Area
 from storage.uow import UnitOfWork
@@ -68,7 +68,7 @@ async def import_areas(
     return result
 
 
-def _parse(table: Table, reader: RowReader, progress: bool) -> list[AreaRow]:
+def _parse(table: Sheet, reader: RowReader, progress: bool) -> list[AreaRow]:
     rows: list[AreaRow] = []
     first_row: dict[str, int] = {}
     with progress_bar(len(table.rows), "imports.progress.checking", progress) as bar:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from storage.imports import values
 from storage.imports.errors import ErrorList
-from storage.imports.tabular import Cell, SourceRow, Table
+from storage.imports.tabular import Cell, Sheet, SourceRow
 
 
 class RowReader:
-    def __init__(self, table: Table, errors: ErrorList) -> None:
+    def __init__(self, table: Sheet, errors: ErrorList) -> None:
         self.table = table
         self.errors = errors
 

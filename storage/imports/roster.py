@@ -12,17 +12,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.imports import values
 from storage.imports.cells import RowReader
 from storage.imports.errors import ErrorList, ImportResult
 from storage.imports.progress import progress_bar
-from storage.imports.tabular import Column, SourceRow, Table, read_table
+from storage.imports.tabular import Column, Sheet, SourceRow, read_table
+from storage.imports.values import cached_fold
 from storage.imports.writing import actor, chunks, lock_for_import
 from storage.models import Area, Household, HouseholdCategory, Member
-from storage.text import fold
 from storage.uow import UnitOfWork
 
 ROSTER_COLUMNS = (
@@ -36,6 +36,11 @@ ROSTER_COLUMNS = (
     Column("relation", "Quan hệ với chủ hộ", "relation", ("quan hệ",), required=False),
 )
 
+# Core tables rather than ORM bulk inserts: the ORM groups rows by which values are None,
+# so a roster where only some births have a day would go in a few rows per statement.
+HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+MEMBERS: Table = Member.__table__  # type: ignore[assignment]
+
 MEMBER_FIELDS = ("position", "full_name", "sex", "birth_date", "birth_year", "relation")
 
 
@@ -47,10 +52,10 @@ class MemberRow:
     birth_date: date | None
     birth_year: int | None
     relation: str | None
+    key: tuple[str, int | None] = field(init=False)
 
-    @property
-    def key(self) -> tuple[str, int | None]:
-        return member_key(self.full_name, self.birth_year)
+    def __post_init__(self) -> None:
+        self.key = member_key(self.full_name, self.birth_year)
 
 
 @dataclass
@@ -71,7 +76,7 @@ def member_key(full_name: str, birth_year: int | None) -> tuple[str, int | None]
     The birth year rather than the full date, so that a list giving only "1985" still
     matches a member whose exact date was recorded later (and vice versa).
     """
-    return (fold(full_name), birth_year)
+    return (cached_fold(full_name), birth_year)
 
 
 async def import_roster(
@@ -110,7 +115,7 @@ async def import_roster(
 
 
 def _parse(
-    table: Table, reader: RowReader, today: date, progress: bool
+    table: Sheet, reader: RowReader, today: date, progress: bool
 ) -> dict[str, HouseholdRows]:
     households: dict[str, HouseholdRows] = {}
     with progress_bar(len(table.rows), "imports.progress.checking", progress) as bar:
@@ -147,7 +152,7 @@ def _household_of(
     # a copy-paste slip that would otherwise silently pick one of the values.
     disagreements = {
         "village_code": village is not None and village != known.village_code,
-        "head_name": head is not None and fold(head) != fold(known.head_name),
+        "head_name": head is not None and cached_fold(head) != cached_fold(known.head_name),
         "category": category is not None and category != known.category,
     }
     for key, differs in disagreements.items():
@@ -242,7 +247,7 @@ async def _village_ids(
     with_children: set[str] = set()
     for batch in chunks(codes):
         rows = await session.execute(select(Area.code, Area.id).where(Area.code.in_(batch)))
-        found.update({code: area_id for code, area_id in rows.tuples()})
+        found.update({code: area_id for code, area_id in rows})
         child = select(Area.parent_id).where(Area.parent_id.is_not(None))
         parents = await session.scalars(
             select(Area.code).where(Area.code.in_(batch), Area.id.in_(child))
@@ -306,15 +311,15 @@ async def _write(
             bar.update(len(batch))
         for batch in chunks(changes.new_households):
             inserted = await session.execute(
-                insert(Household).returning(Household.id, Household.code), list(batch)
+                insert(HOUSEHOLDS).returning(HOUSEHOLDS.c.id, HOUSEHOLDS.c.code), list(batch)
             )
-            for household_id, code in inserted.tuples():
+            for household_id, code in inserted:
                 for member in changes.new_members_by_code.pop(code, []):
                     member["household_id"] = household_id
                     changes.new_members.append(member)
             bar.update(len(batch))
         for batch in chunks(changes.new_members):
-            await session.execute(insert(Member), list(batch))
+            await session.execute(insert(MEMBERS), list(batch))
             bar.update(len(batch))
         for batch in chunks(changes.member_updates):
             await session.execute(update(Member), list(batch))
@@ -383,7 +388,7 @@ def _diff(
     wanted = {
         "area_id": area_id,
         "head_name": household.head_name,
-        "head_name_search": fold(household.head_name),
+        "head_name_search": cached_fold(household.head_name),
         "category": household.category,
     }
     current = stored.get(household.code)

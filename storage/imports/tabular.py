@@ -48,7 +48,7 @@ class SourceRow:
 
 
 @dataclass(frozen=True)
-class Table:
+class Sheet:
     header_row: int
     # Header text as written in the file, so errors name the column the user sees.
     headers: dict[str, str]
@@ -63,7 +63,7 @@ def header_key(text: str) -> str:
     return " ".join(re.sub(r"[^0-9a-z]+", " ", fold(text)).split())
 
 
-def read_table(path: Path, columns: Sequence[Column]) -> Table:
+def read_table(path: Path, columns: Sequence[Column]) -> Sheet:
     """The file's data rows with the recognised columns; raises ImportFailed if unusable."""
     errors = ErrorList()
     raw_rows = _raw_rows(path, errors)
@@ -173,7 +173,7 @@ def _clean_xlsx(value: object) -> Cell:
     return _clean_text(str(value))
 
 
-def _match_header(raw_rows: list[tuple[int, list[Cell]]], columns: Sequence[Column]) -> Table:
+def _match_header(raw_rows: list[tuple[int, list[Cell]]], columns: Sequence[Column]) -> Sheet:
     if not raw_rows:
         raise ImportFailed([RowError(None, None, "imports.empty_file")])
     required = [column for column in columns if column.required]
@@ -203,7 +203,7 @@ def _match_header(raw_rows: list[tuple[int, list[Cell]]], columns: Sequence[Colu
         SourceRow(number, {key: _at(cells, position) for key, position in positions.items()})
         for number, cells in raw_rows[index + 1 :]
     ]
-    return Table(header_number, headers, rows)
+    return Sheet(header_number, headers, rows)
 
 
 def _positions(cells: list[Cell], columns: Sequence[Column]) -> dict[str, int]:
@@ -238,4 +238,4 @@ def _at(cells: list[Cell], position: int) -> Cell:
     return cells[position] if position < len(cells) else None
 
 
-__all__ = ["Cell", "Column", "SourceRow", "Table", "header_key", "read_table"]
+__all__ = ["Cell", "Column", "Sheet", "SourceRow", "header_key", "read_table"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-30 05:49:27.652379
+Create Date: 2026-11-30 05:56:44.935044
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("step", sa.Integer(), nullable=False),
+        sa.Column("prefill", sa.JSON(), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,63 @@
+"""How engine answers are stored: one row per question, keyed by a path string, JSON value.
+
+Paths are "water_source" or "members/2/employment_status" (0-based member index); values are
+JSON scalars or lists, with dates as ISO strings and decimals as numbers. Storing per question
+(rather than one JSON blob per interview) is what makes each answer durable the moment it
+arrives and lets reports query a single question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from bot.forms import AnswerValue, FieldType, Form, Path, set_answer
+
+SEPARATOR = "/"
+
+
+def path_key(path: Path) -> str:
+    return SEPARATOR.join(str(part) for part in path)
+
+
+def key_path(key: str) -> Path:
+    return tuple(int(part) if part.isdigit() else part for part in key.split(SEPARATOR))
+
+
+def encode(value: AnswerValue) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return value
+
+
+def decode(form: Form, path: Path, stored: Any) -> AnswerValue:
+    field = form.fields.get(str(path[-1]))
+    if stored is None or field is None:
+        return stored
+    if field.type is FieldType.DATE and isinstance(stored, str):
+        return date.fromisoformat(stored)
+    if field.type is FieldType.DECIMAL and isinstance(stored, int | float):
+        return Decimal(str(stored))
+    return stored
+
+
+def assemble(form: Form, rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Nested engine answers from stored (path, value) rows, in any order.
+
+    Member rows are applied in index order so a member's dict exists before its fields.
+    """
+    answers: dict[str, Any] = {}
+    decoded = sorted(((key_path(key), value) for key, value in rows), key=_order)
+    for path, value in decoded:
+        answers = set_answer(answers, path, decode(form, path, value))
+    return answers
+
+
+def _order(item: tuple[Path, Any]) -> tuple[Any, ...]:
+    return tuple((0, part) if isinstance(part, int) else (1, part) for part in item[0])
