@@ -232,7 +232,8 @@ class Interview(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
-    collaborator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # Empty for interviews imported from paper, ODK or Kobo (the importer is in the audit log).
+    collaborator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     form_id: Mapped[str] = mapped_column(String(64))
     form_version: Mapped[str] = mapped_column(String(64))
     status: Mapped[InterviewStatus] = mapped_column(_enum(InterviewStatus, "interview_status"))

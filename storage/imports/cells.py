@@ -20,7 +20,8 @@ class RowReader:
         return row.cells.get(key)
 
     def text(self, row: SourceRow, key: str, *, required: bool, max_length: int) -> str | None:
-        value = values.text(row.cells.get(key))
+        cell = row.cells.get(key)
+        value = cell if type(cell) is str else values.text(cell)
         if value is None:
             if required:
                 self.error(row, key, "imports.required")

@@ -157,8 +157,9 @@ def _xlsx_rows(path: Path, errors: ErrorList) -> list[tuple[int, list[Cell]]]:
 
 def _clean_text(value: str) -> str | None:
     # NFC so that text typed on different systems compares and stores identically.
-    value = unicodedata.normalize("NFC", value).strip()
-    return value or None
+    if not value.isascii():
+        value = unicodedata.normalize("NFC", value)
+    return value.strip() or None
 
 
 def _clean_xlsx(value: object) -> Cell:

@@ -22,7 +22,7 @@ def upgrade() -> None:
         "interviews",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("household_id", sa.Integer(), nullable=False),
-        sa.Column("collaborator_id", sa.Integer(), nullable=False),
+        sa.Column("collaborator_id", sa.Integer(), nullable=True),
         sa.Column("form_id", sa.String(length=64), nullable=False),
         sa.Column("form_version", sa.String(length=64), nullable=False),
         sa.Column(
