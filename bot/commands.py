@@ -21,7 +21,15 @@ class CommandSpec:
 
 # Order is the order of /help and of the menus. Handlers are bound in bot.router so this
 # module stays importable by dialogs without cycles.
+INTERVIEWERS = frozenset({Role.COLLABORATOR, Role.ADMIN})
+
 COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("interview", INTERVIEWERS),
+    CommandSpec("back", INTERVIEWERS, in_menu=False),
+    CommandSpec("skip", INTERVIEWERS, in_menu=False),
+    CommandSpec("review", INTERVIEWERS, in_menu=False),
+    CommandSpec("pause", INTERVIEWERS, in_menu=False),
+    CommandSpec("cancel", INTERVIEWERS, in_menu=False),
     CommandSpec("menu", ALL_ROLES, in_menu=False),
     CommandSpec("whoami", ALL_ROLES),
     CommandSpec("help", ALL_ROLES),

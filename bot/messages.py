@@ -68,6 +68,9 @@ class Choices:
     choices: tuple[Choice, ...]
     # Buttons per row where the platform has buttons.
     columns: int = 1
+    # Replace the buttons of the message whose button was just pressed (toggles),
+    # instead of sending a new message.
+    edit: bool = False
 
 
 @dataclass(frozen=True, slots=True)

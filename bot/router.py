@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.commands import BY_NAME
 from bot.context import DialogContext
-from bot.dialogs import fallback, menu, registration
+from bot.dialogs import fallback, households, interview, menu, registration
 from bot.messages import Kind, Outgoing
 
 CommandHandler = Callable[[DialogContext], Awaitable[list[Outgoing]]]
@@ -16,7 +16,17 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "help": menu.show_help,
     "menu": menu.show_menu,
     "whoami": menu.who_am_i,
+    "interview": households.start,
+    "back": interview.back,
+    "skip": interview.skip,
+    "review": interview.review,
+    "pause": interview.pause,
+    "cancel": interview.cancel,
 }
+
+# Text and buttons go to the first dialog that claims them.
+TEXT_HANDLERS = (interview.on_text, households.on_text)
+CHOICE_HANDLERS = (interview.on_choice, households.on_choice)
 
 
 async def route(ctx: DialogContext) -> list[Outgoing]:
@@ -33,6 +43,10 @@ async def route(ctx: DialogContext) -> list[Outgoing]:
         return await _on_choice(ctx, incoming.choice or "")
     if len(incoming.text) > fallback.MAX_TEXT_LENGTH:
         return fallback.too_long(ctx)
+    for handler in TEXT_HANDLERS:
+        replies = await handler(ctx, incoming.text)
+        if replies is not None:
+            return replies
     return await fallback.idle_text(ctx)
 
 
@@ -51,4 +65,8 @@ async def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
     namespace, _, payload = data.partition(":")
     if namespace == "cmd":
         return await _run_command(ctx, payload)
+    for handler in CHOICE_HANDLERS:
+        replies = await handler(ctx, data)
+        if replies is not None:
+            return replies
     return fallback.stale_button(ctx)

@@ -99,6 +99,14 @@ def keyboard(message: Choices) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(rows)
 
 
+def _pressed(update: Update) -> int | None:
+    """The id of the message whose button was pressed, if it can still be edited."""
+    query = update.callback_query
+    if query is None or query.message is None:
+        return None
+    return query.message.message_id
+
+
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
@@ -127,6 +135,10 @@ class TelegramChannel:
                 elif isinstance(reply, Text):
                     for part in split_text(reply.text):
                         await bot.send_message(chat_id, part)
+                elif isinstance(reply, Choices) and reply.edit and _pressed(update):
+                    await bot.edit_message_reply_markup(
+                        chat_id, _pressed(update), reply_markup=keyboard(reply)
+                    )
                 elif isinstance(reply, Choices):
                     *head, last = split_text(reply.text)
                     for part in head:

@@ -49,6 +49,8 @@ class TerminalChannel:
         return Incoming(kind=kind, text=stripped, command=command, args=args, **base)
 
     def show(self, replies: list[Outgoing]) -> None:
+        # Numbers typed next refer to the newest list only; a text question has none.
+        self.pending = ()
         for reply in replies:
             if isinstance(reply, Text):
                 self.write(reply.text)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from storage.imports import import_areas, import_roster
 
 from bot.admin import CreatedInvite, create_invites
+from storage.imports import import_areas, import_roster
 from storage.models import Role
 
 DEMO_DIR = Path(__file__).resolve().parent

@@ -8,7 +8,7 @@ arrives and lets reports query a single question.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -61,3 +61,15 @@ def assemble(form: Form, rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
 def _order(item: tuple[Path, Any]) -> tuple[Any, ...]:
     return tuple((0, part) if isinstance(part, int) else (1, part) for part in item[0])
+
+
+def flatten(answers: Mapping[str, Any], prefix: Path = ()) -> dict[str, Any]:
+    """Every answer of nested engine answers as {path key: stored JSON value}."""
+    rows: dict[str, Any] = {}
+    for name, value in answers.items():
+        if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            for index, item in enumerate(value):
+                rows.update(flatten(item, (*prefix, name, index)))
+        else:
+            rows[path_key((*prefix, name))] = encode(value)
+    return rows

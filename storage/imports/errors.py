@@ -32,9 +32,10 @@ class RowError:
             return message[:1].upper() + message[1:]
         return f"{where}: {message}"
 
-    def sort_key(self) -> tuple[int, str]:
-        # File-level problems (no row) first: they usually explain the rest.
-        return (self.row if self.row is not None else 0, self.column or "")
+    def sort_key(self) -> int:
+        # By row only: the sort is stable, so a row's errors keep the order they were
+        # found in, which follows the columns. File-level problems (no row) come first.
+        return self.row if self.row is not None else 0
 
 
 class ImportFailed(Exception):

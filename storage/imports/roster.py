@@ -92,10 +92,11 @@ async def import_roster(
     table = read_table(path, ROSTER_COLUMNS)
     errors = ErrorList()
     reader = RowReader(table, errors)
-    households = _parse(table, reader, date.today(), progress)
+    parsed = _parse(table, reader, date.today(), progress)
+    households = parsed.households
     async with UnitOfWork(sessions) as uow:
         await lock_for_import(uow.session)
-        village_ids = await _village_ids(uow.session, households, reader)
+        village_ids = await _village_ids(uow.session, parsed.villages, reader)
         errors.raise_if_any()
         result = await _write(uow.session, households, village_ids, year, progress)
         uow.audit.record(
@@ -114,25 +115,32 @@ async def import_roster(
     return result
 
 
-def _parse(
-    table: Sheet, reader: RowReader, today: date, progress: bool
-) -> dict[str, HouseholdRows]:
-    households: dict[str, HouseholdRows] = {}
+@dataclass
+class ParsedRoster:
+    households: dict[str, HouseholdRows] = field(default_factory=dict)
+    # Village codes to look up, with the row to blame: the first row of each household,
+    # even one whose other cells are wrong, so that every error is reported in one go.
+    villages: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+def _parse(table: Sheet, reader: RowReader, today: date, progress: bool) -> ParsedRoster:
+    parsed = ParsedRoster()
     with progress_bar(len(table.rows), "imports.progress.checking", progress) as bar:
         for row in table.rows:
             bar.update()
-            household = _household_of(row, reader, households)
+            household = _household_of(row, reader, parsed)
             member = _member(row, reader, today)
             if household is not None and member is not None:
                 _add_member(household, member, reader)
-    return households
+    return parsed
 
 
-def _household_of(
-    row: SourceRow, reader: RowReader, households: dict[str, HouseholdRows]
-) -> HouseholdRows | None:
+def _household_of(row: SourceRow, reader: RowReader, parsed: ParsedRoster) -> HouseholdRows | None:
+    households = parsed.households
     code = reader.text(row, "household_code", required=True, max_length=values.CODE_LENGTH)
     village = reader.text(row, "village_code", required=True, max_length=values.CODE_LENGTH)
+    if village is not None:
+        parsed.villages.setdefault(code or f"\0{row.number}", (row.number, village))
     head = reader.text(row, "head_name", required=True, max_length=values.NAME_LENGTH)
     category: HouseholdCategory | None = None
     if (raw := reader.text(row, "category", required=True, max_length=200)) is not None:
@@ -239,10 +247,10 @@ def _add_member(household: HouseholdRows, member: MemberRow, reader: RowReader) 
 
 
 async def _village_ids(
-    session: AsyncSession, households: dict[str, HouseholdRows], reader: RowReader
+    session: AsyncSession, mentions: dict[str, tuple[int, str]], reader: RowReader
 ) -> dict[str, int]:
     """Ids of the villages named in the file; unknown or non-village codes are errors."""
-    codes = sorted({household.village_code for household in households.values()})
+    codes = sorted({code for _, code in mentions.values()})
     found: dict[str, int] = {}
     with_children: set[str] = set()
     for batch in chunks(codes):
@@ -253,21 +261,14 @@ async def _village_ids(
             select(Area.code).where(Area.code.in_(batch), Area.id.in_(child))
         )
         with_children.update(parents)
-    # Once per household, on its first row: its other rows are forced to agree anyway.
-    for household in households.values():
-        if household.village_code not in found:
-            reader.error(
-                household.row,
-                "village_code",
-                "imports.unknown_village",
-                code=household.village_code,
-            )
-        elif household.village_code in with_children:
+    # Once per household: its other rows are held to agree with the first anyway.
+    for row, code in mentions.values():
+        if code not in found:
+            reader.error(row, "village_code", "imports.unknown_village", code=code)
+        elif code in with_children:
             # Households hang off the lowest level; a commune code here would hide them
             # from the village's collaborators.
-            reader.error(
-                household.row, "village_code", "imports.not_a_village", code=household.village_code
-            )
+            reader.error(row, "village_code", "imports.not_a_village", code=code)
     return found
 
 

@@ -135,6 +135,7 @@ def _sniff_delimiter(text: str) -> str:
 def _xlsx_rows(path: Path, errors: ErrorList) -> list[tuple[int, list[Cell]]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -145,6 +146,10 @@ def _xlsx_rows(path: Path, errors: ErrorList) -> list[tuple[int, list[Cell]]]:
         if not workbook.worksheets:
             return []
         sheet = workbook.worksheets[0]
+        if isinstance(sheet, ReadOnlyWorksheet):
+            # Some generators write a wrong size into the file; trusting it would cut
+            # off rows or columns silently.
+            sheet.reset_dimensions()
         rows: list[tuple[int, list[Cell]]] = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
             cells = [_clean_xlsx(value) for value in values]

@@ -21,6 +21,7 @@ from tests.imports.files import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
+DEMO_AREAS = Path(__file__).resolve().parents[2] / "bot" / "demo" / "areas.csv"
 
 
 async def tree(sessions: Sessions) -> dict[str, tuple[str, str, str | None, int | None]]:
@@ -173,7 +174,7 @@ async def test_actor_is_recorded(sessions: Sessions, tmp_path: Path) -> None:
 
 
 async def test_the_bundled_demo_file(sessions: Sessions) -> None:
-    demo = Path(__file__).resolve().parents[2] / "bot" / "demo" / "areas.csv"
+    demo = DEMO_AREAS
     result = await import_areas(sessions, demo)
     assert result.created > 0
     assert (await import_areas(sessions, demo)).unchanged == result.created

@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.imports import AREA_COLUMNS, ROSTER_COLUMNS, ImportFailed, RowError
-from storage.imports import values
+from storage.imports import AREA_COLUMNS, ROSTER_COLUMNS, ImportFailed, RowError, values
 from storage.imports.tabular import header_key, read_table
 from storage.models import HouseholdCategory
 from tests.imports.files import AREA_HEADER_EN, AREA_HEADER_VI, keys, write_csv, write_xlsx
@@ -285,3 +284,17 @@ def test_sexes_and_relations() -> None:
 )
 def test_counts(cell: values.Cell, expected: int | None) -> None:
     assert values.count(cell) == expected
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+def test_cached_fold_is_exactly_storage_fold(text: str) -> None:
+    from storage.text import fold
+
+    assert values.cached_fold(text) == fold(text)
+
+
+@pytest.mark.parametrize("name", ["Nguyễn Văn Ánh", "ĐẶNG HỮU THẮNG", "Lê  Thị\tMai", "Ngô Tư"])
+def test_cached_fold_on_vietnamese_names(name: str) -> None:
+    from storage.text import fold
+
+    assert values.cached_fold(name) == fold(name)

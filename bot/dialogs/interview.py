@@ -1,0 +1,568 @@
+"""Interviewing one household: roster check, questions, /back, /skip, /review, /pause, /cancel.
+
+The dialog keeps only a cursor in the database (which interview, which mode, a question
+being revisited); everything else is derived from the stored answers by the engine, so a
+restart resumes exactly where the collaborator stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from bot.context import DialogContext
+from bot.dialogs import menu
+from bot.forms import Done, FieldType, Invalid, Question, answered_questions, parse_answer
+from bot.forms import previous_question as engine_previous
+from bot.forms import validate as engine_validate
+from bot.interview import render
+from bot.interview.codec import key_path, path_key
+from bot.interview.outcome import on_answer_recorded, on_interview_finished
+from bot.interview.session import InterviewSession, start_interview
+from bot.messages import Choice, Choices, Notice, Outgoing, Text
+from storage.models import Household, InterviewStatus
+
+DIALOG = "interview"
+ROSTER = "r"
+CANCEL = "x"
+REVIEW = "v"
+
+# Modes of the dialog cursor.
+ASK = "ask"
+ROSTER_CHECK = "roster"
+ADD_MEMBER = "add_member"
+REVIEWING = "review"
+CONFIRM_CANCEL = "confirm_cancel"
+
+
+def today(ctx: DialogContext) -> date:
+    return ctx.now.astimezone(ctx.settings.tz).date()
+
+
+async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]] | None:
+    assert ctx.user is not None
+    state_row = await ctx.uow.dialogs.get(ctx.user)
+    if state_row is None or state_row.dialog != DIALOG:
+        return None
+    state = dict(state_row.state)
+    interview = await ctx.uow.interviews.get(int(state["interview_id"]))
+    if interview is None or interview.status is InterviewStatus.CANCELLED:
+        await ctx.uow.dialogs.clear(ctx.user)
+        return None
+    return await InterviewSession.load(ctx.uow, interview, today(ctx)), state
+
+
+async def _save_state(ctx: DialogContext, state: dict[str, Any]) -> None:
+    assert ctx.user is not None
+    await ctx.uow.dialogs.set(ctx.user, DIALOG, state)
+
+
+def _household_title(household: Household) -> str:
+    return f"{household.code} · {household.head_name}"
+
+
+# -- starting --------------------------------------------------------------------------
+
+
+async def open_household(ctx: DialogContext, household: Household) -> list[Outgoing]:
+    """Start, resume or review the interview of a household the user may interview."""
+    assert ctx.user is not None
+    current = await ctx.uow.interviews.open_for_household(household.id)
+    title = _household_title(household)
+    if current is not None:
+        if current.collaborator_id not in (None, ctx.user.id):
+            other = await ctx.uow.users.get(current.collaborator_id)
+            name = other.display_name if other else "?"
+            return [Text(ctx.t("interview.taken", household=title, name=name))]
+        state = {"interview_id": current.id, "mode": ASK}
+        await _save_state(ctx, state)
+        session = await InterviewSession.load(ctx.uow, current, today(ctx))
+        answered = len(answered_questions(session.form, session.answers, today=session.today))
+        resumed = Text(ctx.t("interview.resumed", household=title, count=answered))
+        return [resumed, *await _ask(ctx, session, state)]
+    latest = await ctx.uow.interviews.latest_for_household(household.id)
+    if latest is not None and latest.status is InterviewStatus.COMPLETED:
+        buttons = (
+            Choice(ctx.t("interview.review_button"), f"{REVIEW}:{latest.id}"),
+            Choice(ctx.t("interview.back_to_list"), "cmd:interview"),
+        )
+        return [Choices(ctx.t("interview.already_done", household=title), buttons)]
+    household_full = await ctx.uow.households.with_members(household.id)
+    assert household_full is not None
+    interview = await start_interview(ctx.uow, household_full, ctx.user, ctx.now)
+    ctx.uow.audit.record(
+        "interview.started", actor=ctx.user, entity="interview", entity_id=interview.id
+    )
+    state = {"interview_id": interview.id, "mode": ROSTER_CHECK}
+    await _save_state(ctx, state)
+    return _roster(ctx, interview.id, interview.prefill, household_full)
+
+
+def _roster(
+    ctx: DialogContext, interview_id: int, prefill: dict[str, Any], household: Household
+) -> list[Outgoing]:
+    members = prefill.get("members") or []
+    lines = [
+        ctx.t(
+            "interview.roster_title",
+            household=_household_title(household),
+            category=ctx.t(f"category.{household.category.value}"),
+            count=len(members),
+        )
+    ]
+    for number, member in enumerate(members, start=1):
+        birth = member.get("birth_date") or member.get("birth_year") or "?"
+        if isinstance(birth, str) and len(birth) == 10:
+            birth = f"{birth[8:10]}/{birth[5:7]}/{birth[0:4]}"
+        relation = ctx.t(f"relation.{member['relation']}") if member.get("relation") else ""
+        sex = ctx.t(f"sex.{member['sex']}") if member.get("sex") else ""
+        details = ", ".join(str(part) for part in (sex, birth, relation) if part)
+        lines.append(f"{number}. {member.get('name', '?')} ({details})")
+    lines.append(ctx.t("interview.roster_question"))
+    buttons = (
+        Choice(ctx.t("interview.roster_ok"), f"{ROSTER}:{interview_id}:ok"),
+        Choice(ctx.t("interview.roster_add"), f"{ROSTER}:{interview_id}:add"),
+        Choice(ctx.t("interview.roster_remove"), f"{ROSTER}:{interview_id}:del"),
+    )
+    return [Choices("\n".join(lines), buttons)]
+
+
+# -- asking ----------------------------------------------------------------------------
+
+
+def _cursor(state: dict[str, Any]) -> Any:
+    return key_path(state["at"]) if state.get("at") else None
+
+
+async def _ask(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], *, error: str = ""
+) -> list[Outgoing]:
+    step = session.step(_cursor(state))
+    if isinstance(step, Done):
+        return await _finish(ctx, session, state)
+    return render.render_question(
+        step,
+        interview_id=session.interview.id,
+        step=session.interview.step,
+        locale=ctx.locale,
+        selected=state.get("selected", []),
+        header=_progress(ctx, session, step),
+        error=error,
+    )
+
+
+def _progress(ctx: DialogContext, session: InterviewSession, question: Question) -> str:
+    if question.path and question.path[0] == "members" and len(question.path) > 2:
+        index = int(question.path[1])
+        total = max(session.member_count(), index + 1)
+        count = session.answers.get("member_count")
+        if isinstance(count, int):
+            total = max(total, count)
+        return ctx.t("interview.member_progress", number=index + 1, total=total)
+    return ""
+
+
+async def _accept(
+    ctx: DialogContext,
+    session: InterviewSession,
+    state: dict[str, Any],
+    question: Question,
+    value: Any,
+) -> list[Outgoing]:
+    problem = engine_validate(
+        session.form, session.answers, question.path, value, today=session.today
+    )
+    if problem is not None:
+        return await _ask(ctx, session, state, error="❌ " + problem.text(ctx.locale))
+    previous = await session.record(question.path, value, ctx.user, ctx.now)
+    if previous is not None or session.interview.status is InterviewStatus.COMPLETED:
+        ctx.uow.audit.record(
+            "answer.changed",
+            actor=ctx.user,
+            entity="interview",
+            entity_id=session.interview.id,
+            household=session.household.code,
+            path=path_key(question.path),
+            old=previous,
+            new=render_json(value),
+        )
+    returning_to_review = state.get("return_to") == REVIEWING
+    state.pop("at", None)
+    state.pop("selected", None)
+    state.pop("return_to", None)
+    out = await on_answer_recorded(ctx, session, question.path)
+    if returning_to_review:
+        state["mode"] = REVIEWING
+        await _save_state(ctx, state)
+        return [Text(ctx.t("interview.changed")), *out, *_review_list(ctx, session)]
+    state["mode"] = ASK
+    await _save_state(ctx, state)
+    return [*out, *await _ask(ctx, session, state)]
+
+
+def render_json(value: Any) -> Any:
+    from bot.interview.codec import encode
+
+    return encode(value)
+
+
+async def _finish(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any]
+) -> list[Outgoing]:
+    assert ctx.user is not None
+    interview = session.interview
+    first_time = interview.status is not InterviewStatus.COMPLETED
+    if first_time:
+        interview.status = InterviewStatus.COMPLETED
+        interview.completed_at = ctx.now
+        ctx.uow.audit.record(
+            "interview.completed", actor=ctx.user, entity="interview", entity_id=interview.id
+        )
+    await ctx.uow.dialogs.clear(ctx.user)
+    done = ctx.t("interview.finished", household=_household_title(session.household))
+    summary = await on_interview_finished(ctx, session)
+    return [Text(done), *summary, *await menu.main_menu(ctx)]
+
+
+# -- incoming --------------------------------------------------------------------------
+
+
+async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
+    """Handle typed text if an interview is open for this user; None otherwise."""
+    loaded = await _session(ctx)
+    if loaded is None:
+        return None
+    session, state = loaded
+    mode = state.get("mode", ASK)
+    if mode == ADD_MEMBER:
+        return await _add_member(ctx, session, state, text)
+    if mode == REVIEWING:
+        return await _pick_from_review(ctx, session, state, text)
+    if mode in (ROSTER_CHECK, CONFIRM_CANCEL):
+        return [Text(ctx.t("interview.use_buttons"))]
+    step = session.step(_cursor(state))
+    if isinstance(step, Done):
+        return await _finish(ctx, session, state)
+    parsed = parse_answer(step, text)
+    if isinstance(parsed, Invalid):
+        return await _ask(ctx, session, state, error="❌ " + parsed.text(ctx.locale))
+    return await _accept(ctx, session, state, step, parsed.value)
+
+
+async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+    """Handle a button of this dialog; None when ``data`` isn't one of ours."""
+    verb, _, rest = data.partition(":")
+    handler = _CHOICE_HANDLERS.get(verb)
+    if handler is None:
+        return None
+    parts = rest.split(":")
+    if not parts or not parts[0].isdigit():
+        return [Notice(ctx.t("interview.stale"))]
+    loaded = await _session(ctx)
+    if loaded is None or loaded[0].interview.id != int(parts[0]):
+        if verb == REVIEW:
+            return await _open_review(ctx, int(parts[0]))
+        # A button of another (or a finished) interview, or forged data.
+        return [Notice(ctx.t("interview.stale"))]
+    return await handler(ctx, loaded[0], loaded[1], parts[1:])
+
+
+async def _on_answer_button(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], args: list[str]
+) -> list[Outgoing]:
+    verb = args[0]
+    step_text = args[1] if len(args) > 1 else ""
+    if state.get("mode", ASK) != ASK or step_text != str(session.interview.step):
+        return [Notice(ctx.t("interview.stale"))]
+    question = session.step(_cursor(state))
+    if isinstance(question, Done):
+        return await _finish(ctx, session, state)
+    index = int(args[2]) if len(args) > 2 and args[2].isdigit() else None
+    if verb == render.ANSWER:
+        if question.type is FieldType.ACKNOWLEDGE:
+            return await _accept(ctx, session, state, question, "OK")
+        if index is None or index >= len(question.choices):
+            return [Notice(ctx.t("interview.stale"))]
+        return await _accept(ctx, session, state, question, question.choices[index].name)
+    if verb == render.TOGGLE:
+        if index is None or index >= len(question.choices):
+            return [Notice(ctx.t("interview.stale"))]
+        code = question.choices[index].name
+        selected = list(state.get("selected", []))
+        selected = [c for c in selected if c != code] if code in selected else [*selected, code]
+        state["selected"] = selected
+        await _save_state(ctx, state)
+        [*_, keyboard] = render.render_question(
+            question,
+            interview_id=session.interview.id,
+            step=session.interview.step,
+            locale=ctx.locale,
+            selected=selected,
+            header=_progress(ctx, session, question),
+        )
+        assert isinstance(keyboard, Choices)
+        return [Choices(keyboard.text, keyboard.choices, keyboard.columns, edit=True)]
+    if verb == render.DONE:
+        order = [choice.name for choice in question.choices]
+        chosen = [code for code in order if code in state.get("selected", [])]
+        return await _accept(ctx, session, state, question, chosen)
+    if verb == render.KEEP:
+        value = question.value if question.value is not None else question.default
+        if value is None:
+            return [Notice(ctx.t("interview.stale"))]
+        return await _accept(ctx, session, state, question, value)
+    if verb == render.SKIP:
+        return await _skip(ctx, session, state, question)
+    return [Notice(ctx.t("interview.stale"))]
+
+
+def _answer_handler(verb: str) -> Callable[..., Awaitable[list[Outgoing]]]:
+    async def handler(
+        ctx: DialogContext, session: InterviewSession, state: dict[str, Any], args: list[str]
+    ) -> list[Outgoing]:
+        return await _on_answer_button(ctx, session, state, [verb, *args])
+
+    return handler
+
+
+async def _skip(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], question: Question
+) -> list[Outgoing]:
+    if question.required:
+        return await _ask(ctx, session, state, error=ctx.t("interview.cannot_skip"))
+    return await _accept(ctx, session, state, question, None)
+
+
+# -- roster ----------------------------------------------------------------------------
+
+
+async def _on_roster(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], args: list[str]
+) -> list[Outgoing]:
+    if state.get("mode") not in (ROSTER_CHECK, ADD_MEMBER):
+        return [Notice(ctx.t("interview.stale"))]
+    action = args[0] if args else ""
+    prefill = dict(session.interview.prefill or {})
+    household = await ctx.uow.households.with_members(session.household.id)
+    assert household is not None
+    if action == "ok":
+        state["mode"] = ASK
+        await _save_state(ctx, state)
+        return await _ask(ctx, session, state)
+    if action == "add":
+        state["mode"] = ADD_MEMBER
+        await _save_state(ctx, state)
+        return [Text(ctx.t("interview.add_member_name"))]
+    if action == "del":
+        members = prefill.get("members") or []
+        buttons = tuple(
+            Choice(f"{n}. {m.get('name', '?')}", f"{ROSTER}:{session.interview.id}:rm:{n - 1}")
+            for n, m in enumerate(members, start=1)
+        )
+        return [Choices(ctx.t("interview.remove_which"), buttons)]
+    if action == "rm" and len(args) > 1 and args[1].isdigit():
+        members = list(prefill.get("members") or [])
+        index = int(args[1])
+        if index < len(members):
+            removed = members.pop(index)
+            prefill["members"], prefill["member_count"] = members, len(members)
+            session.interview.prefill = prefill
+            ctx.uow.audit.record(
+                "roster.member_removed",
+                actor=ctx.user,
+                entity="interview",
+                entity_id=session.interview.id,
+                name=removed.get("name"),
+            )
+        return _roster(ctx, session.interview.id, prefill, household)
+    return [Notice(ctx.t("interview.stale"))]
+
+
+async def _add_member(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], text: str
+) -> list[Outgoing]:
+    name = " ".join(text.split())
+    if not name or len(name) > 100 or name.startswith("/"):
+        return [Text(ctx.t("interview.add_member_name"))]
+    prefill = dict(session.interview.prefill or {})
+    members = [*(prefill.get("members") or []), {"name": name}]
+    prefill["members"], prefill["member_count"] = members, len(members)
+    session.interview.prefill = prefill
+    ctx.uow.audit.record(
+        "roster.member_added",
+        actor=ctx.user,
+        entity="interview",
+        entity_id=session.interview.id,
+        name=name,
+    )
+    state["mode"] = ROSTER_CHECK
+    await _save_state(ctx, state)
+    household = await ctx.uow.households.with_members(session.household.id)
+    assert household is not None
+    return _roster(ctx, session.interview.id, prefill, household)
+
+
+# -- commands --------------------------------------------------------------------------
+
+
+async def _require_session(
+    ctx: DialogContext,
+) -> tuple[InterviewSession, dict[str, Any]] | list[Outgoing]:
+    loaded = await _session(ctx)
+    if loaded is None:
+        return [Text(ctx.t("interview.none_open"))]
+    return loaded
+
+
+async def back(ctx: DialogContext) -> list[Outgoing]:
+    loaded = await _require_session(ctx)
+    if isinstance(loaded, list):
+        return loaded
+    session, state = loaded
+    current = session.step(_cursor(state))
+    current_path = None if isinstance(current, Done) else current.path
+    previous = engine_previous(session.form, session.answers, current_path, today=session.today)
+    if previous is None:
+        return [Text(ctx.t("interview.at_first")), *await _ask(ctx, session, state)]
+    state.update(mode=ASK, at=path_key(previous))
+    state.pop("selected", None)
+    await _save_state(ctx, state)
+    return await _ask(ctx, session, state)
+
+
+async def skip(ctx: DialogContext) -> list[Outgoing]:
+    loaded = await _require_session(ctx)
+    if isinstance(loaded, list):
+        return loaded
+    session, state = loaded
+    question = session.step(_cursor(state))
+    if isinstance(question, Done):
+        return await _finish(ctx, session, state)
+    return await _skip(ctx, session, state, question)
+
+
+async def review(ctx: DialogContext) -> list[Outgoing]:
+    loaded = await _require_session(ctx)
+    if isinstance(loaded, list):
+        return loaded
+    session, state = loaded
+    state.update(mode=REVIEWING)
+    state.pop("at", None)
+    await _save_state(ctx, state)
+    return _review_list(ctx, session)
+
+
+def _review_list(ctx: DialogContext, session: InterviewSession) -> list[Outgoing]:
+    paths = answered_questions(session.form, session.answers, today=session.today)
+    lines = [ctx.t("interview.review_title", household=_household_title(session.household))]
+    for number, path in enumerate(paths, start=1):
+        question = session.step(path)
+        if isinstance(question, Done):
+            continue
+        label = question.label.get(ctx.locale)
+        shown = render.format_value(question.choices, question.value, ctx.locale)
+        lines.append(f"{number}. {label} → {shown}")
+    lines.append(ctx.t("interview.review_help"))
+    return [Text("\n".join(lines))]
+
+
+async def _pick_from_review(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], text: str
+) -> list[Outgoing]:
+    paths = answered_questions(session.form, session.answers, today=session.today)
+    choice = text.strip()
+    if not choice.isdigit() or not 1 <= int(choice) <= len(paths):
+        return [Text(ctx.t("interview.review_pick", count=len(paths)))]
+    state.update(mode=ASK, at=path_key(paths[int(choice) - 1]), return_to=REVIEWING)
+    await _save_state(ctx, state)
+    return await _ask(ctx, session, state)
+
+
+async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
+    """Review a completed interview chosen from the household list (edits are audited)."""
+    assert ctx.user is not None
+    interview = await ctx.uow.interviews.get(interview_id)
+    if interview is None or interview.status is not InterviewStatus.COMPLETED:
+        return [Notice(ctx.t("interview.stale"))]
+    from bot.dialogs.households import may_interview
+
+    if not await may_interview(ctx, interview.household):
+        return [Text(ctx.t("scope.refused"))]
+    state = {"interview_id": interview.id, "mode": REVIEWING}
+    await _save_state(ctx, state)
+    session = await InterviewSession.load(ctx.uow, interview, today(ctx))
+    return _review_list(ctx, session)
+
+
+async def pause(ctx: DialogContext) -> list[Outgoing]:
+    assert ctx.user is not None
+    loaded = await _require_session(ctx)
+    if isinstance(loaded, list):
+        return loaded
+    session, _state = loaded
+    await ctx.uow.dialogs.clear(ctx.user)
+    title = _household_title(session.household)
+    return [Text(ctx.t("interview.paused", household=title)), *await menu.main_menu(ctx)]
+
+
+async def cancel(ctx: DialogContext) -> list[Outgoing]:
+    loaded = await _require_session(ctx)
+    if isinstance(loaded, list):
+        return loaded
+    session, state = loaded
+    if session.interview.status is InterviewStatus.COMPLETED:
+        return [Text(ctx.t("interview.cannot_cancel_completed"))]
+    state["mode"] = CONFIRM_CANCEL
+    await _save_state(ctx, state)
+    iid = session.interview.id
+    buttons = (
+        Choice(ctx.t("interview.cancel_yes"), f"{CANCEL}:{iid}:yes"),
+        Choice(ctx.t("interview.cancel_no"), f"{CANCEL}:{iid}:no"),
+    )
+    title = _household_title(session.household)
+    return [Choices(ctx.t("interview.cancel_confirm", household=title), buttons)]
+
+
+async def _on_cancel(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], args: list[str]
+) -> list[Outgoing]:
+    assert ctx.user is not None
+    if state.get("mode") != CONFIRM_CANCEL:
+        return [Notice(ctx.t("interview.stale"))]
+    if args and args[0] == "yes":
+        session.interview.status = InterviewStatus.CANCELLED
+        session.interview.updated_at = ctx.now
+        ctx.uow.audit.record(
+            "interview.cancelled",
+            actor=ctx.user,
+            entity="interview",
+            entity_id=session.interview.id,
+        )
+        await ctx.uow.dialogs.clear(ctx.user)
+        title = _household_title(session.household)
+        return [Text(ctx.t("interview.cancelled", household=title)), *await menu.main_menu(ctx)]
+    state["mode"] = ASK
+    await _save_state(ctx, state)
+    return [Text(ctx.t("interview.cancel_aborted")), *await _ask(ctx, session, state)]
+
+
+async def _on_review_button(
+    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], args: list[str]
+) -> list[Outgoing]:
+    state.update(mode=REVIEWING)
+    state.pop("at", None)
+    await _save_state(ctx, state)
+    return _review_list(ctx, session)
+
+
+_CHOICE_HANDLERS: dict[str, Callable[..., Awaitable[list[Outgoing]]]] = {
+    render.ANSWER: _answer_handler(render.ANSWER),
+    render.TOGGLE: _answer_handler(render.TOGGLE),
+    render.DONE: _answer_handler(render.DONE),
+    render.KEEP: _answer_handler(render.KEEP),
+    render.SKIP: _answer_handler(render.SKIP),
+    ROSTER: _on_roster,
+    CANCEL: _on_cancel,
+    REVIEW: _on_review_button,
+}

@@ -1,0 +1,139 @@
+"""One interview as the dialogs see it: the household, its answers, and how to save one.
+
+This is the imperative shell around the pure engine: it loads stored rows into engine
+answers, asks the engine what changed, and writes back exactly the rows that differ, all
+inside the caller's unit of work (so an answer is committed before the bot replies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from bot.forms import (
+    AnswerValue,
+    Form,
+    Path,
+    Step,
+    apply_calculations,
+    drop_irrelevant,
+    load_bundled_form,
+    next_step,
+    question_at,
+    set_answer,
+)
+from bot.interview.codec import assemble, flatten, path_key
+from storage.models import Household, Interview, InterviewStatus, User
+from storage.uow import UnitOfWork
+
+SEX_CODES = {"nam": "male", "male": "male", "nu": "female", "nữ": "female", "female": "female"}
+
+
+def current_form() -> Form:
+    """The form new interviews use. A per-commune form would be chosen here."""
+    return load_bundled_form()
+
+
+@dataclass(slots=True)
+class InterviewSession:
+    uow: UnitOfWork
+    interview: Interview
+    household: Household
+    form: Form
+    answers: dict[str, Any]
+    today: date
+
+    @classmethod
+    async def load(cls, uow: UnitOfWork, interview: Interview, today: date) -> InterviewSession:
+        form = current_form()
+        rows = await uow.interviews.answers(interview)
+        return cls(uow, interview, interview.household, form, assemble(form, rows), today)
+
+    @property
+    def prefill(self) -> dict[str, Any]:
+        return decoded_prefill(self.form, dict(self.interview.prefill or {}))
+
+    def step(self, at: Path | None = None) -> Step:
+        """The question to ask: the one being revisited, else the next unanswered one."""
+        if at is not None:
+            return question_at(self.form, self.answers, at, today=self.today, prefill=self.prefill)
+        return next_step(self.form, self.answers, today=self.today, prefill=self.prefill)
+
+    async def record(
+        self, path: Path, value: AnswerValue, by: User | None, now: datetime
+    ) -> AnswerValue | None:
+        """Store one answer, recompute calculations, and drop answers that no longer apply.
+
+        Returns the previous value of ``path`` when it overwrote one (for the audit log).
+        """
+        before = flatten(self.answers)
+        updated = set_answer(self.answers, path, value)
+        updated = drop_irrelevant(
+            self.form, apply_calculations(self.form, updated, today=self.today), today=self.today
+        )
+        after = flatten(updated)
+        key = path_key(path)
+        for row_key, row_value in after.items():
+            if row_key not in before or before[row_key] != row_value or row_key == key:
+                await self.uow.interviews.save_answer(self.interview, row_key, row_value, by, now)
+        await self.uow.interviews.delete_answers(
+            self.interview, [row_key for row_key in before if row_key not in after]
+        )
+        self.answers = updated
+        self.interview.step += 1
+        self.interview.updated_at = now
+        if key in before and before[key] != after.get(key):
+            return before[key]
+        return None
+
+    def member_count(self) -> int:
+        return len(self.answers.get("members") or [])
+
+
+def roster_prefill(household: Household) -> dict[str, Any]:
+    """Suggested answers from the commune's roster, for the collaborator to confirm."""
+    members = []
+    for member in household.members:
+        entry: dict[str, Any] = {"name": member.full_name}
+        if member.sex:
+            entry["sex"] = SEX_CODES.get(member.sex.lower(), member.sex)
+        if member.birth_date is not None:
+            entry["birth_known"] = "full_date"
+            entry["birth_date"] = member.birth_date.isoformat()
+        elif member.birth_year is not None:
+            entry["birth_known"] = "year_only"
+            entry["birth_year"] = member.birth_year
+        if member.relation:
+            entry["relation"] = member.relation
+        members.append(entry)
+    return {
+        "category": household.category.value,
+        "member_count": len(members),
+        "members": members,
+    }
+
+
+def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:
+    """Prefill as engine values (stored as JSON, so dates are ISO strings)."""
+    return assemble(form, flatten(prefill).items())
+
+
+async def start_interview(
+    uow: UnitOfWork, household: Household, collaborator: User, now: datetime
+) -> Interview:
+    form = current_form()
+    return await uow.interviews.add(
+        Interview(
+            household_id=household.id,
+            collaborator_id=collaborator.id,
+            form_id=form.form_id,
+            form_version=form.version,
+            status=InterviewStatus.IN_PROGRESS,
+            step=0,
+            prefill=roster_prefill(household),
+            source="chat",
+            started_at=now,
+            updated_at=now,
+        )
+    )
