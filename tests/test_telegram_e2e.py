@@ -69,11 +69,12 @@ async def test_registration_over_telegram(
     welcome, menu = await fake_telegram.wait_for_messages(111, count=2)
     assert "cộng tác viên của Ấp 1" in welcome["text"]
     buttons = [b["callback_data"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
-    assert buttons == ["cmd:whoami", "cmd:help"]
+    assert buttons == ["cmd:interview", "cmd:whoami", "cmd:help"]
     scoped = await fake_telegram.wait_for_call("setMyCommands")
     while scoped.get("scope", {}).get("type") != "chat":
         scoped = await fake_telegram.wait_for_call("setMyCommands")
-    assert [c["command"] for c in scoped["commands"]] == ["menu", "whoami", "help"]
+    names = [c["command"] for c in scoped["commands"]]
+    assert names[0] == "interview" and {"back", "review", "pause", "help"} <= set(names)
 
     await user.press("cmd:whoami", menu)
     [who] = await fake_telegram.wait_for_messages(111)
@@ -137,8 +138,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_for_port(port: int, timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
+async def wait_for_port(port: int) -> None:
+    async with asyncio.timeout(20):
         while True:
             try:
                 _, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -464,6 +464,7 @@ def _review_list(ctx: DialogContext, session: InterviewSession) -> list[Outgoing
         shown = render.format_value(question.choices, question.value, ctx.locale)
         lines.append(f"{number}. {label} → {shown}")
     lines.append(ctx.t("interview.review_help"))
+    # Plain text, no buttons: the numbers typed here pick questions, on every platform.
     return [Text("\n".join(lines))]
 
 
@@ -472,6 +473,12 @@ async def _pick_from_review(
 ) -> list[Outgoing]:
     paths = answered_questions(session.form, session.answers, today=session.today)
     choice = text.strip()
+    if choice == "0":
+        state["mode"] = ASK
+        state.pop("at", None)
+        state.pop("return_to", None)
+        await _save_state(ctx, state)
+        return await _ask(ctx, session, state)
     if not choice.isdigit() or not 1 <= int(choice) <= len(paths):
         return [Text(ctx.t("interview.review_pick", count=len(paths)))]
     state.update(mode=ASK, at=path_key(paths[int(choice) - 1]), return_to=REVIEWING)

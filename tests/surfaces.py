@@ -1,0 +1,145 @@
+"""Chat surfaces for the interview driver: the terminal channel and Telegram via the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.channels.telegram import ALLOWED_UPDATES, build_application
+from bot.channels.terminal import TerminalChannel
+from bot.messages import Choices, Notice, Outgoing, Text
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from tests.fakes.telegram import FakeTelegram
+
+
+def texts(replies: list[Outgoing]) -> list[str]:
+    return [r.text for r in replies if isinstance(r, Text | Choices | Notice)]
+
+
+class TerminalSurface:
+    """The real terminal channel, typed into: buttons are chosen by their number."""
+
+    def __init__(self, runtime: Runtime, user_id: str, download_dir: Path) -> None:
+        self.output: list[str] = []
+        self.channel = TerminalChannel(
+            runtime.conversation,
+            user_id=user_id,
+            display_name=user_id,
+            read_line=self._no_input,
+            write=self.output.append,
+            download_dir=download_dir,
+        )
+        self.last_buttons: list[tuple[str, str]] = []
+
+    @staticmethod
+    async def _no_input() -> str | None:
+        return None
+
+    def _remember(self, replies: list[Outgoing]) -> list[str]:
+        for reply in replies:
+            if isinstance(reply, Choices):
+                self.last_buttons = [(c.label, c.data) for c in reply.choices]
+        return texts(replies)
+
+    async def type(self, text: str) -> list[str]:
+        return self._remember(await self.channel.send(text))
+
+    async def press(self, data: str) -> list[str]:
+        pending = list(self.channel.pending)
+        assert data in pending, f"{data!r} is not on the screen: {pending}"
+        return self._remember(await self.channel.send(str(pending.index(data) + 1)))
+
+    def buttons(self) -> list[tuple[str, str]]:
+        return list(self.last_buttons)
+
+
+class TelegramSurface:
+    """A Telegram user talking to the real PTB application through the fake Bot API.
+
+    Each action waits until the application has finished handling that update (a
+    handler in a later group observes it), then returns what the bot sent meanwhile.
+    """
+
+    def __init__(self, fake: FakeTelegram, application: Application, user_id: int) -> None:
+        self.fake = fake
+        self.user = fake.user(id=user_id, first_name="Hoa")
+        self.chat_id = user_id
+        self.handled: dict[int, asyncio.Event] = {}
+        self.seen = len(fake.messages_to(user_id))
+        self.answered = len(fake.calls("answerCallbackQuery"))
+        self.last_update: dict[str, Any] | None = None
+        self.attach(application)
+
+    def attach(self, application: Application) -> None:
+        async def observe(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+            self.handled.setdefault(update.update_id, asyncio.Event()).set()
+
+        application.add_handler(TypeHandler(Update, observe), group=1)
+
+    async def _settle(self, update: dict[str, Any]) -> list[str]:
+        self.last_update = update
+        event = self.handled.setdefault(update["update_id"], asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout=15)
+        messages = self.fake.messages_to(self.chat_id)
+        new, self.seen = messages[self.seen :], len(messages)
+        notices = self.fake.calls("answerCallbackQuery")
+        toasts, self.answered = notices[self.answered :], len(notices)
+        return [m.get("text", "") for m in new] + [n["text"] for n in toasts if n.get("text")]
+
+    async def type(self, text: str) -> list[str]:
+        return await self._settle(await self.user.send_text(text))
+
+    async def press(self, data: str) -> list[str]:
+        return await self._settle(await self.user.press(data, force=True))
+
+    async def press_on(self, data: str, message_id: int) -> list[str]:
+        return await self._settle(await self.user.press(data, message_id, force=True))
+
+    async def replay_last(self) -> list[str]:
+        """Telegram delivers the last update again (a retry after a lost acknowledgement)."""
+        assert self.last_update is not None
+        update_id = self.last_update["update_id"]
+        self.handled[update_id] = asyncio.Event()
+        await self.fake.push_update_again(self.last_update)
+        return await self._settle(self.last_update)
+
+    def buttons(self) -> list[tuple[str, str]]:
+        for message in reversed(self.fake.messages_to(self.chat_id)):
+            markup = self.fake.message(self.chat_id, message["message_id"]).get("reply_markup")
+            if markup:
+                return [
+                    (b["text"], b["callback_data"])
+                    for row in markup["inline_keyboard"]
+                    for b in row
+                ]
+        return []
+
+
+@asynccontextmanager
+async def telegram_bot(settings: Settings) -> AsyncIterator[Application]:
+    """The real application polling the fake, as `rasoat run` would run it."""
+    runtime = await open_runtime(settings)
+    application = build_application(settings, runtime)
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
+        )
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    await runtime.close()
+
+
+update_ids = itertools.count(1)

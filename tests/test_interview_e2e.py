@@ -1,0 +1,224 @@
+"""A full interview of a 5-member household, end to end, through Telegram and the terminal.
+
+Each run includes a wrong answer, /back, /review with a change, a restart in the middle, and
+(on Telegram) a duplicated update and a stale button; every stored answer is then checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.admin import create_invites
+from bot.forms import FieldType
+from bot.interview.codec import assemble, flatten
+from bot.interview.session import current_form
+from bot.runtime import open_runtime
+from bot.settings import Settings, load_settings
+from storage.models import AuditEntry, Interview, InterviewStatus, Role
+from storage.uow import UnitOfWork
+from tests.conftest import Database
+from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.helpers import seed_areas
+from tests.interview_driver import (
+    HOUSEHOLD_CODE,
+    Collaborator,
+    Surface,
+    at_field,
+    at_member,
+    seed_household,
+)
+from tests.surfaces import TelegramSurface, TerminalSurface, telegram_bot
+
+YEAR = datetime.now(UTC).year
+
+
+async def register(surface: Surface, database: Database) -> None:
+    [invite] = await create_invites(database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1)
+    replies = await surface.type(f"/start {invite.code}")
+    assert any("cộng tác viên của Ấp 1" in r for r in replies), replies
+
+
+async def open_household(collab: Collaborator) -> list[str]:
+    await collab.say("/interview")
+    await collab.say("hh-test")  # a search, accent- and case-insensitive
+    [pick] = [data for label, data in collab.surface.buttons() if HOUSEHOLD_CODE in label]
+    return await collab.tap(pick)
+
+
+def joined(replies: list[str]) -> str:
+    return "\n".join(replies)
+
+
+async def interview_scenario(
+    collab: Collaborator,
+    restart: Callable[[], Awaitable[Surface]],
+    telegram: TelegramSurface | None = None,
+) -> None:
+    # Roster check, then the household part.
+    roster = joined(await open_household(collab))
+    assert "Danh sách có 5 nhân khẩu" in roster and "Lê Thị Bảy" in roster
+    await collab.tap(next(d for _, d in collab.surface.buttons() if d.endswith(":ok")))
+    await collab.answer_one()  # category, confirmed from the roster
+    question = await collab.question()
+    assert question.path == ("area_type",)
+    stale_button = next(d for _, d in collab.surface.buttons() if d.startswith("a:"))
+    await collab.give(question, "urban")
+
+    # /back returns to the previous question, showing the answer given.
+    replies = joined(await collab.say("/back"))
+    assert "Câu trả lời hiện tại: Thành thị" in replies
+    await collab.give(await collab.question(), "rural")
+
+    # A wrong answer gets a clear message and the same question again.
+    await collab.answer_until(at_field("floor_area_m2"))
+    replies = joined(await collab.say("ba mươi"))
+    assert "❌" in replies
+    assert (await collab.question()).path == ("floor_area_m2",)
+    await collab.answer_one()
+
+    if telegram is not None:
+        # A button of an earlier question (still on screen in Telegram) changes nothing.
+        before = await collab.question()
+        replies = joined(await collab.tap(stale_button))
+        assert "Câu này đã được trả lời" in replies
+        assert (await collab.question()).path == before.path
+
+    # Birth years in the future or more than 120 years back are refused.
+    await collab.answer_until(at_member(1, "birth_year"))
+    assert "năm" in joined(await collab.say("2090")).lower()
+    assert "❌" in joined(await collab.say("1890"))
+    assert (await collab.question()).path == ("members", 1, "birth_year")
+
+    # Member 0 was completed on the way: the bot said which group and why.
+    assert any("Nhóm: " in line and "học nghề" in line for line in collab.transcript)
+
+    # A restart in the middle: the collaborator picks the household again and resumes.
+    collab.surface = await restart()
+    resumed = joined(await open_household(collab))
+    assert "Tiếp tục phỏng vấn hộ HH-TEST" in resumed
+    assert (await collab.question()).path == ("members", 1, "birth_year")
+
+    if telegram is not None:
+        # Telegram delivers an answer twice: it is applied once.
+        question = await collab.question()
+        await collab.answer_one()
+        step_after = await _step(collab)
+        assert await telegram.replay_last() == []
+        assert await _step(collab) == step_after
+        assert (await collab.question()).path != question.path
+
+    # /review lists the answers; changing one is saved and audited.
+    await collab.answer_until(at_member(3, "health_insurance"))
+    listing = joined(await collab.say("/review"))
+    [line] = [ln for ln in listing.splitlines() if "diện tích" in ln.lower()]
+    number = line.split(".", 1)[0]
+    await collab.say(number)
+    question = await collab.question()
+    assert question.path == ("floor_area_m2",)
+    replies = joined(await collab.give(question, "40"))
+    assert "Đã sửa" in replies
+    await collab.say("0")
+    assert (await collab.question()).path == ("members", 3, "health_insurance")
+
+    final = joined(await collab.finish())
+    assert "Đã hoàn thành phỏng vấn hộ HH-TEST" in final
+    assert ("Hộ" in final and "D4" in final) or "bảo hiểm" in final.lower()
+
+
+async def _step(collab: Collaborator) -> int:
+    current = await collab.current()
+    assert current is not None
+    return current[0]
+
+
+async def check_stored_answers(database: Database, collab: Collaborator) -> None:
+    form = current_form()
+    async with UnitOfWork(database.sessions) as uow:
+        interview = await uow.session.scalar(select(Interview))
+        assert interview is not None
+        assert interview.status is InterviewStatus.COMPLETED
+        stored = flatten(assemble(form, await uow.interviews.answers(interview)))
+        changes = [
+            entry.details
+            for entry in await uow.session.scalars(
+                select(AuditEntry).where(AuditEntry.action == "answer.changed")
+            )
+        ]
+    said = flatten({}) | {key: _encoded(value) for key, value in collab.said.items()}
+    for key, value in said.items():
+        assert stored.get(key) == value, (key, stored.get(key), value)
+    asked = {
+        key for key in stored if form.fields[key.split("/")[-1]].type is not FieldType.CALCULATE
+    }
+    assert asked == set(said), sorted(asked ^ set(said))
+    assert stored["floor_area_m2"] == 40
+    assert stored["members/4/age"] >= 75
+    floor = [c for c in changes if c.get("path") == "floor_area_m2"]
+    assert floor and floor[-1]["old"] == 36 and floor[-1]["new"] == 40
+    area_type = [c for c in changes if c.get("path") == "area_type"]
+    assert area_type and area_type[0]["old"] == "urban"
+
+
+def _encoded(value: Any) -> Any:
+    return flatten({"x": value})["x"]
+
+
+def _settings(database: Database, **extra: str) -> Settings:
+    return load_settings(**database.env(), **extra)
+
+
+async def test_full_interview_in_the_terminal(database: Database, tmp_path: Path) -> None:
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    runtime = await open_runtime(_settings(database))
+    runtimes = [runtime]
+    surface = TerminalSurface(runtime, "hoa", tmp_path)
+    await register(surface, database)
+    collab = Collaborator(surface, database.sessions, "terminal", "hoa")
+
+    async def restart() -> Surface:
+        # A new process: a new engine, a new channel, nothing kept in memory.
+        await runtimes[-1].close()
+        runtimes.append(await open_runtime(_settings(database)))
+        return TerminalSurface(runtimes[-1], "hoa", tmp_path)
+
+    try:
+        await interview_scenario(collab, restart)
+    finally:
+        await runtimes[-1].close()
+    await check_stored_answers(database, collab)
+
+
+async def test_full_interview_over_telegram(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    settings = _settings(
+        database, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake_telegram.base_url
+    )
+    bots = [telegram_bot(settings)]
+    application = await bots[0].__aenter__()
+    surface = TelegramSurface(fake_telegram, application, user_id=777)
+    await register(surface, database)
+    collab = Collaborator(surface, database.sessions, "telegram", "777")
+
+    async def restart() -> Surface:
+        await bots[-1].__aexit__(None, None, None)
+        bots.append(telegram_bot(settings))
+        new_application = await bots[-1].__aenter__()
+        surface.attach(new_application)
+        return surface
+
+    try:
+        await interview_scenario(collab, restart, telegram=surface)
+    finally:
+        await bots[-1].__aexit__(None, None, None)
+    await check_stored_answers(database, collab)
+    # Toggles edited the keyboard in place instead of sending new messages.
+    assert fake_telegram.calls("editMessageReplyMarkup")
