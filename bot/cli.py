@@ -10,13 +10,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from storage.imports import ImportFailed, import_areas, import_roster
-
 from bot.admin import AdminError, add_user, create_invites, parse_role
 from bot.i18n import translate
 from bot.logs import configure_logging
 from bot.runtime import Runtime, runtime
 from bot.settings import Settings, SettingsError, load_settings
+from classification import RuleFileError
+from storage.imports import ImportFailed, import_areas, import_roster
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 EXIT_USAGE = 2
@@ -55,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     roster_import = roster.add_parser("import", help="import households from .xlsx or .csv")
     roster_import.add_argument("file")
     roster_import.add_argument("--year", type=int, default=None, help="review year")
+
+    reclassify = commands.add_parser(
+        "reclassify", help="recompute stored classifications under a rule set"
+    )
+    reclassify.add_argument("--rules", required=True, help="rule set version, e.g. 2027-2030")
+    reclassify.add_argument("--area", default=None, help="limit to an area (and below)")
+
+    responses = commands.add_parser("responses", help="interviews done on paper, ODK or Kobo")
+    responses_sub = responses.add_subparsers(dest="responses_command", required=True)
+    responses_import = responses_sub.add_parser(
+        "import", help="import completed interviews from an ODK/Kobo .xlsx export"
+    )
+    responses_import.add_argument("file")
+    responses_import.add_argument("--year", type=int, default=None, help="review year")
 
     users = commands.add_parser("users", help="users").add_subparsers(
         dest="users_command", required=True
@@ -99,8 +113,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row_error in error.errors:
             print("  " + row_error.render(_locale()), file=sys.stderr)
         return 1
+    except RuleFileError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+
+
+def _rule_version(version: str) -> str:
+    from classification import available_versions
+
+    if version.endswith(".toml") and Path(version).is_file():
+        return version
+    if version not in available_versions():
+        raise AdminError("admin.bad_rules", rules=version, choices=", ".join(available_versions()))
+    return version
 
 
 def _locale() -> str:
@@ -121,6 +148,25 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
         elif args.command == "roster":
             year = args.year or datetime.now(settings.tz).year
             result = await import_roster(rt.sessions, Path(args.file), year=year, progress=progress)
+            print(result.render(settings.locale))
+        elif args.command == "reclassify":
+            from bot.reclassify import reclassify
+
+            report = await reclassify(
+                rt.sessions,
+                _rule_version(args.rules),
+                area_code=args.area,
+                tz=settings.tz,
+                locale=settings.locale,
+            )
+            print(report.render(settings.locale))
+        elif args.command == "responses":
+            from storage.imports.responses import import_responses
+
+            year = args.year or datetime.now(settings.tz).year
+            result = await import_responses(
+                rt.sessions, Path(args.file), year=year, progress=progress
+            )
             print(result.render(settings.locale))
         elif args.command == "users":
             user = await add_user(

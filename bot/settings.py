@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(default=None, alias="DATABASE_SCHEMA")
     locale: str = Field(default="vi", alias="RASOAT_LOCALE")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="RASOAT_TIMEZONE")
+    # The rule set to classify with; by default the one that applies to the review year.
+    rules: str | None = Field(default=None, alias="RASOAT_RULES")
     invite_days: int = Field(default=7, alias="RASOAT_INVITE_DAYS", ge=1, le=365)
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
 
@@ -60,6 +62,21 @@ class Settings(BaseSettings):
         if value and not value.replace("_", "").isalnum():
             raise ValueError("use letters, digits and underscores only")
         return value or None
+
+    @field_validator("rules")
+    @classmethod
+    def _check_rules(cls, value: str | None) -> str | None:
+        from classification import available_versions
+
+        if not value:
+            return None
+        if value.endswith(".toml"):
+            if not Path(value).is_file():
+                raise ValueError(f"no rule file at {value}")
+            return value
+        if value not in available_versions():
+            raise ValueError(f"use one of: {', '.join(available_versions())}, or a .toml file")
+        return value
 
     @field_validator("telegram_api_url")
     @classmethod

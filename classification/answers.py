@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from classification.vocabulary import ALL_CHOICES
@@ -39,8 +40,9 @@ def choices(answers: Answers, field: str) -> tuple[str, ...] | None:
 
 
 def number(answers: Answers, field: str) -> float | None:
+    """A numeric answer; the engine gives decimals as ``Decimal`` and storage as ``float``."""
     value = answers.get(field)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         return None
     if value != value or value < 0:  # NaN or negative
         return None

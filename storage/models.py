@@ -267,6 +267,40 @@ class Answer(Base):
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Classification(Base):
+    """A classification result with the rule set and inputs that produced it.
+
+    ``member_index`` is None for the household's own result (status and deprivations).
+    Recomputing never overwrites: the old row stops being ``current``, so every past
+    result and its rule version stay explainable.
+    """
+
+    __tablename__ = "classifications"
+    __table_args__ = (
+        Index("ix_classifications_household_current", "household_id", "current"),
+        Index("ix_classifications_interview_current", "interview_id", "current"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    member_index: Mapped[int | None] = mapped_column(Integer)
+    member_name: Mapped[str | None] = mapped_column(String(200))
+    # Member: grouped / below_working_age / ... ; household: poor / near_poor / ...
+    outcome: Mapped[str] = mapped_column(String(32))
+    # The labour/support group of a grouped member.
+    group: Mapped[str | None] = mapped_column(String(32))
+    # Household: the deprived indicator ids, e.g. ["D1", "D4"].
+    deprived: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rule_set: Mapped[str] = mapped_column(String(32))
+    rule_hash: Mapped[str] = mapped_column(String(64))
+    reference_date: Mapped[date] = mapped_column(Date)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    current: Mapped[bool] = mapped_column(default=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ChatBinding(Base):
     """Where to reach a registered user (chat ids differ from user ids in groups)."""
 
@@ -282,6 +316,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "ChatBinding",
+    "Classification",
     "DialogState",
     "Household",
     "HouseholdCategory",

@@ -17,6 +17,7 @@ from storage.models import (
     Area,
     AuditEntry,
     ChatBinding,
+    Classification,
     DialogState,
     Household,
     Interview,
@@ -249,6 +250,33 @@ class InterviewRepository(_Repository):
             if found.get(household_id) is not InterviewStatus.COMPLETED:
                 found[household_id] = status
         return found
+
+
+class ClassificationRepository(_Repository):
+    async def current_for(self, interview: Interview) -> list[Classification]:
+        rows = await self.session.scalars(
+            select(Classification).where(
+                Classification.interview_id == interview.id, Classification.current.is_(True)
+            )
+        )
+        return list(rows)
+
+    async def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+        """Make ``rows`` the current results for their members (and household) of ``interview``;
+        earlier results of the same members stay, no longer current."""
+        indices = {row.member_index for row in rows}
+        for old in await self.current_for(interview):
+            if old.member_index in indices:
+                old.current = False
+        self.session.add_all(rows)
+
+    async def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
+        query = select(Interview).where(Interview.status == InterviewStatus.COMPLETED)
+        if area_ids is not None:
+            query = query.join(Household, Household.id == Interview.household_id).where(
+                Household.area_id.in_(list(area_ids))
+            )
+        return list(await self.session.scalars(query.order_by(Interview.id)))
 
 
 class AuditRepository(_Repository):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
+    ClassificationRepository,
     DialogStateRepository,
     HouseholdRepository,
     InterviewRepository,
@@ -36,6 +37,7 @@ class UnitOfWork:
         self.invites = InviteRepository(self.session)
         self.households = HouseholdRepository(self.session)
         self.interviews = InterviewRepository(self.session)
+        self.classifications = ClassificationRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.updates = UpdateLedger(self.session)
         self.dialogs = DialogStateRepository(self.session)

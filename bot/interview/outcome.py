@@ -1,41 +1,37 @@
-"""What the collaborator is told once a member, or the whole household, is complete.
+"""What the collaborator is told once a member, or the whole household, is complete, and
+the stored results behind it.
 
-The classification itself is pure (``classification/``); this module only decides when to
-run it and turns the result into chat messages.
+The classification itself is pure (``classification/``); this module decides when to run
+it, stores each result with its rule set and inputs, and turns it into chat messages.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from bot.context import DialogContext
 from bot.forms import Done, Path
+from bot.interview.results import classify, household_rows, member_row, rules_for
 from bot.interview.session import InterviewSession
 from bot.messages import Outgoing, Text
 from classification import (
+    HouseholdResult,
+    IndicatorState,
     RuleSet,
-    classify_household,
     classify_member,
-    load_rule_set,
     render_household_result,
     render_member_result,
-    versions_applying_to,
 )
+from classification.render import render_support
+from storage.models import InterviewStatus
 
 
-def rules_for(year: int) -> RuleSet:
-    """The rule set that applies to a review year (the latest one that covers it)."""
-    versions = versions_applying_to(year)
-    return load_rule_set(versions[-1] if versions else "2022-2025")
-
-
-def _lang(ctx: DialogContext) -> Any:
+def _lang(ctx: DialogContext) -> Literal["vi", "en"]:
     return "en" if ctx.locale == "en" else "vi"
 
 
-def reference_date(session: InterviewSession) -> date:
-    return session.today
+def session_rules(ctx: DialogContext, session: InterviewSession) -> RuleSet:
+    return rules_for(session.household.review_year, ctx.settings.rules)
 
 
 def member_completed(session: InterviewSession, path: Path) -> int | None:
@@ -55,20 +51,60 @@ def member_completed(session: InterviewSession, path: Path) -> int | None:
 async def on_answer_recorded(
     ctx: DialogContext, session: InterviewSession, path: Path
 ) -> list[Outgoing]:
+    if session.interview.status is InterviewStatus.COMPLETED:
+        # A change made through /review: every stored result is recomputed at once.
+        await store_household(ctx, session)
     index = member_completed(session, path)
-    if index is None:
-        return []
     members = session.answers.get("members") or []
-    if index >= len(members):
+    if index is None or index >= len(members):
         return []
-    rules = rules_for(session.household.review_year)
-    result = classify_member(members[index], reference_date(session), rules)
+    rules = session_rules(ctx, session)
+    result = classify_member(members[index], session.today, rules)
+    if session.interview.status is not InterviewStatus.COMPLETED:
+        row = member_row(session.interview, index, members[index], result, session.today)
+        await ctx.uow.classifications.replace(session.interview, [row])
     name = members[index].get("name") or f"#{index + 1}"
     return [Text(f"👤 {name}\n{render_member_result(result, rules, _lang(ctx))}")]
 
 
+async def store_household(ctx: DialogContext, session: InterviewSession) -> HouseholdResult:
+    rules = session_rules(ctx, session)
+    result = classify(session.answers, session.today, rules)
+    rows = household_rows(session.interview, session.answers, result, session.today)
+    await ctx.uow.classifications.replace(session.interview, rows)
+    return result
+
+
 async def on_interview_finished(ctx: DialogContext, session: InterviewSession) -> list[Outgoing]:
-    rules = rules_for(session.household.review_year)
-    members = list(session.answers.get("members") or [])
-    result = classify_household(session.answers, members, reference_date(session), rules)
-    return [Text(render_household_result(result, rules, _lang(ctx)))]
+    result = await store_household(ctx, session)
+    return [Text(household_summary(ctx, session, result))]
+
+
+def household_summary(
+    ctx: DialogContext, session: InterviewSession, result: HouseholdResult
+) -> str:
+    """Short enough for a phone: status, members' groups, deprivations and who handles them."""
+    rules = session_rules(ctx, session)
+    lang = _lang(ctx)
+    full = render_household_result(result, rules, lang).splitlines()
+    lines = [full[0], "", ctx.t("summary.members")]
+    members: list[dict[str, Any]] = list(session.answers.get("members") or [])
+    for number, (member, member_result) in enumerate(
+        zip(members, result.members, strict=True), start=1
+    ):
+        text = render_member_result(member_result, rules, lang).split(" — ", 1)[0]
+        lines.append(f"{number}. {member.get('name', '?')}: {text.removeprefix('→ ')}")
+    referrals = {r.indicator: r for r in result.support}
+    deprived = [i for i in result.indicators if i.state is IndicatorState.DEPRIVED]
+    unknown = [i for i in result.indicators if i.state is IndicatorState.UNKNOWN]
+    lines += ["", ctx.t("summary.deprived", count=len(deprived))]
+    for indicator in deprived:
+        name = rules.indicators_by_id[indicator.indicator].name.get(lang)
+        lines.append(f"• {indicator.indicator}. {name}")
+        if indicator.indicator in referrals:
+            lines.append("   " + render_support(referrals[indicator.indicator], rules, lang))
+    if unknown:
+        names = ", ".join(i.indicator for i in unknown)
+        lines.append(ctx.t("summary.unknown", indicators=names))
+    lines.append(ctx.t("summary.rules", version=str(rules.ref)))
+    return "\n".join(lines)

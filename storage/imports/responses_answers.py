@@ -26,7 +26,6 @@ from bot.forms import (
     Parsed,
     Path,
     Question,
-    apply_calculations,
     drop_irrelevant,
     get_answer,
     has_answer,
@@ -146,12 +145,13 @@ class _Checker:
         base: dict[str, Any] = self._read(self.submission.household, ())
         for repeat, rows in self.submission.members.items():
             base[repeat] = [self._read(row, (repeat, index)) for index, row in enumerate(rows)]
-        self._check_repeat_sizes(base)
 
         # Irrelevant answers are dropped the way the chat drops them after a change of
         # mind; here a dropped value means the file says something the form would never
-        # have asked, which is an error rather than something to discard silently.
+        # have asked, which is an error rather than something to discard silently. The
+        # result also has the calculations applied and repeats sized by their count.
         pruned = drop_irrelevant(self.form, base, today=self.today)
+        self._check_repeat_sizes(pruned)
         for path, shown in self.shown.items():
             if path in self.unreadable_paths or not self._in_repeat(path):
                 continue
@@ -165,13 +165,12 @@ class _Checker:
             if not has_answer(complete, path) and path not in self.unreadable_paths:
                 complete = set_answer(complete, path, None)
 
-        if not self.errors and isinstance(next_step(self.form, complete, today=self.today), Done):
-            final = drop_irrelevant(
-                self.form,
-                apply_calculations(self.form, complete, today=self.today),
-                today=self.today,
-            )
-            return flatten(final)
+        if not self.errors and isinstance(
+            next_step(self.form, complete, today=self.today), Done
+        ):
+            # Already what the chat stores after each answer: calculated, and without
+            # irrelevant answers (an empty answer changes neither).
+            return flatten(complete)
         self._check_each(complete, visible)
         if not self.errors:
             # Defensive: the engine found a problem the per-question checks did not.
@@ -214,8 +213,7 @@ class _Checker:
                 data[name] = value
         return data
 
-    def _check_repeat_sizes(self, base: dict[str, Any]) -> None:
-        settled = apply_calculations(self.form, base, today=self.today)
+    def _check_repeat_sizes(self, settled: dict[str, Any]) -> None:
         household = self.submission.household
         for repeat, rows in self.submission.members.items():
             node = self.form.repeats[repeat]

@@ -122,3 +122,11 @@ def test_render_in_english(rules: RuleSet) -> None:
         "line; 3 deprived indicators (3 or more)"
     )
     assert len(text.splitlines()) == 1 + 12 + 3
+
+
+def test_decimal_answers_from_the_engine_are_numbers() -> None:
+    from decimal import Decimal
+
+    from classification.answers import number
+
+    assert number({"floor_area_m2": Decimal("36.5")}, "floor_area_m2") == 36.5

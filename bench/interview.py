@@ -1,0 +1,589 @@
+"""Interview answers per second through the real Telegram stack, next to a bare echo bot.
+
+Both bots run as python-telegram-bot Applications polling the loopback fake Bot API server
+(``tests/fakes/telegram.py``) over real HTTP, with the same polling settings, the same
+number of chats and the same observer of "update fully handled". Each chat behaves like a
+person: it sends one message, waits until the bot has replied, then sends the next one.
+
+The interview side is ``build_application(settings, runtime)``, i.e. exactly what
+``rasoat run`` serves, on a fresh database that keeps the production durability settings
+(SQLite: WAL + synchronous=FULL). An answer is counted once the bot has committed it and
+sent the next question. Households are answered from a plan computed before the clock
+starts, so the driver never runs the questionnaire engine while it is being measured; it
+only checks that the bot asks the question the plan expects next.
+
+Usage: ``python -m bench [--db sqlite|postgresql|both] [--answers N] [--chats K] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, text
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.admin import add_user
+from bot.channels.telegram import ALLOWED_UPDATES, build_application
+from bot.forms import (
+    Done,
+    FieldType,
+    Invalid,
+    Question,
+    apply_calculations,
+    drop_irrelevant,
+    next_step,
+    parse_answer,
+    set_answer,
+)
+from bot.interview.session import current_form, decoded_prefill, roster_prefill
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings, load_settings
+from storage.db import create_engine
+from storage.models import (
+    Answer,
+    Area,
+    Household,
+    HouseholdCategory,
+    Interview,
+    InterviewStatus,
+    Member,
+    Role,
+)
+from storage.text import fold
+from storage.uow import UnitOfWork
+from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser, Json
+from tests.helpers import seed_areas
+from tests.interview_driver import (
+    HOUSEHOLD_ANSWERS,
+    MEMBER_ANSWERS,
+    ROSTER,
+    ROSTER_FIELDS,
+)
+
+TARGETS = {"sqlite": 0.8, "postgresql": 0.6}
+POSTGRES_URL = os.environ.get(
+    "RASOAT_BENCH_POSTGRES_URL",
+    os.environ.get("RASOAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
+)
+VILLAGE = "87-MH-A1"
+TIMEZONE = "Asia/Ho_Chi_Minh"
+FIRST_CHAT = 5001
+# The same long-poll settings the end-to-end tests use; both bots get them.
+POLLING: dict[str, Any] = {
+    "poll_interval": 0,
+    "timeout": 1,
+    "allowed_updates": list(ALLOWED_UPDATES),
+}
+REPLY_TIMEOUT = 30.0
+
+
+class BenchError(Exception):
+    """The bot did not behave as the plan expects: the figures would be meaningless."""
+
+
+# -- the plan: what a collaborator answers, computed once before the clock starts --------
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One answer as given in Telegram, and the question it answers."""
+
+    label: str
+    kind: str  # "keep" | "pick" | "multi" | "type"
+    index: int = 0
+    indices: tuple[int, ...] = ()
+    text: str = ""
+
+
+def scripted_household(code: str, area_id: int, year: int) -> Household:
+    household = Household(
+        code=code,
+        review_year=year,
+        area_id=area_id,
+        head_name=ROSTER[0][0],
+        head_name_search=fold(ROSTER[0][0]),
+        category=HouseholdCategory.POOR,
+    )
+    for position, (name, sex, birth, relation) in enumerate(ROSTER):
+        household.members.append(
+            Member(
+                position=position,
+                full_name=name,
+                sex=sex,
+                birth_date=birth if isinstance(birth, date) else None,
+                birth_year=birth if isinstance(birth, int) else None,
+                relation=relation,
+            )
+        )
+    return household
+
+
+def _wanted(question: Question) -> Any:
+    if question.path[0] == "members":
+        return MEMBER_ANSWERS[int(question.path[1])].get(question.name)
+    return HOUSEHOLD_ANSWERS.get(question.name)
+
+
+def build_plan(today: date) -> list[Action]:
+    """Every answer of the scripted household, in the order the bot will ask for them.
+
+    Same choices as ``tests/interview_driver.py``: roster facts are confirmed with the
+    "keep" button, the rest comes from the scripted answers.
+    """
+    form = current_form()
+    household = scripted_household("PLAN", 0, today.year)
+    prefill = decoded_prefill(form, roster_prefill(household))
+    answers: dict[str, Any] = {}
+    plan: list[Action] = []
+    while not isinstance(step := next_step(form, answers, today=today, prefill=prefill), Done):
+        label = step.label.get("vi")
+        codes = [choice.name for choice in step.choices]
+        if step.name in ROSTER_FIELDS or step.name in ("category", "member_count"):
+            value = step.value if step.value is not None else step.default
+            action = Action(label, "keep")
+        elif step.type is FieldType.SELECT_ONE:
+            value = _wanted(step)
+            action = Action(label, "pick", index=codes.index(value))
+        elif step.type is FieldType.SELECT_MULTIPLE:
+            value = [code for code in codes if code in _wanted(step)]
+            action = Action(label, "multi", indices=tuple(codes.index(c) for c in value))
+        else:
+            typed = str(_wanted(step))
+            parsed = parse_answer(step, typed)
+            assert not isinstance(parsed, Invalid), (step.path, typed)
+            value = parsed.value
+            action = Action(label, "type", text=typed)
+        plan.append(action)
+        answers = set_answer(answers, step.path, value)
+        answers = drop_irrelevant(form, apply_calculations(form, answers, today=today), today=today)
+    return plan
+
+
+# -- the fake server, seen from the driver ---------------------------------------------
+
+
+class BenchTelegram(FakeTelegram):
+    """The fake server, remembering each chat's latest message so the driver never scans."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_text: dict[int, str] = {}
+        self.last_keyboard: dict[int, int] = {}
+
+    async def _send(self, method: str, params: Json, content: Json) -> Json:
+        message = await super()._send(method, params, content)
+        chat_id = int(message["chat"]["id"])
+        self.last_text[chat_id] = str(message.get("text", ""))
+        if "reply_markup" in message:
+            self.last_keyboard[chat_id] = int(message["message_id"])
+        return message
+
+
+class Handled:
+    """Tells the driver when the application has finished an update (replies sent).
+
+    A handler in a later group runs only after the bot's own handler returned, which is
+    after its replies were delivered: the same signal the end-to-end tests wait for.
+    """
+
+    def __init__(self) -> None:
+        self.events: dict[int, asyncio.Event] = {}
+
+    def attach(self, application: Application) -> None:
+        application.add_handler(TypeHandler(Update, self._observe), group=1)
+
+    async def _observe(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.events.setdefault(update.update_id, asyncio.Event()).set()
+
+    async def wait(self, update: Json) -> None:
+        update_id = int(update["update_id"])
+        event = self.events.setdefault(update_id, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), REPLY_TIMEOUT)
+        except TimeoutError:
+            raise BenchError(f"no reply to update {update_id} within {REPLY_TIMEOUT}s") from None
+        del self.events[update_id]
+
+
+@dataclass
+class Budget:
+    """How many answers (or echoes) are left to give, shared by all chats."""
+
+    left: int
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            return False
+        self.left -= 1
+        return True
+
+
+# -- the interview driver ----------------------------------------------------------------
+
+
+@dataclass
+class InterviewChat:
+    fake: BenchTelegram
+    handled: Handled
+    user: FakeUser
+    plan: Sequence[Action]
+    households: Iterator[int]
+    position: int = 0
+    finished: int = 0
+    answers: int = 0
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.id
+
+    def _button(self, verb: str, index: int | None = None) -> str:
+        message = self.fake.message(self.chat_id, self.fake.last_keyboard[self.chat_id])
+        for row in message["reply_markup"]["inline_keyboard"]:
+            for button in row:
+                parts = str(button["callback_data"]).split(":")
+                if parts[0] == verb and (index is None or parts[-1] == str(index)):
+                    return str(button["callback_data"])
+        raise BenchError(f"chat {self.chat_id}: no {verb}:{index} button in {message}")
+
+    async def _press(self, data: str) -> None:
+        update = await self.user.press(data, self.fake.last_keyboard[self.chat_id], force=True)
+        await self.handled.wait(update)
+
+    async def _type(self, text: str) -> None:
+        await self.handled.wait(await self.user.send_text(text))
+
+    def _expect(self, label: str) -> None:
+        shown = self.fake.last_text.get(self.chat_id, "")
+        if label not in shown:
+            raise BenchError(f"chat {self.chat_id}: expected {label!r}, the bot said {shown!r}")
+
+    async def start(self) -> None:
+        """The household list, then the first household (before the clock starts)."""
+        await self._type("/interview")
+        await self.open_next()
+
+    async def open_next(self) -> None:
+        """Pick the next household from the list and confirm its roster."""
+        await self._press(f"h:{next(self.households)}")
+        await self._press(self._button("r", None).rsplit(":", 1)[0] + ":ok")
+        self.position = 0
+        self._expect(self.plan[0].label)
+
+    async def answer(self) -> None:
+        action = self.plan[self.position]
+        if action.kind == "keep":
+            await self._press(self._button("k"))
+        elif action.kind == "pick":
+            await self._press(self._button("a", action.index))
+        elif action.kind == "multi":
+            for index in action.indices:
+                await self._press(self._button("t", index))
+            await self._press(self._button("d"))
+        else:
+            await self._type(action.text)
+        self.answers += 1
+        self.position += 1
+        if self.position < len(self.plan):
+            self._expect(self.plan[self.position].label)
+        else:
+            self.finished += 1
+
+    async def run(self, budget: Budget) -> None:
+        while budget.take():
+            if self.position >= len(self.plan):
+                await self.open_next()
+            await self.answer()
+
+
+@dataclass
+class EchoChat:
+    fake: BenchTelegram
+    handled: Handled
+    user: FakeUser
+    sent: int = 0
+
+    async def run(self, budget: Budget) -> None:
+        while budget.take():
+            self.sent += 1
+            words = f"tin nhắn {self.sent}"
+            await self.handled.wait(await self.user.send_text(words))
+            if self.fake.last_text.get(self.user.id) != words:
+                raise BenchError(f"chat {self.user.id}: echo of {words!r} missing")
+
+
+# -- the two bots ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def polling(application: Application) -> AsyncIterator[Application]:
+    async with application:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(**POLLING)
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
+def echo_application(fake: FakeTelegram) -> Application:
+    """A bare python-telegram-bot echo bot: PTB's defaults, one handler."""
+
+    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None and update.message is not None
+        await context.bot.send_message(update.effective_chat.id, update.message.text or "")
+
+    application = (
+        ApplicationBuilder().token(TOKEN).base_url(fake.api_url).base_file_url(fake.file_url)
+    ).build()
+    application.add_handler(MessageHandler(filters.TEXT, echo))
+    return application
+
+
+async def measure(chats: Sequence[InterviewChat | EchoChat], total: int) -> float:
+    budget = Budget(total)
+    started = time.perf_counter()
+    await asyncio.gather(*(chat.run(budget) for chat in chats))
+    return time.perf_counter() - started
+
+
+async def echo_rate(messages: int, chat_count: int) -> float:
+    async with BenchTelegram() as fake:
+        handled = Handled()
+        application = echo_application(fake)
+        handled.attach(application)
+        chats = [
+            EchoChat(fake, handled, fake.user(FIRST_CHAT + n, first_name=f"CTV {n}"))
+            for n in range(chat_count)
+        ]
+        async with polling(application):
+            await measure(chats, chat_count)  # warm-up: connections, PTB's first calls
+            elapsed = await measure(chats, messages)
+        fake.assert_no_violations()
+    return messages / elapsed
+
+
+# -- the database ------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def fresh_database(backend: str) -> AsyncIterator[dict[str, str]]:
+    """Environment for a new, migrated-at-start database on ``backend``; removed after."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="rasoat-bench-") as folder:
+            yield {"DATABASE_URL": f"sqlite:///{Path(folder) / 'bench.db'}"}
+        return
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield {"DATABASE_URL": POSTGRES_URL, "DATABASE_SCHEMA": schema}
+        finally:
+            async with admin.begin() as connection:
+                await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        await admin.dispose()
+
+
+async def postgres_unavailable() -> str | None:
+    engine = create_engine(POSTGRES_URL)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("select 1"))
+        return None
+    except Exception as error:  # any failure means "not usable here"
+        return f"no server at {POSTGRES_URL} ({type(error).__name__})"
+    finally:
+        await engine.dispose()
+
+
+async def seed(runtime: Runtime, households: int, chat_ids: Sequence[int]) -> list[int]:
+    await seed_areas(runtime.sessions)
+    year = datetime.now(runtime.settings.tz).year
+    async with UnitOfWork(runtime.sessions) as uow:
+        village = await uow.areas.by_code(VILLAGE)
+        assert isinstance(village, Area)
+        rows = [scripted_household(f"HH-{n:05d}", village.id, year) for n in range(households)]
+        uow.session.add_all(rows)
+        await uow.commit()
+        ids = [row.id for row in rows]
+    for chat_id in chat_ids:
+        await add_user(
+            runtime.sessions,
+            platform="telegram",
+            platform_user_id=str(chat_id),
+            name=f"CTV {chat_id}",
+            role=Role.COLLABORATOR,
+            area_codes=[VILLAGE],
+            locale="vi",
+        )
+    return ids
+
+
+async def check_stored(runtime: Runtime, chats: Sequence[InterviewChat]) -> None:
+    """Everything the bot acknowledged is in the database."""
+    async with runtime.engine.connect() as connection:
+        completed = await connection.scalar(
+            select(func.count(Interview.id)).where(Interview.status == InterviewStatus.COMPLETED)
+        )
+        stored = await connection.scalar(select(func.count(Answer.id)))
+    finished = sum(chat.finished for chat in chats)
+    given = sum(chat.answers for chat in chats)
+    if completed != finished or (stored or 0) < given:
+        raise BenchError(
+            f"acknowledged {given} answers / {finished} interviews, "
+            f"stored {stored} answers / {completed} interviews"
+        )
+
+
+async def interview_rate(
+    backend: str, answers: int, chat_count: int, plan: Sequence[Action]
+) -> float:
+    async with fresh_database(backend) as env, BenchTelegram() as fake:
+        settings: Settings = load_settings(
+            **env,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=fake.base_url,
+            RASOAT_LOCALE="vi",
+            RASOAT_TIMEZONE=TIMEZONE,
+        )
+        runtime = await open_runtime(settings)
+        try:
+            chat_ids = [FIRST_CHAT + n for n in range(chat_count)]
+            per_chat = math.ceil(answers / chat_count / len(plan)) + 2
+            household_ids = await seed(runtime, per_chat * chat_count, chat_ids)
+            handled = Handled()
+            application = build_application(settings, runtime)
+            handled.attach(application)
+            chats = [
+                InterviewChat(
+                    fake,
+                    handled,
+                    fake.user(chat_id, first_name=f"CTV {n}"),
+                    plan,
+                    iter(household_ids[n * per_chat : (n + 1) * per_chat]),
+                )
+                for n, chat_id in enumerate(chat_ids)
+            ]
+            async with polling(application):
+                for chat in chats:
+                    await chat.start()
+                # Warm-up: one answer per chat fills the engine's and SQLAlchemy's caches.
+                await measure(chats, chat_count)
+                elapsed = await measure(chats, answers)
+            await check_stored(runtime, chats)
+        finally:
+            await runtime.close()
+        fake.assert_no_violations()
+    return answers / elapsed
+
+
+# -- running and reporting -----------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    backend: str
+    echo: float
+    interview: float
+    target: float
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.interview / self.echo
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio >= self.target
+
+
+@dataclass
+class Options:
+    backends: tuple[str, ...] = ("sqlite", "postgresql")
+    answers: int = 600
+    chats: int = 6
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Interview answers per second vs a bare python-telegram-bot echo bot.",
+    )
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--answers", type=int, default=None, help="answers measured (600)")
+    parser.add_argument("--chats", type=int, default=6, help="concurrent chats (6)")
+    parser.add_argument("--quick", action="store_true", help="200 answers: a rough figure")
+    args = parser.parse_args(argv)
+    answers = args.answers or (200 if args.quick else 600)
+    if answers < 1 or args.chats < 1:
+        parser.error("--answers and --chats must be positive")
+    backends = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    return Options(backends, answers, args.chats)
+
+
+def table(results: Sequence[Result], options: Options) -> str:
+    lines = [
+        f"{options.answers} answers/messages over {options.chats} concurrent chats",
+        f"{'database':<11}{'echo msg/s':>12}{'answers/s':>12}{'ratio':>8}{'target':>8}  result",
+    ]
+    for r in results:
+        verdict = "PASS" if r.passed else "FAIL"
+        lines.append(
+            f"{r.backend:<11}{r.echo:>12.1f}{r.interview:>12.1f}"
+            f"{r.ratio:>7.2f}x{r.target:>7.2f}x  {verdict}"
+        )
+    for backend, reason in options.skipped.items():
+        lines.append(f"{backend:<11}skipped: {reason}")
+    return "\n".join(lines)
+
+
+async def run(options: Options, out: TextIO = sys.stdout) -> list[Result]:
+    # The bot's "today" is the commune's date; the plan must see the same ages.
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    plan = build_plan(today)
+    results = []
+    for backend in options.backends:
+        if backend == "postgresql" and (reason := await postgres_unavailable()):
+            options.skipped[backend] = reason
+            continue
+        # The echo figure is taken next to each interview run, so both see the same machine.
+        echo = await echo_rate(options.answers, options.chats)
+        interview = await interview_rate(backend, options.answers, options.chats, plan)
+        results.append(Result(backend, echo, interview, TARGETS[backend]))
+    print(table(results, options), file=out)
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    options = parse_options(argv)
+    results = asyncio.run(run(options))
+    return 0 if all(result.passed for result in results) else 1

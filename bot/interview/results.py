@@ -1,0 +1,146 @@
+"""Classification results as stored rows: which rule set, which inputs, what came out."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from bot.interview.codec import flatten
+from classification import (
+    HouseholdResult,
+    MemberResult,
+    RuleSet,
+    classify_household,
+    load_rule_set,
+    load_rule_set_from_path,
+    versions_applying_to,
+)
+from storage.models import Classification, Interview
+
+HOUSEHOLD = None
+
+
+def resolve_rules(spec: str) -> RuleSet:
+    """A bundled version ("2027-2030") or a province's own rule file ("rules/dt-2026.toml")."""
+    if spec.endswith(".toml"):
+        return load_rule_set_from_path(Path(spec))
+    return load_rule_set(spec)
+
+
+def rules_for(year: int, override: str | None = None) -> RuleSet:
+    """The configured rule set, else the latest bundled one that covers the review year."""
+    if override:
+        return resolve_rules(override)
+    versions = versions_applying_to(year)
+    return load_rule_set(versions[-1] if versions else "2022-2025")
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON for results: dataclasses, enums, tuples and dates included."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def household_answers(answers: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    members = [dict(m) for m in answers.get("members") or []]
+    household = {k: v for k, v in answers.items() if k != "members"}
+    return household, members
+
+
+def classify(answers: Mapping[str, Any], reference_date: date, rules: RuleSet) -> HouseholdResult:
+    household, members = household_answers(answers)
+    return classify_household(household, members, reference_date, rules)
+
+
+def member_row(
+    interview: Interview,
+    index: int,
+    member: Mapping[str, Any],
+    result: MemberResult,
+    reference_date: date,
+) -> Classification:
+    return Classification(
+        interview_id=interview.id,
+        household_id=interview.household_id,
+        member_index=index,
+        member_name=str(member.get("name") or "")[:200] or None,
+        outcome=result.outcome.value,
+        group=result.group,
+        deprived=[],
+        rule_set=result.rule_set.id,
+        rule_hash=result.rule_set.sha256,
+        reference_date=reference_date,
+        inputs=flatten(member),
+        details=to_json(
+            {
+                "needs": result.needs,
+                "reasons": result.reasons,
+                "missing": result.missing,
+                "conflicts": result.conflicts,
+                "age": result.age,
+                "above_retirement_age": result.above_retirement_age,
+            }
+        ),
+        current=True,
+    )
+
+
+def household_rows(
+    interview: Interview,
+    answers: Mapping[str, Any],
+    result: HouseholdResult,
+    reference_date: date,
+) -> list[Classification]:
+    """One row for the household and one per member, all from one consistent result."""
+    household, members = household_answers(answers)
+    rows = [
+        Classification(
+            interview_id=interview.id,
+            household_id=interview.household_id,
+            member_index=HOUSEHOLD,
+            outcome=result.status.value,
+            group=None,
+            deprived=list(result.deprived),
+            rule_set=result.rule_set.id,
+            rule_hash=result.rule_set.sha256,
+            reference_date=reference_date,
+            inputs=flatten(household),
+            details=to_json(
+                {
+                    "unknown": result.unknown,
+                    "reasons": result.reasons,
+                    "missing": result.missing,
+                    "income": result.income,
+                    "income_line": result.income_line,
+                    "support": result.support,
+                    "indicators": result.indicators,
+                }
+            ),
+            current=True,
+        )
+    ]
+    rows += [
+        member_row(interview, index, member, member_result, reference_date)
+        for index, (member, member_result) in enumerate(zip(members, result.members, strict=True))
+    ]
+    return rows

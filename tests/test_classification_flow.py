@@ -1,0 +1,100 @@
+"""Classification results are stored with their rule set, and `reclassify` recomputes them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from bot.interview.results import rules_for
+from bot.reclassify import reclassify
+from bot.runtime import open_runtime
+from bot.settings import load_settings
+from classification import load_rule_set
+from storage.models import Classification
+from tests.conftest import Database
+from tests.helpers import seed_areas
+from tests.interview_driver import Collaborator, seed_household
+from tests.surfaces import TerminalSurface
+from tests.test_interview_e2e import YEAR, open_household, register
+from tests.test_settings_and_cli import rasoat
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "classification" / "rules"
+
+
+async def interviewed_household(database: Database, tmp_path: Path) -> list[str]:
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    runtime = await open_runtime(load_settings(**database.env()))
+    try:
+        surface = TerminalSurface(runtime, "hoa", tmp_path)
+        await register(surface, database)
+        collab = Collaborator(surface, database.sessions, "terminal", "hoa")
+        await open_household(collab)
+        await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
+        return await collab.finish()
+    finally:
+        await runtime.close()
+
+
+async def current_rows(database: Database) -> list[Classification]:
+    async with database.sessions() as session:
+        rows = await session.scalars(
+            select(Classification)
+            .where(Classification.current.is_(True))
+            .order_by(Classification.member_index.is_(None), Classification.member_index)
+        )
+        return list(rows)
+
+
+async def test_results_are_stored_shown_and_recomputed(database: Database, tmp_path: Path) -> None:
+    final = "\n".join(await interviewed_household(database, tmp_path))
+    # The household summary: status, each member's group, deprivations and who handles them.
+    assert "\nHộ nghèo — thu nhập 1.200.000" in final
+    assert "1. Nguyễn Văn Hùng: Nhóm: Lao động không có việc làm" in final
+    assert "• D4. Bảo hiểm y tế" in final and "Bảo hiểm xã hội" in final
+    assert "• D8." in final
+
+    rows = await current_rows(database)
+    version = rules_for(YEAR).ref
+    assert [r.member_index for r in rows] == [0, 1, 2, 3, 4, None]
+    assert {(r.rule_set, r.rule_hash) for r in rows} == {(version.id, version.sha256)}
+    household = rows[-1]
+    assert household.outcome == "poor"
+    assert {"D1", "D2", "D4", "D7", "D8"} <= set(household.deprived)
+    assert household.inputs["floor_area_m2"] == 36
+    assert rows[0].group == "no_job" and rows[0].inputs["employment_status"] == "looking"
+    assert rows[3].outcome == "below_working_age"
+    assert rows[4].group == "no_capacity"
+
+    # Same rules: nothing changes.
+    report = await reclassify(
+        database.sessions, version.id, area_code=None, tz=load_settings().tz, locale="vi"
+    )
+    assert (report.households, report.changed_households, report.changed_members) == (1, 0, 0)
+
+    # A province raises the poverty threshold in its own copy of the rule file.
+    edited = tmp_path / "province.toml"
+    source = (RULES_DIR / f"{version.id}.toml").read_text(encoding="utf-8")
+    edited.write_text(source.replace("poor_min_deprived = 3", "poor_min_deprived = 6"), "utf-8")
+    report = await reclassify(
+        database.sessions, str(edited), area_code="87-MH", tz=load_settings().tz, locale="vi"
+    )
+    assert (report.households, report.changed_households, report.changed_members) == (1, 1, 0)
+    assert "HH-TEST · cả hộ: Hộ nghèo" in report.render("vi")
+    rows_after = await current_rows(database)
+    assert rows_after[-1].outcome == "near_poor"
+    assert rows_after[-1].rule_hash != version.sha256
+    async with database.sessions() as session:
+        everything = (await session.scalars(select(Classification))).all()
+    assert len(everything) > len(rows_after)  # earlier results are kept, not overwritten
+
+
+async def test_reclassify_cli_reports_changes(database: Database, tmp_path: Path) -> None:
+    await interviewed_household(database, tmp_path)
+    result = rasoat("reclassify", "--rules", "2027-2030", "--area", "87-MH", env=database.env())
+    assert result.returncode == 0, result.stderr
+    assert "Đã tính lại 1 hộ theo bộ quy tắc 2027-2030@" in result.stdout
+    assert load_rule_set("2027-2030").ref.id == "2027-2030"
+    bad = rasoat("reclassify", "--rules", "1999", env=database.env())
+    assert bad.returncode == 2 and "1999" in bad.stderr
