@@ -143,3 +143,14 @@ async def test_failed_handler_rolls_back_and_says_so(
     replies = await conversation.handle(message(f"/start {code}", update_key="7"))
     assert "cộng tác viên" in texts(replies)
     assert await count_users(database) == 1
+
+
+async def test_forged_button_data_is_refused(
+    conversation: Conversation, database: Database
+) -> None:
+    code = await invite(database)
+    await conversation.handle(message(f"/start {code}"))
+    for forged in ("a:999:0:0", "h:999", "h:abc", "r:1:rm:0", "x:5:yes", "t:1:0:99", "zz:1"):
+        replies = await conversation.handle(press(forged))
+        assert all(isinstance(r, Notice | Text) for r in replies), forged
+        assert replies, forged

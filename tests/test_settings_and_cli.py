@@ -145,3 +145,28 @@ async def test_users_add(database: Database) -> None:
         user = await uow.users.by_platform_id("telegram", "5001")
         assert user is not None and user.role is Role.SUPERVISOR
         assert [area.code for area in user.areas] == ["87-MH"]
+
+
+async def test_roster_import_errors_change_nothing(database: Database, tmp_path: Path) -> None:
+    await seed_areas(database.sessions)
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "mã hộ,mã ấp,chủ hộ,phân loại,họ tên thành viên,giới tính,ngày sinh,quan hệ với chủ hộ\n"
+        "H1,87-MH-A1,Lê Văn Tám,hộ nghèo,Lê Văn Tám,nam,1970,chủ hộ\n"
+        "H2,AP9,Trần Thị Chín,hộ giàu,Trần Thị Chín,nữ,2099,chủ hộ\n",
+        encoding="utf-8",
+    )
+    result = rasoat("roster", "import", str(roster), "--year", "2026", env=database.env())
+    assert result.returncode == 1
+    assert "Dòng 3" in result.stderr and "AP9" in result.stderr
+    assert "chưa nhập gì" in result.stderr and "Traceback" not in result.stderr
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.households.count() == 0
+
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(roster.read_text("utf-8").splitlines()[:2]) + "\n", "utf-8")
+    first = rasoat("roster", "import", str(good), "--year", "2026", env=database.env())
+    again = rasoat("roster", "import", str(good), "--year", "2026", env=database.env())
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.households.count() == 1

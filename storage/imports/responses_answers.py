@@ -165,9 +165,7 @@ class _Checker:
             if not has_answer(complete, path) and path not in self.unreadable_paths:
                 complete = set_answer(complete, path, None)
 
-        if not self.errors and isinstance(
-            next_step(self.form, complete, today=self.today), Done
-        ):
+        if not self.errors and isinstance(next_step(self.form, complete, today=self.today), Done):
             # Already what the chat stores after each answer: calculated, and without
             # irrelevant answers (an empty answer changes neither).
             return flatten(complete)

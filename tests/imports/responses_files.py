@@ -99,11 +99,12 @@ def kobo_export(
     households: Sequence[HouseholdData],
     *,
     split_multiple: bool = False,
+    keep_joined: bool = False,
     extra_columns: dict[str, Sequence[object]] | None = None,
 ) -> Path:
     """Kobo's "XML values and headers" export: group paths joined by "/", ``_index`` and
-    ``_parent_index``; with ``split_multiple`` only the 0/1 column per choice of
-    support_needs, as when the joined column was deselected."""
+    ``_parent_index``; with ``split_multiple`` a 0/1 column per choice of support_needs,
+    after the joined column (Kobo's default) or, without ``keep_joined``, instead of it."""
     workbook = Workbook()
     main = workbook.active
     assert main is not None
@@ -128,7 +129,7 @@ def kobo_export(
     ]
     if split_multiple:
         position = member_header.index("members/labour/support_needs")
-        member_header[position : position + 1] = [
+        member_header[position + keep_joined : position + 1] = [
             f"members/labour/support_needs/{code}" for code in SUPPORT_CODES
         ]
     members = workbook.create_sheet("members")
@@ -158,6 +159,8 @@ def kobo_export(
             for name in MEMBER_FIELDS:
                 value = member.get(name)
                 if name == "support_needs" and split_multiple:
+                    if keep_joined:
+                        cells.append(_kobo_cell(value))
                     chosen = value if isinstance(value, list) else []
                     cells += [
                         None if value is None else int(code in chosen) for code in SUPPORT_CODES
