@@ -17,6 +17,7 @@ from bot.runtime import Runtime, runtime
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
 from storage.imports import ImportFailed, import_areas, import_roster
+from storage.uow import UnitOfWork
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 EXIT_USAGE = 2
@@ -161,11 +162,17 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
             )
             print(report.render(settings.locale))
         elif args.command == "responses":
+            from bot.interview.results import classify_interviews
             from storage.imports.responses import import_responses
+
+            async def derive(uow: UnitOfWork, interview_ids: list[int]) -> None:
+                await classify_interviews(
+                    uow, interview_ids, rules_spec=settings.rules, tz=settings.tz
+                )
 
             year = args.year or datetime.now(settings.tz).year
             result = await import_responses(
-                rt.sessions, Path(args.file), year=year, progress=progress
+                rt.sessions, Path(args.file), year=year, progress=progress, after_write=derive
             )
             print(result.render(settings.locale))
         elif args.command == "users":

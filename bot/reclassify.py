@@ -14,9 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.i18n import translate
-from bot.interview.codec import assemble
-from bot.interview.results import classify, household_rows, resolve_rules
-from bot.interview.session import current_form
+from bot.interview.results import recompute_rows, resolve_rules
 from classification import RuleSet
 from storage.models import Classification
 from storage.uow import UnitOfWork
@@ -63,7 +61,6 @@ async def reclassify(
     locale: str,
 ) -> ReclassifyReport:
     rules = resolve_rules(version)
-    form = current_form()
     report = ReclassifyReport(rules=str(rules.ref))
     async with UnitOfWork(sessions) as uow:
         scope = None
@@ -74,12 +71,7 @@ async def reclassify(
             scope = await uow.areas.subtree_ids([area.id])
         for interview in await uow.classifications.completed_interviews(scope):
             report.households += 1
-            answers = assemble(form, await uow.interviews.answers(interview))
-            completed = interview.completed_at or interview.updated_at
-            reference = completed.astimezone(tz).date()
-            new_rows = household_rows(
-                interview, answers, classify(answers, reference, rules), reference
-            )
+            new_rows = await recompute_rows(uow, interview, rules, tz)
             old_rows = {
                 row.member_index: row for row in await uow.classifications.current_for(interview)
             }

@@ -310,9 +310,49 @@ class ChatBinding(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
 
 
+class AreaYearStats(Base):
+    """Figures of an area for a year that the interviews can't give: all households of the
+    area (the poverty rate's denominator) and, for past years, the official counts per
+    category (the rate's change). Entered or imported by commune staff."""
+
+    __tablename__ = "area_year_stats"
+    __table_args__ = (UniqueConstraint("area_id", "year", name="uq_area_year_stats_area_year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    total_households: Mapped[int] = mapped_column(Integer)
+    poor_households: Mapped[int | None] = mapped_column(Integer)
+    near_poor_households: Mapped[int | None] = mapped_column(Integer)
+    escaped_households: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class MemberFact(Base):
+    """One member of one interview, projected from its answers for the statistics.
+
+    Kept in the same transaction as the answers (see ``exports/stats_facts.py``), so
+    /summary counts a million members with one GROUP BY instead of pivoting the answer
+    rows. Only answer-derived values are here: the household's area, year and category,
+    and the interview's status, are joined at query time, so a roster re-import or a
+    cancelled interview never leaves a stale copy.
+    """
+
+    __tablename__ = "member_facts"
+
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interviews.id"), primary_key=True)
+    member_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    age: Mapped[int | None] = mapped_column(Integer)
+    labour_capacity: Mapped[str | None] = mapped_column(String(8))
+    # The employment status; "unable" for members without working capacity, who are not
+    # asked it; None below 15 or while unanswered.
+    employment_status: Mapped[str | None] = mapped_column(String(16))
+
+
 __all__ = [
     "Answer",
     "Area",
+    "AreaYearStats",
     "AuditEntry",
     "Base",
     "ChatBinding",
@@ -324,6 +364,7 @@ __all__ = [
     "InterviewStatus",
     "Invite",
     "Member",
+    "MemberFact",
     "ProcessedUpdate",
     "Role",
     "User",

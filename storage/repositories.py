@@ -339,3 +339,109 @@ class DialogStateRepository(_Repository):
 
     async def clear(self, user: User) -> None:
         await self.session.execute(delete(DialogState).where(DialogState.user_id == user.id))
+
+
+# -- statistics (summary) ------------------------------------------------------------------
+# Imported here rather than at the top so this section could be appended without touching
+# the lines above while others edit them.
+from sqlalchemy import insert as _insert  # noqa: E402
+from sqlalchemy import tuple_ as _tuple  # noqa: E402
+
+from storage.models import AreaYearStats, MemberFact  # noqa: E402
+
+# (member_index, age, labour_capacity, employment_status)
+FactRow = tuple[int, int | None, str | None, str | None]
+
+
+class AreaYearStatsRepository(_Repository):
+    async def for_years(self, years: Iterable[int]) -> list[AreaYearStats]:
+        wanted = sorted(set(years))
+        if not wanted:
+            return []
+        rows = await self.session.scalars(
+            select(AreaYearStats).where(AreaYearStats.year.in_(wanted))
+        )
+        return list(rows)
+
+    async def for_areas(
+        self, pairs: Iterable[tuple[int, int]]
+    ) -> dict[tuple[int, int], AreaYearStats]:
+        """The stored rows of the given (area id, year) pairs."""
+        wanted = list(set(pairs))
+        found: dict[tuple[int, int], AreaYearStats] = {}
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            rows = await self.session.scalars(
+                select(AreaYearStats).where(
+                    _tuple(AreaYearStats.area_id, AreaYearStats.year).in_(batch)
+                )
+            )
+            found.update({(row.area_id, row.year): row for row in rows})
+        return found
+
+    def add(self, stats: AreaYearStats) -> None:
+        self.session.add(stats)
+
+
+class MemberFactRepository(_Repository):
+    """The ``member_facts`` projection of interview answers (see exports/stats_facts.py)."""
+
+    async def for_interview(self, interview_id: int) -> dict[int, FactRow]:
+        rows = await self.session.execute(
+            select(
+                MemberFact.member_index,
+                MemberFact.age,
+                MemberFact.labour_capacity,
+                MemberFact.employment_status,
+            ).where(MemberFact.interview_id == interview_id)
+        )
+        return {row[0]: (row[0], row[1], row[2], row[3]) for row in rows}
+
+    async def replace(self, interview_id: int, facts: Sequence[FactRow]) -> bool:
+        """Make ``facts`` the interview's members, writing only what differs (one answer
+        changes at most one member); returns whether anything was written."""
+        stored = await self.for_interview(interview_id)
+        wanted = {fact[0]: fact for fact in facts}
+        stale = [index for index, fact in stored.items() if wanted.get(index) != fact]
+        fresh = [fact for index, fact in wanted.items() if stored.get(index) != fact]
+        if stale:
+            await self.session.execute(
+                delete(MemberFact).where(
+                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(stale)
+                )
+            )
+        if fresh:
+            await self.session.execute(
+                _insert(MemberFact), [_fact_values(interview_id, fact) for fact in fresh]
+            )
+        return bool(stale or fresh)
+
+    async def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
+        """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts
+        the new ones with executemany; returns how many facts were written."""
+        written = 0
+        for start in range(0, len(items), 1000):
+            batch = items[start : start + 1000]
+            await self.session.execute(
+                delete(MemberFact).where(
+                    MemberFact.interview_id.in_([interview_id for interview_id, _ in batch])
+                )
+            )
+            values = [
+                _fact_values(interview_id, fact) for interview_id, facts in batch for fact in facts
+            ]
+            if values:
+                await self.session.execute(_insert(MemberFact), values)
+            written += len(values)
+        return written
+
+
+def _fact_values(interview_id: int, fact: FactRow) -> dict[str, Any]:
+    index, age, capacity, status = fact
+    return {
+        "interview_id": interview_id,
+        "member_index": index,
+        "age": age,
+        "labour_capacity": capacity,
+        "employment_status": status,
+    }

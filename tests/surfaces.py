@@ -143,3 +143,34 @@ async def telegram_bot(settings: Settings) -> AsyncIterator[Application]:
 
 
 update_ids = itertools.count(1)
+
+
+class ConversationSurface:
+    """The platform-neutral Conversation itself, for fast dialog tests (with a movable clock)."""
+
+    def __init__(self, conversation: Any, user_id: str, name: str = "Hoa") -> None:
+        self.conversation = conversation
+        self.user_id = user_id
+        self.name = name
+        self.last_buttons: list[tuple[str, str]] = []
+        self.counter = itertools.count(1)
+
+    async def _send(self, incoming: Any) -> list[str]:
+        replies = await self.conversation.handle(incoming)
+        for reply in replies:
+            if isinstance(reply, Choices):
+                self.last_buttons = [(c.label, c.data) for c in reply.choices]
+        return texts(replies)
+
+    async def type(self, text: str) -> list[str]:
+        from tests.helpers import message
+
+        return await self._send(message(text, user_id=self.user_id, name=self.name))
+
+    async def press(self, data: str) -> list[str]:
+        from tests.helpers import press
+
+        return await self._send(press(data, user_id=self.user_id))
+
+    def buttons(self) -> list[tuple[str, str]]:
+        return list(self.last_buttons)

@@ -170,3 +170,28 @@ async def test_roster_import_errors_change_nothing(database: Database, tmp_path:
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.households.count() == 1
+
+
+async def test_responses_import_from_the_cli(database: Database, tmp_path: Path) -> None:
+    from tests.imports.responses_files import HouseholdData, kobo_export
+    from tests.imports.test_responses import H001_MEMBERS, HOUSE
+    from tests.interview_driver import HOUSEHOLD_CODE, seed_household
+
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, 2026)
+    data = HouseholdData(HOUSEHOLD_CODE, {**HOUSE, "member_count": 5}, list(H001_MEMBERS))
+    path = kobo_export(tmp_path / "giay.xlsx", [data])
+    args = ("responses", "import", str(path), "--year", "2026")
+    first = rasoat(*args, env=database.env())
+    assert first.returncode == 0, first.stderr
+    again = rasoat(*args, env=database.env())
+    assert again.returncode == 0, again.stderr
+    missing = rasoat("responses", "import", str(tmp_path / "none.xlsx"), env=database.env())
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    async with UnitOfWork(database.sessions) as uow:
+        household = await uow.households.by_code(HOUSEHOLD_CODE, 2026)
+        assert household is not None
+        interview = await uow.interviews.latest_for_household(household.id)
+        assert interview is not None and interview.source == "import:giay.xlsx"
+        results = await uow.classifications.current_for(interview)
+        assert len(results) == 6  # five members and the household, classified at import

@@ -28,6 +28,10 @@ ROSTER = "r"
 CANCEL = "x"
 REVIEW = "v"
 
+# Text typed after this long a silence is not taken as an answer: the collaborator is
+# first reminded where the interview stands.
+RESUME_AFTER_SECONDS = 3600
+
 # Modes of the dialog cursor.
 ASK = "ask"
 ROSTER_CHECK = "roster"
@@ -46,6 +50,7 @@ async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]
     if state_row is None or state_row.dialog != DIALOG:
         return None
     state = dict(state_row.state)
+    state["_idle"] = (ctx.now - state_row.updated_at).total_seconds()
     interview = await ctx.uow.interviews.get(int(state["interview_id"]))
     if interview is None or interview.status is InterviewStatus.CANCELLED:
         await ctx.uow.dialogs.clear(ctx.user)
@@ -55,7 +60,9 @@ async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]
 
 async def _save_state(ctx: DialogContext, state: dict[str, Any]) -> None:
     assert ctx.user is not None
-    await ctx.uow.dialogs.set(ctx.user, DIALOG, state)
+    saved = {key: value for key, value in state.items() if not key.startswith("_")}
+    saved["touched"] = ctx.now.isoformat()
+    await ctx.uow.dialogs.set(ctx.user, DIALOG, saved)
 
 
 def _household_title(household: Household) -> str:
@@ -241,6 +248,13 @@ async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
         return await _pick_from_review(ctx, session, state, text)
     if mode in (ROSTER_CHECK, CONFIRM_CANCEL):
         return [Text(ctx.t("interview.use_buttons"))]
+    if state["_idle"] > RESUME_AFTER_SECONDS:
+        # Back after hours or days: whatever was typed, first show where we are.
+        await _save_state(ctx, state)
+        title = _household_title(session.household)
+        answered = len(answered_questions(session.form, session.answers, today=session.today))
+        resumed = Text(ctx.t("interview.resumed", household=title, count=answered))
+        return [resumed, *await _ask(ctx, session, state)]
     step = session.step(_cursor(state))
     if isinstance(step, Done):
         return await _finish(ctx, session, state)

@@ -7,7 +7,9 @@ Every function is pure: it takes the form, the answers so far and the reference 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -39,6 +41,11 @@ from bot.forms.xpath import REFERENCE, Instance, Itemset, variable_value
 MAX_PASSES = 10
 """Bound on re-evaluation rounds (calculations feeding repeat counts feeding calculations)."""
 
+SESSION_CACHE_SIZE = 64
+"""Evaluations kept per form. A chat turn asks about the same answers several times
+(validate, calculate, prune, next step), and the next turn reloads those same answers from
+storage; a few entries per concurrently active interview is enough."""
+
 TRUE_WORDS = frozenset({"yes", "true", "true()", "1"})
 FALSE_WORDS = frozenset({"no", "false", "false()", "0", ""})
 
@@ -58,7 +65,12 @@ class _Session:
         self.form = form
         self.today = today
         self.answers = thaw(answers)
+        self.settled = False
         self.instance = self._settle()
+        # Sessions are shared through the cache, so everything derived from the settled
+        # answers is computed once; nothing may change them after _settle.
+        self._walked: tuple[tuple[Field, Path], ...] | None = None
+        self._checked: dict[Path, Invalid | None] = {}
 
     # -- evaluation ----------------------------------------------------------------------
 
@@ -107,6 +119,7 @@ class _Session:
             self.instance = instance
             self._calculate()
             if not self._fit_repeats(self.form.children, self.answers, ()):
+                self.settled = True
                 return instance
             instance = Instance(self.form, self.answers, self.today)
         return instance
@@ -169,9 +182,11 @@ class _Session:
 
     # -- walking -------------------------------------------------------------------------
 
-    def walk(self) -> Iterator[tuple[Field, Path]]:
+    def walk(self) -> tuple[tuple[Field, Path], ...]:
         """Relevant fields in document order, repeat instances expanded."""
-        yield from self._walk(self.form.children, self.answers, ())
+        if self._walked is None:
+            self._walked = tuple(self._walk(self.form.children, self.answers, ()))
+        return self._walked
 
     def _walk(
         self, nodes: tuple[Node, ...], data: Mapping[str, Any], prefix: Path
@@ -274,6 +289,11 @@ class _Session:
 
     def check(self, field: Field, path: Path) -> Invalid | None:
         """Checks the value stored at ``path`` (already present in the instance)."""
+        if path not in self._checked:
+            self._checked[path] = self._check(field, path)
+        return self._checked[path]
+
+    def _check(self, field: Field, path: Path) -> Invalid | None:
         value = get_answer(self.answers, path)
         if _is_empty(value):
             if self.required(field, path):
@@ -286,6 +306,39 @@ class _Session:
         if field.constraint and not self._boolean(field.constraint, field, path, "constraint"):
             return Invalid("forms.constraint_failed", message=field.constraint_message or None)
         return None
+
+
+def _freeze(value: object) -> Hashable:
+    """A hashable image of answers; types are kept so 1, 1.0 and True stay distinct."""
+    if isinstance(value, Mapping):
+        return (dict, tuple(sorted((key, _freeze(item)) for key, item in value.items())))
+    if isinstance(value, list | tuple):
+        return (list, tuple(_freeze(item) for item in value))
+    return (type(value), value)
+
+
+_cache_lock = threading.Lock()
+
+
+def _session(form: Form, answers: Answers, today: date) -> _Session:
+    """The evaluation of ``answers``, shared by every call that asks about the same data."""
+    cache: OrderedDict[Hashable, _Session] = form.cache.setdefault("sessions", OrderedDict())
+    key = (today, _freeze(answers))
+    with _cache_lock:
+        session = cache.get(key)
+        if session is not None:
+            cache.move_to_end(key)
+            return session
+    session = _Session(form, answers, today)
+    with _cache_lock:
+        cache[key] = session
+        if session.settled:
+            # Settling settled answers changes nothing, so callers that pass the output of
+            # apply_calculations or drop_irrelevant back in get this same evaluation.
+            cache[(today, _freeze(session.answers))] = session
+        while len(cache) > SESSION_CACHE_SIZE:
+            cache.popitem(last=False)
+    return session
 
 
 def _field_at(form: Form, path: Path) -> Field:
@@ -302,7 +355,7 @@ def next_step(form: Form, answers: Answers, *, today: date, prefill: Answers | N
     ``prefill`` has the shape of ``answers`` and supplies suggested values (e.g. roster
     data) shown as the question's ``default`` for the user to confirm or correct.
     """
-    session = _Session(form, answers, today)
+    session = _session(form, answers, today)
     notes: list[Text] = []
     for field, path in session.walk():
         if field.type is FieldType.CALCULATE:
@@ -323,13 +376,13 @@ def question_at(
     form: Form, answers: Answers, path: Path, *, today: date, prefill: Answers | None = None
 ) -> Question:
     """The question at ``path`` as it would be asked now (for /back and editing)."""
-    session = _Session(form, answers, today)
+    session = _session(form, answers, today)
     return session.question(_field_at(form, path), path, prefill=prefill)
 
 
 def visible_questions(form: Form, answers: Answers, *, today: date) -> list[Path]:
     """Paths of all currently relevant questions (answered or not), in order."""
-    session = _Session(form, answers, today)
+    session = _session(form, answers, today)
     return [path for field, path in session.walk() if field.answerable]
 
 
@@ -359,13 +412,13 @@ def validate(
     form: Form, answers: Answers, path: Path, value: AnswerValue, *, today: date
 ) -> Invalid | None:
     """Would ``value`` be accepted at ``path``? Required, type, sanity and constraint."""
-    session = _Session(form, set_answer(answers, path, value), today)
+    session = _session(form, set_answer(answers, path, value), today)
     return session.check(_field_at(form, path), path)
 
 
 def apply_calculations(form: Form, answers: Answers, *, today: date) -> dict[str, Any]:
     """A copy of the answers with every calculate field set (None where not relevant)."""
-    return _Session(form, answers, today).answers
+    return thaw(_session(form, answers, today).answers)
 
 
 def _prune(nodes: tuple[Node, ...], data: dict[str, Any], prefix: Path, keep: set[Path]) -> bool:
@@ -390,9 +443,10 @@ def drop_irrelevant(form: Form, answers: Answers, *, today: date) -> dict[str, A
     """
     current: dict[str, Any] = thaw(answers)
     for _ in range(MAX_PASSES):
-        session = _Session(form, current, today)
+        session = _session(form, current, today)
         keep = {path for _, path in session.walk()}
-        pruned = session.answers
+        # A copy: the session is cached and its answers must stay as evaluated.
+        pruned = thaw(session.answers)
         if not _prune(form.children, pruned, (), keep) and pruned == current:
             return pruned
         current = pruned

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -23,6 +24,7 @@ from classification import (
     versions_applying_to,
 )
 from storage.models import Classification, Interview
+from storage.uow import UnitOfWork
 
 HOUSEHOLD = None
 
@@ -144,3 +146,32 @@ def household_rows(
         for index, (member, member_result) in enumerate(zip(members, result.members, strict=True))
     ]
     return rows
+
+
+async def recompute_rows(
+    uow: UnitOfWork, interview: Interview, rules: RuleSet, tz: ZoneInfo
+) -> list[Classification]:
+    """Fresh result rows for a completed interview, at the date it was completed."""
+    from bot.interview.codec import assemble
+    from bot.interview.session import current_form
+
+    form = current_form()
+    answers = assemble(form, await uow.interviews.answers(interview))
+    reference = (interview.completed_at or interview.updated_at).astimezone(tz).date()
+    return household_rows(interview, answers, classify(answers, reference, rules), reference)
+
+
+async def classify_interviews(
+    uow: UnitOfWork, interview_ids: list[int], *, rules_spec: str | None, tz: ZoneInfo
+) -> None:
+    """Store current results for completed interviews written outside the chat (imports)."""
+    for interview_id in interview_ids:
+        interview = await uow.interviews.get(interview_id)
+        if interview is None:
+            continue
+        household = await uow.households.get(interview.household_id)
+        assert household is not None
+        rules = rules_for(household.review_year, rules_spec)
+        await uow.classifications.replace(
+            interview, await recompute_rows(uow, interview, rules, tz)
+        )

@@ -7,7 +7,7 @@ inside the caller's unit of work (so an answer is committed before the bot repli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -43,6 +43,10 @@ class InterviewSession:
     form: Form
     answers: dict[str, Any]
     today: date
+    # One chat turn asks for the current step several times (to answer, to tell whether a
+    # member is complete, to ask the next question): derive it once per answers object.
+    _steps: tuple[object, object, dict[Path | None, Step]] | None = field(default=None, repr=False)
+    _prefill: tuple[object, dict[str, Any]] | None = field(default=None, repr=False)
 
     @classmethod
     async def load(cls, uow: UnitOfWork, interview: Interview, today: date) -> InterviewSession:
@@ -52,13 +56,24 @@ class InterviewSession:
 
     @property
     def prefill(self) -> dict[str, Any]:
-        return decoded_prefill(self.form, dict(self.interview.prefill or {}))
+        source = self.interview.prefill
+        if self._prefill is None or self._prefill[0] is not source:
+            self._prefill = (source, decoded_prefill(self.form, dict(source or {})))
+        return self._prefill[1]
 
     def step(self, at: Path | None = None) -> Step:
         """The question to ask: the one being revisited, else the next unanswered one."""
-        if at is not None:
-            return question_at(self.form, self.answers, at, today=self.today, prefill=self.prefill)
-        return next_step(self.form, self.answers, today=self.today, prefill=self.prefill)
+        memo = self._steps
+        if memo is None or memo[0] is not self.answers or memo[1] is not self.interview.prefill:
+            memo = self._steps = (self.answers, self.interview.prefill, {})
+        steps = memo[2]
+        if at not in steps:
+            steps[at] = (
+                question_at(self.form, self.answers, at, today=self.today, prefill=self.prefill)
+                if at is not None
+                else next_step(self.form, self.answers, today=self.today, prefill=self.prefill)
+            )
+        return steps[at]
 
     async def record(
         self, path: Path, value: AnswerValue, by: User | None, now: datetime

@@ -19,7 +19,7 @@ replaces what that file stored before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -60,6 +60,9 @@ SOURCE_PREFIX = "import:"
 SOURCE_LENGTH = 200
 
 
+AfterWrite = Callable[[UnitOfWork, list[int]], Awaitable[None]]
+
+
 async def import_responses(
     sessions: async_sessionmaker[AsyncSession],
     path: Path,
@@ -68,10 +71,13 @@ async def import_responses(
     actor_id: int | None = None,
     progress: bool = False,
     today: date | None = None,
+    after_write: AfterWrite | None = None,
 ) -> ImportResult:
     """Store the file's households as completed interviews of ``year``; see the module doc.
 
     ``today`` is the reference date of the form's checks (ages, "not in the future").
+    ``after_write`` is called inside the import's transaction with the interviews written,
+    so results derived from the answers commit (or roll back) together with them.
     """
     path = Path(path)
     today = today or date.today()
@@ -92,7 +98,10 @@ async def import_responses(
         await lock_for_import(uow.session)
         plan = await _plan(uow.session, form, checked, year, source, errors)
         errors.raise_if_any()
-        answers = await _write(uow.session, form, plan, source, progress)
+        answers, touched = await _write(uow.session, form, plan, source, progress)
+        if after_write is not None and touched:
+            # Derived data (classifications, statistics) lands in the same transaction.
+            await after_write(uow, touched)
         result = ImportResult(
             len(plan.create),
             len(plan.replace),
@@ -483,9 +492,10 @@ async def _interviews(
 
 async def _write(
     session: AsyncSession, form: Form, plan: _Plan, source: str, progress: bool
-) -> int:
-    """Writes the plan; returns how many answer rows were stored."""
+) -> tuple[int, list[int]]:
+    """Writes the plan; returns how many answer rows were stored, and the interviews written."""
     now = utcnow()
+    touched: list[int] = []
     answer_rows: list[dict[str, Any]] = []
     total = len(plan.create) + len(plan.replace)
     with progress_bar(total, "imports.progress.writing", progress) as bar:
@@ -499,10 +509,12 @@ async def _write(
                 ],
             )
             for interview_id, household_id in inserted:
+                touched.append(interview_id)
                 answer_rows += _answer_values(interview_id, rows_by_household[household_id], now)
             bar.update(len(batch))
         for batch in chunks(plan.replace):
             ids = [interview_id for interview_id, _ in batch]
+            touched += ids
             await session.execute(delete(Answer).where(Answer.interview_id.in_(ids)))
             await session.execute(
                 update(Interview),
@@ -523,7 +535,7 @@ async def _write(
             bar.update(len(batch))
     for answer_batch in chunks(answer_rows):
         await session.execute(insert(ANSWERS), list(answer_batch))
-    return len(answer_rows)
+    return len(answer_rows), touched
 
 
 def _interview_values(
