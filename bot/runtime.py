@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,6 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.conversation import Conversation
 from bot.settings import Settings
 from storage.db import create_engine, session_factory, upgrade
+from storage.uow import UnitOfWork
+
+# Long past any redelivery window, short enough that the ledger stays small.
+LEDGER_KEEP = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -30,6 +35,9 @@ async def open_runtime(settings: Settings, **engine_kwargs: Any) -> Runtime:
     # Migrating at every start means an upgraded bot never runs on an old schema.
     await upgrade(engine)
     sessions = session_factory(engine)
+    async with UnitOfWork(sessions) as uow:
+        await uow.updates.prune(datetime.now(UTC) - LEDGER_KEEP)
+        await uow.commit()
     return Runtime(settings, engine, sessions, Conversation(sessions, settings))
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from bot.forms import Form, load_bundled_form
+from bot.forms import Form
 from bot.interview.results import rules_for
 from classification import RuleSet
 from exports.csv_export import CsvWriter, zip_files
 from exports.docx_report import section_two, write_docx
+from exports.export_columns import Cell
 from exports.export_scope import ExportRefused, Scope, resolve_scope
 from exports.export_sheets import SUMMARY, Layout, Row, Sheet
 from exports.export_summary import (
@@ -67,7 +68,7 @@ class ExportOutcome:
 
 
 class SheetWriter(Protocol):
-    def write(self, key: str, row: Sequence[object]) -> None: ...
+    def write(self, key: str, row: Sequence[Cell]) -> None: ...
 
     def rows_written(self, key: str) -> int: ...
 
@@ -146,10 +147,14 @@ def _layout(settings: ExportSettings, year: int) -> Layout:
 def _form() -> Form:
     from bot.interview.session import current_form
 
-    try:
-        return current_form()
-    except Exception:  # a broken configured form must not block the exports
-        return load_bundled_form()
+    return current_form()
+
+
+def sheet_names(year: int, rules: str | None = None) -> set[str]:
+    """The words that name a sheet in ``/export csv <sheet>``: keys and file stems."""
+    layout = Layout(_form(), rules_for(year, rules), UTC)
+    sheets = [*layout.sheets, summary_sheet()]
+    return {sheet.key for sheet in sheets} | {sheet.slug for sheet in sheets}
 
 
 def _check_sheet(wanted: str, layout: Layout) -> Sheet:
@@ -295,9 +300,9 @@ class _Only:
         self.writer = writer
         self.keys = keys
 
-    def write(self, key: str, row: Sequence[object]) -> None:
+    def write(self, key: str, row: Sequence[Cell]) -> None:
         if key in self.keys:
-            self.writer.write(key, row)  # type: ignore[arg-type]
+            self.writer.write(key, row)
 
     def rows_written(self, key: str) -> int:
         return self.writer.rows_written(key)

@@ -22,7 +22,6 @@ from exports.export_columns import (
     LIST_SEPARATOR,
     Cell,
     Column,
-    FieldColumns,
     Kind,
     capitalise,
     coded_columns,
@@ -350,4 +349,3 @@ def _text(value: Any) -> str | None:
 
 def _unique(items: Iterator[str] | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))
-

@@ -165,16 +165,12 @@ def summary_sheet_rows(report: SummaryReport, tally: SummaryTally, rules: RuleSe
         for category in HouseholdCategory:
             count = tally.groups[(category.value, group.id)]
             if count:
-                rows.append(
-                    [header(f"exports.category.{category.value}"), "    " + group.short.vi, count]
-                    + [None, None]
-                )
+                label = header(f"exports.category.{category.value}")
+                rows.append([label, "    " + group.short.vi, count, None, None])
     rows.append([None, header("exports.summary.deprivations"), None, None, None])
     for indicator in rules.indicators:
-        rows.append(
-            [None, f"    {indicator.id} {indicator.name.vi}", tally.deprived[indicator.id]]
-            + [None, None]
-        )
+        label = f"    {indicator.id} {indicator.name.vi}"
+        rows.append([None, label, tally.deprived[indicator.id], None, None])
     return rows
 
 

@@ -54,9 +54,7 @@ async def render_within(
     path.unlink()
     parts: list[Part] = []
     for number, chunk in enumerate(split_evenly(ids, parts_needed(size, limit)), start=1):
-        parts += await render_within(
-            chunk, render, limit, tag=f"{tag}-{number}", depth=depth + 1
-        )
+        parts += await render_within(chunk, render, limit, tag=f"{tag}-{number}", depth=depth + 1)
     return parts
 
 

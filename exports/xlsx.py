@@ -81,4 +81,3 @@ class XlsxWriter:
             if self._widths[key]:
                 worksheet.autofilter(first, 0, last, self._widths[key] - 1)
         self.workbook.close()
-

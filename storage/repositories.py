@@ -323,6 +323,12 @@ class UpdateLedger(_Repository):
         result = await self.session.execute(statement)
         return bool(getattr(result, "rowcount", 0))
 
+    async def prune(self, before: datetime) -> None:
+        """Forget updates older than any platform redelivers (Telegram keeps them 24 h)."""
+        await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
+        )
+
 
 class DialogStateRepository(_Repository):
     async def get(self, user: User) -> DialogState | None:

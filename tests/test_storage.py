@@ -91,3 +91,17 @@ async def test_migrations_match_the_models(database: Database) -> None:
 
     async with database.engine.connect() as connection:
         assert await connection.run_sync(diff) == []
+
+
+async def test_update_ledger_forgets_old_updates(database: Database) -> None:
+    from datetime import timedelta
+
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.updates.claim("telegram", "old")
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.updates.prune(now + timedelta(days=400))
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.updates.claim("telegram", "old")

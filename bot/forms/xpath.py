@@ -21,7 +21,7 @@ import operator
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from copy import copy
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -365,6 +365,55 @@ def check_expression(
         raise FormError("forms.load.bad_expression", str(exc), value=expression) from exc
 
 
+_STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
+_NUMBER = re.compile(r"(?<![\w.])(?:\d+(?:\.\d*)?|\.\d+)")
+_NAME = re.compile(r"[A-Za-z_][\w-]*(\s*\()?")
+_WORD_OPERATORS = frozenset({"and", "or", "div", "mod"})
+# Functions whose result depends on more than their arguments.
+_CONTEXT_FUNCTIONS = frozenset(
+    {"position", "last", "current", "instance", "random", "uuid", "once", "id", "lang"}
+)
+MEMO_SIZE = 200_000
+"""Bound on remembered expression results per form (cleared when reached)."""
+
+
+def dependencies(form: Form, expression: str) -> tuple[tuple[str, ...], bool] | None:
+    """The fields an expression reads and whether it reads ``.``, when that is all it reads.
+
+    None when the result may depend on anything else (other paths, ``..``, position()):
+    those expressions are always evaluated.
+    """
+    cache: dict[str, tuple[tuple[str, ...], bool] | None] = form.cache.setdefault("deps", {})
+    if expression in cache:
+        return cache[expression]
+    names = tuple(dict.fromkeys(referenced_names(expression)))
+    rest = _STRING_LITERAL.sub(" 0 ", expression)
+    rest = REFERENCE.sub(" 0 ", rest)
+    rest = _NUMBER.sub(" 0 ", rest)
+    found: tuple[tuple[str, ...], bool] | None = (names, False)
+    if any(name not in form.fields for name in names):
+        found = None  # a repeat's node-set: its value is its whole subtree
+    elif any(mark in rest for mark in ("..", "/", "@", "[", "$", "::")):
+        found = None
+    elif re.search(r"(?:^|[^0)])\*", re.sub(r"\s+", "", rest)):
+        found = None  # a wildcard step, not a multiplication
+    else:
+        for match in _NAME.finditer(rest):
+            word, call = match.group(0), match.group(1)
+            name = word.rstrip("( \t\n")
+            if call:
+                if name in _CONTEXT_FUNCTIONS:
+                    found = None
+                    break
+            elif name not in _WORD_OPERATORS:
+                found = None  # a relative path such as ``foo = 1``
+                break
+        if found is not None:
+            found = (names, "." in rest)
+    cache[expression] = found
+    return found
+
+
 def xml_text(field: Field, value: object) -> str:
     """How a stored answer reads inside the XML instance."""
     if value is None:
@@ -423,18 +472,24 @@ class Instance:
         self.today_days = days_since_epoch(today)
         self.elements: dict[Path, ET.Element] = {}
         self.fields: dict[Path, Field] = {}
-        root = ET.Element(ROOT)
-        self.elements[()] = root
-        self._fill(root, form.children, answers, ())
-        self.document = get_node_tree(ET.ElementTree(root))
-        by_element = {
-            id(node.elem): node
-            for node in self.document.iter_descendants()
-            if isinstance(node, ElementNode) and hasattr(node, "elem")
-        }
-        self.nodes: dict[Path, XPathNode] = {
-            path: by_element[id(element)] for path, element in self.elements.items()
-        }
+        self.by_name: dict[str, list[tuple[Path, ET.Element]]] = {}
+        self.root = ET.Element(ROOT)
+        self.elements[()] = self.root
+        self._fill(self.root, form.children, answers, ())
+        self._document: Any = None
+        self._nodes: dict[Path, XPathNode] = {}
+
+    def _tree(self) -> tuple[Any, dict[Path, XPathNode]]:
+        # Built on the first evaluation that is not remembered: most turns need none.
+        if self._document is None:
+            self._document = get_node_tree(ET.ElementTree(self.root))
+            by_element = {
+                id(node.elem): node
+                for node in self._document.iter_descendants()
+                if isinstance(node, ElementNode) and hasattr(node, "elem")
+            }
+            self._nodes = {path: by_element[id(element)] for path, element in self.elements.items()}
+        return self._document, self._nodes
 
     def _fill(
         self, parent: ET.Element, nodes: tuple[Node, ...], data: Mapping[str, Any], prefix: Path
@@ -446,6 +501,7 @@ class Instance:
                 path = (*prefix, node.name)
                 self.elements[path] = element
                 self.fields[path] = node
+                self.by_name.setdefault(node.name, []).append((path, element))
             else:
                 items = data.get(node.name) or []
                 for index, item in enumerate(items):
@@ -468,23 +524,105 @@ class Instance:
         indices = [part for part in item_path if isinstance(part, int)]
         variables: dict[str, Any] = {f"r{depth + 1}": i + 1 for depth, i in enumerate(indices)}
         variables[TODAY_VARIABLE] = self.today_days
-        item = self.nodes.get(item_path, self.nodes[()])
-        context = XPathContext(self.document, item=item, variables=variables)
+        document, nodes = self._tree()
+        item = nodes.get(item_path, nodes[()])
+        context = XPathContext(document, item=item, variables=variables)
         return token, token.evaluate(context)
 
+    def _reference(
+        self, name: str, context_repeats: tuple[str, ...], indices: list[int]
+    ) -> tuple[str | None, ...] | None:
+        """The texts ``${name}`` selects from ``indices`` (see reference_path)."""
+        repeats = self.form.fields[name].repeats
+        shared = 0
+        for outer, inner in zip(repeats, context_repeats, strict=False):
+            if outer != inner:
+                break
+            shared += 1
+        if shared > len(indices):
+            return None
+        if shared == len(repeats):
+            path: Path = tuple(p for d in range(shared) for p in (repeats[d], indices[d]))
+            element = self.elements.get((*path, name))
+            return () if element is None else (element.text,)
+        bound = [p for d in range(shared) for p in (repeats[d], indices[d])]
+        return tuple(
+            element.text
+            for path, element in self.by_name.get(name, ())
+            if list(path[: 2 * shared]) == bound
+        )
+
+    def _memo_key(
+        self, kind: str, expression: str, context_repeats: tuple[str, ...], item_path: Path
+    ) -> tuple[Any, ...] | None:
+        """What the result depends on, or None when it must be evaluated every time.
+
+        The key holds the texts of the elements the expression reads, so a result is
+        reused exactly when the expression would see the same data.
+        """
+        found = dependencies(self.form, expression)
+        if found is None:
+            return None
+        names, reads_item = found
+        indices = [part for part in item_path if isinstance(part, int)]
+        key: list[Any] = [kind, expression, context_repeats, self.today_days]
+        if reads_item:
+            if item_path not in self.fields:
+                return None  # ``.`` of a group or repeat is its whole subtree
+            key.append(self.elements[item_path].text)
+        for name in names:
+            texts = self._reference(name, context_repeats, indices)
+            if texts is None:
+                return None
+            key.append(texts)
+        return tuple(key)
+
+    def _remembered(
+        self,
+        kind: str,
+        expression: str,
+        context_repeats: tuple[str, ...],
+        item_path: Path,
+        convert: Callable[[XPathToken, Any], Any],
+    ) -> Any:
+        key = self._memo_key(kind, expression, context_repeats, item_path)
+        memo: dict[tuple[Any, ...], Any] = self.form.cache.setdefault("results", {})
+        if key is not None and key in memo:
+            return memo[key]
+        result = convert(*self.evaluate(expression, context_repeats, item_path))
+        if key is not None:
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = result
+        return result
+
     def boolean(self, expression: str, context_repeats: tuple[str, ...], item_path: Path) -> bool:
-        token, result = self.evaluate(expression, context_repeats, item_path)
-        return bool(token.boolean_value(result))
+        return bool(
+            self._remembered("boolean", expression, context_repeats, item_path, _to_boolean)
+        )
 
     def number(self, expression: str, context_repeats: tuple[str, ...], item_path: Path) -> float:
-        token, result = self.evaluate(expression, context_repeats, item_path)
-        if isinstance(result, list):
-            result = result[0] if result else math.nan
-        return float(token.number_value(result))
+        return float(
+            self._remembered("number", expression, context_repeats, item_path, _to_number)
+        )
 
     def value(self, expression: str, context_repeats: tuple[str, ...], item_path: Path) -> Any:
-        _, result = self.evaluate(expression, context_repeats, item_path)
-        return python_value(result)
+        return self._remembered("value", expression, context_repeats, item_path, _to_value)
+
+
+def _to_boolean(token: XPathToken, result: Any) -> bool:
+    return bool(token.boolean_value(result))
+
+
+def _to_number(token: XPathToken, result: Any) -> float:
+    if isinstance(result, list):
+        result = result[0] if result else math.nan
+    return float(token.number_value(result))
+
+
+def _to_value(_token: XPathToken, result: Any) -> Any:
+    # Converted before it is remembered: a node would read a later instance's text.
+    return python_value(result)
 
 
 class Itemset:

@@ -101,7 +101,7 @@ async def _category(
 ) -> list[int]:
     total = population.households + population.not_interviewed
     households = await session.execute(
-        insert(HOUSEHOLDS).returning(HOUSEHOLDS.c.id),
+        insert(HOUSEHOLDS).returning(HOUSEHOLDS.c.id, sort_by_parameter_order=True),
         [
             {
                 "code": f"{category.value}-{year}-{number:05d}",
@@ -113,14 +113,12 @@ async def _category(
             }
             for number in range(total)
         ],
-        # Ids in the order of the rows, so household k gets member k, k+n, ...
-        sort_by_parameter_order=True,
     )
     household_ids = [row[0] for row in households][: population.households]
     if not household_ids:
         return []
     interviews = await session.execute(
-        insert(INTERVIEWS).returning(INTERVIEWS.c.id),
+        insert(INTERVIEWS).returning(INTERVIEWS.c.id, sort_by_parameter_order=True),
         [
             {
                 "household_id": household_id,
@@ -131,7 +129,6 @@ async def _category(
             }
             for household_id in household_ids
         ],
-        sort_by_parameter_order=True,
     )
     interview_ids = [row[0] for row in interviews]
     answers: list[dict[str, Any]] = []

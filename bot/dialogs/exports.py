@@ -1,0 +1,132 @@
+"""/export and /report: the area's lists as a workbook or CSV, section II as a Word file.
+
+``/export [area code] [year] [csv|xlsx] [sheet]``, arguments in any order:
+``/export`` (the user's areas, this year, .xlsx), ``/export 87-MH-A1 2025``,
+``/export csv`` (a zip of one CSV per sheet), ``/export csv thanh-vien`` (one CSV).
+``/report [area code] [year]`` sends the .docx.
+
+The export runs inside the message's transaction like every handler, so its audit entry
+commits with it. Progress is sent while it runs through ``ctx.progress`` when the channel
+offers one (an edited "Đang xuất… 40%" message on Telegram).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.context import DialogContext
+from bot.messages import Document, Outgoing, Text
+from exports.export_run import (
+    ExportOutcome,
+    ExportRequest,
+    ExportSettings,
+    Format,
+    run_export,
+    sheet_names,
+)
+from exports.export_scope import ExportRefused
+from exports.packaging import TELEGRAM_LIMIT
+
+# Tests lower it to exercise the split without writing 50 MB.
+UPLOAD_LIMIT = TELEGRAM_LIMIT
+# Progress is shown in steps, so a chat sees a handful of edits rather than dozens.
+PROGRESS_STEP = 20
+FORMAT_WORDS = {"xlsx": Format.XLSX, "excel": Format.XLSX, "csv": Format.CSV}
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+ProgressSink = Callable[[str], Awaitable[None]]
+
+
+async def export(ctx: DialogContext) -> list[Outgoing]:
+    return await _run(ctx, parse_request(ctx, Format.XLSX))
+
+
+async def report(ctx: DialogContext) -> list[Outgoing]:
+    request = parse_request(ctx, Format.DOCX)
+    return await _run(ctx, ExportRequest(Format.DOCX, request.area_code, request.year))
+
+
+def parse_request(ctx: DialogContext, default: Format) -> ExportRequest:
+    """Arguments in any order: a format word, a year, a sheet name (CSV), an area code."""
+    fmt, year, area, sheet = default, None, None, None
+    tokens = ctx.incoming.args.split()
+    words = [token.lower() for token in tokens]
+    for token, word in zip(tokens, words, strict=True):
+        if word in FORMAT_WORDS and default is not Format.DOCX:
+            fmt = FORMAT_WORDS[word]
+        elif word.isdigit() and FIRST_YEAR <= int(word) <= LAST_YEAR:
+            year = int(word)
+        elif area is None and not _is_sheet(ctx, word, year):
+            area = token
+        else:
+            sheet = word
+    return ExportRequest(fmt, area, year, sheet if fmt is Format.CSV else None)
+
+
+def _is_sheet(ctx: DialogContext, word: str, year: int | None) -> bool:
+    review_year = year or ctx.now.astimezone(ctx.settings.tz).year
+    return word in sheet_names(review_year, ctx.settings.rules)
+
+
+async def _run(ctx: DialogContext, request: ExportRequest) -> list[Outgoing]:
+    assert ctx.user is not None
+    settings = ExportSettings(tz=ctx.settings.tz, rules=ctx.settings.rules, limit=UPLOAD_LIMIT)
+    try:
+        outcome = await run_export(
+            ctx.uow,
+            ctx.user,
+            request,
+            settings,
+            now=ctx.now,
+            progress=_progress(ctx),
+        )
+    except ExportRefused as refused:
+        return [Text(ctx.t(refused.key, **refused.params))]
+    return _replies(ctx, request, outcome)
+
+
+def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome) -> list[Outgoing]:
+    scope = outcome.scope
+    year = scope.selection.year
+    if outcome.households == 0:
+        return [Text(ctx.t("exports.empty", area=scope.name, year=year))]
+    if request.format is Format.DOCX:
+        caption = ctx.t("exports.report_caption", area=scope.name, year=year)
+        return [Document(f.filename, f.content, caption) for f in outcome.files]
+    if len(outcome.files) == 1:
+        caption = ctx.t(
+            "exports.caption",
+            area=scope.name,
+            year=year,
+            households=outcome.households,
+            members=outcome.members,
+        )
+        return [Document(outcome.files[0].filename, outcome.files[0].content, caption)]
+    parts = len(outcome.files)
+    return [
+        Document(
+            f.filename,
+            f.content,
+            ctx.t("exports.caption_part", area=scope.name, year=year, part=n, parts=parts),
+        )
+        for n, f in enumerate(outcome.files, start=1)
+    ]
+
+
+def _progress(ctx: DialogContext) -> Callable[[float], Awaitable[None]] | None:
+    # ``progress`` is an optional attribute of the context, set by channels that can show
+    # a message before the handler's replies (see README, "Exports").
+    sink: ProgressSink | None = getattr(ctx, "progress", None)
+    if sink is None:
+        return None
+    shown = -1
+
+    async def report(fraction: float) -> None:
+        nonlocal shown
+        step = int(fraction * 100) // PROGRESS_STEP * PROGRESS_STEP
+        # 100% is the file itself arriving; no message for it.
+        if step > shown and step < 100:
+            shown = step
+            await sink(ctx.t("exports.progress", percent=step))
+
+    return report
