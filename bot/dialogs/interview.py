@@ -17,7 +17,7 @@ from bot.forms import Done, FieldType, Invalid, Question, answered_questions, pa
 from bot.forms import previous_question as engine_previous
 from bot.forms import validate as engine_validate
 from bot.interview import render
-from bot.interview.codec import key_path, path_key
+from bot.interview.codec import encode, key_path, path_key
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
 from bot.interview.session import InterviewSession, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
@@ -85,9 +85,7 @@ async def open_household(ctx: DialogContext, household: Household) -> list[Outgo
         state = {"interview_id": current.id, "mode": ASK}
         await _save_state(ctx, state)
         session = await InterviewSession.load(ctx.uow, current, today(ctx))
-        answered = len(answered_questions(session.form, session.answers, today=session.today))
-        resumed = Text(ctx.t("interview.resumed", household=title, count=answered))
-        return [resumed, *await _ask(ctx, session, state)]
+        return [_resumed(ctx, session), *await _ask(ctx, session, state)]
     latest = await ctx.uow.interviews.latest_for_household(household.id)
     if latest is not None and latest.status is InterviewStatus.COMPLETED:
         buttons = (
@@ -104,6 +102,12 @@ async def open_household(ctx: DialogContext, household: Household) -> list[Outgo
     state = {"interview_id": interview.id, "mode": ROSTER_CHECK}
     await _save_state(ctx, state)
     return _roster(ctx, interview.id, interview.prefill, household_full)
+
+
+def _resumed(ctx: DialogContext, session: InterviewSession) -> Text:
+    answered = len(answered_questions(session.form, session.answers, today=session.today))
+    title = _household_title(session.household)
+    return Text(ctx.t("interview.resumed", household=title, count=answered))
 
 
 def _roster(
@@ -192,7 +196,7 @@ async def _accept(
             household=session.household.code,
             path=path_key(question.path),
             old=previous,
-            new=render_json(value),
+            new=encode(value),
         )
     returning_to_review = state.get("return_to") == REVIEWING
     state.pop("at", None)
@@ -208,19 +212,12 @@ async def _accept(
     return [*out, *await _ask(ctx, session, state)]
 
 
-def render_json(value: Any) -> Any:
-    from bot.interview.codec import encode
-
-    return encode(value)
-
-
 async def _finish(
     ctx: DialogContext, session: InterviewSession, state: dict[str, Any]
 ) -> list[Outgoing]:
     assert ctx.user is not None
     interview = session.interview
-    first_time = interview.status is not InterviewStatus.COMPLETED
-    if first_time:
+    if interview.status is not InterviewStatus.COMPLETED:
         interview.status = InterviewStatus.COMPLETED
         interview.completed_at = ctx.now
         ctx.uow.audit.record(
@@ -251,10 +248,7 @@ async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
     if state["_idle"] > RESUME_AFTER_SECONDS:
         # Back after hours or days: whatever was typed, first show where we are.
         await _save_state(ctx, state)
-        title = _household_title(session.household)
-        answered = len(answered_questions(session.form, session.answers, today=session.today))
-        resumed = Text(ctx.t("interview.resumed", household=title, count=answered))
-        return [resumed, *await _ask(ctx, session, state)]
+        return [_resumed(ctx, session), *await _ask(ctx, session, state)]
     step = session.step(_cursor(state))
     if isinstance(step, Done):
         return await _finish(ctx, session, state)
