@@ -574,10 +574,12 @@ async def run(options: Options, out: TextIO = sys.stdout) -> list[Result]:
         if backend == "postgresql" and (reason := await postgres_unavailable()):
             options.skipped[backend] = reason
             continue
-        # The echo figure is taken next to each interview run, so both see the same machine.
-        echo = await echo_rate(options.answers, options.chats)
+        # Echo runs right before and after the interview and the two are averaged, so a
+        # machine that gets busier or quieter meanwhile doesn't tilt the ratio.
+        before = await echo_rate(options.answers, options.chats)
         interview = await interview_rate(backend, options.answers, options.chats, plan)
-        results.append(Result(backend, echo, interview, TARGETS[backend]))
+        after = await echo_rate(options.answers, options.chats)
+        results.append(Result(backend, (before + after) / 2, interview, TARGETS[backend]))
     print(table(results, options), file=out)
     return results
 

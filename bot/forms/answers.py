@@ -6,7 +6,7 @@ Convention: a key that is absent means "not asked yet"; a key present with ``Non
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot.forms.model import Answers, AnswerValue, Path
@@ -72,6 +72,15 @@ def set_answer(answers: Answers, path: Path, value: AnswerValue) -> dict[str, An
     updated = thaw(answers)
     _set_in(updated, path, value)
     return updated
+
+
+def answers_from(items: Iterable[tuple[Path, AnswerValue]]) -> dict[str, Any]:
+    """New answers holding every (path, value), in the given order; faster than repeated
+    ``set_answer`` calls, which each copy everything stored so far."""
+    built: dict[str, Any] = {}
+    for path, value in items:
+        _set_in(built, path, value)
+    return built
 
 
 def remove_answer(answers: Answers, path: Path) -> dict[str, Any]:

@@ -369,12 +369,15 @@ _STRING_LITERAL = re.compile(r"'[^']*'|\"[^\"]*\"")
 _NUMBER = re.compile(r"(?<![\w.])(?:\d+(?:\.\d*)?|\.\d+)")
 _NAME = re.compile(r"[A-Za-z_][\w-]*(\s*\()?")
 _WORD_OPERATORS = frozenset({"and", "or", "div", "mod"})
+_OWN_POSITION = re.compile(r"position\(\s*\.\.\s*\)")
 # Functions whose result depends on more than their arguments.
 _CONTEXT_FUNCTIONS = frozenset(
     {"position", "last", "current", "instance", "random", "uuid", "once", "id", "lang"}
 )
-MEMO_SIZE = 200_000
+MEMO_SIZE = 50_000
 """Bound on remembered expression results per form (cleared when reached)."""
+WHOLE_MEMO_SIZE = 1_000
+"""The same for results keyed on a whole instance, whose keys are a few kilobytes each."""
 
 
 def dependencies(form: Form, expression: str) -> tuple[tuple[str, ...], bool] | None:
@@ -389,6 +392,8 @@ def dependencies(form: Form, expression: str) -> tuple[tuple[str, ...], bool] | 
     names = tuple(dict.fromkeys(referenced_names(expression)))
     rest = _STRING_LITERAL.sub(" 0 ", expression)
     rest = REFERENCE.sub(" 0 ", rest)
+    # A field's position(..) is its repeat instance's number, which the key holds.
+    rest = _OWN_POSITION.sub(" 0 ", rest)
     rest = _NUMBER.sub(" 0 ", rest)
     found: tuple[tuple[str, ...], bool] | None = (names, False)
     if any(name not in form.fields for name in names):
@@ -478,6 +483,7 @@ class Instance:
         self._fill(self.root, form.children, answers, ())
         self._document: Any = None
         self._nodes: dict[Path, XPathNode] = {}
+        self._texts: tuple[tuple[Path, str | None], ...] | None = None
 
     def _tree(self) -> tuple[Any, dict[Path, XPathNode]]:
         # Built on the first evaluation that is not remembered: most turns need none.
@@ -512,6 +518,12 @@ class Instance:
 
     def set_value(self, path: Path, value: object) -> None:
         self.elements[path].text = xml_text(self.fields[path], value)
+        self._texts = None
+
+    def _snapshot(self) -> tuple[tuple[Path, str | None], ...]:
+        if self._texts is None:
+            self._texts = tuple((path, element.text) for path, element in self.elements.items())
+        return self._texts
 
     def evaluate(
         self,
@@ -562,10 +574,14 @@ class Instance:
         """
         found = dependencies(self.form, expression)
         if found is None:
-            return None
+            # It may read anything: key on the whole instance (structure and texts), which
+            # is still far cheaper than building the XPath tree and evaluating.
+            return (kind, expression, context_repeats, self.today_days, item_path, self._snapshot())
         names, reads_item = found
         indices = [part for part in item_path if isinstance(part, int)]
-        key: list[Any] = [kind, expression, context_repeats, self.today_days]
+        key: list[Any] = [kind, expression, context_repeats, self.today_days, tuple(indices)]
+        if "position" in expression and item_path not in self.fields:
+            return None  # position(..) of a repeat or group is not its own instance number
         if reads_item:
             if item_path not in self.fields:
                 return None  # ``.`` of a group or repeat is its whole subtree
@@ -586,12 +602,15 @@ class Instance:
         convert: Callable[[XPathToken, Any], Any],
     ) -> Any:
         key = self._memo_key(kind, expression, context_repeats, item_path)
-        memo: dict[tuple[Any, ...], Any] = self.form.cache.setdefault("results", {})
+        whole = dependencies(self.form, expression) is None
+        memo: dict[tuple[Any, ...], Any] = self.form.cache.setdefault(
+            "whole_results" if whole else "results", {}
+        )
         if key is not None and key in memo:
             return memo[key]
         result = convert(*self.evaluate(expression, context_repeats, item_path))
         if key is not None:
-            if len(memo) >= MEMO_SIZE:
+            if len(memo) >= (WHOLE_MEMO_SIZE if whole else MEMO_SIZE):
                 memo.clear()
             memo[key] = result
         return result
@@ -602,9 +621,7 @@ class Instance:
         )
 
     def number(self, expression: str, context_repeats: tuple[str, ...], item_path: Path) -> float:
-        return float(
-            self._remembered("number", expression, context_repeats, item_path, _to_number)
-        )
+        return float(self._remembered("number", expression, context_repeats, item_path, _to_number))
 
     def value(self, expression: str, context_repeats: tuple[str, ...], item_path: Path) -> Any:
         return self._remembered("value", expression, context_repeats, item_path, _to_value)
@@ -645,6 +662,7 @@ class Itemset:
             if isinstance(node, ElementNode) and hasattr(node, "elem")
         }
         self.items = [by_element[id(element)] for element in elements]
+        self.kept: dict[tuple[Any, ...], tuple[int, ...]] = {}
 
     @classmethod
     def of(cls, form: Form, list_name: str) -> Itemset:
@@ -657,13 +675,24 @@ class Itemset:
         self, form: Form, expression: str, values: Mapping[str, Any], today: date
     ) -> Iterator[int]:
         """Indices of the choices the filter keeps, given the referenced fields' values."""
-        token = compile_filter(form, expression)
-        variables: dict[str, Any] = {variable_name(name): value for name, value in values.items()}
-        variables[TODAY_VARIABLE] = days_since_epoch(today)
-        for index, item in enumerate(self.items):
-            context = XPathContext(self.document, item=item, variables=variables)
-            if token.boolean_value(token.evaluate(context)):
-                yield index
+        # The filter sees only the item and these values, so its result can be remembered.
+        key = (expression, tuple(sorted(values.items())), today)
+        kept = self.kept.get(key)
+        if kept is None:
+            token = compile_filter(form, expression)
+            variables = {variable_name(name): value for name, value in values.items()}
+            variables[TODAY_VARIABLE] = days_since_epoch(today)
+            kept = tuple(
+                index
+                for index, item in enumerate(self.items)
+                if token.boolean_value(
+                    token.evaluate(XPathContext(self.document, item=item, variables=variables))
+                )
+            )
+            if len(self.kept) >= MEMO_SIZE:
+                self.kept.clear()
+            self.kept[key] = kept
+        yield from kept
 
 
 def variable_value(field: Field | None, value: object) -> Any:

@@ -13,7 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bot.forms import AnswerValue, FieldType, Form, Path, set_answer
+from bot.forms import AnswerValue, FieldType, Form, Path
+from bot.forms.answers import answers_from
 
 SEPARATOR = "/"
 
@@ -52,11 +53,8 @@ def assemble(form: Form, rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
     Member rows are applied in index order so a member's dict exists before its fields.
     """
-    answers: dict[str, Any] = {}
     decoded = sorted(((key_path(key), value) for key, value in rows), key=_order)
-    for path, value in decoded:
-        answers = set_answer(answers, path, decode(form, path, value))
-    return answers
+    return answers_from((path, decode(form, path, value)) for path, value in decoded)
 
 
 def _order(item: tuple[Path, Any]) -> tuple[Any, ...]:
