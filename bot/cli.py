@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     responses_import.add_argument("file")
     responses_import.add_argument("--year", type=int, default=None, help="review year")
 
+    summary = commands.add_parser("summary", help="an area's review statistics")
+    summary.add_argument("--area", required=True, help="area code or name")
+    summary.add_argument("--year", type=int, default=None)
+    summary.add_argument("--villages", action="store_true", help="one line per child area")
+
+    stats = commands.add_parser("stats", help="area figures").add_subparsers(
+        dest="stats_command", required=True
+    )
+    stats.add_parser("import", help="total households per area and year (.csv/.xlsx)").add_argument(
+        "file"
+    )
+    stats.add_parser("rebuild", help="recompute member_facts from the answers")
+
     users = commands.add_parser("users", help="users").add_subparsers(
         dest="users_command", required=True
     )
@@ -175,6 +188,29 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 rt.sessions, Path(args.file), year=year, progress=progress, after_write=derive
             )
             print(result.render(settings.locale))
+        elif args.command == "summary":
+            from bot.dialogs.summary import summary_cli
+
+            text = await summary_cli(
+                rt.sessions,
+                args.area,
+                args.year,
+                args.villages,
+                settings.locale,
+                current_year=datetime.now(settings.tz).year,
+            )
+            print(text)
+        elif args.command == "stats":
+            from exports.stats_facts import rebuild_member_facts
+            from exports.stats_import import import_area_stats
+
+            if args.stats_command == "import":
+                stats_result = await import_area_stats(
+                    rt.sessions, Path(args.file), progress=progress
+                )
+                print(stats_result.render(settings.locale))
+            else:
+                print(await rebuild_member_facts(rt.sessions))
         elif args.command == "users":
             user = await add_user(
                 rt.sessions,

@@ -30,6 +30,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("review", INTERVIEWERS, in_menu=False),
     CommandSpec("pause", INTERVIEWERS, in_menu=False),
     CommandSpec("cancel", INTERVIEWERS, in_menu=False),
+    CommandSpec("summary", ALL_ROLES),
     CommandSpec("menu", ALL_ROLES, in_menu=False),
     CommandSpec("whoami", ALL_ROLES),
     CommandSpec("help", ALL_ROLES),

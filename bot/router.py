@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.commands import BY_NAME
 from bot.context import DialogContext
-from bot.dialogs import fallback, households, interview, menu, registration
+from bot.dialogs import fallback, households, interview, menu, registration, summary
 from bot.messages import Kind, Outgoing
 
 CommandHandler = Callable[[DialogContext], Awaitable[list[Outgoing]]]
@@ -17,6 +17,7 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "menu": menu.show_menu,
     "whoami": menu.who_am_i,
     "interview": households.start,
+    "summary": summary.summary,
     "back": interview.back,
     "skip": interview.skip,
     "review": interview.review,
@@ -26,7 +27,7 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
 
 # Text and buttons go to the first dialog that claims them.
 TEXT_HANDLERS = (interview.on_text, households.on_text)
-CHOICE_HANDLERS = (interview.on_choice, households.on_choice)
+CHOICE_HANDLERS = (interview.on_choice, households.on_choice, summary.on_choice)
 
 
 async def route(ctx: DialogContext) -> list[Outgoing]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
-from exports.export_run import ExportRequest, ExportSettings, Format, run_export
+from exports.export_run import ExportFile, ExportRequest, ExportSettings, Format, run_export
 from storage.uow import UnitOfWork
 
 NO_LIMIT = sys.maxsize
@@ -59,9 +59,13 @@ async def export_to_files(
         finally:
             # The refusal's audit entry is worth keeping too.
             await uow.commit()
+    return _write(output, outcome.files)
+
+
+def _write(output: Path, files: list[ExportFile]) -> list[Path]:
     output.mkdir(parents=True, exist_ok=True)
     written = []
-    for file in outcome.files:
+    for file in files:
         target = output / file.filename
         target.write_bytes(file.content)
         written.append(target)

@@ -233,6 +233,11 @@ def _category_block(report: SummaryReport, category: HouseholdCategory, locale: 
             adults=n(counts.aged_15_plus),
             adults_percent=p(percent(counts.aged_15_plus, counts.members)),
         ),
+    ]
+    if counts.households == 0 and counts.members == 0:
+        # Nothing to break down: ten lines of zeros would only hide the other blocks.
+        return lines
+    lines += [
         t("summary.capacity"),
         t(
             "summary.capacity.able",

@@ -27,12 +27,12 @@ def test_newcomer_registers_and_reaches_the_main_menu(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     codes = invite_codes(first.stdout)
 
-    session = chat(tmp_path, [f"/start {codes['collaborator']}", "2", "/help"], user="an")
+    session = chat(tmp_path, [f"/start {codes['collaborator']}", "3", "/help"], user="an")
     assert session.returncode == 0, session.stderr
     out = session.stdout
     assert "cộng tác viên của Ấp 1" in out
     assert "Danh mục chính (cộng tác viên)" in out
-    # "2" picks the second menu button: who am I.
+    # "3" picks the third menu button: who am I.
     assert "Vai trò: cộng tác viên" in out
     assert "/whoami" in out
     assert "Traceback" not in session.stderr

@@ -73,19 +73,22 @@ def parse_args(args: str) -> Request:
 
 
 def find_areas(nodes: Sequence[AreaNode], query: str) -> list[AreaNode]:
-    """The areas ``query`` names: an exact code, else an exact name, else names ending with
-    the query as whole words ("my hoa" for "Xã Mỹ Hòa"), else names containing it."""
+    """The areas ``query`` names: an exact code; else, comparing accent-free names, the
+    exact name, then names holding it as whole words ("my hoa" for "Xã Mỹ Hòa", "ap" for
+    "Ấp 1" but not for "Tháp Mười"), then as word starts ("thap m")."""
     wanted = fold(query)
     if not wanted:
         return []
     by_code = [node for node in nodes if node.code.lower() == query.strip().lower()]
     if by_code:
         return by_code
+    padded = f" {wanted} "
+    prefix = re.compile(r"(^|\s)" + re.escape(wanted))
     names = [(node, fold(node.name)) for node in nodes]
     for matches in (
         lambda name: name == wanted,
-        lambda name: name.endswith(" " + wanted),
-        lambda name: wanted in name,
+        lambda name: padded in f" {name} ",
+        lambda name: prefix.search(name) is not None,
     ):
         found = [node for node, name in names if matches(name)]
         if found:

@@ -24,6 +24,7 @@ from bot.forms import (
     set_answer,
 )
 from bot.interview.codec import assemble, flatten, path_key
+from exports.stats_facts import refresh_member_facts
 from storage.models import Household, Interview, InterviewStatus, User
 from storage.uow import UnitOfWork
 
@@ -96,6 +97,8 @@ class InterviewSession:
             self.interview, [row_key for row_key in before if row_key not in after]
         )
         self.answers = updated
+        # The statistics projection commits with the answer it derives from.
+        await refresh_member_facts(self.uow, self.interview, after)
         self.interview.step += 1
         self.interview.updated_at = now
         if key in before and before[key] != after.get(key):

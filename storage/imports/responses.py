@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.forms import Field, Form, load_bundled_form
 from bot.interview.codec import key_path
+from exports.stats_facts import refresh_member_facts_for
 from storage.imports import values
 from storage.imports.errors import ImportResult
 from storage.imports.progress import progress_bar
@@ -99,6 +100,7 @@ async def import_responses(
         plan = await _plan(uow.session, form, checked, year, source, errors)
         errors.raise_if_any()
         answers, touched = await _write(uow.session, form, plan, source, progress)
+        await refresh_member_facts_for(uow, touched)
         if after_write is not None and touched:
             # Derived data (classifications, statistics) lands in the same transaction.
             await after_write(uow, touched)

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -20,6 +21,7 @@ from bot.forms import apply_calculations
 from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
 from bot.interview.session import current_form
+from exports.stats_facts import write_member_facts
 from storage.models import (
     Answer,
     Area,
@@ -179,6 +181,7 @@ class Template:
         return len(self.answers["members"])
 
 
+@cache
 def templates(year: int) -> list[Template]:
     form = current_form()
     rules = rules_for(year)
@@ -267,7 +270,7 @@ async def _insert_chunk(
             )
         ).all()
     )
-    interviews = [
+    interviews: list[dict[str, Any]] = [
         {
             "household_id": ids[plan.code],
             "collaborator_id": plan.collaborator_id,
@@ -296,13 +299,16 @@ async def _insert_chunk(
             )
         ).all()
     )
-    answers, results = [], []
+    answers: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    facts: list[tuple[int, dict[str, Any]]] = []
     for plan in planned:
         if plan.status is not InterviewStatus.COMPLETED:
             continue
         template = built[plan.template]
         household_id = ids[plan.code]
         interview_id = interview_ids[household_id]
+        facts.append((interview_id, template.flat))
         answers += [
             {
                 "interview_id": interview_id,
@@ -320,6 +326,7 @@ async def _insert_chunk(
         await session.execute(insert(Answer), answers[start : start + 5000])
     if results:
         await session.execute(insert(Classification), results)
+    await write_member_facts(session, facts)
 
 
 def plan_commune(villages: Sequence[str], per_village: int) -> list[Planned]:

@@ -27,10 +27,8 @@ def workbook(document: Document) -> Workbook:
 def table(book: Workbook, title: str) -> list[dict[str, Any]]:
     """A sheet's rows as dicts by header, skipping any preamble above the header row."""
     rows = list(book[title].iter_rows(values_only=True))
-    start = next(
-        i for i, row in enumerate(rows) if (row and row[0] == "Mã hộ") or row[0] == "Diện hộ"
-    )
-    headers = rows[start]
+    start = next(i for i, row in enumerate(rows) if row and row[0] in ("Mã hộ", "Diện hộ"))
+    headers = [str(cell) for cell in rows[start]]
     return [dict(zip(headers, row, strict=True)) for row in rows[start + 1 :]]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.forms import load_bundled_form
 from tests.exports.conftest import Commune
-from tests.exports.helpers import command, documents, table, texts, workbook
+from tests.exports.helpers import command, documents, table, workbook
 
 SHEETS = [
     "Hộ gia đình",
@@ -94,28 +94,18 @@ async def test_one_sheet_per_support_group_with_the_support_wished(commune: Comm
     assert {row["Họ tên"] for row in table(book, "Không có khả năng lao động")} == {"Lê Thị Bảy"}
 
 
-async def test_deprivations_name_the_responsible_office(commune: Commune) -> None:
+async def test_deprivations_and_summary(commune: Commune) -> None:
     [document] = documents(await commune.conversation.handle(command("/export", commune.staff)))
     rows = table(workbook(document), "Thiếu hụt")
     first = [row for row in rows if row["Mã hộ"] == "HH-001"]
-    assert [row["Mã chỉ số"] for row in first][0] == "D1"
+    assert first[0]["Mã chỉ số"] == "D1"
     employment = first[0]
     assert employment["Chỉ số thiếu hụt"] == "Việc làm"
     assert "Phòng Lao động - Thương binh và Xã hội" in employment["Cơ quan phụ trách"]
     assert "Dự án 4" in employment["Dự án, chính sách hỗ trợ"]
     assert "Nguyễn Văn Hùng" in employment["Chi tiết"]
-
-
-async def test_summary_sheet(commune: Commune) -> None:
-    [document] = documents(await commune.conversation.handle(command("/export", commune.staff)))
     rows = table(workbook(document), "Tổng hợp")
     poor = next(row for row in rows if row["Chỉ tiêu"] == "Tổng số hộ nghèo")
     assert poor["Số lượng"] == 5
     labels = [row["Chỉ tiêu"] for row in rows]
     assert any("Lao động không có việc làm" in (label or "") for label in labels)
-
-
-async def test_unknown_area_is_explained(commune: Commune) -> None:
-    replies = await commune.conversation.handle(command("/export XYZ", commune.staff))
-    assert not documents(replies)
-    assert "XYZ" in texts(replies)

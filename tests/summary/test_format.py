@@ -107,3 +107,24 @@ def test_rows_follow_the_text() -> None:
     assert [r.count for r in seeking] == [6, 0, 0]
     labels_en = {r.label for r in summary_rows(report(), "en")}
     assert "Poor households" in labels_en
+
+
+def test_escaped_block_and_empty_categories() -> None:
+    escaped = Counts(2, 2, 6, 4, 3, 1, {"employed": 1, "no_job": 2, "unable": 1})
+    text = render_summary(report(categories={Category.ESCAPED: escaped}))
+    lines = text.splitlines()
+    headline = lines.index(
+        "c) Tổng số hộ mới thoát nghèo trong vòng 36 tháng: 02 hộ, với 06 nhân khẩu (có 04 "
+        "người thuộc hộ mới thoát nghèo từ 15 tuổi trở lên, chiếm 66,67%)."
+    )
+    assert lines[headline + 2] == (
+        "+ Còn khả năng lao động 03 người, chiếm 50% tổng số nhân khẩu hộ mới thoát nghèo."
+    )
+    assert (
+        "- Ngoài ra, còn 02 người còn khả năng lao động thuộc hộ mới thoát nghèo không có việc "
+        "làm, đang tìm việc làm."
+    ) in lines
+    # No poor household at all: the headline only, no rate of a category without rate.
+    [poor] = [line for line in lines if line.startswith("a)")]
+    assert poor.startswith("a) Tổng số hộ nghèo: 0 hộ, tỷ lệ 0% (giảm 1%)")
+    assert lines[lines.index(poor) + 1] == ""

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the plan's lines are copied verbatim, one per line)
 """/summary reproduces the district plan's statistics (section II.1 a-b, II.2) character for
 character, on a database holding exactly the plan's households and members."""
 

@@ -1,0 +1,76 @@
+"""/export csv (UTF-8 with BOM, one file per sheet) and /report (section II as .docx)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+
+from docx import Document as WordDocument
+
+from exports.csv_export import ENCODING
+from tests.exports.conftest import Commune
+from tests.exports.helpers import command, documents
+
+BOM = b"\xef\xbb\xbf"
+
+
+def read_csv(content: bytes) -> list[dict[str, str]]:
+    assert content.startswith(BOM)
+    return list(csv.DictReader(io.StringIO(content.decode(ENCODING), newline="")))
+
+
+async def test_csv_is_a_zip_of_one_bom_file_per_sheet(commune: Commune) -> None:
+    [document] = documents(await commune.conversation.handle(command("/export csv", commune.staff)))
+    assert document.filename == "rasoat-87-MH-2026.zip"
+    archive = zipfile.ZipFile(io.BytesIO(document.content))
+    assert archive.namelist() == [
+        "ho-gia-dinh.csv",
+        "thanh-vien.csv",
+        "khong-co-viec-lam.csv",
+        "khong-muon-di-lam.csv",
+        "viec-lam-khong-on-dinh.csv",
+        "khong-co-kha-nang-lao-dong.csv",
+        "thieu-hut.csv",
+        "tong-hop.csv",
+    ]
+    members = read_csv(archive.read("thanh-vien.csv"))
+    assert len(members) == 21
+    hung = members[0]
+    assert hung["Mã hộ"] == "HH-001" and hung["Ấp"] == "Ấp 1" and hung["Diện hộ"] == "hộ nghèo"
+    assert hung["Họ tên"] == "Nguyễn Văn Hùng"
+    assert hung["Ngày sinh"] == "1974-06-11"
+    households = read_csv(archive.read("ho-gia-dinh.csv"))
+    assert households[0]["Phương tiện tiếp cận thông tin (mã)"] == "tv smartphone"
+    # The workbook's title lines are not in the CSV: the header is the first line.
+    group = archive.read("khong-co-viec-lam.csv").decode(ENCODING)
+    assert group.startswith("Mã hộ,")
+
+
+async def test_csv_of_one_sheet(commune: Commune) -> None:
+    replies = await commune.conversation.handle(command("/export csv thanh-vien", commune.staff))
+    [document] = documents(replies)
+    assert document.filename == "rasoat-87-MH-2026-thanh-vien.csv"
+    assert len(read_csv(document.content)) == 21
+    replies = await commune.conversation.handle(command("/export csv 87-MH-A2 members", "k1"))
+    [document] = documents(replies)
+    assert {row["Mã hộ"] for row in read_csv(document.content)} == {"HH-007", "HH-008"}
+
+
+async def test_report_is_section_two_in_the_plans_wording(commune: Commune) -> None:
+    [document] = documents(await commune.conversation.handle(command("/report 87-MH", "k1")))
+    assert document.filename.endswith(".docx")
+    paragraphs = [p.text for p in WordDocument(io.BytesIO(document.content)).paragraphs]
+    text = "\n".join(paragraphs)
+    assert paragraphs[0] == "II. NỘI DUNG THỰC HIỆN"
+    assert paragraphs[1].startswith(
+        "1. Kết quả rà soát phân loại hộ nghèo, hộ cận nghèo cuối năm 2026"
+    )
+    assert "a) Tổng số hộ nghèo: 05 hộ" in text
+    assert "b) Tổng số hộ cận nghèo: 03 hộ" in text
+    assert "- Khả năng lao động:" in text and "- Tình trạng việc làm:" in text
+    assert "2. Giải pháp thực hiện" in paragraphs
+    assert "- Qua thống kê, trên địa bàn xã còn" in text
+    assert "+ Nhóm lao động không có việc làm, có nhu cầu học nghề" in text
+    assert "Hằng năm tổ chức đối thoại chính sách giảm nghèo" in text
+    assert "Vận động các nguồn lực hỗ trợ nhà ở cho hộ nghèo" in text
