@@ -16,6 +16,7 @@ from bot.logs import configure_logging
 from bot.runtime import Runtime, runtime
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
+from exports.export_scope import ExportRefused
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.uow import UnitOfWork
 
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stats.add_parser("rebuild", help="recompute member_facts from the answers")
 
+    export = commands.add_parser("export", help="an area's lists (.xlsx/.csv) or report (.docx)")
+    export.add_argument("--area", default=None, help="area code (default: every area)")
+    export.add_argument("--format", choices=["xlsx", "csv", "docx"], default="xlsx")
+    export.add_argument("--year", type=int, default=None, help="review year")
+    export.add_argument("--sheet", default=None, help="csv: one sheet, e.g. thanh-vien")
+    export.add_argument("--output", default=".", help="folder for the files")
+
     users = commands.add_parser("users", help="users").add_subparsers(
         dest="users_command", required=True
     )
@@ -127,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row_error in error.errors:
             print("  " + row_error.render(_locale()), file=sys.stderr)
         return 1
+    except ExportRefused as error:
+        print(translate(error.key, _locale(), **error.params), file=sys.stderr)
+        return EXIT_USAGE
     except RuleFileError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
@@ -211,6 +222,20 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 print(stats_result.render(settings.locale))
             else:
                 print(await rebuild_member_facts(rt.sessions))
+        elif args.command == "export":
+            from exports.export_cli import export_to_files
+
+            written = await export_to_files(
+                rt.sessions,
+                settings,
+                area=args.area,
+                fmt=args.format,
+                year=args.year,
+                sheet=args.sheet,
+                output=Path(args.output),
+            )
+            for path in written:
+                print(path)
         elif args.command == "users":
             user = await add_user(
                 rt.sessions,

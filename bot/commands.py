@@ -22,6 +22,7 @@ class CommandSpec:
 # Order is the order of /help and of the menus. Handlers are bound in bot.router so this
 # module stays importable by dialogs without cycles.
 INTERVIEWERS = frozenset({Role.COLLABORATOR, Role.ADMIN})
+REVIEWERS = frozenset({Role.SUPERVISOR, Role.COMMUNE_STAFF, Role.ADMIN})
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("interview", INTERVIEWERS),
@@ -31,6 +32,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("pause", INTERVIEWERS, in_menu=False),
     CommandSpec("cancel", INTERVIEWERS, in_menu=False),
     CommandSpec("summary", ALL_ROLES),
+    CommandSpec("export", ALL_ROLES),
+    CommandSpec("report", REVIEWERS),
     CommandSpec("menu", ALL_ROLES, in_menu=False),
     CommandSpec("whoami", ALL_ROLES),
     CommandSpec("help", ALL_ROLES),

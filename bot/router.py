@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.commands import BY_NAME
 from bot.context import DialogContext
-from bot.dialogs import fallback, households, interview, menu, registration, summary
+from bot.dialogs import exports, fallback, households, interview, menu, registration, summary
 from bot.messages import Kind, Outgoing
 
 CommandHandler = Callable[[DialogContext], Awaitable[list[Outgoing]]]
@@ -18,6 +18,8 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "whoami": menu.who_am_i,
     "interview": households.start,
     "summary": summary.summary,
+    "export": exports.export,
+    "report": exports.report,
     "back": interview.back,
     "skip": interview.skip,
     "review": interview.review,

@@ -8,7 +8,9 @@ limit applies to a file on disk.
 from __future__ import annotations
 
 import getpass
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,31 +47,28 @@ async def export_to_files(
         if progress is not None:
             progress(fraction)
 
-    async with UnitOfWork(sessions) as uow:
-        try:
-            outcome = await run_export(
-                uow,
-                None,
-                request,
-                export_settings,
-                now=now or datetime.now(UTC),
-                progress=report,
-                actor_label=f"cli:{_os_user()}",
-            )
-        finally:
-            # The refusal's audit entry is worth keeping too.
-            await uow.commit()
-    return _write(output, outcome.files)
+    with tempfile.TemporaryDirectory(prefix="rasoat-export-") as folder:
+        async with UnitOfWork(sessions) as uow:
+            try:
+                outcome = await run_export(
+                    uow,
+                    None,
+                    request,
+                    export_settings,
+                    now=now or datetime.now(UTC),
+                    folder=Path(folder),
+                    progress=report,
+                    actor_label=f"cli:{_os_user()}",
+                )
+            finally:
+                # The refusal's audit entry is worth keeping too.
+                await uow.commit()
+        return _move(output, outcome.files)
 
 
-def _write(output: Path, files: list[ExportFile]) -> list[Path]:
+def _move(output: Path, files: list[ExportFile]) -> list[Path]:
     output.mkdir(parents=True, exist_ok=True)
-    written = []
-    for file in files:
-        target = output / file.filename
-        target.write_bytes(file.content)
-        written.append(target)
-    return written
+    return [Path(shutil.move(file.path, output / file.filename)) for file in files]
 
 
 def _os_user() -> str:

@@ -7,7 +7,6 @@ each file is known to be under the upload limit.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -19,7 +18,6 @@ from bot.forms import Form
 from bot.interview.results import rules_for
 from classification import RuleSet
 from exports.csv_export import CsvWriter, zip_files
-from exports.docx_report import section_two, write_docx
 from exports.export_columns import Cell
 from exports.export_scope import ExportRefused, Scope, resolve_scope
 from exports.export_sheets import SUMMARY, Layout, Row, Sheet
@@ -55,8 +53,17 @@ class ExportRequest:
 
 @dataclass(frozen=True)
 class ExportFile:
+    """A finished file, in the folder the caller gave (and deletes when done)."""
+
     filename: str
-    content: bytes
+    path: Path
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
 
 
 @dataclass
@@ -90,10 +97,12 @@ async def run_export(
     settings: ExportSettings,
     *,
     now: datetime,
+    folder: Path,
     progress: Progress | None = None,
     actor_label: str | None = None,
 ) -> ExportOutcome:
-    """Build the files of ``request`` as ``user`` (None: the command line) may see them.
+    """Build the files of ``request`` as ``user`` (None: the command line) may see them,
+    in ``folder`` (files stay on disk: a 50 MB part is never held in memory here).
 
     Raises :class:`ExportRefused` for a request outside the user's scope, after recording
     the refusal in the audit log (the caller's transaction commits it).
@@ -117,8 +126,7 @@ async def run_export(
         raise
     ids = await household_ids(uow.session, scope.selection)
     job = _Job(uow, scope, ids, request, settings, progress)
-    with tempfile.TemporaryDirectory(prefix="rasoat-export-") as folder:
-        outcome = await job.run(Path(folder))
+    outcome = await job.run(folder)
     uow.audit.record(
         f"export.{request.format.value}",
         actor=user,
@@ -128,7 +136,7 @@ async def run_export(
         households=outcome.households,
         members=outcome.members,
         files=[f.filename for f in outcome.files],
-        bytes=sum(len(f.content) for f in outcome.files),
+        bytes=sum(f.size for f in outcome.files),
         collaborator_only=scope.selection.collaborator_id is not None,
         **({"sheet": request.sheet} if request.sheet else {}),
         **_by(actor_label),
@@ -183,9 +191,10 @@ class _Job:
         self.progress = progress
         self.layout = _layout(settings, scope.selection.year)
         self.rules: RuleSet = self.layout.rules
-        self.folder = Path()
+        self.folder = self.output = Path()
         self.households = 0
         self.members = 0
+        self._counts: dict[Path, tuple[int, int]] = {}
         # Households written so far over all passes, for the progress figure.
         self._done = 0
         self._planned = max(1, len(ids))
@@ -195,22 +204,30 @@ class _Job:
         return f"rasoat-{safe_name(self.scope.code)}-{self.scope.selection.year}"
 
     async def run(self, folder: Path) -> ExportOutcome:
-        self.folder = folder
+        self.output = folder
+        self.folder = folder / "work"
+        self.folder.mkdir()
         outcome = ExportOutcome(self.scope)
         if self.request.format is Format.DOCX:
             path = await self._docx()
-            outcome.files = [ExportFile(f"{self.stem}-muc-II.docx", path.read_bytes())]
+            outcome.files = [self._final(path, f"{self.stem}-muc-II.docx")]
         else:
             parts = await render_within(self.ids, self._render, self.settings.limit)
+            # A split renders the households again, part by part: count the parts kept.
+            self.households = sum(self._counts[part.path][0] for part in parts)
+            self.members = sum(self._counts[part.path][1] for part in parts)
             suffix = parts[0].path.suffix
             names = part_names(self.stem + self._sheet_suffix(), suffix, len(parts))
             outcome.files = [
-                ExportFile(name, part.path.read_bytes())
-                for name, part in zip(names, parts, strict=True)
+                self._final(part.path, name) for name, part in zip(names, parts, strict=True)
             ]
         outcome.households, outcome.members = self.households, self.members
         await self._report(1.0)
         return outcome
+
+    def _final(self, path: Path, filename: str) -> ExportFile:
+        """Move a finished file out of the work folder under its final name."""
+        return ExportFile(filename, path.rename(self.output / filename))
 
     def _sheet_suffix(self) -> str:
         if self.request.format is Format.CSV and self.request.sheet:
@@ -250,8 +267,11 @@ class _Job:
             # A second pass (a split) re-reads everything: say so in the progress figure.
             self._planned = self._done + len(ids)
         if self.request.format is Format.XLSX:
-            return await self._xlsx(ids, tag)
-        return await self._csv(ids, tag)
+            path = await self._xlsx(ids, tag)
+        else:
+            path = await self._csv(ids, tag)
+        self._counts[path] = (self.households, self.members)
+        return path
 
     async def _xlsx(self, ids: Sequence[int], tag: str) -> Path:
         path = self.folder / f"export{tag}.xlsx"
@@ -286,6 +306,9 @@ class _Job:
         return zip_files(self.folder / f"export{tag}.zip", files)
 
     async def _docx(self) -> Path:
+        # Imported here: python-docx and lxml are only needed for this format.
+        from exports.docx_report import section_two, write_docx
+
         tally = await self._stream(self.ids, None)
         report = await district_report(self.uow, self.scope, tally)
         paragraphs = section_two(report, tally, self.rules)

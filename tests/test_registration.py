@@ -56,7 +56,13 @@ async def test_register_with_code_binds_role_and_area(
     replies = await conversation.handle(message(f"/start {code.lower()[:4]}-{code[4:]}"))
     assert "giám sát viên của Xã Mỹ Hòa" in replies[0].text
     menu = next(r for r in replies if isinstance(r, Choices))
-    assert {c.data for c in menu.choices} == {"cmd:summary", "cmd:whoami", "cmd:help"}
+    assert {c.data for c in menu.choices} == {
+        "cmd:summary",
+        "cmd:export",
+        "cmd:report",
+        "cmd:whoami",
+        "cmd:help",
+    }
     assert any(isinstance(r, CommandMenu) for r in replies)
     async with database.sessions() as session:
         user = await session.scalar(select(User))

@@ -12,7 +12,9 @@ offers one (an edited "Đang xuất… 40%" message on Telegram).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot.context import DialogContext
 from bot.messages import Document, Outgoing, Text
@@ -71,18 +73,21 @@ def _is_sheet(ctx: DialogContext, word: str, year: int | None) -> bool:
 async def _run(ctx: DialogContext, request: ExportRequest) -> list[Outgoing]:
     assert ctx.user is not None
     settings = ExportSettings(tz=ctx.settings.tz, rules=ctx.settings.rules, limit=UPLOAD_LIMIT)
-    try:
-        outcome = await run_export(
-            ctx.uow,
-            ctx.user,
-            request,
-            settings,
-            now=ctx.now,
-            progress=_progress(ctx),
-        )
-    except ExportRefused as refused:
-        return [Text(ctx.t(refused.key, **refused.params))]
-    return _replies(ctx, request, outcome)
+    with tempfile.TemporaryDirectory(prefix="rasoat-export-") as folder:
+        try:
+            outcome = await run_export(
+                ctx.uow,
+                ctx.user,
+                request,
+                settings,
+                now=ctx.now,
+                folder=Path(folder),
+                progress=_progress(ctx),
+            )
+        except ExportRefused as refused:
+            return [Text(ctx.t(refused.key, **refused.params))]
+        # Read before the folder goes: Document carries bytes (see README, "Exports").
+        return _replies(ctx, request, outcome)
 
 
 def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome) -> list[Outgoing]:
@@ -92,7 +97,7 @@ def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome)
         return [Text(ctx.t("exports.empty", area=scope.name, year=year))]
     if request.format is Format.DOCX:
         caption = ctx.t("exports.report_caption", area=scope.name, year=year)
-        return [Document(f.filename, f.content, caption) for f in outcome.files]
+        return [Document(f.filename, f.read(), caption) for f in outcome.files]
     if len(outcome.files) == 1:
         caption = ctx.t(
             "exports.caption",
@@ -101,12 +106,13 @@ def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome)
             households=outcome.households,
             members=outcome.members,
         )
-        return [Document(outcome.files[0].filename, outcome.files[0].content, caption)]
+        [file] = outcome.files
+        return [Document(file.filename, file.read(), caption)]
     parts = len(outcome.files)
     return [
         Document(
             f.filename,
-            f.content,
+            f.read(),
             ctx.t("exports.caption_part", area=scope.name, year=year, part=n, parts=parts),
         )
         for n, f in enumerate(outcome.files, start=1)

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from openpyxl.workbook import Workbook
+from sqlalchemy import select
 
 from bot.dialogs import exports as export_dialog
 from bot.messages import Document
@@ -17,6 +18,7 @@ from bot.settings import Settings
 from exports.export_cli import export_to_files
 from exports.export_run import ExportRequest, ExportSettings, Format, run_export
 from exports.packaging import split_evenly
+from storage.models import AuditEntry
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.conftest import NOW, Commune
@@ -24,7 +26,7 @@ from tests.exports.helpers import command, documents, table, workbook
 
 
 async def test_large_workbook_is_split_into_complete_parts(
-    commune: Commune, monkeypatch: pytest.MonkeyPatch
+    commune: Commune, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [whole] = documents(await commune.conversation.handle(command("/export", commune.staff)))
     limit = int(len(whole.content) * 0.8)
@@ -34,6 +36,14 @@ async def test_large_workbook_is_split_into_complete_parts(
     assert parts[0].filename == f"rasoat-87-MH-2026-phan-1-{len(parts)}.xlsx"
     assert all(len(part.content) <= limit for part in parts)
     assert "phần 1/" in parts[0].caption
+    async with database.sessions() as session:
+        entry = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.action == "export.xlsx")
+            .order_by(AuditEntry.id.desc())
+        )
+    assert entry is not None and entry.details["households"] == 8
+    assert entry.details["members"] == 21 and len(entry.details["files"]) == len(parts)
     codes = [row["Mã hộ"] for part in parts for row in table(workbook(part), "Hộ gia đình")]
     assert codes == [f"HH-00{n}" for n in range(1, 9)]
 
@@ -53,7 +63,7 @@ def test_split_evenly_keeps_order() -> None:
     assert split_evenly([1], 4) == [[1]]
 
 
-async def test_progress_rises_to_one(commune: Commune, database: Database) -> None:
+async def test_progress_rises_to_one(commune: Commune, database: Database, tmp_path: Path) -> None:
     seen: list[float] = []
 
     async def progress(fraction: float) -> None:
@@ -62,7 +72,13 @@ async def test_progress_rises_to_one(commune: Commune, database: Database) -> No
     settings = ExportSettings(tz=UTC, batch_size=2)
     async with UnitOfWork(database.sessions) as uow:
         await run_export(
-            uow, None, ExportRequest(Format.XLSX), settings, now=NOW, progress=progress
+            uow,
+            None,
+            ExportRequest(Format.XLSX),
+            settings,
+            now=NOW,
+            folder=tmp_path,
+            progress=progress,
         )
     assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] == 1.0
 
