@@ -28,7 +28,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench all
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,10 +1,34 @@
-"""``python -m bench``: every benchmark, with the options of :mod:`bench.interview`."""
+"""``python -m bench [interview|summary|export] [options]``: the benchmarks, each printing
+its ratio against a baseline measured in the same run.
+
+Without a name it runs the interview benchmark (options of :mod:`bench.interview`);
+``python -m bench all`` runs the three with their default sizes, one after the other.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 
-from bench.interview import main
+
+def _runners() -> dict[str, Callable[[Sequence[str]], int]]:
+    from bench import export, interview, summary
+
+    return {
+        "interview": lambda argv: interview.main(list(argv)),
+        "summary": lambda argv: summary.main(list(argv)),
+        "export": lambda argv: export.run(list(argv)),
+    }
+
+
+def main(argv: Sequence[str]) -> int:
+    runners = _runners()
+    if argv and argv[0] == "all":
+        return max(runner(list(argv[1:])) for runner in runners.values())
+    if argv and argv[0] in runners:
+        return runners[argv[0]](argv[1:])
+    return runners["interview"](argv)
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
