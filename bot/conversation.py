@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +34,16 @@ class Conversation:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        # SQLite has one writer at a time, and every update writes (the ledger row comes
+        # first). Queueing here hands the database over the moment a commit ends; left to
+        # SQLite, waiters sleep and poll in its busy handler, and throughput collapses as
+        # soon as two chats overlap. Other processes are still kept out by SQLite's lock.
+        bind = sessions.kw.get("bind")
+        dialect = getattr(getattr(bind, "dialect", None), "name", "")
+        self._writer: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+
+    def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
+        return self._writer if self._writer is not None else nullcontext()
 
     async def handle(self, incoming: Incoming) -> list[Outgoing]:
         """Apply one message and return the replies.
@@ -41,13 +53,15 @@ class Conversation:
         ``update_key``) is recognised inside that same transaction and changes nothing.
         """
         try:
-            async with UnitOfWork(self.sessions) as uow:
+            async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
                 if incoming.update_key is not None and not await uow.updates.claim(
                     incoming.platform, incoming.update_key
                 ):
                     log.info("duplicate update %s ignored", incoming.update_key)
                     return []
-                user = await uow.users.by_platform_id(incoming.platform, incoming.user_id)
+                user, state = await uow.users.with_dialog_state(incoming.platform, incoming.user_id)
+                if user is not None:
+                    uow.dialogs.remember(user, state)
                 ctx = DialogContext(uow, incoming, user, self.settings, self.clock())
                 replies = await route(ctx)
                 await uow.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from storage.models import (
     Answer,
@@ -83,11 +84,50 @@ class AreaRepository(_Repository):
         self.session.add(area)
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
+
+
+def _dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL)."""
+    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+
+
+@functools.cache
+def _answer_upsert(dialect: str) -> Any:
+    # Built once: constructing ON CONFLICT clauses costs more than executing them.
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Answer)
+    return insert.on_conflict_do_update(
+        index_elements=[Answer.interview_id, Answer.path],
+        set_={
+            "value": insert.excluded.value,
+            "answered_by": insert.excluded.answered_by,
+            "answered_at": insert.excluded.answered_at,
+        },
+    )
+
+
 class UserRepository(_Repository):
     async def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
         return await self.session.scalar(
             select(User).where(User.platform == platform, User.platform_user_id == platform_user_id)
         )
+
+    async def with_dialog_state(
+        self, platform: str, platform_user_id: str
+    ) -> tuple[User | None, DialogState | None]:
+        """The user, their areas and their dialog state in one round trip (every update
+        needs all three; separately they are three queries)."""
+        rows = await self.session.execute(
+            select(User, DialogState)
+            .outerjoin(DialogState, DialogState.user_id == User.id)
+            .where(User.platform == platform, User.platform_user_id == platform_user_id)
+            .options(joinedload(User.areas))
+        )
+        found = rows.unique().first()
+        if found is None:
+            return None, None
+        return found[0], found[1]
 
     async def get(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
@@ -172,6 +212,14 @@ class InterviewRepository(_Repository):
     async def get(self, interview_id: int) -> Interview | None:
         return await self.session.get(Interview, interview_id)
 
+    async def get_for_update(self, interview_id: int) -> Interview | None:
+        """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
+        lock does the same). Two workers handling the same interview then take turns, so
+        each sees the step the other committed and no step number is used twice."""
+        return await self.session.scalar(
+            select(Interview).where(Interview.id == interview_id).with_for_update(of=Interview)
+        )
+
     async def open_for_household(self, household_id: int) -> Interview | None:
         return await self.session.scalar(
             select(Interview).where(
@@ -208,25 +256,31 @@ class InterviewRepository(_Repository):
             select(Answer).where(Answer.interview_id == interview.id, Answer.path == path)
         )
 
-    async def save_answer(
-        self, interview: Interview, path: str, value: Any, by: User | None, at: datetime
-    ) -> tuple[bool, Any]:
-        """Store one answer; returns (whether a previous answer existed, its value)."""
-        row = await self.answer_row(interview, path)
-        if row is None:
-            self.session.add(
-                Answer(
-                    interview_id=interview.id,
-                    path=path,
-                    value=value,
-                    answered_by=by.id if by else None,
-                    answered_at=at,
-                )
-            )
-            return False, None
-        previous = row.value
-        row.value, row.answered_by, row.answered_at = value, by.id if by else None, at
-        return True, previous
+    async def save_answers(
+        self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
+    ) -> None:
+        """Insert or overwrite the given answers ({path: JSON value}) in one statement.
+
+        The caller knows the previous values (it holds all answers), so nothing is read
+        back; ON CONFLICT makes it one round trip whether or not a row exists.
+        """
+        if not rows:
+            return
+        statement = _answer_upsert(_dialect(self.session))
+        by_id = by.id if by else None
+        await self.session.execute(
+            statement,
+            [
+                {
+                    "interview_id": interview.id,
+                    "path": path,
+                    "value": value,
+                    "answered_by": by_id,
+                    "answered_at": at,
+                }
+                for path, value in rows.items()
+            ],
+        )
 
     async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
         wanted = list(paths)
@@ -313,10 +367,8 @@ class UpdateLedger(_Repository):
         ON CONFLICT DO NOTHING keeps two workers racing on a redelivered update from
         erroring: one inserts the row, the other learns it lost.
         """
-        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
-            insert(ProcessedUpdate)
+            _dialect_insert(self.session)(ProcessedUpdate)
             .values(platform=platform, update_key=update_key, processed_at=utcnow())
             .on_conflict_do_nothing()
         )
@@ -331,20 +383,40 @@ class UpdateLedger(_Repository):
 
 
 class DialogStateRepository(_Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        # Users whose state this transaction already read (None: they have none), so the
+        # state loaded along with the user costs no second query.
+        self._known: dict[int, DialogState | None] = {}
+
+    def remember(self, user: User, state: DialogState | None) -> None:
+        self._known[user.id] = state
+
     async def get(self, user: User) -> DialogState | None:
-        return await self.session.get(DialogState, user.id)
+        if user.id in self._known:
+            return self._known[user.id]
+        state = await self.session.get(DialogState, user.id)
+        self._known[user.id] = state
+        return state
 
     async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
-        current = await self.session.get(DialogState, user.id)
+        current = await self.get(user)
         if current is None:
-            self.session.add(DialogState(user_id=user.id, dialog=dialog, state=state))
+            current = DialogState(user_id=user.id, dialog=dialog, state=state)
+            self.session.add(current)
+            self._known[user.id] = current
         else:
             current.dialog = dialog
             # A new dict object, so SQLAlchemy sees the JSON column changed.
             current.state = dict(state)
 
     async def clear(self, user: User) -> None:
+        current = self._known.get(user.id)
+        if current is not None and current in self.session:
+            # Not flushed later: the row is gone.
+            self.session.expunge(current)
         await self.session.execute(delete(DialogState).where(DialogState.user_id == user.id))
+        self._known[user.id] = None
 
 
 # -- statistics (summary) ------------------------------------------------------------------

@@ -6,6 +6,7 @@ raises half-way leaves the database as it was.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -41,6 +42,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.updates = UpdateLedger(self.session)
         self.dialogs = DialogStateRepository(self.session)
+        self._after_commit: list[Callable[[], None]] = []
         return self
 
     async def __aexit__(
@@ -54,8 +56,19 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this transaction has committed (never if it rolls back).
+
+        For in-process caches: they may only learn what the database really holds.
+        """
+        self._after_commit.append(callback)
+
     async def commit(self) -> None:
         await self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
 
     async def rollback(self) -> None:
+        self._after_commit.clear()
         await self.session.rollback()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from telegram import (
     BotCommand,
@@ -17,7 +19,13 @@ from telegram import (
 )
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    ContextTypes,
+    TypeHandler,
+)
 
 from bot.i18n import translate
 from bot.messages import (
@@ -39,6 +47,9 @@ PLATFORM = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
 # What an unregistered user sees in Telegram's command menu.
 DEFAULT_COMMANDS = ("start", "help")
+# Updates in flight at once, all chats together. Each one holds a database connection
+# only while its transaction runs, so this bounds memory, not the pool.
+MAX_CONCURRENT_UPDATES = 64
 
 
 def to_incoming(update: Update) -> Incoming | None:
@@ -107,6 +118,54 @@ def _pressed(update: Update) -> int | None:
     return query.message.message_id
 
 
+class PerUserUpdateProcessor(BaseUpdateProcessor):
+    """Different people's updates run concurrently; one person's run one at a time, in order.
+
+    A collaborator's answers must apply in the order sent (the dialog state is per user),
+    but there is no reason for one village's collaborator to wait for another's database
+    commit and reply round trips. PTB starts one task per update in arrival order, and
+    ``asyncio.Lock`` wakes its waiters first come, first served, so each user's updates
+    keep Telegram's order.
+    """
+
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(max_concurrent_updates)
+        # key -> (lock, updates holding or waiting for it); dropped when unused, so the
+        # table holds only people with an update in flight.
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @staticmethod
+    def _key(update: object) -> int | None:
+        if not isinstance(update, Update):
+            return None
+        if update.effective_user is not None:
+            return update.effective_user.id
+        return update.effective_chat.id if update.effective_chat is not None else None
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = self._key(update)
+        if key is None:
+            await coroutine
+            return
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
@@ -127,12 +186,17 @@ class TelegramChannel:
     ) -> None:
         bot = application.bot
         chat_id = int(incoming.chat_id)
-        notice: str | None = None
+        # The button's spinner stops when the callback is answered: do it alongside the
+        # replies rather than after them (a Bot API round trip sooner on a real network).
+        answering: asyncio.Task[None] | None = None
+        if update.callback_query is not None:
+            notices = [reply.text for reply in replies if isinstance(reply, Notice)]
+            answering = asyncio.create_task(
+                self._answer_callback(update, notices[-1] if notices else None)
+            )
         try:
             for reply in replies:
-                if isinstance(reply, Notice):
-                    notice = reply.text
-                elif isinstance(reply, Text):
+                if isinstance(reply, Text):
                     for part in split_text(reply.text):
                         await bot.send_message(chat_id, part)
                 elif isinstance(reply, Choices) and reply.edit and _pressed(update):
@@ -158,8 +222,8 @@ class TelegramChannel:
             # so log and carry on rather than crash the update loop.
             log.warning("could not deliver a reply to chat %s", chat_id, exc_info=True)
         finally:
-            if update.callback_query is not None:
-                await self._answer_callback(update, notice)
+            if answering is not None:
+                await answering
 
     async def _answer_callback(self, update: Update, notice: str | None) -> None:
         assert update.callback_query is not None
@@ -200,8 +264,9 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         .token(token)
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
-        # One update at a time: a collaborator's answers must apply in the order sent.
-        .concurrent_updates(False)
+        # A collaborator's answers must apply in the order sent, but different
+        # collaborators need not wait for each other.
+        .concurrent_updates(PerUserUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -51,7 +51,8 @@ async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]
         return None
     state = dict(state_row.state)
     state["_idle"] = (ctx.now - state_row.updated_at).total_seconds()
-    interview = await ctx.uow.interviews.get(int(state["interview_id"]))
+    # Locked: this turn may record an answer, which moves the step.
+    interview = await ctx.uow.interviews.get_for_update(int(state["interview_id"]))
     if interview is None or interview.status is InterviewStatus.CANCELLED:
         await ctx.uow.dialogs.clear(ctx.user)
         return None

@@ -7,6 +7,9 @@ inside the caller's unit of work (so an answer is committed before the bot repli
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -23,6 +26,7 @@ from bot.forms import (
     question_at,
     set_answer,
 )
+from bot.forms.answers import thaw
 from bot.interview.codec import assemble, flatten, path_key
 from exports.stats_facts import refresh_member_facts
 from storage.models import Household, Interview, InterviewStatus, User
@@ -37,6 +41,104 @@ def current_form() -> Form:
 
 
 @dataclass(slots=True)
+class _Stored:
+    """An interview's answers as committed at one (step, updated_at)."""
+
+    step: int
+    updated_at: datetime
+    prefill_source: Any
+    rows: dict[str, Any]
+    form: Form
+    _answers: dict[str, Any] | None = None
+    _prefill: dict[str, Any] | None = None
+
+    def answers(self) -> dict[str, Any]:
+        if self._answers is None:
+            self._answers = assemble(self.form, self.rows.items())
+        # A copy: sessions replace their answers rather than edit them, but a cache
+        # entry must not depend on that.
+        return thaw(self._answers)
+
+    def prefill(self) -> dict[str, Any]:
+        if self._prefill is None:
+            self._prefill = decoded_prefill(self.form, dict(self.prefill_source or {}))
+        return self._prefill
+
+
+class StoredAnswers:
+    """Each recently used interview's answers, so a chat turn needn't read them back.
+
+    Purely an optimisation; the database stays the truth. An entry is used only if the
+    interview row, read (and on PostgreSQL locked) in the current transaction, still has
+    the step and ``updated_at`` the entry was made at, and the same roster prefill: every
+    writer of answers changes those (the chat bumps the step, an import rewrites both),
+    so an entry can't outlive a change made by this process, another worker, or the CLI.
+    Entries are added only after their transaction committed.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, _Stored] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, interview: Interview, form: Form) -> _Stored | None:
+        with self._lock:
+            entry = self._entries.get(interview.id)
+        if (
+            entry is None
+            or entry.form is not form
+            or entry.step != interview.step
+            or entry.updated_at != interview.updated_at
+            or entry.prefill_source != interview.prefill
+        ):
+            return None
+        return entry
+
+    def put(self, interview_id: int, entry: _Stored) -> None:
+        with self._lock:
+            self._entries[interview_id] = entry
+            self._entries.move_to_end(interview_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# One cache per database (engine): interview ids are only unique within a database, and
+# tests and benchmarks open several in one process.
+_STORED: weakref.WeakKeyDictionary[Any, StoredAnswers] = weakref.WeakKeyDictionary()
+_STORED_LOCK = threading.Lock()
+
+
+def stored_answers(uow: UnitOfWork) -> StoredAnswers:
+    bind = uow.session.bind
+    key = getattr(bind, "sync_engine", bind)
+    with _STORED_LOCK:
+        cache = _STORED.get(key)
+        if cache is None:
+            cache = _STORED[key] = StoredAnswers()
+        return cache
+
+
+def _remember(
+    uow: UnitOfWork,
+    interview: Interview,
+    rows: dict[str, Any],
+    form: Form,
+    prefill: tuple[object, dict[str, Any]] | None = None,
+) -> None:
+    """Cache ``rows`` as the interview's answers at its current step, once committed;
+    ``prefill`` is the decoded prefill already at hand, if it is of the same source."""
+    entry = _Stored(interview.step, interview.updated_at, interview.prefill, rows, form)
+    if prefill is not None and prefill[0] is interview.prefill:
+        entry._prefill = prefill[1]
+    cache = stored_answers(uow)
+    uow.after_commit(lambda: cache.put(interview.id, entry))
+
+
+@dataclass(slots=True)
 class InterviewSession:
     uow: UnitOfWork
     interview: Interview
@@ -48,12 +150,27 @@ class InterviewSession:
     # member is complete, to ask the next question): derive it once per answers object.
     _steps: tuple[object, object, dict[Path | None, Step]] | None = field(default=None, repr=False)
     _prefill: tuple[object, dict[str, Any]] | None = field(default=None, repr=False)
+    # The rows stored for ``answers`` ({path: JSON value}) when known, so a save writes
+    # exactly the difference from what the database holds.
+    _rows: dict[str, Any] | None = field(default=None, repr=False)
 
     @classmethod
     async def load(cls, uow: UnitOfWork, interview: Interview, today: date) -> InterviewSession:
+        """The interview's session; load ``interview`` with ``get_for_update`` when answers
+        may be recorded, so its step can't move under this transaction."""
         form = current_form()
-        rows = await uow.interviews.answers(interview)
-        return cls(uow, interview, interview.household, form, assemble(form, rows), today)
+        stored = stored_answers(uow).get(interview, form)
+        if stored is not None:
+            session = cls(uow, interview, interview.household, form, stored.answers(), today)
+            session._prefill = (interview.prefill, stored.prefill())
+            session._rows = stored.rows
+            return session
+        rows = dict(await uow.interviews.answers(interview))
+        _remember(uow, interview, rows, form)
+        answers = assemble(form, rows.items())
+        session = cls(uow, interview, interview.household, form, answers, today)
+        session._rows = rows
+        return session
 
     @property
     def prefill(self) -> dict[str, Any]:
@@ -83,24 +200,33 @@ class InterviewSession:
 
         Returns the previous value of ``path`` when it overwrote one (for the audit log).
         """
-        before = flatten(self.answers)
+        before = self._rows if self._rows is not None else flatten(self.answers)
         updated = set_answer(self.answers, path, value)
         updated = drop_irrelevant(
             self.form, apply_calculations(self.form, updated, today=self.today), today=self.today
         )
         after = flatten(updated)
         key = path_key(path)
-        for row_key, row_value in after.items():
-            if row_key not in before or before[row_key] != row_value or row_key == key:
-                await self.uow.interviews.save_answer(self.interview, row_key, row_value, by, now)
+        await self.uow.interviews.save_answers(
+            self.interview,
+            {
+                row_key: row_value
+                for row_key, row_value in after.items()
+                if row_key not in before or before[row_key] != row_value or row_key == key
+            },
+            by,
+            now,
+        )
         await self.uow.interviews.delete_answers(
             self.interview, [row_key for row_key in before if row_key not in after]
         )
-        self.answers = updated
+        self.answers, self._rows = updated, after
+        # Further writes derived from this answer go here, in the same transaction.
         # The statistics projection commits with the answer it derives from.
         await refresh_member_facts(self.uow, self.interview, after)
         self.interview.step += 1
         self.interview.updated_at = now
+        _remember(self.uow, self.interview, after, self.form, self._prefill)
         if key in before and before[key] != after.get(key):
             return before[key]
         return None

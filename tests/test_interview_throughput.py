@@ -1,0 +1,192 @@
+"""What the throughput work must not change: the cache of answers is only an optimisation,
+writes are exactly what the database holds, and each person's updates stay in order."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from telegram import Chat, Message, Update
+from telegram import User as TelegramUser
+
+from bot.channels.telegram import PerUserUpdateProcessor
+from bot.conversation import Conversation
+from bot.interview.codec import assemble
+from bot.interview.session import InterviewSession, current_form, stored_answers
+from bot.settings import Settings
+from storage.models import Answer, DialogState, Interview, User
+from storage.uow import UnitOfWork
+from tests.conftest import Database
+from tests.helpers import seed_areas
+from tests.interview_driver import Collaborator, seed_household
+from tests.test_interview_dialog import collaborator, start
+from tests.test_interview_e2e import YEAR
+
+
+async def _open_interview(database: Database, settings: Settings) -> tuple[Collaborator, int]:
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    conversation = Conversation(database.sessions, settings)
+    collab = await collaborator(database, conversation, "1")
+    await start(collab)
+    async with UnitOfWork(database.sessions) as uow:
+        interview_id = await uow.session.scalar(select(Interview.id))
+    assert interview_id is not None
+    return collab, interview_id
+
+
+async def _load(database: Database, interview_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the session's answers, the answers assembled straight from the stored rows)."""
+    async with UnitOfWork(database.sessions) as uow:
+        interview = await uow.interviews.get_for_update(interview_id)
+        assert interview is not None
+        session = await InterviewSession.load(uow, interview, datetime.now(UTC).date())
+        rows = await uow.interviews.answers(interview)
+        return session.answers, assemble(current_form(), rows)
+
+
+async def test_cached_answers_always_equal_the_stored_ones(
+    database: Database, settings: Settings
+) -> None:
+    collab, interview_id = await _open_interview(database, settings)
+    for _ in range(25):
+        await collab.answer_one()
+        cached, stored = await _load(database, interview_id)
+        assert cached == stored
+    # The chat turns were served from the cache, not just checked against it.
+    assert await stored_answers_entry(database, interview_id) is not None
+
+
+async def stored_answers_entry(database: Database, interview_id: int) -> object:
+    async with UnitOfWork(database.sessions) as uow:
+        interview = await uow.interviews.get(interview_id)
+        assert interview is not None
+        return stored_answers(uow).get(interview, current_form())
+
+
+async def test_a_change_by_another_writer_is_seen(database: Database, settings: Settings) -> None:
+    """Another worker or an import rewrote the answers: the step/updated_at it wrote
+    invalidate what this process remembers."""
+    collab, interview_id = await _open_interview(database, settings)
+    for _ in range(5):
+        await collab.answer_one()
+    async with UnitOfWork(database.sessions) as uow:
+        path = await uow.session.scalar(
+            select(Answer.path).where(Answer.interview_id == interview_id).order_by(Answer.id)
+        )
+        await uow.session.execute(
+            update(Answer)
+            .where(Answer.interview_id == interview_id, Answer.path == path)
+            .values(value="changed elsewhere")
+        )
+        await uow.session.execute(
+            update(Interview)
+            .where(Interview.id == interview_id)
+            .values(step=Interview.step + 1, updated_at=datetime.now(UTC) + timedelta(seconds=1))
+        )
+        await uow.commit()
+    cached, stored = await _load(database, interview_id)
+    assert cached == stored
+    assert "changed elsewhere" in repr(cached)
+
+
+async def test_nothing_is_remembered_from_a_rolled_back_answer(
+    database: Database, settings: Settings
+) -> None:
+    collab, interview_id = await _open_interview(database, settings)
+    await collab.answer_one()
+    question = await collab.question()
+    async with UnitOfWork(database.sessions) as uow:
+        interview = await uow.interviews.get_for_update(interview_id)
+        assert interview is not None
+        session = await InterviewSession.load(uow, interview, datetime.now(UTC).date())
+        value = question.default if question.default is not None else question.choices[0].name
+        await session.record(question.path, value, None, datetime.now(UTC))
+        await uow.rollback()
+    cached, stored = await _load(database, interview_id)
+    assert cached == stored
+    assert await collab.question() == question
+
+
+async def test_after_commit_runs_only_on_commit(database: Database) -> None:
+    calls: list[str] = []
+    async with UnitOfWork(database.sessions) as uow:
+        uow.after_commit(lambda: calls.append("rolled back"))
+        await uow.rollback()
+        uow.after_commit(lambda: calls.append("committed"))
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        uow.after_commit(lambda: calls.append("left without commit"))
+    assert calls == ["committed"]
+
+
+async def test_save_answers_inserts_then_overwrites(database: Database, settings: Settings) -> None:
+    _collab, interview_id = await _open_interview(database, settings)
+    moment = datetime.now(UTC)
+    async with UnitOfWork(database.sessions) as uow:
+        interview = await uow.interviews.get(interview_id)
+        assert interview is not None
+        await uow.interviews.save_answers(interview, {"a": 1, "b": ["x"]}, None, moment)
+        await uow.interviews.save_answers(interview, {"a": 2}, None, moment)
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        interview = await uow.interviews.get(interview_id)
+        assert interview is not None
+        assert dict(await uow.interviews.answers(interview)) == {"a": 2, "b": ["x"]}
+
+
+async def test_user_and_dialog_state_come_in_one_query(
+    database: Database, settings: Settings
+) -> None:
+    await _open_interview(database, settings)
+    async with UnitOfWork(database.sessions) as uow:
+        user, state = await uow.users.with_dialog_state("terminal", "1")
+        assert isinstance(user, User) and isinstance(state, DialogState)
+        assert [area.code for area in user.areas] == ["87-MH-A1"]
+        assert (await uow.users.with_dialog_state("terminal", "nobody")) == (None, None)
+
+
+# -- ordering in the Telegram channel ----------------------------------------------------
+
+
+def _update(update_id: int, user_id: int) -> Update:
+    user = TelegramUser(user_id, f"u{user_id}", is_bot=False)
+    chat = Chat(user_id, Chat.PRIVATE)
+    message = Message(update_id, datetime.now(UTC), chat, from_user=user, text="x")
+    return Update(update_id, message=message)
+
+
+async def test_one_persons_updates_run_in_order_and_others_concurrently() -> None:
+    processor = PerUserUpdateProcessor()
+    events: list[tuple[str, int]] = []
+    running: set[int] = set()
+    overlapped = False
+
+    async def handle(update_id: int, pause: float) -> None:
+        nonlocal overlapped
+        running.add(update_id)
+        overlapped = overlapped or len(running) > 1
+        events.append(("start", update_id))
+        await asyncio.sleep(pause)
+        events.append(("end", update_id))
+        running.discard(update_id)
+
+    # User 1 sends three updates, the first one slow; user 2 sends one meanwhile.
+    plan = [(1, 1, 0.05), (2, 1, 0.0), (3, 2, 0.01), (4, 1, 0.0)]
+    async with processor:
+        await asyncio.gather(
+            *(
+                processor.process_update(_update(update_id, user), handle(update_id, pause))
+                for update_id, user, pause in plan
+            )
+        )
+    first_user = [update_id for kind, update_id in events if kind == "start" and update_id != 3]
+    assert first_user == [1, 2, 4]
+    for earlier, later in ((1, 2), (2, 4)):
+        # Each of user 1's updates ended before the next one started.
+        assert events.index(("end", earlier)) < events.index(("start", later))
+    assert events.index(("end", 3)) < events.index(("end", 1))  # user 2 didn't wait
+    assert overlapped
+    assert processor._locks == {}
