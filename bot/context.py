@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,9 @@ from bot.settings import Settings
 from storage.models import User
 from storage.uow import UnitOfWork
 
+# Shows a transient status line ("Đang xuất… 40%") while a long handler runs.
+Progress = Callable[[str], Awaitable[None]]
+
 
 @dataclass(slots=True)
 class DialogContext:
@@ -19,6 +23,8 @@ class DialogContext:
     user: User | None
     settings: Settings
     now: datetime
+    # Set by channels that can show a status message before the replies arrive.
+    progress: Progress | None = None
 
     @property
     def locale(self) -> str:

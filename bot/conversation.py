@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.context import DialogContext
+from bot.context import DialogContext, Progress
 from bot.i18n import translate
-from bot.messages import Incoming, Outgoing, Text
+from bot.messages import Deferred, Incoming, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
 from storage.uow import UnitOfWork
@@ -45,7 +45,7 @@ class Conversation:
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
         return self._writer if self._writer is not None else nullcontext()
 
-    async def handle(self, incoming: Incoming) -> list[Outgoing]:
+    async def handle(self, incoming: Incoming, progress: Progress | None = None) -> list[Outgoing]:
         """Apply one message and return the replies.
 
         The replies are returned only after the transaction committed: a reply never
@@ -62,11 +62,33 @@ class Conversation:
                 user, state = await uow.users.with_dialog_state(incoming.platform, incoming.user_id)
                 if user is not None:
                     uow.dialogs.remember(user, state)
-                ctx = DialogContext(uow, incoming, user, self.settings, self.clock())
+                ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
                 replies = await route(ctx)
                 await uow.commit()
-                return replies
         except Exception:
             # The transaction was rolled back; say so instead of going silent.
             log.exception("failed to handle an update")
             return [Text(translate("error.internal", self.settings.locale))]
+        return [out for reply in replies for out in await self._resolve(reply, ctx)]
+
+    async def _resolve(self, reply: Outgoing, done: DialogContext) -> list[Outgoing]:
+        """A reply as sent; deferred work runs now, after the message's commit, outside the
+        writer slot, in a transaction of its own."""
+        if not isinstance(reply, Deferred):
+            return [reply]
+        try:
+            async with UnitOfWork(self.sessions) as uow:
+                user = None
+                if done.user is not None:
+                    user = await uow.users.by_platform_id(
+                        done.incoming.platform, done.incoming.user_id
+                    )
+                ctx = DialogContext(
+                    uow, done.incoming, user, self.settings, done.now, done.progress
+                )
+                out = await reply.run(ctx)
+                await uow.commit()
+                return [item for item in out if not isinstance(item, Deferred)]
+        except Exception:
+            log.exception("deferred work failed")
+            return [Text(translate("error.internal", done.locale))]

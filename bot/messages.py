@@ -7,8 +7,10 @@ conversation runs on Telegram, Zalo and the terminal.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Kind(StrEnum):
@@ -94,4 +96,16 @@ class Notice:
     text: str
 
 
-Outgoing = Text | Choices | Document | CommandMenu | Notice
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Work a dialog hands back to run after its message's transaction has committed.
+
+    Long reads (exports) must not hold the write transaction every other chat waits on; the
+    conversation runs ``run(context)`` in a transaction of its own and sends what it returns.
+    Channels never see this type.
+    """
+
+    run: Callable[[Any], Awaitable[list[Any]]]
+
+
+Outgoing = Text | Choices | Document | CommandMenu | Notice | Deferred

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
@@ -166,6 +167,27 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         pass
 
 
+class StatusMessage:
+    """One status message per update ("Đang xuất… 40%"), edited in place as work goes on."""
+
+    def __init__(self, bot: Bot, chat_id: int) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.message_id: int | None = None
+
+    async def show(self, text: str) -> None:
+        try:
+            if self.message_id is None:
+                self.message_id = (await self.bot.send_message(self.chat_id, text)).message_id
+            else:
+                await self.bot.edit_message_text(
+                    text, chat_id=self.chat_id, message_id=self.message_id
+                )
+        except TelegramError:
+            # A status line is a courtesy: losing one must not fail the work it reports on.
+            log.debug("status message not shown", exc_info=True)
+
+
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
@@ -174,7 +196,8 @@ class TelegramChannel:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
-        replies = await self.runtime.conversation.handle(incoming)
+        status = StatusMessage(context.application.bot, int(incoming.chat_id))
+        replies = await self.runtime.conversation.handle(incoming, status.show)
         await self.deliver(context.application, incoming, update, replies)
 
     async def deliver(

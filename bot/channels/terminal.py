@@ -74,9 +74,12 @@ class TerminalChannel:
         self.write("")
 
     async def send(self, line: str) -> list[Outgoing]:
-        replies = await self.conversation.handle(self.to_incoming(line))
+        replies = await self.conversation.handle(self.to_incoming(line), self._status)
         self.show(replies)
         return replies
+
+    async def _status(self, text: str) -> None:
+        self.write(text)
 
     async def run(self) -> None:
         while True:

@@ -5,7 +5,8 @@
 ``/export csv`` (a zip of one CSV per sheet), ``/export csv thanh-vien`` (one CSV).
 ``/report [area code] [year]`` sends the .docx.
 
-The export runs inside the message's transaction like every handler, so its audit entry
+The export runs after the message's own transaction, in one of its own (see
+``bot.messages.Deferred``), so a long read never blocks other chats' answers; its audit entry
 commits with it. Progress is sent while it runs through ``ctx.progress`` when the channel
 offers one (an edited "Đang xuất… 40%" message on Telegram).
 """
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.context import DialogContext
-from bot.messages import Document, Outgoing, Text
+from bot.messages import Deferred, Document, Outgoing, Text
 from exports.export_run import (
     ExportOutcome,
     ExportRequest,
@@ -40,12 +41,21 @@ ProgressSink = Callable[[str], Awaitable[None]]
 
 
 async def export(ctx: DialogContext) -> list[Outgoing]:
-    return await _run(ctx, parse_request(ctx, Format.XLSX))
+    return _deferred(parse_request(ctx, Format.XLSX))
 
 
 async def report(ctx: DialogContext) -> list[Outgoing]:
     request = parse_request(ctx, Format.DOCX)
-    return await _run(ctx, ExportRequest(Format.DOCX, request.area_code, request.year))
+    return _deferred(ExportRequest(Format.DOCX, request.area_code, request.year))
+
+
+def _deferred(request: ExportRequest) -> list[Outgoing]:
+    # A large export reads for minutes: it runs after the message's commit, so it never
+    # holds the write transaction the collaborators' answers are waiting for.
+    async def run(ctx: DialogContext) -> list[Outgoing]:
+        return await _run(ctx, request)
+
+    return [Deferred(run)]
 
 
 def parse_request(ctx: DialogContext, default: Format) -> ExportRequest:
@@ -120,9 +130,8 @@ def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome)
 
 
 def _progress(ctx: DialogContext) -> Callable[[float], Awaitable[None]] | None:
-    # ``progress`` is an optional attribute of the context, set by channels that can show
-    # a message before the handler's replies (see README, "Exports").
-    sink: ProgressSink | None = getattr(ctx, "progress", None)
+    # Set by channels that can show a message before the handler's replies.
+    sink: ProgressSink | None = ctx.progress
     if sink is None:
         return None
     shown = -1

@@ -1,5 +1,4 @@
-"""A commune with interviewed households and one user per role, and the export commands
-routed (a no-op once bot/router.py and bot/commands.py carry them)."""
+"""A commune with interviewed households and one user per role."""
 
 from __future__ import annotations
 
@@ -8,11 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot import commands, router
 from bot.admin import add_user
-from bot.commands import ALL_ROLES, CommandSpec
 from bot.conversation import Conversation
-from bot.dialogs import exports as export_dialog
 from bot.settings import Settings
 from storage.models import InterviewStatus, Role
 from tests.conftest import Database
@@ -34,19 +30,6 @@ class Commune:
     staff: str = "k1"
     admin: str = "a1"
     collaborator_id: int = 0
-
-
-@pytest.fixture(autouse=True)
-def export_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    handlers = dict(router.COMMAND_HANDLERS)
-    handlers.setdefault("export", export_dialog.export)
-    handlers.setdefault("report", export_dialog.report)
-    monkeypatch.setattr(router, "COMMAND_HANDLERS", handlers)
-    specs = dict(commands.BY_NAME)
-    specs.setdefault("export", CommandSpec("export", ALL_ROLES))
-    specs.setdefault("report", CommandSpec("report", REVIEWERS))
-    monkeypatch.setattr(commands, "BY_NAME", specs)
-    monkeypatch.setattr(router, "BY_NAME", specs)
 
 
 async def _user(database: Database, user_id: str, role: Role, area: str) -> int:

@@ -9,11 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from bot import router
 from bot.admin import create_invites
-from bot.commands import ALL_ROLES, BY_NAME, CommandSpec
 from bot.conversation import Conversation
-from bot.dialogs import summary as summary_dialog
 from bot.dialogs.summary import Request, parse_args, summary_cli
 from bot.messages import Choices, Document, Outgoing, Text
 from bot.settings import Settings
@@ -23,16 +20,6 @@ from tests.helpers import message, press, seed_areas
 from tests.summary.population import Population
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the lead adds to bot/commands.py and bot/router.py (harmless once they have)."""
-    monkeypatch.setitem(BY_NAME, "summary", CommandSpec("summary", ALL_ROLES))
-    monkeypatch.setitem(router.COMMAND_HANDLERS, "summary", summary_dialog.summary)
-    handlers = tuple(router.CHOICE_HANDLERS)
-    if summary_dialog.on_choice not in handlers:
-        monkeypatch.setattr(router, "CHOICE_HANDLERS", (*handlers, summary_dialog.on_choice))
 
 
 @pytest.mark.parametrize(
