@@ -77,11 +77,21 @@ def _age(value: Any) -> int | None:
 
 
 async def refresh_member_facts(
-    uow: UnitOfWork, interview: Interview, answers: Mapping[str, Any]
+    uow: UnitOfWork,
+    interview: Interview,
+    answers: Mapping[str, Any],
+    previous: Mapping[str, Any] | None = None,
 ) -> bool:
     """Bring the interview's facts in line with ``answers`` (all its stored answers, as
-    {path: JSON value}, e.g. ``flatten(session.answers)``); returns whether it wrote."""
+    {path: JSON value}, e.g. ``flatten(session.answers)``); returns whether it wrote.
+
+    ``previous``: the answers the stored facts were last brought in line with (the rows
+    this transaction started from). When both project the same members there is nothing
+    to write, which is known without reading the facts back; most answers are like that.
+    """
     facts = project_members(answers)
+    if previous is not None and project_members(previous) == facts:
+        return False
     return await MemberFactRepository(uow.session).replace(interview.id, facts)
 
 

@@ -49,14 +49,17 @@ def test_demo_loads_once_and_other_roles_can_play(tmp_path: Path) -> None:
             sys.executable,
             "-c",
             "import sqlite3; c=sqlite3.connect('data/demo.db');"
-            "print(c.execute('select count(*) from households').fetchone()[0])",
+            "print(c.execute('select count(*) from households').fetchone()[0],"
+            "c.execute(\"select count(*) from interviews where status='completed'\")"
+            ".fetchone()[0])",
         ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,
     )
-    assert result.stdout.strip() == "36"
+    # 36 households, of which those outside the collaborator's village are interviewed.
+    assert result.stdout.split() == ["36", "27"]
 
 
 def test_unregistered_terminal_user_is_told_how_to_join(tmp_path: Path) -> None:

@@ -8,12 +8,27 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import CreatedInvite, create_invites
+from bot.demo.respondent import interview_demo_households
 from storage.imports import import_areas, import_roster
 from storage.models import Role
+from storage.uow import UnitOfWork
 
 DEMO_DIR = Path(__file__).resolve().parent
 DEMO_COMMUNE = "87-MH"
 DEMO_VILLAGE = "87-MH-A1"
+
+
+async def _interview_other_villages(sessions: async_sessionmaker[AsyncSession], year: int) -> None:
+    """Villages other than the demo collaborator's are already interviewed, so a supervisor
+    sees real figures; Ấp 1 is left for the newcomer to interview."""
+    async with UnitOfWork(sessions) as uow:
+        commune = await uow.areas.by_code(DEMO_COMMUNE)
+        village = await uow.areas.by_code(DEMO_VILLAGE)
+        assert commune is not None and village is not None
+        others = await uow.areas.subtree_ids([commune.id]) - {village.id}
+        households, _total = await uow.households.in_areas(others, year, limit=1000)
+        await interview_demo_households(uow, [h.id for h in households], datetime.now(UTC))
+        await uow.commit()
 
 
 async def load_demo(
@@ -27,6 +42,7 @@ async def load_demo(
     year = year or datetime.now(UTC).year
     await import_areas(sessions, DEMO_DIR / "areas.csv")
     await import_roster(sessions, DEMO_DIR / "roster.csv", year=year)
+    await _interview_other_villages(sessions, year)
     invites: dict[Role, CreatedInvite] = {}
     for role, area in (
         (Role.COLLABORATOR, DEMO_VILLAGE),

@@ -7,6 +7,7 @@ Every function is pure: it takes the form, the answers so far and the reference 
 from __future__ import annotations
 
 import math
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping
@@ -320,25 +321,58 @@ def _freeze(value: object) -> Hashable:
 _cache_lock = threading.Lock()
 
 
+def _fingerprint(answers: Answers) -> bytes | None:
+    """A cheap exact key: equal bytes mean equal data, types included (pickle writes 1,
+    1.0 and True differently). Equal data may still differ here (key order, shared
+    objects), so a miss falls back to :func:`_freeze`; None when the data can't be pickled."""
+    try:
+        return pickle.dumps(answers, protocol=pickle.HIGHEST_PROTOCOL)
+    except (TypeError, AttributeError, pickle.PicklingError):
+        return None
+
+
 def _session(form: Form, answers: Answers, today: date) -> _Session:
     """The evaluation of ``answers``, shared by every call that asks about the same data."""
     cache: OrderedDict[Hashable, _Session] = form.cache.setdefault("sessions", OrderedDict())
+    # Sorting every mapping for the order-free key costs more than most lookups save, so
+    # the byte image (same data, same order: the common case) is tried first.
+    fingerprint = _fingerprint(answers)
+    quick = (today, fingerprint) if fingerprint is not None else None
+    if quick is not None:
+        with _cache_lock:
+            session = cache.get(quick)
+            if session is not None:
+                cache.move_to_end(quick)
+                return session
     key = (today, _freeze(answers))
     with _cache_lock:
         session = cache.get(key)
         if session is not None:
             cache.move_to_end(key)
+            if quick is not None:
+                cache[quick] = session
+                _trim(cache)
             return session
     session = _Session(form, answers, today)
     with _cache_lock:
         cache[key] = session
+        if quick is not None:
+            cache[quick] = session
         if session.settled:
             # Settling settled answers changes nothing, so callers that pass the output of
             # apply_calculations or drop_irrelevant back in get this same evaluation.
             cache[(today, _freeze(session.answers))] = session
-        while len(cache) > SESSION_CACHE_SIZE:
-            cache.popitem(last=False)
+            settled = _fingerprint(session.answers)
+            if settled is not None:
+                cache[(today, settled)] = session
+        _trim(cache)
     return session
+
+
+def _trim(cache: OrderedDict[Hashable, _Session]) -> None:
+    # Each evaluation has up to four keys (see _session).
+    while len(cache) > 4 * SESSION_CACHE_SIZE:
+        cache.popitem(last=False)
 
 
 def _field_at(form: Form, path: Path) -> Field:

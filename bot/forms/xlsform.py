@@ -360,4 +360,9 @@ BUNDLED_FORM = FilePath(__file__).resolve().parent / "household.xlsx"
 
 
 def load_bundled_form() -> Form:
-    return load_form(BUNDLED_FORM)
+    # Asked once per chat turn: the path is already resolved, so only the stat remains.
+    try:
+        stat = BUNDLED_FORM.stat()
+    except OSError as exc:
+        raise FormError("forms.load.unreadable", str(exc)) from exc
+    return _load_cached(str(BUNDLED_FORM), stat.st_mtime_ns, stat.st_size)

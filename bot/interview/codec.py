@@ -48,12 +48,18 @@ def decode(form: Form, path: Path, stored: Any) -> AnswerValue:
     return stored
 
 
-def assemble(form: Form, rows: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+def assemble(
+    form: Form, rows: Iterable[tuple[str, Any]], *, ordered: bool = False
+) -> dict[str, Any]:
     """Nested engine answers from stored (path, value) rows, in any order.
 
-    Member rows are applied in index order so a member's dict exists before its fields.
+    Rows are sorted first so the keys come out in one order whatever order the database
+    returned; ``ordered`` keeps the given order (rows from :func:`flatten`), which gives the
+    same answers, keyed in the order they were flattened from.
     """
-    decoded = sorted(((key_path(key), value) for key, value in rows), key=_order)
+    decoded: Iterable[tuple[Path, Any]] = ((key_path(key), value) for key, value in rows)
+    if not ordered:
+        decoded = sorted(decoded, key=_order)
     return answers_from((path, decode(form, path, value)) for path, value in decoded)
 
 

@@ -49,12 +49,14 @@ class _Stored:
     prefill_source: Any
     rows: dict[str, Any]
     form: Form
+    ordered: bool = False
+    """Whether ``rows`` are in the engine's key order (see _remember)."""
     _answers: dict[str, Any] | None = None
     _prefill: dict[str, Any] | None = None
 
     def answers(self) -> dict[str, Any]:
         if self._answers is None:
-            self._answers = assemble(self.form, self.rows.items())
+            self._answers = assemble(self.form, self.rows.items(), ordered=self.ordered)
         # A copy: sessions replace their answers rather than edit them, but a cache
         # entry must not depend on that.
         return thaw(self._answers)
@@ -128,10 +130,16 @@ def _remember(
     rows: dict[str, Any],
     form: Form,
     prefill: tuple[object, dict[str, Any]] | None = None,
+    *,
+    ordered: bool = False,
 ) -> None:
     """Cache ``rows`` as the interview's answers at its current step, once committed;
-    ``prefill`` is the decoded prefill already at hand, if it is of the same source."""
-    entry = _Stored(interview.step, interview.updated_at, interview.prefill, rows, form)
+    ``prefill`` is the decoded prefill already at hand, if it is of the same source;
+    ``ordered`` when ``rows`` come from :func:`flatten` rather than the database."""
+    # Rows flattened from engine answers are in the engine's key order: assembled in that
+    # order, the next turn's answers match this turn's evaluation byte for byte, so the
+    # engine finds it by its cheap key.
+    entry = _Stored(interview.step, interview.updated_at, interview.prefill, rows, form, ordered)
     if prefill is not None and prefill[0] is interview.prefill:
         entry._prefill = prefill[1]
     cache = stored_answers(uow)
@@ -200,7 +208,8 @@ class InterviewSession:
 
         Returns the previous value of ``path`` when it overwrote one (for the audit log).
         """
-        before = self._rows if self._rows is not None else flatten(self.answers)
+        stored = self._rows
+        before = stored if stored is not None else flatten(self.answers)
         updated = set_answer(self.answers, path, value)
         updated = drop_irrelevant(
             self.form, apply_calculations(self.form, updated, today=self.today), today=self.today
@@ -223,10 +232,11 @@ class InterviewSession:
         self.answers, self._rows = updated, after
         # Further writes derived from this answer go here, in the same transaction.
         # The statistics projection commits with the answer it derives from.
-        await refresh_member_facts(self.uow, self.interview, after)
+        # The facts were last brought in line with the stored rows, when those are known.
+        await refresh_member_facts(self.uow, self.interview, after, stored)
         self.interview.step += 1
         self.interview.updated_at = now
-        _remember(self.uow, self.interview, after, self.form, self._prefill)
+        _remember(self.uow, self.interview, after, self.form, self._prefill, ordered=True)
         if key in before and before[key] != after.get(key):
             return before[key]
         return None
