@@ -21,7 +21,7 @@ from storage.imports.cells import RowReader
 from storage.imports.errors import ErrorList, ImportResult
 from storage.imports.progress import progress_bar
 from storage.imports.tabular import Column, SourceRow, read_table
-from storage.imports.writing import actor, lock_for_import
+from storage.imports.writing import audit_import, lock_for_import
 from storage.models import Area, AreaYearStats
 from storage.uow import UnitOfWork
 
@@ -101,16 +101,7 @@ async def import_area_stats(
                 )
         errors.raise_if_any()
         result = await _write(uow.session, rows, areas)
-        uow.audit.record(
-            "area_stats.imported",
-            actor=await actor(uow, actor_id),
-            entity="file",
-            entity_id=path.name[:64],
-            file=path.name,
-            created=result.created,
-            updated=result.updated,
-            unchanged=result.unchanged,
-        )
+        await audit_import(uow, "area_stats.imported", path, actor_id, result)
         await uow.commit()
     return result
 

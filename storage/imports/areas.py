@@ -12,7 +12,7 @@ from storage.imports.cells import RowReader
 from storage.imports.errors import ErrorList, ImportResult
 from storage.imports.progress import progress_bar
 from storage.imports.tabular import Column, Sheet, read_table
-from storage.imports.writing import actor, lock_for_import
+from storage.imports.writing import audit_import, lock_for_import
 from storage.models import Area
 from storage.uow import UnitOfWork
 
@@ -54,16 +54,7 @@ async def import_areas(
         _check_tree(rows, existing, reader)
         errors.raise_if_any()
         result = await _write(uow.session, rows, existing)
-        uow.audit.record(
-            "areas.imported",
-            actor=await actor(uow, actor_id),
-            entity="file",
-            entity_id=path.name[:64],
-            file=path.name,
-            created=result.created,
-            updated=result.updated,
-            unchanged=result.unchanged,
-        )
+        await audit_import(uow, "areas.imported", path, actor_id, result)
         await uow.commit()
     return result
 

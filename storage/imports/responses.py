@@ -51,7 +51,7 @@ from storage.imports.responses_sheets import (
     read_workbook,
     resolve_columns,
 )
-from storage.imports.writing import actor, chunks, lock_for_import
+from storage.imports.writing import audit_import, chunks, lock_for_import
 from storage.models import Answer, Household, Interview, InterviewStatus, utcnow
 from storage.uow import UnitOfWork
 
@@ -111,18 +111,15 @@ async def import_responses(
             {"year": year, "members": plan.members, "answers": answers},
             kind="responses",
         )
-        uow.audit.record(
+        await audit_import(
+            uow,
             "responses.imported",
-            actor=await actor(uow, actor_id),
-            entity="file",
-            entity_id=path.name[:64],
-            file=path.name,
+            path,
+            actor_id,
+            result,
             year=year,
             form_id=form.form_id,
             form_version=form.version,
-            created=result.created,
-            updated=result.updated,
-            unchanged=result.unchanged,
             members=plan.members,
             answers=answers,
         )

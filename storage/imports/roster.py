@@ -21,7 +21,7 @@ from storage.imports.errors import ErrorList, ImportResult
 from storage.imports.progress import progress_bar
 from storage.imports.tabular import Column, Sheet, SourceRow, read_table
 from storage.imports.values import cached_fold
-from storage.imports.writing import actor, chunks, lock_for_import
+from storage.imports.writing import audit_import, chunks, lock_for_import
 from storage.models import Area, Household, HouseholdCategory, Member
 from storage.uow import UnitOfWork
 
@@ -99,18 +99,7 @@ async def import_roster(
         village_ids = await _village_ids(uow.session, parsed.villages, reader)
         errors.raise_if_any()
         result = await _write(uow.session, households, village_ids, year, progress)
-        uow.audit.record(
-            "roster.imported",
-            actor=await actor(uow, actor_id),
-            entity="file",
-            entity_id=path.name[:64],
-            file=path.name,
-            year=year,
-            created=result.created,
-            updated=result.updated,
-            unchanged=result.unchanged,
-            **{key: value for key, value in result.details.items() if key != "year"},
-        )
+        await audit_import(uow, "roster.imported", path, actor_id, result, **result.details)
         await uow.commit()
     return result
 

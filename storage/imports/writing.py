@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:
+    from storage.imports.errors import ImportResult
 
 T = TypeVar("T")
 
@@ -38,3 +42,25 @@ async def lock_for_import(session: AsyncSession) -> None:
 
 async def actor(uow: UnitOfWork, actor_id: int | None) -> User | None:
     return None if actor_id is None else await uow.users.get(actor_id)
+
+
+async def audit_import(
+    uow: UnitOfWork,
+    action: str,
+    path: Path,
+    actor_id: int | None,
+    result: ImportResult,
+    **details: Any,
+) -> None:
+    """The one audit entry of an import: who, which file, and what it changed."""
+    uow.audit.record(
+        action,
+        actor=await actor(uow, actor_id),
+        entity="file",
+        entity_id=path.name[:64],
+        file=path.name,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        **details,
+    )
