@@ -89,6 +89,16 @@ async def refresh_member_facts(
     this transaction started from). When both project the same members there is nothing
     to write, which is known without reading the facts back; most answers are like that.
     """
+    if previous is not None:
+        prefix = MEMBERS + "/"
+        changed = {key for key in answers.keys() ^ previous.keys() if key.startswith(prefix)}
+        changed.update(
+            key
+            for key, value in answers.items()
+            if key.startswith(prefix) and key in previous and previous[key] != value
+        )
+        if not changed:
+            return False
     facts = project_members(answers)
     if previous is not None and project_members(previous) == facts:
         return False

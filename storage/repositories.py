@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, bindparam, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -208,6 +208,19 @@ class HouseholdRepository(_Repository):
         return int(await self.session.scalar(select(func.count(Household.id))) or 0)
 
 
+@functools.cache
+def _interview_for_update() -> Any:
+    # Built once: every chat turn of an interview runs it, and composing the statement
+    # costs more CPU than SQLite takes to run it. The household comes along (the dialogs
+    # show its code and name) but not its area, which the interview never reads.
+    return (
+        select(Interview)
+        .where(Interview.id == bindparam("interview_id"))
+        .options(joinedload(Interview.household).lazyload(Household.area))
+        .with_for_update(of=Interview)
+    )
+
+
 class InterviewRepository(_Repository):
     async def get(self, interview_id: int) -> Interview | None:
         return await self.session.get(Interview, interview_id)
@@ -216,9 +229,7 @@ class InterviewRepository(_Repository):
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
-        return await self.session.scalar(
-            select(Interview).where(Interview.id == interview_id).with_for_update(of=Interview)
-        )
+        return await self.session.scalar(_interview_for_update(), {"interview_id": interview_id})
 
     async def open_for_household(self, household_id: int) -> Interview | None:
         return await self.session.scalar(

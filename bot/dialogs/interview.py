@@ -50,19 +50,31 @@ async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]
     if state_row is None or state_row.dialog != DIALOG:
         return None
     state = dict(state_row.state)
-    state["_idle"] = (ctx.now - state_row.updated_at).total_seconds()
     # Locked: this turn may record an answer, which moves the step.
     interview = await ctx.uow.interviews.get_for_update(int(state["interview_id"]))
     if interview is None or interview.status is InterviewStatus.CANCELLED:
         await ctx.uow.dialogs.clear(ctx.user)
         return None
+    # An answer moves the interview's updated_at rather than the dialog's (whose row is
+    # not rewritten when only the time would change): the later of the two is when the
+    # collaborator was last active.
+    last_active = max(state_row.updated_at, interview.updated_at)
+    state["_idle"] = (ctx.now - last_active).total_seconds()
     return await InterviewSession.load(ctx.uow, interview, today(ctx)), state
 
 
-async def _save_state(ctx: DialogContext, state: dict[str, Any]) -> None:
+async def _save_state(ctx: DialogContext, state: dict[str, Any], *, touch: bool = True) -> None:
+    """Store the cursor and mark the user active. ``touch=False`` when this turn recorded
+    an answer, which marks them active already (see _session)."""
     assert ctx.user is not None
     saved = {key: value for key, value in state.items() if not key.startswith("_")}
-    saved["touched"] = ctx.now.isoformat()
+    if touch:
+        saved["touched"] = ctx.now.isoformat()
+    else:
+        current = await ctx.uow.dialogs.get(ctx.user)
+        if current is not None and current.dialog == DIALOG and current.state == saved:
+            # Spares an UPDATE per answer that would only move the timestamp.
+            return
     await ctx.uow.dialogs.set(ctx.user, DIALOG, saved)
 
 
@@ -206,10 +218,10 @@ async def _accept(
     out = await on_answer_recorded(ctx, session, question.path)
     if returning_to_review:
         state["mode"] = REVIEWING
-        await _save_state(ctx, state)
+        await _save_state(ctx, state, touch=False)
         return [Text(ctx.t("interview.changed")), *out, *_review_list(ctx, session)]
     state["mode"] = ASK
-    await _save_state(ctx, state)
+    await _save_state(ctx, state, touch=False)
     return [*out, *await _ask(ctx, session, state)]
 
 

@@ -345,3 +345,25 @@ def test_step_is_fast_for_a_big_household(household: Form) -> None:
     for _ in range(10):
         next_step(household, answers, today=TODAY)
     assert (time.perf_counter() - start) / 10 < 0.05
+
+
+def test_evaluations_are_shared_by_equal_data_only(make_form: MakeForm) -> None:
+    # The engine keys its evaluations on the answers' bytes first, then on an order-free
+    # image: the same data in another key order is the same evaluation, while values that
+    # compare equal in Python but differ in type (1, 1.0, True) are not.
+    form = make_form(
+        [
+            q("text", "name", "Tên"),
+            q("decimal", "share", "Tỷ lệ", constraint="string-length(string(.)) < 3"),
+        ]
+    )
+    one = {"name": "A", "share": 1}
+    reordered = {"share": 1, "name": "A"}
+    assert next_step(form, one, today=TODAY) == next_step(form, reordered, today=TODAY)
+    assert apply_calculations(form, reordered, today=TODAY) == reordered
+    assert isinstance(next_step(form, one, today=TODAY), Done)
+    # True == 1 in Python, but it reads "true" in the instance: no shared evaluation.
+    as_bool = next_step(form, {"name": "A", "share": True}, today=TODAY)
+    assert isinstance(as_bool, Question) and as_bool.error is not None
+    assert validate(form, {"name": "A"}, ("share",), 1, today=TODAY) is None
+    assert validate(form, {"name": "A"}, ("share",), True, today=TODAY) is not None
