@@ -195,3 +195,39 @@ async def test_responses_import_from_the_cli(database: Database, tmp_path: Path)
         assert interview is not None and interview.source == "import:giay.xlsx"
         results = await uow.classifications.current_for(interview)
         assert len(results) == 6  # five members and the household, classified at import
+
+
+async def test_summary_and_export_from_the_cli(database: Database, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    from storage.models import InterviewStatus
+    from tests.exports.data import Planned, insert_households
+
+    await seed_areas(database.sessions)
+    done = InterviewStatus.COMPLETED
+    await insert_households(
+        database.sessions,
+        2026,
+        [Planned("HH-001", "87-MH-A1", 0, done, None), Planned("HH-002", "87-MH-A2", 1, done)],
+    )
+    stats = tmp_path / "so-lieu.csv"
+    stats.write_text("Mã địa bàn,Năm,Tổng số hộ\n87-MH,2026,3520\n87-MH,2025,3500\n", "utf-8")
+    imported = rasoat("stats", "import", str(stats), env=database.env())
+    assert imported.returncode == 0, imported.stderr
+
+    summary = rasoat("summary", "--area", "87-MH", "--year", "2026", env=database.env())
+    assert summary.returncode == 0, summary.stderr
+    assert "a) Tổng số hộ nghèo" in summary.stdout and "Xã Mỹ Hòa" in summary.stdout
+    unknown = rasoat("summary", "--area", "99-XX", env=database.env())
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ("export", "--area", "87-MH-A1", "--year", "2026", "--output", str(out))
+    export = rasoat(*args, env=database.env())
+    assert export.returncode == 0, export.stderr
+    [xlsx] = out.glob("*.xlsx")
+    workbook = load_workbook(xlsx, read_only=True)
+    assert len(workbook.sheetnames) >= 4
+    report = rasoat(*args, "--format", "docx", env=database.env())
+    assert report.returncode == 0 and list(out.glob("*.docx")), report.stderr
