@@ -65,22 +65,18 @@ from storage.db import create_engine
 from storage.models import (
     Answer,
     Area,
-    Household,
-    HouseholdCategory,
     Interview,
     InterviewStatus,
-    Member,
     Role,
 )
-from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser, Json
 from tests.helpers import seed_areas
 from tests.interview_driver import (
     HOUSEHOLD_ANSWERS,
     MEMBER_ANSWERS,
-    ROSTER,
     ROSTER_FIELDS,
+    scripted_household,
 )
 
 TARGETS = {"sqlite": 0.8, "postgresql": 0.6}
@@ -116,29 +112,6 @@ class Action:
     index: int = 0
     indices: tuple[int, ...] = ()
     text: str = ""
-
-
-def scripted_household(code: str, area_id: int, year: int) -> Household:
-    household = Household(
-        code=code,
-        review_year=year,
-        area_id=area_id,
-        head_name=ROSTER[0][0],
-        head_name_search=fold(ROSTER[0][0]),
-        category=HouseholdCategory.POOR,
-    )
-    for position, (name, sex, birth, relation) in enumerate(ROSTER):
-        household.members.append(
-            Member(
-                position=position,
-                full_name=name,
-                sex=sex,
-                birth_date=birth if isinstance(birth, date) else None,
-                birth_year=birth if isinstance(birth, int) else None,
-                relation=relation,
-            )
-        )
-    return household
 
 
 def _wanted(question: Question) -> Any:
