@@ -144,9 +144,6 @@ class UserRepository(_Repository):
         elif binding.chat_id != chat_id:
             binding.chat_id = chat_id
 
-    async def by_role(self, role: Role) -> Sequence[User]:
-        return (await self.session.scalars(select(User).where(User.role == role))).all()
-
 
 class InviteRepository(_Repository):
     async def by_code(self, code: str) -> Invite | None:
@@ -261,11 +258,6 @@ class InterviewRepository(_Repository):
             select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
         )
         return [(path, value) for path, value in rows]
-
-    async def answer_row(self, interview: Interview, path: str) -> Answer | None:
-        return await self.session.scalar(
-            select(Answer).where(Answer.interview_id == interview.id, Answer.path == path)
-        )
 
     async def save_answers(
         self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
