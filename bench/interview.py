@@ -1,6 +1,6 @@
 """Interview answers per second through the real Telegram stack, next to a bare echo bot.
 
-Both bots run as python-telegram-bot Applications polling the loopback fake Bot API server
+The bots run as python-telegram-bot Applications polling the loopback fake Bot API server
 (``tests/fakes/telegram.py``) over real HTTP, with the same polling settings, the same
 number of chats and the same observer of "update fully handled". Each chat behaves like a
 person: it sends one message, waits until the bot has replied, then sends the next one.
@@ -12,7 +12,13 @@ sent the next question. Households are answered from a plan computed before the 
 starts, so the driver never runs the questionnaire engine while it is being measured; it
 only checks that the bot asks the question the plan expects next.
 
-Usage: ``python -m bench [--db sqlite|postgresql|both] [--answers N] [--chats K] [--quick]``
+A third bot, the bare button bot, taps a button and gets the next question: the Bot API
+calls of one button answer with nothing behind them. Its rate over the echo bot's is the
+best ratio any bot answering buttons could reach, which puts the interview's own cost (the
+database and the questionnaire) apart from the cost of talking to Telegram.
+
+Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--answers N] [--chats K]
+[--quick]``
 """
 
 from __future__ import annotations
@@ -35,10 +41,11 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
     TypeHandler,
@@ -94,6 +101,7 @@ POLLING: dict[str, Any] = {
     "allowed_updates": list(ALLOWED_UPDATES),
 }
 REPLY_TIMEOUT = 30.0
+BUTTON_DATA = "a"
 
 
 class BenchError(Exception):
@@ -307,7 +315,28 @@ class EchoChat:
                 raise BenchError(f"chat {self.user.id}: echo of {words!r} missing")
 
 
-# -- the two bots ------------------------------------------------------------------------
+@dataclass
+class ButtonChat:
+    """Taps the one button of the bare button bot's latest question, like an answer."""
+
+    fake: BenchTelegram
+    handled: Handled
+    user: FakeUser
+    sent: int = 0
+
+    async def start(self) -> None:
+        await self.handled.wait(await self.user.send_text("/start"))
+
+    async def run(self, budget: Budget) -> None:
+        while budget.take():
+            self.sent += 1
+            asked = self.fake.last_keyboard[self.user.id]
+            await self.handled.wait(await self.user.press(BUTTON_DATA, asked))
+            if self.fake.last_keyboard.get(self.user.id) == asked:
+                raise BenchError(f"chat {self.user.id}: no new question after tap {self.sent}")
+
+
+# -- the three bots ----------------------------------------------------------------------
 
 
 @asynccontextmanager
@@ -337,7 +366,35 @@ def echo_application(fake: FakeTelegram) -> Application:
     return application
 
 
-async def measure(chats: Sequence[InterviewChat | EchoChat], total: int) -> float:
+def button_application(fake: FakeTelegram) -> Application:
+    """A bare python-telegram-bot bot doing, per tap, exactly the Bot API calls a button
+    answer needs (stop the button's spinner, send the next question with its buttons),
+    alongside each other as the interview bot does them, and nothing else: no database,
+    no questionnaire. No bot answering buttons can be faster than this one."""
+
+    async def question(chat_id: int, bot: Any) -> None:
+        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Có", callback_data=BUTTON_DATA)]])
+        await bot.send_message(chat_id, "Câu hỏi tiếp theo?", reply_markup=keyboard)
+
+    async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None and update.effective_chat is not None
+        answering = asyncio.create_task(update.callback_query.answer())
+        await question(update.effective_chat.id, context.bot)
+        await answering
+
+    async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None
+        await question(update.effective_chat.id, context.bot)
+
+    application = (
+        ApplicationBuilder().token(TOKEN).base_url(fake.api_url).base_file_url(fake.file_url)
+    ).build()
+    application.add_handler(CallbackQueryHandler(on_tap))
+    application.add_handler(MessageHandler(filters.TEXT, on_text))
+    return application
+
+
+async def measure(chats: Sequence[InterviewChat | EchoChat | ButtonChat], total: int) -> float:
     budget = Budget(total)
     started = time.perf_counter()
     await asyncio.gather(*(chat.run(budget) for chat in chats))
@@ -358,6 +415,24 @@ async def echo_rate(messages: int, chat_count: int) -> float:
             elapsed = await measure(chats, messages)
         fake.assert_no_violations()
     return messages / elapsed
+
+
+async def button_rate(taps: int, chat_count: int) -> float:
+    async with BenchTelegram() as fake:
+        handled = Handled()
+        application = button_application(fake)
+        handled.attach(application)
+        chats = [
+            ButtonChat(fake, handled, fake.user(FIRST_CHAT + n, first_name=f"CTV {n}"))
+            for n in range(chat_count)
+        ]
+        async with polling(application):
+            for chat in chats:
+                await chat.start()
+            await measure(chats, chat_count)
+            elapsed = await measure(chats, taps)
+        fake.assert_no_violations()
+    return taps / elapsed
 
 
 # -- the database ------------------------------------------------------------------------
@@ -486,11 +561,21 @@ class Result:
     echo: float
     interview: float
     target: float
-    note: str = ""
+    button: float
 
     @property
     def ratio(self) -> float:
         return self.interview / self.echo
+
+    @property
+    def ceiling(self) -> float:
+        """The ratio of a bot that answers buttons and does nothing else."""
+        return self.button / self.echo
+
+    @property
+    def own_cost(self) -> float:
+        """Interview answers per bare button tap: what the database and the engine cost."""
+        return self.interview / self.button
 
     @property
     def passed(self) -> bool:
@@ -525,16 +610,26 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
 def table(results: Sequence[Result], options: Options) -> str:
     lines = [
         f"{options.answers} answers/messages over {options.chats} concurrent chats",
-        f"{'database':<11}{'echo msg/s':>12}{'answers/s':>12}{'ratio':>8}{'target':>8}  result",
+        f"{'database':<11}{'echo msg/s':>12}{'answers/s':>12}{'ratio':>8}{'target':>8}  result"
+        f"{'button taps/s':>16}{'ceiling':>9}{'vs button':>11}",
     ]
     for r in results:
         verdict = "PASS" if r.passed else "FAIL"
         lines.append(
             f"{r.backend:<11}{r.echo:>12.1f}{r.interview:>12.1f}"
-            f"{r.ratio:>7.2f}x{r.target:>7.2f}x  {verdict}"
+            f"{r.ratio:>7.2f}x{r.target:>7.2f}x  {verdict:<6}"
+            f"{r.button:>16.1f}{r.ceiling:>8.2f}x{r.own_cost:>10.2f}x"
         )
     for backend, reason in options.skipped.items():
         lines.append(f"{backend:<11}skipped: {reason}")
+    if results:
+        lines += [
+            "ratio = answers/s / echo msg/s, the figure the target is about.",
+            "button = a bare python-telegram-bot bot making the Bot API calls of one button",
+            "answer (answerCallbackQuery + sendMessage) and nothing else; ceiling = button/echo,",
+            "the best ratio any bot answering buttons can reach here; vs button = answers/s /",
+            "button taps/s, what the database commit and the questionnaire engine cost.",
+        ]
     return "\n".join(lines)
 
 
@@ -547,12 +642,14 @@ async def run(options: Options, out: TextIO = sys.stdout) -> list[Result]:
         if backend == "postgresql" and (reason := await postgres_unavailable()):
             options.skipped[backend] = reason
             continue
-        # Echo runs right before and after the interview and the two are averaged, so a
-        # machine that gets busier or quieter meanwhile doesn't tilt the ratio.
-        before = await echo_rate(options.answers, options.chats)
+        # The baselines run right before and after the interview and each pair is averaged,
+        # so a machine that gets busier or quieter meanwhile doesn't tilt the ratios.
+        echo = await echo_rate(options.answers, options.chats)
+        button = await button_rate(options.answers, options.chats)
         interview = await interview_rate(backend, options.answers, options.chats, plan)
-        after = await echo_rate(options.answers, options.chats)
-        results.append(Result(backend, (before + after) / 2, interview, TARGETS[backend]))
+        button += await button_rate(options.answers, options.chats)
+        echo += await echo_rate(options.answers, options.chats)
+        results.append(Result(backend, echo / 2, interview, TARGETS[backend], button / 2))
     print(table(results, options), file=out)
     return results
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import DialogContext, Progress
@@ -18,6 +20,11 @@ from bot.settings import Settings
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# One more try after a lost database connection (see _reconnecting).
+CONNECTION_ATTEMPTS = 2
+
+T = TypeVar("T")
 
 
 def _utcnow() -> datetime:
@@ -53,23 +60,33 @@ class Conversation:
         ``update_key``) is recognised inside that same transaction and changes nothing.
         """
         try:
-            async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
-                if incoming.update_key is not None and not await uow.updates.claim(
-                    incoming.platform, incoming.update_key
-                ):
-                    log.info("duplicate update %s ignored", incoming.update_key)
-                    return []
-                user, state = await uow.users.with_dialog_state(incoming.platform, incoming.user_id)
-                if user is not None:
-                    uow.dialogs.remember(user, state)
-                ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
-                replies = await route(ctx)
-                await uow.commit()
+            applied = await _reconnecting(lambda: self._apply(incoming, progress))
         except Exception:
             # The transaction was rolled back; say so instead of going silent.
             log.exception("failed to handle an update")
             return [Text(translate("error.internal", self.settings.locale))]
+        if applied is None:
+            return []
+        replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx)]
+
+    async def _apply(
+        self, incoming: Incoming, progress: Progress | None
+    ) -> tuple[list[Outgoing], DialogContext] | None:
+        """One transaction: the update's effects and its replies; None for a duplicate."""
+        async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
+            if incoming.update_key is not None and not await uow.updates.claim(
+                incoming.platform, incoming.update_key
+            ):
+                log.info("duplicate update %s ignored", incoming.update_key)
+                return None
+            user, state = await uow.users.with_dialog_state(incoming.platform, incoming.user_id)
+            if user is not None:
+                uow.dialogs.remember(user, state)
+            ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
+            replies = await route(ctx)
+            await uow.commit()
+        return replies, ctx
 
     async def _resolve(self, reply: Outgoing, done: DialogContext) -> list[Outgoing]:
         """A reply as sent; deferred work runs now, after the message's commit, outside the
@@ -77,18 +94,35 @@ class Conversation:
         if not isinstance(reply, Deferred):
             return [reply]
         try:
-            async with UnitOfWork(self.sessions) as uow:
-                user = None
-                if done.user is not None:
-                    user = await uow.users.by_platform_id(
-                        done.incoming.platform, done.incoming.user_id
-                    )
-                ctx = DialogContext(
-                    uow, done.incoming, user, self.settings, done.now, done.progress
-                )
-                out = await reply.run(ctx)
-                await uow.commit()
-                return [item for item in out if not isinstance(item, Deferred)]
+            return await _reconnecting(lambda: self._run_deferred(reply, done))
         except Exception:
             log.exception("deferred work failed")
             return [Text(translate("error.internal", done.locale))]
+
+    async def _run_deferred(self, reply: Deferred, done: DialogContext) -> list[Outgoing]:
+        async with UnitOfWork(self.sessions) as uow:
+            user = None
+            if done.user is not None:
+                user = await uow.users.by_platform_id(done.incoming.platform, done.incoming.user_id)
+            ctx = DialogContext(uow, done.incoming, user, self.settings, done.now, done.progress)
+            out = await reply.run(ctx)
+            await uow.commit()
+            return [item for item in out if not isinstance(item, Deferred)]
+
+
+async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:
+    """``work()``, once more if the database connection turned out to be lost.
+
+    A connection the server dropped (a PostgreSQL restart, a failover) is noticed on first
+    use, and the pool then discards its other connections too. Nothing was applied, so a
+    second try on a fresh connection is safe, and cheaper than testing every connection
+    before each use (``pool_pre_ping``), which costs a round trip per chat turn.
+    """
+    for attempt in range(1, CONNECTION_ATTEMPTS + 1):
+        try:
+            return await work()
+        except DBAPIError as error:
+            if not error.connection_invalidated or attempt == CONNECTION_ATTEMPTS:
+                raise
+            log.warning("database connection lost; trying again on a new one")
+    raise AssertionError("unreachable")

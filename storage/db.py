@@ -11,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from storage import sqlite_driver
 from storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -20,14 +21,17 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
     """An engine for ``url``; ``schema`` (PostgreSQL) keeps several instances in one database."""
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
-        engine = create_async_engine(url, **kwargs)
+        # aiosqlite, crossing threads once per statement rather than four times.
+        engine = create_async_engine(url, module=sqlite_driver.dbapi(), **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if schema:
         kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})["search_path"] = (
             schema
         )
-    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+    # No pool_pre_ping: a connection lost to a server restart is retried by the
+    # conversation (bot.conversation._reconnecting) instead of pinged before every turn.
+    return create_async_engine(url, **kwargs)
 
 
 def _ensure_sqlite_folder(url: str) -> None:
