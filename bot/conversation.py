@@ -74,7 +74,8 @@ class Conversation:
         self, incoming: Incoming, progress: Progress | None
     ) -> tuple[list[Outgoing], DialogContext] | None:
         """One transaction: the update's effects and its replies; None for a duplicate."""
-        async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
+        # Brief: whatever reads at length is Deferred, and runs after this commit.
+        async with self._transaction_slot(), UnitOfWork(self.sessions, brief=True) as uow:
             if incoming.update_key is not None and not await uow.updates.claim(
                 incoming.platform, incoming.update_key
             ):

@@ -6,9 +6,9 @@ import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -88,11 +88,6 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind else "sqlite"
 
 
-def _dialect_insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which has ON CONFLICT (both SQLite and PostgreSQL)."""
-    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-
-
 @functools.cache
 def _answer_upsert(dialect: str) -> Any:
     # Built once: constructing ON CONFLICT clauses costs more than executing them.
@@ -104,6 +99,21 @@ def _answer_upsert(dialect: str) -> Any:
             "answered_by": insert.excluded.answered_by,
             "answered_at": insert.excluded.answered_at,
         },
+    )
+
+
+@functools.cache
+def _user_with_dialog_state() -> Any:
+    # Built once, like every statement a chat turn runs: composing it costs more CPU than
+    # the database takes to answer it.
+    return (
+        select(User, DialogState)
+        .outerjoin(DialogState, DialogState.user_id == User.id)
+        .where(
+            User.platform == bindparam("platform"),
+            User.platform_user_id == bindparam("platform_user_id"),
+        )
+        .options(joinedload(User.areas))
     )
 
 
@@ -119,10 +129,8 @@ class UserRepository(_Repository):
         """The user, their areas and their dialog state in one round trip (every update
         needs all three; separately they are three queries)."""
         rows = await self.session.execute(
-            select(User, DialogState)
-            .outerjoin(DialogState, DialogState.user_id == User.id)
-            .where(User.platform == platform, User.platform_user_id == platform_user_id)
-            .options(joinedload(User.areas))
+            _user_with_dialog_state(),
+            {"platform": platform, "platform_user_id": platform_user_id},
         )
         found = rows.unique().first()
         if found is None:
@@ -361,6 +369,14 @@ class AuditRepository(_Repository):
         return (await self.session.scalars(query)).all()
 
 
+@functools.cache
+def _ledger_claim(dialect: str) -> Any:
+    # On the table rather than the mapped class: a plain Core INSERT skips the ORM's
+    # bulk-insert machinery, and every update runs this first.
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(cast(Table, ProcessedUpdate.__table__)).on_conflict_do_nothing()
+
+
 class UpdateLedger(_Repository):
     """Remembers which platform updates were applied, for exactly-once handling."""
 
@@ -370,12 +386,10 @@ class UpdateLedger(_Repository):
         ON CONFLICT DO NOTHING keeps two workers racing on a redelivered update from
         erroring: one inserts the row, the other learns it lost.
         """
-        statement = (
-            _dialect_insert(self.session)(ProcessedUpdate)
-            .values(platform=platform, update_key=update_key, processed_at=utcnow())
-            .on_conflict_do_nothing()
+        result = await self.session.execute(
+            _ledger_claim(_dialect(self.session)),
+            {"platform": platform, "update_key": update_key, "processed_at": utcnow()},
         )
-        result = await self.session.execute(statement)
         return bool(getattr(result, "rowcount", 0))
 
     async def prune(self, before: datetime) -> None:

@@ -8,6 +8,16 @@ against 2 µs for a chat turn's typical statement. Here the four steps run as on
 the same thread, so each statement crosses threads once; nothing else changes (same
 dialect, same connection, same transaction semantics).
 
+A *brief* transaction (:func:`mark_brief`: a chat turn, a handful of one-row statements)
+goes further. Its first write takes SQLite's write lock on aiosqlite's thread, where
+waiting for another process to let go of the lock blocks nobody. From then on nothing can
+make a statement wait (WAL readers never block the one writer), so the rest of the
+transaction's statements run right on the event loop's thread, taking microseconds, until
+COMMIT, which goes back to the thread for its fsync. A chat turn then crosses threads twice
+in all, and holds the write lock for its own CPU time rather than for as many trips through
+a busy event loop as it has statements. Anything that may read at length (exports,
+reports) runs in ordinary transactions.
+
 Used through ``create_async_engine(url, module=dbapi())``; ``storage.db`` does that for
 every SQLite URL. It leans on two private but long-standing details: aiosqlite's
 ``Connection._execute`` (queue a function on the connection's thread) and the slots of
@@ -18,7 +28,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -26,6 +36,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util import EMPTY_DICT
 
 # (description, rows, rowcount, lastrowid): everything SQLAlchemy reads off a cursor.
@@ -93,10 +104,16 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        async with self._adapt_connection._execute_mutex:
-            outcome = await driver._execute(
-                lambda: _execute(driver._conn, operation, parameters, many)
-            )
+        adapted = cast(OneTripConnection, self._adapt_connection)
+        if adapted.write_locked:
+            outcome = _execute(driver._conn, operation, parameters, many)
+        else:
+            async with adapted._execute_mutex:
+                outcome = await driver._execute(
+                    lambda: _execute(driver._conn, operation, parameters, many)
+                )
+            # sqlite3 opens a transaction only for a write, which takes the write lock.
+            adapted.write_locked = adapted.brief and driver._conn.in_transaction
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -108,10 +125,25 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("brief", "write_locked")
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
 
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.brief = False
+        """This transaction is brief (see the module's docstring)."""
+        self.write_locked = False
+        """A brief transaction that holds the write lock: statements run inline."""
+
+    def _end(self) -> None:
+        self.brief = self.write_locked = False
+
+    def commit(self) -> None:
+        self._end()
+        super().commit()
+
     def rollback(self) -> None:
+        self._end()
         # The pool rolls back every connection it takes back, almost always with no
         # transaction open (the unit of work committed or rolled back already): don't
         # cross threads to do nothing.
@@ -130,3 +162,14 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
 def dbapi() -> OneTripDBAPI:
     """The DB-API module to hand to ``create_async_engine(..., module=...)``."""
     return OneTripDBAPI(aiosqlite, sqlite3)
+
+
+async def mark_brief(session: AsyncSession) -> None:
+    """Declare the session's transaction brief: no statement in it reads at length.
+
+    Only SQLite's one-trip connections act on it; on other databases it does nothing.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    if isinstance(raw.dbapi_connection, OneTripConnection):
+        raw.dbapi_connection.brief = True

@@ -23,16 +23,23 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.sqlite_driver import mark_brief
 
 
 class UnitOfWork:
     session: AsyncSession
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, brief: bool = False) -> None:
+        """``brief``: every statement of this transaction is short (a chat turn); on SQLite
+        they then run without crossing threads once the write lock is held (see
+        ``storage.sqlite_driver``). Anything that may read at length must not be brief."""
         self._sessions = sessions
+        self._brief = brief
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
+        if self._brief:
+            await mark_brief(self.session)
         self.areas = AreaRepository(self.session)
         self.users = UserRepository(self.session)
         self.invites = InviteRepository(self.session)

@@ -3,6 +3,9 @@ PostgreSQL connection."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +14,7 @@ from bot.conversation import Conversation
 from bot.i18n import translate
 from bot.settings import Settings
 from storage.db import create_engine
+from storage.sqlite_driver import OneTripConnection
 from storage.uow import UnitOfWork
 from tests.conftest import POSTGRES_URL, Database
 from tests.helpers import message
@@ -46,6 +50,83 @@ async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
             await connection.execute(text("INSERT INTO t (id, v) VALUES (1, 'trùng')"))
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT count(*) FROM t")) == 4
+
+
+def _sqlite_only(database: Database) -> None:
+    if database.backend != "sqlite":
+        pytest.skip("brief transactions change nothing on PostgreSQL")
+
+
+async def _connection_of(uow: UnitOfWork) -> OneTripConnection:
+    raw = await (await uow.session.connection()).get_raw_connection()
+    assert isinstance(raw.dbapi_connection, OneTripConnection)
+    return raw.dbapi_connection
+
+
+async def test_a_brief_transaction_goes_inline_once_it_holds_the_write_lock(
+    database: Database,
+) -> None:
+    _sqlite_only(database)
+    async with UnitOfWork(database.sessions, brief=True) as uow:
+        connection = await _connection_of(uow)
+        await uow.session.execute(text("SELECT count(*) FROM users"))
+        assert connection.brief and not connection.write_locked  # a read takes no lock
+        assert await uow.updates.claim("telegram", "1")
+        assert connection.write_locked
+        assert not await uow.updates.claim("telegram", "1")  # inline, same answer
+        await uow.commit()
+        assert not connection.brief and not connection.write_locked
+    async with UnitOfWork(database.sessions) as uow:
+        connection = await _connection_of(uow)
+        assert await uow.updates.claim("telegram", "2")
+        assert not connection.write_locked  # not brief: every statement on the thread
+
+
+async def test_an_inline_failure_rolls_back_and_the_connection_carries_on(
+    database: Database,
+) -> None:
+    _sqlite_only(database)
+    with pytest.raises(IntegrityError):
+        async with UnitOfWork(database.sessions, brief=True) as uow:
+            assert await uow.updates.claim("telegram", "1")
+            await uow.session.execute(
+                text("INSERT INTO areas (code, name, level) VALUES ('X', 'X', 'village')")
+            )
+            await uow.session.execute(
+                text("INSERT INTO areas (code, name, level) VALUES ('X', 'Y', 'village')")
+            )
+    async with UnitOfWork(database.sessions, brief=True) as uow:
+        assert await uow.updates.claim("telegram", "1")  # the first claim was undone
+        assert await uow.session.scalar(text("SELECT count(*) FROM areas")) == 0
+        await uow.commit()
+
+
+async def test_waiting_for_another_process_lock_blocks_no_one(database: Database) -> None:
+    """The first write of a brief transaction waits for SQLite's lock on aiosqlite's
+    thread: meanwhile the event loop, i.e. every other chat, goes on."""
+    _sqlite_only(database)
+    path = database.url.split(":///", 1)[1]
+    other = sqlite3.connect(path, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another process (the CLI, say) is writing
+    try:
+
+        async def claim() -> bool:
+            async with UnitOfWork(database.sessions, brief=True) as uow:
+                claimed = await uow.updates.claim("telegram", "7")
+                await uow.commit()
+                return claimed
+
+        waiting = asyncio.create_task(claim())
+        ticks = 0
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not waiting.done()
+        assert ticks == 20
+    finally:
+        other.rollback()
+        other.close()
+    assert await waiting
 
 
 async def test_a_lost_connection_costs_no_update(database: Database, settings: Settings) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.context import DialogContext
-from bot.messages import Choice, Choices, Document, Notice, Outgoing, Text
+from bot.messages import Choice, Choices, Deferred, Document, Notice, Outgoing, Text
 from exports.stats import AreaNode, AreaTree, build_report, village_breakdown
 from exports.summary import SummaryReport, render_summary, render_village_lines
 from storage.models import Area, Household, Role
@@ -144,7 +144,8 @@ async def summary(ctx: DialogContext) -> list[Outgoing]:
             for node in visible[:MAX_BUTTONS]
         )
         return [Choices(ctx.t("summary.pick_area", year=year), buttons)]
-    return await _show(ctx, tree, visible[0], year, villages=request.villages)
+    node, villages = visible[0], request.villages
+    return [Deferred(lambda later: _show(later, tree, node, year, villages=villages))]
 
 
 async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
@@ -165,8 +166,8 @@ async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
         return _refuse(ctx, node)
     year = int(parts[1])
     if parts[2] == VILLAGES:
-        return await _show_villages(ctx, tree, node, year)
-    return await _show(ctx, tree, node, year, villages=False)
+        return [Deferred(lambda later: _show_villages(later, tree, node, year))]
+    return [Deferred(lambda later: _show(later, tree, node, year, villages=False))]
 
 
 def _own_areas(ctx: DialogContext, tree: AreaTree) -> list[AreaNode]:
@@ -191,6 +192,10 @@ async def _area(ctx: DialogContext, node: AreaNode) -> Area:
     area = await ctx.uow.session.get(Area, node.id)
     assert area is not None
     return area
+
+
+# The report reads every member of the area: it is built after the message's transaction,
+# in one of its own (Deferred), so the collaborators' answers never wait for it.
 
 
 async def _show(

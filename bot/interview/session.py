@@ -53,6 +53,10 @@ class _Stored:
     """Whether ``rows`` are in the engine's key order (see _remember)."""
     _answers: dict[str, Any] | None = None
     _prefill: dict[str, Any] | None = None
+    steps: dict[Path | None, Step] | None = None
+    """The steps the engine derived from these answers on ``steps_day``: the question the
+    bot asked next is the one the collaborator answers on the following turn."""
+    steps_day: date | None = None
 
     def answers(self) -> dict[str, Any]:
         if self._answers is None:
@@ -132,7 +136,7 @@ def _remember(
     prefill: tuple[object, dict[str, Any]] | None = None,
     *,
     ordered: bool = False,
-) -> None:
+) -> _Stored:
     """Cache ``rows`` as the interview's answers at its current step, once committed;
     ``prefill`` is the decoded prefill already at hand, if it is of the same source;
     ``ordered`` when ``rows`` come from :func:`flatten` rather than the database."""
@@ -144,6 +148,7 @@ def _remember(
         entry._prefill = prefill[1]
     cache = stored_answers(uow)
     uow.after_commit(lambda: cache.put(interview.id, entry))
+    return entry
 
 
 @dataclass(slots=True)
@@ -172,6 +177,8 @@ class InterviewSession:
             session = cls(uow, interview, interview.household, form, stored.answers(), today)
             session._prefill = (interview.prefill, stored.prefill())
             session._rows = stored.rows
+            if stored.steps is not None and stored.steps_day == today:
+                session._steps = (session.answers, interview.prefill, dict(stored.steps))
             return session
         rows = dict(await uow.interviews.answers(interview))
         _remember(uow, interview, rows, form)
@@ -236,7 +243,12 @@ class InterviewSession:
         await refresh_member_facts(self.uow, self.interview, after, stored)
         self.interview.step += 1
         self.interview.updated_at = now
-        _remember(self.uow, self.interview, after, self.form, self._prefill, ordered=True)
+        entry = _remember(self.uow, self.interview, after, self.form, self._prefill, ordered=True)
+        # The engine's answers and the steps this turn derives from them (the memo is
+        # filled as the turn goes on) are reused by the next turn, when still current.
+        entry._answers = updated
+        self._steps = (updated, self.interview.prefill, {})
+        entry.steps, entry.steps_day = self._steps[2], self.today
         if key in before and before[key] != after.get(key):
             return before[key]
         return None
