@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from storage.models import (
     Answer,
     Area,
+    AreaYearStats,
     AuditEntry,
     ChatBinding,
     Classification,
@@ -24,6 +25,7 @@ from storage.models import (
     Interview,
     InterviewStatus,
     Invite,
+    MemberFact,
     ProcessedUpdate,
     Role,
     User,
@@ -91,13 +93,16 @@ def _dialect(session: AsyncSession) -> str:
 @functools.cache
 def _answer_upsert(dialect: str) -> Any:
     # Built once: constructing ON CONFLICT clauses costs more than executing them.
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Answer)
-    return insert.on_conflict_do_update(
-        index_elements=[Answer.interview_id, Answer.path],
+    # On the table: a Core INSERT skips the ORM's bulk-insert machinery (nothing here needs
+    # it: no object is loaded or refreshed).
+    table = cast(Table, Answer.__table__)
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.interview_id, table.c.path],
         set_={
-            "value": insert.excluded.value,
-            "answered_by": insert.excluded.answered_by,
-            "answered_at": insert.excluded.answered_at,
+            "value": upsert.excluded.value,
+            "answered_by": upsert.excluded.answered_by,
+            "answered_at": upsert.excluded.answered_at,
         },
     )
 
@@ -373,8 +378,8 @@ class AuditRepository(_Repository):
 def _ledger_claim(dialect: str) -> Any:
     # On the table rather than the mapped class: a plain Core INSERT skips the ORM's
     # bulk-insert machinery, and every update runs this first.
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(cast(Table, ProcessedUpdate.__table__)).on_conflict_do_nothing()
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return dialect_insert(cast(Table, ProcessedUpdate.__table__)).on_conflict_do_nothing()
 
 
 class UpdateLedger(_Repository):
@@ -437,12 +442,12 @@ class DialogStateRepository(_Repository):
 
 
 # -- statistics (summary) ------------------------------------------------------------------
-# Imported here rather than at the top so this section could be appended without touching
-# the lines above while others edit them.
-from sqlalchemy import insert as _insert  # noqa: E402
-from sqlalchemy import tuple_ as _tuple  # noqa: E402
 
-from storage.models import AreaYearStats, MemberFact  # noqa: E402
+
+@functools.cache
+def _member_fact_insert() -> Any:
+    return insert(cast(Table, MemberFact.__table__))
+
 
 # (member_index, age, labour_capacity, employment_status)
 FactRow = tuple[int, int | None, str | None, str | None]
@@ -468,7 +473,7 @@ class AreaYearStatsRepository(_Repository):
             batch = wanted[start : start + 500]
             rows = await self.session.scalars(
                 select(AreaYearStats).where(
-                    _tuple(AreaYearStats.area_id, AreaYearStats.year).in_(batch)
+                    tuple_(AreaYearStats.area_id, AreaYearStats.year).in_(batch)
                 )
             )
             found.update({(row.area_id, row.year): row for row in rows})
@@ -507,7 +512,7 @@ class MemberFactRepository(_Repository):
             )
         if fresh:
             await self.session.execute(
-                _insert(MemberFact), [_fact_values(interview_id, fact) for fact in fresh]
+                _member_fact_insert(), [_fact_values(interview_id, fact) for fact in fresh]
             )
         return bool(stale or fresh)
 
@@ -526,7 +531,7 @@ class MemberFactRepository(_Repository):
                 _fact_values(interview_id, fact) for interview_id, facts in batch for fact in facts
             ]
             if values:
-                await self.session.execute(_insert(MemberFact), values)
+                await self.session.execute(_member_fact_insert(), values)
             written += len(values)
         return written
 
