@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -300,12 +300,22 @@ class InterviewChat:
 
 
 @dataclass
-class EchoChat:
+class BaselineChat:
+    """A chat with one of the bare baseline bots."""
+
     fake: BenchTelegram
     handled: Handled
     user: FakeUser
     sent: int = 0
 
+    async def start(self) -> None:
+        pass
+
+    async def run(self, budget: Budget) -> None:
+        raise NotImplementedError
+
+
+class EchoChat(BaselineChat):
     async def run(self, budget: Budget) -> None:
         while budget.take():
             self.sent += 1
@@ -315,14 +325,8 @@ class EchoChat:
                 raise BenchError(f"chat {self.user.id}: echo of {words!r} missing")
 
 
-@dataclass
-class ButtonChat:
+class ButtonChat(BaselineChat):
     """Taps the one button of the bare button bot's latest question, like an answer."""
-
-    fake: BenchTelegram
-    handled: Handled
-    user: FakeUser
-    sent: int = 0
 
     async def start(self) -> None:
         await self.handled.wait(await self.user.send_text("/start"))
@@ -394,45 +398,43 @@ def button_application(fake: FakeTelegram) -> Application:
     return application
 
 
-async def measure(chats: Sequence[InterviewChat | EchoChat | ButtonChat], total: int) -> float:
+async def measure(chats: Sequence[InterviewChat | BaselineChat], total: int) -> float:
     budget = Budget(total)
     started = time.perf_counter()
     await asyncio.gather(*(chat.run(budget) for chat in chats))
     return time.perf_counter() - started
 
 
-async def echo_rate(messages: int, chat_count: int) -> float:
+async def baseline_rate(
+    bot: Callable[[FakeTelegram], Application],
+    chat: type[BaselineChat],
+    count: int,
+    chat_count: int,
+) -> float:
+    """Messages (or taps) per second of a bare python-telegram-bot baseline."""
     async with BenchTelegram() as fake:
         handled = Handled()
-        application = echo_application(fake)
+        application = bot(fake)
         handled.attach(application)
         chats = [
-            EchoChat(fake, handled, fake.user(FIRST_CHAT + n, first_name=f"CTV {n}"))
+            chat(fake, handled, fake.user(FIRST_CHAT + n, first_name=f"CTV {n}"))
             for n in range(chat_count)
         ]
         async with polling(application):
+            for each in chats:
+                await each.start()
             await measure(chats, chat_count)  # warm-up: connections, PTB's first calls
-            elapsed = await measure(chats, messages)
+            elapsed = await measure(chats, count)
         fake.assert_no_violations()
-    return messages / elapsed
+    return count / elapsed
+
+
+async def echo_rate(messages: int, chat_count: int) -> float:
+    return await baseline_rate(echo_application, EchoChat, messages, chat_count)
 
 
 async def button_rate(taps: int, chat_count: int) -> float:
-    async with BenchTelegram() as fake:
-        handled = Handled()
-        application = button_application(fake)
-        handled.attach(application)
-        chats = [
-            ButtonChat(fake, handled, fake.user(FIRST_CHAT + n, first_name=f"CTV {n}"))
-            for n in range(chat_count)
-        ]
-        async with polling(application):
-            for chat in chats:
-                await chat.start()
-            await measure(chats, chat_count)
-            elapsed = await measure(chats, taps)
-        fake.assert_no_violations()
-    return taps / elapsed
+    return await baseline_rate(button_application, ButtonChat, taps, chat_count)
 
 
 # -- the database ------------------------------------------------------------------------
