@@ -15,7 +15,8 @@ only checks that the bot asks the question the plan expects next.
 A third bot, the bare button bot, taps a button and gets the next question: the Bot API
 calls of one button answer with nothing behind them. Its rate over the echo bot's is the
 best ratio any bot answering buttons could reach, which puts the interview's own cost (the
-database and the questionnaire) apart from the cost of talking to Telegram.
+database and the questionnaire) apart from the cost of talking to Telegram. Last, the same
+interviews are handed straight to the Conversation, with no Telegram at all (``direct``).
 
 Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--answers N] [--chats K]
 [--quick]``
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import math
 import os
@@ -33,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -54,6 +56,7 @@ from telegram.ext import (
 
 from bot.admin import add_user
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
+from bot.conversation import Conversation
 from bot.forms import (
     Done,
     FieldType,
@@ -66,6 +69,7 @@ from bot.forms import (
     set_answer,
 )
 from bot.interview.session import current_form, decoded_prefill, roster_prefill
+from bot.messages import Choices, Incoming, Kind, Text
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, load_settings
 from storage.db import create_engine
@@ -225,66 +229,118 @@ class Budget:
 # -- the interview driver ----------------------------------------------------------------
 
 
+class TelegramSurface:
+    """A collaborator's chat as the fake Bot API server sees it."""
+
+    def __init__(self, fake: BenchTelegram, handled: Handled, user: FakeUser) -> None:
+        self.fake, self.handled, self.user = fake, handled, user
+        self.chat_id = user.id
+
+    def buttons(self) -> list[str]:
+        message = self.fake.message(self.chat_id, self.fake.last_keyboard[self.chat_id])
+        keyboard = message["reply_markup"]["inline_keyboard"]
+        return [str(button["callback_data"]) for row in keyboard for button in row]
+
+    def shown(self) -> str:
+        return self.fake.last_text.get(self.chat_id, "")
+
+    async def press(self, data: str) -> None:
+        update = await self.user.press(data, self.fake.last_keyboard[self.chat_id], force=True)
+        await self.handled.wait(update)
+
+    async def type(self, text: str) -> None:
+        await self.handled.wait(await self.user.send_text(text))
+
+
+class DirectSurface:
+    """The same chat with no Telegram at all: messages go straight into the Conversation,
+    as a channel adapter would hand them over. What is left is the bot's own work."""
+
+    def __init__(self, conversation: Conversation, chat_id: int, updates: Iterator[int]) -> None:
+        self.conversation, self.chat_id, self.updates = conversation, chat_id, updates
+        self._buttons: list[str] = []
+        self._shown = ""
+
+    def buttons(self) -> list[str]:
+        return self._buttons
+
+    def shown(self) -> str:
+        return self._shown
+
+    async def _send(self, **message: Any) -> None:
+        incoming = Incoming(
+            platform="telegram",
+            user_id=str(self.chat_id),
+            chat_id=str(self.chat_id),
+            display_name=f"CTV {self.chat_id}",
+            update_key=str(next(self.updates)),
+            **message,
+        )
+        for reply in await self.conversation.handle(incoming):
+            if isinstance(reply, Choices):
+                self._buttons = [choice.data for choice in reply.choices]
+            if isinstance(reply, Text | Choices) and not getattr(reply, "edit", False):
+                self._shown = reply.text
+
+    async def press(self, data: str) -> None:
+        await self._send(kind=Kind.CHOICE, choice=data)
+
+    async def type(self, text: str) -> None:
+        kind, command, args = Incoming.parse_text(text)
+        await self._send(kind=kind, text=text, command=command, args=args)
+
+
+Surface = TelegramSurface | DirectSurface
+
+
 @dataclass
 class InterviewChat:
-    fake: BenchTelegram
-    handled: Handled
-    user: FakeUser
+    surface: Surface
     plan: Sequence[Action]
     households: Iterator[int]
     position: int = 0
     finished: int = 0
     answers: int = 0
 
-    @property
-    def chat_id(self) -> int:
-        return self.user.id
-
     def _button(self, verb: str, index: int | None = None) -> str:
-        message = self.fake.message(self.chat_id, self.fake.last_keyboard[self.chat_id])
-        for row in message["reply_markup"]["inline_keyboard"]:
-            for button in row:
-                parts = str(button["callback_data"]).split(":")
-                if parts[0] == verb and (index is None or parts[-1] == str(index)):
-                    return str(button["callback_data"])
-        raise BenchError(f"chat {self.chat_id}: no {verb}:{index} button in {message}")
-
-    async def _press(self, data: str) -> None:
-        update = await self.user.press(data, self.fake.last_keyboard[self.chat_id], force=True)
-        await self.handled.wait(update)
-
-    async def _type(self, text: str) -> None:
-        await self.handled.wait(await self.user.send_text(text))
+        buttons = self.surface.buttons()
+        for data in buttons:
+            parts = data.split(":")
+            if parts[0] == verb and (index is None or parts[-1] == str(index)):
+                return data
+        raise BenchError(f"chat {self.surface.chat_id}: no {verb}:{index} button in {buttons}")
 
     def _expect(self, label: str) -> None:
-        shown = self.fake.last_text.get(self.chat_id, "")
+        shown = self.surface.shown()
         if label not in shown:
-            raise BenchError(f"chat {self.chat_id}: expected {label!r}, the bot said {shown!r}")
+            raise BenchError(
+                f"chat {self.surface.chat_id}: expected {label!r}, the bot said {shown!r}"
+            )
 
     async def start(self) -> None:
         """The household list, then the first household (before the clock starts)."""
-        await self._type("/interview")
+        await self.surface.type("/interview")
         await self.open_next()
 
     async def open_next(self) -> None:
         """Pick the next household from the list and confirm its roster."""
-        await self._press(f"h:{next(self.households)}")
-        await self._press(self._button("r", None).rsplit(":", 1)[0] + ":ok")
+        await self.surface.press(f"h:{next(self.households)}")
+        await self.surface.press(self._button("r", None).rsplit(":", 1)[0] + ":ok")
         self.position = 0
         self._expect(self.plan[0].label)
 
     async def answer(self) -> None:
         action = self.plan[self.position]
         if action.kind == "keep":
-            await self._press(self._button("k"))
+            await self.surface.press(self._button("k"))
         elif action.kind == "pick":
-            await self._press(self._button("a", action.index))
+            await self.surface.press(self._button("a", action.index))
         elif action.kind == "multi":
             for index in action.indices:
-                await self._press(self._button("t", index))
-            await self._press(self._button("d"))
+                await self.surface.press(self._button("t", index))
+            await self.surface.press(self._button("d"))
         else:
-            await self._type(action.text)
+            await self.surface.type(action.text)
         self.answers += 1
         self.position += 1
         if self.position < len(self.plan):
@@ -513,8 +569,10 @@ async def check_stored(runtime: Runtime, chats: Sequence[InterviewChat]) -> None
 
 
 async def interview_rate(
-    backend: str, answers: int, chat_count: int, plan: Sequence[Action]
+    backend: str, answers: int, chat_count: int, plan: Sequence[Action], *, telegram: bool = True
 ) -> float:
+    """Answers per second through Telegram, or (``telegram=False``) straight into the
+    Conversation."""
     async with fresh_database(backend) as env, BenchTelegram() as fake:
         settings: Settings = load_settings(
             **env,
@@ -531,17 +589,18 @@ async def interview_rate(
             handled = Handled()
             application = build_application(settings, runtime)
             handled.attach(application)
-            chats = [
-                InterviewChat(
-                    fake,
-                    handled,
-                    fake.user(chat_id, first_name=f"CTV {n}"),
-                    plan,
-                    iter(household_ids[n * per_chat : (n + 1) * per_chat]),
-                )
+            update_ids = itertools.count(1)
+            surfaces: list[Surface] = [
+                TelegramSurface(fake, handled, fake.user(chat_id, first_name=f"CTV {n}"))
+                if telegram
+                else DirectSurface(runtime.conversation, chat_id, update_ids)
                 for n, chat_id in enumerate(chat_ids)
             ]
-            async with polling(application):
+            chats = [
+                InterviewChat(surface, plan, iter(household_ids[n * per_chat : (n + 1) * per_chat]))
+                for n, surface in enumerate(surfaces)
+            ]
+            async with polling(application) if telegram else nullcontext(application):
                 for chat in chats:
                     await chat.start()
                 # Warm-up: one answer per chat fills the engine's and SQLAlchemy's caches.
@@ -564,6 +623,8 @@ class Result:
     interview: float
     target: float
     button: float
+    direct: float
+    """Answers per second straight into the Conversation: no Telegram, no HTTP."""
 
     @property
     def ratio(self) -> float:
@@ -613,14 +674,14 @@ def table(results: Sequence[Result], options: Options) -> str:
     lines = [
         f"{options.answers} answers/messages over {options.chats} concurrent chats",
         f"{'database':<11}{'echo msg/s':>12}{'answers/s':>12}{'ratio':>8}{'target':>8}  result"
-        f"{'button taps/s':>16}{'ceiling':>9}{'vs button':>11}",
+        f"{'button taps/s':>16}{'ceiling':>9}{'vs button':>11}{'direct/s':>10}",
     ]
     for r in results:
         verdict = "PASS" if r.passed else "FAIL"
         lines.append(
             f"{r.backend:<11}{r.echo:>12.1f}{r.interview:>12.1f}"
             f"{r.ratio:>7.2f}x{r.target:>7.2f}x  {verdict:<6}"
-            f"{r.button:>16.1f}{r.ceiling:>8.2f}x{r.own_cost:>10.2f}x"
+            f"{r.button:>16.1f}{r.ceiling:>8.2f}x{r.own_cost:>10.2f}x{r.direct:>10.1f}"
         )
     for backend, reason in options.skipped.items():
         lines.append(f"{backend:<11}skipped: {reason}")
@@ -630,7 +691,9 @@ def table(results: Sequence[Result], options: Options) -> str:
             "button = a bare python-telegram-bot bot making the Bot API calls of one button",
             "answer (answerCallbackQuery + sendMessage) and nothing else; ceiling = button/echo,",
             "the best ratio any bot answering buttons can reach here; vs button = answers/s /",
-            "button taps/s, what the database commit and the questionnaire engine cost.",
+            "button taps/s, what the database commit and the questionnaire engine cost;",
+            "direct = the same interviews handed straight to the Conversation, no Telegram:",
+            "the bot's own work alone.",
         ]
     return "\n".join(lines)
 
@@ -651,7 +714,8 @@ async def run(options: Options, out: TextIO = sys.stdout) -> list[Result]:
         interview = await interview_rate(backend, options.answers, options.chats, plan)
         button += await button_rate(options.answers, options.chats)
         echo += await echo_rate(options.answers, options.chats)
-        results.append(Result(backend, echo / 2, interview, TARGETS[backend], button / 2))
+        direct = await interview_rate(backend, options.answers, options.chats, plan, telegram=False)
+        results.append(Result(backend, echo / 2, interview, TARGETS[backend], button / 2, direct))
     print(table(results, options), file=out)
     return results
 
