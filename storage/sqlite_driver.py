@@ -43,10 +43,11 @@ from sqlalchemy.util import EMPTY_DICT
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _execute(
+def _run_statement(
     connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
 ) -> _Outcome:
-    """On aiosqlite's thread: the whole life of a cursor, in one call."""
+    """The whole life of a cursor in one call: on aiosqlite's thread, or right here in a
+    brief transaction that holds the write lock."""
     cursor = connection.cursor()
     try:
         if many:
@@ -66,7 +67,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
-        # No driver cursor is opened here: ``_execute`` opens and closes its own.
+        # No driver cursor is opened here: ``_run_statement`` opens and closes its own.
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
         self._cursor = None  # type: ignore[assignment]
@@ -106,11 +107,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         driver: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         adapted = cast(OneTripConnection, self._adapt_connection)
         if adapted.write_locked:
-            outcome = _execute(driver._conn, operation, parameters, many)
+            outcome = _run_statement(driver._conn, operation, parameters, many)
         else:
             async with adapted._execute_mutex:
                 outcome = await driver._execute(
-                    lambda: _execute(driver._conn, operation, parameters, many)
+                    lambda: _run_statement(driver._conn, operation, parameters, many)
                 )
             # sqlite3 opens a transaction only for a write, which takes the write lock.
             adapted.write_locked = adapted.brief and driver._conn.in_transaction
@@ -169,6 +170,8 @@ async def mark_brief(session: AsyncSession) -> None:
 
     Only SQLite's one-trip connections act on it; on other databases it does nothing.
     """
+    if session.bind is None or session.bind.dialect.name != "sqlite":
+        return
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     if isinstance(raw.dbapi_connection, OneTripConnection):
