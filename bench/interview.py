@@ -35,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -279,7 +279,8 @@ class DirectSurface:
         for reply in await self.conversation.handle(incoming):
             if isinstance(reply, Choices):
                 self._buttons = [choice.data for choice in reply.choices]
-            if isinstance(reply, Text | Choices) and not getattr(reply, "edit", False):
+            # An edit (a toggle) changes the buttons of the message on screen, not its text.
+            if isinstance(reply, Text) or (isinstance(reply, Choices) and not reply.edit):
                 self._shown = reply.text
 
     async def press(self, data: str) -> None:
@@ -586,21 +587,28 @@ async def interview_rate(
             chat_ids = [FIRST_CHAT + n for n in range(chat_count)]
             per_chat = math.ceil(answers / chat_count / len(plan)) + 2
             household_ids = await seed(runtime, per_chat * chat_count, chat_ids)
-            handled = Handled()
-            application = build_application(settings, runtime)
-            handled.attach(application)
-            update_ids = itertools.count(1)
-            surfaces: list[Surface] = [
-                TelegramSurface(fake, handled, fake.user(chat_id, first_name=f"CTV {n}"))
-                if telegram
-                else DirectSurface(runtime.conversation, chat_id, update_ids)
-                for n, chat_id in enumerate(chat_ids)
-            ]
+            surfaces: list[Surface]
+            running: AbstractAsyncContextManager[object]
+            if telegram:
+                handled = Handled()
+                application = build_application(settings, runtime)
+                handled.attach(application)
+                surfaces = [
+                    TelegramSurface(fake, handled, fake.user(chat_id, first_name=f"CTV {n}"))
+                    for n, chat_id in enumerate(chat_ids)
+                ]
+                running = polling(application)
+            else:
+                update_ids = itertools.count(1)
+                surfaces = [
+                    DirectSurface(runtime.conversation, chat_id, update_ids) for chat_id in chat_ids
+                ]
+                running = nullcontext()
             chats = [
                 InterviewChat(surface, plan, iter(household_ids[n * per_chat : (n + 1) * per_chat]))
                 for n, surface in enumerate(surfaces)
             ]
-            async with polling(application) if telegram else nullcontext(application):
+            async with running:
                 for chat in chats:
                     await chat.start()
                 # Warm-up: one answer per chat fills the engine's and SQLAlchemy's caches.
