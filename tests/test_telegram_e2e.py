@@ -19,6 +19,7 @@ from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from storage.models import Role
+from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.helpers import seed_areas
@@ -114,6 +115,41 @@ async def test_wrong_code_unknown_user_and_odd_messages(
     await stranger.send_text("x" * 4000)
     [reply] = await fake_telegram.wait_for_messages(222)
     assert "quá dài" in reply["text"]
+
+
+async def test_flood_control_is_waited_out(
+    polling_bot: Application,  # type: ignore[type-arg]
+    database: Database,
+    fake_telegram: FakeTelegram,
+) -> None:
+    """Telegram answers 429 with how long to wait: the bot waits and sends again, so the
+    reply arrives late rather than never."""
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    user = fake_telegram.user(id=333, first_name="Cúc")
+    user.flood(messages=2, retry_after=1)
+    await user.send_command("/start", code)
+    welcome, menu = await fake_telegram.wait_for_messages(333, count=2, timeout=10)
+    assert "cộng tác viên của Ấp 1" in welcome["text"]
+    assert "reply_markup" in menu
+    refused = [error for error in fake_telegram.api_errors if error[1] == 429]
+    assert len(refused) == 2
+
+
+async def test_a_flood_wait_too_long_drops_the_reply_not_the_answer(
+    polling_bot: Application,  # type: ignore[type-arg]
+    database: Database,
+    fake_telegram: FakeTelegram,
+) -> None:
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    user = fake_telegram.user(id=444, first_name="Dũng")
+    user.flood(messages=1, retry_after=3600)
+    await user.send_command("/start", code)
+    await fake_telegram.wait_for_call("sendMessage")  # refused, and not worth an hour's wait
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.users.by_platform_id("telegram", "444") is not None
+    await user.send_text("/help")
+    [reply] = await fake_telegram.wait_for_messages(444)
+    assert "/interview" in reply["text"]
 
 
 async def test_duplicate_delivery_registers_once(

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar
 
 from telegram import (
     Bot,
@@ -19,7 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageLimit
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -27,6 +30,7 @@ from telegram.ext import (
     ContextTypes,
     TypeHandler,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.i18n import translate
 from bot.messages import (
@@ -43,11 +47,17 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PLATFORM = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
 # What an unregistered user sees in Telegram's command menu.
 DEFAULT_COMMANDS = ("start", "help")
+# Telegram's flood control (429): how often, and for how long at most, a reply waits and is
+# sent again. Past that the reply is dropped and logged; the answer behind it is stored, and
+# the collaborator's next message shows where the interview stands.
+FLOOD_RETRIES = 3
+FLOOD_WAIT_LIMIT = 30.0
 # Updates in flight at once, all chats together. Each one holds a database connection
 # only while its transaction runs, so this bounds memory, not the pool.
 MAX_CONCURRENT_UPDATES = 64
@@ -221,25 +231,37 @@ class TelegramChannel:
             for reply in replies:
                 if isinstance(reply, Text):
                     for part in split_text(reply.text):
-                        await bot.send_message(chat_id, part)
+                        await _patiently(partial(bot.send_message, chat_id, part))
                 elif isinstance(reply, Choices) and reply.edit and _pressed(update):
-                    await bot.edit_message_reply_markup(
-                        chat_id, _pressed(update), reply_markup=keyboard(reply)
+                    await _patiently(
+                        partial(
+                            bot.edit_message_reply_markup,
+                            chat_id,
+                            _pressed(update),
+                            reply_markup=keyboard(reply),
+                        )
                     )
                 elif isinstance(reply, Choices):
                     *head, last = split_text(reply.text)
                     for part in head:
-                        await bot.send_message(chat_id, part)
-                    await bot.send_message(chat_id, last, reply_markup=keyboard(reply))
+                        await _patiently(partial(bot.send_message, chat_id, part))
+                    await _patiently(
+                        partial(bot.send_message, chat_id, last, reply_markup=keyboard(reply))
+                    )
                 elif isinstance(reply, Document):
-                    await bot.send_document(
-                        chat_id,
-                        InputFile(reply.content, filename=reply.filename),
-                        caption=reply.caption or None,
+                    await _patiently(
+                        partial(
+                            bot.send_document,
+                            chat_id,
+                            InputFile(reply.content, filename=reply.filename),
+                            caption=reply.caption or None,
+                        )
                     )
                 elif isinstance(reply, CommandMenu):
                     commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
-                    await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+                    await _patiently(
+                        partial(bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id))
+                    )
         except TelegramError:
             # Blocked by the user, chat gone, flood limit...: the answer is already stored,
             # so log and carry on rather than crash the update loop.
@@ -254,6 +276,34 @@ class TelegramChannel:
             await update.callback_query.answer(notice[:200] if notice else None)
         except TelegramError:
             log.warning("could not answer a callback query", exc_info=True)
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, made again after the wait Telegram asks for when it answers 429.
+
+    Telegram's flood control says how long to wait (``retry_after``) and expects bots to
+    honour it. The answer behind the reply is committed already; waiting keeps the reply
+    (the next question, usually) from being lost. Only this person's updates wait: each
+    user's are handled in turn, everyone else's go on.
+    """
+    for attempt in range(FLOOD_RETRIES + 1):
+        try:
+            return await call()
+        except RetryAfter as error:
+            seconds = _retry_seconds(error)
+            if attempt == FLOOD_RETRIES or seconds > FLOOD_WAIT_LIMIT:
+                raise
+            log.info("Telegram flood control: sending again in %.0f s", seconds)
+            await asyncio.sleep(seconds)
+    raise AssertionError("unreachable")
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # PTB is moving retry_after from seconds to a timedelta (PTB_TIMEDELTA): read both.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -60,10 +60,11 @@ TINY_JPEG = bytes.fromhex(
 class ApiError(Exception):
     """A legitimate Telegram error (not a malformed request): answered but not a violation."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after = retry_after
 
 
 class Secret(enum.Enum):
@@ -195,6 +196,11 @@ class FakeUser:
         }
         return await self.fake.push_update({"callback_query": query})
 
+    def flood(self, messages: int = 1, retry_after: int = 1) -> None:
+        """The bot's next ``messages`` messages to this user get 429 Too Many Requests with
+        ``retry_after`` seconds, like Telegram's flood control."""
+        self.fake._flooded[self.id] = (messages, retry_after)
+
     def block(self, blocked: bool = True) -> None:
         """Sending to this user now fails with 403, like a user who blocked the bot."""
         (self.fake._blocked.add if blocked else self.fake._blocked.discard)(self.id)
@@ -258,6 +264,8 @@ class FakeTelegram:
         self._files: dict[str, _StoredFile] = {}
         self._open_callback_queries: set[str] = set()
         self._blocked: set[int] = set()
+        # chat -> (messages still refused, seconds to wait): flood control (see FakeUser.flood)
+        self._flooded: dict[int, tuple[int, int]] = {}
         self._commands: dict[tuple[str, str], list[Json]] = {}
         self._menu_buttons: dict[int | None, Json] = {}
         self._webhook: Json = {}
@@ -443,7 +451,7 @@ class FakeTelegram:
             return _error(400, f"Bad Request: {exc}")
         except ApiError as exc:
             self.api_errors.append((method, exc.code, exc.description))
-            return _error(exc.code, exc.description)
+            return _error(exc.code, exc.description, exc.retry_after)
         except Exception as exc:  # a bug in the fake must not look like a passing test
             self.violations.append(f"{method}: fake crashed: {exc!r}")
             _log.exception("fake Telegram crashed on %s", method)
@@ -666,6 +674,7 @@ class FakeTelegram:
     async def _send(self, method: str, params: Json, content: Json) -> Json:
         chat_id = _chat_key(params["chat_id"])
         self._check_not_blocked(chat_id)
+        self._check_flood(chat_id)
         message: Json = {
             "message_id": self._next_message_id(chat_id),
             "date": int(time.time()),
@@ -734,6 +743,13 @@ class FakeTelegram:
     def _check_not_blocked(self, chat_id: int | str) -> None:
         if _chat_key(chat_id) in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+
+    def _check_flood(self, chat_id: int) -> None:
+        refused, seconds = self._flooded.get(chat_id, (0, 0))
+        if refused <= 0:
+            return
+        self._flooded[chat_id] = (refused - 1, seconds)
+        raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
 
     def _next_message_id(self, chat_id: int) -> int:
         # Both sides of a private chat share one message_id sequence, as in Telegram.
@@ -813,8 +829,10 @@ async def _read_params(request: web.Request) -> tuple[dict[str, str | UploadedFi
     return form, {}
 
 
-def _error(code: int, description: str) -> web.Response:
-    body = {"ok": False, "error_code": code, "description": description}
+def _error(code: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: Json = {"ok": False, "error_code": code, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=code)
 
 
