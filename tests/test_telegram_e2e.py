@@ -117,37 +117,28 @@ async def test_wrong_code_unknown_user_and_odd_messages(
     assert "quá dài" in reply["text"]
 
 
-async def test_flood_control_is_waited_out(
+async def test_flood_control_is_honoured(
     polling_bot: Application,  # type: ignore[type-arg]
     database: Database,
     fake_telegram: FakeTelegram,
 ) -> None:
-    """Telegram answers 429 with how long to wait: the bot waits and sends again, so the
-    reply arrives late rather than never."""
-    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
-    user = fake_telegram.user(id=333, first_name="Cúc")
-    user.flood(messages=2, retry_after=1)
-    await user.send_command("/start", code)
+    """Telegram answers 429 with how long to wait. A short wait is waited out and the reply
+    arrives late rather than never; an hour's wait drops the reply, never the answer."""
+    patient = fake_telegram.user(id=333, first_name="Cúc")
+    patient.flood(messages=2, retry_after=1)
+    await patient.send_command("/start", await new_invite(database, Role.COLLABORATOR, "87-MH-A1"))
     welcome, menu = await fake_telegram.wait_for_messages(333, count=2, timeout=10)
     assert "cộng tác viên của Ấp 1" in welcome["text"]
     assert "reply_markup" in menu
-    refused = [error for error in fake_telegram.api_errors if error[1] == 429]
-    assert len(refused) == 2
+    assert [error[1] for error in fake_telegram.api_errors] == [429, 429]
 
-
-async def test_a_flood_wait_too_long_drops_the_reply_not_the_answer(
-    polling_bot: Application,  # type: ignore[type-arg]
-    database: Database,
-    fake_telegram: FakeTelegram,
-) -> None:
-    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
-    user = fake_telegram.user(id=444, first_name="Dũng")
-    user.flood(messages=1, retry_after=3600)
-    await user.send_command("/start", code)
-    await fake_telegram.wait_for_call("sendMessage")  # refused, and not worth an hour's wait
+    hurried = fake_telegram.user(id=444, first_name="Dũng")
+    hurried.flood(messages=1, retry_after=3600)
+    await hurried.send_command("/start", await new_invite(database, Role.COLLABORATOR, "87-MH-A1"))
+    await fake_telegram.wait_for_errors(3)  # its first reply refused: not worth an hour's wait
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.users.by_platform_id("telegram", "444") is not None
-    await user.send_text("/help")
+    await hurried.send_text("/help")
     [reply] = await fake_telegram.wait_for_messages(444)
     assert "/interview" in reply["text"]
 

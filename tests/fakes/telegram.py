@@ -390,6 +390,14 @@ class FakeTelegram:
         self._call_cursor[method] += 1
         return params
 
+    async def wait_for_errors(self, count: int, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        """Until the server has answered ``count`` requests with an error in all."""
+        await self._wait(
+            lambda: len(self.api_errors) >= count,
+            timeout,
+            lambda: f"{len(self.api_errors)} errors: {self.api_errors}",
+        )
+
     def messages_to(self, chat_id: int) -> list[Json]:
         """Every message the bot sent to the chat: request params + ``message_id`` + ``method``."""
         return [m for m in self._sent if m["chat_id"] == chat_id]
@@ -451,6 +459,7 @@ class FakeTelegram:
             return _error(400, f"Bad Request: {exc}")
         except ApiError as exc:
             self.api_errors.append((method, exc.code, exc.description))
+            await self._notify()
             return _error(exc.code, exc.description, exc.retry_after)
         except Exception as exc:  # a bug in the fake must not look like a passing test
             self.violations.append(f"{method}: fake crashed: {exc!r}")
