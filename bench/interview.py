@@ -56,7 +56,6 @@ from telegram.ext import (
 
 from bot.admin import add_user
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
-from bot.conversation import Conversation
 from bot.forms import (
     Done,
     FieldType,
@@ -69,7 +68,6 @@ from bot.forms import (
     set_answer,
 )
 from bot.interview.session import current_form, decoded_prefill, roster_prefill
-from bot.messages import Choices, Incoming, Kind, Text
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, load_settings
 from storage.db import create_engine
@@ -89,6 +87,7 @@ from tests.interview_driver import (
     ROSTER_FIELDS,
     scripted_household,
 )
+from tests.surfaces import ConversationSurface
 
 TARGETS = {"sqlite": 0.8, "postgresql": 0.6}
 POSTGRES_URL = os.environ.get(
@@ -236,7 +235,7 @@ class TelegramSurface:
         self.fake, self.handled, self.user = fake, handled, user
         self.chat_id = user.id
 
-    def buttons(self) -> list[str]:
+    def button_data(self) -> list[str]:
         message = self.fake.message(self.chat_id, self.fake.last_keyboard[self.chat_id])
         keyboard = message["reply_markup"]["inline_keyboard"]
         return [str(button["callback_data"]) for row in keyboard for button in row]
@@ -252,46 +251,7 @@ class TelegramSurface:
         await self.handled.wait(await self.user.send_text(text))
 
 
-class DirectSurface:
-    """The same chat with no Telegram at all: messages go straight into the Conversation,
-    as a channel adapter would hand them over. What is left is the bot's own work."""
-
-    def __init__(self, conversation: Conversation, chat_id: int, updates: Iterator[int]) -> None:
-        self.conversation, self.chat_id, self.updates = conversation, chat_id, updates
-        self._buttons: list[str] = []
-        self._shown = ""
-
-    def buttons(self) -> list[str]:
-        return self._buttons
-
-    def shown(self) -> str:
-        return self._shown
-
-    async def _send(self, **message: Any) -> None:
-        incoming = Incoming(
-            platform="telegram",
-            user_id=str(self.chat_id),
-            chat_id=str(self.chat_id),
-            display_name=f"CTV {self.chat_id}",
-            update_key=str(next(self.updates)),
-            **message,
-        )
-        for reply in await self.conversation.handle(incoming):
-            if isinstance(reply, Choices):
-                self._buttons = [choice.data for choice in reply.choices]
-            # An edit (a toggle) changes the buttons of the message on screen, not its text.
-            if isinstance(reply, Text) or (isinstance(reply, Choices) and not reply.edit):
-                self._shown = reply.text
-
-    async def press(self, data: str) -> None:
-        await self._send(kind=Kind.CHOICE, choice=data)
-
-    async def type(self, text: str) -> None:
-        kind, command, args = Incoming.parse_text(text)
-        await self._send(kind=kind, text=text, command=command, args=args)
-
-
-Surface = TelegramSurface | DirectSurface
+Surface = TelegramSurface | ConversationSurface
 
 
 @dataclass
@@ -304,7 +264,7 @@ class InterviewChat:
     answers: int = 0
 
     def _button(self, verb: str, index: int | None = None) -> str:
-        buttons = self.surface.buttons()
+        buttons = self.surface.button_data()
         for data in buttons:
             parts = data.split(":")
             if parts[0] == verb and (index is None or parts[-1] == str(index)):
@@ -600,8 +560,17 @@ async def interview_rate(
                 running = polling(application)
             else:
                 update_ids = itertools.count(1)
+                # As a channel adapter hands messages over, with no Telegram at all: what
+                # is left is the bot's own work.
                 surfaces = [
-                    DirectSurface(runtime.conversation, chat_id, update_ids) for chat_id in chat_ids
+                    ConversationSurface(
+                        runtime.conversation,
+                        str(chat_id),
+                        f"CTV {chat_id}",
+                        platform="telegram",
+                        update_keys=update_ids,
+                    )
+                    for chat_id in chat_ids
                 ]
                 running = nullcontext()
             chats = [

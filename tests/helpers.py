@@ -49,9 +49,11 @@ def message(
     )
 
 
-def press(data: str, *, user_id: str = "111", update_key: str | None = None) -> Incoming:
+def press(
+    data: str, *, user_id: str = "111", update_key: str | None = None, platform: str = "terminal"
+) -> Incoming:
     return Incoming(
-        platform="terminal",
+        platform=platform,
         user_id=user_id,
         chat_id=user_id,
         display_name="Nguyễn Văn An",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -146,31 +146,67 @@ update_ids = itertools.count(1)
 
 
 class ConversationSurface:
-    """The platform-neutral Conversation itself, for fast dialog tests (with a movable clock)."""
+    """The platform-neutral Conversation itself, for fast dialog tests (with a movable clock).
 
-    def __init__(self, conversation: Any, user_id: str, name: str = "Hoa") -> None:
+    ``platform`` and ``update_keys`` make it pass for a channel adapter's messages (the
+    benchmark drives registered Telegram users this way, each update with its own key).
+    """
+
+    def __init__(
+        self,
+        conversation: Any,
+        user_id: str,
+        name: str = "Hoa",
+        *,
+        platform: str = "terminal",
+        update_keys: Iterator[int] | None = None,
+    ) -> None:
         self.conversation = conversation
-        self.user_id = user_id
+        self.user_id = self.chat_id = user_id
         self.name = name
+        self.platform = platform
+        self.update_keys = update_keys
         self.last_buttons: list[tuple[str, str]] = []
+        self.last_text = ""
         self.counter = itertools.count(1)
+
+    def _key(self) -> str | None:
+        return None if self.update_keys is None else str(next(self.update_keys))
 
     async def _send(self, incoming: Any) -> list[str]:
         replies = await self.conversation.handle(incoming)
         for reply in replies:
             if isinstance(reply, Choices):
                 self.last_buttons = [(c.label, c.data) for c in reply.choices]
+            # An edit (a toggle) changes the buttons of the message on screen, not its text.
+            if isinstance(reply, Text) or (isinstance(reply, Choices) and not reply.edit):
+                self.last_text = reply.text
         return texts(replies)
 
     async def type(self, text: str) -> list[str]:
         from tests.helpers import message
 
-        return await self._send(message(text, user_id=self.user_id, name=self.name))
+        incoming = message(
+            text,
+            user_id=self.user_id,
+            name=self.name,
+            update_key=self._key(),
+            platform=self.platform,
+        )
+        return await self._send(incoming)
 
     async def press(self, data: str) -> list[str]:
         from tests.helpers import press
 
-        return await self._send(press(data, user_id=self.user_id))
+        incoming = press(data, user_id=self.user_id, update_key=self._key(), platform=self.platform)
+        return await self._send(incoming)
+
+    def shown(self) -> str:
+        """The text of the latest message the bot sent."""
+        return self.last_text
+
+    def button_data(self) -> list[str]:
+        return [data for _, data in self.last_buttons]
 
     def buttons(self) -> list[tuple[str, str]]:
         return list(self.last_buttons)
