@@ -87,14 +87,11 @@ class ImportResult:
         return "\n".join(lines)
 
 
-class ErrorList:
-    """Collects errors while a file is checked, so all of them are reported at once."""
+class CollectedErrors:
+    """Errors gathered while a file is checked, so all of them are reported at once."""
 
     def __init__(self) -> None:
         self.items: list[RowError] = []
-
-    def add(self, row: int | None, column: str | None, message_key: str, **params: object) -> None:
-        self.items.append(RowError(row, column, message_key, params))
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -102,6 +99,16 @@ class ErrorList:
     def __len__(self) -> int:
         return len(self.items)
 
+    def failure(self) -> ImportFailed:
+        return ImportFailed(self.items)
+
     def raise_if_any(self) -> None:
         if self.items:
-            raise ImportFailed(self.items)
+            raise self.failure()
+
+
+class ErrorList(CollectedErrors):
+    """The errors of a one-sheet file, located by row and column."""
+
+    def add(self, row: int | None, column: str | None, message_key: str, **params: object) -> None:
+        self.items.append(RowError(row, column, message_key, params))

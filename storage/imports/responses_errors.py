@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.forms import Invalid
 from bot.i18n import DEFAULT_LOCALE, translate
-from storage.imports.errors import ImportFailed, RowError
+from storage.imports.errors import CollectedErrors, ImportFailed, RowError
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,11 @@ class ResponsesImportFailed(ImportFailed):
         self.args = (self.render(limit=20),)
 
 
-class SheetErrors:
-    """Collects every problem of the workbook, so all of them are reported at once."""
+class SheetErrors(CollectedErrors):
+    """Every problem of the workbook, located by sheet, row and column."""
 
     def __init__(self) -> None:
-        self.items: list[RowError] = []
+        super().__init__()
         self.sheets: list[str] = []
 
     def add(
@@ -78,15 +78,8 @@ class SheetErrors:
     ) -> None:
         self.items.append(SheetRowError(row, column, message_key, params, sheet, reason))
 
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ResponsesImportFailed(self.items, self.sheets)
+    def failure(self) -> ResponsesImportFailed:
+        return ResponsesImportFailed(self.items, self.sheets)
 
     def absorb(self, failure: ImportFailed) -> None:
         self.items.extend(failure.errors)
