@@ -1,7 +1,8 @@
 """Bot API spec loading and request validation for the fake Telegram server.
 
-The spec is the machine-readable Bot API description in ``../shared/telegram-bot-api.json``
-(PaulSonOfLars/telegram-bot-api-spec format). Validating every request against it means a test
+The spec is the machine-readable Bot API description vendored beside this module
+(``telegram-bot-api.json``, PaulSonOfLars/telegram-bot-api-spec format, MIT: see
+``telegram-bot-api.LICENSE``). Validating every request against it means a test
 cannot pass while the bot sends something real Telegram would reject.
 """
 
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SPEC_PATH = PROJECT_ROOT.parent / "shared" / "telegram-bot-api.json"
+DEFAULT_SPEC_PATH = Path(__file__).with_name("telegram-bot-api.json")
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
