@@ -59,6 +59,11 @@ DEFAULT_COMMANDS = ("start", "help")
 # the collaborator's next message shows where the interview stands.
 FLOOD_RETRIES = 3
 FLOOD_WAIT_LIMIT = 30.0
+# The command menu set at start is cosmetic: when Telegram refuses it, the bot starts anyway
+# and sets it again in the background, waiting this long first, twice as long after each
+# failure, up to the longest wait.
+MENU_RETRY_FIRST = 2.0
+MENU_RETRY_LONGEST = 600.0
 # Updates in flight at once, all chats together. Each one holds a database connection
 # only while its transaction runs, so this bounds memory, not the pool.
 MAX_CONCURRENT_UPDATES = 64
@@ -330,6 +335,21 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+async def _keep_trying(call: Callable[[], Awaitable[object]]) -> None:
+    """``call()`` again and again, waiting longer each time, until it works; quietly, since
+    the first failure was logged."""
+    wait = MENU_RETRY_FIRST
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            await call()
+        except SendFailed:
+            wait = min(wait * 2, MENU_RETRY_LONGEST)
+            continue
+        log.info("command menu set")
+        return
+
+
 def _retry_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         # PTB is moving retry_after from seconds to a timedelta (PTB_TIMEDELTA): read both.
@@ -350,6 +370,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     """
     token = settings.require_token()
     channel = TelegramChannel(runtime)
+    retrying: set[asyncio.Task[None]] = set()
 
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
@@ -358,9 +379,20 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
         ]
-        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+        set_menu = partial(
+            _call,
+            "setMyCommands",
+            partial(application.bot.set_my_commands, commands, scope=BotCommandScopeDefault()),
+        )
+        try:
+            await set_menu()
+        except SendFailed as failed:
+            log.warning("command menu not set (%s): starting anyway, will try again", failed)
+            retrying.add(asyncio.create_task(_keep_trying(set_menu)))
 
     async def post_shutdown(application: Application) -> None:
+        for task in retrying:
+            task.cancel()
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 

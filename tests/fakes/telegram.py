@@ -471,6 +471,10 @@ class FakeTelegram:
         self._sent_cursor[chat_id] += count
         return self.messages_to(chat_id)[start : start + count]
 
+    def command_menu(self, scope: Json | None = None) -> list[Json]:
+        """The commands set for ``scope`` (the default scope if None), as getMyCommands says."""
+        return self._api_getMyCommands({"scope": scope} if scope else {})
+
     def message(self, chat_id: int, message_id: int) -> Json:
         """The current state of a message (after edits), as a Telegram Message object."""
         return self._messages[(chat_id, message_id)]
