@@ -75,7 +75,7 @@ async def test_registration_over_telegram(
     while scoped.get("scope", {}).get("type") != "chat":
         scoped = await fake_telegram.wait_for_call("setMyCommands")
     names = [c["command"] for c in scoped["commands"]]
-    assert names[0] == "interview" and {"back", "review", "pause", "help"} <= set(names)
+    assert names[0] == "interview" and {"back", "review", "pause", "tiep", "help"} <= set(names)
 
     await user.press("cmd:whoami", menu)
     [who] = await fake_telegram.wait_for_messages(111)
