@@ -34,6 +34,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("summary", ALL_ROLES),
     CommandSpec("export", ALL_ROLES),
     CommandSpec("report", REVIEWERS),
+    # "Tiếp": the current question again, the way back when a reply was lost on the way.
+    CommandSpec("tiep", ALL_ROLES, in_menu=False),
     CommandSpec("menu", ALL_ROLES, in_menu=False),
     CommandSpec("whoami", ALL_ROLES),
     CommandSpec("help", ALL_ROLES),

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import DialogContext, Progress
+from bot.delivery import harmless
 from bot.i18n import translate
 from bot.messages import Deferred, Incoming, Outgoing, Text
 from bot.router import route
@@ -59,6 +60,9 @@ class Conversation:
         promises something the database doesn't hold. A redelivered update (same
         ``update_key``) is recognised inside that same transaction and changes nothing.
         """
+        if progress is not None:
+            # A status line is a courtesy: whatever it meets, the work goes on.
+            progress = harmless(progress)
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, progress))
         except Exception:

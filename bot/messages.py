@@ -80,6 +80,10 @@ class Document:
     filename: str
     content: bytes
     caption: str = ""
+    # The command that sends this file again ("/export csv"), offered if it is lost on the way.
+    again: str = ""
+    # An image shown in the chat itself (a chart) where the platform can, not a download.
+    inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

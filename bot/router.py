@@ -25,6 +25,7 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "review": interview.review,
     "pause": interview.pause,
     "cancel": interview.cancel,
+    "tiep": interview.again,
 }
 
 # Text and buttons go to the first dialog that claims them.

@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Conflict, InvalidToken
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError
 from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -24,7 +24,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.fakes.telegram import TOKEN, FakeTelegram, fake_telegram  # noqa: F401 - fixture
+from tests.fakes.telegram import TOKEN, Failure, FakeTelegram, fake_telegram  # noqa: F401 - fixture
 
 
 @pytest.fixture
@@ -450,3 +450,56 @@ async def test_application_in_webhook_mode(fake: FakeTelegram, unused_tcp_port: 
             await app.updater.stop()
             await app.stop()
     assert fake.calls("setWebhook")[0]["secret_token"] == "s3cret-token"
+
+
+# -- a server in trouble ---------------------------------------------------------------------------
+
+
+async def test_a_method_made_to_fail_answers_500_then_recovers(
+    fake: FakeTelegram, bot: Bot
+) -> None:
+    fake.fail("sendMessage", times=2)
+    for _ in range(2):
+        with pytest.raises(NetworkError, match="Internal Server Error"):
+            await bot.send_message(111, "hello")
+    await bot.send_message(111, "hello")
+    assert [m["text"] for m in fake.messages_to(111)] == ["hello"]
+    assert [(method, code) for method, code, _ in fake.api_errors] == [("sendMessage", 500)] * 2
+    assert len(fake.calls("sendMessage")) == 3
+
+
+async def test_failures_are_still_validated(fake: FakeTelegram, http: httpx.AsyncClient) -> None:
+    fake.fail("sendMessage", times=None)
+    response = await http.post("/sendMessage", json={"chat_id": 1})
+    assert response.status_code == 400
+    assert fake.take_violations() == ["sendMessage: missing required parameter(s) text"]
+
+
+@pytest.mark.parametrize(
+    ("how", "error"),
+    [
+        (Failure.ERROR_500, NetworkError),
+        (Failure.BAD_GATEWAY, NetworkError),
+        (Failure.DISCONNECT, NetworkError),
+        (Failure.GARBLED, Exception),
+    ],
+)
+async def test_each_failure_mode_fails_the_call_for_good(
+    fake: FakeTelegram, bot: Bot, how: Failure, error: type[Exception]
+) -> None:
+    fake.fail("sendPhoto", times=None, how=how)
+    for _ in range(2):
+        with pytest.raises(error):
+            await bot.send_photo(111, b"\x89PNG fake")
+    assert fake.messages_to(111) == []
+    fake.heal("sendPhoto")
+    await bot.send_photo(111, b"\x89PNG fake")
+    assert [m["method"] for m in fake.messages_to(111)] == ["sendPhoto"]
+
+
+async def test_a_failure_can_pick_its_calls(fake: FakeTelegram, bot: Bot) -> None:
+    fake.fail("sendMessage", times=None, when=lambda params: int(params["chat_id"]) == 222)
+    await bot.send_message(111, "to 111")
+    with pytest.raises(NetworkError):
+        await bot.send_message(222, "to 222")
+    assert [m["text"] for m in fake.messages_to(111)] == ["to 111"]

@@ -21,11 +21,13 @@ from tests.surfaces import TelegramSurface, telegram_bot
 YEAR = datetime.now(UTC).year
 
 
-def documents(fake: FakeTelegram, chat_id: int) -> list[UploadedFile]:
+def documents(fake: FakeTelegram, chat_id: int, method: str = "sendDocument") -> list[UploadedFile]:
+    """The files uploaded to the chat, whether they arrived or the fake refused them."""
+    field = "photo" if method == "sendPhoto" else "document"
     return [
-        call["document"]
-        for call in fake.calls("sendDocument")
-        if int(call["chat_id"]) == chat_id and isinstance(call["document"], UploadedFile)
+        call[field]
+        for call in fake.calls(method)
+        if int(call["chat_id"]) == chat_id and isinstance(call[field], UploadedFile)
     ]
 
 
@@ -54,12 +56,14 @@ async def test_summary_export_and_report_over_telegram(
         replies = "\n".join(await supervisor.type("/summary"))
         assert "Ấp 1" in replies and "a) Tổng số hộ nghèo" in replies
         assert "b) Tổng số hộ cận nghèo" in replies
-        [chart] = documents(fake_telegram, 901)
+        # The chart is a photo, shown in the chat, not a file to download.
+        [chart] = documents(fake_telegram, 901, "sendPhoto")
         assert chart.content.startswith(b"\x89PNG")
+        assert documents(fake_telegram, 901) == []
 
         refused = "\n".join(await supervisor.type("/summary 87-MH-A2"))
         assert "không có quyền xem số liệu của Ấp 2" in refused
-        assert len(documents(fake_telegram, 901)) == 1
+        assert len(documents(fake_telegram, 901, "sendPhoto")) == 1
 
         await supervisor.type("/export")
         workbook = load_workbook(io.BytesIO(documents(fake_telegram, 901)[-1].content))

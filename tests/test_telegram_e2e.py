@@ -75,7 +75,7 @@ async def test_registration_over_telegram(
     while scoped.get("scope", {}).get("type") != "chat":
         scoped = await fake_telegram.wait_for_call("setMyCommands")
     names = [c["command"] for c in scoped["commands"]]
-    assert names[0] == "interview" and {"back", "review", "pause", "help"} <= set(names)
+    assert names[0] == "interview" and {"back", "review", "pause", "tiep", "help"} <= set(names)
 
     await user.press("cmd:whoami", menu)
     [who] = await fake_telegram.wait_for_messages(111)
@@ -136,6 +136,10 @@ async def test_flood_control_is_honoured(
     hurried.flood(messages=1, retry_after=3600)
     await hurried.send_command("/start", await new_invite(database, Role.COLLABORATOR, "87-MH-A1"))
     await fake_telegram.wait_for_errors(3)  # its first reply refused: not worth an hour's wait
+    # The replies after the refused one still go, then the way back to what was lost.
+    menu, notice = await fake_telegram.wait_for_messages(444, count=2)
+    assert "reply_markup" in menu
+    assert notice["text"] == translate("delivery.reply_lost", command="/tiep")
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.users.by_platform_id("telegram", "444") is not None
     await hurried.send_text("/help")

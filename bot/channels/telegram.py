@@ -32,7 +32,8 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.i18n import translate
+from bot.delivery import SendFailed, deliver, harmless
+from bot.i18n import DEFAULT_LOCALE, translate
 from bot.messages import (
     Choices,
     CommandMenu,
@@ -58,6 +59,11 @@ DEFAULT_COMMANDS = ("start", "help")
 # the collaborator's next message shows where the interview stands.
 FLOOD_RETRIES = 3
 FLOOD_WAIT_LIMIT = 30.0
+# The command menu set at start is cosmetic: when Telegram refuses it, the bot starts anyway
+# and sets it again in the background, waiting this long first, twice as long after each
+# failure, up to the longest wait.
+MENU_RETRY_FIRST = 2.0
+MENU_RETRY_LONGEST = 600.0
 # Updates in flight at once, all chats together. Each one holds a database connection
 # only while its transaction runs, so this bounds memory, not the pool.
 MAX_CONCURRENT_UPDATES = 64
@@ -178,7 +184,11 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
 
 class StatusMessage:
-    """One status message per update ("Đang xuất… 40%"), edited in place as work goes on."""
+    """One status message per update ("Đang xuất… 40%"), edited in place as work goes on.
+
+    Its failures are the caller's to absorb (``bot.delivery.harmless``): a status line is a
+    courtesy and must never fail the work it reports on.
+    """
 
     def __init__(self, bot: Bot, chat_id: int) -> None:
         self.bot = bot
@@ -186,16 +196,19 @@ class StatusMessage:
         self.message_id: int | None = None
 
     async def show(self, text: str) -> None:
-        try:
-            if self.message_id is None:
-                self.message_id = (await self.bot.send_message(self.chat_id, text)).message_id
-            else:
-                await self.bot.edit_message_text(
-                    text, chat_id=self.chat_id, message_id=self.message_id
-                )
-        except TelegramError:
-            # A status line is a courtesy: losing one must not fail the work it reports on.
-            log.debug("status message not shown", exc_info=True)
+        if self.message_id is None:
+            sent = await _call("sendMessage", partial(self.bot.send_message, self.chat_id, text))
+            self.message_id = sent.message_id
+        else:
+            await _call(
+                "editMessageText",
+                partial(
+                    self.bot.edit_message_text,
+                    text,
+                    chat_id=self.chat_id,
+                    message_id=self.message_id,
+                ),
+            )
 
 
 class TelegramChannel:
@@ -207,8 +220,12 @@ class TelegramChannel:
         if incoming is None or self.runtime is None:
             return
         status = StatusMessage(context.application.bot, int(incoming.chat_id))
-        replies = await self.runtime.conversation.handle(incoming, status.show)
-        await self.deliver(context.application, incoming, update, replies)
+        show = harmless(status.show)
+        replies = await self.runtime.conversation.handle(incoming, show)
+        failed = await self.deliver(context.application, incoming, update, replies)
+        if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
+            # Else it would say "80%" for ever over a file that never came.
+            await show(translate("delivery.status_failed", self.runtime.settings.locale))
 
     async def deliver(
         self,
@@ -216,9 +233,8 @@ class TelegramChannel:
         incoming: Incoming,
         update: Update,
         replies: Sequence[Outgoing],
-    ) -> None:
-        bot = application.bot
-        chat_id = int(incoming.chat_id)
+    ) -> list[Outgoing]:
+        """Send the replies, each on its own; returns those that could not be delivered."""
         # The button's spinner stops when the callback is answered: do it alongside the
         # replies rather than after them (a Bot API round trip sooner on a real network).
         answering: asyncio.Task[None] | None = None
@@ -227,45 +243,10 @@ class TelegramChannel:
             answering = asyncio.create_task(
                 self._answer_callback(update, notices[-1] if notices else None)
             )
+        locale = self.runtime.settings.locale if self.runtime else DEFAULT_LOCALE
+        send = partial(_send, application.bot, int(incoming.chat_id), update)
         try:
-            for reply in replies:
-                if isinstance(reply, Text):
-                    for part in split_text(reply.text):
-                        await _patiently(partial(bot.send_message, chat_id, part))
-                elif isinstance(reply, Choices) and reply.edit and _pressed(update):
-                    await _patiently(
-                        partial(
-                            bot.edit_message_reply_markup,
-                            chat_id,
-                            _pressed(update),
-                            reply_markup=keyboard(reply),
-                        )
-                    )
-                elif isinstance(reply, Choices):
-                    *head, last = split_text(reply.text)
-                    for part in head:
-                        await _patiently(partial(bot.send_message, chat_id, part))
-                    await _patiently(
-                        partial(bot.send_message, chat_id, last, reply_markup=keyboard(reply))
-                    )
-                elif isinstance(reply, Document):
-                    await _patiently(
-                        partial(
-                            bot.send_document,
-                            chat_id,
-                            InputFile(reply.content, filename=reply.filename),
-                            caption=reply.caption or None,
-                        )
-                    )
-                elif isinstance(reply, CommandMenu):
-                    commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
-                    await _patiently(
-                        partial(bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id))
-                    )
-        except TelegramError:
-            # Blocked by the user, chat gone, flood limit...: the answer is already stored,
-            # so log and carry on rather than crash the update loop.
-            log.warning("could not deliver a reply to chat %s", chat_id, exc_info=True)
+            return await deliver(replies, send, locale, incoming.update_key)
         finally:
             if answering is not None:
                 await answering
@@ -274,8 +255,64 @@ class TelegramChannel:
         assert update.callback_query is not None
         try:
             await update.callback_query.answer(notice[:200] if notice else None)
-        except TelegramError:
-            log.warning("could not answer a callback query", exc_info=True)
+        except Exception as error:
+            log.warning("could not answer a callback query: %s", type(error).__name__)
+
+
+async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None:
+    """One reply as Bot API calls; raises SendFailed naming the call that failed."""
+    if isinstance(reply, Text):
+        for part in split_text(reply.text):
+            await _call("sendMessage", partial(bot.send_message, chat_id, part))
+    elif isinstance(reply, Choices) and reply.edit and _pressed(update):
+        await _call(
+            "editMessageReplyMarkup",
+            partial(
+                bot.edit_message_reply_markup,
+                chat_id,
+                _pressed(update),
+                reply_markup=keyboard(reply),
+            ),
+        )
+    elif isinstance(reply, Choices):
+        *head, last = split_text(reply.text)
+        for part in head:
+            await _call("sendMessage", partial(bot.send_message, chat_id, part))
+        await _call(
+            "sendMessage", partial(bot.send_message, chat_id, last, reply_markup=keyboard(reply))
+        )
+    elif isinstance(reply, Document):
+        # A photo shows in the chat itself; a document is a file to download.
+        method, upload = (
+            ("sendPhoto", bot.send_photo) if reply.inline else ("sendDocument", bot.send_document)
+        )
+        await _call(
+            method,
+            partial(
+                upload,
+                chat_id,
+                InputFile(reply.content, filename=reply.filename),
+                caption=reply.caption or None,
+            ),
+        )
+    elif isinstance(reply, CommandMenu):
+        commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
+        await _call(
+            "setMyCommands",
+            partial(bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id)),
+        )
+
+
+async def _call(method: str, call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, patient with flood control; any failure becomes SendFailed(method)."""
+    try:
+        return await _patiently(call)
+    except TelegramError as error:
+        # Telegram's descriptions name the problem, not the message ("Forbidden: bot was
+        # blocked by the user"); PTB keeps the token out of them.
+        raise SendFailed(method, f"{type(error).__name__}: {error}") from error
+    except Exception as error:
+        raise SendFailed(method, type(error).__name__) from error
 
 
 async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
@@ -298,6 +335,21 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+async def _keep_trying(call: Callable[[], Awaitable[object]]) -> None:
+    """``call()`` again and again, waiting longer each time, until it works; quietly, since
+    the first failure was logged."""
+    wait = MENU_RETRY_FIRST
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            await call()
+        except SendFailed:
+            wait = min(wait * 2, MENU_RETRY_LONGEST)
+            continue
+        log.info("command menu set")
+        return
+
+
 def _retry_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         # PTB is moving retry_after from seconds to a timedelta (PTB_TIMEDELTA): read both.
@@ -318,6 +370,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     """
     token = settings.require_token()
     channel = TelegramChannel(runtime)
+    retrying: set[asyncio.Task[None]] = set()
 
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
@@ -326,9 +379,20 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
         ]
-        await application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+        set_menu = partial(
+            _call,
+            "setMyCommands",
+            partial(application.bot.set_my_commands, commands, scope=BotCommandScopeDefault()),
+        )
+        try:
+            await set_menu()
+        except SendFailed as failed:
+            log.warning("command menu not set (%s): starting anyway, will try again", failed)
+            retrying.add(asyncio.create_task(_keep_trying(set_menu)))
 
     async def post_shutdown(application: Application) -> None:
+        for task in retrying:
+            task.cancel()
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.conversation import Conversation
-from bot.messages import Choices, CommandMenu, Document, Incoming, Kind, Notice, Outgoing, Text
+from bot.delivery import deliver
+from bot.messages import Choices, Document, Incoming, Kind, Notice, Outgoing, Text
 
 PLATFORM = "terminal"
 QUIT_WORDS = {"/quit", "/exit", "/thoat"}
@@ -48,34 +49,35 @@ class TerminalChannel:
         kind, command, args = Incoming.parse_text(stripped)
         return Incoming(kind=kind, text=stripped, command=command, args=args, **base)
 
-    def show(self, replies: list[Outgoing]) -> None:
+    async def show(self, replies: list[Outgoing]) -> None:
         # Numbers typed next refer to the newest list only; a text question has none.
         self.pending = ()
-        for reply in replies:
-            if isinstance(reply, Text):
-                self.write(reply.text)
-            elif isinstance(reply, Notice):
-                self.write(f"(i) {reply.text}")
-            elif isinstance(reply, Choices):
-                lines = [reply.text]
-                lines += [
-                    f"  {n}. {'[x] ' if c.selected else ''}{c.label}"
-                    for n, c in enumerate(reply.choices, start=1)
-                ]
-                self.pending = tuple(c.data for c in reply.choices)
-                self.write("\n".join(lines))
-            elif isinstance(reply, Document):
-                self.download_dir.mkdir(parents=True, exist_ok=True)
-                target = self.download_dir / reply.filename
-                target.write_bytes(reply.content)
-                self.write(f"📎 {reply.caption or reply.filename}: {target}")
-            elif isinstance(reply, CommandMenu):
-                continue
+        locale = self.conversation.settings.locale
+        await deliver(replies, self._show_one, locale)
         self.write("")
+
+    async def _show_one(self, reply: Outgoing) -> None:
+        if isinstance(reply, Text):
+            self.write(reply.text)
+        elif isinstance(reply, Notice):
+            self.write(f"(i) {reply.text}")
+        elif isinstance(reply, Choices):
+            lines = [reply.text]
+            lines += [
+                f"  {n}. {'[x] ' if c.selected else ''}{c.label}"
+                for n, c in enumerate(reply.choices, start=1)
+            ]
+            self.pending = tuple(c.data for c in reply.choices)
+            self.write("\n".join(lines))
+        elif isinstance(reply, Document):
+            self.download_dir.mkdir(parents=True, exist_ok=True)
+            target = self.download_dir / reply.filename
+            target.write_bytes(reply.content)
+            self.write(f"📎 {reply.caption or reply.filename}: {target}")
 
     async def send(self, line: str) -> list[Outgoing]:
         replies = await self.conversation.handle(self.to_incoming(line), self._status)
-        self.show(replies)
+        await self.show(replies)
         return replies
 
     async def _status(self, text: str) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.context import DialogContext
-from bot.messages import Deferred, Document, Outgoing, Text
+from bot.messages import Deferred, Document, Kind, Outgoing, Text
 from exports.export_run import (
     ExportOutcome,
     ExportRequest,
@@ -100,14 +100,24 @@ async def _run(ctx: DialogContext, request: ExportRequest) -> list[Outgoing]:
         return _replies(ctx, request, outcome)
 
 
+def _again(ctx: DialogContext, request: ExportRequest) -> str:
+    """The command that sends the file again, as the user gave it (a menu button gives none)."""
+    name = "report" if request.format is Format.DOCX else "export"
+    incoming = ctx.incoming
+    if incoming.kind is Kind.COMMAND and incoming.command == name:
+        return f"/{name} {incoming.args}".strip()
+    return f"/{name}"
+
+
 def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome) -> list[Outgoing]:
     scope = outcome.scope
     year = scope.selection.year
     if outcome.households == 0:
         return [Text(ctx.t("exports.empty", area=scope.name, year=year))]
+    again = _again(ctx, request)
     if request.format is Format.DOCX:
         caption = ctx.t("exports.report_caption", area=scope.name, year=year)
-        return [Document(f.filename, f.read(), caption) for f in outcome.files]
+        return [Document(f.filename, f.read(), caption, again) for f in outcome.files]
     if len(outcome.files) == 1:
         caption = ctx.t(
             "exports.caption",
@@ -117,13 +127,14 @@ def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome)
             members=outcome.members,
         )
         [file] = outcome.files
-        return [Document(file.filename, file.read(), caption)]
+        return [Document(file.filename, file.read(), caption, again)]
     parts = len(outcome.files)
     return [
         Document(
             f.filename,
             f.read(),
             ctx.t("exports.caption_part", area=scope.name, year=year, part=n, parts=parts),
+            again,
         )
         for n, f in enumerate(outcome.files, start=1)
     ]
@@ -139,8 +150,9 @@ def _progress(ctx: DialogContext) -> Callable[[float], Awaitable[None]] | None:
     async def report(fraction: float) -> None:
         nonlocal shown
         step = int(fraction * 100) // PROGRESS_STEP * PROGRESS_STEP
-        # 100% is the file itself arriving; no message for it.
-        if step > shown and step < 100:
+        # It ends at 100%, the file built and about to be sent: a status left at 80% would
+        # look stuck whenever the file is slow to come, or lost (the channel then says so).
+        if step > shown:
             shown = step
             await sink(ctx.t("exports.progress", percent=step))
 

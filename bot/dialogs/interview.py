@@ -523,6 +523,28 @@ async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
     return _review_list(ctx, session)
 
 
+async def again(ctx: DialogContext) -> list[Outgoing]:
+    """/tiep: where the user stands, shown again from the stored state (after a reply was
+    lost on the way): the current question, or the main menu outside an interview."""
+    loaded = await _session(ctx)
+    if loaded is None:
+        return await menu.main_menu(ctx)
+    session, state = loaded
+    mode = state.get("mode", ASK)
+    if mode == REVIEWING:
+        return _review_list(ctx, session)
+    if mode == ADD_MEMBER:
+        return [Text(ctx.t("interview.add_member_name"))]
+    if mode == CONFIRM_CANCEL:
+        return await cancel(ctx)
+    if mode == ROSTER_CHECK:
+        household = await ctx.uow.households.with_members(session.household.id)
+        assert household is not None
+        return _roster(ctx, session.interview.id, session.interview.prefill or {}, household)
+    await _save_state(ctx, state)
+    return [_resumed(ctx, session), *await _ask(ctx, session, state)]
+
+
 async def pause(ctx: DialogContext) -> list[Outgoing]:
     assert ctx.user is not None
     loaded = await _require_session(ctx)

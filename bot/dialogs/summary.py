@@ -220,6 +220,8 @@ async def _show(
                 f"viec-lam-{node.code}-{year}.png",
                 employment_chart(report, ctx.locale),
                 ctx.t("summary.chart.caption", area=node.name, year=year),
+                again=f"/summary {node.code} {year}",
+                inline=True,
             )
         )
     return replies

@@ -94,7 +94,8 @@ async def test_chat_progress_is_shown_in_steps() -> None:
     assert report is not None
     for fraction in (0.0, 0.1, 0.25, 0.41, 0.45, 0.99, 1.0):
         await report(fraction)
-    assert shown == ["Đang xuất… 0%", "Đang xuất… 20%", "Đang xuất… 40%", "Đang xuất… 80%"]
+    # It ends at 100% (the file is ready), never left at 80% (issue 9).
+    assert shown == [f"Đang xuất… {percent}%" for percent in (0, 20, 40, 80, 100)]
 
 
 async def test_command_line_export(

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from tests.fakes.spec import Spec, SpecError, UploadedFile, load_spec, visible_text
 
-__all__ = ["TOKEN", "FakeTelegram", "FakeUser", "UploadedFile", "fake_telegram"]
+__all__ = ["TOKEN", "Failure", "FakeTelegram", "FakeUser", "UploadedFile", "fake_telegram"]
 
 TOKEN = "123456789:AAE_rasoat-fake-token"
 Json = dict[str, Any]
@@ -69,6 +69,30 @@ class ApiError(Exception):
 
 class Secret(enum.Enum):
     REGISTERED = "registered"
+
+
+class Failure(enum.Enum):
+    """How a method made to fail (``FakeTelegram.fail``) answers, after the request was
+    validated like any other."""
+
+    # Telegram's own JSON error answer with status 500.
+    ERROR_500 = "500"
+    # A proxy in front of the Bot API answers 502 with an HTML page, not JSON.
+    BAD_GATEWAY = "502"
+    # The connection is closed without any answer.
+    DISCONNECT = "disconnect"
+    # 200 OK whose ``result`` is not what the method returns (a broken proxy or server): the
+    # client fails parsing it with an error of its own, not a Telegram error.
+    GARBLED = "garbled"
+
+
+@dataclass
+class _Failing:
+    how: Failure
+    # Calls still to fail; None: every call, for good.
+    left: int | None
+    # Only calls whose parameters match (e.g. one chat), else every call of the method.
+    when: Callable[[Json], bool] | None
 
 
 @dataclass
@@ -266,6 +290,8 @@ class FakeTelegram:
         self._blocked: set[int] = set()
         # chat -> (messages still refused, seconds to wait): flood control (see FakeUser.flood)
         self._flooded: dict[int, tuple[int, int]] = {}
+        # method -> how and how often it fails (see fail)
+        self._failing: dict[str, _Failing] = {}
         self._commands: dict[tuple[str, str], list[Json]] = {}
         self._menu_buttons: dict[int | None, Json] = {}
         self._webhook: Json = {}
@@ -363,6 +389,27 @@ class FakeTelegram:
         await self._notify()
         return update
 
+    def fail(
+        self,
+        method: str,
+        times: int | None = 1,
+        how: Failure = Failure.ERROR_500,
+        when: Callable[[Json], bool] | None = None,
+    ) -> None:
+        """The next ``times`` valid calls of ``method`` (every one, for good, if None) fail
+        ``how``, as a Bot API server in trouble would; ``when`` picks which calls (by their
+        parameters). The failed calls are in ``calls`` and in ``api_errors``."""
+        if method not in self.spec.methods:
+            raise AssertionError(f"no Bot API method {method!r}")
+        if times is not None and times <= 0:
+            self._failing.pop(method, None)
+            return
+        self._failing[method] = _Failing(how, times, when)
+
+    def heal(self, method: str) -> None:
+        """``method`` works again."""
+        self._failing.pop(method, None)
+
     async def deliver_webhook(
         self, update: Json, secret: str | Secret | None = Secret.REGISTERED
     ) -> int:
@@ -424,6 +471,10 @@ class FakeTelegram:
         self._sent_cursor[chat_id] += count
         return self.messages_to(chat_id)[start : start + count]
 
+    def command_menu(self, scope: Json | None = None) -> list[Json]:
+        """The commands set for ``scope`` (the default scope if None), as getMyCommands says."""
+        return self._api_getMyCommands({"scope": scope} if scope else {})
+
     def message(self, chat_id: int, message_id: int) -> Json:
         """The current state of a message (after edits), as a Telegram Message object."""
         return self._messages[(chat_id, message_id)]
@@ -452,6 +503,9 @@ class FakeTelegram:
             typed = {k: v for k, v in body.items() if not isinstance(v, str)}
             params = {**self.spec.decode_form(method, form), **typed}
             self.spec.validate(method, params)
+            failing = self._take_failure(method, params)
+            if failing is not None:
+                return await self._fail(request, method, params, failing)
             result = await self._dispatch(method, params)
         except SpecError as exc:
             self.violations.append(f"{method}: {exc}")
@@ -475,6 +529,35 @@ class FakeTelegram:
             if stored.file_path == path:
                 return web.Response(body=stored.content)
         return _error(404, "Not Found")
+
+    def _take_failure(self, method: str, params: Json) -> Failure | None:
+        failing = self._failing.get(method)
+        if failing is None or (failing.when is not None and not failing.when(params)):
+            return None
+        if failing.left is not None:
+            failing.left -= 1
+            if failing.left <= 0:
+                del self._failing[method]
+        return failing.how
+
+    async def _fail(
+        self, request: web.Request, method: str, params: Json, how: Failure
+    ) -> web.Response:
+        self._calls.append((method, params))
+        code = {Failure.ERROR_500: 500, Failure.BAD_GATEWAY: 502}.get(how, 0)
+        self.api_errors.append((method, code, f"made to fail: {how.value}"))
+        await self._notify()
+        if how is Failure.ERROR_500:
+            return _error(500, "Internal Server Error")
+        if how is Failure.BAD_GATEWAY:
+            page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            return web.Response(status=502, text=page, content_type="text/html")
+        if how is Failure.GARBLED:
+            return web.json_response({"ok": True, "result": "garbled"})
+        assert request.transport is not None
+        request.transport.abort()
+        # Never written: the client has lost the connection already.
+        return web.Response(status=500)
 
     async def _dispatch(self, method: str, params: Json) -> Any:
         self._calls.append((method, params))

@@ -1,0 +1,244 @@
+"""The bot against a Bot API server in trouble: each failing method, and what the user gets.
+
+Every test makes one method of the fake fail (an HTTP 500, or a garbled answer the client
+cannot parse, which is not a Telegram error) and checks that the rest of the turn still goes
+out and that the user is told how to get back what was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.admin import create_invites
+from bot.i18n import translate
+from bot.runtime import open_runtime
+from bot.settings import Settings, load_settings
+from storage.models import InterviewStatus, Role
+from tests.conftest import Database
+from tests.exports.data import Planned, insert_households
+from tests.fakes.telegram import TOKEN, Failure, FakeTelegram
+from tests.helpers import seed_areas
+from tests.interview_driver import Collaborator, at_field, seed_household
+from tests.surfaces import TelegramSurface, TerminalSurface, telegram_bot
+from tests.test_reports_e2e import documents
+from tests.test_telegram_e2e import new_invite, start_rasoat, stop
+
+YEAR = datetime.now(UTC).year
+LOST = translate("delivery.reply_lost", command="/tiep")
+
+
+def _settings(database: Database, fake: FakeTelegram) -> Settings:
+    return load_settings(**database.env(), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake.base_url)
+
+
+def _keyboard(message: dict[str, object]) -> list[str]:
+    markup = message.get("reply_markup")
+    assert isinstance(markup, dict), message
+    return [button["callback_data"] for row in markup["inline_keyboard"] for button in row]
+
+
+async def test_a_lost_reply_never_takes_the_rest_of_the_turn(
+    database: Database, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    chat = 778
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        surface = TelegramSurface(fake_telegram, application, user_id=chat)
+        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
+        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
+        await collab.say("/interview")
+        await collab.say("hh-test")
+        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
+        await collab.tap(pick)
+        await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
+        first = await collab.question()
+
+        # A reply before the question fails (500): the question still comes, then the notice.
+        fake_telegram.fail(
+            "sendMessage", how=Failure.ERROR_500, when=lambda params: "reply_markup" not in params
+        )
+        replies = await collab.say("/back")  # "this is the first question", then the question
+        *_, question_message, notice = fake_telegram.messages_to(chat)
+        assert first.label.get("vi") in question_message["text"]
+        assert _keyboard(question_message)[0].startswith("k:")  # "✔ Đúng: …" from the roster
+        assert replies[-1] == LOST and _keyboard(notice) == ["cmd:tiep"]
+
+        # The question after an answer is lost (a garbled answer: not a Telegram error).
+        fake_telegram.fail(
+            "sendMessage", how=Failure.GARBLED, when=lambda params: "reply_markup" in params
+        )
+        caplog.clear()
+        caplog.set_level(logging.WARNING, logger="bot.delivery")
+        await collab.tap(_keyboard(question_message)[0])  # the notice came after the question
+        notice = fake_telegram.messages_to(chat)[-1]
+        assert notice["text"] == LOST and _keyboard(notice) == ["cmd:tiep"]
+        # The answer is stored all the same: the interview has moved on.
+        question = await collab.question()
+        assert question.path != first.path
+        [line] = [r.getMessage() for r in caplog.records if r.name == "bot.delivery"]
+        assert "(choices)" in line and "sendMessage failed: AttributeError" in line
+        assert question.label.get("vi") not in line and TOKEN not in line
+
+        # The notice's button shows the question again, and its buttons answer it.
+        shown = await collab.tap("cmd:tiep")
+        assert question.label.get("vi") in "\n".join(shown)
+        await collab.answer_one()
+        following = await collab.question()
+        assert following.path != question.path
+        # Typed, /tiep does the same as the button.
+        assert following.label.get("vi") in "\n".join(await collab.say("/tiep"))
+        fake_telegram.assert_no_violations()
+
+
+async def test_tiep_in_the_terminal(database: Database, tmp_path: Path) -> None:
+    """The way back works without buttons: /tiep shows the current question, or the menu."""
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    runtime = await open_runtime(load_settings(**database.env()))
+    try:
+        surface = TerminalSurface(runtime, "hoa", tmp_path)
+        [invite] = await create_invites(database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1)
+        await surface.type(f"/start {invite.code}")
+        menu = "\n".join(await surface.type("/tiep"))
+        assert "Danh mục chính (cộng tác viên)" in menu
+        collab = Collaborator(surface, database.sessions, "terminal", "hoa")
+        await collab.say("/interview")
+        await collab.say("hh-test")
+        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
+        roster = "\n".join(await collab.tap(pick))
+        assert "\n".join(await collab.say("/tiep")) == roster
+        await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
+        await collab.answer_until(at_field("area_type"))
+        question = await collab.question()
+        again = "\n".join(await collab.say("/tiep"))
+        assert question.label.get("vi") in again
+        await collab.give(question, "rural")
+        assert (await collab.question()).path != question.path
+        help_text = "\n".join(await surface.type("/help"))
+        assert "/tiep — " + translate("command.tiep") in help_text
+    finally:
+        await runtime.close()
+
+
+async def _reports_bot_user(
+    database: Database, fake: FakeTelegram, application: object, chat: int
+) -> TelegramSurface:
+    surface = TelegramSurface(fake, application, user_id=chat)  # type: ignore[arg-type]
+    [code] = await create_invites(database.sessions, Role.SUPERVISOR, "87-MH-A1", days=1)
+    await surface.type(f"/start {code.code}")
+    return surface
+
+
+async def _seed_interviews(database: Database) -> None:
+    await seed_areas(database.sessions)
+    done = InterviewStatus.COMPLETED
+    await insert_households(
+        database.sessions,
+        YEAR,
+        [
+            Planned("HH-001", "87-MH-A1", 0, done, None),
+            Planned("HH-002", "87-MH-A1", 1, done, None),
+        ],
+    )
+
+
+async def test_an_export_goes_on_when_its_status_line_fails(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await _seed_interviews(database)
+    chat = 902
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        supervisor = await _reports_bot_user(database, fake_telegram, application, chat)
+
+        # The status line cannot be shown at all: the export goes on and the file comes.
+        fake_telegram.fail(
+            "sendMessage",
+            times=None,
+            how=Failure.GARBLED,
+            when=lambda params: params["text"].startswith("Đang xuất"),
+        )
+        replies = await supervisor.type("/export")
+        assert translate("error.internal") not in replies
+        assert len(documents(fake_telegram, chat)) == 1
+
+
+async def test_a_lost_export_file_is_offered_again(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await _seed_interviews(database)
+    chat = 904
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        supervisor = await _reports_bot_user(database, fake_telegram, application, chat)
+        # The file is refused: the status says so instead of "80%", and the user is told
+        # how to get the file again, which then works.
+        fake_telegram.fail("sendDocument", how=Failure.ERROR_500)
+        replies = await supervisor.type("/export csv")
+        [filename] = [file.filename for file in documents(fake_telegram, chat)]
+        assert replies[-1] == translate("delivery.file_lost", file=filename, command="/export csv")
+        [status] = [m for m in fake_telegram.messages_to(chat) if "Đang xuất" in m.get("text", "")][
+            -1:
+        ]
+        shown = fake_telegram.message(chat, status["message_id"])["text"]
+        assert shown == translate("delivery.status_failed")
+        await supervisor.type("/export csv")
+        assert fake_telegram.messages_to(chat)[-1]["method"] == "sendDocument"
+
+        # Without a failure, the status line ends at 100%.
+        [status] = [m for m in fake_telegram.messages_to(chat) if "Đang xuất" in m.get("text", "")][
+            -1:
+        ]
+        shown = fake_telegram.message(chat, status["message_id"])["text"]
+        assert shown == translate("exports.progress", percent=100)
+
+
+async def test_a_lost_chart_is_offered_again(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await _seed_interviews(database)
+    chat = 903
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        supervisor = await _reports_bot_user(database, fake_telegram, application, chat)
+        fake_telegram.fail("sendPhoto", how=Failure.ERROR_500)
+        replies = await supervisor.type("/summary")
+        assert "a) Tổng số hộ nghèo" in replies[0]
+        again = f"/summary 87-MH-A1 {YEAR}"
+        filename = f"viec-lam-87-MH-A1-{YEAR}.png"
+        assert replies[-1] == translate("delivery.file_lost", file=filename, command=again)
+        await supervisor.type(again)
+        chart = fake_telegram.messages_to(chat)[-1]
+        assert chart["method"] == "sendPhoto"
+        assert chart["photo"].content.startswith(b"\x89PNG")
+
+
+async def test_rasoat_run_starts_when_the_command_menu_fails(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await seed_areas(database.sessions)
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    fake_telegram.fail("setMyCommands", how=Failure.ERROR_500)
+    env = {
+        **database.env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake_telegram.base_url,
+    }
+    process = await start_rasoat(env)
+    try:
+        await fake_telegram.wait_for_call("deleteWebhook", timeout=20)
+        await fake_telegram.user(id=445, first_name="Giang").send_command("/start", code)
+        welcome, _menu = await fake_telegram.wait_for_messages(445, count=2, timeout=20)
+        assert "cộng tác viên của Ấp 1" in welcome["text"]
+        # Set again in the background, a moment later.
+        while not fake_telegram.command_menu():
+            await fake_telegram.wait_for_call("setMyCommands", timeout=20)
+        assert [c["command"] for c in fake_telegram.command_menu()] == ["start", "help"]
+    finally:
+        output = await stop(process)
+    assert "Traceback" not in output
+    [warning] = [line for line in output.splitlines() if "command menu not set" in line]
+    assert "setMyCommands" in warning and "WARNING" in warning
+    assert TOKEN not in output
