@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import DialogContext, Progress
 from bot.i18n import translate
-from bot.messages import Deferred, Incoming, Outgoing, Text
+from bot.messages import Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
 from storage.uow import UnitOfWork
@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 # One more try after a lost database connection (see _reconnecting).
 CONNECTION_ATTEMPTS = 2
+# Group chats already told that rasoat works in private chats only, remembered in memory
+# (never stored: nothing of a group reaches the database), the oldest forgotten first.
+GROUPS_REMEMBERED = 1000
 
 T = TypeVar("T")
 
@@ -48,6 +51,7 @@ class Conversation:
         bind = sessions.kw.get("bind")
         dialect = getattr(getattr(bind, "dialect", None), "name", "")
         self._writer: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+        self._groups_told: dict[str, None] = {}
 
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
         return self._writer if self._writer is not None else nullcontext()
@@ -59,6 +63,8 @@ class Conversation:
         promises something the database doesn't hold. A redelivered update (same
         ``update_key``) is recognised inside that same transaction and changes nothing.
         """
+        if not incoming.private:
+            return self._outside_private_chat(incoming)
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, progress))
         except Exception:
@@ -69,6 +75,24 @@ class Conversation:
             return []
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx)]
+
+    def _outside_private_chat(self, incoming: Incoming) -> list[Outgoing]:
+        """The one answer a group, supergroup or channel gets: rasoat works in private chats.
+
+        Interviews and lists hold personal data, so nothing typed in a group is stored or
+        applied to the sender's interview, and no list is ever posted there. A button press
+        gets the answer as a toast, seen by the presser alone; a group is told once, not at
+        every message of its members.
+        """
+        text = translate("error.private_only", self.settings.locale)
+        if incoming.kind is Kind.CHOICE:
+            return [Notice(text)]
+        if incoming.chat_id in self._groups_told:
+            return []
+        self._groups_told[incoming.chat_id] = None
+        if len(self._groups_told) > GROUPS_REMEMBERED:
+            del self._groups_told[next(iter(self._groups_told))]
+        return [Text(text)]
 
     async def _apply(
         self, incoming: Incoming, progress: Progress | None

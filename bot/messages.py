@@ -38,6 +38,9 @@ class Incoming:
     # What was sent when kind is UNSUPPORTED ("sticker", "photo", ...).
     content_type: str | None = None
     language: str | None = None
+    # False in a group, supergroup or channel: rasoat holds personal data and answers only
+    # in a one-to-one chat.
+    private: bool = True
 
     @staticmethod
     def parse_text(text: str) -> tuple[Kind, str | None, str]:
