@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import getpass
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from bot.admin import AdminError, add_user, create_invites, parse_role
 from bot.i18n import translate
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact, secrets_of
 from bot.runtime import Runtime, runtime
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
@@ -117,9 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    secrets: list[str] = []
     try:
         overrides = {"DATABASE_URL": DEMO_DATABASE_URL} if getattr(args, "demo", False) else {}
         settings = load_settings(**overrides)
+        secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
             return run_bot(settings, args)
@@ -143,6 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Unexpected: the traceback is what a maintainer needs, but libraries quote the token
+        # in their messages (python-telegram-bot's InvalidToken does).
+        print(redact(traceback.format_exc(), secrets), file=sys.stderr)
+        return 1
 
 
 def _rule_version(version: str) -> str:
@@ -311,28 +319,44 @@ async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> No
 
 
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.channels.telegram import ALLOWED_UPDATES, build_application
 
-    application = build_application(settings)
-    if not args.webhook:
-        application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
-        return 0
     secret = args.secret or (
         settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     )
-    if not secret:
+    if args.webhook and not secret:
         raise SettingsError(
             "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET, so that only "
             "Telegram can post updates to the webhook"
         )
-    application.run_webhook(
-        listen=args.listen,
-        port=args.port,
-        url_path=args.path,
-        secret_token=secret,
-        webhook_url=args.webhook_url,
-        allowed_updates=list(ALLOWED_UPDATES),
-    )
+    application = build_application(settings)
+    try:
+        if not args.webhook:
+            application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
+        else:
+            application.run_webhook(
+                listen=args.listen,
+                port=args.port,
+                url_path=args.path,
+                secret_token=secret,
+                webhook_url=args.webhook_url,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+    except InvalidToken:
+        print(
+            translate("cli.token_rejected", settings.locale, url=settings.telegram_api_url),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except NetworkError as error:
+        print(
+            translate("cli.telegram_unreachable", settings.locale, url=settings.telegram_api_url),
+            file=sys.stderr,
+        )
+        print(redact(str(error), secrets_of(settings)), file=sys.stderr)
+        return 1
     return 0
 
 
