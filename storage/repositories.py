@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -161,6 +161,21 @@ class UserRepository(_Repository):
 class InviteRepository(_Repository):
     async def by_code(self, code: str) -> Invite | None:
         return await self.session.scalar(select(Invite).where(Invite.code_hash == hash_code(code)))
+
+    async def claim(self, invite: Invite, now: datetime) -> bool:
+        """Mark ``invite`` used, unless another transaction did first.
+
+        Two people sending the same code at once both read it unused; the conditional
+        UPDATE lets only one of them through (on PostgreSQL the second waits on the row
+        lock, then finds ``used_at`` set and changes nothing).
+        """
+        claimed = await self.session.scalar(
+            update(Invite)
+            .where(Invite.id == invite.id, Invite.used_at.is_(None))
+            .values(used_at=now)
+            .returning(Invite.id)
+        )
+        return claimed is not None
 
     async def add(self, code: str, role: Role, area: Area, expires_at: datetime) -> Invite:
         invite = Invite(

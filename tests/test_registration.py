@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -160,3 +161,27 @@ async def test_forged_button_data_is_refused(
         replies = await conversation.handle(press(forged))
         assert all(isinstance(r, Notice | Text) for r in replies), forged
         assert replies, forged
+
+
+async def test_a_code_registers_one_person_even_when_sent_at_the_same_moment(
+    conversation: Conversation, database: Database
+) -> None:
+    # Three people given the same code (a photo of it passed round) send /start together. On
+    # PostgreSQL their transactions run side by side: the code must still register one.
+    for trial in range(5):
+        code = await invite(database)
+        senders = [f"race-{trial}-{n}" for n in range(3)]
+        replies = await asyncio.gather(
+            *(conversation.handle(message(f"/start {code}", user_id=s)) for s in senders)
+        )
+        welcomed = [
+            s for s, r in zip(senders, replies, strict=True) if "Bạn đã đăng ký là" in texts(r)
+        ]
+        refused = [
+            s
+            for s, r in zip(senders, replies, strict=True)
+            if texts(r) == translate("registration.code_used")
+        ]
+        assert len(welcomed) == 1, replies
+        assert sorted(welcomed + refused) == sorted(senders)
+    assert await count_users(database) == 5

@@ -55,6 +55,8 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
         return [Text(ctx.t("registration.code_used"))]
     if invite.expires_at <= ctx.now:
         return [Text(ctx.t("registration.code_expired"))]
+    if not await ctx.uow.invites.claim(invite, ctx.now):
+        return [Text(ctx.t("registration.code_used"))]
 
     user = await ctx.uow.users.add(
         User(
@@ -67,7 +69,6 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
         )
     )
     await ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
-    invite.used_at = ctx.now
     invite.used_by = user.id
     ctx.uow.audit.record(
         "user.registered", actor=user, entity="invite", entity_id=invite.id, role=invite.role.value
