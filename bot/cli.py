@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -32,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the Telegram bot (long polling or webhook)")
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
-    run.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
+    run.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        help="webhook listen address (default: this machine only, behind a reverse proxy)",
+    )
     run.add_argument("--port", type=int, default=8443, help="webhook listen port")
     run.add_argument("--path", default="telegram", help="webhook URL path")
     run.add_argument("--secret", help="webhook secret token (or WEBHOOK_SECRET)")
@@ -118,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything rasoat writes (the database, exported lists, downloads) holds personal data:
+    # readable by the account that runs it, nobody else.
+    os.umask(0o077)
     secrets: list[str] = []
     try:
         overrides = {"DATABASE_URL": DEMO_DATABASE_URL} if getattr(args, "demo", False) else {}

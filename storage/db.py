@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +37,13 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
 
 
 def _ensure_sqlite_folder(url: str) -> None:
-    path = url.split(":///", 1)[-1]
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The database holds personal data: created readable by its owner only. SQLite
+        # gives its -wal and -shm files the database file's permissions.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
