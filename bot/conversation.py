@@ -21,8 +21,13 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# One more try after a lost database connection (see _reconnecting).
-CONNECTION_ATTEMPTS = 2
+# Waits before each new try after a lost database connection (see _reconnecting): about
+# 3 s in all, enough for a server restart or a failover, short enough that the person is
+# told to try again rather than left waiting.
+RECONNECT_DELAYS = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6)
+# SQLSTATEs of a server going away or not there yet: connection exceptions (08...), an
+# administrator's or a crash's shutdown, and "the database system is starting up".
+SERVER_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
 # Group chats already told that rasoat works in private chats only, remembered in memory
 # (never stored: nothing of a group reaches the database), the oldest forgotten first.
 GROUPS_REMEMBERED = 1000
@@ -67,6 +72,9 @@ class Conversation:
             return self._outside_private_chat(incoming)
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, progress))
+        except DatabaseAway:
+            log.error("database server unreachable: an update was not applied")
+            return [Text(translate("error.database_unavailable", self.settings.locale))]
         except Exception:
             # The transaction was rolled back; say so instead of going silent.
             log.exception("failed to handle an update")
@@ -120,6 +128,9 @@ class Conversation:
             return [reply]
         try:
             return await _reconnecting(lambda: self._run_deferred(reply, done))
+        except DatabaseAway:
+            log.error("database server unreachable: deferred work not done")
+            return [Text(translate("error.database_unavailable", done.locale))]
         except Exception:
             log.exception("deferred work failed")
             return [Text(translate("error.internal", done.locale))]
@@ -136,18 +147,35 @@ class Conversation:
 
 
 async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:
-    """``work()``, once more if the database connection turned out to be lost.
+    """``work()``, tried again on a new connection while the database server is away.
 
     A connection the server dropped (a PostgreSQL restart, a failover) is noticed on first
-    use, and the pool then discards its other connections too. Nothing was applied, so a
-    second try on a fresh connection is safe, and cheaper than testing every connection
-    before each use (``pool_pre_ping``), which costs a round trip per chat turn.
+    use, and the pool then discards its other connections too. Nothing was applied, so
+    another try on a fresh connection is safe, and cheaper than testing every connection
+    before each use (``pool_pre_ping``), which costs a round trip per chat turn. During a
+    restart new connections are refused for a moment, hence the growing waits; past them,
+    :class:`DatabaseAway` lets the caller say "try again later".
     """
-    for attempt in range(1, CONNECTION_ATTEMPTS + 1):
+    for delay in RECONNECT_DELAYS:
+        await asyncio.sleep(delay)
         try:
             return await work()
-        except DBAPIError as error:
-            if not error.connection_invalidated or attempt == CONNECTION_ATTEMPTS:
+        except (DBAPIError, ConnectionError) as error:
+            if not server_away(error):
                 raise
-            log.warning("database connection lost; trying again on a new one")
-    raise AssertionError("unreachable")
+            log.warning("database server unreachable; trying again on a new connection")
+    raise DatabaseAway()
+
+
+class DatabaseAway(Exception):
+    """The database server stayed unreachable through every retry."""
+
+
+def server_away(error: BaseException) -> bool:
+    if isinstance(error, ConnectionError):
+        # Refused or reset while connecting: no server there (yet).
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or state.startswith(SERVER_AWAY_STATES)

@@ -81,6 +81,12 @@ class Database:
         return env
 
 
+# For a test about one backend only: it runs on that one instead of being skipped on the
+# other (a bare clone's run must skip nothing but PostgreSQL when there is no server).
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+POSTGRESQL_ONLY = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     name = str(request.param)
