@@ -70,6 +70,7 @@ class Conversation:
         """
         if not incoming.private:
             return self._outside_private_chat(incoming)
+        incoming = incoming.cleaned()
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, progress))
         except DatabaseAway:
