@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import DialogContext, Progress
+from bot.flood import FloodGate, Verdict
 from bot.i18n import translate
 from bot.messages import Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
@@ -57,6 +58,7 @@ class Conversation:
         dialect = getattr(getattr(bind, "dialect", None), "name", "")
         self._writer: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
         self._groups_told: dict[str, None] = {}
+        self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
 
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
         return self._writer if self._writer is not None else nullcontext()
@@ -71,6 +73,14 @@ class Conversation:
         if not incoming.private:
             return self._outside_private_chat(incoming)
         incoming = incoming.cleaned()
+        if self._flood is not None:
+            verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}", self.clock())
+            if verdict is not Verdict.ALLOW:
+                # Dropped before the database: a flood costs no writes and no queue.
+                log.info("messages from one person over the flood limit dropped")
+                if verdict is Verdict.DROP:
+                    return []
+                return [Text(translate("error.too_fast", self.settings.locale))]
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, progress))
         except DatabaseAway:

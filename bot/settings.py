@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     rules: str | None = Field(default=None, alias="RASOAT_RULES")
     invite_days: int = Field(default=7, alias="RASOAT_INVITE_DAYS", ge=1, le=365)
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    # Messages one person may send in 10 seconds; more are dropped. 0 turns the limit off.
+    flood_limit: int = Field(default=20, alias="RASOAT_FLOOD_LIMIT", ge=0)
 
     @field_validator("database_url")
     @classmethod

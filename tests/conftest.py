@@ -25,6 +25,10 @@ from storage.db import create_engine, session_factory, upgrade
 
 pytest_plugins = ["tests.fakes.telegram"]
 
+# Scripted users answer far faster than people, and would trip the per-person flood limit;
+# tests of the limit itself set it (tests/test_odd_input.py).
+os.environ.setdefault("RASOAT_FLOOD_LIMIT", "0")
+
 POSTGRES_URL = os.environ.get(
     "RASOAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

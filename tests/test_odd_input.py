@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.admin import add_user
 from bot.conversation import Conversation
+from bot.flood import FloodGate, Verdict
 from bot.i18n import translate
 from bot.messages import Choices, Notice, Text, without_controls
-from bot.settings import Settings
-from storage.models import Role
+from bot.settings import Settings, load_settings
+from storage.models import ProcessedUpdate, Role
 from tests.conftest import Database
 from tests.helpers import message, press, seed_areas
 
@@ -64,3 +66,32 @@ async def test_a_nul_byte_in_a_search_or_a_command_is_harmless(
 async def test_a_stranger_named_with_a_nul_byte_is_answered(conversation: Conversation) -> None:
     replies = await conversation.handle(message("/start ABCD2345", user_id="s9", name="A\x00n"))
     assert said(replies) == translate("registration.code_unknown")
+
+
+def test_the_flood_gate_drops_past_the_limit_and_forgives_after_the_window() -> None:
+    gate = FloodGate(limit=3)
+    start = NOW
+    verdicts = [gate.check("a", start + timedelta(seconds=i / 10)) for i in range(6)]
+    assert verdicts == [Verdict.ALLOW] * 3 + [Verdict.WARN, Verdict.DROP, Verdict.DROP]
+    # Someone else is not slowed down by it.
+    assert gate.check("b", start) is Verdict.ALLOW
+    # Ten seconds after the first three, the person is heard again, and warned again later.
+    later = start + timedelta(seconds=10, milliseconds=300)
+    assert [gate.check("a", later) for _ in range(4)] == [Verdict.ALLOW] * 3 + [Verdict.WARN]
+
+
+async def test_a_flood_of_messages_is_answered_once_and_costs_no_writes(
+    database: Database,
+) -> None:
+    await seed_areas(database.sessions)
+    settings = load_settings(**database.env(), RASOAT_FLOOD_LIMIT="20")
+    conversation = Conversation(database.sessions, settings, clock=lambda: NOW)
+    keys = iter(range(1, 100))
+    replies = [
+        said(await conversation.handle(message("xin chào", update_key=str(next(keys)))))
+        for _ in range(25)
+    ]
+    assert replies[:20] == [translate("registration.unknown_user")] * 20
+    assert replies[20:] == [translate("error.too_fast"), "", "", "", ""]
+    async with database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 20
