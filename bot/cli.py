@@ -12,10 +12,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bot.admin import AdminError, add_user, create_invites, parse_role
+from bot.admin import (
+    AdminError,
+    add_user,
+    create_invites,
+    locked_chats,
+    parse_role,
+    unlock_chats,
+)
 from bot.i18n import translate
 from bot.logs import configure_logging, redact, secrets_of
 from bot.runtime import Runtime, runtime
+from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
 from exports.export_scope import ExportRefused
@@ -118,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--area", required=True, help="area code")
     invite_create.add_argument("--days", type=int, default=None, help="days until expiry")
     invite_create.add_argument("--count", type=int, default=1)
+    unlock = invites.add_parser(
+        "unlock",
+        help="list chats locked out for too many wrong codes, or lift a lock-out",
+    )
+    unlock.add_argument("who", nargs="?", help="the chat to unlock, as listed (telegram:12345)")
+    unlock.add_argument("--all", action="store_true", help="lift every lock-out")
     return parser
 
 
@@ -263,11 +277,28 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 locale=settings.locale,
             )
             print(translate("cli.user_added", settings.locale, name=user.display_name, id=user.id))
+        elif args.command == "invites" and args.invites_command == "unlock":
+            await _unlock(rt, settings, args)
         elif args.command == "invites":
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
     return 0
+
+
+async def _unlock(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
+    if args.who or args.all:
+        lifted = await unlock_chats(rt.sessions, None if args.all else args.who)
+        print(translate("cli.unlocked", settings.locale, count=lifted))
+        return
+    locked = await locked_chats(rt.sessions)
+    if not locked:
+        print(translate("cli.none_locked", settings.locale))
+        return
+    for chat in locked:
+        when = chat.last_failure.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+        print(f"  {chat.who}  {chat.display_name}  ({when})")
+    print(translate("cli.unlock_hint", settings.locale))
 
 
 async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
@@ -276,6 +307,7 @@ async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namesp
         parse_role(args.role),
         args.area,
         days=args.days or settings.invite_days,
+        key=server_key(settings),
         count=max(1, args.count),
     )
     username = settings.telegram_bot_username
@@ -305,7 +337,7 @@ async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> No
         from bot.demo.loader import load_demo
         from storage.models import Role
 
-        invites = await load_demo(rt.sessions, datetime.now(settings.tz).year)
+        invites = await load_demo(rt.sessions, server_key(settings), datetime.now(settings.tz).year)
         write(
             translate(
                 "cli.demo_intro",

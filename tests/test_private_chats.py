@@ -18,7 +18,7 @@ from bot.channels.telegram import to_incoming
 from bot.i18n import translate
 from bot.settings import load_settings
 from storage.models import Answer, AuditEntry, ProcessedUpdate, Role
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.helpers import seed_areas
 from tests.interview_driver import HOUSEHOLD_CODE, Collaborator, seed_household
@@ -48,7 +48,9 @@ async def test_a_group_gets_one_notice_and_nothing_is_stored(
     )
     async with telegram_bot(settings) as application:
         surface = TelegramSurface(fake_telegram, application, user_id=777)
-        [invite] = await create_invites(database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1)
+        [invite] = await create_invites(
+            database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1, key=INVITE_KEY
+        )
         await surface.type(f"/start {invite.code}")
         collab = Collaborator(surface, database.sessions, "telegram", "777")
         # An interview open and waiting for its first answer after the roster check.
