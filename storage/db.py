@@ -21,6 +21,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
     """An engine for ``url``; ``schema`` (PostgreSQL) keeps several instances in one database."""
+    # A failed statement's error message would otherwise quote its parameters (names, birth
+    # dates, answers) into whatever log or traceback shows it.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
         # aiosqlite, crossing threads once per statement rather than four times.

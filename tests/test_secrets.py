@@ -7,10 +7,16 @@ import io
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from bot.i18n import translate
 from bot.logs import RedactingFormatter
+from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +91,17 @@ async def test_an_unreachable_api_is_said_plainly_and_the_token_never_printed(
     assert code == 1
     assert translate("cli.telegram_unreachable", url=url) in output
     assert WRONG_TOKEN not in output
+
+
+async def test_a_failed_statement_does_not_quote_personal_data(database: Database) -> None:
+    name = "Nguyễn Thị Bí Mật"
+    with pytest.raises(DBAPIError) as failure:
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO areas (id, code, name, level) VALUES (:id, :code, :name, :level)"
+                ),
+                [{"id": 1, "code": "X", "name": name, "level": "xã"}] * 2,
+            )
+    assert name not in str(failure.value)
+    assert name not in "".join(traceback.format_exception(failure.value))
