@@ -27,6 +27,7 @@ from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
 from exports.export_scope import ExportRefused
+from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.uow import UnitOfWork
 
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--area", required=True, help="area code")
     invite_create.add_argument("--days", type=int, default=None, help="days until expiry")
     invite_create.add_argument("--count", type=int, default=1)
+    backup = commands.add_parser(
+        "backup", help="copy the whole database to a file, while the bot runs"
+    )
+    backup.add_argument("--output", type=Path, default=None, help="file to write (new)")
     unlock = invites.add_parser(
         "unlock",
         help="list chats locked out for too many wrong codes, or lift a lock-out",
@@ -148,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
             return run_bot(settings, args)
+        if args.command == "backup":
+            return make_backup(settings, args.output)
         return asyncio.run(dispatch(settings, args))
     except SettingsError as error:
         print(translate("cli.settings_error", detail=str(error)), file=sys.stderr)
@@ -356,6 +363,19 @@ async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> No
         download_dir=Path("data") / "downloads",
     )
     await channel.run()
+
+
+def make_backup(settings: Settings, output: Path | None) -> int:
+    stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
+    suffix = ".db" if settings.is_sqlite else ".dump"
+    target = output or Path("data") / "backups" / f"rasoat-{stamp}{suffix}"
+    try:
+        written = backup(settings.database_url, settings.database_schema, target)
+    except BackupFailed as error:
+        print(translate(error.key, settings.locale, **error.params), file=sys.stderr)
+        return EXIT_USAGE
+    print(translate("backup.done", settings.locale, path=written))
+    return 0
 
 
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
