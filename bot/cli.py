@@ -127,6 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--area", required=True, help="area code")
     invite_create.add_argument("--days", type=int, default=None, help="days until expiry")
     invite_create.add_argument("--count", type=int, default=1)
+    purge = commands.add_parser(
+        "purge", help="delete or anonymise a past review year's personal data"
+    )
+    purge.add_argument("--year", type=int, required=True, help="a past review year")
+    how = purge.add_mutually_exclusive_group(required=True)
+    how.add_argument("--delete", action="store_true", help="delete the year's households")
+    how.add_argument(
+        "--anonymise", action="store_true", help="keep the statistics, remove who they are"
+    )
+    purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
     backup = commands.add_parser(
         "backup", help="copy the whole database to a file, while the bot runs"
     )
@@ -284,12 +294,35 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 locale=settings.locale,
             )
             print(translate("cli.user_added", settings.locale, name=user.display_name, id=user.id))
+        elif args.command == "purge":
+            return await _purge(rt, settings, args)
         elif args.command == "invites" and args.invites_command == "unlock":
             await _unlock(rt, settings, args)
         elif args.command == "invites":
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
+    return 0
+
+
+async def _purge(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
+    from bot.retention import Purge, purge_year
+
+    if args.year >= datetime.now(settings.tz).year:
+        print(translate("purge.not_past", settings.locale, year=args.year), file=sys.stderr)
+        return EXIT_USAGE
+    mode = Purge.DELETE if args.delete else Purge.ANONYMISE
+    result = await purge_year(rt.sessions, args.year, mode, apply=args.yes)
+    key = f"purge.{'done' if result.applied else 'would'}.{mode.value}"
+    print(
+        translate(
+            key,
+            settings.locale,
+            year=result.year,
+            households=result.households,
+            interviews=result.interviews,
+        )
+    )
     return 0
 
 
