@@ -541,6 +541,8 @@ async def interview_rate(
             TELEGRAM_API_URL=fake.base_url,
             RASOAT_LOCALE="vi",
             RASOAT_TIMEZONE=TIMEZONE,
+            # Simulated collaborators answer at machine speed, far past a person's.
+            RASOAT_FLOOD_LIMIT=0,
         )
         runtime = await open_runtime(settings)
         try:

@@ -7,7 +7,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.dialogs.registration import create_invite, deep_link
+from bot.dialogs.registration import (
+    WRONG_CODES_ALLOWED,
+    WRONG_CODES_WINDOW,
+    create_invite,
+    deep_link,
+)
 from bot.i18n import translate
 from storage.models import Role, User
 from storage.uow import UnitOfWork
@@ -51,6 +56,7 @@ async def create_invites(
     area_code: str,
     *,
     days: int,
+    key: bytes,
     count: int = 1,
     now: datetime | None = None,
 ) -> list[CreatedInvite]:
@@ -61,7 +67,7 @@ async def create_invites(
             raise AdminError("admin.unknown_area", codes=area_code)
         created = []
         for _ in range(count):
-            code, invite = await create_invite(uow, role, area, now, days)
+            code, invite = await create_invite(uow, key, role, area, now, days)
             uow.audit.record(
                 "invite.created", entity="invite", entity_id=invite.id, role=role.value
             )
@@ -100,3 +106,42 @@ async def add_user(
         uow.audit.record("user.added", entity="user", entity_id=user.id, role=role.value)
         await uow.commit()
         return user
+
+
+@dataclass(frozen=True)
+class LockedChat:
+    platform: str
+    user_id: str
+    display_name: str
+    last_failure: datetime
+
+    @property
+    def who(self) -> str:
+        return f"{self.platform}:{self.user_id}"
+
+
+async def locked_chats(
+    sessions: async_sessionmaker[AsyncSession], now: datetime | None = None
+) -> list[LockedChat]:
+    """Who may not register now: too many wrong codes within the window."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(sessions) as uow:
+        rows = await uow.registration_failures.locked(now - WRONG_CODES_WINDOW, WRONG_CODES_ALLOWED)
+    return [LockedChat(*row) for row in rows]
+
+
+async def unlock_chats(
+    sessions: async_sessionmaker[AsyncSession], who: str | None, now: datetime | None = None
+) -> int:
+    """Lift the lock-out of ``who`` ("telegram:12345"), or of everyone when None."""
+    now = now or datetime.now(UTC)
+    platform = user_id = None
+    if who is not None:
+        platform, _, user_id = who.partition(":")
+        if not platform or not user_id:
+            raise AdminError("admin.bad_chat", who=who)
+    async with UnitOfWork(sessions) as uow:
+        lifted = await uow.registration_failures.lift(now, platform, user_id)
+        uow.audit.record("registration.unlocked", entity="chat", entity_id=who or "*")
+        await uow.commit()
+    return lifted

@@ -5,18 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from bot.admin import AdminError, add_user, create_invites, parse_role
+from bot.admin import (
+    AdminError,
+    add_user,
+    create_invites,
+    locked_chats,
+    parse_role,
+    unlock_chats,
+)
 from bot.i18n import translate
-from bot.logs import configure_logging
+from bot.logs import configure_logging, redact, secrets_of
 from bot.runtime import Runtime, runtime
+from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
 from exports.export_scope import ExportRefused
+from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.uow import UnitOfWork
 
@@ -31,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the Telegram bot (long polling or webhook)")
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
-    run.add_argument("--listen", default="0.0.0.0", help="webhook listen address")
+    run.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        help="webhook listen address (default: this machine only, behind a reverse proxy)",
+    )
     run.add_argument("--port", type=int, default=8443, help="webhook listen port")
     run.add_argument("--path", default="telegram", help="webhook URL path")
     run.add_argument("--secret", help="webhook secret token (or WEBHOOK_SECRET)")
@@ -112,17 +127,44 @@ def build_parser() -> argparse.ArgumentParser:
     invite_create.add_argument("--area", required=True, help="area code")
     invite_create.add_argument("--days", type=int, default=None, help="days until expiry")
     invite_create.add_argument("--count", type=int, default=1)
+    purge = commands.add_parser(
+        "purge", help="delete or anonymise a past review year's personal data"
+    )
+    purge.add_argument("--year", type=int, required=True, help="a past review year")
+    how = purge.add_mutually_exclusive_group(required=True)
+    how.add_argument("--delete", action="store_true", help="delete the year's households")
+    how.add_argument(
+        "--anonymise", action="store_true", help="keep the statistics, remove who they are"
+    )
+    purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
+    backup = commands.add_parser(
+        "backup", help="copy the whole database to a file, while the bot runs"
+    )
+    backup.add_argument("--output", type=Path, default=None, help="file to write (new)")
+    unlock = invites.add_parser(
+        "unlock",
+        help="list chats locked out for too many wrong codes, or lift a lock-out",
+    )
+    unlock.add_argument("who", nargs="?", help="the chat to unlock, as listed (telegram:12345)")
+    unlock.add_argument("--all", action="store_true", help="lift every lock-out")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Everything rasoat writes (the database, exported lists, downloads) holds personal data:
+    # readable by the account that runs it, nobody else.
+    os.umask(0o077)
+    secrets: list[str] = []
     try:
         overrides = {"DATABASE_URL": DEMO_DATABASE_URL} if getattr(args, "demo", False) else {}
         settings = load_settings(**overrides)
+        secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
             return run_bot(settings, args)
+        if args.command == "backup":
+            return make_backup(settings, args.output)
         return asyncio.run(dispatch(settings, args))
     except SettingsError as error:
         print(translate("cli.settings_error", detail=str(error)), file=sys.stderr)
@@ -143,6 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Unexpected: the traceback is what a maintainer needs, but libraries quote the token
+        # in their messages (python-telegram-bot's InvalidToken does).
+        print(redact(traceback.format_exc(), secrets), file=sys.stderr)
+        return 1
 
 
 def _rule_version(version: str) -> str:
@@ -247,11 +294,51 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 locale=settings.locale,
             )
             print(translate("cli.user_added", settings.locale, name=user.display_name, id=user.id))
+        elif args.command == "purge":
+            return await _purge(rt, settings, args)
+        elif args.command == "invites" and args.invites_command == "unlock":
+            await _unlock(rt, settings, args)
         elif args.command == "invites":
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
     return 0
+
+
+async def _purge(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
+    from bot.retention import Purge, purge_year
+
+    if args.year >= datetime.now(settings.tz).year:
+        print(translate("purge.not_past", settings.locale, year=args.year), file=sys.stderr)
+        return EXIT_USAGE
+    mode = Purge.DELETE if args.delete else Purge.ANONYMISE
+    result = await purge_year(rt.sessions, args.year, mode, apply=args.yes)
+    key = f"purge.{'done' if result.applied else 'would'}.{mode.value}"
+    print(
+        translate(
+            key,
+            settings.locale,
+            year=result.year,
+            households=result.households,
+            interviews=result.interviews,
+        )
+    )
+    return 0
+
+
+async def _unlock(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
+    if args.who or args.all:
+        lifted = await unlock_chats(rt.sessions, None if args.all else args.who)
+        print(translate("cli.unlocked", settings.locale, count=lifted))
+        return
+    locked = await locked_chats(rt.sessions)
+    if not locked:
+        print(translate("cli.none_locked", settings.locale))
+        return
+    for chat in locked:
+        when = chat.last_failure.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+        print(f"  {chat.who}  {chat.display_name}  ({when})")
+    print(translate("cli.unlock_hint", settings.locale))
 
 
 async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
@@ -260,6 +347,7 @@ async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namesp
         parse_role(args.role),
         args.area,
         days=args.days or settings.invite_days,
+        key=server_key(settings),
         count=max(1, args.count),
     )
     username = settings.telegram_bot_username
@@ -289,7 +377,7 @@ async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> No
         from bot.demo.loader import load_demo
         from storage.models import Role
 
-        invites = await load_demo(rt.sessions, datetime.now(settings.tz).year)
+        invites = await load_demo(rt.sessions, server_key(settings), datetime.now(settings.tz).year)
         write(
             translate(
                 "cli.demo_intro",
@@ -310,29 +398,58 @@ async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> No
     await channel.run()
 
 
+def make_backup(settings: Settings, output: Path | None) -> int:
+    stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
+    suffix = ".db" if settings.is_sqlite else ".dump"
+    target = output or Path("data") / "backups" / f"rasoat-{stamp}{suffix}"
+    try:
+        written = backup(settings.database_url, settings.database_schema, target)
+    except BackupFailed as error:
+        print(translate(error.key, settings.locale, **error.params), file=sys.stderr)
+        return EXIT_USAGE
+    print(translate("backup.done", settings.locale, path=written))
+    return 0
+
+
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken, NetworkError
+
     from bot.channels.telegram import ALLOWED_UPDATES, build_application
 
-    application = build_application(settings)
-    if not args.webhook:
-        application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
-        return 0
     secret = args.secret or (
         settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     )
-    if not secret:
+    if args.webhook and not secret:
         raise SettingsError(
             "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET, so that only "
             "Telegram can post updates to the webhook"
         )
-    application.run_webhook(
-        listen=args.listen,
-        port=args.port,
-        url_path=args.path,
-        secret_token=secret,
-        webhook_url=args.webhook_url,
-        allowed_updates=list(ALLOWED_UPDATES),
-    )
+    application = build_application(settings)
+    try:
+        if not args.webhook:
+            application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
+        else:
+            application.run_webhook(
+                listen=args.listen,
+                port=args.port,
+                url_path=args.path,
+                secret_token=secret,
+                webhook_url=args.webhook_url,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+    except InvalidToken:
+        print(
+            translate("cli.token_rejected", settings.locale, url=settings.telegram_api_url),
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except NetworkError as error:
+        print(
+            translate("cli.telegram_unreachable", settings.locale, url=settings.telegram_api_url),
+            file=sys.stderr,
+        )
+        print(redact(str(error), secrets_of(settings)), file=sys.stderr)
+        return 1
     return 0
 
 

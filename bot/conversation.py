@@ -14,16 +14,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import DialogContext, Progress
 from bot.delivery import harmless
+from bot.flood import FloodGate, Verdict
 from bot.i18n import translate
-from bot.messages import Deferred, Incoming, Outgoing, Text
+from bot.messages import Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# One more try after a lost database connection (see _reconnecting).
-CONNECTION_ATTEMPTS = 2
+# Waits before each new try after a lost database connection (see _reconnecting): about
+# 3 s in all, enough for a server restart or a failover, short enough that the person is
+# told to try again rather than left waiting.
+RECONNECT_DELAYS = (0.0, 0.1, 0.2, 0.4, 0.8, 1.6)
+# SQLSTATEs of a server going away or not there yet: connection exceptions (08...), an
+# administrator's or a crash's shutdown, and "the database system is starting up".
+SERVER_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
+# Group chats already told that rasoat works in private chats only, remembered in memory
+# (never stored: nothing of a group reaches the database), the oldest forgotten first.
+GROUPS_REMEMBERED = 1000
 
 T = TypeVar("T")
 
@@ -49,6 +58,8 @@ class Conversation:
         bind = sessions.kw.get("bind")
         dialect = getattr(getattr(bind, "dialect", None), "name", "")
         self._writer: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+        self._groups_told: dict[str, None] = {}
+        self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
 
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
         return self._writer if self._writer is not None else nullcontext()
@@ -60,11 +71,25 @@ class Conversation:
         promises something the database doesn't hold. A redelivered update (same
         ``update_key``) is recognised inside that same transaction and changes nothing.
         """
+        if not incoming.private:
+            return self._outside_private_chat(incoming)
+        incoming = incoming.cleaned()
+        if self._flood is not None:
+            verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}", self.clock())
+            if verdict is not Verdict.ALLOW:
+                # Dropped before the database: a flood costs no writes and no queue.
+                log.info("messages from one person over the flood limit dropped")
+                if verdict is Verdict.DROP:
+                    return []
+                return [Text(translate("error.too_fast", self.settings.locale))]
         if progress is not None:
             # A status line is a courtesy: whatever it meets, the work goes on.
             progress = harmless(progress)
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, progress))
+        except DatabaseAway:
+            log.error("database server unreachable: an update was not applied")
+            return [Text(translate("error.database_unavailable", self.settings.locale))]
         except Exception:
             # The transaction was rolled back; say so instead of going silent.
             log.exception("failed to handle an update")
@@ -73,6 +98,24 @@ class Conversation:
             return []
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx)]
+
+    def _outside_private_chat(self, incoming: Incoming) -> list[Outgoing]:
+        """The one answer a group, supergroup or channel gets: rasoat works in private chats.
+
+        Interviews and lists hold personal data, so nothing typed in a group is stored or
+        applied to the sender's interview, and no list is ever posted there. A button press
+        gets the answer as a toast, seen by the presser alone; a group is told once, not at
+        every message of its members.
+        """
+        text = translate("error.private_only", self.settings.locale)
+        if incoming.kind is Kind.CHOICE:
+            return [Notice(text)]
+        if incoming.chat_id in self._groups_told:
+            return []
+        self._groups_told[incoming.chat_id] = None
+        if len(self._groups_told) > GROUPS_REMEMBERED:
+            del self._groups_told[next(iter(self._groups_told))]
+        return [Text(text)]
 
     async def _apply(
         self, incoming: Incoming, progress: Progress | None
@@ -100,6 +143,9 @@ class Conversation:
             return [reply]
         try:
             return await _reconnecting(lambda: self._run_deferred(reply, done))
+        except DatabaseAway:
+            log.error("database server unreachable: deferred work not done")
+            return [Text(translate("error.database_unavailable", done.locale))]
         except Exception:
             log.exception("deferred work failed")
             return [Text(translate("error.internal", done.locale))]
@@ -116,18 +162,35 @@ class Conversation:
 
 
 async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:
-    """``work()``, once more if the database connection turned out to be lost.
+    """``work()``, tried again on a new connection while the database server is away.
 
     A connection the server dropped (a PostgreSQL restart, a failover) is noticed on first
-    use, and the pool then discards its other connections too. Nothing was applied, so a
-    second try on a fresh connection is safe, and cheaper than testing every connection
-    before each use (``pool_pre_ping``), which costs a round trip per chat turn.
+    use, and the pool then discards its other connections too. Nothing was applied, so
+    another try on a fresh connection is safe, and cheaper than testing every connection
+    before each use (``pool_pre_ping``), which costs a round trip per chat turn. During a
+    restart new connections are refused for a moment, hence the growing waits; past them,
+    :class:`DatabaseAway` lets the caller say "try again later".
     """
-    for attempt in range(1, CONNECTION_ATTEMPTS + 1):
+    for delay in RECONNECT_DELAYS:
+        await asyncio.sleep(delay)
         try:
             return await work()
-        except DBAPIError as error:
-            if not error.connection_invalidated or attempt == CONNECTION_ATTEMPTS:
+        except (DBAPIError, ConnectionError) as error:
+            if not server_away(error):
                 raise
-            log.warning("database connection lost; trying again on a new one")
-    raise AssertionError("unreachable")
+            log.warning("database server unreachable; trying again on a new connection")
+    raise DatabaseAway()
+
+
+class DatabaseAway(Exception):
+    """The database server stayed unreachable through every retry."""
+
+
+def server_away(error: BaseException) -> bool:
+    if isinstance(error, ConnectionError):
+        # Refused or reset while connecting: no server there (yet).
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return error.connection_invalidated or state.startswith(SERVER_AWAY_STATES)

@@ -8,7 +8,7 @@ conversation runs on Telegram, Zalo and the terminal.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -19,6 +19,15 @@ class Kind(StrEnum):
     CHOICE = "choice"
     # Stickers, photos, voice...: content the questionnaire can't use.
     UNSUPPORTED = "unsupported"
+
+
+# C0 control characters but line feed and tab, and DEL: no answer, name or command contains
+# them, and PostgreSQL refuses NUL in text. Removed before any dialog sees the message.
+_CONTROLS = {code: None for code in [*range(32), 127] if chr(code) not in "\n\t"}
+
+
+def without_controls(text: str) -> str:
+    return text.translate(_CONTROLS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +47,19 @@ class Incoming:
     # What was sent when kind is UNSUPPORTED ("sticker", "photo", ...).
     content_type: str | None = None
     language: str | None = None
+    # False in a group, supergroup or channel: rasoat holds personal data and answers only
+    # in a one-to-one chat.
+    private: bool = True
+
+    def cleaned(self) -> Incoming:
+        """The message without control characters, in every field people type."""
+        return replace(
+            self,
+            text=without_controls(self.text),
+            args=without_controls(self.args),
+            choice=None if self.choice is None else without_controls(self.choice),
+            display_name=without_controls(self.display_name),
+        )
 
     @staticmethod
     def parse_text(text: str) -> tuple[Kind, str | None, str]:

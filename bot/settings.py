@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     rules: str | None = Field(default=None, alias="RASOAT_RULES")
     invite_days: int = Field(default=7, alias="RASOAT_INVITE_DAYS", ge=1, le=365)
     webhook_secret: SecretStr | None = Field(default=None, alias="WEBHOOK_SECRET")
+    # What invite codes are hashed under (see bot.server_key); a key file when unset.
+    secret_key: SecretStr | None = Field(default=None, alias="RASOAT_SECRET_KEY", min_length=32)
+    secret_key_file: Path = Field(default=Path("data/rasoat.key"), alias="RASOAT_SECRET_KEY_FILE")
+    # Messages one person may send in 10 seconds; more are dropped. 0 turns the limit off.
+    flood_limit: int = Field(default=20, alias="RASOAT_FLOOD_LIMIT", ge=0)
 
     @field_validator("database_url")
     @classmethod

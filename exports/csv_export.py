@@ -19,6 +19,10 @@ from exports.export_columns import Cell
 from exports.export_sheets import Sheet
 
 ENCODING = "utf-8-sig"
+# A text cell starting with one of these is read by Excel and LibreOffice as a formula
+# (OWASP "CSV injection"): a name or a typed answer such as =HYPERLINK(...) would become a
+# live link or command on the commune's computer.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Cell) -> Any:
@@ -31,6 +35,10 @@ def csv_cell(value: Cell) -> Any:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        # The apostrophe makes the spreadsheet show the text as typed. Only text is touched:
+        # numbers (a negative amount) are written as numbers and stay numbers.
+        return "'" + value
     return value
 
 

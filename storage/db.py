@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
     """An engine for ``url``; ``schema`` (PostgreSQL) keeps several instances in one database."""
+    # A failed statement's error message would otherwise quote its parameters (names, birth
+    # dates, answers) into whatever log or traceback shows it.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
         # aiosqlite, crossing threads once per statement rather than four times.
@@ -35,9 +40,13 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
 
 
 def _ensure_sqlite_folder(url: str) -> None:
-    path = url.split(":///", 1)[-1]
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The database holds personal data: created readable by its owner only. SQLite
+        # gives its -wal and -shm files the database file's permissions.
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -187,6 +187,25 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class RegistrationFailure(Base):
+    """A wrong, used or expired invite code sent by someone not registered.
+
+    Codes are short enough to guess with enough tries: a chat with too many recent failures
+    is locked out until commune staff lift it (``lifted_at``). The code itself is never kept.
+    """
+
+    __tablename__ = "registration_failures"
+    __table_args__ = (Index("ix_registration_failures_who", "platform", "platform_user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_user_id: Mapped[str] = mapped_column(String(64))
+    # The name the platform shows, so staff can tell who they unlock.
+    display_name: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ProcessedUpdate(Base):
     """Platform updates already applied; inserted in the same transaction as their effect,
     so a redelivered update is recognised and applied at most once."""

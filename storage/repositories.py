@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -27,6 +28,7 @@ from storage.models import (
     Invite,
     MemberFact,
     ProcessedUpdate,
+    RegistrationFailure,
     Role,
     User,
     utcnow,
@@ -34,7 +36,18 @@ from storage.models import (
 from storage.text import fold
 
 
-def hash_code(code: str) -> str:
+def hash_code(code: str, key: bytes) -> str:
+    """The stored form of an invite code: an HMAC under the server's key.
+
+    An 8-character code is about 8.5e11 possibilities, which one GPU exhausts in minutes
+    against a plain SHA-256; without the key, kept outside the database, a leaked table is
+    of no use.
+    """
+    return hmac.new(key, code.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def legacy_hash_code(code: str) -> str:
+    # Invites made before keyed hashes, honoured until they expire (at most a year).
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
@@ -159,16 +172,84 @@ class UserRepository(_Repository):
 
 
 class InviteRepository(_Repository):
-    async def by_code(self, code: str) -> Invite | None:
-        return await self.session.scalar(select(Invite).where(Invite.code_hash == hash_code(code)))
+    async def by_code(self, code: str, key: bytes) -> Invite | None:
+        digests = (hash_code(code, key), legacy_hash_code(code))
+        return await self.session.scalar(select(Invite).where(Invite.code_hash.in_(digests)))
 
-    async def add(self, code: str, role: Role, area: Area, expires_at: datetime) -> Invite:
+    async def claim(self, invite: Invite, now: datetime) -> bool:
+        """Mark ``invite`` used, unless another transaction did first.
+
+        Two people sending the same code at once both read it unused; the conditional
+        UPDATE lets only one of them through (on PostgreSQL the second waits on the row
+        lock, then finds ``used_at`` set and changes nothing).
+        """
+        claimed = await self.session.scalar(
+            update(Invite)
+            .where(Invite.id == invite.id, Invite.used_at.is_(None))
+            .values(used_at=now)
+            .returning(Invite.id)
+        )
+        return claimed is not None
+
+    async def add(
+        self, code: str, key: bytes, role: Role, area: Area, expires_at: datetime
+    ) -> Invite:
         invite = Invite(
-            code_hash=hash_code(code), role=role, area_id=area.id, expires_at=expires_at
+            code_hash=hash_code(code, key), role=role, area_id=area.id, expires_at=expires_at
         )
         self.session.add(invite)
         await self.session.flush()
         return invite
+
+
+class RegistrationFailureRepository(_Repository):
+    def record(self, platform: str, user_id: str, display_name: str, at: datetime) -> None:
+        self.session.add(
+            RegistrationFailure(
+                platform=platform,
+                platform_user_id=user_id,
+                display_name=display_name[:128],
+                at=at,
+            )
+        )
+
+    async def count_since(self, platform: str, user_id: str, since: datetime) -> int:
+        query = select(func.count(RegistrationFailure.id)).where(
+            RegistrationFailure.platform == platform,
+            RegistrationFailure.platform_user_id == user_id,
+            RegistrationFailure.lifted_at.is_(None),
+            RegistrationFailure.at > since,
+        )
+        return int(await self.session.scalar(query) or 0)
+
+    async def locked(self, since: datetime, limit: int) -> list[tuple[str, str, str, datetime]]:
+        """(platform, user id, name, last failure) of everyone at or over ``limit``."""
+        query = (
+            select(
+                RegistrationFailure.platform,
+                RegistrationFailure.platform_user_id,
+                func.max(RegistrationFailure.display_name),
+                func.max(RegistrationFailure.at),
+            )
+            .where(RegistrationFailure.lifted_at.is_(None), RegistrationFailure.at > since)
+            .group_by(RegistrationFailure.platform, RegistrationFailure.platform_user_id)
+            .having(func.count(RegistrationFailure.id) >= limit)
+            .order_by(func.max(RegistrationFailure.at))
+        )
+        return [(p, u, n, at) for p, u, n, at in (await self.session.execute(query)).all()]
+
+    async def lift(
+        self, now: datetime, platform: str | None = None, user_id: str | None = None
+    ) -> int:
+        """Forgive the failures of one person, or of everyone; how many were forgiven."""
+        query = update(RegistrationFailure).where(RegistrationFailure.lifted_at.is_(None))
+        if platform is not None and user_id is not None:
+            query = query.where(
+                RegistrationFailure.platform == platform,
+                RegistrationFailure.platform_user_id == user_id,
+            )
+        result = await self.session.execute(query.values(lifted_at=now))
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class HouseholdRepository(_Repository):

@@ -20,6 +20,7 @@ from storage.repositories import (
     HouseholdRepository,
     InterviewRepository,
     InviteRepository,
+    RegistrationFailureRepository,
     UpdateLedger,
     UserRepository,
 )
@@ -43,6 +44,7 @@ class UnitOfWork:
         self.areas = AreaRepository(self.session)
         self.users = UserRepository(self.session)
         self.invites = InviteRepository(self.session)
+        self.registration_failures = RegistrationFailureRepository(self.session)
         self.households = HouseholdRepository(self.session)
         self.interviews = InterviewRepository(self.session)
         self.classifications = ClassificationRepository(self.session)

@@ -25,6 +25,15 @@ from storage.db import create_engine, session_factory, upgrade
 
 pytest_plugins = ["tests.fakes.telegram"]
 
+# Scripted users answer far faster than people, and would trip the per-person flood limit;
+# tests of the limit itself set it (tests/test_odd_input.py).
+os.environ.setdefault("RASOAT_FLOOD_LIMIT", "0")
+# The server key invites are hashed under; set here so no test writes a key file into the
+# working copy, and so invites made by a test match what its bot checks.
+TEST_SERVER_KEY = "test-server-key-0123456789abcdef-0123456789"
+os.environ.setdefault("RASOAT_SECRET_KEY", TEST_SERVER_KEY)
+INVITE_KEY = os.environ["RASOAT_SECRET_KEY"].encode()
+
 POSTGRES_URL = os.environ.get(
     "RASOAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -79,6 +88,12 @@ class Database:
         if self.schema:
             env["DATABASE_SCHEMA"] = self.schema
         return env
+
+
+# For a test about one backend only: it runs on that one instead of being skipped on the
+# other (a bare clone's run must skip nothing but PostgreSQL when there is no server).
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+POSTGRESQL_ONLY = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -84,10 +84,14 @@ class TelegramSurface:
 
         application.add_handler(TypeHandler(Update, observe), group=1)
 
-    async def _settle(self, update: dict[str, Any]) -> list[str]:
-        self.last_update = update
+    async def handled_update(self, update: dict[str, Any]) -> None:
+        """Wait until the application has finished handling ``update``."""
         event = self.handled.setdefault(update["update_id"], asyncio.Event())
         await asyncio.wait_for(event.wait(), timeout=15)
+
+    async def _settle(self, update: dict[str, Any]) -> list[str]:
+        self.last_update = update
+        await self.handled_update(update)
         messages = self.fake.messages_to(self.chat_id)
         new, self.seen = messages[self.seen :], len(messages)
         notices = self.fake.calls("answerCallbackQuery")

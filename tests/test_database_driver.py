@@ -7,22 +7,24 @@ import asyncio
 import sqlite3
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.conversation import Conversation
 from bot.i18n import translate
+from bot.messages import Text
 from bot.settings import Settings
-from storage.db import create_engine
+from storage.db import create_engine, session_factory
 from storage.sqlite_driver import OneTripConnection
 from storage.uow import UnitOfWork
-from tests.conftest import POSTGRES_URL, Database
+from tests.conftest import POSTGRES_URL, POSTGRESQL_ONLY, SQLITE_ONLY, Database
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.helpers import message
 
 
+@SQLITE_ONLY
 async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("the one-trip driver is SQLite's")
     engine = database.engine
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
@@ -52,21 +54,16 @@ async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
         assert await connection.scalar(text("SELECT count(*) FROM t")) == 4
 
 
-def _sqlite_only(database: Database) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("brief transactions change nothing on PostgreSQL")
-
-
 async def _connection_of(uow: UnitOfWork) -> OneTripConnection:
     raw = await (await uow.session.connection()).get_raw_connection()
     assert isinstance(raw.dbapi_connection, OneTripConnection)
     return raw.dbapi_connection
 
 
+@SQLITE_ONLY
 async def test_a_brief_transaction_goes_inline_once_it_holds_the_write_lock(
     database: Database,
 ) -> None:
-    _sqlite_only(database)
     async with UnitOfWork(database.sessions, brief=True) as uow:
         connection = await _connection_of(uow)
         await uow.session.execute(text("SELECT count(*) FROM users"))
@@ -82,10 +79,10 @@ async def test_a_brief_transaction_goes_inline_once_it_holds_the_write_lock(
         assert not connection.write_locked  # not brief: every statement on the thread
 
 
+@SQLITE_ONLY
 async def test_an_inline_failure_rolls_back_and_the_connection_carries_on(
     database: Database,
 ) -> None:
-    _sqlite_only(database)
     with pytest.raises(IntegrityError):
         async with UnitOfWork(database.sessions, brief=True) as uow:
             assert await uow.updates.claim("telegram", "1")
@@ -101,10 +98,10 @@ async def test_an_inline_failure_rolls_back_and_the_connection_carries_on(
         await uow.commit()
 
 
+@SQLITE_ONLY
 async def test_waiting_for_another_process_lock_blocks_no_one(database: Database) -> None:
     """The first write of a brief transaction waits for SQLite's lock on aiosqlite's
     thread: meanwhile the event loop, i.e. every other chat, goes on."""
-    _sqlite_only(database)
     path = database.url.split(":///", 1)[1]
     other = sqlite3.connect(path, timeout=0)
     other.execute("BEGIN IMMEDIATE")  # another process (the CLI, say) is writing
@@ -129,11 +126,10 @@ async def test_waiting_for_another_process_lock_blocks_no_one(database: Database
     assert await waiting
 
 
+@POSTGRESQL_ONLY
 async def test_a_lost_connection_costs_no_update(database: Database, settings: Settings) -> None:
     """After a server restart the pool still holds dead connections; the next chat turn
     is applied on a fresh one instead of failing."""
-    if database.backend != "postgresql":
-        pytest.skip("SQLite has no server to lose")
     conversation = Conversation(database.sessions, settings)
     first = await conversation.handle(message("/help", update_key="1"))
     assert first and translate("error.internal", "vi") not in str(first)
@@ -151,3 +147,52 @@ async def test_a_lost_connection_costs_no_update(database: Database, settings: S
     assert second == first
     async with UnitOfWork(database.sessions) as uow:
         assert not await uow.updates.claim("terminal", "2")
+
+
+async def proxied_conversation(
+    database: Database, settings: Settings, proxy: TcpProxy
+) -> tuple[Conversation, AsyncEngine]:
+    url = make_url(POSTGRES_URL).set(host="127.0.0.1", port=proxy.port)
+    engine = create_engine(url.render_as_string(hide_password=False), schema=database.schema)
+    return Conversation(session_factory(engine), settings), engine
+
+
+@POSTGRESQL_ONLY
+async def test_a_restart_of_the_server_costs_no_update(
+    database: Database, settings: Settings
+) -> None:
+    """The server is away for 400 ms (a restart): the turn waits it out and is applied."""
+    target = make_url(POSTGRES_URL)
+    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        conversation, engine = await proxied_conversation(database, settings, proxy)
+        try:
+            first = await conversation.handle(message("/help", update_key="1"))
+            restart = asyncio.create_task(proxy.down_for(0.4))
+            await asyncio.sleep(0)  # the server goes away first
+            second = await conversation.handle(message("/help", update_key="2"))
+            await restart
+        finally:
+            await engine.dispose()
+    assert second == first
+    async with UnitOfWork(database.sessions) as uow:
+        assert not await uow.updates.claim("terminal", "2")
+
+
+@POSTGRESQL_ONLY
+async def test_a_server_away_for_long_gets_a_try_again_later(
+    database: Database, settings: Settings
+) -> None:
+    target = make_url(POSTGRES_URL)
+    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        conversation, engine = await proxied_conversation(database, settings, proxy)
+        try:
+            await conversation.handle(message("/help", update_key="1"))
+            proxy.cut()
+            replies = await conversation.handle(message("/help", update_key="2"))
+            proxy.restore()
+            again = await conversation.handle(message("/help", update_key="2"))
+        finally:
+            await engine.dispose()
+    assert replies == [Text(translate("error.database_unavailable", "vi"))]
+    # Nothing was applied while the server was away: the same update, sent again, is.
+    assert again != replies and translate("error.internal", "vi") not in str(again)

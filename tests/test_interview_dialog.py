@@ -11,7 +11,7 @@ from bot.admin import create_invites
 from bot.conversation import Conversation
 from bot.settings import Settings
 from storage.models import Household, Interview, InterviewStatus, Role
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, seed_household
 from tests.surfaces import ConversationSurface
@@ -38,7 +38,9 @@ async def collaborator(
     database: Database, conversation: Conversation, user_id: str, area: str = "87-MH-A1"
 ) -> Collaborator:
     surface = ConversationSurface(conversation, user_id)
-    [invite] = await create_invites(database.sessions, Role.COLLABORATOR, area, days=1)
+    [invite] = await create_invites(
+        database.sessions, Role.COLLABORATOR, area, days=1, key=INVITE_KEY
+    )
     await surface.type(f"/start {invite.code}")
     return Collaborator(surface, database.sessions, "terminal", user_id)
 

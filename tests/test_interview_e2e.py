@@ -21,7 +21,7 @@ from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from storage.models import AuditEntry, Interview, InterviewStatus, Role
 from storage.uow import UnitOfWork
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.helpers import seed_areas
 from tests.interview_driver import (
@@ -38,7 +38,9 @@ YEAR = datetime.now(UTC).year
 
 
 async def register(surface: Surface, database: Database) -> None:
-    [invite] = await create_invites(database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1)
+    [invite] = await create_invites(
+        database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1, key=INVITE_KEY
+    )
     replies = await surface.type(f"/start {invite.code}")
     assert any("cộng tác viên của Ấp 1" in r for r in replies), replies
 

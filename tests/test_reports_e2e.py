@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from bot.admin import create_invites
 from bot.settings import load_settings
 from storage.models import InterviewStatus, Role
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import TOKEN, FakeTelegram, UploadedFile
 from tests.helpers import seed_areas
@@ -50,7 +50,9 @@ async def test_summary_export_and_report_over_telegram(
     )
     async with telegram_bot(settings) as application:
         supervisor = TelegramSurface(fake_telegram, application, user_id=901)
-        [code] = await create_invites(database.sessions, Role.SUPERVISOR, "87-MH-A1", days=1)
+        [code] = await create_invites(
+            database.sessions, Role.SUPERVISOR, "87-MH-A1", days=1, key=INVITE_KEY
+        )
         await supervisor.type(f"/start {code.code}")
 
         replies = "\n".join(await supervisor.type("/summary"))

@@ -13,7 +13,7 @@ import pytest
 from bot.settings import SettingsError, load_settings
 from storage.models import Role
 from storage.uow import UnitOfWork
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.helpers import seed_areas
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +27,8 @@ def rasoat(*args: str, env: dict[str, str] | None = None, cwd: Path | None = Non
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "DATABASE_", "RASOAT_", "WEBHOOK_"))
     }
+    # The tests' server key (see tests/conftest.py), so invites match and no key file is made.
+    full_env["RASOAT_SECRET_KEY"] = INVITE_KEY.decode()
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -119,7 +121,7 @@ async def test_invites_create_prints_code_and_deep_link(database: Database) -> N
     assert len(codes) == 2 and codes[0] != codes[1]
     assert f"https://t.me/xa_my_hoa_bot?start={codes[0]}" in result.stdout
     async with UnitOfWork(database.sessions) as uow:
-        invite = await uow.invites.by_code(codes[1])
+        invite = await uow.invites.by_code(codes[1], INVITE_KEY)
         assert invite is not None and invite.role is Role.COLLABORATOR
 
 

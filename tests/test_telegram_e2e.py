@@ -20,7 +20,7 @@ from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from storage.models import Role
 from storage.uow import UnitOfWork
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.helpers import seed_areas
 
@@ -34,7 +34,7 @@ def bot_settings(database: Database, fake: FakeTelegram, **extra: str) -> Settin
 
 
 async def new_invite(database: Database, role: Role, area: str) -> str:
-    [created] = await create_invites(database.sessions, role, area, days=7)
+    [created] = await create_invites(database.sessions, role, area, days=7, key=INVITE_KEY)
     return created.code
 
 

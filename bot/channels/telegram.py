@@ -21,7 +21,7 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.constants import MessageLimit
+from telegram.constants import ChatType, MessageLimit
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -83,6 +83,7 @@ def to_incoming(update: Update) -> Incoming | None:
         kind=Kind.TEXT,
         update_key=str(update.update_id),
         language=user.language_code,
+        private=chat.type == ChatType.PRIVATE,
     )
     if update.callback_query is not None:
         return replace(base, kind=Kind.CHOICE, choice=update.callback_query.data or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from bot.conversation import Conversation
 from bot.delivery import deliver
@@ -37,7 +38,7 @@ class TerminalChannel:
         self.pending: tuple[str, ...] = ()
 
     def to_incoming(self, line: str) -> Incoming:
-        base = {
+        base: dict[str, Any] = {
             "platform": PLATFORM,
             "user_id": self.user_id,
             "chat_id": self.user_id,

@@ -32,7 +32,7 @@ async def _interview_other_villages(sessions: async_sessionmaker[AsyncSession], 
 
 
 async def load_demo(
-    sessions: async_sessionmaker[AsyncSession], year: int | None = None
+    sessions: async_sessionmaker[AsyncSession], key: bytes, year: int | None = None
 ) -> dict[Role, CreatedInvite]:
     """Load the demo commune (a no-op when already loaded) and make fresh invites.
 
@@ -49,5 +49,5 @@ async def load_demo(
         (Role.SUPERVISOR, DEMO_COMMUNE),
         (Role.COMMUNE_STAFF, DEMO_COMMUNE),
     ):
-        [invites[role]] = await create_invites(sessions, role, area, days=1)
+        [invites[role]] = await create_invites(sessions, role, area, days=1, key=key)
     return invites

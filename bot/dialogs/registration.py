@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 from bot.context import DialogContext
 from bot.dialogs import menu
 from bot.messages import Outgoing, Text
+from bot.server_key import server_key
 from storage.models import Area, Invite, Role, User
 from storage.uow import UnitOfWork
 
 # No 0/O, 1/I/L: codes are read aloud over the phone and copied from paper.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
+# Wrong codes one chat may send within a day before registration from it is locked until
+# commune staff lift it (`rasoat invites unlock`): enough for typing slips, far too few to
+# guess a code.
+WRONG_CODES_ALLOWED = 5
+WRONG_CODES_WINDOW = timedelta(days=1)
+
+log = logging.getLogger(__name__)
 
 
 def new_code() -> str:
@@ -26,10 +35,10 @@ def normalise_code(text: str) -> str:
 
 
 async def create_invite(
-    uow: UnitOfWork, role: Role, area: Area, now: datetime, days: int
+    uow: UnitOfWork, key: bytes, role: Role, area: Area, now: datetime, days: int
 ) -> tuple[str, Invite]:
     code = new_code()
-    invite = await uow.invites.add(code, role, area, expires_at=now + timedelta(days=days))
+    invite = await uow.invites.add(code, key, role, area, expires_at=now + timedelta(days=days))
     return code, invite
 
 
@@ -47,14 +56,23 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
         )
     if not code:
         return unknown_user(ctx)
-    invite = await ctx.uow.invites.by_code(code)
-    if invite is None:
-        ctx.uow.audit.record("invite.rejected", reason="unknown", platform=ctx.incoming.platform)
-        return [Text(ctx.t("registration.code_unknown"))]
-    if invite.used_at is not None:
-        return [Text(ctx.t("registration.code_used"))]
-    if invite.expires_at <= ctx.now:
-        return [Text(ctx.t("registration.code_expired"))]
+    platform, user_id = ctx.incoming.platform, ctx.incoming.user_id
+    failures = ctx.uow.registration_failures
+    since = ctx.now - WRONG_CODES_WINDOW
+    if await failures.count_since(platform, user_id, since) >= WRONG_CODES_ALLOWED:
+        log.warning("registration attempt from a locked chat refused")
+        return [Text(ctx.t("registration.locked"))]
+    invite = await ctx.uow.invites.by_code(code, server_key(ctx.settings))
+    refusal = _refusal(invite, ctx.now)
+    if invite is not None and refusal is None and not await ctx.uow.invites.claim(invite, ctx.now):
+        refusal = "used"  # by someone else, a moment ago
+    if refusal is not None:
+        # The code is never logged or stored: a log is no place to collect guesses.
+        failures.record(platform, user_id, ctx.incoming.display_name, ctx.now)
+        ctx.uow.audit.record("invite.rejected", reason=refusal, platform=platform)
+        log.info("registration refused: %s code", refusal)
+        return [Text(ctx.t(f"registration.code_{refusal}"))]
+    assert invite is not None  # an unknown code is a refusal
 
     user = await ctx.uow.users.add(
         User(
@@ -67,7 +85,6 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
         )
     )
     await ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
-    invite.used_at = ctx.now
     invite.used_by = user.id
     ctx.uow.audit.record(
         "user.registered", actor=user, entity="invite", entity_id=invite.id, role=invite.role.value
@@ -80,6 +97,16 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
         area=invite.area.name,
     )
     return [Text(welcome), *await menu.main_menu(ctx, with_command_menu=True)]
+
+
+def _refusal(invite: Invite | None, now: datetime) -> str | None:
+    if invite is None:
+        return "unknown"
+    if invite.used_at is not None:
+        return "used"
+    if invite.expires_at <= now:
+        return "expired"
+    return None
 
 
 def unknown_user(ctx: DialogContext) -> list[Outgoing]:

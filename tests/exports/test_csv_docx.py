@@ -7,8 +7,11 @@ import io
 import zipfile
 
 from docx import Document as WordDocument
+from sqlalchemy import select, update
 
 from exports.csv_export import ENCODING
+from storage.models import Answer, Household
+from tests.conftest import Database
 from tests.exports.conftest import Commune
 from tests.exports.helpers import command, documents
 
@@ -74,3 +77,33 @@ async def test_report_is_section_two_in_the_plans_wording(commune: Commune) -> N
     assert "+ Nhóm lao động không có việc làm, có nhu cầu học nghề" in text
     assert "Hằng năm tổ chức đối thoại chính sách giảm nghèo" in text
     assert "Vận động các nguồn lực hỗ trợ nhà ở cho hộ nghèo" in text
+
+
+async def test_csv_cells_never_become_formulas(commune: Commune, database: Database) -> None:
+    # Names and typed answers are whatever people typed; a spreadsheet opening the CSV must
+    # show them as text, never run them (OWASP CSV injection).
+    link = '=HYPERLINK("http://example.invalid","Bấm vào đây")'
+    command_text = "+cmd|' /C calc'!A0"
+    async with database.sessions.begin() as session:
+        await session.execute(
+            update(Household).where(Household.code == "HH-001").values(head_name=link)
+        )
+        trade = await session.scalar(
+            select(Answer).where(Answer.path.like("%training_trade")).order_by(Answer.id)
+        )
+        assert trade is not None
+        trade.value = command_text
+    replies = await commune.conversation.handle(command("/export csv", commune.staff))
+    archive = zipfile.ZipFile(io.BytesIO(documents(replies)[0].content))
+    households = read_csv(archive.read("ho-gia-dinh.csv"))
+    first = next(row for row in households if row["Mã hộ"] == "HH-001")
+    assert first["Chủ hộ"] == "'" + link
+    members = read_csv(archive.read("thanh-vien.csv"))
+    cells = [value for row in members for value in row.values()]
+    assert "'" + command_text in cells
+    assert command_text not in cells
+    # Numbers are not text: they keep their value and stay numbers.
+    assert first["Diện tích nhà ở"] == "36"
+    for row in households + members:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value

@@ -143,13 +143,14 @@ class FakeUser:
             chat["username"] = self.username
         return chat
 
-    async def send_text(self, text: str) -> Json:
+    async def send_text(self, text: str, *, chat: Json | None = None) -> Json:
+        """``text`` in the private chat with the bot, or in ``chat`` (see FakeTelegram.group)."""
         content: Json = {"text": text}
         command = text.split(maxsplit=1)[0] if text.startswith("/") else ""
         if len(command) > 1:
             # Telegram clients mark a leading /command; PTB's CommandHandler relies on it.
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
-        return await self._send(content)
+        return await self._send(content, chat)
 
     async def send_command(self, command: str = "/start", payload: str | None = None) -> Json:
         command = command if command.startswith("/") else f"/{command}"
@@ -194,14 +195,19 @@ class FakeUser:
         return await self._send({"document": document})
 
     async def press(
-        self, callback_data: str, message: Json | int | None = None, *, force: bool = False
+        self,
+        callback_data: str,
+        message: Json | int | None = None,
+        *,
+        force: bool = False,
+        chat: Json | None = None,
     ) -> Json:
         """Tap an inline button on a message the bot sent (default: its latest with a keyboard).
 
         ``message`` may be an entry from ``wait_for_messages`` or a message_id. A button that is
         not on the message raises, unless ``force`` (to simulate forged or stale data).
         """
-        stored = self.fake._message_for_press(self.id, message)
+        stored = self.fake._message_for_press(chat["id"] if chat else self.id, message)
         buttons = [
             b.get("callback_data")
             for row in stored.get("reply_markup", {}).get("inline_keyboard", [])
@@ -229,15 +235,16 @@ class FakeUser:
         """Sending to this user now fails with 403, like a user who blocked the bot."""
         (self.fake._blocked.add if blocked else self.fake._blocked.discard)(self.id)
 
-    async def _send(self, content: Json) -> Json:
+    async def _send(self, content: Json, chat: Json | None = None) -> Json:
+        chat = chat or self.chat()
         message = {
-            "message_id": self.fake._next_message_id(self.id),
+            "message_id": self.fake._next_message_id(chat["id"]),
             "date": int(time.time()),
-            "chat": self.chat(),
+            "chat": chat,
             "from": self.as_dict(),
             **content,
         }
-        self.fake._messages[(self.id, message["message_id"])] = message
+        self.fake._messages[(chat["id"], message["message_id"])] = message
         return await self.fake.push_update({"message": message})
 
 
@@ -292,6 +299,7 @@ class FakeTelegram:
         self._flooded: dict[int, tuple[int, int]] = {}
         # method -> how and how often it fails (see fail)
         self._failing: dict[str, _Failing] = {}
+        self._groups: dict[int, Json] = {}
         self._commands: dict[tuple[str, str], list[Json]] = {}
         self._menu_buttons: dict[int | None, Json] = {}
         self._webhook: Json = {}
@@ -375,6 +383,12 @@ class FakeTelegram:
         if id not in self.users:
             self.users[id] = FakeUser(self, id, first_name, language_code, username)
         return self.users[id]
+
+    def group(self, id: int = -1001, type: str = "group", title: str = "Ấp 1") -> Json:
+        """A group, supergroup or channel chat the bot is a member of; users send there with
+        ``send_text(..., chat=...)`` and ``press(..., chat=...)``."""
+        self._groups[id] = {"id": id, "type": type, "title": title}
+        return self._groups[id]
 
     async def push_update(self, update: Json) -> Json:
         """Queue a raw update; ``update_id`` is assigned unless given."""
@@ -826,6 +840,8 @@ class FakeTelegram:
             raise AssertionError(f"no message {message_id} in chat {chat_id}") from None
 
     def _chat(self, chat_id: int) -> Json:
+        if chat_id in self._groups:
+            return self._groups[chat_id]
         if chat_id in self.users:
             return self.users[chat_id].chat()
         if chat_id < 0:

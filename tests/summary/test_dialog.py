@@ -15,7 +15,7 @@ from bot.dialogs.summary import Request, parse_args, summary_cli
 from bot.messages import Choices, Document, Outgoing, Text
 from bot.settings import Settings
 from storage.models import AuditEntry, HouseholdCategory, Role
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.helpers import message, press, seed_areas
 from tests.summary.population import Population
 
@@ -64,7 +64,7 @@ async def conversation(database: Database, settings: Settings) -> Conversation:
 async def register(
     conversation: Conversation, database: Database, user_id: str, role: Role, area: str
 ) -> None:
-    [invite] = await create_invites(database.sessions, role, area, days=7, now=NOW)
+    [invite] = await create_invites(database.sessions, role, area, days=7, now=NOW, key=INVITE_KEY)
     await conversation.handle(message(f"/start {invite.code}", user_id=user_id))
 
 

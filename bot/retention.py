@@ -1,0 +1,158 @@
+"""Retention: a past review year's personal data deleted, or anonymised for the statistics.
+
+The plan needs names and birth dates while households are followed and reported on; after
+that, a commune keeps only what the law and its reports require. ``purge_year`` either
+deletes the year's households with everything hanging off them, or keeps their answers and
+classifications (so past statistics still add up) with every name, date, free text and
+roster copy removed. Either way the audit log keeps that it happened, never what was erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.forms import FieldType
+from bot.interview.codec import SEPARATOR
+from bot.interview.session import current_form
+from storage.models import (
+    Answer,
+    AuditEntry,
+    Classification,
+    Household,
+    Interview,
+    Member,
+    MemberFact,
+)
+from storage.uow import UnitOfWork
+
+# Answers that identify a person rather than describe a situation.
+IDENTIFYING_TYPES = frozenset({FieldType.TEXT, FieldType.DATE})
+
+
+class Purge(StrEnum):
+    DELETE = "delete"
+    ANONYMISE = "anonymise"
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    year: int
+    mode: Purge
+    households: int
+    interviews: int
+    applied: bool
+
+
+def identifying_fields() -> frozenset[str]:
+    form = current_form()
+    return frozenset(name for name, field in form.fields.items() if field.type in IDENTIFYING_TYPES)
+
+
+def _identifying(key: str, fields: frozenset[str]) -> bool:
+    return key.rsplit(SEPARATOR, 1)[-1] in fields
+
+
+def scrub(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
+    """``values`` (path key -> value) without the identifying answers."""
+    return {key: value for key, value in values.items() if not _identifying(key, fields)}
+
+
+async def purge_year(
+    sessions: async_sessionmaker[AsyncSession], year: int, mode: Purge, *, apply: bool
+) -> PurgeResult:
+    async with UnitOfWork(sessions) as uow:
+        session = uow.session
+        households = list(
+            (await session.scalars(select(Household.id).where(Household.review_year == year))).all()
+        )
+        interviews = list(
+            (
+                await session.scalars(
+                    select(Interview.id).where(Interview.household_id.in_(households))
+                )
+            ).all()
+        )
+        result = PurgeResult(year, mode, len(households), len(interviews), apply)
+        if not apply:
+            return result
+        await _forget_audit_details(session, households, interviews)
+        if mode is Purge.DELETE:
+            await _delete(session, households, interviews)
+        else:
+            await _anonymise(session, households, interviews, identifying_fields())
+        uow.audit.record(
+            "year.purged",
+            entity="review_year",
+            entity_id=year,
+            mode=mode.value,
+            households=len(households),
+            interviews=len(interviews),
+        )
+        await uow.commit()
+    return result
+
+
+async def _forget_audit_details(
+    session: AsyncSession, households: list[int], interviews: list[int]
+) -> None:
+    # Audit rows keep who did what and when; their details (old and new answers, names)
+    # go with the data they describe.
+    for entity, ids in (("household", households), ("interview", interviews)):
+        await session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.entity == entity, AuditEntry.entity_id.in_(_texts(ids)))
+            .values(details={})
+        )
+
+
+async def _delete(session: AsyncSession, households: list[int], interviews: list[int]) -> None:
+    for table, column in (
+        (MemberFact, MemberFact.interview_id),
+        (Classification, Classification.interview_id),
+        (Answer, Answer.interview_id),
+    ):
+        await session.execute(delete(table).where(column.in_(interviews)))
+    await session.execute(delete(Interview).where(Interview.id.in_(interviews)))
+    await session.execute(delete(Member).where(Member.household_id.in_(households)))
+    await session.execute(delete(Household).where(Household.id.in_(households)))
+
+
+async def _anonymise(
+    session: AsyncSession,
+    households: list[int],
+    interviews: list[int],
+    fields: frozenset[str],
+) -> None:
+    # The code is the commune list's key to a family: replaced like the name.
+    for household_id in households:
+        await session.execute(
+            update(Household)
+            .where(Household.id == household_id)
+            .values(code=f"AN-{household_id}", head_name="", head_name_search="")
+        )
+    await session.execute(
+        update(Member)
+        .where(Member.household_id.in_(households))
+        .values(full_name="", birth_date=None)
+    )
+    await session.execute(update(Interview).where(Interview.id.in_(interviews)).values(prefill={}))
+    answers = await session.scalars(select(Answer).where(Answer.interview_id.in_(interviews)))
+    for answer in answers:
+        if _identifying(answer.path, fields):
+            answer.value = None
+    results = await session.scalars(
+        select(Classification).where(Classification.interview_id.in_(interviews))
+    )
+    for result in results:
+        result.member_name = None
+        result.inputs = scrub(dict(result.inputs or {}), fields)
+
+
+def _texts(ids: Iterable[int]) -> list[str]:
+    return [str(i) for i in ids]

@@ -1,0 +1,135 @@
+"""`rasoat purge`: a past review year's personal data, deleted or anonymised, audited."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot.i18n import translate
+from exports.stats import build_report
+from storage.models import (
+    Answer,
+    AuditEntry,
+    Classification,
+    Household,
+    Interview,
+    InterviewStatus,
+    Member,
+)
+from storage.uow import UnitOfWork
+from tests.conftest import Database
+from tests.exports.data import Planned, insert_households
+from tests.helpers import seed_areas
+from tests.test_settings_and_cli import rasoat
+
+PAST = 2024
+OTHER_PAST = 2023
+NAMES = ("Nguyễn Văn Hùng", "Trần Thị Lan", "Nguyễn Thị Mai", "Lê Thị Bảy", "Phạm Văn Tư")
+DONE = InterviewStatus.COMPLETED
+
+
+async def load(database: Database) -> None:
+    await seed_areas(database.sessions)
+    for year in (OTHER_PAST, PAST, datetime.now(UTC).year):
+        await insert_households(
+            database.sessions,
+            year,
+            [Planned("HH-001", "87-MH-A1", 0, DONE), Planned("HH-002", "87-MH-A1", 1, DONE)],
+        )
+    async with database.sessions.begin() as session:
+        interview = await session.scalar(
+            select(Interview.id).join(Household).where(Household.review_year == PAST)
+        )
+        session.add(
+            AuditEntry(
+                action="answer.changed",
+                entity="interview",
+                entity_id=str(interview),
+                details={"old": "Nguyễn Văn Hùng", "new": "Nguyễn Văn Hùng Em"},
+            )
+        )
+
+
+async def everything_of(database: Database, year: int) -> str:
+    """Every stored value that belongs to the year's households, as one text."""
+    async with database.sessions() as session:
+        households = select(Household.id).where(Household.review_year == year)
+        interviews = select(Interview.id).where(Interview.household_id.in_(households))
+        rows: list[object] = []
+        for query in (
+            select(Household.code, Household.head_name).where(Household.review_year == year),
+            select(Member.full_name, Member.birth_date).where(Member.household_id.in_(households)),
+            select(Answer.path, Answer.value).where(Answer.interview_id.in_(interviews)),
+            select(Classification.member_name, Classification.inputs).where(
+                Classification.interview_id.in_(interviews)
+            ),
+            select(Interview.prefill).where(Interview.id.in_(interviews)),
+            select(AuditEntry.details).where(
+                AuditEntry.entity == "interview",
+                AuditEntry.entity_id.in_(
+                    [str(i) for i in (await session.scalars(interviews)).all()]
+                ),
+            ),
+        ):
+            rows += [tuple(row) for row in (await session.execute(query)).all()]
+    return json.dumps(rows, default=str, ensure_ascii=False)
+
+
+async def report(database: Database, year: int) -> object:
+    async with UnitOfWork(database.sessions) as uow:
+        area = await uow.areas.by_code("87-MH")
+        assert area is not None
+        return await build_report(uow, area, year)
+
+
+async def test_anonymised_years_keep_their_figures_and_lose_their_names(
+    database: Database,
+) -> None:
+    await load(database)
+    before = await report(database, PAST)
+    assert "Nguyễn Văn Hùng" in await everything_of(database, PAST)
+    untouched = await everything_of(database, OTHER_PAST)
+
+    dry = rasoat("purge", "--year", str(PAST), "--anonymise", env=database.env())
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip() == translate(
+        "purge.would.anonymise", year=PAST, households=2, interviews=2
+    )
+    assert "Nguyễn Văn Hùng" in await everything_of(database, PAST)
+
+    done = rasoat("purge", "--year", str(PAST), "--anonymise", "--yes", env=database.env())
+    assert done.returncode == 0, done.stderr
+    stored = await everything_of(database, PAST)
+    for name in NAMES:
+        assert name not in stored
+    assert "1974-06-11" not in stored and "HH-001" not in stored
+    assert await report(database, PAST) == before
+    assert await everything_of(database, OTHER_PAST) == untouched
+    async with database.sessions() as session:
+        purged = await session.scalar(select(AuditEntry).where(AuditEntry.action == "year.purged"))
+    assert purged is not None and purged.entity_id == str(PAST)
+
+
+async def test_deleted_years_are_gone_and_others_stay(database: Database) -> None:
+    await load(database)
+    untouched = await everything_of(database, PAST)
+    done = rasoat("purge", "--year", str(OTHER_PAST), "--delete", "--yes", env=database.env())
+    assert done.returncode == 0, done.stderr
+    assert (
+        translate("purge.done.delete", year=OTHER_PAST, households=2, interviews=2) in done.stdout
+    )
+    async with database.sessions() as session:
+        years = (await session.scalars(select(Household.review_year).distinct())).all()
+        assert OTHER_PAST not in years
+        assert await session.scalar(select(func.count(Interview.id))) == 4
+    assert await everything_of(database, PAST) == untouched
+
+
+async def test_the_current_year_is_refused(database: Database) -> None:
+    await load(database)
+    year = datetime.now(UTC).year
+    refused = rasoat("purge", "--year", str(year), "--delete", "--yes", env=database.env())
+    assert refused.returncode == 2
+    assert translate("purge.not_past", year=year) in refused.stderr
