@@ -18,7 +18,7 @@ from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from storage.models import InterviewStatus, Role
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import TOKEN, Failure, FakeTelegram
 from tests.helpers import seed_areas
@@ -102,7 +102,9 @@ async def test_tiep_in_the_terminal(database: Database, tmp_path: Path) -> None:
     runtime = await open_runtime(load_settings(**database.env()))
     try:
         surface = TerminalSurface(runtime, "hoa", tmp_path)
-        [invite] = await create_invites(database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1)
+        [invite] = await create_invites(
+            database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1, key=INVITE_KEY
+        )
         await surface.type(f"/start {invite.code}")
         menu = "\n".join(await surface.type("/tiep"))
         assert "Danh mục chính (cộng tác viên)" in menu
@@ -129,7 +131,9 @@ async def _reports_bot_user(
     database: Database, fake: FakeTelegram, application: object, chat: int
 ) -> TelegramSurface:
     surface = TelegramSurface(fake, application, user_id=chat)  # type: ignore[arg-type]
-    [code] = await create_invites(database.sessions, Role.SUPERVISOR, "87-MH-A1", days=1)
+    [code] = await create_invites(
+        database.sessions, Role.SUPERVISOR, "87-MH-A1", days=1, key=INVITE_KEY
+    )
     await surface.type(f"/start {code.code}")
     return surface
 
