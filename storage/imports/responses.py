@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.forms import Field, Form, load_bundled_form
 from bot.interview.codec import key_path
+from classification.age import DEFAULT_REFERENCE
 from exports.stats_facts import refresh_member_facts_for
 from storage.imports import values
 from storage.imports.errors import ImportResult
@@ -71,17 +72,19 @@ async def import_responses(
     year: int,
     actor_id: int | None = None,
     progress: bool = False,
-    today: date | None = None,
+    reference_date: date | None = None,
     after_write: AfterWrite | None = None,
 ) -> ImportResult:
     """Store the file's households as completed interviews of ``year``; see the module doc.
 
-    ``today`` is the reference date of the form's checks (ages, "not in the future").
+    ``reference_date`` is the review's reference date (the form's today(): ages, "not in
+    the future"), by default the default rule's for ``year``; never the server's date, so
+    a review's interviews entered late are checked at the ages the review counts.
     ``after_write`` is called inside the import's transaction with the interviews written,
     so results derived from the answers commit (or roll back) together with them.
     """
     path = Path(path)
-    today = today or date.today()
+    today = reference_date or DEFAULT_REFERENCE.on(year)
     form = load_bundled_form()
     errors = SheetErrors()
     submissions = _read(path, form, errors)
