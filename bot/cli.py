@@ -212,6 +212,7 @@ async def dispatch(
                 year=year,
                 progress=progress,
                 reference_date=settings.review_dates.reference(year, now),
+                now=now,
                 after_write=derive,
             )
             print(result.render(settings.locale))

@@ -131,11 +131,12 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
         yield database
 
 
-def database_settings(database: Database) -> Settings:
+def database_settings(database: Database, **overrides: str) -> Settings:
     return load_settings(
         **database.env(),
         TELEGRAM_BOT_TOKEN="123456:TEST-TOKEN",
         RASOAT_LOCALE="vi",
+        **overrides,
     )
 
 

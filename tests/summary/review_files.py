@@ -23,6 +23,13 @@ from tests.summary.population import Population
 
 CATEGORY_LABELS = {HouseholdCategory.POOR: "hộ nghèo", HouseholdCategory.NEAR_POOR: "cận nghèo"}
 CODE_PREFIXES = {HouseholdCategory.POOR: "N", HouseholdCategory.NEAR_POOR: "CN"}
+ROSTER_RELATIONS = {
+    "head": "chủ hộ",
+    "spouse": "vợ chồng",
+    "child": "con",
+    "parent": "cha mẹ",
+    "other": "khác",
+}
 ROSTER_HEADER = (
     "mã hộ",
     "mã ấp",
@@ -51,27 +58,34 @@ class ReviewFiles:
     stats: Path
 
 
-def born(review_year: int, age: int) -> date:
-    """A birth date that makes ``age`` at the end of ``review_year`` (mid-year birthday)."""
-    return date(review_year - age, 6, 15)
+def born(review_year: int, age: int, number: int) -> date:
+    """A birth date (spread over the year by ``number``) that makes ``age`` at the end of
+    ``review_year``."""
+    return date(review_year - age, 1 + number % 12, 1 + number % 28)
 
 
-def child(review_year: int) -> dict[str, Any]:
-    return {
+def child(review_year: int, number: int) -> dict[str, Any]:
+    """Aged 1 to 14 at the end of the review year: 15 or more at today's date for the
+    oldest, so they are children only at the review's reference date."""
+    age = 1 + number % 14
+    member: dict[str, Any] = {
         "sex": "female",
-        "birth_date": born(review_year, 8),
+        "birth_date": born(review_year, age, number),
         "health_insurance": "yes",
-        "in_school": "yes",
-        "school_level": "primary",
-        "uses_internet": "yes",
         "malnourished": "no",
     }
+    if age >= 3:
+        level = "preschool" if age <= 5 else "primary" if age <= 10 else "lower_secondary"
+        member |= {"in_school": "yes", "school_level": level}
+    if age >= 6:
+        member["uses_internet"] = "yes"
+    return member
 
 
-def unable(review_year: int) -> dict[str, Any]:
+def unable(review_year: int, number: int) -> dict[str, Any]:
     return {
         "sex": "male",
-        "birth_date": born(review_year, 67),
+        "birth_date": born(review_year, 67, number),
         "labour_capacity": "no",
         "incapacity_reason": "old_age",
         **ADULT,
@@ -79,10 +93,10 @@ def unable(review_year: int) -> dict[str, Any]:
     }
 
 
-def able(review_year: int, status: str) -> dict[str, Any]:
+def able(review_year: int, number: int, status: str) -> dict[str, Any]:
     member: dict[str, Any] = {
         "sex": "male",
-        "birth_date": born(review_year, 34),
+        "birth_date": born(review_year, 34, number),
         "labour_capacity": "yes",
         "employment_status": status,
         **ADULT,
@@ -95,44 +109,51 @@ def able(review_year: int, status: str) -> dict[str, Any]:
 
 def people(population: Population, review_year: int) -> list[dict[str, Any]]:
     """The category's members, adults first so that each household's head is one."""
-    adults = [unable(review_year)] * population.unable
+    adults = [unable(review_year, n) for n in range(population.unable)]
     for status, count in population.statuses.items():
-        adults += [able(review_year, status)] * count
-    return adults + [child(review_year)] * population.children
+        adults += [able(review_year, n, status) for n in range(count)]
+    return adults + [child(review_year, n) for n in range(population.children)]
+
+
+@dataclass(frozen=True)
+class ReviewHousehold:
+    """An interviewed household: its village, category and members' answers (engine
+    values, with name, sex, birth_date and relation, which the roster lists too)."""
+
+    village: str
+    category: HouseholdCategory
+    members: list[dict[str, Any]]
+
+
+def member(name: str, relation: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    return {**answers, "name": name, "birth_known": "full_date", "relation": relation}
 
 
 def households(
     categories: Mapping[HouseholdCategory, Population], villages: Sequence[str], review_year: int
-) -> list[tuple[str, HouseholdCategory, list[dict[str, Any]]]]:
-    """(village code, category, members) per interviewed household, members spread over
-    the households in turn and the households over the villages in turn."""
+) -> list[ReviewHousehold]:
+    """The categories' interviewed households, members spread over the households in turn
+    and the households over the villages in turn."""
     result = []
     number = 0
     for category, population in categories.items():
         members: list[list[dict[str, Any]]] = [[] for _ in range(population.households)]
         for index, person in enumerate(people(population, review_year)):
             number += 1
-            head = index < population.households
+            relation = "head" if index < population.households else "other"
             members[index % population.households].append(
-                {
-                    **person,
-                    "name": f"Người {number}",
-                    "birth_known": "full_date",
-                    "relation": "head" if head else "other",
-                }
+                member(f"Người {number}", relation, person)
             )
         for index, household in enumerate(members):
-            result.append((villages[index % len(villages)], category, household))
+            result.append(ReviewHousehold(villages[index % len(villages)], category, household))
     return result
 
 
 def write_review(
     folder: Path,
     areas: Sequence[Area],
-    villages: Sequence[str],
-    review_year: int,
-    categories: Mapping[HouseholdCategory, Population],
-    stats: Sequence[tuple[str, int, int, int | None, int | None]],
+    interviewed: Sequence[ReviewHousehold],
+    stats: Sequence[tuple[str, int, int, int | None, int | None]] = (),
 ) -> ReviewFiles:
     """The four files; ``stats`` rows are (area code, year, all households, poor, near-poor)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -149,25 +170,23 @@ def write_review(
     )
     roster: list[tuple[str, ...]] = []
     exported: list[HouseholdData] = []
-    for number, (village, category, members) in enumerate(
-        households(categories, villages, review_year)
-    ):
-        code = f"{CODE_PREFIXES[category]}-{number:05d}"
-        head = members[0]["name"]
-        for member in members:
+    for number, household in enumerate(interviewed):
+        code = household_code(household, number)
+        members = household.members
+        for person in members:
             roster.append(
                 (
                     code,
-                    village,
-                    head,
-                    CATEGORY_LABELS[category],
-                    member["name"],
-                    "nam" if member["sex"] == "male" else "nữ",
-                    member["birth_date"].strftime("%d/%m/%Y"),
-                    "chủ hộ" if member["relation"] == "head" else "khác",
+                    household.village,
+                    members[0]["name"],
+                    CATEGORY_LABELS[household.category],
+                    person["name"],
+                    "nam" if person["sex"] == "male" else "nữ",
+                    person["birth_date"].strftime("%d/%m/%Y"),
+                    ROSTER_RELATIONS[person["relation"]],
                 )
             )
-        answers = {**HOUSE, "category": category.value, "member_count": len(members)}
+        answers = {**HOUSE, "category": household.category.value, "member_count": len(members)}
         exported.append(HouseholdData(code, answers, members))
     _write_csv(files.roster, ROSTER_HEADER, roster)
     kobo_export(files.responses, exported)
@@ -177,6 +196,11 @@ def write_review(
         [(code, year, total, poor or "", near or "") for code, year, total, poor, near in stats],
     )
     return files
+
+
+def household_code(household: ReviewHousehold, number: int) -> str:
+    """The code of the ``number``-th household (0-based) of the files."""
+    return f"{CODE_PREFIXES[household.category]}-{number:05d}"
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

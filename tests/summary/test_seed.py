@@ -19,7 +19,7 @@ from storage.uow import UnitOfWork
 from tests.conftest import BACKENDS, Database, database_settings, open_database, require_backend
 from tests.summary.population import Population
 from tests.summary.review_files import Area as AreaRow
-from tests.summary.review_files import ReviewFiles, load_review, write_review
+from tests.summary.review_files import ReviewFiles, households, load_review, write_review
 
 SEED_FILE = Path(__file__).with_name("plan-2024-thap-muoi.txt")
 
@@ -130,9 +130,11 @@ def seed_files(tmp_path_factory: pytest.TempPathFactory) -> ReviewFiles:
     return write_review(
         tmp_path_factory.mktemp("seed"),
         AREAS,
-        ["TM-01", "TM-02"],
-        YEAR,
-        {HouseholdCategory.POOR: POOR, HouseholdCategory.NEAR_POOR: NEAR_POOR},
+        households(
+            {HouseholdCategory.POOR: POOR, HouseholdCategory.NEAR_POOR: NEAR_POOR},
+            ["TM-01", "TM-02"],
+            YEAR,
+        ),
         [
             ("TM", YEAR, TOTAL_HOUSEHOLDS, None, None),
             (
@@ -164,7 +166,9 @@ async def seeded(
     rebuild what must come out the same."""
     folder = tmp_path_factory.mktemp(seed_backend)
     async with open_database(seed_backend, folder) as database:
-        await load_review(database_settings(database), seed_files, YEAR)
+        # Counted at 31/12/2023 whatever the developer's .env says.
+        settings = database_settings(database, RASOAT_REFERENCE_DATE="year-end")
+        await load_review(settings, seed_files, YEAR)
         yield database
 
 
