@@ -19,10 +19,14 @@ from storage.uow import UnitOfWork
 from tests.conftest import POSTGRES_URL, Database
 from tests.helpers import message
 
+# Tests of one backend's plumbing run on that backend only, rather than being skipped on
+# the other (a skip in `make test` must mean a missing PostgreSQL server, nothing else).
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+postgresql_only = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
+
+@sqlite_only
 async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("the one-trip driver is SQLite's")
     engine = database.engine
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
@@ -52,21 +56,16 @@ async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
         assert await connection.scalar(text("SELECT count(*) FROM t")) == 4
 
 
-def _sqlite_only(database: Database) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("brief transactions change nothing on PostgreSQL")
-
-
 async def _connection_of(uow: UnitOfWork) -> OneTripConnection:
     raw = await (await uow.session.connection()).get_raw_connection()
     assert isinstance(raw.dbapi_connection, OneTripConnection)
     return raw.dbapi_connection
 
 
+@sqlite_only
 async def test_a_brief_transaction_goes_inline_once_it_holds_the_write_lock(
     database: Database,
 ) -> None:
-    _sqlite_only(database)
     async with UnitOfWork(database.sessions, brief=True) as uow:
         connection = await _connection_of(uow)
         await uow.session.execute(text("SELECT count(*) FROM users"))
@@ -82,10 +81,10 @@ async def test_a_brief_transaction_goes_inline_once_it_holds_the_write_lock(
         assert not connection.write_locked  # not brief: every statement on the thread
 
 
+@sqlite_only
 async def test_an_inline_failure_rolls_back_and_the_connection_carries_on(
     database: Database,
 ) -> None:
-    _sqlite_only(database)
     with pytest.raises(IntegrityError):
         async with UnitOfWork(database.sessions, brief=True) as uow:
             assert await uow.updates.claim("telegram", "1")
@@ -101,10 +100,10 @@ async def test_an_inline_failure_rolls_back_and_the_connection_carries_on(
         await uow.commit()
 
 
+@sqlite_only
 async def test_waiting_for_another_process_lock_blocks_no_one(database: Database) -> None:
     """The first write of a brief transaction waits for SQLite's lock on aiosqlite's
     thread: meanwhile the event loop, i.e. every other chat, goes on."""
-    _sqlite_only(database)
     path = database.url.split(":///", 1)[1]
     other = sqlite3.connect(path, timeout=0)
     other.execute("BEGIN IMMEDIATE")  # another process (the CLI, say) is writing
@@ -129,11 +128,10 @@ async def test_waiting_for_another_process_lock_blocks_no_one(database: Database
     assert await waiting
 
 
+@postgresql_only
 async def test_a_lost_connection_costs_no_update(database: Database, settings: Settings) -> None:
     """After a server restart the pool still holds dead connections; the next chat turn
     is applied on a fresh one instead of failing."""
-    if database.backend != "postgresql":
-        pytest.skip("SQLite has no server to lose")
     conversation = Conversation(database.sessions, settings)
     first = await conversation.handle(message("/help", update_key="1"))
     assert first and translate("error.internal", "vi") not in str(first)
