@@ -37,7 +37,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -70,6 +70,7 @@ from bot.forms import (
 from bot.interview.session import current_form, decoded_prefill, roster_prefill
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, load_settings
+from classification import ReferenceRule, ReviewDates
 from storage.db import create_engine
 from storage.models import (
     Answer,
@@ -96,6 +97,7 @@ POSTGRES_URL = os.environ.get(
 )
 VILLAGE = "87-MH-A1"
 TIMEZONE = "Asia/Ho_Chi_Minh"
+REFERENCE_DATE = "year-end"
 FIRST_CHAT = 5001
 # The same long-poll settings the end-to-end tests use; both bots get them.
 POLLING: dict[str, Any] = {
@@ -543,6 +545,7 @@ async def interview_rate(
             RASOAT_TIMEZONE=TIMEZONE,
             # Simulated collaborators answer at machine speed, far past a person's.
             RASOAT_FLOOD_LIMIT=0,
+            RASOAT_REFERENCE_DATE=REFERENCE_DATE,
         )
         runtime = await open_runtime(settings)
         try:
@@ -678,8 +681,10 @@ def table(results: Sequence[Result], options: Options) -> str:
 
 
 async def run(options: Options, out: TextIO = sys.stdout) -> list[Result]:
-    # The bot's "today" is the commune's date; the plan must see the same ages.
-    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    # The bot counts ages at this year's reference date; the plan must see the same ages.
+    dates = ReviewDates(ReferenceRule.parse(REFERENCE_DATE), ZoneInfo(TIMEZONE))
+    now = datetime.now(UTC)
+    today = dates.reference(dates.local_day(now).year, now)
     plan = build_plan(today)
     results = []
     for backend in options.backends:

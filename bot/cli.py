@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.admin import (
@@ -209,8 +209,13 @@ def _locale() -> str:
         return "vi"
 
 
-async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
+async def dispatch(
+    settings: Settings, args: argparse.Namespace, now: datetime | None = None
+) -> int:
+    """Run one command; ``now`` (the clock, injectable for tests) dates the review."""
     progress = sys.stderr.isatty()
+    now = now or datetime.now(UTC)
+    this_year = now.astimezone(settings.tz).year
     async with runtime(settings) as rt:
         if args.command == "db":
             print(translate("cli.db_upgraded", settings.locale))
@@ -218,8 +223,14 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
             result = await import_areas(rt.sessions, Path(args.file), progress=progress)
             print(result.render(settings.locale))
         elif args.command == "roster":
-            year = args.year or datetime.now(settings.tz).year
-            result = await import_roster(rt.sessions, Path(args.file), year=year, progress=progress)
+            year = args.year or this_year
+            result = await import_roster(
+                rt.sessions,
+                Path(args.file),
+                year=year,
+                progress=progress,
+                reference_date=settings.review_dates.reference(year, now),
+            )
             print(result.render(settings.locale))
         elif args.command == "reclassify":
             from bot.reclassify import reclassify
@@ -228,7 +239,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 rt.sessions,
                 _rule_version(args.rules),
                 area_code=args.area,
-                tz=settings.tz,
+                dates=settings.review_dates,
                 locale=settings.locale,
             )
             print(report.render(settings.locale))
@@ -238,12 +249,18 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
 
             async def derive(uow: UnitOfWork, interview_ids: list[int]) -> None:
                 await classify_interviews(
-                    uow, interview_ids, rules_spec=settings.rules, tz=settings.tz
+                    uow, interview_ids, rules_spec=settings.rules, dates=settings.review_dates
                 )
 
-            year = args.year or datetime.now(settings.tz).year
+            year = args.year or this_year
             result = await import_responses(
-                rt.sessions, Path(args.file), year=year, progress=progress, after_write=derive
+                rt.sessions,
+                Path(args.file),
+                year=year,
+                progress=progress,
+                reference_date=settings.review_dates.reference(year, now),
+                now=now,
+                after_write=derive,
             )
             print(result.render(settings.locale))
         elif args.command == "summary":
@@ -255,7 +272,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 args.year,
                 args.villages,
                 settings.locale,
-                current_year=datetime.now(settings.tz).year,
+                current_year=this_year,
             )
             print(text)
         elif args.command == "stats":
@@ -280,6 +297,7 @@ async def dispatch(settings: Settings, args: argparse.Namespace) -> int:
                 year=args.year,
                 sheet=args.sheet,
                 output=Path(args.output),
+                now=now,
             )
             for path in written:
                 print(path)
@@ -377,7 +395,9 @@ async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> No
         from bot.demo.loader import load_demo
         from storage.models import Role
 
-        invites = await load_demo(rt.sessions, server_key(settings), datetime.now(settings.tz).year)
+        invites = await load_demo(
+            rt.sessions, server_key(settings), settings.review_dates, datetime.now(UTC)
+        )
         write(
             translate(
                 "cli.demo_intro",

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.i18n import translate
 from bot.interview.results import recompute_rows, resolve_rules
-from classification import RuleSet
+from classification import ReviewDates, RuleSet
 from storage.models import Classification
 from storage.uow import UnitOfWork
 
@@ -57,7 +56,7 @@ async def reclassify(
     version: str,
     *,
     area_code: str | None,
-    tz: ZoneInfo,
+    dates: ReviewDates,
     locale: str,
 ) -> ReclassifyReport:
     rules = resolve_rules(version)
@@ -71,7 +70,7 @@ async def reclassify(
             scope = await uow.areas.subtree_ids([area.id])
         for interview in await uow.classifications.completed_interviews(scope):
             report.households += 1
-            new_rows = await recompute_rows(uow, interview, rules, tz)
+            new_rows = await recompute_rows(uow, interview, rules, dates)
             old_rows = {
                 row.member_index: row for row in await uow.classifications.current_for(interview)
             }

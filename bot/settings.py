@@ -8,12 +8,16 @@ variable and the fix; the CLI prints it and exits with code 2.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.i18n import SUPPORTED_LOCALES
+
+if TYPE_CHECKING:
+    from classification import ReviewDates
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/rasoat.db"
 
@@ -41,6 +45,8 @@ class Settings(BaseSettings):
     database_schema: str | None = Field(default=None, alias="DATABASE_SCHEMA")
     locale: str = Field(default="vi", alias="RASOAT_LOCALE")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", alias="RASOAT_TIMEZONE")
+    # The day of the review year ages are counted at (classification.age.ReferenceRule).
+    reference_date: str = Field(default="year-end", alias="RASOAT_REFERENCE_DATE")
     # The rule set to classify with; by default the one that applies to the review year.
     rules: str | None = Field(default=None, alias="RASOAT_RULES")
     invite_days: int = Field(default=7, alias="RASOAT_INVITE_DAYS", ge=1, le=365)
@@ -106,9 +112,23 @@ class Settings(BaseSettings):
             raise ValueError("use an IANA time zone such as Asia/Ho_Chi_Minh") from error
         return value
 
+    @field_validator("reference_date")
+    @classmethod
+    def _check_reference_date(cls, value: str) -> str:
+        from classification import ReferenceRule
+
+        return str(ReferenceRule.parse(value))
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def review_dates(self) -> ReviewDates:
+        """Turns a moment into a review's reference date, in the commune's time zone."""
+        from classification import ReferenceRule, ReviewDates
+
+        return ReviewDates(ReferenceRule.parse(self.reference_date), self.tz)
 
     @property
     def is_sqlite(self) -> bool:

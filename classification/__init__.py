@@ -5,7 +5,14 @@ a reference date supplied by the caller, and a versioned rule set loaded from
 ``classification/rules/<version>.toml``. No database, network or clock.
 """
 
-from classification.age import RetirementPoint, YearsMonths, age_at, retirement_point
+from classification.age import (
+    ReferenceRule,
+    RetirementPoint,
+    ReviewDates,
+    YearsMonths,
+    age_at,
+    retirement_point,
+)
 from classification.deprivation import (
     IndicatorResult,
     IndicatorState,
@@ -46,7 +53,9 @@ __all__ = [
     "MemberResult",
     "MissingAnswer",
     "Reason",
+    "ReferenceRule",
     "RetirementPoint",
+    "ReviewDates",
     "RuleFileError",
     "RuleSet",
     "RuleSetRef",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 
 @dataclass(frozen=True, order=True)
@@ -109,3 +109,81 @@ def is_past(point: RetirementPoint, on: date) -> bool:
 
 def is_above_retirement_age(birth: date, on: date, schedule: SexSchedule) -> bool:
     return is_past(retirement_point(birth, schedule), on)
+
+
+# -- the review's reference date -------------------------------------------------------------
+
+YEAR_END = "year-end"
+INTERVIEW_DAY = "interview"
+
+
+@dataclass(frozen=True)
+class ReferenceRule:
+    """Which day of a review year ages are counted at (``RASOAT_REFERENCE_DATE``).
+
+    ``year-end`` (31/12 of the review year), ``interview`` (the day the interview was done,
+    in the commune's time zone) or a fixed ``MM-DD`` of the review year. One rule for the
+    whole program, so the chat, the imports, the classification and the exports agree on
+    every member's age however late a review's interviews are entered.
+    """
+
+    # None: the interview's own day.
+    month_day: tuple[int, int] | None = (12, 31)
+
+    @classmethod
+    def parse(cls, text: str) -> ReferenceRule:
+        value = text.strip().lower()
+        if value == YEAR_END:
+            return cls((12, 31))
+        if value == INTERVIEW_DAY:
+            return cls(None)
+        month, sep, day = value.partition("-")
+        if sep and month.isdigit() and day.isdigit():
+            # 29 February is refused: the reference day must exist in every review year.
+            try:
+                date(2023, int(month), int(day))
+            except ValueError:
+                pass
+            else:
+                return cls((int(month), int(day)))
+        raise ValueError(f"use {YEAR_END}, {INTERVIEW_DAY} or a day of the year as MM-DD")
+
+    def on(self, review_year: int, interview_day: date | None = None) -> date:
+        """The reference date of an interview of ``review_year`` done on ``interview_day``."""
+        if self.month_day is not None:
+            return date(review_year, *self.month_day)
+        if interview_day is None:
+            raise ValueError("the interview rule needs the interview's day")
+        return interview_day
+
+    def __str__(self) -> str:
+        if self.month_day is None:
+            return INTERVIEW_DAY
+        if self.month_day == (12, 31):
+            return YEAR_END
+        return f"{self.month_day[0]:02d}-{self.month_day[1]:02d}"
+
+
+DEFAULT_REFERENCE = ReferenceRule()
+
+
+@dataclass(frozen=True)
+class ReviewDates:
+    """The rule and the commune's time zone: what turns a moment into a reference date.
+
+    Moments are aware datetimes supplied by the caller (this module never reads the clock);
+    their day is taken in ``tz``, never in the server's zone.
+    """
+
+    rule: ReferenceRule
+    tz: tzinfo
+
+    def local_day(self, moment: datetime) -> date:
+        if moment.tzinfo is None:
+            raise ValueError("a naive datetime has no day in the commune's time zone")
+        return moment.astimezone(self.tz).date()
+
+    def reference(self, review_year: int, moment: datetime) -> date:
+        """The reference date of ``review_year`` for an interview done (or entered) at
+        ``moment``."""
+        return self.rule.on(review_year, self.local_day(moment))

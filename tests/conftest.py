@@ -12,6 +12,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,9 @@ SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 POSTGRESQL_ONLY = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 
 
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    name = str(request.param)
+def require_backend(name: str) -> str:
+    """``name``, or skip the test (fail it under RASOAT_REQUIRE_POSTGRES=1) without a
+    PostgreSQL server."""
     if name == "postgresql" and not postgres_available():
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required but unreachable: {_postgres_state.get('error')}")
@@ -106,14 +107,18 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture
-async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+@asynccontextmanager
+async def open_database(backend: str, folder: Path) -> AsyncIterator[Database]:
+    """A migrated database of its own: a SQLite file in ``folder``, or a fresh PostgreSQL
+    schema dropped afterwards."""
     if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'rasoat.db'}"
+        url = f"sqlite+aiosqlite:///{folder / 'rasoat.db'}"
         engine = create_engine(url)
-        await upgrade(engine)
-        yield Database(backend, url, engine, session_factory(engine))
-        await engine.dispose()
+        try:
+            await upgrade(engine)
+            yield Database(backend, url, engine, session_factory(engine))
+        finally:
+            await engine.dispose()
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL)
@@ -130,13 +135,29 @@ async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
         await admin.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return require_backend(str(request.param))
+
+
 @pytest.fixture
-def settings(database: Database) -> Settings:
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
+    async with open_database(backend, tmp_path) as database:
+        yield database
+
+
+def database_settings(database: Database, **overrides: str) -> Settings:
     return load_settings(
         **database.env(),
         TELEGRAM_BOT_TOKEN="123456:TEST-TOKEN",
         RASOAT_LOCALE="vi",
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(database: Database) -> Settings:
+    return database_settings(database)
 
 
 @pytest.fixture
@@ -149,6 +170,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "DATABASE_URL",
         "RASOAT_LOCALE",
         "RASOAT_TIMEZONE",
+        "RASOAT_REFERENCE_DATE",
         "WEBHOOK_SECRET",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -20,6 +20,7 @@ from bot.dialogs.interview import DIALOG
 from bot.forms import Done, FieldType, Question
 from bot.interview.codec import key_path, path_key
 from bot.interview.session import InterviewSession
+from classification.age import DEFAULT_REFERENCE
 from storage.models import Area, Household, HouseholdCategory, Interview, Member, User
 from storage.text import fold
 from storage.uow import UnitOfWork
@@ -158,7 +159,8 @@ class Collaborator:
     sessions: async_sessionmaker[AsyncSession]
     platform: str
     user_id: str
-    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    # The bot's reference date for this year's review (the default rule): the same ages.
+    today: date = field(default_factory=lambda: DEFAULT_REFERENCE.on(datetime.now(UTC).year))
     # What the driver said, by path key, as the engine value it expects stored.
     said: dict[str, Any] = field(default_factory=dict)
     transcript: list[str] = field(default_factory=list)

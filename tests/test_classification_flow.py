@@ -69,7 +69,11 @@ async def test_results_are_stored_shown_and_recomputed(database: Database, tmp_p
 
     # Same rules: nothing changes.
     report = await reclassify(
-        database.sessions, version.id, area_code=None, tz=load_settings().tz, locale="vi"
+        database.sessions,
+        version.id,
+        area_code=None,
+        dates=load_settings().review_dates,
+        locale="vi",
     )
     assert (report.households, report.changed_households, report.changed_members) == (1, 0, 0)
 
@@ -78,7 +82,11 @@ async def test_results_are_stored_shown_and_recomputed(database: Database, tmp_p
     source = (RULES_DIR / f"{version.id}.toml").read_text(encoding="utf-8")
     edited.write_text(source.replace("poor_min_deprived = 3", "poor_min_deprived = 6"), "utf-8")
     report = await reclassify(
-        database.sessions, str(edited), area_code="87-MH", tz=load_settings().tz, locale="vi"
+        database.sessions,
+        str(edited),
+        area_code="87-MH",
+        dates=load_settings().review_dates,
+        locale="vi",
     )
     assert (report.households, report.changed_households, report.changed_members) == (1, 1, 0)
     assert "HH-TEST · cả hộ: Hộ nghèo" in report.render("vi")

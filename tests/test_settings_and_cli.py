@@ -47,6 +47,7 @@ def test_defaults(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert settings.database_url == "sqlite+aiosqlite:///./data/rasoat.db"
     assert settings.locale == "vi"
     assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert settings.reference_date == "year-end"
     assert settings.telegram_api_url == "https://api.telegram.org"
 
 
@@ -56,6 +57,7 @@ def test_defaults(clean_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
         ("RASOAT_LOCALE", "fr", "RASOAT_LOCALE"),
         ("RASOAT_TIMEZONE", "Mars/Olympus", "RASOAT_TIMEZONE"),
+        ("RASOAT_REFERENCE_DATE", "31/12", "RASOAT_REFERENCE_DATE"),
         ("TELEGRAM_API_URL", "ftp://x", "TELEGRAM_API_URL"),
     ],
 )

@@ -9,7 +9,7 @@ an import stores them, with their classifications and statistics.
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +27,7 @@ from bot.forms import (
 from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
 from bot.interview.session import current_form, decoded_prefill, roster_prefill
+from classification import ReviewDates
 from exports.stats_facts import refresh_member_facts
 from storage.models import Interview, InterviewStatus
 from storage.uow import UnitOfWork
@@ -84,17 +85,18 @@ def answer_household(form: Form, prefill: dict[str, Any], today: date, seed: int
 
 
 async def interview_demo_households(
-    uow: UnitOfWork, household_ids: list[int], now: datetime
+    uow: UnitOfWork, household_ids: list[int], dates: ReviewDates, now: datetime
 ) -> int:
-    """Complete an interview for each household that has none yet; returns how many."""
+    """Complete an interview for each household that has none yet, at ``now``; returns how
+    many."""
     form = current_form()
-    today = now.astimezone(UTC).date()
     done = 0
     for household_id in household_ids:
         if await uow.interviews.latest_for_household(household_id) is not None:
             continue
         household = await uow.households.with_members(household_id)
         assert household is not None
+        today = dates.reference(household.review_year, now)
         prefill = decoded_prefill(form, roster_prefill(household))
         answers = answer_household(form, prefill, today, seed=household_id)
         interview = await uow.interviews.add(

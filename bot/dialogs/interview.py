@@ -21,7 +21,7 @@ from bot.interview.codec import encode, key_path, path_key
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
 from bot.interview.session import InterviewSession, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
-from storage.models import Household, InterviewStatus
+from storage.models import Household, Interview, InterviewStatus
 
 DIALOG = "interview"
 ROSTER = "r"
@@ -40,8 +40,11 @@ REVIEWING = "review"
 CONFIRM_CANCEL = "confirm_cancel"
 
 
-def today(ctx: DialogContext) -> date:
-    return ctx.now.astimezone(ctx.settings.tz).date()
+def reference_day(ctx: DialogContext, interview: Interview) -> date:
+    """The day ages are counted at (the form's today()): the review year's reference date,
+    so the chat computes the ages the imports, the results and the exports show."""
+    moment = interview.completed_at or ctx.now
+    return ctx.settings.review_dates.reference(interview.household.review_year, moment)
 
 
 async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]] | None:
@@ -60,7 +63,7 @@ async def _session(ctx: DialogContext) -> tuple[InterviewSession, dict[str, Any]
     # collaborator was last active.
     last_active = max(state_row.updated_at, interview.updated_at)
     state["_idle"] = (ctx.now - last_active).total_seconds()
-    return await InterviewSession.load(ctx.uow, interview, today(ctx)), state
+    return await InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview)), state
 
 
 async def _save_state(ctx: DialogContext, state: dict[str, Any], *, touch: bool = True) -> None:
@@ -97,7 +100,7 @@ async def open_household(ctx: DialogContext, household: Household) -> list[Outgo
             return [Text(ctx.t("interview.taken", household=title, name=name))]
         state = {"interview_id": current.id, "mode": ASK}
         await _save_state(ctx, state)
-        session = await InterviewSession.load(ctx.uow, current, today(ctx))
+        session = await InterviewSession.load(ctx.uow, current, reference_day(ctx, current))
         return [_resumed(ctx, session), *await _ask(ctx, session, state)]
     latest = await ctx.uow.interviews.latest_for_household(household.id)
     if latest is not None and latest.status is InterviewStatus.COMPLETED:
@@ -519,7 +522,7 @@ async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
         return [Text(ctx.t("scope.refused"))]
     state = {"interview_id": interview.id, "mode": REVIEWING}
     await _save_state(ctx, state)
-    session = await InterviewSession.load(ctx.uow, interview, today(ctx))
+    session = await InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
     return _review_list(ctx, session)
 
 

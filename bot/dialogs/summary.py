@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -260,14 +259,14 @@ async def summary_cli(
     villages: bool,
     locale: str,
     *,
-    current_year: int | None = None,
+    current_year: int,
 ) -> str:
     """`rasoat summary --area X [--year Y] [--villages]`: the same text as /summary (the
     CLI is run by whoever holds the database, so there is no scope); audited."""
     async with UnitOfWork(sessions) as uow:
         tree = await AreaTree.load(uow.session)
         matches = find_areas(list(tree.nodes.values()), area_code)
-        chosen_year = year or await default_year(uow, current_year or date.today().year)
+        chosen_year = year or await default_year(uow, current_year)
         if len(matches) != 1:
             raise AdminError(
                 "summary.unknown_area", query=area_code, example="87-MH", year=chosen_year

@@ -10,7 +10,6 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 
@@ -18,6 +17,7 @@ from bot.interview.codec import flatten
 from classification import (
     HouseholdResult,
     MemberResult,
+    ReviewDates,
     RuleSet,
     classify_household,
     load_rule_set,
@@ -168,20 +168,21 @@ def household_rows(
 
 
 async def recompute_rows(
-    uow: UnitOfWork, interview: Interview, rules: RuleSet, tz: ZoneInfo
+    uow: UnitOfWork, interview: Interview, rules: RuleSet, dates: ReviewDates
 ) -> list[Classification]:
-    """Fresh result rows for a completed interview, at the date it was completed."""
+    """Fresh result rows for a completed interview, at its review's reference date."""
     from bot.interview.codec import assemble
     from bot.interview.session import current_form
 
     form = current_form()
     answers = assemble(form, await uow.interviews.answers(interview))
-    reference = (interview.completed_at or interview.updated_at).astimezone(tz).date()
+    moment = interview.completed_at or interview.updated_at
+    reference = dates.reference(interview.household.review_year, moment)
     return household_rows(interview, answers, classify(answers, reference, rules), reference)
 
 
 async def classify_interviews(
-    uow: UnitOfWork, interview_ids: list[int], *, rules_spec: str | None, tz: ZoneInfo
+    uow: UnitOfWork, interview_ids: list[int], *, rules_spec: str | None, dates: ReviewDates
 ) -> None:
     """Store current results for completed interviews written outside the chat (imports)."""
     for interview_id in interview_ids:
@@ -192,5 +193,5 @@ async def classify_interviews(
         assert household is not None
         rules = rules_for(household.review_year, rules_spec)
         await uow.classifications.replace(
-            interview, await recompute_rows(uow, interview, rules, tz)
+            interview, await recompute_rows(uow, interview, rules, dates)
         )

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.forms import Field, Form, load_bundled_form
 from bot.interview.codec import key_path
+from classification.age import DEFAULT_REFERENCE
 from exports.stats_facts import refresh_member_facts_for
 from storage.imports import values
 from storage.imports.errors import ImportResult
@@ -71,17 +72,23 @@ async def import_responses(
     year: int,
     actor_id: int | None = None,
     progress: bool = False,
-    today: date | None = None,
+    reference_date: date | None = None,
+    now: datetime | None = None,
     after_write: AfterWrite | None = None,
 ) -> ImportResult:
     """Store the file's households as completed interviews of ``year``; see the module doc.
 
-    ``today`` is the reference date of the form's checks (ages, "not in the future").
+    ``reference_date`` is the review's reference date (the form's today(): ages, "not in
+    the future"), by default the default rule's for ``year``; never the server's date, so
+    a review's interviews entered late are checked at the ages the review counts. ``now``
+    (by default the clock's) is when the interviews are recorded as done: give the moment
+    the reference date was taken from, so results recomputed later find the same date.
     ``after_write`` is called inside the import's transaction with the interviews written,
     so results derived from the answers commit (or roll back) together with them.
     """
     path = Path(path)
-    today = today or date.today()
+    today = reference_date or DEFAULT_REFERENCE.on(year)
+    now = now or utcnow()
     form = load_bundled_form()
     errors = SheetErrors()
     submissions = _read(path, form, errors)
@@ -99,7 +106,7 @@ async def import_responses(
         await lock_for_import(uow.session)
         plan = await _plan(uow.session, form, checked, year, source, errors)
         errors.raise_if_any()
-        answers, touched = await _write(uow.session, form, plan, source, progress)
+        answers, touched = await _write(uow.session, form, plan, source, progress, now)
         await refresh_member_facts_for(uow, touched)
         if after_write is not None and touched:
             # Derived data (classifications, statistics) lands in the same transaction.
@@ -490,10 +497,9 @@ async def _interviews(
 
 
 async def _write(
-    session: AsyncSession, form: Form, plan: _Plan, source: str, progress: bool
+    session: AsyncSession, form: Form, plan: _Plan, source: str, progress: bool, now: datetime
 ) -> tuple[int, list[int]]:
     """Writes the plan; returns how many answer rows were stored, and the interviews written."""
-    now = utcnow()
     touched: list[int] = []
     answer_rows: list[dict[str, Any]] = []
     total = len(plan.create) + len(plan.replace)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from classification.age import DEFAULT_REFERENCE
 from storage.imports import values
 from storage.imports.cells import RowReader
 from storage.imports.errors import ErrorList, ImportResult
@@ -86,13 +87,18 @@ async def import_roster(
     year: int,
     actor_id: int | None = None,
     progress: bool = False,
+    reference_date: date | None = None,
 ) -> ImportResult:
-    """Create or update the households of ``year``, all or nothing; see __init__.py."""
+    """Create or update the households of ``year``, all or nothing; see __init__.py.
+
+    Birth dates are checked at ``reference_date``, the review's reference date (by default
+    the default rule's for ``year``), as the form checks them when the roster prefills it.
+    """
     path = Path(path)
     table = read_table(path, ROSTER_COLUMNS)
     errors = ErrorList()
     reader = RowReader(table, errors)
-    parsed = _parse(table, reader, date.today(), progress)
+    parsed = _parse(table, reader, reference_date or DEFAULT_REFERENCE.on(year), progress)
     households = parsed.households
     async with UnitOfWork(sessions) as uow:
         await lock_for_import(uow.session)

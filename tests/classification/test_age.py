@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from classification import RuleSet, YearsMonths, age_at, retirement_point
+from classification import (
+    ReferenceRule,
+    ReviewDates,
+    RuleSet,
+    YearsMonths,
+    age_at,
+    retirement_point,
+)
 from classification.age import is_above_retirement_age
 
 from .conftest import REF
@@ -90,3 +98,54 @@ def test_reference_date_is_explicit(rules: RuleSet) -> None:
     birth = date(1969, 9, 1)  # reaches 57y0m in 09/2026
     assert not is_above_retirement_age(birth, date(2026, 9, 30), schedule)
     assert is_above_retirement_age(birth, REF, schedule)
+
+
+# -- the review's reference date -------------------------------------------------------------
+
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@pytest.mark.parametrize(
+    ("setting", "interview_day", "expected"),
+    [
+        ("year-end", date(2024, 3, 5), date(2023, 12, 31)),  # a 2023 review entered in 2024
+        ("year-end", date(2023, 6, 1), date(2023, 12, 31)),
+        ("interview", date(2024, 3, 5), date(2024, 3, 5)),
+        ("10-01", date(2024, 3, 5), date(2023, 10, 1)),
+        (" Year-End ", date(2023, 6, 1), date(2023, 12, 31)),
+    ],
+)
+def test_reference_date_of_a_review_year(setting: str, interview_day: date, expected: date) -> None:
+    assert ReferenceRule.parse(setting).on(2023, interview_day) == expected
+
+
+@pytest.mark.parametrize("setting", ["", "today", "31-12", "02-29", "13-01", "12-32", "1231"])
+def test_reference_rule_refuses_what_is_not_a_day_of_every_year(setting: str) -> None:
+    with pytest.raises(ValueError, match="MM-DD"):
+        ReferenceRule.parse(setting)
+
+
+@pytest.mark.parametrize("setting", ["year-end", "interview", "10-01"])
+def test_reference_rule_reads_back_as_written(setting: str) -> None:
+    assert str(ReferenceRule.parse(setting)) == setting
+
+
+def test_the_interview_rule_needs_the_interview_day() -> None:
+    with pytest.raises(ValueError, match="interview's day"):
+        ReferenceRule.parse("interview").on(2023)
+
+
+def test_the_day_is_the_communes_not_the_servers() -> None:
+    # 23:30 on 31 December in UTC is already 1 January (06:30) in Vietnam.
+    moment = datetime(2023, 12, 31, 23, 30, tzinfo=UTC)
+    dates = ReviewDates(ReferenceRule.parse("interview"), VIETNAM)
+    assert dates.local_day(moment) == date(2024, 1, 1)
+    assert dates.reference(2024, moment) == date(2024, 1, 1)
+    # Born on 1 January 2009: 15 in Vietnam at that moment, though the server's date says 14.
+    assert age_at(date(2009, 1, 1), dates.reference(2024, moment)).years == 15
+    assert ReviewDates(ReferenceRule(), VIETNAM).reference(2023, moment) == date(2023, 12, 31)
+
+
+def test_a_naive_moment_has_no_day() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        ReviewDates(ReferenceRule(), VIETNAM).local_day(datetime(2024, 1, 1))

@@ -205,7 +205,7 @@ async def roster(sessions: Sessions, tmp_path: Path) -> None:
 
 
 async def run(sessions: Sessions, path: Path) -> Any:
-    return await import_responses(sessions, path, year=YEAR, today=TODAY)
+    return await import_responses(sessions, path, year=YEAR, reference_date=TODAY)
 
 
 async def stored(sessions: Sessions) -> dict[str, dict[str, Any]]:

@@ -151,7 +151,7 @@ async def test_admin_sees_everything_with_the_breakdown(
 
 
 async def test_cli(conversation: Conversation, database: Database) -> None:
-    text = await summary_cli(database.sessions, "87-MH", 2026, True, "en")
+    text = await summary_cli(database.sessions, "87-MH", 2026, True, "en", current_year=2026)
     assert text.startswith("Review of poor and near-poor households, 2026: Xã Mỹ Hòa")
     assert "• Ấp 1: poor 3 (—)" in text
 
