@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.forms import Field, Form, load_bundled_form
@@ -378,8 +378,24 @@ async def _plan(
 ) -> _Plan:
     codes = [submission.code for submission, _ in checked if submission.code is not None]
     household_ids = await _household_ids(session, codes, year)
-    interviews = await _interviews(session, list(household_ids.values()))
     plan = _Plan()
+    if codes and not household_ids:
+        # Not one household is known: the roster of that year is missing (or the year is
+        # wrong). Said once, with the fix, rather than once per household.
+        on_roster = await session.scalar(
+            select(func.count(Household.id)).where(Household.review_year == year)
+        )
+        errors.add(
+            None,
+            None,
+            None,
+            "imports.responses.no_roster" if not on_roster else "imports.responses.none_on_roster",
+            year=year,
+            households=len(set(codes)),
+            roster=on_roster or 0,
+        )
+        return plan
+    interviews = await _interviews(session, list(household_ids.values()))
     for submission, rows in checked:
         row = submission.household
         column = submission.code_column

@@ -546,3 +546,31 @@ def test_cells_become_engine_values(name: str, cell: Any, expected: Any) -> None
 def test_unreadable_cells_say_why(name: str, cell: Any, key: str) -> None:
     result = cell_value(FORM, FORM.fields[name], cell)
     assert getattr(result, "key", None) == key
+
+
+async def test_interviews_imported_before_the_roster_get_one_error_with_the_fix(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    path = kobo_export(tmp_path / "kobo.xlsx", households())
+    with pytest.raises(ImportFailed) as failure:
+        await run(sessions, path)
+
+    assert located(failure.value) == [(None, None, None, "imports.responses.no_roster")]
+    text = failure.value.render("vi")
+    assert "Chưa có danh sách hộ rà soát năm 2025" in text
+    assert "3 hộ của tệp" in text
+    assert "rasoat roster import TỆP --year 2025" in text
+    assert await interview_count(sessions) == 0
+
+
+async def test_a_file_of_no_household_on_the_roster_gets_one_error(
+    sessions: Sessions, roster: None, tmp_path: Path
+) -> None:
+    data = households()
+    for number, household in enumerate(data, start=901):
+        household.code = f"H{number}"
+    with pytest.raises(ImportFailed) as failure:
+        await run(sessions, kobo_export(tmp_path / "kobo.xlsx", data))
+
+    assert located(failure.value) == [(None, None, None, "imports.responses.none_on_roster")]
+    assert "danh sách rà soát năm 2025 (3 hộ)" in failure.value.render("vi")
