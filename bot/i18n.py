@@ -47,7 +47,9 @@ def translate(key: str, locale: str = DEFAULT_LOCALE, /, **params: object) -> st
     if not params:
         return text
     shown = {
-        name: format_number(value, locale) if _is_quantity(name, value) else value
+        name: format_number(value, locale)
+        if isinstance(value, int | float | Decimal) and _is_quantity(name, value)
+        else value
         for name, value in params.items()
     }
     return string.Formatter().vformat(text, (), shown)
@@ -60,10 +62,10 @@ def format_number(value: int | float | Decimal, locale: str = DEFAULT_LOCALE) ->
     return format_decimal(value, format="#,##0.##", locale=language)
 
 
-def _is_quantity(name: str, value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return False
-    return name not in IDENTIFIER_PARAMS and not name.endswith("_year")
+def _is_quantity(name: str, value: int | float | Decimal) -> bool:
+    return (
+        not isinstance(value, bool) and name not in IDENTIFIER_PARAMS and not name.endswith("_year")
+    )
 
 
 def placeholders(text: str) -> set[str]:

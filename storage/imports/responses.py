@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import Field, Form, load_bundled_form
+from bot.forms import HOUSEHOLD_CODE, Field, Form, load_bundled_form
 from bot.interview.codec import key_path
 from exports.stats_facts import refresh_member_facts_for
 from storage.imports import values
@@ -44,6 +44,7 @@ from storage.imports.responses_answers import (
 from storage.imports.responses_errors import SheetErrors
 from storage.imports.responses_sheets import (
     MEMBER_PARENT_KEYS,
+    ColumnRole,
     RawSheet,
     Role,
     column_has_data,
@@ -163,7 +164,7 @@ def _read(path: Path, form: Form, errors: SheetErrors) -> list[Submission]:
         # Without the household code or the link to members, row checks would only
         # repeat the same problem on every row.
         errors.raise_if_any()
-    return _submissions(households, members, links, errors)
+    return _submissions(households, members, links, errors, HOUSEHOLD_CODE in form.fields)
 
 
 def _scope(form: Form, repeats: tuple[str, ...]) -> dict[str, Field]:
@@ -224,12 +225,24 @@ def _link(households: RawSheet, sheet: RawSheet, errors: SheetErrors) -> _Link |
     return None
 
 
-def _record(sheet: RawSheet, number: int, cells: Sequence[Any], errors: SheetErrors) -> RecordRow:
+def _record(
+    sheet: RawSheet,
+    number: int,
+    cells: Sequence[Any],
+    errors: SheetErrors,
+    code: ColumnRole | None = None,
+) -> RecordRow:
+    """One row's answers by field; ``code`` is the household-code column when the form
+    asks that question too."""
+
     def at(position: int) -> Any:
         return cells[position] if position < len(cells) else None
 
     row_cells: dict[str, Any] = {}
     headers: dict[str, str] = {}
+    if code is not None:
+        row_cells[HOUSEHOLD_CODE] = at(code.position)
+        headers[HOUSEHOLD_CODE] = code.header
     for column in sheet.positions(Role.FIELD):
         assert column.name is not None
         row_cells.setdefault(column.name, at(column.position))
@@ -265,7 +278,10 @@ def _submissions(
     members: dict[str, RawSheet],
     links: dict[str, _Link | None],
     errors: SheetErrors,
+    code_is_answer: bool,
 ) -> list[Submission]:
+    """The file's submissions; ``code_is_answer`` when the form asks the household code,
+    whose column then is both the household's key and that question's answer."""
     code_column = households.positions(Role.CODE)[0]
     by_code: dict[str, int] = {}
     submissions: list[Submission] = []
@@ -276,7 +292,9 @@ def _submissions(
     ignored: set[tuple[str, str]] = set()
     for row in households.rows:
         code = values.text(row.at(code_column.position))
-        record = _record(households, row.number, row.cells, errors)
+        record = _record(
+            households, row.number, row.cells, errors, code_column if code_is_answer else None
+        )
         submission = Submission(
             code,
             record,
@@ -285,7 +303,8 @@ def _submissions(
             {repeat: sheet.title for repeat, sheet in members.items()},
         )
         if code is None:
-            errors.add(households.title, row.number, code_column.header, "imports.required")
+            if not code_is_answer:  # else the form's own check reports it
+                errors.add(households.title, row.number, code_column.header, "imports.required")
         elif code in by_code:
             errors.add(
                 households.title,
