@@ -220,6 +220,10 @@ async def test_summary_and_export_from_the_cli(database: Database, tmp_path: Pat
     assert "a) Tổng số hộ nghèo" in summary.stdout and "Xã Mỹ Hòa" in summary.stdout
     unknown = rasoat("summary", "--area", "99-XX", env=database.env())
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "rasoat summary --area 87" in unknown.stderr and "/summary" not in unknown.stderr
+    rebuilt = rasoat("stats", "rebuild", env=database.env())
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert re.fullmatch(r"Đã tính lại số liệu thống kê của \d+ thành viên\.\n", rebuilt.stdout)
 
     out = tmp_path / "out"
     out.mkdir()

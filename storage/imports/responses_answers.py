@@ -224,6 +224,14 @@ class _Checker:
             refs = REFERENCE.findall(node.repeat_count or "")
             if set(refs) & self.unreadable:
                 continue
+            counts = [ref for ref in refs if ref in self.form.fields]
+            if any(
+                not self.form.fields[ref].repeats and not has_answer(settled, (ref,))
+                for ref in counts
+            ):
+                # An empty count cell is reported as a missing answer; "the household
+                # gives 0 members" would blame the file for what it does not say.
+                continue
             column = household.column(refs[0]) if len(refs) == 1 else None
             self.errors.add(
                 household.sheet,

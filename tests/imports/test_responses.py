@@ -605,3 +605,17 @@ async def test_a_file_of_no_household_on_the_roster_gets_one_error(
 
     assert located(failure.value) == [(None, None, None, "imports.responses.none_on_roster")]
     assert "danh sách rà soát năm 2025 (3 hộ)" in failure.value.render("vi")
+
+
+async def test_an_empty_member_count_is_missing_not_zero_members(
+    sessions: Sessions, roster: None, tmp_path: Path
+) -> None:
+    data = households()
+    data[0].answers["member_count"] = None
+    with pytest.raises(ImportFailed) as failure:
+        await run(sessions, kobo_export(tmp_path / "kobo.xlsx", data))
+
+    assert located(failure.value) == [
+        (KOBO_MAIN, 2, "household/member_count", "imports.responses.missing_answer")
+    ]
+    assert "0 thành viên" not in failure.value.render("vi")
