@@ -23,6 +23,7 @@ from bot.forms import (
     answered_questions,
     apply_calculations,
     drop_irrelevant,
+    has_answer,
     load_bundled_form,
     next_step,
     previous_question,
@@ -299,8 +300,9 @@ def with_household_code(
     form: Form, answers: dict[str, Any], household: Household
 ) -> dict[str, Any]:
     """``answers`` with the form's household-code question answered by the household
-    itself: the chat never asks it, and the first answer recorded stores it."""
-    if HOUSEHOLD_CODE not in form.fields or answers.get(HOUSEHOLD_CODE) == household.code:
+    itself when it is not yet: the chat never asks it, and the first answer recorded
+    stores it. A stored answer is what the database holds, and is kept."""
+    if HOUSEHOLD_CODE not in form.fields or has_answer(answers, (HOUSEHOLD_CODE,)):
         return answers
     return set_answer(answers, (HOUSEHOLD_CODE,), household.code)
 
