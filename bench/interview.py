@@ -67,7 +67,12 @@ from bot.forms import (
     parse_answer,
     set_answer,
 )
-from bot.interview.session import current_form, decoded_prefill, roster_prefill
+from bot.interview.session import (
+    current_form,
+    decoded_prefill,
+    roster_prefill,
+    with_household_code,
+)
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, load_settings
 from classification import ReferenceRule, ReviewDates
@@ -142,7 +147,8 @@ def build_plan(today: date) -> list[Action]:
     form = current_form()
     household = scripted_household("PLAN", 0, today.year)
     prefill = decoded_prefill(form, roster_prefill(household))
-    answers: dict[str, Any] = {}
+    # The chat answers the household code itself, from the household picked.
+    answers: dict[str, Any] = with_household_code(form, {}, household)
     plan: list[Action] = []
     while not isinstance(step := next_step(form, answers, today=today, prefill=prefill), Done):
         label = step.label.get("vi")

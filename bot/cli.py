@@ -285,7 +285,8 @@ async def dispatch(
                 )
                 print(stats_result.render(settings.locale))
             else:
-                print(await rebuild_member_facts(rt.sessions))
+                members = await rebuild_member_facts(rt.sessions)
+                print(translate("cli.stats_rebuilt", settings.locale, members=members))
         elif args.command == "export":
             from exports.export_cli import export_to_files
 

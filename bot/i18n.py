@@ -10,14 +10,18 @@ be checked by a test.
 from __future__ import annotations
 
 import string
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 SUPPORTED_LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
+# Parameters that name something rather than count it: "năm 2026", not "năm 2.026".
+IDENTIFIER_PARAMS = frozenset({"year", "id"})
 
 
 @cache
@@ -42,7 +46,26 @@ def translate(key: str, locale: str = DEFAULT_LOCALE, /, **params: object) -> st
     text = catalog(locale).get(key) or catalog(DEFAULT_LOCALE).get(key) or key
     if not params:
         return text
-    return string.Formatter().vformat(text, (), params)
+    shown = {
+        name: format_number(value, locale)
+        if isinstance(value, int | float | Decimal) and _is_quantity(name, value)
+        else value
+        for name, value in params.items()
+    }
+    return string.Formatter().vformat(text, (), shown)
+
+
+def format_number(value: int | float | Decimal, locale: str = DEFAULT_LOCALE) -> str:
+    """The one number format of every message: "2.031" and "52,77" in Vietnamese,
+    "2,031" and "52.77" in English; at most two decimals."""
+    language = locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
+    return format_decimal(value, format="#,##0.##", locale=language)
+
+
+def _is_quantity(name: str, value: int | float | Decimal) -> bool:
+    return (
+        not isinstance(value, bool) and name not in IDENTIFIER_PARAMS and not name.endswith("_year")
+    )
 
 
 def placeholders(text: str) -> set[str]:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from bot.forms import Field, FieldType, Form
+from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
 from bot.i18n import translate
 from classification import RuleSet
 
@@ -97,11 +97,15 @@ def field_columns(form: Form, field: Field, rules: RuleSet) -> FieldColumns:
 
 
 def form_columns(form: Form, rules: RuleSet, repeat: tuple[str, ...]) -> list[FieldColumns]:
-    """The answerable questions at one level of the form (household or a repeat), in order."""
+    """The answerable questions at one level of the form (household or a repeat), in order;
+    not the household code, which every sheet already starts with."""
     return [
         field_columns(form, field, rules)
         for field in sorted(form.fields.values(), key=lambda f: f.row)
-        if field.answerable and field.repeats == repeat and field.type is not FieldType.ACKNOWLEDGE
+        if field.answerable
+        and field.repeats == repeat
+        and field.type is not FieldType.ACKNOWLEDGE
+        and field.name != HOUSEHOLD_CODE
     ]
 
 

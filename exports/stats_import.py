@@ -111,7 +111,12 @@ def _parse(source: SourceRow, reader: RowReader) -> StatsRow | None:
     year = _number(source, reader, "year", required=True)
     if year is not None and not FIRST_YEAR <= year <= LAST_YEAR:
         reader.error(
-            source, "year", "summary.import.invalid_year", value=year, min=FIRST_YEAR, max=LAST_YEAR
+            source,
+            "year",
+            "summary.import.invalid_year",
+            year=year,
+            first_year=FIRST_YEAR,
+            last_year=LAST_YEAR,
         )
         year = None
     total = _number(source, reader, "total_households", required=True)

@@ -17,9 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_decimal
-
-from bot.i18n import translate
+from bot.i18n import format_number, translate
 from storage.models import HouseholdCategory
 
 # In the order of the report.
@@ -167,13 +165,13 @@ def format_count(value: int, locale: str = "vi") -> str:
     """ "1.281"; Vietnamese reports write counts under ten with two digits ("04 người")."""
     if locale == "vi" and 0 < value < 10:
         return f"{value:02d}"
-    return format_decimal(value, locale=locale)
+    return format_number(value, locale)
 
 
 def format_percent(value: Decimal, locale: str = "vi") -> str:
     """ "52,77", "40,1", "0,41", "8": at most 2 decimals, trailing zeros dropped."""
-    rounded = value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP)
-    return format_decimal(rounded, format="#,##0.##", locale=locale)
+    # Rounded half up first: the report's own rounding, not babel's half-even.
+    return format_number(value.quantize(HUNDREDTH, rounding=ROUND_HALF_UP), locale)
 
 
 # -- text --------------------------------------------------------------------------------

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.admin import create_invites
 from bot.conversation import Conversation
+from bot.forms import load_bundled_form
+from bot.interview.codec import assemble
 from bot.settings import Settings
-from storage.models import Household, Interview, InterviewStatus, Role
+from storage.imports.responses import import_responses
+from storage.models import Answer, Household, Interview, InterviewStatus, Role
 from tests.conftest import INVITE_KEY, Database
 from tests.helpers import seed_areas
-from tests.interview_driver import Collaborator, seed_household
+from tests.imports.responses_files import HouseholdData, kobo_labels_export
+from tests.interview_driver import HOUSEHOLD_CODE, Collaborator, seed_household
 from tests.surfaces import ConversationSurface
 from tests.test_interview_e2e import YEAR, open_household
 
@@ -146,3 +151,38 @@ async def test_pause_then_resume_from_the_list(
     replies = "\n".join(await open_household(collab))
     assert "đã trả lời 2 câu" in replies
     assert (await collab.question()).path == question.path
+
+
+async def test_the_household_code_is_the_household_picked_and_the_answers_round_trip(
+    database: Database, setup: tuple[Conversation, Clock], tmp_path: Path
+) -> None:
+    conversation, _clock = setup
+    collab = await collaborator(database, conversation, "1")
+    await start(collab)
+    # Never asked, and /back cannot reach it: the collaborator picked the household.
+    assert (await collab.question()).path == ("category",)
+    assert "Đây đã là câu đầu tiên." in "\n".join(await collab.say("/back"))
+    await collab.answer_one()
+    review = "\n".join(await collab.say("/review"))
+    assert "1. Hộ thuộc diện nào" in review and "Mã hộ" not in review
+    await collab.say("0")
+    await collab.finish()
+
+    form = load_bundled_form()
+    async with database.sessions() as session:
+        interview = await session.scalar(select(Interview))
+        assert interview is not None and interview.status is InterviewStatus.COMPLETED
+        rows = await session.execute(
+            select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
+        )
+        answers = assemble(form, list(rows.tuples()))
+    assert answers["household_code"] == HOUSEHOLD_CODE
+
+    # The same answers as Kobo exports the bundled form: the file finds the household
+    # by its code column and holds exactly what the chat stored.
+    members = answers.pop("members")
+    export = kobo_labels_export(
+        tmp_path / "kobo.xlsx", [HouseholdData(HOUSEHOLD_CODE, answers, members)]
+    )
+    result = await import_responses(database.sessions, export, year=YEAR)
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)

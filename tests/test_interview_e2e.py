@@ -151,6 +151,8 @@ async def check_stored_answers(database: Database, collab: Collaborator) -> None
                 select(AuditEntry).where(AuditEntry.action == "answer.changed")
             )
         ]
+    # The household picked, stored as the form's household-code answer without being said.
+    assert stored.pop("household_code") == HOUSEHOLD_CODE
     said = flatten({}) | {key: _encoded(value) for key, value in collab.said.items()}
     for key, value in said.items():
         assert stored.get(key) == value, (key, stored.get(key), value)

@@ -11,3 +11,19 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
     assert set(vi) == set(en), f"only in one catalog: {sorted(set(vi) ^ set(en))}"
     for key in vi:
         assert placeholders(vi[key]) == placeholders(en[key]), key
+
+
+def test_numbers_in_messages_use_the_readers_format_but_years_stay_plain() -> None:
+    from decimal import Decimal
+
+    from bot.i18n import translate
+
+    params = {"total": 3, "year": 2025, "members": 2031, "answers": 123456}
+    counts = {"created": 1, "updated": 0, "unchanged": 2}
+    vi = translate("imports.summary.responses", "vi", **params, **counts)
+    en = translate("imports.summary.responses", "en", **params, **counts)
+    assert "năm 2025 (2.031 thành viên, 123.456 câu trả lời" in vi
+    assert "of 2025 (2,031 members, 123,456 answers" in en
+    assert translate("imports.too_long", "vi", length=Decimal("1234.5"), max=200) == (
+        "nội dung quá dài (1.234,5 ký tự, tối đa 200)"
+    )

@@ -224,6 +224,10 @@ async def test_summary_and_export_from_the_cli(database: Database, tmp_path: Pat
     assert "a) Tổng số hộ nghèo" in summary.stdout and "Xã Mỹ Hòa" in summary.stdout
     unknown = rasoat("summary", "--area", "99-XX", env=database.env())
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "rasoat summary --area 87" in unknown.stderr and "/summary" not in unknown.stderr
+    rebuilt = rasoat("stats", "rebuild", env=database.env())
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert re.fullmatch(r"Đã tính lại số liệu thống kê của \d+ thành viên\.\n", rebuilt.stdout)
 
     out = tmp_path / "out"
     out.mkdir()
@@ -235,3 +239,35 @@ async def test_summary_and_export_from_the_cli(database: Database, tmp_path: Pat
     assert len(workbook.sheetnames) >= 4
     report = rasoat(*args, "--format", "docx", env=database.env())
     assert report.returncode == 0 and list(out.glob("*.docx")), report.stderr
+
+
+async def test_summary_from_the_cli_takes_a_name_and_lists_namesakes(database: Database) -> None:
+    from bot.admin import AdminError
+    from bot.dialogs.summary import summary_cli
+    from storage.models import Area
+
+    await seed_areas(database.sessions)
+    async with UnitOfWork(database.sessions) as uow:
+        province = await uow.areas.by_code("87")
+        assert province is not None
+        for code in ("88-TT", "87-TT"):
+            uow.areas.add(Area(code=code, name="Tân Thạnh", level="xã", parent_id=province.id))
+        await uow.commit()
+
+    by_name = await summary_cli(database.sessions, "xa my hoa", 2026, False, "vi")
+    assert "Xã Mỹ Hòa" in by_name
+    by_code = await summary_cli(database.sessions, "88-TT", 2026, False, "vi")
+    assert "Tân Thạnh" in by_code
+
+    with pytest.raises(AdminError) as ambiguous:
+        await summary_cli(database.sessions, "Tân Thạnh", 2026, False, "vi")
+    assert ambiguous.value.render("vi") == (
+        "“Tân Thạnh” khớp với 2 địa bàn: Tân Thạnh (87-TT), Tân Thạnh (88-TT). "
+        "Hãy ghi mã địa bàn, ví dụ: rasoat summary --area 87-TT"
+    )
+    with pytest.raises(AdminError) as unknown:
+        await summary_cli(database.sessions, "Phú Lợi", 2026, False, "vi")
+    assert unknown.value.render("vi") == (
+        "Không tìm thấy địa bàn “Phú Lợi”. Hãy ghi mã hoặc tên địa bàn, ví dụ: "
+        "rasoat summary --area 87"
+    )

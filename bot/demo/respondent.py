@@ -26,7 +26,12 @@ from bot.forms import (
 )
 from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
-from bot.interview.session import current_form, decoded_prefill, roster_prefill
+from bot.interview.session import (
+    current_form,
+    decoded_prefill,
+    roster_prefill,
+    with_household_code,
+)
 from classification import ReviewDates
 from exports.stats_facts import refresh_member_facts
 from storage.models import Interview, InterviewStatus
@@ -71,9 +76,17 @@ def _candidates(question: Question, rng: random.Random) -> list[Any]:
     return [None]
 
 
-def answer_household(form: Form, prefill: dict[str, Any], today: date, seed: int) -> dict[str, Any]:
+def answer_household(
+    form: Form,
+    prefill: dict[str, Any],
+    today: date,
+    seed: int,
+    given: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Plausible answers to every question; ``given`` are answers settled beforehand (the
+    household code, as in the chat)."""
     rng = random.Random(seed)
-    answers: dict[str, Any] = {}
+    answers: dict[str, Any] = dict(given or {})
     while not isinstance(step := next_step(form, answers, today=today, prefill=prefill), Done):
         for value in [*_candidates(step, rng), None]:
             if validate(form, answers, step.path, value, today=today) is None:
@@ -98,7 +111,8 @@ async def interview_demo_households(
         assert household is not None
         today = dates.reference(household.review_year, now)
         prefill = decoded_prefill(form, roster_prefill(household))
-        answers = answer_household(form, prefill, today, seed=household_id)
+        given = with_household_code(form, {}, household)
+        answers = answer_household(form, prefill, today, seed=household_id, given=given)
         interview = await uow.interviews.add(
             Interview(
                 household_id=household.id,

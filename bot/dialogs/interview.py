@@ -13,8 +13,7 @@ from typing import Any
 
 from bot.context import DialogContext
 from bot.dialogs import menu
-from bot.forms import Done, FieldType, Invalid, Question, answered_questions, parse_answer
-from bot.forms import previous_question as engine_previous
+from bot.forms import Done, FieldType, Invalid, Question, parse_answer
 from bot.forms import validate as engine_validate
 from bot.interview import render
 from bot.interview.codec import encode, key_path, path_key
@@ -121,7 +120,7 @@ async def open_household(ctx: DialogContext, household: Household) -> list[Outgo
 
 
 def _resumed(ctx: DialogContext, session: InterviewSession) -> Text:
-    answered = len(answered_questions(session.form, session.answers, today=session.today))
+    answered = len(session.answered())
     title = _household_title(session.household)
     return Text(ctx.t("interview.resumed", household=title, count=answered))
 
@@ -446,7 +445,7 @@ async def back(ctx: DialogContext) -> list[Outgoing]:
     session, state = loaded
     current = session.step(_cursor(state))
     current_path = None if isinstance(current, Done) else current.path
-    previous = engine_previous(session.form, session.answers, current_path, today=session.today)
+    previous = session.previous(current_path)
     if previous is None:
         return [Text(ctx.t("interview.at_first")), *await _ask(ctx, session, state)]
     state.update(mode=ASK, at=path_key(previous))
@@ -478,7 +477,7 @@ async def review(ctx: DialogContext) -> list[Outgoing]:
 
 
 def _review_list(ctx: DialogContext, session: InterviewSession) -> list[Outgoing]:
-    paths = answered_questions(session.form, session.answers, today=session.today)
+    paths = session.answered()
     lines = [ctx.t("interview.review_title", household=_household_title(session.household))]
     for number, path in enumerate(paths, start=1):
         question = session.step(path)
@@ -495,7 +494,7 @@ def _review_list(ctx: DialogContext, session: InterviewSession) -> list[Outgoing
 async def _pick_from_review(
     ctx: DialogContext, session: InterviewSession, state: dict[str, Any], text: str
 ) -> list[Outgoing]:
-    paths = answered_questions(session.form, session.answers, today=session.today)
+    paths = session.answered()
     choice = text.strip()
     if choice == "0":
         state["mode"] = ASK

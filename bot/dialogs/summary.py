@@ -265,11 +265,22 @@ async def summary_cli(
     CLI is run by whoever holds the database, so there is no scope); audited."""
     async with UnitOfWork(sessions) as uow:
         tree = await AreaTree.load(uow.session)
-        matches = find_areas(list(tree.nodes.values()), area_code)
+        nodes = sorted(tree.nodes.values(), key=lambda node: node.code)
+        matches = find_areas(nodes, area_code)
         chosen_year = year or await default_year(uow, current_year)
-        if len(matches) != 1:
+        if not nodes:
+            raise AdminError("cli.summary.no_areas")
+        if not matches:
+            # A real code of this database makes the example one can just run.
+            example = next((node for node in nodes if node.parent_id is None), nodes[0]).code
+            raise AdminError("cli.summary.unknown_area", query=area_code, example=example)
+        if len(matches) > 1:
             raise AdminError(
-                "summary.unknown_area", query=area_code, example="87-MH", year=chosen_year
+                "cli.summary.ambiguous_area",
+                query=area_code,
+                count=len(matches),
+                candidates=", ".join(f"{node.name} ({node.code})" for node in matches),
+                example=matches[0].code,
             )
         area = await uow.session.get(Area, matches[0].id)
         assert area is not None

@@ -21,6 +21,7 @@ from bot.forms.engine import (
     visible_questions,
 )
 from bot.forms.model import (
+    HOUSEHOLD_CODE,
     Answers,
     AnswerValue,
     Choice,
@@ -41,6 +42,7 @@ from bot.forms.xlsform import BUNDLED_FORM, load_bundled_form, load_form, parse_
 
 __all__ = [
     "BUNDLED_FORM",
+    "HOUSEHOLD_CODE",
     "AnswerValue",
     "Answers",
     "Choice",

@@ -96,6 +96,16 @@ NEEDS_SUPPORT = (
 SURVEY: list[list[str]] = [
     row("note", "intro_household", "Phần A. Thông tin chung của hộ", "Part A. Household"),
     row("begin group", "household", "Thông tin hộ", "Household"),
+    # In the chat the code comes from the household picked and is never asked; in ODK
+    # and Kobo it is typed, and the import finds the household by it.
+    row(
+        "text",
+        "household_code",
+        "Mã hộ (theo danh sách rà soát)",
+        "Household code (as on the review list)",
+        hint=("Ví dụ: H001", "For example: H001"),
+        required=YES,
+    ),
     row(
         "select_one category",
         "category",

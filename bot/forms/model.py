@@ -231,3 +231,9 @@ class FormError(Exception):
 
     def text(self, locale: str = "vi") -> str:
         return translate(self.key, locale, **self.params)
+
+
+HOUSEHOLD_CODE = "household_code"
+"""The question naming the household. The chat answers it from the household the
+collaborator picked and never asks it; in ODK and Kobo it is typed, and an import of
+their exports finds the household by it."""

@@ -15,14 +15,18 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.forms import (
+    HOUSEHOLD_CODE,
     AnswerValue,
     Form,
     Path,
     Step,
+    answered_questions,
     apply_calculations,
     drop_irrelevant,
+    has_answer,
     load_bundled_form,
     next_step,
+    previous_question,
     question_at,
     set_answer,
 )
@@ -174,7 +178,8 @@ class InterviewSession:
         form = current_form()
         stored = stored_answers(uow).get(interview, form)
         if stored is not None:
-            session = cls(uow, interview, interview.household, form, stored.answers(), today)
+            answers = with_household_code(form, stored.answers(), interview.household)
+            session = cls(uow, interview, interview.household, form, answers, today)
             session._prefill = (interview.prefill, stored.prefill())
             session._rows = stored.rows
             if stored.steps is not None and stored.steps_day == today:
@@ -182,7 +187,7 @@ class InterviewSession:
             return session
         rows = dict(await uow.interviews.answers(interview))
         _remember(uow, interview, rows, form)
-        answers = assemble(form, rows.items())
+        answers = with_household_code(form, assemble(form, rows.items()), interview.household)
         session = cls(uow, interview, interview.household, form, answers, today)
         session._rows = rows
         return session
@@ -253,6 +258,17 @@ class InterviewSession:
             return before[key]
         return None
 
+    def answered(self) -> list[Path]:
+        """The answers the collaborator gave, in order (for /review): not the household
+        code, which is the household they picked."""
+        paths = answered_questions(self.form, self.answers, today=self.today)
+        return [path for path in paths if path != (HOUSEHOLD_CODE,)]
+
+    def previous(self, current: Path | None) -> Path | None:
+        """The answer /back returns to; never the household code (see ``answered``)."""
+        found = previous_question(self.form, self.answers, current, today=self.today)
+        return None if found == (HOUSEHOLD_CODE,) else found
+
     def member_count(self) -> int:
         return len(self.answers.get("members") or [])
 
@@ -278,6 +294,17 @@ def roster_prefill(household: Household) -> dict[str, Any]:
         "member_count": len(members),
         "members": members,
     }
+
+
+def with_household_code(
+    form: Form, answers: dict[str, Any], household: Household
+) -> dict[str, Any]:
+    """``answers`` with the form's household-code question answered by the household
+    itself when it is not yet: the chat never asks it, and the first answer recorded
+    stores it. A stored answer is what the database holds, and is kept."""
+    if HOUSEHOLD_CODE not in form.fields or has_answer(answers, (HOUSEHOLD_CODE,)):
+        return answers
+    return set_answer(answers, (HOUSEHOLD_CODE,), household.code)
 
 
 def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:

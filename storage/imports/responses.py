@@ -25,10 +25,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import Field, Form, load_bundled_form
+from bot.forms import HOUSEHOLD_CODE, Field, Form, load_bundled_form
 from bot.interview.codec import key_path
 from classification.age import DEFAULT_REFERENCE
 from exports.stats_facts import refresh_member_facts_for
@@ -45,6 +45,7 @@ from storage.imports.responses_answers import (
 from storage.imports.responses_errors import SheetErrors
 from storage.imports.responses_sheets import (
     MEMBER_PARENT_KEYS,
+    ColumnRole,
     RawSheet,
     Role,
     column_has_data,
@@ -170,7 +171,7 @@ def _read(path: Path, form: Form, errors: SheetErrors) -> list[Submission]:
         # Without the household code or the link to members, row checks would only
         # repeat the same problem on every row.
         errors.raise_if_any()
-    return _submissions(households, members, links, errors)
+    return _submissions(households, members, links, errors, HOUSEHOLD_CODE in form.fields)
 
 
 def _scope(form: Form, repeats: tuple[str, ...]) -> dict[str, Field]:
@@ -231,12 +232,24 @@ def _link(households: RawSheet, sheet: RawSheet, errors: SheetErrors) -> _Link |
     return None
 
 
-def _record(sheet: RawSheet, number: int, cells: Sequence[Any], errors: SheetErrors) -> RecordRow:
+def _record(
+    sheet: RawSheet,
+    number: int,
+    cells: Sequence[Any],
+    errors: SheetErrors,
+    code: ColumnRole | None = None,
+) -> RecordRow:
+    """One row's answers by field; ``code`` is the household-code column when the form
+    asks that question too."""
+
     def at(position: int) -> Any:
         return cells[position] if position < len(cells) else None
 
     row_cells: dict[str, Any] = {}
     headers: dict[str, str] = {}
+    if code is not None:
+        row_cells[HOUSEHOLD_CODE] = at(code.position)
+        headers[HOUSEHOLD_CODE] = code.header
     for column in sheet.positions(Role.FIELD):
         assert column.name is not None
         row_cells.setdefault(column.name, at(column.position))
@@ -272,7 +285,10 @@ def _submissions(
     members: dict[str, RawSheet],
     links: dict[str, _Link | None],
     errors: SheetErrors,
+    code_is_answer: bool,
 ) -> list[Submission]:
+    """The file's submissions; ``code_is_answer`` when the form asks the household code,
+    whose column then is both the household's key and that question's answer."""
     code_column = households.positions(Role.CODE)[0]
     by_code: dict[str, int] = {}
     submissions: list[Submission] = []
@@ -283,7 +299,9 @@ def _submissions(
     ignored: set[tuple[str, str]] = set()
     for row in households.rows:
         code = values.text(row.at(code_column.position))
-        record = _record(households, row.number, row.cells, errors)
+        record = _record(
+            households, row.number, row.cells, errors, code_column if code_is_answer else None
+        )
         submission = Submission(
             code,
             record,
@@ -292,7 +310,8 @@ def _submissions(
             {repeat: sheet.title for repeat, sheet in members.items()},
         )
         if code is None:
-            errors.add(households.title, row.number, code_column.header, "imports.required")
+            if not code_is_answer:  # else the form's own check reports it
+                errors.add(households.title, row.number, code_column.header, "imports.required")
         elif code in by_code:
             errors.add(
                 households.title,
@@ -385,8 +404,24 @@ async def _plan(
 ) -> _Plan:
     codes = [submission.code for submission, _ in checked if submission.code is not None]
     household_ids = await _household_ids(session, codes, year)
-    interviews = await _interviews(session, list(household_ids.values()))
     plan = _Plan()
+    if codes and not household_ids:
+        # Not one household is known: the roster of that year is missing (or the year is
+        # wrong). Said once, with the fix, rather than once per household.
+        on_roster = await session.scalar(
+            select(func.count(Household.id)).where(Household.review_year == year)
+        )
+        errors.add(
+            None,
+            None,
+            None,
+            "imports.responses.no_roster" if not on_roster else "imports.responses.none_on_roster",
+            year=year,
+            households=len(set(codes)),
+            roster=on_roster or 0,
+        )
+        return plan
+    interviews = await _interviews(session, list(household_ids.values()))
     for submission, rows in checked:
         row = submission.household
         column = submission.code_column

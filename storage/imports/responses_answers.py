@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from bot.forms import (
     AnswerValue,
+    Choice,
     Done,
     Field,
     FieldType,
@@ -222,6 +224,14 @@ class _Checker:
             refs = REFERENCE.findall(node.repeat_count or "")
             if set(refs) & self.unreadable:
                 continue
+            counts = [ref for ref in refs if ref in self.form.fields]
+            if any(
+                not self.form.fields[ref].repeats and not has_answer(settled, (ref,))
+                for ref in counts
+            ):
+                # An empty count cell is reported as a missing answer; "the household
+                # gives 0 members" would blame the file for what it does not say.
+                continue
             column = household.column(refs[0]) if len(refs) == 1 else None
             self.errors.add(
                 household.sheet,
@@ -353,42 +363,114 @@ def _date(form: Form, field: Field, cell: Cell, text: str) -> AnswerValue | Inva
 
 
 def _choice(form: Form, field: Field, text: str) -> str | Invalid:
-    options = form.choices.get(field.list_name or "", ())
-    for option in options:
+    index = choice_index(form, field.list_name or "")
+    for option in index.options:
         if option.name == text:
             return option.name
-    # Then the code in another case, or the label (files typed from paper forms).
-    key = values.cached_fold(text)
-    matches = {
-        option.name
-        for option in options
-        if key
-        in (
-            values.cached_fold(option.name),
-            values.cached_fold(option.label.vi),
-            values.cached_fold(option.label.en),
-        )
-    }
-    if len(matches) == 1:
-        return matches.pop()
-    codes = ", ".join(option.name for option in options)
-    return Invalid("imports.responses.unknown_choice", {"value": text, "choices": codes})
+    # Then the code in another case, or a label in either language (Kobo's "Labels"
+    # export, files typed from paper forms).
+    found = index.find(text)
+    if found is not None:
+        return found
+    return Invalid("imports.responses.unknown_choice", {"value": text, "choices": index.listed})
 
 
 def _choices(form: Form, field: Field, text: str) -> list[str] | Invalid:
-    # Exports separate codes by spaces; people typing labels separate them by commas.
-    separated = re.split(r"[,;]", text) if re.search(r"[,;]", text) else text.split()
-    picked: set[str] = set()
-    for token in (part.strip() for part in separated):
-        if not token:
-            continue
-        code = _choice(form, field, token)
-        if isinstance(code, Invalid):
-            whole = _choice(form, field, text)
-            return [whole] if isinstance(whole, str) else code
-        picked.add(code)
-    options = form.choices.get(field.list_name or "", ())
-    return [option.name for option in options if option.name in picked]
+    index = choice_index(form, field.list_name or "")
+    codes = {option.name for option in index.options}
+    words = text.split()
+    if words and all(word in codes for word in words):
+        picked = set(words)  # an export's codes, separated by spaces
+    else:
+        read = index.split(text)
+        if isinstance(read, Invalid):
+            return read
+        picked = set(read)
+    return [option.name for option in index.options if option.name in picked]
+
+
+_SEPARATORS = " ,;\n\t"
+
+
+@dataclass(frozen=True)
+class ChoiceIndex:
+    """One choice list's codes and labels (both languages), folded for matching."""
+
+    options: tuple[Choice, ...]
+    keys: Mapping[str, str]
+    """Folded code or label -> the choice's code, for keys naming one choice only."""
+    longest_first: tuple[str, ...]
+    listed: str
+    """The choices as an error message lists them: 'tv “Ti vi”, radio “Đài, radio”'."""
+
+    def find(self, text: str) -> str | None:
+        return self.keys.get(values.cached_fold(text))
+
+    def split(self, text: str) -> list[str] | Invalid:
+        """The codes of a cell of several labels or codes, however separated.
+
+        Labels hold commas and spaces themselves ("Đài, radio"), so the cell cannot be
+        cut at separators first: the longest known label at each place is taken.
+        """
+        folded, origin = _folded_with_origin(text)
+        picked: list[str] = []
+        position = 0
+        while position < len(folded):
+            if folded[position] in _SEPARATORS:
+                position += 1
+                continue
+            for key in self.longest_first:
+                end = position + len(key)
+                if folded.startswith(key, position) and (
+                    end == len(folded) or folded[end] in _SEPARATORS
+                ):
+                    picked.append(self.keys[key])
+                    position = end
+                    break
+            else:
+                # The unknown words as written, up to the next comma or semicolon.
+                rest = text[origin[position] :]
+                part = re.split(r"[,;]", rest, maxsplit=1)[0].strip() or rest.strip()
+                return Invalid(
+                    "imports.responses.unknown_choice_part",
+                    {"part": part, "choices": self.listed},
+                )
+        return picked
+
+
+def _folded_with_origin(text: str) -> tuple[str, list[int]]:
+    """``text`` folded as the choice keys are, and where each character came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for position, char in enumerate(text):
+        folded = " " if char.isspace() else values.cached_fold(char)
+        for item in folded:
+            if item == " " and (not chars or chars[-1] == " "):
+                continue
+            chars.append(item)
+            origin.append(position)
+    while chars and chars[-1] == " ":
+        chars.pop()
+        origin.pop()
+    return "".join(chars), origin
+
+
+@lru_cache(maxsize=256)
+def choice_index(form: Form, list_name: str) -> ChoiceIndex:
+    options = tuple(form.choices.get(list_name, ()))
+    named: dict[str, set[str]] = {}
+    for option in options:
+        for key in (option.name, option.label.vi, option.label.en):
+            folded = values.cached_fold(key)
+            if folded:
+                named.setdefault(folded, set()).add(option.name)
+    # A key that folds to two choices' labels is no key at all: never a guess.
+    keys = {key: next(iter(codes)) for key, codes in named.items() if len(codes) == 1}
+    listed = ", ".join(
+        f"{option.name} “{option.label.vi}”" if option.label.vi else option.name
+        for option in options
+    )
+    return ChoiceIndex(options, keys, tuple(sorted(keys, key=len, reverse=True)), listed)
 
 
 def flag(cell: Cell) -> bool | None:

@@ -16,10 +16,11 @@ from datetime import date
 from enum import Enum
 from pathlib import Path
 
-from bot.forms import Field, FieldType, Form
+from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
 from storage.imports.responses_errors import SheetErrors
 from storage.imports.roster import ROSTER_COLUMNS
 from storage.imports.tabular import Cell, header_key
+from storage.text import fold
 
 SEPARATORS = "/-.:"
 # Excel limits sheet titles to 31 characters; Kobo cuts longer repeat names to fit.
@@ -181,13 +182,63 @@ def resolve_columns(
 ) -> None:
     """Gives each column of ``sheet`` its role; ``fields`` are those this sheet answers."""
     by_lower = {name.lower(): item for name, item in fields.items()}
+    labels = _LabelHeaders.of(form, fields)
     sheet.columns = []
     for position, header in enumerate(sheet.headers):
-        sheet.columns.append(_role(position, header, form, by_lower, household=household))
+        sheet.columns.append(_role(position, header, form, by_lower, labels, household=household))
+
+
+@dataclass(frozen=True)
+class _LabelHeaders:
+    """Headers of Kobo's "Labels" export: a question's label (either language) instead of
+    its name, and "<question label>/<choice label>" for a 0/1 column per choice."""
+
+    fields: Mapping[str, str]
+    """Folded label -> field name."""
+    choices: Mapping[str, tuple[str, str]]
+    """Folded "question/choice" -> (field name, choice code)."""
+
+    @classmethod
+    def of(cls, form: Form, fields: Mapping[str, Field]) -> _LabelHeaders:
+        named: dict[str, set[str]] = {}
+        split: dict[str, set[tuple[str, str]]] = {}
+        for item in fields.values():
+            own = {fold(text) for text in (item.label.vi, item.label.en, item.name) if text}
+            for key in own:
+                named.setdefault(key, set()).add(item.name)
+            if item.type is not FieldType.SELECT_MULTIPLE or not item.list_name:
+                continue
+            for choice in form.choices[item.list_name]:
+                for text in {choice.name, choice.label.vi, choice.label.en} - {""}:
+                    for key in own:
+                        split.setdefault(f"{key}/{fold(text)}", set()).add((item.name, choice.name))
+        # Two questions with the same label: neither is recognised by it.
+        return cls(
+            {key: names.pop() for key, names in named.items() if len(names) == 1},
+            {key: pairs.pop() for key, pairs in split.items() if len(pairs) == 1},
+        )
+
+    def match(self, header: str) -> tuple[str, str | None] | None:
+        """(field, None) for a question's column, (field, code) for a choice's column."""
+        folded = fold(header)
+        # The header itself, then without each of its group labels ("Thông tin hộ/…").
+        for start in (0, *(i + 1 for i, char in enumerate(folded) if char == "/")):
+            candidate = folded[start:]
+            if candidate in self.choices:
+                return self.choices[candidate]
+            if candidate in self.fields:
+                return self.fields[candidate], None
+        return None
 
 
 def _role(
-    position: int, header: str, form: Form, fields: Mapping[str, Field], *, household: bool
+    position: int,
+    header: str,
+    form: Form,
+    fields: Mapping[str, Field],
+    labels: _LabelHeaders,
+    *,
+    household: bool,
 ) -> ColumnRole:
     if not header:
         return ColumnRole(position, header, Role.UNKNOWN)
@@ -195,7 +246,11 @@ def _role(
     links = HOUSEHOLD_KEYS if household else tuple(MEMBER_PARENT_KEYS.values())
     if lowered in links:
         return ColumnRole(position, header, Role.LINK, lowered)
-    if any(header_key(tail) in CODE_HEADERS for tail in _tails(header)):
+    labelled = labels.match(header)
+    if any(header_key(tail) in CODE_HEADERS for tail in _tails(header)) or labelled == (
+        HOUSEHOLD_CODE,
+        None,
+    ):
         return ColumnRole(position, header, Role.CODE)
     split = _split_column(header, form, fields)
     if split is not None:
@@ -203,6 +258,11 @@ def _role(
     for tail in _tails(lowered):
         if tail in fields:
             return ColumnRole(position, header, Role.FIELD, fields[tail].name)
+    if labelled is not None:
+        name, code = labelled
+        if code is not None:
+            return ColumnRole(position, header, Role.SPLIT, name, code)
+        return ColumnRole(position, header, Role.FIELD, name)
     tail = lowered.rsplit("/", 1)[-1]
     if (
         tail.startswith("_")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 
@@ -234,3 +235,85 @@ def member_rows(households: Sequence[HouseholdData]) -> dict[tuple[str, int], in
             number += 1
             rows[(household.code, index)] = number
     return rows
+
+
+def kobo_labels_export(
+    path: Path, households: Sequence[HouseholdData], language: str = "vi", *, joiner: str = " "
+) -> Path:
+    """Kobo's default "Labels" export: each header is the question's label with its group
+    labels before it ("Thông tin hộ/Hộ có bao nhiêu nhân khẩu…?"), each choice written
+    as its label (several joined by ``joiner``), and a "<question>/<choice>" 0/1 column
+    per choice of a several-answer question after the joined one. Labels are the bundled
+    form's own, so the file is the one Kobo makes of the form as shipped."""
+    from bot.forms import FieldType, load_bundled_form
+    from bot.forms.build_household import SURVEY
+
+    form = load_bundled_form()
+
+    def text(label: Any) -> str:
+        return str(label.get(language))
+
+    def header(name: str, groups: Sequence[str]) -> str:
+        return "/".join([*groups, text(form.fields[name].label)])
+
+    def cells(name: str, value: object) -> list[object]:
+        field_ = form.fields[name]
+        labels = {c.name: text(c.label) for c in form.choices.get(field_.list_name or "", ())}
+        if field_.type is FieldType.SELECT_ONE and isinstance(value, str):
+            return [labels[value]]
+        if field_.type is FieldType.SELECT_MULTIPLE:
+            chosen = value if isinstance(value, list) else []
+            joined = joiner.join(labels[code] for code in chosen) if value is not None else None
+            return [joined, *(None if value is None else int(code in chosen) for code in labels)]
+        return [_kobo_cell(value)]
+
+    def headers(name: str, groups: Sequence[str]) -> list[str]:
+        field_ = form.fields[name]
+        own = [header(name, groups)]
+        if field_.type is FieldType.SELECT_MULTIPLE:
+            choices = form.choices[field_.list_name or ""]
+            own += [f"{own[0]}/{text(choice.label)}" for choice in choices]
+        return own
+
+    # Groups only scope relevance in the loaded form; their labels are the sheet's.
+    groups = {
+        name: {"vi": vi, "en": en}[language]
+        for kind, name, vi, en, *_ in SURVEY
+        if kind == "begin group"
+    }
+    household_group, labour = [groups["household"]], groups["labour"]
+    workbook = Workbook()
+    main = workbook.active
+    assert main is not None
+    main.title = "Phiếu rà soát hộ nghèo, hộ cận"
+    household_names = ("household_code", *HOUSEHOLD_FIELDS)
+    main.append(
+        [
+            *(h for name in household_names for h in headers(name, household_group)),
+            "_id",
+            "_uuid",
+            "_index",
+        ]
+    )
+    members = workbook.create_sheet("members")
+    member_groups = {name: [labour] if name in LABOUR_GROUP else [] for name in MEMBER_FIELDS}
+    answerable = [name for name in MEMBER_FIELDS if form.fields[name].answerable]
+    members.append(
+        [
+            *(h for name in answerable for h in headers(name, member_groups[name])),
+            "_index",
+            "_parent_table_name",
+            "_parent_index",
+        ]
+    )
+    member_index = 0
+    for index, household in enumerate(households, start=1):
+        answers = {"household_code": household.code, **household.answers}
+        row = [c for name in household_names for c in cells(name, answers.get(name))]
+        main.append([*row, 1000 + index, f"uuid-{index}", index])
+        for member in household.members:
+            member_index += 1
+            row = [c for name in answerable for c in cells(name, member.get(name))]
+            members.append([*row, member_index, "rasoat_household", index])
+    workbook.save(path)
+    return path

@@ -14,7 +14,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import Done, load_bundled_form, next_step
+from bot.forms import Done, Invalid, load_bundled_form, next_step
 from bot.interview.codec import assemble
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.imports.responses import import_responses
@@ -24,6 +24,7 @@ from tests.imports.files import AREA_HEADER_EN, ROSTER_HEADER_EN, TREE, write_cs
 from tests.imports.responses_files import (
     HouseholdData,
     kobo_export,
+    kobo_labels_export,
     member_rows,
     odk_export,
 )
@@ -184,6 +185,7 @@ def households() -> list[HouseholdData]:
 # Exactly what the chat would have stored for H001: calculations included, and the one
 # optional question asked but left empty absent here because none was.
 EXPECTED_H001: dict[str, Any] = {
+    "household_code": "H001",
     **HOUSE,
     "member_count": 5,
     "members": [
@@ -284,6 +286,20 @@ async def test_a_kobo_export_stores_what_the_chat_would_have(
         0,
     )
     assert "3" in result.render("vi") and "3" in result.render("en")
+
+
+@pytest.mark.parametrize(("language", "joiner"), [("vi", " "), ("en", ", ")])
+async def test_kobos_labels_export_stores_the_same_as_its_codes(
+    sessions: Sessions, roster: None, tmp_path: Path, language: str, joiner: str
+) -> None:
+    path = kobo_labels_export(tmp_path / "labels.xlsx", households(), language, joiner=joiner)
+    result = await run(sessions, path)
+
+    assert (result.created, result.updated, result.unchanged) == (3, 0, 0)
+    assert (await stored(sessions))["H001"]["answers"] == EXPECTED_H001
+    # The same answers as codes: nothing to change.
+    again = await run(sessions, kobo_export(tmp_path / "labels.xlsx", households()))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
 
 
 async def test_an_odk_export_and_split_choice_columns_read_the_same(
@@ -526,6 +542,14 @@ async def test_a_household_imported_from_another_file_is_not_overwritten(
         ("info_devices", "tv  smartphone", ["tv", "smartphone"]),
         ("info_devices", "Điện thoại thông minh, Ti vi", ["tv", "smartphone"]),
         ("name", 101, "101"),
+        # Labels hold commas and spaces themselves: the longest known label is taken.
+        ("info_devices", "Ti vi, Đài, radio", ["tv", "radio"]),
+        ("info_devices", "Đài, radio Ti vi", ["tv", "radio"]),
+        ("info_devices", "ti vi; dai, radio; dien thoai thuong", ["tv", "radio", "phone"]),
+        ("info_devices", "TV, Radio, Basic phone", ["tv", "radio", "phone"]),
+        ("category", "Hộ cận nghèo", "near_poor"),
+        ("category", "near-poor household", "near_poor"),
+        ("support_needs", "Vay vốn Học nghề", ["vocational_training", "loan"]),
     ],
 )
 def test_cells_become_engine_values(name: str, cell: Any, expected: Any) -> None:
@@ -537,7 +561,7 @@ def test_cells_become_engine_values(name: str, cell: Any, expected: Any) -> None
     [
         # A bare number is a position in the chat, never in a file of codes.
         ("sex", "2", "imports.responses.unknown_choice"),
-        ("info_devices", "tv radios", "imports.responses.unknown_choice"),
+        ("info_devices", "tv radios", "imports.responses.unknown_choice_part"),
         ("member_count", 2.5, "forms.not_an_integer"),
         ("birth_date", "31/2/1985", "forms.invalid_date"),
         ("floor_area_m2", "rộng", "forms.not_a_number"),
@@ -546,3 +570,52 @@ def test_cells_become_engine_values(name: str, cell: Any, expected: Any) -> None
 def test_unreadable_cells_say_why(name: str, cell: Any, key: str) -> None:
     result = cell_value(FORM, FORM.fields[name], cell)
     assert getattr(result, "key", None) == key
+
+
+def test_an_unknown_label_among_several_is_named() -> None:
+    result = cell_value(FORM, FORM.fields["info_devices"], "Ti vi, Máy giặt; Đài, radio")
+    assert isinstance(result, Invalid)
+    assert result.text("vi").startswith("không có lựa chọn nào là 'Máy giặt' (các lựa chọn: ")
+    assert "radio “Đài, radio”" in result.text("vi")
+
+
+async def test_interviews_imported_before_the_roster_get_one_error_with_the_fix(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    path = kobo_export(tmp_path / "kobo.xlsx", households())
+    with pytest.raises(ImportFailed) as failure:
+        await run(sessions, path)
+
+    assert located(failure.value) == [(None, None, None, "imports.responses.no_roster")]
+    text = failure.value.render("vi")
+    assert "Chưa có danh sách hộ rà soát năm 2025" in text
+    assert "3 hộ của tệp" in text
+    assert "rasoat roster import TỆP --year 2025" in text
+    assert await interview_count(sessions) == 0
+
+
+async def test_a_file_of_no_household_on_the_roster_gets_one_error(
+    sessions: Sessions, roster: None, tmp_path: Path
+) -> None:
+    data = households()
+    for number, household in enumerate(data, start=901):
+        household.code = f"H{number}"
+    with pytest.raises(ImportFailed) as failure:
+        await run(sessions, kobo_export(tmp_path / "kobo.xlsx", data))
+
+    assert located(failure.value) == [(None, None, None, "imports.responses.none_on_roster")]
+    assert "danh sách rà soát năm 2025 (3 hộ)" in failure.value.render("vi")
+
+
+async def test_an_empty_member_count_is_missing_not_zero_members(
+    sessions: Sessions, roster: None, tmp_path: Path
+) -> None:
+    data = households()
+    data[0].answers["member_count"] = None
+    with pytest.raises(ImportFailed) as failure:
+        await run(sessions, kobo_export(tmp_path / "kobo.xlsx", data))
+
+    assert located(failure.value) == [
+        (KOBO_MAIN, 2, "household/member_count", "imports.responses.missing_answer")
+    ]
+    assert "0 thành viên" not in failure.value.render("vi")

@@ -61,7 +61,7 @@ async def test_import_is_all_or_nothing_and_idempotent(database: Database, tmp_p
         await import_area_stats(database.sessions, bad)
     text = failed.value.render()
     assert "Dòng 3, cột 'ma dia ban': mã địa bàn 'XX' không có trong danh sách địa bàn" in text
-    assert "Dòng 4, cột 'nam': năm '1850' không hợp lệ" in text
+    assert "Dòng 4, cột 'nam': năm '1850' không hợp lệ (phải từ 2000 đến 2100)" in text
     assert "Dòng 4, cột 'tong so ho': 'abc' không phải là một số nguyên không âm" in text
     assert "Dòng 5, cột 'tong so ho': tổng số hộ (10) nhỏ hơn" in text
     assert "Dòng 6, cột 'ma dia ban': địa bàn '87-MH-A1' năm 2024 đã có ở dòng 2" in text
