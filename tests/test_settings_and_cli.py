@@ -254,19 +254,21 @@ async def test_summary_from_the_cli_takes_a_name_and_lists_namesakes(database: D
             uow.areas.add(Area(code=code, name="Tân Thạnh", level="xã", parent_id=province.id))
         await uow.commit()
 
-    by_name = await summary_cli(database.sessions, "xa my hoa", 2026, False, "vi")
+    by_name = await summary_cli(
+        database.sessions, "xa my hoa", 2026, False, "vi", current_year=2026
+    )
     assert "Xã Mỹ Hòa" in by_name
-    by_code = await summary_cli(database.sessions, "88-TT", 2026, False, "vi")
+    by_code = await summary_cli(database.sessions, "88-TT", 2026, False, "vi", current_year=2026)
     assert "Tân Thạnh" in by_code
 
     with pytest.raises(AdminError) as ambiguous:
-        await summary_cli(database.sessions, "Tân Thạnh", 2026, False, "vi")
+        await summary_cli(database.sessions, "Tân Thạnh", 2026, False, "vi", current_year=2026)
     assert ambiguous.value.render("vi") == (
         "“Tân Thạnh” khớp với 2 địa bàn: Tân Thạnh (87-TT), Tân Thạnh (88-TT). "
         "Hãy ghi mã địa bàn, ví dụ: rasoat summary --area 87-TT"
     )
     with pytest.raises(AdminError) as unknown:
-        await summary_cli(database.sessions, "Phú Lợi", 2026, False, "vi")
+        await summary_cli(database.sessions, "Phú Lợi", 2026, False, "vi", current_year=2026)
     assert unknown.value.render("vi") == (
         "Không tìm thấy địa bàn “Phú Lợi”. Hãy ghi mã hoặc tên địa bàn, ví dụ: "
         "rasoat summary --area 87"
