@@ -70,6 +70,7 @@ from bot.forms import (
 from bot.interview.session import (
     current_form,
     decoded_prefill,
+    roster_answers,
     roster_prefill,
     with_household_code,
 )
@@ -141,14 +142,19 @@ def _wanted(question: Question) -> Any:
 def build_plan(today: date) -> list[Action]:
     """Every answer of the scripted household, in the order the bot will ask for them.
 
-    Same choices as ``tests/interview_driver.py``: roster facts are confirmed with the
-    "keep" button, the rest comes from the scripted answers.
+    Same choices as ``tests/interview_driver.py``: the confirmed roster answers its own
+    questions (any still asked is confirmed with the "keep" button), the rest comes from
+    the scripted answers.
     """
     form = current_form()
     household = scripted_household("PLAN", 0, today.year)
-    prefill = decoded_prefill(form, roster_prefill(household))
+    roster = roster_prefill(household)
+    prefill = decoded_prefill(form, roster)
     # The chat answers the household code itself, from the household picked.
     answers: dict[str, Any] = with_household_code(form, {}, household)
+    for path, value in roster_answers(form, roster):
+        answers = set_answer(answers, path, value)
+    answers = drop_irrelevant(form, apply_calculations(form, answers, today=today), today=today)
     plan: list[Action] = []
     while not isinstance(step := next_step(form, answers, today=today, prefill=prefill), Done):
         label = step.label.get("vi")

@@ -79,6 +79,10 @@ class Choice:
     # Short opaque id (Telegram allows 64 bytes); never user text.
     data: str
     selected: bool = False
+    # Not an answer but something done to the question (keep, skip, done). Channels that
+    # show numbered lists label these with letters (see list_keys), so a typed number is
+    # always an answer or the choice with that number, never one of these.
+    action: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,19 @@ class Choices:
     # Replace the buttons of the message whose button was just pressed (toggles),
     # instead of sending a new message.
     edit: bool = False
+    # How to pick from the list where it is shown as numbered (and lettered) lines: said
+    # only there, since buttons need no explanation.
+    list_hint: str = ""
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def list_keys(choices: tuple[Choice, ...]) -> tuple[str, ...]:
+    """What a user types to pick each choice where there are no buttons (terminal, Zalo):
+    "1", "2"… for choices, "a", "b"… for actions."""
+    numbers, letters = iter(range(1, len(choices) + 1)), iter(LETTERS)
+    return tuple(next(letters) if c.action else str(next(numbers)) for c in choices)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,8 +67,9 @@ def render_member_result(result: MemberResult, rules: RuleSet, lang: Lang = "vi"
                     rules.needs_by_id[n].label.get(lang) for n in result.needs
                 )
                 needs = rules.text("member.needs", lang).format(needs=labels)
+            short = group.short_for([reason.key for reason in result.reasons])
             return rules.text("member.grouped", lang).format(
-                group=group.short.get(lang), needs=needs, reasons=reasons
+                group=short.get(lang), needs=needs, reasons=reasons
             )
         case MemberOutcome.BELOW_WORKING_AGE:
             return rules.text("member.below_working_age", lang).format(reasons=reasons)

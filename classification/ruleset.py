@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from itertools import pairwise
@@ -205,6 +206,15 @@ class LabourGroup(Frozen):
     source: str
     show_needs: bool = False
     required_fields: tuple[str, ...] = ()
+    # A group named after alternatives ("unstable job or wanting to expand") is worded
+    # after the one that applied: the short wording for a reason key the result carries.
+    short_by_reason: dict[str, Text] = Field(default_factory=dict)
+
+    def short_for(self, reason_keys: Sequence[str]) -> Text:
+        return next(
+            (self.short_by_reason[k] for k in reason_keys if k in self.short_by_reason),
+            self.short,
+        )
 
 
 class Grouping(Frozen):
@@ -308,6 +318,9 @@ class RuleSet(Frozen):
             bad = [f for f in group.required_fields if f not in ALL_FIELDS]
             if bad:
                 raise ValueError(f"labour group {group.id}: unknown required_fields {bad}")
+            unknown = [k for k in group.short_by_reason if self.reason_text(k) is None]
+            if unknown:
+                raise ValueError(f"labour group {group.id}: unknown short_by_reason {unknown}")
         _require("field_labels", self.field_labels, REQUIRED_FIELD_LABELS)
         _require("texts", self.texts, REQUIRED_TEXT_KEYS)
         _require("reason_texts", self.reason_texts, REQUIRED_REASON_KEYS)

@@ -105,8 +105,90 @@ MEMBER_ANSWERS: list[dict[str, Any]] = [
     },
 ]
 
-# Roster questions are confirmed with the "keep" button rather than retyped.
+# Roster questions are confirmed with the "keep" button rather than retyped (when asked:
+# a confirmed roster answers them).
 ROSTER_FIELDS = {"name", "sex", "birth_known", "birth_date", "birth_year", "relation"}
+
+
+@dataclass(frozen=True)
+class Typed:
+    """An answer typed as text, not picked from the choices."""
+
+    text: str
+
+
+# What the collaborator is asked after confirming the roster, in order, as the bot words
+# it (a piece of each question), with the answer given: a choice's label, several labels,
+# or typed text. Written out by hand from the household above rather than taken from the
+# engine under test, so a walk fails as soon as the bot asks anything else.
+Expected = tuple[str, str | list[str] | Typed]
+HOUSEHOLD_SCRIPT: list[Expected] = [
+    ("Hộ ở khu vực nào?", "Nông thôn"),
+    ("Tường nhà", "Không bền chắc"),
+    ("Cột nhà", "Bền chắc"),
+    ("Mái nhà", "Không bền chắc"),
+    ("Tổng diện tích ở", Typed("36")),
+    ("Nguồn nước sinh hoạt", "Giếng khoan"),
+    ("loại nhà tiêu", "Tự hoại"),
+    ("phương tiện tiếp cận thông tin", ["Ti vi", "Điện thoại thông minh"]),
+    ("Rác thải sinh hoạt", "Được thu gom"),
+    ("Thu nhập bình quân", Typed("1,2 triệu")),
+    ("khó khăn về nhà ở", "Có"),
+]
+MEMBER_SCRIPTS: list[list[Expected]] = [
+    [  # 52 years old, looking for work
+        ("còn khả năng lao động", "Có"),
+        ("Tình trạng việc làm", "Đang tìm việc làm"),
+        ("cần hỗ trợ gì", ["Học nghề", "Giới thiệu việc làm"]),
+        ("muốn học nghề gì", Typed("may công nghiệp")),
+        ("bảo hiểm y tế", "Có"),
+        ("Trình độ học vấn", "Tốt nghiệp trung học cơ sở"),
+        ("đào tạo nghề, chuyên môn", "Chưa qua đào tạo"),
+        ("điện thoại, internet", "Có"),
+        ("lương hưu", "Không"),
+    ],
+    [  # born 1978, an unstable job
+        ("còn khả năng lao động", "Có"),
+        ("Tình trạng việc làm", "Có việc làm"),
+        ("có ổn định không", "Không"),
+        ("mở rộng sản xuất", "Có"),
+        ("cần hỗ trợ gì", ["Vay vốn", "Hỗ trợ phát triển sản xuất"]),
+        ("hỗ trợ sản xuất loại nào", ["Con giống (gia súc, gia cầm, thủy sản)"]),
+        ("bảo hiểm y tế", "Không"),
+        ("Trình độ học vấn", "Tốt nghiệp tiểu học"),
+        ("đào tạo nghề, chuyên môn", "Chưa qua đào tạo"),
+        ("điện thoại, internet", "Có"),
+        ("lương hưu", "Không"),
+    ],
+    [  # 18, at upper secondary school
+        ("còn khả năng lao động", "Có"),
+        ("Tình trạng việc làm", "Đang đi học"),
+        ("bảo hiểm y tế", "Có"),
+        ("đang đi học không", "Có"),
+        ("đang học cấp nào", "Trung học phổ thông"),
+        ("Trình độ học vấn", "Tốt nghiệp trung học cơ sở"),
+        ("đào tạo nghề, chuyên môn", "Chưa qua đào tạo"),
+        ("tại nơi làm việc", "Không"),
+        ("điện thoại, internet", "Có"),
+        ("lương hưu", "Không"),
+    ],
+    [  # 11, at primary school: no labour questions
+        ("bảo hiểm y tế", "Có"),
+        ("đang đi học không", "Có"),
+        ("đang học cấp nào", "Tiểu học"),
+        ("điện thoại, internet", "Không"),
+        ("suy dinh dưỡng", "Không"),
+    ],
+    [  # born 1950, unable to work
+        ("còn khả năng lao động", "Không"),
+        ("Vì sao", "Tuổi già"),
+        ("bảo hiểm y tế", "Có"),
+        ("Trình độ học vấn", "Chưa tốt nghiệp tiểu học"),
+        ("đào tạo nghề, chuyên môn", "Chưa qua đào tạo"),
+        ("điện thoại, internet", "Không"),
+        ("lương hưu", "Không"),
+    ],
+]
 
 
 def scripted_household(code: str, area_id: int, year: int) -> Household:
@@ -227,6 +309,56 @@ class Collaborator:
             replies = await self.say(str(wanted))
             self.said[key] = _expected(kind, str(wanted))
         return replies
+
+    async def confirm_roster(self) -> list[str]:
+        """Press "✔ Đúng, bắt đầu": the roster's values become the household's answers."""
+        replies = await self.tap(self._button_for_suffix(":ok"))
+        self.said |= {"category": "poor", "member_count": len(ROSTER)}
+        for index, (name, sex, birth, relation) in enumerate(ROSTER):
+            member = f"members/{index}/"
+            self.said |= {member + "name": name, member + "sex": sex, member + "relation": relation}
+            if isinstance(birth, date):
+                self.said |= {member + "birth_known": "full_date", member + "birth_date": birth}
+            else:
+                self.said |= {member + "birth_known": "year_only", member + "birth_year": birth}
+        return replies
+
+    def _button_for_suffix(self, suffix: str) -> str:
+        found = [data for _label, data in self.surface.buttons() if data.endswith(suffix)]
+        assert len(found) == 1, (suffix, self.surface.buttons())
+        return found[0]
+
+    async def pick(self, label: str) -> list[str]:
+        """Press the choice with this label (marked "✔ …" when it is the suggested one)."""
+        found = [d for shown, d in self.surface.buttons() if shown in (label, f"✔ {label}")]
+        assert len(found) == 1, (label, self.surface.buttons())
+        return await self.tap(found[0])
+
+    async def pick_many(self, labels: list[str]) -> list[str]:
+        """Several choices: typed as their numbers where the list is numbered (as the
+        prompt says), else toggled one by one and confirmed with "Xong" (a single number
+        typed there toggles that choice)."""
+        data = {shown: d for shown, d in self.surface.buttons()}
+        keys = getattr(self.surface, "key_for", None)
+        if keys is not None and len(labels) > 1:
+            return await self.say(",".join(keys(data[label]) for label in labels))
+        for label in labels:
+            await self.tap(data[label])
+        return await self.tap(next(d for shown, d in data.items() if shown.startswith("Xong")))
+
+    async def walk(self, script: list[Expected], asked: list[str], member: str = "") -> list[str]:
+        """Answer ``script`` in order; ``asked`` is what the bot last sent. Each question
+        must be the scripted one (and about ``member``, when given)."""
+        for fragment, answer in script:
+            question = asked[-1]
+            assert fragment in question and member in question, (fragment, member, asked)
+            if isinstance(answer, Typed):
+                asked = await self.say(answer.text)
+            elif isinstance(answer, list):
+                asked = await self.pick_many(answer)
+            else:
+                asked = await self.pick(answer)
+        return asked
 
     async def keep(self, question: Question) -> list[str]:
         replies = await self.tap(self._button_for("k"))

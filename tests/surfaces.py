@@ -14,6 +14,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.channels.terminal import TerminalChannel
+from bot.conversation import Conversation
 from bot.messages import Choices, Notice, Outgoing, Text
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
@@ -27,10 +28,10 @@ def texts(replies: list[Outgoing]) -> list[str]:
 class TerminalSurface:
     """The real terminal channel, typed into: buttons are chosen by their number."""
 
-    def __init__(self, runtime: Runtime, user_id: str, download_dir: Path) -> None:
+    def __init__(self, runtime: Runtime | Conversation, user_id: str, download_dir: Path) -> None:
         self.output: list[str] = []
         self.channel = TerminalChannel(
-            runtime.conversation,
+            runtime.conversation if isinstance(runtime, Runtime) else runtime,
             user_id=user_id,
             display_name=user_id,
             read_line=self._no_input,
@@ -53,12 +54,20 @@ class TerminalSurface:
         return self._remember(await self.channel.send(text))
 
     async def press(self, data: str) -> list[str]:
-        pending = list(self.channel.pending)
-        assert data in pending, f"{data!r} is not on the screen: {pending}"
-        return self._remember(await self.channel.send(str(pending.index(data) + 1)))
+        assert data in self.channel.pending.values(), f"{data!r} is not on the screen"
+        return self._remember(await self.channel.send(self.key_for(data)))
 
     def buttons(self) -> list[tuple[str, str]]:
         return list(self.last_buttons)
+
+    def screen(self) -> str:
+        """What the terminal printed last (the question with its numbered list)."""
+        return [text for text in self.output if text][-1]
+
+    def key_for(self, data: str) -> str:
+        """What is typed in the terminal to pick the button with ``data``."""
+        [key] = [key for key, shown in self.channel.pending.items() if shown == data]
+        return key
 
 
 class TelegramSurface:

@@ -9,7 +9,16 @@ from typing import Any
 
 from bot.conversation import Conversation
 from bot.delivery import deliver
-from bot.messages import Choices, Document, Incoming, Kind, Notice, Outgoing, Text
+from bot.messages import (
+    Choices,
+    Document,
+    Incoming,
+    Kind,
+    Notice,
+    Outgoing,
+    Text,
+    list_keys,
+)
 
 PLATFORM = "terminal"
 QUIT_WORDS = {"/quit", "/exit", "/thoat"}
@@ -34,8 +43,8 @@ class TerminalChannel:
         self.read_line = read_line
         self.write = write
         self.download_dir = download_dir
-        # The buttons of the last choice list, so "2" means its second button.
-        self.pending: tuple[str, ...] = ()
+        # The buttons of the last choice list by what is typed to pick them ("2", "a").
+        self.pending: dict[str, str] = {}
 
     def to_incoming(self, line: str) -> Incoming:
         base: dict[str, Any] = {
@@ -45,14 +54,14 @@ class TerminalChannel:
             "display_name": self.display_name,
         }
         stripped = line.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(self.pending):
-            return Incoming(kind=Kind.CHOICE, choice=self.pending[int(stripped) - 1], **base)
+        if stripped.lower() in self.pending:
+            return Incoming(kind=Kind.CHOICE, choice=self.pending[stripped.lower()], **base)
         kind, command, args = Incoming.parse_text(stripped)
         return Incoming(kind=kind, text=stripped, command=command, args=args, **base)
 
     async def show(self, replies: list[Outgoing]) -> None:
         # Numbers typed next refer to the newest list only; a text question has none.
-        self.pending = ()
+        self.pending = {}
         locale = self.conversation.settings.locale
         await deliver(replies, self._show_one, locale)
         self.write("")
@@ -63,12 +72,15 @@ class TerminalChannel:
         elif isinstance(reply, Notice):
             self.write(f"(i) {reply.text}")
         elif isinstance(reply, Choices):
+            keys = list_keys(reply.choices)
             lines = [reply.text]
             lines += [
-                f"  {n}. {'[x] ' if c.selected else ''}{c.label}"
-                for n, c in enumerate(reply.choices, start=1)
+                f"  {key}. {'[x] ' if c.selected else ''}{c.label}"
+                for key, c in zip(keys, reply.choices, strict=True)
             ]
-            self.pending = tuple(c.data for c in reply.choices)
+            if reply.list_hint:
+                lines.append(reply.list_hint)
+            self.pending = {key: c.data for key, c in zip(keys, reply.choices, strict=True)}
             self.write("\n".join(lines))
         elif isinstance(reply, Document):
             self.download_dir.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from bot.forms import validate as engine_validate
 from bot.interview import render
 from bot.interview.codec import encode, key_path, path_key
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
-from bot.interview.session import InterviewSession, start_interview
+from bot.interview.session import InterviewSession, roster_answers, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
 from storage.models import Household, Interview, InterviewStatus
 
@@ -162,8 +162,15 @@ def _cursor(state: dict[str, Any]) -> Any:
 
 
 async def _ask(
-    ctx: DialogContext, session: InterviewSession, state: dict[str, Any], *, error: str = ""
+    ctx: DialogContext,
+    session: InterviewSession,
+    state: dict[str, Any],
+    *,
+    error: str = "",
+    again: bool = False,
 ) -> list[Outgoing]:
+    """The current question; ``again`` (or an error) when it was just shown, so its
+    section notes are not repeated."""
     step = session.step(_cursor(state))
     if isinstance(step, Done):
         return await _finish(ctx, session, state)
@@ -175,6 +182,7 @@ async def _ask(
         selected=state.get("selected", []),
         header=_progress(ctx, session, step),
         error=error,
+        notes=not (error or again),
     )
 
 
@@ -370,8 +378,20 @@ async def _on_roster(
     household = await ctx.uow.households.with_members(session.household.id)
     assert household is not None
     if action == "ok":
+        # The roster's values are the form's own answers from now on: stored (by whom and
+        # when, like any answer) and changeable through /review, never asked again.
+        confirmed = roster_answers(session.form, prefill)
+        if confirmed:
+            await session.record_all(confirmed, ctx.user, ctx.now)
+        ctx.uow.audit.record(
+            "roster.confirmed",
+            actor=ctx.user,
+            entity="interview",
+            entity_id=session.interview.id,
+            answers=len(confirmed),
+        )
         state["mode"] = ASK
-        await _save_state(ctx, state)
+        await _save_state(ctx, state, touch=not confirmed)
         return await _ask(ctx, session, state)
     if action == "add":
         state["mode"] = ADD_MEMBER
@@ -447,7 +467,7 @@ async def back(ctx: DialogContext) -> list[Outgoing]:
     current_path = None if isinstance(current, Done) else current.path
     previous = session.previous(current_path)
     if previous is None:
-        return [Text(ctx.t("interview.at_first")), *await _ask(ctx, session, state)]
+        return [Text(ctx.t("interview.at_first")), *await _ask(ctx, session, state, again=True)]
     state.update(mode=ASK, at=path_key(previous))
     state.pop("selected", None)
     await _save_state(ctx, state)
@@ -484,7 +504,7 @@ def _review_list(ctx: DialogContext, session: InterviewSession) -> list[Outgoing
         if isinstance(question, Done):
             continue
         label = question.label.get(ctx.locale)
-        shown = render.format_value(question.choices, question.value, ctx.locale)
+        shown = render.format_value(question, question.value, ctx.locale)
         lines.append(f"{number}. {label} → {shown}")
     lines.append(ctx.t("interview.review_help"))
     # Plain text, no buttons: the numbers typed here pick questions, on every platform.
@@ -501,7 +521,7 @@ async def _pick_from_review(
         state.pop("at", None)
         state.pop("return_to", None)
         await _save_state(ctx, state)
-        return await _ask(ctx, session, state)
+        return await _ask(ctx, session, state, again=True)
     if not choice.isdigit() or not 1 <= int(choice) <= len(paths):
         return [Text(ctx.t("interview.review_pick", count=len(paths)))]
     state.update(mode=ASK, at=path_key(paths[int(choice) - 1]), return_to=REVIEWING)
@@ -596,7 +616,7 @@ async def _on_cancel(
         return [Text(ctx.t("interview.cancelled", household=title)), *await menu.main_menu(ctx)]
     state["mode"] = ASK
     await _save_state(ctx, state)
-    return [Text(ctx.t("interview.cancel_aborted")), *await _ask(ctx, session, state)]
+    return [Text(ctx.t("interview.cancel_aborted")), *await _ask(ctx, session, state, again=True)]
 
 
 async def _on_review_button(

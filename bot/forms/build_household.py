@@ -185,7 +185,6 @@ SURVEY: list[list[str]] = [
         "info_devices",
         "Hộ có những phương tiện tiếp cận thông tin nào?",
         "Which information devices does the household have?",
-        hint=("Có thể chọn nhiều, ví dụ: 1,4", "Several allowed, for example: 1,4"),
         required=YES,
         constraint="not(selected(., 'none') and count-selected(.) > 1)",
         message=(
@@ -244,8 +243,9 @@ SURVEY: list[list[str]] = [
     row(
         "text",
         "name",
-        "Thành viên thứ ${member_no}: họ và tên (xác nhận hoặc sửa lại)",
-        "Member ${member_no}: full name (confirm or correct)",
+        # The chat's header already says which member ("👤 Thành viên 1/3").
+        "Họ và tên",
+        "Full name",
         required=YES,
         constraint="string-length(normalize-space(.)) >= 2",
         message=("Vui lòng nhập họ và tên đầy đủ.", "Please enter the full name."),
@@ -345,10 +345,8 @@ SURVEY: list[list[str]] = [
         "support_needs",
         "${name} cần hỗ trợ gì?",
         "What support does ${name} need?",
-        hint=(
-            "Có thể chọn nhiều, ví dụ: 1,3. Bỏ qua nếu không cần hỗ trợ.",
-            "Several allowed, for example: 1,3. Skip if no support is needed.",
-        ),
+        # How to pick several is the chat's own hint; this says only what applies here.
+        hint=("Bỏ qua nếu không cần hỗ trợ.", "Skip if no support is needed."),
         relevant=NEEDS_SUPPORT,
     ),
     row(
@@ -364,7 +362,6 @@ SURVEY: list[list[str]] = [
         "production_support_kinds",
         "${name} cần hỗ trợ sản xuất loại nào?",
         "Which kind of production support does ${name} need?",
-        hint=("Có thể chọn nhiều.", "Several allowed."),
         required=YES,
         relevant="selected(${support_needs}, 'production_support')",
     ),

@@ -388,6 +388,10 @@ def next_step(form: Form, answers: Answers, *, today: date, prefill: Answers | N
 
     ``prefill`` has the shape of ``answers`` and supplies suggested values (e.g. roster
     data) shown as the question's ``default`` for the user to confirm or correct.
+
+    Notes (section titles) come with the question asked after them, so an answered
+    question drops the notes before it, as they were shown with it; unless its answer is
+    the prefilled value, confirmed all at once without the question being asked.
     """
     session = _session(form, answers, today)
     notes: list[Text] = []
@@ -402,7 +406,9 @@ def next_step(form: Form, answers: Answers, *, today: date, prefill: Answers | N
         problem = session.check(field, path)
         if problem:
             return session.question(field, path, notes=tuple(notes), prefill=prefill, error=problem)
-        notes = []
+        suggested = get_answer(prefill, path) if prefill else None
+        if suggested is None or suggested != get_answer(session.answers, path):
+            notes = []
     return Done(notes=tuple(notes))
 
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from bot.forms import AnswerValue, Choice, FieldType, Question
-from bot.forms.parsing import format_number_vi
+from bot.forms import AnswerValue, FieldType, Question
+from bot.forms.parsing import format_number_vi, is_year_field
 from bot.i18n import translate
 from bot.messages import Choice as Button
 from bot.messages import Choices, Outgoing, Text
@@ -37,11 +37,14 @@ def callback(verb: str, interview_id: int, step: int, index: int | None = None) 
     return base if index is None else f"{base}:{index}"
 
 
-def format_value(question_choices: Sequence[Choice], value: AnswerValue, locale: str) -> str:
-    """A stored answer as the collaborator would say it: labels, not codes."""
+def format_value(question: Question, value: AnswerValue, locale: str) -> str:
+    """A stored answer as the collaborator would say it: labels, not codes, and a year
+    as a year (1978, not 1.978)."""
     if value is None:
         return translate("interview.skipped", locale)
-    labels = {choice.name: choice.label.get(locale) for choice in question_choices}
+    if is_year_field(question.field) and isinstance(value, int):
+        return str(value)
+    labels = {choice.name: choice.label.get(locale) for choice in question.choices}
     if isinstance(value, list):
         return ", ".join(labels.get(code, code) for code in value) or "—"
     if isinstance(value, date):
@@ -64,23 +67,37 @@ def render_question(
     selected: Sequence[str] = (),
     header: str = "",
     error: str = "",
+    notes: bool = True,
 ) -> list[Outgoing]:
-    out: list[Outgoing] = [Text(note.get(locale)) for note in question.notes if note]
+    """The question as messages; ``notes=False`` when it is asked again (after an error,
+    /review or /cancel), whose section notes were already shown."""
+    out: list[Outgoing] = [Text(n.get(locale)) for n in question.notes if n and notes]
     lines = [line for line in (error, header) if line]
     lines.append(question.label.get(locale))
+    kind = question.type
+    # One hint: the form's own, written for this question, else how to type this kind.
     if question.hint:
         lines.append(f"({question.hint.get(locale)})")
+    elif kind in TYPE_HINTS:
+        lines.append(translate(TYPE_HINTS[kind], locale))
     if question.error is not None:
         lines.insert(0, "⚠️ " + question.error.text(locale))
     current = question.value if question.value is not None else None
     if current is not None:
-        shown = format_value(question.choices, current, locale)
+        shown = format_value(question, current, locale)
         lines.append(translate("interview.current_value", locale, value=shown))
+    suggestion = question.default if current is None else current
     buttons: list[Button] = []
-    kind = question.type
     if kind is FieldType.SELECT_ONE:
+        # The suggested (roster) or current choice is marked on its own button, so each
+        # choice is offered once.
         buttons += [
-            Button(c.label.get(locale), callback(ANSWER, interview_id, step, i))
+            Button(
+                translate("interview.marked_choice", locale, label=c.label.get(locale))
+                if c.name == suggestion
+                else c.label.get(locale),
+                callback(ANSWER, interview_id, step, i),
+            )
             for i, c in enumerate(question.choices)
         ]
     elif kind is FieldType.SELECT_MULTIPLE:
@@ -94,27 +111,41 @@ def render_question(
             for i, c in enumerate(question.choices)
         ]
         buttons.append(
-            Button(translate("interview.done_button", locale), callback(DONE, interview_id, step))
+            Button(
+                translate("interview.done_button", locale),
+                callback(DONE, interview_id, step),
+                action=True,
+            )
         )
     elif kind is FieldType.ACKNOWLEDGE:
         buttons.append(Button("OK", callback(ANSWER, interview_id, step, 0)))
-    elif kind in TYPE_HINTS:
-        lines.append(translate(TYPE_HINTS[kind], locale))
-    suggestion = question.default if current is None else current
-    if suggestion not in (None, "", []) and kind is not FieldType.SELECT_MULTIPLE:
-        shown = format_value(question.choices, suggestion, locale)
+    elif suggestion not in (None, "", []):
+        shown = format_value(question, suggestion, locale)
         keep_key = "interview.keep_current" if current is not None else "interview.keep_default"
-        buttons.insert(
-            0, Button(translate(keep_key, locale, value=shown), callback(KEEP, interview_id, step))
+        buttons.append(
+            Button(
+                translate(keep_key, locale, value=shown),
+                callback(KEEP, interview_id, step),
+                action=True,
+            )
         )
     if not question.required:
         buttons.append(
-            Button(translate("interview.skip_button", locale), callback(SKIP, interview_id, step))
+            Button(
+                translate("interview.skip_button", locale),
+                callback(SKIP, interview_id, step),
+                action=True,
+            )
         )
     text = "\n".join(lines)
-    if buttons:
-        columns = 2 if all(len(b.label) <= 18 for b in buttons) else 1
-        out.append(Choices(text, tuple(buttons), columns=columns))
-    else:
+    if not buttons:
         out.append(Text(text))
+        return out
+    columns = 2 if all(len(b.label) <= 18 for b in buttons) else 1
+    typed = kind not in (FieldType.SELECT_ONE, FieldType.SELECT_MULTIPLE, FieldType.ACKNOWLEDGE)
+    list_hint = ""
+    if any(b.action for b in buttons):
+        hint_key = "interview.list_hint_typed" if typed else "interview.list_hint_choices"
+        list_hint = translate(hint_key, locale)
+    out.append(Choices(text, tuple(buttons), columns=columns, list_hint=list_hint))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from bot.forms import (
     set_answer,
 )
 from bot.forms.answers import thaw
-from bot.interview.codec import assemble, flatten, path_key
+from bot.interview.codec import assemble, decode, flatten, key_path, path_key
 from exports.stats_facts import refresh_member_facts
 from storage.models import Household, Interview, InterviewStatus, User
 from storage.uow import UnitOfWork
@@ -220,20 +221,31 @@ class InterviewSession:
 
         Returns the previous value of ``path`` when it overwrote one (for the audit log).
         """
+        previous = await self.record_all([(path, value)], by, now)
+        return previous.get(path_key(path))
+
+    async def record_all(
+        self, values: Iterable[tuple[Path, AnswerValue]], by: User | None, now: datetime
+    ) -> dict[str, Any]:
+        """Store several answers as one step (e.g. a confirmed roster), each as if given
+        alone; returns the previous stored value of each path it overwrote."""
         stored = self._rows
         before = stored if stored is not None else flatten(self.answers)
-        updated = set_answer(self.answers, path, value)
+        updated = self.answers
+        given: set[str] = set()
+        for path, value in values:
+            updated = set_answer(updated, path, value)
+            given.add(path_key(path))
         updated = drop_irrelevant(
             self.form, apply_calculations(self.form, updated, today=self.today), today=self.today
         )
         after = flatten(updated)
-        key = path_key(path)
         await self.uow.interviews.save_answers(
             self.interview,
             {
                 row_key: row_value
                 for row_key, row_value in after.items()
-                if row_key not in before or before[row_key] != row_value or row_key == key
+                if row_key not in before or before[row_key] != row_value or row_key in given
             },
             by,
             now,
@@ -254,9 +266,9 @@ class InterviewSession:
         entry._answers = updated
         self._steps = (updated, self.interview.prefill, {})
         entry.steps, entry.steps_day = self._steps[2], self.today
-        if key in before and before[key] != after.get(key):
-            return before[key]
-        return None
+        return {
+            key: before[key] for key in given if key in before and before[key] != after.get(key)
+        }
 
     def answered(self) -> list[Path]:
         """The answers the collaborator gave, in order (for /review): not the household
@@ -305,6 +317,23 @@ def with_household_code(
     if HOUSEHOLD_CODE not in form.fields or has_answer(answers, (HOUSEHOLD_CODE,)):
         return answers
     return set_answer(answers, (HOUSEHOLD_CODE,), household.code)
+
+
+def roster_answers(form: Form, prefill: dict[str, Any]) -> list[tuple[Path, AnswerValue]]:
+    """The form answers a confirmed roster gives: each prefilled value of a question.
+
+    Confirming the roster answers these questions (the collaborator has just checked the
+    very values), so they are stored like any answer instead of being asked one by one;
+    a value the form refuses is asked again, with the reason, when the bot reaches it.
+    """
+    items: list[tuple[Path, AnswerValue]] = []
+    for key, value in flatten(prefill).items():
+        path = key_path(key)
+        field = form.fields.get(str(path[-1]))
+        if value is None or field is None or not field.answerable:
+            continue
+        items.append((path, decode(form, path, value)))
+    return items
 
 
 def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:

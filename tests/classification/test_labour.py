@@ -296,3 +296,34 @@ def test_odk_space_separated_multiple_choice(rules: RuleSet) -> None:
     )
     result = classify_member(answers, REF, rules)
     assert result.needs == ("loan", "job_referral")
+
+
+@pytest.mark.parametrize(
+    ("stable", "expand", "vi", "en"),
+    [
+        (
+            "no",
+            None,
+            "→ Nhóm: Lao động có việc làm không ổn định — vì: ",
+            "→ Group: Worker with an unstable job — because: ",
+        ),
+        (
+            "yes",
+            "yes",
+            "→ Nhóm: Lao động có việc làm ổn định, cần mở rộng sản xuất, kinh doanh, "
+            "dịch vụ — vì: ",
+            "→ Group: Worker with a stable job, wanting to expand production, business or "
+            "services — because: ",
+        ),
+    ],
+)
+def test_a_group_of_alternatives_names_the_one_that_applied(
+    rules: RuleSet, stable: str, expand: str | None, vi: str, en: str
+) -> None:
+    answers = member(labour_capacity="yes", employment_status="employed", job_stable=stable)
+    if expand is not None:
+        answers["wants_expand"] = expand
+    result = classify_member(answers, REF, rules)
+    assert result.group == "unstable_or_expand"
+    assert render_member_result(result, rules, "vi").startswith(vi)
+    assert render_member_result(result, rules, "en").startswith(en)
