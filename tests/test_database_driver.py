@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.conversation import Conversation
 from bot.i18n import translate
@@ -149,12 +150,19 @@ async def test_a_lost_connection_costs_no_update(database: Database, settings: S
         assert not await uow.updates.claim("terminal", "2")
 
 
-async def proxied_conversation(
-    database: Database, settings: Settings, proxy: TcpProxy
-) -> tuple[Conversation, AsyncEngine]:
-    url = make_url(POSTGRES_URL).set(host="127.0.0.1", port=proxy.port)
-    engine = create_engine(url.render_as_string(hide_password=False), schema=database.schema)
-    return Conversation(session_factory(engine), settings), engine
+@asynccontextmanager
+async def proxied(
+    database: Database, settings: Settings
+) -> AsyncIterator[tuple[Conversation, TcpProxy]]:
+    """A conversation whose database connections go through a proxy the test can cut."""
+    target = make_url(POSTGRES_URL)
+    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        url = target.set(host="127.0.0.1", port=proxy.port)
+        engine = create_engine(url.render_as_string(hide_password=False), schema=database.schema)
+        try:
+            yield Conversation(session_factory(engine), settings), proxy
+        finally:
+            await engine.dispose()
 
 
 @POSTGRESQL_ONLY
@@ -162,17 +170,12 @@ async def test_a_restart_of_the_server_costs_no_update(
     database: Database, settings: Settings
 ) -> None:
     """The server is away for 400 ms (a restart): the turn waits it out and is applied."""
-    target = make_url(POSTGRES_URL)
-    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        conversation, engine = await proxied_conversation(database, settings, proxy)
-        try:
-            first = await conversation.handle(message("/help", update_key="1"))
-            restart = asyncio.create_task(proxy.down_for(0.4))
-            await asyncio.sleep(0)  # the server goes away first
-            second = await conversation.handle(message("/help", update_key="2"))
-            await restart
-        finally:
-            await engine.dispose()
+    async with proxied(database, settings) as (conversation, proxy):
+        first = await conversation.handle(message("/help", update_key="1"))
+        restart = asyncio.create_task(proxy.down_for(0.4))
+        await asyncio.sleep(0)  # the server goes away first
+        second = await conversation.handle(message("/help", update_key="2"))
+        await restart
     assert second == first
     async with UnitOfWork(database.sessions) as uow:
         assert not await uow.updates.claim("terminal", "2")
@@ -182,17 +185,12 @@ async def test_a_restart_of_the_server_costs_no_update(
 async def test_a_server_away_for_long_gets_a_try_again_later(
     database: Database, settings: Settings
 ) -> None:
-    target = make_url(POSTGRES_URL)
-    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
-        conversation, engine = await proxied_conversation(database, settings, proxy)
-        try:
-            await conversation.handle(message("/help", update_key="1"))
-            proxy.cut()
-            replies = await conversation.handle(message("/help", update_key="2"))
-            proxy.restore()
-            again = await conversation.handle(message("/help", update_key="2"))
-        finally:
-            await engine.dispose()
+    async with proxied(database, settings) as (conversation, proxy):
+        await conversation.handle(message("/help", update_key="1"))
+        proxy.cut()
+        replies = await conversation.handle(message("/help", update_key="2"))
+        proxy.restore()
+        again = await conversation.handle(message("/help", update_key="2"))
     assert replies == [Text(translate("error.database_unavailable", "vi"))]
     # Nothing was applied while the server was away: the same update, sent again, is.
     assert again != replies and translate("error.internal", "vi") not in str(again)
