@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.context import DialogContext
+from bot.forms.parsing import ascii_int
 from bot.messages import Deferred, Document, Kind, Outgoing, Text
 from exports.export_run import (
     ExportOutcome,
@@ -66,8 +67,8 @@ def parse_request(ctx: DialogContext, default: Format) -> ExportRequest:
     for token, word in zip(tokens, words, strict=True):
         if word in FORMAT_WORDS and default is not Format.DOCX:
             fmt = FORMAT_WORDS[word]
-        elif word.isdigit() and FIRST_YEAR <= int(word) <= LAST_YEAR:
-            year = int(word)
+        elif (number := ascii_int(word)) is not None and FIRST_YEAR <= number <= LAST_YEAR:
+            year = number
         elif area is None and not _is_sheet(ctx, word, year):
             area = token
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.context import DialogContext
 from bot.dialogs import interview
+from bot.forms.parsing import ascii_int
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
 from storage.models import Household, InterviewStatus, Role
 
@@ -83,14 +84,15 @@ async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     verb, _, arg = data.partition(":")
     if verb not in (PICK, PAGE):
         return None
-    if not arg.isdigit():
+    number = ascii_int(arg)
+    if number is None:
         return [Notice(ctx.t("interview.stale"))]
     if verb == PAGE:
         state = await ctx.uow.dialogs.get(ctx.user)
         query = str(state.state.get("query", "")) if state and state.dialog == DIALOG else ""
-        await ctx.uow.dialogs.set(ctx.user, DIALOG, {"query": query, "offset": int(arg)})
-        return await _page(ctx, query=query, offset=int(arg))
-    household = await ctx.uow.households.get(int(arg))
+        await ctx.uow.dialogs.set(ctx.user, DIALOG, {"query": query, "offset": number})
+        return await _page(ctx, query=query, offset=number)
+    household = await ctx.uow.households.get(number)
     if household is None or not await may_interview(ctx, household):
         ctx.uow.audit.record("scope.refused", actor=ctx.user, entity="household", entity_id=arg)
         return [Text(ctx.t("scope.refused"))]

@@ -15,6 +15,7 @@ from bot.context import DialogContext
 from bot.dialogs import menu
 from bot.forms import Done, FieldType, Invalid, Question, parse_answer
 from bot.forms import validate as engine_validate
+from bot.forms.parsing import ascii_int
 from bot.interview import render
 from bot.interview.codec import encode, key_path, path_key
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
@@ -288,12 +289,13 @@ async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     if handler is None:
         return None
     parts = rest.split(":")
-    if not parts or not parts[0].isdigit():
+    interview_id = ascii_int(parts[0])
+    if interview_id is None:
         return [Notice(ctx.t("interview.stale"))]
     loaded = await _session(ctx)
-    if loaded is None or loaded[0].interview.id != int(parts[0]):
+    if loaded is None or loaded[0].interview.id != interview_id:
         if verb == REVIEW:
-            return await _open_review(ctx, int(parts[0]))
+            return await _open_review(ctx, interview_id)
         # A button of another (or a finished) interview, or forged data.
         return [Notice(ctx.t("interview.stale"))]
     return await handler(ctx, loaded[0], loaded[1], parts[1:])
@@ -309,7 +311,7 @@ async def _on_answer_button(
     question = session.step(_cursor(state))
     if isinstance(question, Done):
         return await _finish(ctx, session, state)
-    index = int(args[2]) if len(args) > 2 and args[2].isdigit() else None
+    index = ascii_int(args[2]) if len(args) > 2 else None
     if verb == render.ANSWER:
         if question.type is FieldType.ACKNOWLEDGE:
             return await _accept(ctx, session, state, question, "OK")
@@ -404,9 +406,9 @@ async def _on_roster(
             for n, m in enumerate(members, start=1)
         )
         return [Choices(ctx.t("interview.remove_which"), buttons)]
-    if action == "rm" and len(args) > 1 and args[1].isdigit():
+    index = ascii_int(args[1]) if action == "rm" and len(args) > 1 else None
+    if index is not None:
         members = list(prefill.get("members") or [])
-        index = int(args[1])
         if index < len(members):
             removed = members.pop(index)
             prefill["members"], prefill["member_count"] = members, len(members)
@@ -522,9 +524,10 @@ async def _pick_from_review(
         state.pop("return_to", None)
         await _save_state(ctx, state)
         return await _ask(ctx, session, state, again=True)
-    if not choice.isdigit() or not 1 <= int(choice) <= len(paths):
+    picked = ascii_int(choice)
+    if picked is None or not 1 <= picked <= len(paths):
         return [Text(ctx.t("interview.review_pick", count=len(paths)))]
-    state.update(mode=ASK, at=path_key(paths[int(choice) - 1]), return_to=REVIEWING)
+    state.update(mode=ASK, at=path_key(paths[picked - 1]), return_to=REVIEWING)
     await _save_state(ctx, state)
     return await _ask(ctx, session, state)
 

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.context import DialogContext
+from bot.forms.parsing import ascii_int
 from bot.messages import Choice, Choices, Deferred, Document, Notice, Outgoing, Text
 from exports.stats import AreaNode, AreaTree, build_report, village_breakdown
 from exports.summary import SummaryReport, render_summary, render_village_lines
@@ -33,7 +34,7 @@ CALLBACK = "sm"
 FULL = "s"
 VILLAGES = "v"
 MAX_BUTTONS = 8
-YEAR = re.compile(r"^(19|20|21)\d\d$")
+YEAR = re.compile(r"^(19|20|21)[0-9][0-9]$")
 # Folded phrases asking for the per-village lines.
 DETAIL_WORDS = ("chi tiet", "chitiet", "theo ap", "theoap", "theo xa", "villages", "detail")
 
@@ -154,10 +155,11 @@ async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     if verb != CALLBACK:
         return None
     parts = rest.split(":")
-    if len(parts) != 3 or not parts[0].isdigit() or not YEAR.match(parts[1]):
+    area_id = ascii_int(parts[0]) if len(parts) == 3 else None
+    if area_id is None or not YEAR.fullmatch(parts[1]):
         return [Notice(ctx.t("fallback.stale_button"))]
     tree = await AreaTree.load(ctx.uow.session)
-    node = tree.nodes.get(int(parts[0]))
+    node = tree.nodes.get(area_id)
     if node is None:
         return [Notice(ctx.t("fallback.stale_button"))]
     allowed = await scope(ctx, tree)

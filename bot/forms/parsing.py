@@ -46,6 +46,19 @@ def fold(text: str) -> str:
 
 # -- numbers -----------------------------------------------------------------------------
 
+_ASCII_INT = re.compile(r"[0-9]{1,9}")
+
+
+def ascii_int(text: str) -> int | None:
+    """``text`` as a plain non-negative integer of at most nine ASCII digits, else None.
+
+    ``str.isdigit()`` also accepts "²" and "٣", which ``int()`` then refuses or reads: list
+    positions and the ids in button data come from the bot's own lists and buttons, where
+    only 0-9 appear, and nine digits keep an id inside every database's integer column.
+    """
+    return int(text) if _ASCII_INT.fullmatch(text) else None
+
+
 _NUMBER = re.compile(r"^(-)?([\d.,]+)([a-z]+)?(\d+)?$")
 
 
@@ -180,8 +193,8 @@ def match_choice(choices: Sequence[Choice], text: str) -> Choice | Invalid:
     key = fold(text)
     if not choices:
         return Invalid("forms.no_choices")
-    if key.isdigit():
-        position = int(key)
+    position = ascii_int(key)
+    if position is not None:
         if 1 <= position <= len(choices):
             return choices[position - 1]
         return Invalid("forms.unknown_choice", {"text": text.strip(), "count": len(choices)})
