@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from telegram import Bot
 
 from bot.admin import create_invites
+from bot.channels.telegram import StatusMessage
 from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
@@ -248,3 +250,17 @@ async def test_rasoat_run_starts_when_the_command_menu_fails(
     [warning] = [line for line in output.splitlines() if "command menu not set" in line]
     assert "setMyCommands" in warning and "WARNING" in warning
     assert TOKEN not in output
+
+
+async def test_an_edit_that_changes_nothing_is_no_failure(fake_telegram: FakeTelegram) -> None:
+    # Telegram refuses to edit a message into what it already shows ("message is not
+    # modified"); the same status twice must not count as a lost reply.
+    fake_telegram.user(id=903)
+    async with Bot(TOKEN, base_url=f"{fake_telegram.base_url}/bot") as bot:
+        status = StatusMessage(bot, 903)
+        await status.show("Đang xuất… 40%")
+        await status.show("Đang xuất… 40%")
+        await status.show("Đang xuất… 60%")
+    [sent] = fake_telegram.messages_to(903)
+    assert fake_telegram.message(903, sent["message_id"])["text"] == "Đang xuất… 60%"
+    assert [e for e in fake_telegram.api_errors if "not modified" in str(e)]

@@ -22,7 +22,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import RetryAfter, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -67,6 +67,8 @@ MENU_RETRY_LONGEST = 600.0
 # Updates in flight at once, all chats together. Each one holds a database connection
 # only while its transaction runs, so this bounds memory, not the pool.
 MAX_CONCURRENT_UPDATES = 64
+# Telegram's description of an edit that changes nothing.
+NOT_MODIFIED = "message is not modified"
 
 
 def to_incoming(update: Update) -> Incoming | None:
@@ -201,7 +203,7 @@ class StatusMessage:
             sent = await _call("sendMessage", partial(self.bot.send_message, self.chat_id, text))
             self.message_id = sent.message_id
         else:
-            await _call(
+            await _edit(
                 "editMessageText",
                 partial(
                     self.bot.edit_message_text,
@@ -266,7 +268,7 @@ async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None
         for part in split_text(reply.text):
             await _call("sendMessage", partial(bot.send_message, chat_id, part))
     elif isinstance(reply, Choices) and reply.edit and _pressed(update):
-        await _call(
+        await _edit(
             "editMessageReplyMarkup",
             partial(
                 bot.edit_message_reply_markup,
@@ -302,6 +304,21 @@ async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None
             "setMyCommands",
             partial(bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id)),
         )
+
+
+async def _edit(method: str, call: Callable[[], Awaitable[object]]) -> None:
+    """An edit, through :func:`_call`; one that would change nothing is done already.
+
+    Telegram refuses an edit to the content a message has ("message is not modified": the
+    same status line twice, a keyboard pressed into the state it shows). The message shows
+    what was asked, so that is success, not a lost reply.
+    """
+    try:
+        await _call(method, call)
+    except SendFailed as failure:
+        cause = failure.__cause__
+        if not (isinstance(cause, BadRequest) and NOT_MODIFIED in str(cause).lower()):
+            raise
 
 
 async def _call(method: str, call: Callable[[], Awaitable[T]]) -> T:
