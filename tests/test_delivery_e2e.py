@@ -264,3 +264,31 @@ async def test_an_edit_that_changes_nothing_is_no_failure(fake_telegram: FakeTel
     [sent] = fake_telegram.messages_to(903)
     assert fake_telegram.message(903, sent["message_id"])["text"] == "Đang xuất… 60%"
     assert [e for e in fake_telegram.api_errors if "not modified" in str(e)]
+
+
+async def test_an_update_the_library_cannot_read_is_skipped_and_others_served(
+    database: Database, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An update python-telegram-bot fails to parse (here a poll missing its required
+    # fields, as a new Telegram field would do) used to stall polling for everyone, and each
+    # retry logged the update with the sender's name and text.
+    await seed_areas(database.sessions)
+    async with telegram_bot(_settings(database, fake_telegram)):
+        secret = "Bí Mật Nguyễn"
+        await fake_telegram.push_update(
+            {
+                "message": {
+                    "message_id": 1,
+                    "date": 0,
+                    "chat": {"id": 904, "type": "private", "first_name": secret},
+                    "from": {"id": 904, "is_bot": False, "first_name": secret},
+                    "poll": {"id": "p1", "question": secret},
+                }
+            }
+        )
+        await fake_telegram.user(id=905, first_name="Hà").send_text("chào")
+        [reply] = await fake_telegram.wait_for_messages(905, timeout=10)
+        assert reply["text"] == translate("registration.unknown_user")
+        assert fake_telegram.pending_updates == []
+    assert secret not in caplog.text
+    assert "could not be read (TypeError) and was skipped" in caplog.text

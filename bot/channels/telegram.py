@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 from telegram import (
@@ -30,6 +32,7 @@ from telegram.ext import (
     ContextTypes,
     TypeHandler,
 )
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.delivery import SendFailed, deliver, harmless
@@ -184,6 +187,63 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+
+class ReadableUpdates(HTTPXRequest):
+    """The getUpdates connection, with the updates python-telegram-bot cannot read replaced.
+
+    One update PTB fails to parse (a new Telegram field it does not know, say) fails the
+    whole getUpdates call: PTB asks again for the same batch forever, nobody is answered,
+    and each failure is logged with the update inside (names, messages). Here each update is
+    read alone first; one that can't be is replaced by its bare ``update_id`` (logged by id
+    only), which PTB reads, so the offset moves past it and the others are served.
+    """
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if code != HTTPStatus.OK or not url.endswith("/getUpdates"):
+            return code, payload
+        return code, readable_updates(payload)
+
+
+def readable_updates(payload: bytes) -> bytes:
+    """A getUpdates answer in which every update is one python-telegram-bot can read."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        return payload
+    results = body.get("result") if isinstance(body, dict) else None
+    if not isinstance(results, list):
+        return payload
+    try:
+        Update.de_list(results, None)
+        return payload
+    except Exception:
+        pass
+    kept: list[object] = []
+    for raw in results:
+        try:
+            Update.de_json(raw, None)
+            kept.append(raw)
+        except Exception as error:
+            update_id = raw.get("update_id") if isinstance(raw, dict) else None
+            log.warning(
+                "update %s could not be read (%s) and was skipped", update_id, type(error).__name__
+            )
+            if isinstance(update_id, int):
+                kept.append({"update_id": update_id})
+    return json.dumps({**body, "result": kept}).encode()
 
 
 class StatusMessage:
@@ -422,6 +482,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         # A collaborator's answers must apply in the order sent, but different
         # collaborators need not wait for each other.
         .concurrent_updates(PerUserUpdateProcessor())
+        # PTB's own default for the polling connection, but reading updates one by one.
+        .get_updates_request(ReadableUpdates(connection_pool_size=1))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
