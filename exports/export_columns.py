@@ -38,6 +38,12 @@ class Kind(StrEnum):
     NUMBER = "number"
     DATE = "date"
     FLAG = "flag"
+    # A code kept for analysis next to its label; people read the label.
+    CODE = "code"
+
+
+# Columns for analysis rather than for reading: left off a printed list.
+MACHINE_KINDS = frozenset({Kind.CODE, Kind.FLAG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,16 @@ def generic_label(form: Form, text: str) -> str:
 
 
 def coded_columns(label: str, width: int = 16) -> tuple[Column, Column]:
-    return Column(code_header(label), Kind.TEXT, 12), Column(label, Kind.TEXT, width)
+    return Column(code_header(label), Kind.CODE, 12), Column(label, Kind.TEXT, width)
+
+
+def for_reading(columns: Sequence[Column]) -> tuple[int, ...]:
+    """Column positions with what people read first (labels, numbers, dates) and the codes
+    and 0/1 columns after them, so a printed list can stop where the codes begin."""
+    return (
+        *(i for i, c in enumerate(columns) if c.kind not in MACHINE_KINDS),
+        *(i for i, c in enumerate(columns) if c.kind in MACHINE_KINDS),
+    )
 
 
 @dataclass(frozen=True)

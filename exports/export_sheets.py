@@ -115,7 +115,7 @@ class Layout:
     def _common_columns() -> list[Column]:
         return [
             Column(header("exports.col.household_code"), Kind.TEXT, 12),
-            Column(header("exports.col.village_code"), Kind.TEXT, 12),
+            Column(header("exports.col.village_code"), Kind.CODE, 12),
             Column(header("exports.col.village"), Kind.TEXT, 16),
             Column(header("exports.col.head_name"), Kind.TEXT, 22),
             *coded_columns(header("exports.col.category")),
