@@ -140,6 +140,8 @@ class XlsxWriter:
         page = translate("exports.print.page", LABEL_LANG, page="&P", pages="&N")
         left = self.footer.replace("&", "&&")
         worksheet.set_footer(f"&L{left}&R{page}" if left else f"&R{page}")
+        # Which list a loose printed page belongs to: the sheet's name on top of it.
+        worksheet.set_header("&C&A")
 
     def write(self, key: str, row: Sequence[Cell]) -> None:
         # Typed calls instead of write_row: the cell types are known, and xlsxwriter's

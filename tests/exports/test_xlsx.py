@@ -125,6 +125,7 @@ async def test_every_sheet_is_set_up_for_a4_printing(commune: Commune) -> None:
         assert sheet.freeze_panes == f"A{header_row + 1}", sheet.title
         assert sheet.oddFooter.left.text == "Xã Mỹ Hòa 2026", sheet.title
         assert sheet.oddFooter.right.text == "Trang &P/&N", sheet.title
+        assert sheet.oddHeader.center.text == "&A", sheet.title
         assert sheet.print_options.gridLines, sheet.title
     assert book["Tổng hợp"].page_setup.orientation == "landscape"
     no_job = book["Không có việc làm"]
