@@ -48,6 +48,9 @@ class Sheet:
     columns: tuple[Column, ...]
     # Lines above the table in the workbook only (CSV files stay a bare table).
     preamble: tuple[str, ...] = ()
+    # A table of every answer, to filter and pivot rather than to read on paper: its long
+    # answers are not wrapped, which spares the writer a row height per row.
+    data: bool = False
 
     @property
     def slug(self) -> str:
@@ -94,8 +97,13 @@ class Layout:
 
     def _sheets(self) -> list[Sheet]:
         sheets = [
-            Sheet(HOUSEHOLDS, header("exports.sheet.households"), self._household_columns()),
-            Sheet(MEMBERS, header("exports.sheet.members"), self._member_columns()),
+            Sheet(
+                HOUSEHOLDS,
+                header("exports.sheet.households"),
+                self._household_columns(),
+                data=True,
+            ),
+            Sheet(MEMBERS, header("exports.sheet.members"), self._member_columns(), data=True),
         ]
         for group in self.action_groups:
             title = catalog("vi").get(f"exports.sheet.group.{group.id}") or sheet_title(

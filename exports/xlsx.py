@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import xlsxwriter
 
@@ -96,7 +96,9 @@ class XlsxWriter:
         printed = [c for c in columns if c.kind not in MACHINE_KINDS] or columns
         printed_width = sum(_width(column) for column in printed)
         for col, column in enumerate(columns):
-            style = self._wrap if column.kind is Kind.TEXT else self._top
+            style = None
+            if not sheet.data:
+                style = self._wrap if column.kind is Kind.TEXT else self._top
             worksheet.set_column(col, col, _width(column), style)
         row = 0
         for index, line in enumerate(sheet.preamble):
@@ -124,7 +126,10 @@ class XlsxWriter:
         self._widths[sheet.key] = len(sheet.columns)
         self._positions[sheet.key] = tuple(positions)
         self._printed[sheet.key] = len(printed)
-        fits = tuple(_width(c) * FILL if c.kind is Kind.TEXT else math.inf for c in columns)
+        fits = tuple(
+            _width(c) * FILL if c.kind is Kind.TEXT and not sheet.data else math.inf
+            for c in columns
+        )
         self._fits[sheet.key] = fits
 
     def _print_setup(self, worksheet: Any, header_row: int, width: int) -> None:
@@ -150,13 +155,14 @@ class XlsxWriter:
         worksheet = self._sheets[key]
         fits = self._fits[key]
         lines = 1
-        for col, value in zip(self._positions[key], row, strict=True):
+        cells: Sequence[Any] = row  # typed by the checks below, without a call per cell
+        for col, value in zip(self._positions[key], cells, strict=True):
             if value is None:
                 continue
             kind = type(value)
             if kind is str:
-                if len(cast(str, value)) > fits[col]:
-                    lines = max(lines, _lines(cast(str, value), fits[col]))
+                if len(value) > fits[col]:
+                    lines = max(lines, _lines(value, fits[col]))
                 worksheet.write_string(index, col, value)
             elif kind is int or kind is float:
                 worksheet.write_number(index, col, value)
