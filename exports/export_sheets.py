@@ -37,6 +37,7 @@ SUMMARY = "summary"
 GROUP_PREFIX = "group-"
 SHEET_NAME_LIMIT = 31  # Excel's limit on a sheet tab name
 OFFICE_SEPARATOR = "; "
+LIST_ROW_LINES = 2
 
 Row = list[Cell]
 
@@ -51,6 +52,9 @@ class Sheet:
     # A table of every answer, to filter and pivot rather than to read on paper: its long
     # answers are not wrapped, which spares the writer a row height per row.
     data: bool = False
+    # Lines of text a row is tall unless its answers need more: two on the lists, which
+    # leaves room to write in "Người phụ trách" and "Ghi chú" by hand.
+    row_lines: int = 1
 
     @property
     def slug(self) -> str:
@@ -113,9 +117,22 @@ class Layout:
                 group.label.vi,
                 header("exports.preamble.support", support=group.support.vi),
             )
-            sheets.append(Sheet(GROUP_PREFIX + group.id, title, self._group_columns(), preamble))
+            sheets.append(
+                Sheet(
+                    GROUP_PREFIX + group.id,
+                    title,
+                    self._group_columns(),
+                    preamble,
+                    row_lines=LIST_ROW_LINES,
+                )
+            )
         sheets.append(
-            Sheet(DEPRIVATIONS, header("exports.sheet.deprivations"), self._deprivation_columns())
+            Sheet(
+                DEPRIVATIONS,
+                header("exports.sheet.deprivations"),
+                self._deprivation_columns(),
+                row_lines=LIST_ROW_LINES,
+            )
         )
         return sheets
 

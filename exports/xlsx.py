@@ -29,6 +29,9 @@ WORKBOOK_OPTIONS: dict[str, Any] = {
     "strings_to_urls": False,
     "strings_to_numbers": False,
     "default_date_format": "dd/mm/yyyy",
+    # Rows taller than a line read from their top. Set on the default cell format, as no
+    # cell then needs a format of its own for it.
+    "default_format_properties": {"font_name": "Calibri", "font_size": 11, "valign": "top"},
 }
 MAX_COLUMN_WIDTH = 60
 PAPER_A4 = 9
@@ -69,8 +72,6 @@ class XlsxWriter:
         )
         # Long answers wrap inside their column instead of running under the next one.
         self._wrap = self.workbook.add_format({"text_wrap": True, "valign": "top"})
-        # A row taller than one line reads from its top, numbers included.
-        self._top = self.workbook.add_format({"valign": "top"})
         self._sheets: dict[str, Any] = {}
         self._next_row: dict[str, int] = {}
         self._header_row: dict[str, int] = {}
@@ -80,6 +81,7 @@ class XlsxWriter:
         # Per sheet column (workbook order): characters a line holds if the column wraps.
         self._fits: dict[str, tuple[float, ...]] = {}
         self._printed: dict[str, int] = {}
+        self._row_lines: dict[str, int] = {}
         for sheet in sheets:
             self._add(sheet)
 
@@ -96,10 +98,11 @@ class XlsxWriter:
         printed = [c for c in columns if c.kind not in MACHINE_KINDS] or columns
         printed_width = sum(_width(column) for column in printed)
         for col, column in enumerate(columns):
-            style = None
-            if not sheet.data:
-                style = self._wrap if column.kind is Kind.TEXT else self._top
-            worksheet.set_column(col, col, _width(column), style)
+            wraps = column.kind is Kind.TEXT and not sheet.data
+            worksheet.set_column(col, col, _width(column), self._wrap if wraps else None)
+        # Rows of the sheet's usual height need no height of their own, which xlsxwriter
+        # would keep in memory for every row.
+        worksheet.set_default_row(LINE_HEIGHT * sheet.row_lines)
         row = 0
         for index, line in enumerate(sheet.preamble):
             style = self._preamble_title if index == 0 else self._preamble
@@ -126,6 +129,7 @@ class XlsxWriter:
         self._widths[sheet.key] = len(sheet.columns)
         self._positions[sheet.key] = tuple(positions)
         self._printed[sheet.key] = len(printed)
+        self._row_lines[sheet.key] = sheet.row_lines
         fits = tuple(
             _width(c) * FILL if c.kind is Kind.TEXT and not sheet.data else math.inf
             for c in columns
@@ -170,7 +174,7 @@ class XlsxWriter:
                 worksheet.write_datetime(index, col, value, self._date)
             else:
                 worksheet.write(index, col, value)
-        if lines > 1:
+        if lines > self._row_lines[key]:
             worksheet.set_row(index, LINE_HEIGHT * lines)
         self._next_row[key] = index + 1
 
