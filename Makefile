@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format run bench clean
+.PHONY: demo test print-check lint format run bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The exports as printed: LibreOffice converts a generated workbook and Word report to PDF,
+# poppler reads the pages back. Needs soffice, pdfinfo and pdftotext, so it is not in `test`.
+print-check: $(STAMP)
+	RASOAT_PRINT_CHECK=1 $(BIN)/pytest tests/print $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -14,8 +14,9 @@ Decision order, with every group id, status mapping and label taken from the rul
    both fields. Capacity "no" -> the no-capacity group (the status may be left out).
 4. Capacity "yes": the status's group; for "employed" (``by_job``) an unstable job, or a
    stable job with a wish to expand, -> the unstable/expand group, else not a target.
-5. A group may require detail answers (``required_fields``, e.g. the support needs of the
-   no-job group); if they are missing the result is ``incomplete``.
+5. A group may require detail answers (``required_fields``, none in the bundled rule
+   files: a skipped support wish means none is wished); if they are missing the result is
+   ``incomplete``.
 
 Missing answers are never guessed: the result is ``incomplete`` and lists exactly the
 answers still needed on the member's branch. Answers not on that branch are ignored.

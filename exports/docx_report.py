@@ -2,8 +2,10 @@
 
 The figures are the district report's (:mod:`exports.summary`); the sentences around them
 are the seed plan's own, so the commune can paste the section into its plan unchanged.
-Paragraphs are plain (no Word heading styles) in Times New Roman 13, the administrative
-document convention, so pasting into an existing plan keeps its look.
+Paragraphs are plain (no Word heading styles) so pasting into an existing plan keeps its
+look; the page is an administrative document's (Decree 30/2020/NĐ-CP, Appendix I): A4,
+margins 20 mm top and bottom, 30 mm left, 15 mm right, Times New Roman 13, and the text
+is marked Vietnamese, so Word checks its spelling as Vietnamese.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from docx import Document
-from docx.shared import Cm, Pt
+from docx.document import Document as WordDocument
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Cm, Mm, Pt
 
 from bot.i18n import translate
 from classification import RuleSet
@@ -31,6 +36,9 @@ from storage.models import HouseholdCategory
 LANG = "vi"
 FONT = "Times New Roman"
 FONT_SIZE = Pt(13)
+LANGUAGE = "vi-VN"
+PAGE_WIDTH, PAGE_HEIGHT = Mm(210), Mm(297)  # A4
+MARGINS = {"top": Mm(20), "bottom": Mm(20), "left": Mm(30), "right": Mm(15)}
 # "a) Tổng số hộ nghèo…": the first line of a category block of the summary text.
 CATEGORY_BLOCK = re.compile(r"^[a-z]\) ")
 # The groups of II.2 in the plan's order, with the plan's bullet for each.
@@ -71,16 +79,22 @@ def section_two(report: SummaryReport, tally: SummaryTally, rules: RuleSet) -> l
     paragraphs += [Paragraph(line) for line in _category_lines(report)]
     poor = report.counts(HouseholdCategory.POOR)
     near_poor = report.counts(HouseholdCategory.NEAR_POOR)
+    escaped = report.counts(HouseholdCategory.ESCAPED)
+    # The group counts below include every category, so the escaped are named as well
+    # (as /summary does): the sentences then add up to the lists.
+    seeking = [
+        t(
+            "docx.seeking",
+            place=where,
+            poor=format_count(poor.seeking),
+            near_poor=format_count(near_poor.seeking),
+        )
+    ]
+    if escaped.seeking:
+        seeking.append(t("docx.seeking_escaped", count=format_count(escaped.seeking)))
     paragraphs += [
         Paragraph(t("docx.solutions"), bold=True),
-        Paragraph(
-            t(
-                "docx.seeking",
-                place=where,
-                poor=format_count(poor.seeking),
-                near_poor=format_count(near_poor.seeking),
-            )
-        ),
+        Paragraph(" ".join([*seeking, t("docx.grouping")])),
     ]
     for group_id, bullet in GROUP_BULLETS:
         group = rules.groups_by_id.get(group_id)
@@ -109,15 +123,16 @@ def section_two(report: SummaryReport, tally: SummaryTally, rules: RuleSet) -> l
         for indicator in rules.indicators
         if tally.deprived[indicator.id]
     ]
-    paragraphs.append(
-        Paragraph(
-            t(
-                "docx.unable",
-                poor=format_count(poor.unable),
-                near_poor=format_count(near_poor.unable),
-            )
+    unable = [
+        t(
+            "docx.unable",
+            poor=format_count(poor.unable),
+            near_poor=format_count(near_poor.unable),
         )
-    )
+    ]
+    if escaped.unable:
+        unable.append(t("docx.unable_escaped", count=format_count(escaped.unable)))
+    paragraphs.append(Paragraph(" ".join([*unable, t("docx.unable_plan")])))
     housing = tally.housing_difficulty[HouseholdCategory.POOR.value]
     paragraphs.append(
         Paragraph(t("docx.housing", place=where, count=format_count(housing) if housing else "0"))
@@ -145,9 +160,11 @@ def write_docx(path: Path, paragraphs: Sequence[Paragraph], *, title: str = "") 
     style.font.name = FONT
     style.font.size = FONT_SIZE
     style.paragraph_format.space_after = Pt(6)
+    _administrative_page(document)
     if title:
         document.core_properties.title = title
     document.core_properties.author = "rasoat"
+    document.core_properties.language = LANGUAGE
     for item in paragraphs:
         paragraph = document.add_paragraph()
         if item.indent:
@@ -157,3 +174,28 @@ def write_docx(path: Path, paragraphs: Sequence[Paragraph], *, title: str = "") 
         run.italic = item.italic
     document.save(str(path))
     return path
+
+
+def _administrative_page(document: WordDocument) -> None:
+    for section in document.sections:
+        section.page_width, section.page_height = PAGE_WIDTH, PAGE_HEIGHT
+        section.top_margin, section.bottom_margin = MARGINS["top"], MARGINS["bottom"]
+        section.left_margin, section.right_margin = MARGINS["left"], MARGINS["right"]
+    # The template's defaults say en-US and theme fonts, and every run inherits them: the
+    # language and the font of every script are set where all styles start from.
+    properties = [document.styles["Normal"].element.get_or_add_rPr()]
+    defaults = document.styles.element.find(qn("w:docDefaults"))
+    if defaults is not None:
+        properties += defaults.findall(f"{qn('w:rPrDefault')}/{qn('w:rPr')}")
+    for rpr in properties:
+        fonts = rpr.get_or_add_rFonts()
+        for theme in ("w:asciiTheme", "w:hAnsiTheme", "w:eastAsiaTheme", "w:cstheme"):
+            fonts.attrib.pop(qn(theme), None)
+        for script in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+            fonts.set(qn(script), FONT)
+        lang = rpr.find(qn("w:lang"))
+        if lang is None:
+            # Last in the run properties' schema order among what these styles hold.
+            lang = OxmlElement("w:lang")
+            rpr.append(lang)
+        lang.set(qn("w:val"), LANGUAGE)

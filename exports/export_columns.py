@@ -9,6 +9,7 @@ column per choice, so it can be counted with a plain SUM.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -17,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
+from bot.forms.xpath import REFERENCE
 from bot.i18n import translate
 from classification import RuleSet
 
@@ -27,6 +29,8 @@ LIST_SEPARATOR = ", "
 CODE_SEPARATOR = " "
 # Answer fields without a short label in the rule file.
 EXTRA_FIELD_KEYS = {"member_count": "exports.field.member_count"}
+# In a header, a reference to a household answer reads as an ellipsis (none does today).
+GENERIC_REFERENCE = "…"
 
 
 class Kind(StrEnum):
@@ -34,6 +38,12 @@ class Kind(StrEnum):
     NUMBER = "number"
     DATE = "date"
     FLAG = "flag"
+    # A code kept for analysis next to its label; people read the label.
+    CODE = "code"
+
+
+# Columns for analysis rather than for reading: left off a printed list.
+MACHINE_KINDS = frozenset({Kind.CODE, Kind.FLAG})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +65,40 @@ def code_header(label: str) -> str:
     return header("exports.col.code_of", label=label)
 
 
-def field_title(field: Field, rules: RuleSet) -> str:
+def field_title(form: Form, field: Field, rules: RuleSet) -> str:
     if field.name in EXTRA_FIELD_KEYS:
         return header(EXTRA_FIELD_KEYS[field.name])
     label = rules.field_label(field.name, "vi")
     if label and label != field.name:
         return capitalise(label)
-    return capitalise(field.label.get(LABEL_LANG) or field.name)
+    return capitalise(generic_label(form, field.label.get(LABEL_LANG) or field.name))
+
+
+def generic_label(form: Form, text: str) -> str:
+    """A form label with its ``${...}`` references replaced by words: a column stands for
+    every row, so "${name}" (a member's answer) becomes the form's word for a member."""
+
+    def word(match: re.Match[str]) -> str:
+        referenced = form.fields.get(match.group(1))
+        if referenced is None or not referenced.repeats:
+            return GENERIC_REFERENCE
+        repeat = form.repeats[referenced.repeats[-1]]
+        return (repeat.label.get(LABEL_LANG) or GENERIC_REFERENCE).lower()
+
+    return REFERENCE.sub(word, text)
 
 
 def coded_columns(label: str, width: int = 16) -> tuple[Column, Column]:
-    return Column(code_header(label), Kind.TEXT, 12), Column(label, Kind.TEXT, width)
+    return Column(code_header(label), Kind.CODE, 12), Column(label, Kind.TEXT, width)
+
+
+def for_reading(columns: Sequence[Column]) -> tuple[int, ...]:
+    """Column positions with what people read first (labels, numbers, dates) and the codes
+    and 0/1 columns after them, so a printed list can stop where the codes begin."""
+    return (
+        *(i for i, c in enumerate(columns) if c.kind not in MACHINE_KINDS),
+        *(i for i, c in enumerate(columns) if c.kind in MACHINE_KINDS),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +111,7 @@ class FieldColumns:
 
 
 def field_columns(form: Form, field: Field, rules: RuleSet) -> FieldColumns:
-    title = field_title(field, rules)
+    title = field_title(form, field, rules)
     if field.type is FieldType.SELECT_ONE:
         labels = _choice_labels(form, field)
         return FieldColumns(field, coded_columns(title), _select_one(labels))

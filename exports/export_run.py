@@ -276,7 +276,8 @@ class _Job:
     async def _xlsx(self, ids: Sequence[int], tag: str) -> Path:
         path = self.folder / f"export{tag}.xlsx"
         sheets = [*self.layout.sheets, summary_sheet()]
-        writer = XlsxWriter(path, sheets, title=f"{self.scope.name} {self.scope.selection.year}")
+        title = f"{self.scope.name} {self.scope.selection.year}"
+        writer = XlsxWriter(path, sheets, title=title, footer=title)
         try:
             tally = await self._stream(ids, writer)
             for row in await self._summary_rows(tally):

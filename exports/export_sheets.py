@@ -37,6 +37,7 @@ SUMMARY = "summary"
 GROUP_PREFIX = "group-"
 SHEET_NAME_LIMIT = 31  # Excel's limit on a sheet tab name
 OFFICE_SEPARATOR = "; "
+LIST_ROW_LINES = 2
 
 Row = list[Cell]
 
@@ -48,6 +49,12 @@ class Sheet:
     columns: tuple[Column, ...]
     # Lines above the table in the workbook only (CSV files stay a bare table).
     preamble: tuple[str, ...] = ()
+    # A table of every answer, to filter and pivot rather than to read on paper: its long
+    # answers are not wrapped, which spares the writer a row height per row.
+    data: bool = False
+    # Lines of text a row is tall unless its answers need more: two on the lists, which
+    # leaves room to write in "Người phụ trách" and "Ghi chú" by hand.
+    row_lines: int = 1
 
     @property
     def slug(self) -> str:
@@ -94,8 +101,13 @@ class Layout:
 
     def _sheets(self) -> list[Sheet]:
         sheets = [
-            Sheet(HOUSEHOLDS, header("exports.sheet.households"), self._household_columns()),
-            Sheet(MEMBERS, header("exports.sheet.members"), self._member_columns()),
+            Sheet(
+                HOUSEHOLDS,
+                header("exports.sheet.households"),
+                self._household_columns(),
+                data=True,
+            ),
+            Sheet(MEMBERS, header("exports.sheet.members"), self._member_columns(), data=True),
         ]
         for group in self.action_groups:
             title = catalog("vi").get(f"exports.sheet.group.{group.id}") or sheet_title(
@@ -105,9 +117,22 @@ class Layout:
                 group.label.vi,
                 header("exports.preamble.support", support=group.support.vi),
             )
-            sheets.append(Sheet(GROUP_PREFIX + group.id, title, self._group_columns(), preamble))
+            sheets.append(
+                Sheet(
+                    GROUP_PREFIX + group.id,
+                    title,
+                    self._group_columns(),
+                    preamble,
+                    row_lines=LIST_ROW_LINES,
+                )
+            )
         sheets.append(
-            Sheet(DEPRIVATIONS, header("exports.sheet.deprivations"), self._deprivation_columns())
+            Sheet(
+                DEPRIVATIONS,
+                header("exports.sheet.deprivations"),
+                self._deprivation_columns(),
+                row_lines=LIST_ROW_LINES,
+            )
         )
         return sheets
 
@@ -115,7 +140,7 @@ class Layout:
     def _common_columns() -> list[Column]:
         return [
             Column(header("exports.col.household_code"), Kind.TEXT, 12),
-            Column(header("exports.col.village_code"), Kind.TEXT, 12),
+            Column(header("exports.col.village_code"), Kind.CODE, 12),
             Column(header("exports.col.village"), Kind.TEXT, 16),
             Column(header("exports.col.head_name"), Kind.TEXT, 22),
             *coded_columns(header("exports.col.category")),

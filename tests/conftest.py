@@ -40,6 +40,10 @@ POSTGRES_URL = os.environ.get(
 )
 REQUIRE_POSTGRES = os.environ.get("RASOAT_REQUIRE_POSTGRES") == "1"
 BACKENDS = ("sqlite", "postgresql")
+# The print check needs LibreOffice and poppler, which not every machine has: it runs only
+# through `make print-check`, so that `make test` passes on a bare clone with nothing skipped.
+PRINT_CHECK = os.environ.get("RASOAT_PRINT_CHECK") == "1"
+collect_ignore = [] if PRINT_CHECK else ["print"]
 
 _postgres_state: dict[str, Any] = {}
 

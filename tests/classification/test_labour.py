@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from classification import MemberOutcome, Reason, RuleSet, classify_member, render_member_result
+from classification import (
+    MemberOutcome,
+    Reason,
+    RuleSet,
+    classify_member,
+    load_rule_set,
+    render_member_result,
+)
 from classification.ruleset import load_rule_set_from_path
 
 from .conftest import REF, adult
@@ -201,6 +209,38 @@ def test_retirement_switch_exclude(excluding_rules: RuleSet) -> None:
     assert (no_sex.outcome, no_sex.missing) == (MemberOutcome.INCOMPLETE, ("sex",))
 
 
+@pytest.mark.parametrize("status", ["no_job", "looking"])
+@pytest.mark.parametrize("version", ["2022-2025", "2027-2030"])
+def test_skipped_support_wish_still_puts_a_jobless_member_in_his_group(
+    status: str, version: str
+) -> None:
+    # The form says to skip "cần hỗ trợ gì" when no support is needed: a skipped answer
+    # is "no support wished", and the member stays on the no-job list.
+    rules = load_rule_set(version)
+    result = classify_member(member(labour_capacity="yes", employment_status=status), REF, rules)
+    assert (result.outcome, result.group, result.needs) == (MemberOutcome.GROUPED, "no_job", ())
+    assert result.missing == ()
+
+
+def test_a_group_may_still_require_an_answer_in_a_province_copy(
+    tmp_path: Path, rules: RuleSet
+) -> None:
+    from classification.ruleset import RULES_DIR
+
+    text = (RULES_DIR / "2022-2025.toml").read_text(encoding="utf-8")
+    marker = '[[labour_groups]]\nid = "no_job"\n'
+    assert marker in text
+    text = text.replace(marker, marker + 'required_fields = ["support_needs"]\n', 1)
+    path = tmp_path / "province.toml"
+    path.write_text(text, encoding="utf-8")
+    strict = load_rule_set_from_path(path)
+    answers = member(labour_capacity="yes", employment_status="no_job")
+    result = classify_member(answers, REF, strict)
+    assert (result.outcome, result.missing) == (MemberOutcome.INCOMPLETE, ("support_needs",))
+    answered = classify_member({**answers, "support_needs": []}, REF, strict)
+    assert (answered.outcome, answered.group) == (MemberOutcome.GROUPED, "no_job")
+
+
 MISSING_CASES = [
     ({"birth_date": None}, ("birth_date",)),
     ({}, ("labour_capacity",)),
@@ -211,7 +251,6 @@ MISSING_CASES = [
         {"labour_capacity": "yes", "employment_status": "employed", "job_stable": "yes"},
         ("wants_expand",),
     ),
-    ({"labour_capacity": "yes", "employment_status": "no_job"}, ("support_needs",)),
     ({"labour_capacity": "maybe"}, ("labour_capacity",)),  # unknown code counts as missing
     ({"labour_capacity": "yes", "employment_status": "   "}, ("employment_status",)),
 ]

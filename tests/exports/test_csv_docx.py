@@ -107,3 +107,25 @@ async def test_csv_cells_never_become_formulas(commune: Commune, database: Datab
     for row in households + members:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
+
+
+async def test_report_is_an_a4_vietnamese_administrative_document(commune: Commune) -> None:
+    [document] = documents(await commune.conversation.handle(command("/report 87-MH", "k1")))
+    word = WordDocument(io.BytesIO(document.content))
+    for section in word.sections:
+        # Decree 30/2020 (Appendix I): A4; top and bottom 20-25 mm, left 30-35, right 15-20.
+        assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
+        assert 20 <= round(section.top_margin.mm) <= 25
+        assert 20 <= round(section.bottom_margin.mm) <= 25
+        assert 30 <= round(section.left_margin.mm) <= 35
+        assert 15 <= round(section.right_margin.mm) <= 20
+    normal = word.styles["Normal"]
+    assert normal.font.name == "Times New Roman"
+    assert 13 <= normal.font.size.pt <= 14
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    styles = word.styles.element
+    defaults = styles.find(f"{w}docDefaults/{w}rPrDefault/{w}rPr")
+    for rpr in (defaults, normal.element.find(f"{w}rPr")):
+        assert rpr.find(f"{w}lang").get(f"{w}val") == "vi-VN"
+        assert rpr.find(f"{w}rFonts").get(f"{w}eastAsia") == "Times New Roman"
+    assert word.core_properties.language == "vi-VN"

@@ -109,3 +109,38 @@ async def test_deprivations_and_summary(commune: Commune) -> None:
     assert poor["Số lượng"] == 5
     labels = [row["Chỉ tiêu"] for row in rows]
     assert any("Lao động không có việc làm" in (label or "") for label in labels)
+
+
+async def test_every_sheet_is_set_up_for_a4_printing(commune: Commune) -> None:
+    [document] = documents(await commune.conversation.handle(command("/export", commune.staff)))
+    book = workbook(document)
+    for sheet in book.worksheets:
+        setup = sheet.page_setup
+        assert setup.paperSize == 9, sheet.title  # A4
+        # fitToWidth is left out of the file when it is 1, the format's default.
+        assert (setup.fitToWidth or 1, setup.fitToHeight) == (1, 0), sheet.title
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title
+        header_row = 4 if sheet.title in SHEETS[2:6] else 1
+        assert sheet.print_title_rows == f"${header_row}:${header_row}", sheet.title
+        assert sheet.freeze_panes == f"A{header_row + 1}", sheet.title
+        assert sheet.oddFooter.left.text == "Xã Mỹ Hòa 2026", sheet.title
+        assert sheet.oddFooter.right.text == "Trang &P/&N", sheet.title
+        assert sheet.oddHeader.center.text == "&A", sheet.title
+        assert sheet.print_options.gridLines, sheet.title
+    assert book["Tổng hợp"].page_setup.orientation == "landscape"
+    no_job = book["Không có việc làm"]
+    assert no_job.page_setup.orientation == "landscape"
+    # A printed list is what people read; the codes and 0/1 columns follow, unprinted.
+    headers = [cell.value for cell in no_job[4]]
+    printed = headers[: headers.index("Ghi chú") + 1]
+    assert printed[:3] == ["Mã hộ", "Ấp", "Chủ hộ"]
+    assert not [h for h in printed if h.endswith("(mã)") or ": " in h]
+    assert "Mã ấp" in headers[len(printed) :]
+    last = no_job.max_row
+    assert no_job.print_area == f"'Không có việc làm'!$A$1:${_letter(len(printed))}${last}"
+
+
+def _letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(column)
