@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 
 from bot.interview.results import classify_interviews
+from classification.age import DEFAULT_REFERENCE, ReviewDates
 from exports.export_run import ExportRequest, ExportSettings, Format, run_export
 from storage.imports.responses import import_responses
 from storage.models import Area, Household
@@ -153,11 +154,15 @@ async def load(database: Database, commune: Commune, folder: Path, today: date) 
         )
         await session.commit()
 
+    dates = ReviewDates(DEFAULT_REFERENCE, ZoneInfo("Asia/Ho_Chi_Minh"))
+
     async def derive(uow: UnitOfWork, interview_ids: list[int]) -> None:
-        await classify_interviews(uow, interview_ids, rules_spec=None, tz=ZoneInfo("UTC"))
+        await classify_interviews(uow, interview_ids, rules_spec=None, dates=dates)
 
     path = odk_export(folder / "odk.xlsx", commune.households)
-    await import_responses(database.sessions, path, year=YEAR, today=today, after_write=derive)
+    await import_responses(
+        database.sessions, path, year=YEAR, reference_date=today, after_write=derive
+    )
 
 
 async def export(database: Database, fmt: Format, folder: Path) -> bytes:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 from docx import Document as WordDocument
 from openpyxl import load_workbook
 
+from classification.age import DEFAULT_REFERENCE
 from exports.export_run import Format
 from exports.stats import build_report
 from exports.summary import render_summary
@@ -83,9 +83,10 @@ def folders(tmp_path: Path) -> dict[str, Path]:
 async def test_lists_report_and_summary_agree_on_every_group(
     database: Database, folders: dict[str, Path]
 ) -> None:
-    today = datetime.now(UTC).date()
-    commune = random_commune(today)
-    await load(database, commune, folders["odk"], today)
+    # Ages as the bot counts them: at the review's reference date (31/12 by default).
+    reference = DEFAULT_REFERENCE.on(YEAR)
+    commune = random_commune(reference)
+    await load(database, commune, folders["odk"], reference)
     expected = expected_counts(commune)
 
     def total(group: str) -> int:
