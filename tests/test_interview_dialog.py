@@ -211,7 +211,7 @@ async def test_the_household_code_is_the_household_picked_and_the_answers_round_
         rows = await session.execute(
             select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
         )
-        answers = assemble(form, list(rows.tuples()))
+        answers = assemble(form, [(path, value) for path, value in rows])
     assert answers["household_code"] == HOUSEHOLD_CODE
 
     # The same answers as Kobo exports the bundled form: the file finds the household
