@@ -305,6 +305,10 @@ async def test_section_notes_and_member_headers_are_said_once(
     conversation, _clock = setup
     collab = await collaborator(database, conversation, "1")
     await start(collab)
+    # The household part's title comes with its first question actually asked, although the
+    # questions before it were answered without asking (the code, the roster's category).
+    assert collab.transcript[-2:] == ["Phần A. Thông tin chung của hộ", collab.transcript[-1]]
+    assert collab.transcript[-1].startswith("Hộ ở khu vực nào?")
     await collab.answer_until(at_member(0, "labour_capacity"))
     first = collab.transcript[-1]
     assert first.startswith("👤 Thành viên 1/5\nNguyễn Văn Hùng còn khả năng lao động")

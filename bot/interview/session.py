@@ -181,7 +181,10 @@ class InterviewSession:
         if stored is not None:
             answers = with_household_code(form, stored.answers(), interview.household)
             session = cls(uow, interview, interview.household, form, answers, today)
-            session._prefill = (interview.prefill, stored.prefill())
+            session._prefill = (
+                interview.prefill,
+                with_household_code(form, stored.prefill(), interview.household),
+            )
             session._rows = stored.rows
             if stored.steps is not None and stored.steps_day == today:
                 session._steps = (session.answers, interview.prefill, dict(stored.steps))
@@ -195,9 +198,13 @@ class InterviewSession:
 
     @property
     def prefill(self) -> dict[str, Any]:
+        """The suggested answers: the roster's, and the household code the chat answers
+        itself (so the engine knows it was never asked, and keeps the section note before
+        it for the first question that is)."""
         source = self.interview.prefill
         if self._prefill is None or self._prefill[0] is not source:
-            self._prefill = (source, decoded_prefill(self.form, dict(source or {})))
+            decoded = decoded_prefill(self.form, dict(source or {}))
+            self._prefill = (source, with_household_code(self.form, decoded, self.household))
         return self._prefill[1]
 
     def step(self, at: Path | None = None) -> Step:
