@@ -108,6 +108,21 @@ async def add_user(
         return user
 
 
+async def set_active(sessions: async_sessionmaker[AsyncSession], who: str, *, active: bool) -> User:
+    """Deactivate (or reactivate) the user ``who`` ("telegram:12345"): a deactivated user's
+    messages are answered with a notice and change nothing."""
+    platform, _, user_id = who.partition(":")
+    async with UnitOfWork(sessions) as uow:
+        user = await uow.users.by_platform_id(platform, user_id) if user_id else None
+        if user is None:
+            raise AdminError("admin.unknown_user", who=who)
+        user.active = active
+        action = "user.activated" if active else "user.deactivated"
+        uow.audit.record(action, entity="user", entity_id=user.id)
+        await uow.commit()
+        return user
+
+
 @dataclass(frozen=True)
 class LockedChat:
     platform: str

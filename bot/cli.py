@@ -18,6 +18,7 @@ from bot.admin import (
     create_invites,
     locked_chats,
     parse_role,
+    set_active,
     unlock_chats,
 )
 from bot.i18n import translate
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     user_add.add_argument("--name", required=True)
     user_add.add_argument("--role", required=True)
     user_add.add_argument("--area", required=True, action="append", help="area code (repeatable)")
+
+    for verb, text in (("deactivate", "stop a user's access"), ("activate", "restore it")):
+        switch = users.add_parser(verb, help=text)
+        switch.add_argument("who", help="the user, as platform:id (telegram:12345)")
 
     invites = commands.add_parser("invites", help="invite codes").add_subparsers(
         dest="invites_command", required=True
@@ -302,6 +307,11 @@ async def dispatch(
             )
             for path in written:
                 print(path)
+        elif args.command == "users" and args.users_command in ("activate", "deactivate"):
+            active = args.users_command == "activate"
+            user = await set_active(rt.sessions, args.who, active=active)
+            key = "cli.user_activated" if active else "cli.user_deactivated"
+            print(translate(key, settings.locale, name=user.display_name))
         elif args.command == "users":
             user = await add_user(
                 rt.sessions,

@@ -28,13 +28,29 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "tiep": interview.again,
 }
 
-# Text and buttons go to the first dialog that claims them.
+ChoiceHandler = Callable[[DialogContext, str], Awaitable[list[Outgoing] | None]]
+
+# Every kind of button, by the prefix of its data ("h:12"): the command whose roles may press
+# it (the same table that builds /help and the menus) and the dialog that handles it. A button
+# is authorised here, before any dialog sees its data; data with another prefix is stale.
+BUTTONS: dict[str, tuple[str, ChoiceHandler]] = {
+    households.PICK: ("interview", households.on_choice),
+    households.PAGE: ("interview", households.on_choice),
+    **{prefix: ("interview", interview.on_choice) for prefix in interview.button_namespaces()},
+    summary.CALLBACK: ("summary", summary.on_choice),
+}
+
+# Typed text goes to the interview (an answer) or to the household list (a search): both
+# are the interview command's, and only its roles' text reaches them.
+TEXT_COMMAND = "interview"
 TEXT_HANDLERS = (interview.on_text, households.on_text)
-CHOICE_HANDLERS = (interview.on_choice, households.on_choice, summary.on_choice)
 
 
 async def route(ctx: DialogContext) -> list[Outgoing]:
     incoming = ctx.incoming
+    if ctx.user is not None and not ctx.user.active:
+        # Deactivated by commune staff: nothing they send is applied, a new code included.
+        return fallback.deactivated(ctx)
     if incoming.kind is Kind.COMMAND and incoming.command == "start":
         return await registration.start(ctx)
     if ctx.user is None:
@@ -47,10 +63,11 @@ async def route(ctx: DialogContext) -> list[Outgoing]:
         return await _on_choice(ctx, incoming.choice or "")
     if len(incoming.text) > fallback.MAX_TEXT_LENGTH:
         return fallback.too_long(ctx)
-    for handler in TEXT_HANDLERS:
-        replies = await handler(ctx, incoming.text)
-        if replies is not None:
-            return replies
+    if ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
+        for handler in TEXT_HANDLERS:
+            replies = await handler(ctx, incoming.text)
+            if replies is not None:
+                return replies
     return await fallback.idle_text(ctx)
 
 
@@ -66,11 +83,16 @@ async def _run_command(ctx: DialogContext, name: str) -> list[Outgoing]:
 
 
 async def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
+    assert ctx.user is not None
     namespace, _, payload = data.partition(":")
     if namespace == "cmd":
         return await _run_command(ctx, payload)
-    for handler in CHOICE_HANDLERS:
-        replies = await handler(ctx, data)
-        if replies is not None:
-            return replies
-    return fallback.stale_button(ctx)
+    owner = BUTTONS.get(namespace)
+    if owner is None:
+        return fallback.stale_button(ctx)
+    command, handler = owner
+    if ctx.user.role not in BY_NAME[command].roles:
+        ctx.uow.audit.record("button.refused", actor=ctx.user, entity="button", entity_id=namespace)
+        return fallback.button_not_allowed(ctx)
+    replies = await handler(ctx, data)
+    return replies if replies is not None else fallback.stale_button(ctx)

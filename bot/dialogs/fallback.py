@@ -18,6 +18,14 @@ def not_allowed(ctx: DialogContext) -> list[Outgoing]:
     return [Text(ctx.t("fallback.not_allowed", command=ctx.incoming.command or ""))]
 
 
+def button_not_allowed(ctx: DialogContext) -> list[Outgoing]:
+    return [Notice(ctx.t("fallback.button_not_allowed"))]
+
+
+def deactivated(ctx: DialogContext) -> list[Outgoing]:
+    return [Text(ctx.t("fallback.deactivated"))]
+
+
 def unsupported(ctx: DialogContext) -> list[Outgoing]:
     return [Text(ctx.t("fallback.unsupported"))]
 

@@ -282,6 +282,11 @@ async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
     return await _accept(ctx, session, state, step, parsed.value)
 
 
+def button_namespaces() -> frozenset[str]:
+    """The button data prefixes this dialog handles (see bot.router.BUTTONS)."""
+    return frozenset(_CHOICE_HANDLERS)
+
+
 async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     """Handle a button of this dialog; None when ``data`` isn't one of ours."""
     verb, _, rest = data.partition(":")
