@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from storage.text import without_controls
+
 
 class Kind(StrEnum):
     TEXT = "text"
@@ -19,15 +21,6 @@ class Kind(StrEnum):
     CHOICE = "choice"
     # Stickers, photos, voice...: content the questionnaire can't use.
     UNSUPPORTED = "unsupported"
-
-
-# C0 control characters but line feed and tab, and DEL: no answer, name or command contains
-# them, and PostgreSQL refuses NUL in text. Removed before any dialog sees the message.
-_CONTROLS = {code: None for code in [*range(32), 127] if chr(code) not in "\n\t"}
-
-
-def without_controls(text: str) -> str:
-    return text.translate(_CONTROLS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,3 +13,12 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
     return " ".join(stripped.lower().split())
+
+
+# C0 control characters but line feed and tab, and DEL: no name, answer or command contains
+# them, and PostgreSQL refuses NUL in text. Removed from whatever people send or import.
+_CONTROLS = {code: None for code in [*range(32), 127] if chr(code) not in "\n\t"}
+
+
+def without_controls(text: str) -> str:
+    return text.translate(_CONTROLS)

@@ -9,7 +9,6 @@ turned into XLSX), add metadata columns, and link repeat rows to their submissio
 from __future__ import annotations
 
 import unicodedata
-import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,8 +18,8 @@ from pathlib import Path
 from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
 from storage.imports.responses_errors import SheetErrors
 from storage.imports.roster import ROSTER_COLUMNS
-from storage.imports.tabular import Cell, header_key
-from storage.text import fold
+from storage.imports.tabular import Cell, header_key, xlsx_sheets
+from storage.text import fold, without_controls
 
 SEPARATORS = "/-.:"
 # Excel limits sheet titles to 31 characters; Kobo cuts longer repeat names to fit.
@@ -114,40 +113,25 @@ class RawSheet:
 
 def read_workbook(path: Path, errors: SheetErrors) -> list[RawSheet]:
     """Every non-empty sheet with its header (the first non-empty row) and data rows."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-
     if not path.is_file():
         errors.add(None, None, None, "imports.file_not_found", file=str(path))
         return []
     if path.suffix.lower() != ".xlsx":
         errors.add(None, None, None, "imports.responses.xlsx_only", file=path.name)
         return []
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
+    workbook = xlsx_sheets(path)
+    if workbook is None:
         errors.add(None, None, None, "imports.unreadable_xlsx", file=path.name)
         return []
     sheets: list[RawSheet] = []
-    try:
-        for worksheet in workbook.worksheets:
-            if isinstance(worksheet, ReadOnlyWorksheet):
-                # Some generators write a wrong size into the file; trusting it would cut
-                # off rows or columns silently.
-                worksheet.reset_dimensions()
-            rows = [
-                DataRow(number, [_clean(value) for value in values])
-                for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1)
-            ]
-            rows = [row for row in rows if any(cell is not None for cell in row.cells)]
-            if not rows:
-                continue
-            header, *data = rows
-            headers = ["" if cell is None else str(cell).strip() for cell in header.cells]
-            sheets.append(RawSheet(worksheet.title, header.number, headers, data))
-    finally:
-        workbook.close()
+    for title, values in workbook:
+        rows = [DataRow(number, [_clean(value) for value in cells]) for number, cells in values]
+        rows = [row for row in rows if any(cell is not None for cell in row.cells)]
+        if not rows:
+            continue
+        header, *data = rows
+        headers = ["" if cell is None else str(cell).strip() for cell in header.cells]
+        sheets.append(RawSheet(title, header.number, headers, data))
     return sheets
 
 
@@ -156,7 +140,7 @@ def _clean(value: object) -> Cell:
         return None
     if isinstance(value, str):
         # NFC so that text typed on different systems compares and stores identically.
-        text = unicodedata.normalize("NFC", value).strip()
+        text = without_controls(unicodedata.normalize("NFC", value)).strip()
         return text or None
     if isinstance(value, bool):
         return "1" if value else "0"

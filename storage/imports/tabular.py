@@ -12,13 +12,14 @@ import io
 import re
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from storage.imports.errors import ErrorList, ImportFailed, RowError
-from storage.text import fold
+from storage.text import fold, without_controls
 
 Cell = str | int | float | date | None
 
@@ -132,39 +133,67 @@ def _sniff_delimiter(text: str) -> str:
     return ","
 
 
-def _xlsx_rows(path: Path, errors: ErrorList) -> list[tuple[int, list[Cell]]]:
+# What reading a file that is not a sound workbook raises: not a zip, a damaged one (CRC,
+# deflate), a missing or broken part, XML that does not parse (lxml's and the standard
+# library's syntax errors are SyntaxErrors).
+UNREADABLE_XLSX = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    KeyError,
+    OSError,
+    ValueError,
+    SyntaxError,
+)
+
+
+def xlsx_sheets(path: Path) -> list[tuple[str, list[tuple[int, list[object]]]]] | None:
+    """Every sheet as (title, [(row number, values)]) for its rows with a value; None when
+    the file can't be read as a workbook, whatever is wrong inside it."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
-        errors.add(None, None, "imports.unreadable_xlsx", file=path.name)
-        return []
+    except (*UNREADABLE_XLSX, InvalidFileException):
+        return None
+    sheets: list[tuple[str, list[tuple[int, list[object]]]]] = []
     try:
-        if not workbook.worksheets:
-            return []
-        sheet = workbook.worksheets[0]
-        if isinstance(sheet, ReadOnlyWorksheet):
-            # Some generators write a wrong size into the file; trusting it would cut
-            # off rows or columns silently.
-            sheet.reset_dimensions()
-        rows: list[tuple[int, list[Cell]]] = []
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [_clean_xlsx(value) for value in values]
-            if any(cell is not None for cell in cells):
-                rows.append((number, cells))
-        return rows
+        for worksheet in workbook.worksheets:
+            # Some generators write a wrong size into the file; trusting it would cut off
+            # rows or columns silently. (Read-only sheets have this; others need it not.)
+            reset = getattr(worksheet, "reset_dimensions", None)
+            if callable(reset):
+                reset()
+            rows: list[tuple[int, list[object]]] = [
+                (number, list(values))
+                for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1)
+                if any(value is not None for value in values)
+            ]
+            sheets.append((worksheet.title, rows))
+    except UNREADABLE_XLSX:
+        return None
     finally:
         workbook.close()
+    return sheets
+
+
+def _xlsx_rows(path: Path, errors: ErrorList) -> list[tuple[int, list[Cell]]]:
+    sheets = xlsx_sheets(path)
+    if sheets is None:
+        errors.add(None, None, "imports.unreadable_xlsx", file=path.name)
+        return []
+    if not sheets:
+        return []
+    rows = [(number, [_clean_xlsx(value) for value in values]) for number, values in sheets[0][1]]
+    return [(number, cells) for number, cells in rows if any(cell is not None for cell in cells)]
 
 
 def _clean_text(value: str) -> str | None:
     # NFC so that text typed on different systems compares and stores identically.
     if not value.isascii():
         value = unicodedata.normalize("NFC", value)
-    return value.strip() or None
+    return without_controls(value).strip() or None
 
 
 def _clean_xlsx(value: object) -> Cell:
