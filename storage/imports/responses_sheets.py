@@ -18,7 +18,13 @@ from pathlib import Path
 from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
 from storage.imports.responses_errors import SheetErrors
 from storage.imports.roster import ROSTER_COLUMNS
-from storage.imports.tabular import Cell, header_key, xlsx_sheets
+from storage.imports.tabular import (
+    MAX_FILE_BYTES,
+    Cell,
+    header_key,
+    too_large,
+    xlsx_sheets,
+)
 from storage.text import fold, without_controls
 
 SEPARATORS = "/-.:"
@@ -118,6 +124,11 @@ def read_workbook(path: Path, errors: SheetErrors) -> list[RawSheet]:
         return []
     if path.suffix.lower() != ".xlsx":
         errors.add(None, None, None, "imports.responses.xlsx_only", file=path.name)
+        return []
+    if too_large(path):
+        errors.add(
+            None, None, None, "imports.too_large", file=path.name, limit=MAX_FILE_BYTES // 2**20
+        )
         return []
     workbook = xlsx_sheets(path)
     if workbook is None:

@@ -72,10 +72,33 @@ def read_table(path: Path, columns: Sequence[Column]) -> Sheet:
     return _match_header(raw_rows, columns)
 
 
+# A district's whole roster is a few MB; past these, a file is a mistake (or an attack) and is
+# refused before it is read, rather than after it has filled the memory.
+MAX_FILE_BYTES = 20 * 1024 * 1024
+# Inside a workbook (a zip), what the parts take once unpacked.
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+
+
+def too_large(path: Path) -> bool:
+    """Whether ``path`` is past the size limits, unpacked size of a workbook included."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        return True
+    if path.suffix.lower() != ".xlsx" or not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(item.file_size for item in archive.infolist()) > MAX_UNPACKED_BYTES
+    except UNREADABLE_XLSX:
+        return False  # damaged: the reader says so
+
+
 def _raw_rows(path: Path, errors: ErrorList) -> list[tuple[int, list[Cell]]]:
     suffix = path.suffix.lower()
     if not path.is_file():
         errors.add(None, None, "imports.file_not_found", file=str(path))
+        return []
+    if too_large(path):
+        errors.add(None, None, "imports.too_large", file=path.name, limit=MAX_FILE_BYTES // 2**20)
         return []
     if suffix == ".csv":
         return _csv_rows(path, errors)

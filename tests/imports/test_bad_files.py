@@ -87,3 +87,44 @@ async def test_control_characters_in_a_csv_are_dropped(sessions: Sessions, tmp_p
     async with sessions() as session:
         assert await session.scalar(select(Household.head_name)) == "Nguyễn Văn A"
         assert await session.scalar(select(Member.full_name)) == "Nguyễn Văn A"
+
+
+def oversized_csv(path: Path) -> Path:
+    with path.with_suffix(".csv").open("wb") as handle:
+        handle.write(b"household_code,village_code\n")
+        handle.write(b"H1,AP1\n" * (3 * 1024 * 1024))
+    return path.with_suffix(".csv")
+
+
+def zip_bomb(path: Path) -> Path:
+    """A small workbook with a part that unpacks to 256 MB."""
+    sound = write_xlsx(path.with_name("sound.xlsx"), AREA_HEADER_EN, TREE)
+    with (
+        zipfile.ZipFile(sound) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+        with target.open("xl/media/padding.bin", "w") as padding:
+            chunk = bytes(1024 * 1024)
+            for _ in range(256):
+                padding.write(chunk)
+    return path
+
+
+@pytest.mark.parametrize("make", [oversized_csv, zip_bomb])
+async def test_a_file_past_the_size_limit_is_refused_before_it_is_read(
+    sessions: Sessions, tmp_path: Path, make: object
+) -> None:
+    assert callable(make)
+    path = make(tmp_path / "qua-lon.xlsx")
+    before = await counts(sessions)
+    importers = [import_areas, import_roster]
+    if path.suffix == ".xlsx":
+        importers.append(import_responses)
+    for importer in importers:
+        with pytest.raises(ImportFailed) as failure:
+            await importer(sessions, path, **({} if importer is import_areas else {"year": YEAR}))
+        assert [e.message_key for e in failure.value.errors] == ["imports.too_large"]
+        assert "20 MB" in failure.value.errors[0].render("vi")
+    assert await counts(sessions) == before
