@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test print-check lint format run bench clean
+.PHONY: demo test print-check chaos lint format run bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(STAMP)
 # poppler reads the pages back. Needs soffice, pdfinfo and pdftotext, so it is not in `test`.
 print-check: $(STAMP)
 	RASOAT_PRINT_CHECK=1 $(BIN)/pytest tests/print $(PYTEST_ARGS)
+
+chaos: $(STAMP)
+	RASOAT_CHAOS=1 $(BIN)/pytest tests/chaos -s $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

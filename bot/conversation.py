@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -98,6 +98,18 @@ class Conversation:
             return []
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx)]
+
+    async def keep(self, platform: str, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        """Store updates as received, before the platform is told they arrived: one a crash
+        interrupts is applied at the next start (see :meth:`unapplied`)."""
+        async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
+            await uow.inbox.keep(platform, updates)
+            await uow.commit()
+
+    async def unapplied(self, platform: str) -> list[dict[str, Any]]:
+        """Updates received but not applied (the process stopped in between), in order."""
+        async with UnitOfWork(self.sessions) as uow:
+            return await uow.inbox.unapplied(platform)
 
     def _outside_private_chat(self, incoming: Incoming) -> list[Outgoing]:
         """The one answer a group, supergroup or channel gets: rasoat works in private chats.

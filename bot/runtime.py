@@ -37,6 +37,7 @@ async def open_runtime(settings: Settings, **engine_kwargs: Any) -> Runtime:
     sessions = session_factory(engine)
     async with UnitOfWork(sessions) as uow:
         await uow.updates.prune(datetime.now(UTC) - LEDGER_KEEP)
+        await uow.inbox.prune(datetime.now(UTC) - LEDGER_KEEP)
         await uow.commit()
     return Runtime(settings, engine, sessions, Conversation(sessions, settings))
 

@@ -217,6 +217,24 @@ class ProcessedUpdate(Base):
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class InboxUpdate(Base):
+    """A platform update as received, stored before the platform is told it arrived.
+
+    Telegram forgets an update once the next poll confirms it, which python-telegram-bot
+    does while the update is still only in memory; stored here first, an update a crash
+    interrupted is applied at the next start (those without a ``processed_updates`` row).
+    """
+
+    __tablename__ = "inbox_updates"
+    __table_args__ = (UniqueConstraint("platform", "update_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    update_key: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class DialogState(Base):
     """Where each user is in a conversation; kept in the database so a restart resumes."""
 
@@ -379,6 +397,7 @@ __all__ = [
     "DialogState",
     "Household",
     "HouseholdCategory",
+    "InboxUpdate",
     "Interview",
     "InterviewStatus",
     "Invite",

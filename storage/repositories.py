@@ -23,6 +23,7 @@ from storage.models import (
     Classification,
     DialogState,
     Household,
+    InboxUpdate,
     Interview,
     InterviewStatus,
     Invite,
@@ -483,6 +484,41 @@ class UpdateLedger(_Repository):
         await self.session.execute(
             delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
         )
+
+
+class Inbox(_Repository):
+    """Updates as received (see :class:`storage.models.InboxUpdate`)."""
+
+    async def keep(self, platform: str, updates: list[tuple[str, dict[str, Any]]]) -> None:
+        if not updates:
+            return
+        dialect_insert = (
+            postgresql.insert if _dialect(self.session) == "postgresql" else sqlite.insert
+        )
+        now = utcnow()
+        await self.session.execute(
+            dialect_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing(),
+            [
+                {"platform": platform, "update_key": key, "payload": payload, "received_at": now}
+                for key, payload in updates
+            ],
+        )
+
+    async def unapplied(self, platform: str) -> list[dict[str, Any]]:
+        """Stored updates no turn has applied yet, in the order they arrived."""
+        applied = select(ProcessedUpdate.update_key).where(
+            ProcessedUpdate.platform == platform,
+            ProcessedUpdate.update_key == InboxUpdate.update_key,
+        )
+        query = (
+            select(InboxUpdate.payload)
+            .where(InboxUpdate.platform == platform, ~applied.exists())
+            .order_by(InboxUpdate.id)
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def prune(self, before: datetime) -> None:
+        await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))
 
 
 class DialogStateRepository(_Repository):

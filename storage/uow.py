@@ -18,6 +18,7 @@ from storage.repositories import (
     ClassificationRepository,
     DialogStateRepository,
     HouseholdRepository,
+    Inbox,
     InterviewRepository,
     InviteRepository,
     RegistrationFailureRepository,
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.classifications = ClassificationRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.updates = UpdateLedger(self.session)
+        self.inbox = Inbox(self.session)
         self.dialogs = DialogStateRepository(self.session)
         self._after_commit: list[Callable[[], None]] = []
         return self

@@ -292,3 +292,39 @@ async def test_an_update_the_library_cannot_read_is_skipped_and_others_served(
         assert fake_telegram.pending_updates == []
     assert secret not in caplog.text
     assert "could not be read (TypeError) and was skipped" in caplog.text
+
+
+async def test_an_update_stored_but_not_applied_is_applied_at_the_next_start(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    # The state a kill -9 leaves: the update is in the inbox (Telegram has forgotten it),
+    # no turn applied it. The next start applies it before polling.
+    await seed_areas(database.sessions)
+    settings = _settings(database, fake_telegram)
+    runtime = await open_runtime(settings)
+    user = fake_telegram.user(id=906, first_name="Khoa")
+    payload = {
+        "update_id": 77001,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": user.chat(),
+            "from": user.as_dict(),
+            "text": "chào bot",
+        },
+    }
+    try:
+        await runtime.conversation.keep("telegram", [("77001", payload)])
+    finally:
+        await runtime.close()
+    env = {
+        **database.env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake_telegram.base_url,
+    }
+    process = await start_rasoat(env)
+    try:
+        [reply] = await fake_telegram.wait_for_messages(906, timeout=30)
+    finally:
+        await stop(process)
+    assert reply["text"] == translate("registration.unknown_user")

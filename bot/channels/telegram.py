@@ -199,6 +199,10 @@ class ReadableUpdates(HTTPXRequest):
     only), which PTB reads, so the offset moves past it and the others are served.
     """
 
+    # Where the updates of a getUpdates answer are stored before python-telegram-bot sees
+    # them (and so before its next poll confirms them to Telegram); set by the channel.
+    keep: Callable[[list[dict[str, Any]]], Awaitable[None]] | None = None
+
     async def do_request(
         self,
         url: str,
@@ -214,24 +218,29 @@ class ReadableUpdates(HTTPXRequest):
         )
         if code != HTTPStatus.OK or not url.endswith("/getUpdates"):
             return code, payload
-        return code, readable_updates(payload)
+        payload, updates = readable_updates(payload)
+        if updates and self.keep is not None:
+            # Failing here fails the poll: PTB asks again, and Telegram keeps the updates.
+            await self.keep(updates)
+        return code, payload
 
 
-def readable_updates(payload: bytes) -> bytes:
-    """A getUpdates answer in which every update is one python-telegram-bot can read."""
+def readable_updates(payload: bytes) -> tuple[bytes, list[dict[str, Any]]]:
+    """A getUpdates answer in which every update is one python-telegram-bot can read, and
+    those updates."""
     try:
         body = json.loads(payload)
     except ValueError:
-        return payload
+        return payload, []
     results = body.get("result") if isinstance(body, dict) else None
     if not isinstance(results, list):
-        return payload
+        return payload, []
     try:
         Update.de_list(results, None)
-        return payload
+        return payload, [raw for raw in results if isinstance(raw, dict)]
     except Exception:
         pass
-    kept: list[object] = []
+    kept: list[dict[str, Any]] = []
     for raw in results:
         try:
             Update.de_json(raw, None)
@@ -243,7 +252,7 @@ def readable_updates(payload: bytes) -> bytes:
             )
             if isinstance(update_id, int):
                 kept.append({"update_id": update_id})
-    return json.dumps({**body, "result": kept}).encode()
+    return json.dumps({**body, "result": kept}).encode(), kept
 
 
 class StatusMessage:
@@ -278,14 +287,34 @@ class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
 
+    async def keep(self, updates: list[dict[str, Any]]) -> None:
+        if self.runtime is None:
+            raise RuntimeError("the database is not open yet")
+        await self.runtime.conversation.keep(
+            PLATFORM, [(str(raw["update_id"]), raw) for raw in updates if "update_id" in raw]
+        )
+
+    async def replay(self, application: Application) -> int:
+        """Apply the updates stored but not applied before the last stop; how many."""
+        assert self.runtime is not None
+        pending = await self.runtime.conversation.unapplied(PLATFORM)
+        for payload in pending:
+            await self.apply(Update.de_json(payload, application.bot), application)
+        if pending:
+            log.info("%d update(s) received before a stop applied now", len(pending))
+        return len(pending)
+
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.apply(update, context.application)
+
+    async def apply(self, update: Update, application: Application) -> None:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
-        status = StatusMessage(context.application.bot, int(incoming.chat_id))
+        status = StatusMessage(application.bot, int(incoming.chat_id))
         show = harmless(status.show)
         replies = await self.runtime.conversation.handle(incoming, show)
-        failed = await self.deliver(context.application, incoming, update, replies)
+        failed = await self.deliver(application, incoming, update, replies)
         if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
             # Else it would say "80%" for ever over a file that never came.
             await show(translate("delivery.status_failed", self.runtime.settings.locale))
@@ -453,6 +482,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
             channel.runtime = await open_runtime(settings)
+        # Before polling: what a crash interrupted comes first, in order.
+        await channel.replay(application)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -474,6 +505,8 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
+    polling = ReadableUpdates(connection_pool_size=1)
+    polling.keep = channel.keep
     application = (
         ApplicationBuilder()
         .token(token)
@@ -483,7 +516,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         # collaborators need not wait for each other.
         .concurrent_updates(PerUserUpdateProcessor())
         # PTB's own default for the polling connection, but reading updates one by one.
-        .get_updates_request(ReadableUpdates(connection_pool_size=1))
+        .get_updates_request(polling)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

@@ -1,0 +1,88 @@
+"""kill -9 in the middle of the work: every update Telegram delivered is applied exactly once.
+
+The real `rasoat run` polls the fake Bot API while several people write to it; it is killed
+(SIGKILL, no goodbye) at random moments, started again, killed again. Telegram forgets an
+update once the next poll confirms it, and python-telegram-bot confirms while the update is
+still only in its memory: an update must be stored before that, and applied at the next
+start. Runs with `make chaos` (CI runs it); RASOAT_KILLS sets how many kills per database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+
+from sqlalchemy import select
+
+from bot.admin import add_user
+from storage.models import ProcessedUpdate, Role
+from tests.conftest import Database
+from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.helpers import seed_areas
+from tests.test_telegram_e2e import start_rasoat
+
+KILLS = int(os.environ.get("RASOAT_KILLS", "50"))
+PEOPLE = [501, 502, 503, 504]
+MESSAGES_PER_PERSON = 3
+
+
+async def applied(database: Database) -> list[str]:
+    async with database.sessions() as session:
+        query = select(ProcessedUpdate.update_key).where(ProcessedUpdate.platform == "telegram")
+        return list((await session.scalars(query)).all())
+
+
+async def test_no_update_is_lost_or_doubled_across_kills(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await seed_areas(database.sessions)
+    for person in PEOPLE:
+        await add_user(
+            database.sessions,
+            platform="telegram",
+            platform_user_id=str(person),
+            name=f"CTV {person}",
+            role=Role.COLLABORATOR,
+            area_codes=["87-MH-A1"],
+            locale="vi",
+        )
+    env = {
+        **database.env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake_telegram.base_url,
+    }
+    rng = random.Random(7)
+    pushed: list[str] = []
+    for _ in range(KILLS):
+        process = await start_rasoat(env)
+        # Each start deletes the webhook just before it begins polling.
+        await fake_telegram.wait_for_call("deleteWebhook", timeout=30)
+        for _ in range(MESSAGES_PER_PERSON):
+            for person in PEOPLE:
+                update = await fake_telegram.user(id=person).send_text("/whoami")
+                pushed.append(str(update["update_id"]))
+        await asyncio.sleep(rng.uniform(0.0, 0.4))
+        process.kill()
+        await process.wait()
+
+    # One last start: whatever was stored and not applied comes first, then what Telegram
+    # still holds.
+    process = await start_rasoat(env)
+    try:
+        for _ in range(600):
+            if set(await applied(database)) >= set(pushed):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        process.terminate()
+        await process.wait()
+    done = await applied(database)
+    lost = sorted(set(pushed) - set(done), key=int)
+    doubled = len(done) - len(set(done))
+    print(
+        f"\nkill -9 ({database.backend}): {KILLS} kills, {len(pushed)} updates delivered, "
+        f"{len(set(done) & set(pushed))} applied, lost {len(lost)}, doubled {doubled}"
+    )
+    assert lost == []
+    assert doubled == 0
