@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.admin import add_user
 from bot.messages import Incoming, Kind
-from storage.models import Area
+from storage.models import Area, Role
 from storage.uow import UnitOfWork
 
 
@@ -25,6 +27,22 @@ async def seed_areas(sessions: async_sessionmaker[AsyncSession]) -> None:
                 Area(code=f"87-MH-A{number}", name=f"Ấp {number}", level="ấp", parent_id=commune.id)
             )
         await uow.commit()
+
+
+async def add_terminal_users(
+    sessions: async_sessionmaker[AsyncSession], users: Mapping[str, tuple[Role, str]]
+) -> None:
+    """Registered users of the terminal channel, {user id: (role, area code)}, named by id."""
+    for user_id, (role, area) in users.items():
+        await add_user(
+            sessions,
+            platform="terminal",
+            platform_user_id=user_id,
+            name=user_id,
+            role=role,
+            area_codes=[area],
+            locale="vi",
+        )
 
 
 def message(

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.admin import add_user, set_active
+from bot.admin import set_active
 from bot.conversation import Conversation
 from bot.i18n import translate
 from bot.messages import Choices, Notice, Text
@@ -22,7 +22,7 @@ from bot.settings import Settings
 from storage.models import Answer, Area, AuditEntry, Household, Interview, InterviewStatus, Role
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
-from tests.helpers import message, press, seed_areas
+from tests.helpers import add_terminal_users, message, press, seed_areas
 from tests.test_settings_and_cli import rasoat
 
 YEAR = 2026
@@ -92,16 +92,7 @@ class Commune:
 @pytest.fixture
 async def commune(database: Database, settings: Settings) -> Commune:
     await seed_areas(database.sessions)
-    for user, (role, area) in REGISTERED.items():
-        await add_user(
-            database.sessions,
-            platform="terminal",
-            platform_user_id=user,
-            name=user,
-            role=role,
-            area_codes=[area],
-            locale="vi",
-        )
+    await add_terminal_users(database.sessions, REGISTERED)
     await set_active(database.sessions, f"terminal:{DEACTIVATED}", active=False)
     done = InterviewStatus.COMPLETED
     await insert_households(

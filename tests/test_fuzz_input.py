@@ -23,14 +23,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.admin import add_user
 from bot.commands import COMMANDS
 from bot.conversation import Conversation
 from bot.i18n import translate
 from bot.messages import Choices, Notice, Text
 from storage.models import Answer, Role
 from tests.conftest import BACKENDS, Database, database_settings, open_database, require_backend
-from tests.helpers import message, press, seed_areas
+from tests.helpers import add_terminal_users, message, press, seed_areas
 from tests.interview_driver import HOUSEHOLD_CODE, seed_household
 
 YEAR = datetime.now(UTC).year
@@ -117,16 +116,7 @@ def world(
         async def prepare() -> None:
             await seed_areas(database.sessions)
             await seed_household(database.sessions, YEAR)
-            for user_id, (role, area) in USERS.items():
-                await add_user(
-                    database.sessions,
-                    platform="terminal",
-                    platform_user_id=user_id,
-                    name=user_id,
-                    role=role,
-                    area_codes=[area],
-                    locale="vi",
-                )
+            await add_terminal_users(database.sessions, USERS)
             # The collaborator opens the household: text now goes to its interview.
             await conversation.handle(message("/interview", user_id="c1"))
             await conversation.handle(message(HOUSEHOLD_CODE, user_id="c1"))

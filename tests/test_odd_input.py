@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.admin import add_user
 from bot.conversation import Conversation
 from bot.flood import FloodGate, Verdict
 from bot.i18n import translate
@@ -15,7 +14,7 @@ from bot.messages import Choices, Notice, Text, without_controls
 from bot.settings import Settings, load_settings
 from storage.models import ProcessedUpdate, Role
 from tests.conftest import Database
-from tests.helpers import message, press, seed_areas
+from tests.helpers import add_terminal_users, message, press, seed_areas
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 INTERNAL = translate("error.internal")
@@ -32,19 +31,10 @@ def test_controls_are_removed_but_lines_and_tabs_kept() -> None:
 @pytest.fixture
 async def conversation(database: Database, settings: Settings) -> Conversation:
     await seed_areas(database.sessions)
-    for user_id, role, area in (
-        ("c1", Role.COLLABORATOR, "87-MH-A1"),
-        ("k1", Role.COMMUNE_STAFF, "87-MH"),
-    ):
-        await add_user(
-            database.sessions,
-            platform="terminal",
-            platform_user_id=user_id,
-            name=user_id,
-            role=role,
-            area_codes=[area],
-            locale="vi",
-        )
+    await add_terminal_users(
+        database.sessions,
+        {"c1": (Role.COLLABORATOR, "87-MH-A1"), "k1": (Role.COMMUNE_STAFF, "87-MH")},
+    )
     return Conversation(database.sessions, settings, clock=lambda: NOW)
 
 
