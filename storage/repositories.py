@@ -431,6 +431,9 @@ class ClassificationRepository(_Repository):
         return list(await self.session.scalars(query.order_by(Interview.id)))
 
 
+ENTITY_ID_LENGTH = 64  # storage.models.AuditEntry.entity_id
+
+
 class AuditRepository(_Repository):
     def record(
         self,
@@ -446,7 +449,9 @@ class AuditRepository(_Repository):
                 actor_id=actor.id if actor else None,
                 action=action,
                 entity=entity,
-                entity_id=None if entity_id is None else str(entity_id),
+                # What a person typed can name the entity (an area code given to /export):
+                # cut to the column, the audit row must never fail the turn it records.
+                entity_id=None if entity_id is None else str(entity_id)[:ENTITY_ID_LENGTH],
                 details=details,
             )
         )

@@ -143,6 +143,8 @@ FUZZ = settings(
 @example(user="c1", text="/review ²")
 @example(user="c1", text="nguy\x00en")
 @example(user="k1", text="/export \x00")
+@example(user="k1", text="/export " + "0" * 200)
+@example(user="s1", text="/summary " + "Ấp" * 100)
 def test_any_text_or_command_gets_a_clear_answer(world: World, user: str, text: str) -> None:
     replies = world.run(world.conversation.handle(message(text, user_id=user)))
     assert replies, text
