@@ -128,7 +128,10 @@ def world(
         runner.close()
 
 
+# The same examples on every run, so a red CI is a change's doing and can be replayed; the
+# crashes seen so far are pinned below with @example. Raise max_examples to explore further.
 FUZZ = settings(
+    derandomize=True,
     max_examples=120,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
