@@ -190,7 +190,12 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
 
 class ReadableUpdates(HTTPXRequest):
-    """The getUpdates connection, with the updates python-telegram-bot cannot read replaced.
+    """The getUpdates connection: each batch is stored before PTB sees it, and the updates
+    PTB cannot read are replaced.
+
+    Stored first because PTB confirms a batch to Telegram (the next poll's offset) while it
+    is still only in memory: a crash then loses it, unless it is in the inbox, which the
+    next start applies (``TelegramChannel.replay``).
 
     One update PTB fails to parse (a new Telegram field it does not know, say) fails the
     whole getUpdates call: PTB asks again for the same batch forever, nobody is answered,
