@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from telegram import Bot
 
 from bot.admin import create_invites
@@ -19,7 +20,7 @@ from bot.channels.telegram import StatusMessage
 from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
-from storage.models import InterviewStatus, Role
+from storage.models import InboxUpdate, InterviewStatus, Role
 from tests.conftest import INVITE_KEY, Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import TOKEN, Failure, FakeTelegram
@@ -27,7 +28,7 @@ from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, at_field, seed_household
 from tests.surfaces import TelegramSurface, TerminalSurface, telegram_bot
 from tests.test_reports_e2e import documents
-from tests.test_telegram_e2e import new_invite, start_rasoat, stop
+from tests.test_telegram_e2e import free_port, new_invite, start_rasoat, stop, wait_for_port
 
 YEAR = datetime.now(UTC).year
 LOST = translate("delivery.reply_lost", command="/tiep")
@@ -328,3 +329,45 @@ async def test_an_update_stored_but_not_applied_is_applied_at_the_next_start(
     finally:
         await stop(process)
     assert reply["text"] == translate("registration.unknown_user")
+
+
+async def test_a_webhook_update_is_stored_before_telegram_is_answered(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    # python-telegram-bot's webhook server answers 200 once the update is on its queue; the
+    # queue stores it first, so a crash after the 200 cannot lose it.
+    await seed_areas(database.sessions)
+    port = free_port()
+    env = {
+        **database.env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": fake_telegram.base_url,
+    }
+    url = f"http://127.0.0.1:{port}/hook"
+    process = await start_rasoat(
+        env, "--webhook", f"--port={port}", "--path=hook", "--secret=s3cret", f"--webhook-url={url}"
+    )
+    user = fake_telegram.user(id=907, first_name="Lan")
+    update = {
+        "update_id": 88001,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": user.chat(),
+            "from": user.as_dict(),
+            "text": "chào",
+        },
+    }
+    try:
+        await fake_telegram.wait_for_call("setWebhook", timeout=20)
+        await wait_for_port(port)
+        assert await fake_telegram.deliver_webhook(update, secret="s3cret") == 200
+        async with database.sessions() as session:
+            stored = await session.scalar(
+                select(InboxUpdate.payload).where(InboxUpdate.update_key == "88001")
+            )
+        assert stored is not None and stored["message"]["text"] == "chào"
+        [reply] = await fake_telegram.wait_for_messages(907, timeout=20)
+        assert reply["text"] == translate("registration.unknown_user")
+    finally:
+        await stop(process)

@@ -260,6 +260,29 @@ def readable_updates(payload: bytes) -> tuple[bytes, list[dict[str, Any]]]:
     return json.dumps({**body, "result": kept}).encode(), kept
 
 
+class DurableQueue(asyncio.Queue[object]):
+    """python-telegram-bot's update queue, which stores each update before taking it.
+
+    PTB's webhook server answers Telegram once the update is on this queue, and its poller
+    confirms a batch (the next poll) once the batch is on it: storing in ``put`` makes an
+    update durable before Telegram is told it arrived, in both modes. Updates the polling
+    connection stored with their batch (:class:`ReadableUpdates`) are not stored twice.
+    """
+
+    def __init__(self, store: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+        super().__init__()
+        self.store = store
+        self.stored: set[int] = set()
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update):
+            if item.update_id in self.stored:
+                self.stored.discard(item.update_id)
+            else:
+                await self.store([item.to_dict()])
+        await super().put(item)
+
+
 class StatusMessage:
     """One status message per update ("Đang xuất… 40%"), edited in place as work goes on.
 
@@ -510,8 +533,14 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
+    queue = DurableQueue(channel.keep)
+
+    async def keep_batch(updates: list[dict[str, Any]]) -> None:
+        await channel.keep(updates)
+        queue.stored.update(u["update_id"] for u in updates if isinstance(u.get("update_id"), int))
+
     polling = ReadableUpdates(connection_pool_size=1)
-    polling.keep = channel.keep
+    polling.keep = keep_batch
     application = (
         ApplicationBuilder()
         .token(token)
@@ -522,6 +551,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         .concurrent_updates(PerUserUpdateProcessor())
         # PTB's own default for the polling connection, but reading updates one by one.
         .get_updates_request(polling)
+        .update_queue(queue)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
