@@ -28,7 +28,14 @@ from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, at_field, seed_household
 from tests.surfaces import TelegramSurface, TerminalSurface, telegram_bot
 from tests.test_reports_e2e import documents
-from tests.test_telegram_e2e import free_port, new_invite, start_rasoat, stop, wait_for_port
+from tests.test_telegram_e2e import (
+    free_port,
+    new_invite,
+    run_env,
+    start_rasoat,
+    stop,
+    wait_for_port,
+)
 
 YEAR = datetime.now(UTC).year
 LOST = translate("delivery.reply_lost", command="/tiep")
@@ -230,11 +237,7 @@ async def test_rasoat_run_starts_when_the_command_menu_fails(
     await seed_areas(database.sessions)
     code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
     fake_telegram.fail("setMyCommands", how=Failure.ERROR_500)
-    env = {
-        **database.env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake_telegram.base_url,
-    }
+    env = run_env(database, fake_telegram)
     process = await start_rasoat(env)
     try:
         await fake_telegram.wait_for_call("deleteWebhook", timeout=20)
@@ -318,11 +321,7 @@ async def test_an_update_stored_but_not_applied_is_applied_at_the_next_start(
         await runtime.conversation.keep("telegram", [("77001", payload)])
     finally:
         await runtime.close()
-    env = {
-        **database.env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake_telegram.base_url,
-    }
+    env = run_env(database, fake_telegram)
     process = await start_rasoat(env)
     try:
         [reply] = await fake_telegram.wait_for_messages(906, timeout=30)
@@ -338,11 +337,7 @@ async def test_a_webhook_update_is_stored_before_telegram_is_answered(
     # queue stores it first, so a crash after the 200 cannot lose it.
     await seed_areas(database.sessions)
     port = free_port()
-    env = {
-        **database.env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake_telegram.base_url,
-    }
+    env = run_env(database, fake_telegram)
     url = f"http://127.0.0.1:{port}/hook"
     process = await start_rasoat(
         env, "--webhook", f"--port={port}", "--path=hook", "--secret=s3cret", f"--webhook-url={url}"

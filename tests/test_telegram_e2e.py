@@ -182,6 +182,11 @@ async def wait_for_port(port: int) -> None:
             return
 
 
+def run_env(database: Database, fake: FakeTelegram) -> dict[str, str]:
+    """The environment of a `rasoat run` on ``database`` against the fake Bot API."""
+    return {**database.env(), "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": fake.base_url}
+
+
 async def start_rasoat(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE"))}
     full_env.update(env)
@@ -210,11 +215,7 @@ async def test_rasoat_run_polling_registers_a_user(
 ) -> None:
     await seed_areas(database.sessions)
     code = await new_invite(database, Role.COMMUNE_STAFF, "87-MH")
-    env = {
-        **database.env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake_telegram.base_url,
-    }
+    env = run_env(database, fake_telegram)
     process = await start_rasoat(env)
     try:
         await fake_telegram.wait_for_call("deleteWebhook", timeout=20)
@@ -232,11 +233,7 @@ async def test_rasoat_run_webhook_checks_the_secret(
     await seed_areas(database.sessions)
     code = await new_invite(database, Role.COLLABORATOR, "87-MH-A2")
     port = free_port()
-    env = {
-        **database.env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake_telegram.base_url,
-    }
+    env = run_env(database, fake_telegram)
     url = f"http://127.0.0.1:{port}/hook"
     process = await start_rasoat(
         env,

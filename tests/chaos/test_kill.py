@@ -18,9 +18,9 @@ from sqlalchemy import select
 from bot.admin import add_user
 from storage.models import ProcessedUpdate, Role
 from tests.conftest import Database
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram import FakeTelegram
 from tests.helpers import seed_areas
-from tests.test_telegram_e2e import start_rasoat
+from tests.test_telegram_e2e import run_env, start_rasoat
 
 KILLS = int(os.environ.get("RASOAT_KILLS", "50"))
 PEOPLE = [501, 502, 503, 504]
@@ -47,11 +47,7 @@ async def test_no_update_is_lost_or_doubled_across_kills(
             area_codes=["87-MH-A1"],
             locale="vi",
         )
-    env = {
-        **database.env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": fake_telegram.base_url,
-    }
+    env = run_env(database, fake_telegram)
     rng = random.Random(7)
     pushed: list[str] = []
     for _ in range(KILLS):
