@@ -106,6 +106,14 @@ class Conversation:
             await uow.inbox.keep(platform, updates)
             await uow.commit()
 
+    async def settle(self, platform: str, update_keys: list[str]) -> None:
+        """Mark stored updates done without applying them (ones the platform adapter cannot
+        read): they are no longer :meth:`unapplied`."""
+        async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
+            for key in update_keys:
+                await uow.updates.claim(platform, key)
+            await uow.commit()
+
     async def unapplied(self, platform: str) -> list[dict[str, Any]]:
         """Updates received but not applied (the process stopped in between), in order."""
         async with UnitOfWork(self.sessions) as uow:

@@ -317,8 +317,11 @@ async def test_an_update_stored_but_not_applied_is_applied_at_the_next_start(
             "text": "chào bot",
         },
     }
+    # Stored as the webhook received it, before python-telegram-bot refused to read it: it
+    # must not stop the start, nor the update after it, nor reach the log.
+    unreadable = {"update_id": 77000, "poll": {"id": "p1", "question": "Hộ Lê Văn Kín?"}}
     try:
-        await runtime.conversation.keep("telegram", [("77001", payload)])
+        await runtime.conversation.keep("telegram", [("77000", unreadable), ("77001", payload)])
     finally:
         await runtime.close()
     env = run_env(database, fake_telegram)
@@ -326,15 +329,22 @@ async def test_an_update_stored_but_not_applied_is_applied_at_the_next_start(
     try:
         [reply] = await fake_telegram.wait_for_messages(906, timeout=30)
     finally:
-        await stop(process)
+        output = await stop(process)
     assert reply["text"] == translate("registration.unknown_user")
+    assert "stored update 77000 could not be read (TypeError)" in output
+    assert "Lê Văn Kín" not in output
+    runtime = await open_runtime(settings)
+    try:
+        assert await runtime.conversation.unapplied("telegram") == []  # not tried again
+    finally:
+        await runtime.close()
 
 
 async def test_a_webhook_update_is_stored_before_telegram_is_answered(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
-    # python-telegram-bot's webhook server answers 200 once the update is on its queue; the
-    # queue stores it first, so a crash after the 200 cannot lose it.
+    # rasoat's webhook server answers 200 once the update is stored, so a crash after the
+    # 200 cannot lose it.
     await seed_areas(database.sessions)
     port = free_port()
     env = run_env(database, fake_telegram)

@@ -326,11 +326,28 @@ class TelegramChannel:
         """Apply the updates stored but not applied before the last stop; how many."""
         assert self.runtime is not None
         pending = await self.runtime.conversation.unapplied(PLATFORM)
+        readable: list[Update] = []
+        unreadable: list[str] = []
         for payload in pending:
-            await self.apply(Update.de_json(payload, application.bot), application)
-        if pending:
-            log.info("%d update(s) received before a stop applied now", len(pending))
-        return len(pending)
+            try:
+                readable.append(Update.de_json(payload, application.bot))
+            except Exception as error:
+                # Stored as the webhook received it, and PTB could not read it then either.
+                update_id = payload.get("update_id")
+                log.warning(
+                    "stored update %s could not be read (%s) and was skipped",
+                    update_id,
+                    type(error).__name__,
+                )
+                unreadable.append(str(update_id))
+        if unreadable:
+            # Or it would be read, and fail, at every start.
+            await self.runtime.conversation.settle(PLATFORM, unreadable)
+        for update in readable:
+            await self.apply(update, application)
+        if readable:
+            log.info("%d update(s) received before a stop applied now", len(readable))
+        return len(readable)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.apply(update, context.application)
