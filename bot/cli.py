@@ -11,6 +11,7 @@ import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.admin import (
     AdminError,
@@ -32,6 +33,9 @@ from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.uow import UnitOfWork
 
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 EXIT_USAGE = 2
 
@@ -52,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--path", default="telegram", help="webhook URL path")
     run.add_argument("--secret", help="webhook secret token (or WEBHOOK_SECRET)")
     run.add_argument("--webhook-url", help="public HTTPS URL Telegram should call")
+    run.add_argument(
+        "--max-connections",
+        type=int,
+        default=40,
+        help="webhook requests Telegram may have open at once (1-100, default 40)",
+    )
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal")
     chat.add_argument("--demo", action="store_true", help="use the bundled demo commune")
@@ -455,19 +465,19 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
             "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET, so that only "
             "Telegram can post updates to the webhook"
         )
-    application = build_application(settings)
+    if args.webhook and not args.webhook_url:
+        raise SettingsError(
+            "--webhook-url is not set: give the public HTTPS address Telegram should post "
+            "updates to (your reverse proxy's, e.g. https://bot.example.vn/telegram)"
+        )
+    if args.webhook and not 1 <= args.max_connections <= 100:
+        raise SettingsError("--max-connections must be between 1 and 100 (Telegram's limits)")
+    application = build_application(settings, webhook=args.webhook)
     try:
         if not args.webhook:
             application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
         else:
-            application.run_webhook(
-                listen=args.listen,
-                port=args.port,
-                url_path=args.path,
-                secret_token=secret,
-                webhook_url=args.webhook_url,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
+            return _run_webhook(application, settings, args, secret)
     except InvalidToken:
         print(
             translate("cli.token_rejected", settings.locale, url=settings.telegram_api_url),
@@ -481,6 +491,39 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
         )
         print(redact(str(error), secrets_of(settings)), file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_webhook(
+    application: Application,
+    settings: Settings,
+    args: argparse.Namespace,
+    secret: str | None,
+) -> int:
+    from bot.channels.webhook import listening_socket, serve_webhook
+
+    assert secret is not None and args.webhook_url
+    try:
+        # Bound first: a port in use stops the start before anything else is done.
+        sock = listening_socket(args.listen, args.port)
+    except OSError as error:
+        address = f"{args.listen}:{args.port}"
+        detail = error.strerror or type(error).__name__
+        print(
+            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
+            file=sys.stderr,
+        )
+        return 1
+    asyncio.run(
+        serve_webhook(
+            application,
+            sock,
+            path=args.path,
+            secret=secret,
+            url=args.webhook_url,
+            max_connections=args.max_connections,
+        )
+    )
     return 0
 
 

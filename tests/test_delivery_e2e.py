@@ -7,12 +7,13 @@ out and that the user is told how to get back what was lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from telegram import Bot
 
 from bot.admin import create_invites
@@ -21,8 +22,9 @@ from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from storage.models import InboxUpdate, InterviewStatus, Role
-from tests.conftest import INVITE_KEY, Database
+from tests.conftest import INVITE_KEY, POSTGRES_URL, POSTGRESQL_ONLY, Database
 from tests.exports.data import Planned, insert_households
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.telegram import TOKEN, Failure, FakeTelegram
 from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, at_field, seed_household
@@ -30,10 +32,13 @@ from tests.surfaces import TelegramSurface, TerminalSurface, telegram_bot
 from tests.test_reports_e2e import documents
 from tests.test_telegram_e2e import (
     free_port,
+    inbox_keys,
     new_invite,
     run_env,
     start_rasoat,
+    start_webhook,
     stop,
+    text_update,
     wait_for_port,
 )
 
@@ -376,3 +381,39 @@ async def test_a_webhook_update_is_stored_before_telegram_is_answered(
         assert reply["text"] == translate("registration.unknown_user")
     finally:
         await stop(process)
+
+
+@POSTGRESQL_ONLY
+async def test_a_webhook_update_is_not_acknowledged_while_the_database_is_away(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    """No 200 for an update that is not stored: Telegram keeps it and sends it again, and
+    once the database is back it is taken and answered."""
+    await seed_areas(database.sessions)
+    target = make_url(POSTGRES_URL)
+    async with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        through_proxy = target.set(host="127.0.0.1", port=proxy.port)
+        process, _port = await start_webhook(
+            database,
+            fake_telegram,
+            DATABASE_URL=through_proxy.render_as_string(hide_password=False),
+        )
+        user = fake_telegram.user(id=951, first_name="Phúc")
+        update = text_update(user, 95001, "chào Phúc")
+        try:
+            proxy.cut()
+            assert await fake_telegram.deliver_webhook(update) == 500
+            assert await inbox_keys(database) == []
+            proxy.restore()
+            # As Telegram does: the same update again, until it is taken.
+            async with asyncio.timeout(20):
+                while (status := await fake_telegram.deliver_webhook(update)) != 200:
+                    assert status == 500
+                    await asyncio.sleep(0.2)
+            assert await inbox_keys(database) == ["95001"]
+            [reply] = await fake_telegram.wait_for_messages(951, timeout=20)
+            assert reply["text"] == translate("registration.unknown_user")
+        finally:
+            output = await stop(process)
+    assert "update 95001 could not be stored" in output
+    assert "chào Phúc" not in output and TOKEN not in output

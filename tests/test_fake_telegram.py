@@ -24,6 +24,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.telegram import DurableQueue
+from bot.channels.webhook import listening_socket, serve_webhook
 from tests.fakes.telegram import TOKEN, Failure, FakeTelegram, fake_telegram  # noqa: F401 - fixture
 
 
@@ -424,32 +426,51 @@ async def test_application_echo_round_trip(fake: FakeTelegram) -> None:
 
 
 async def test_application_in_webhook_mode(fake: FakeTelegram, unused_tcp_port: int) -> None:
+    """The fake's webhook against a real server: rasoat's (python-telegram-bot's own, tornado,
+    is not installed), serving a bare PTB Application built as its docs show."""
+
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
         await update.effective_message.reply_text(update.effective_message.text or "")
 
-    app = ApplicationBuilder().token(TOKEN).base_url(fake.api_url).build()
+    stored: list[dict[str, object]] = []
+
+    async def store(updates: list[dict[str, object]]) -> None:
+        stored.extend(updates)
+
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(fake.api_url)
+        .updater(None)
+        .update_queue(DurableQueue(store))
+        .build()
+    )
     app.add_handler(MessageHandler(filters.TEXT, echo))
     user = fake.user()
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_webhook(
-            listen="127.0.0.1",
-            port=unused_tcp_port,
-            url_path="tg",
-            webhook_url=f"http://127.0.0.1:{unused_tcp_port}/tg",
-            secret_token="s3cret-token",
+    stop = asyncio.Event()
+    serving = asyncio.create_task(
+        serve_webhook(
+            app,
+            listening_socket("127.0.0.1", unused_tcp_port),
+            path="tg",
+            secret="s3cret-token",
+            url=f"http://127.0.0.1:{unused_tcp_port}/tg",
+            stop=stop,
         )
-        try:
-            update = await user.send_text("qua webhook")
-            (reply,) = await fake.wait_for_messages(user.id)
-            assert reply["text"] == "qua webhook"
-            assert await fake.deliver_webhook(update, secret="wrong") == 403
-        finally:
-            await app.updater.stop()
-            await app.stop()
+    )
+    try:
+        await fake.wait_for_call("setWebhook")
+        update = await user.send_text("qua webhook")
+        (reply,) = await fake.wait_for_messages(user.id)
+        assert reply["text"] == "qua webhook"
+        assert [u["update_id"] for u in stored] == [update["update_id"]]
+        assert await fake.deliver_webhook(update, secret="wrong") == 403
+    finally:
+        stop.set()
+        await serving
     assert fake.calls("setWebhook")[0]["secret_token"] == "s3cret-token"
+    assert fake.calls("deleteWebhook") == []
 
 
 # -- a server in trouble ---------------------------------------------------------------------------

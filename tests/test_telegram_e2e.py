@@ -9,8 +9,11 @@ import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 from telegram.ext import Application
 
 from bot.admin import create_invites
@@ -18,10 +21,10 @@ from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
-from storage.models import Role
+from storage.models import InboxUpdate, Role
 from storage.uow import UnitOfWork
 from tests.conftest import INVITE_KEY, Database
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 from tests.helpers import seed_areas
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -260,12 +263,143 @@ async def test_rasoat_run_webhook_checks_the_secret(
                 "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
             },
         }
+        assert registered["allowed_updates"] == list(ALLOWED_UPDATES)
+        assert registered["max_connections"] == 40
         assert await fake_telegram.deliver_webhook(update, secret="wrong") == 403
         assert await fake_telegram.deliver_webhook(update, secret=None) == 403
+        assert await fake_telegram.deliver_webhook(update, secret="s3cret-token-valuE") == 403
         assert fake_telegram.messages_to(555) == []
+        assert await inbox_keys(database) == []  # refused before anything was stored
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = await client.get("/healthz")
+            assert health.status_code == 200 and health.text == "ok"
+            assert (await client.get("/hook")).status_code == 404
+            assert (await client.get("/telegram?token=x")).status_code == 404
+            refused = await client.post(
+                "/hook",
+                content=b"<html>Nguy\xe1\xbb\x85n</html>",
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-token-value"},
+            )
+            assert refused.status_code == 400
+        assert await inbox_keys(database) == []
         assert await fake_telegram.deliver_webhook(update) == 200
         welcome, _menu = await fake_telegram.wait_for_messages(555, count=2, timeout=20)
         assert "cộng tác viên của Ấp 2" in welcome["text"]
     finally:
         output = await stop(process)
+    assert process.returncode == 0, output
     assert TOKEN not in output and "s3cret-token-value" not in output
+    assert "Nguyễn" not in output and "token=x" not in output
+    # Other workers may serve the same URL: a stop leaves the webhook set.
+    assert fake_telegram.calls("deleteWebhook") == [] and fake_telegram.webhook_url == url
+
+
+async def inbox_keys(database: Database) -> list[str]:
+    async with database.sessions() as session:
+        return list((await session.scalars(select(InboxUpdate.update_key))).all())
+
+
+async def start_webhook(
+    database: Database, fake: FakeTelegram, secret: str = "s3cret", **env: str
+) -> tuple[asyncio.subprocess.Process, int]:
+    """`rasoat run --webhook` on a free port (``env`` added to its environment), once it has
+    set its webhook and listens."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    setting = len(fake.calls("setWebhook"))
+    process = await start_rasoat(
+        run_env(database, fake) | env,
+        "--webhook",
+        f"--port={port}",
+        "--path=hook",
+        f"--secret={secret}",
+        f"--webhook-url={url}",
+    )
+    try:
+        async with asyncio.timeout(30):
+            while len(fake.calls("setWebhook")) <= setting:
+                if process.returncode is not None:
+                    raise AssertionError(await stop(process))
+                await asyncio.sleep(0.05)
+        await wait_for_port(port)
+    except BaseException:
+        print(await stop(process))
+        raise
+    return process, port
+
+
+def text_update(user: FakeUser, update_id: int, text: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": update_id,
+        "date": int(datetime.now(UTC).timestamp()),
+        "chat": user.chat(),
+        "from": user.as_dict(),
+        "text": text,
+    }
+    if text.startswith("/"):
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    return {"update_id": update_id, "message": message}
+
+
+async def test_a_webhook_update_python_telegram_bot_cannot_read(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    """Stored, answered 200 (or Telegram would send it for ever), logged by its id alone,
+    and never in anyone's way: not the next update's, not the next start's."""
+    secret_name = "Trần Thị Kín Đáo"
+    # PTB 22 refuses a poll without its required fields (a TypeError naming none of them).
+    poll = {"update_id": 93001, "poll": {"id": "p1", "question": f"Hộ của {secret_name}?"}}
+    await seed_areas(database.sessions)
+    process, _port = await start_webhook(database, fake_telegram)
+    try:
+        assert await fake_telegram.deliver_webhook(poll) == 200
+        assert await inbox_keys(database) == ["93001"]
+        other = fake_telegram.user(id=931, first_name="Hùng")
+        assert await fake_telegram.deliver_webhook(text_update(other, 93002, "chào")) == 200
+        [reply] = await fake_telegram.wait_for_messages(931, timeout=20)
+        assert reply["text"] == translate("registration.unknown_user")
+    finally:
+        output = await stop(process)
+    assert process.returncode == 0, output
+    assert "update 93001 could not be read (TypeError)" in output
+    assert secret_name not in output and "Kín" not in output
+    assert "Traceback" not in output
+
+    # The next start finds it stored and not applied: it is skipped, by id, once.
+    process, _port = await start_webhook(database, fake_telegram)
+    try:
+        another = fake_telegram.user(id=932, first_name="Mai")
+        assert await fake_telegram.deliver_webhook(text_update(another, 93003, "chào")) == 200
+        [reply] = await fake_telegram.wait_for_messages(932, timeout=20)
+        assert reply["text"] == translate("registration.unknown_user")
+    finally:
+        output = await stop(process)
+    assert process.returncode == 0, output
+    assert "stored update 93001 could not be read (TypeError)" in output
+    assert secret_name not in output and "Kín" not in output
+    runtime = await open_runtime(bot_settings(database, fake_telegram))
+    try:
+        assert await runtime.conversation.unapplied("telegram") == []
+    finally:
+        await runtime.close()
+
+
+async def test_a_webhook_stop_finishes_the_updates_in_hand(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    """SIGTERM right after Telegram's 200: the update is applied and answered before the
+    process ends, which it does cleanly."""
+    await seed_areas(database.sessions)
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    process, _port = await start_webhook(database, fake_telegram)
+    user = fake_telegram.user(id=941, first_name="Tâm")
+    update = text_update(user, 94001, f"/start {code}")
+    try:
+        assert await fake_telegram.deliver_webhook(update) == 200
+        process.terminate()
+    finally:
+        output = await stop(process)
+    assert process.returncode == 0, output
+    welcome, _menu = fake_telegram.messages_to(941)
+    assert "cộng tác viên của Ấp 1" in welcome["text"]
+    assert "webhook server stopped" in output

@@ -263,16 +263,23 @@ def readable_updates(payload: bytes) -> tuple[bytes, list[dict[str, Any]]]:
 class DurableQueue(asyncio.Queue[object]):
     """python-telegram-bot's update queue, which stores each update before taking it.
 
-    PTB's webhook server answers Telegram once the update is on this queue, and its poller
-    confirms a batch (the next poll) once the batch is on it: storing in ``put`` makes an
-    update durable before Telegram is told it arrived, in both modes. Updates the polling
-    connection stored with their batch (:class:`ReadableUpdates`) are not stored twice.
+    Whatever receives updates stores them as they arrive, through :meth:`keep`, before
+    Telegram is told they arrived: the polling connection each getUpdates batch
+    (:class:`ReadableUpdates`; PTB's next poll confirms it), the webhook server each request
+    (``bot.channels.webhook``; its 200 confirms it). ``put`` then takes them without storing
+    them a second time, and stores first anything put on the queue that was not kept.
     """
 
     def __init__(self, store: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
         super().__init__()
         self.store = store
+        # Updates kept and not yet put on the queue, by update_id.
         self.stored: set[int] = set()
+
+    async def keep(self, updates: list[dict[str, Any]]) -> None:
+        """Store updates as received (a committed transaction); ``put`` takes them as stored."""
+        await self.store(updates)
+        self.stored.update(u["update_id"] for u in updates if isinstance(u.get("update_id"), int))
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
@@ -514,11 +521,14 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
 
 
-def build_application(settings: Settings, runtime: Runtime | None = None) -> Application:
-    """A ready-to-run PTB Application.
+def build_application(
+    settings: Settings, runtime: Runtime | None = None, *, webhook: bool = False
+) -> Application:
+    """A ready-to-run PTB Application: polling (``run_polling``), or, with ``webhook``,
+    without an updater, for ``bot.channels.webhook.serve_webhook``.
 
     Without ``runtime`` the database is opened in ``post_init``, which PTB runs inside
-    ``run_polling``/``run_webhook``, on the loop that will serve updates.
+    ``run_polling`` (and ``serve_webhook`` likewise), on the loop that will serve updates.
     """
     token = settings.require_token()
     channel = TelegramChannel(runtime)
@@ -551,14 +561,7 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
             await channel.runtime.close()
 
     queue = DurableQueue(channel.keep)
-
-    async def keep_batch(updates: list[dict[str, Any]]) -> None:
-        await channel.keep(updates)
-        queue.stored.update(u["update_id"] for u in updates if isinstance(u.get("update_id"), int))
-
-    polling = ReadableUpdates(connection_pool_size=1)
-    polling.keep = keep_batch
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{settings.telegram_api_url}/bot")
@@ -566,13 +569,19 @@ def build_application(settings: Settings, runtime: Runtime | None = None) -> App
         # A collaborator's answers must apply in the order sent, but different
         # collaborators need not wait for each other.
         .concurrent_updates(PerUserUpdateProcessor())
-        # PTB's own default for the polling connection, but reading updates one by one.
-        .get_updates_request(polling)
         .update_queue(queue)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
-        .build()
     )
+    if webhook:
+        # Updates come from rasoat's own server (bot.channels.webhook), not PTB's.
+        builder = builder.updater(None)
+    else:
+        # PTB's own default for the polling connection, but reading updates one by one.
+        polling = ReadableUpdates(connection_pool_size=1)
+        polling.keep = queue.keep
+        builder = builder.get_updates_request(polling)
+    application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
     application.add_error_handler(_on_error)
     return application

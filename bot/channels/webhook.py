@@ -1,0 +1,276 @@
+"""rasoat's webhook server: each update Telegram posts is stored before it is answered 200.
+
+python-telegram-bot's "custom webhook server" pattern (an Application without an updater,
+updates put on its ``update_queue``), served by uvicorn, in place of PTB's tornado server,
+which compares the secret token with ``!=`` and, on a body it cannot read, logs the whole
+update (names, messages) at error level.
+
+A request is answered:
+
+- 403 without the right ``X-Telegram-Bot-Api-Secret-Token`` (compared in constant time); its
+  body is not read;
+- 400 if its body is not a JSON object with an integer ``update_id`` (logged without it);
+- 500 if the update could not be stored (the database is away): Telegram sends it again;
+- 200 once it is stored (``DurableQueue.keep``, a committed transaction), and only then. An
+  update python-telegram-bot cannot read is stored, logged by its id and the error's type
+  alone, and answered 200 all the same, or Telegram would send it forever.
+
+Several workers may serve one URL behind a reverse proxy, sharing one PostgreSQL database:
+each sets the webhook at start (the same URL each time) and none deletes it at stop, which
+would cut off the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import signal
+import socket
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Bot, Update
+from telegram.ext import Application
+
+from bot.channels.telegram import ALLOWED_UPDATES, DurableQueue
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+HEALTH_PATH = "/healthz"
+# Telegram's own default: at most this many requests at once from Telegram.
+MAX_CONNECTIONS = 40
+# An update is a few kilobytes; a body past this is not one.
+MAX_BODY = 1024 * 1024
+# At a stop, how long the requests in hand have to finish (storing takes milliseconds);
+# one cut short was not answered 200, so Telegram sends it again.
+GRACEFUL_SECONDS = 10
+
+
+class _NotAnUpdate(ValueError):
+    pass
+
+
+def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str) -> Starlette:
+    """The ASGI app: POST ``/path`` takes updates onto ``queue``; GET /healthz says "ok"."""
+    expected = secret.encode()
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER)
+        # Header values are latin-1 text to starlette: back to the bytes that were sent.
+        if given is None or not hmac.compare_digest(given.encode("latin-1"), expected):
+            log.warning("webhook: a request without the right secret token was refused")
+            return Response(status_code=403)
+        try:
+            raw = _update(await _body(request))
+        except ClientDisconnect:
+            log.info("webhook: a request was cut off before its body was read")
+            return Response(status_code=400)
+        except _NotAnUpdate as refused:
+            log.warning("webhook: a request that is not an update was refused (%s)", refused)
+            return Response(status_code=400)
+        update_id = raw["update_id"]
+        try:
+            await queue.keep([raw])
+        except Exception as error:
+            log.error(
+                "webhook: update %s could not be stored (%s); Telegram will send it again",
+                update_id,
+                type(error).__name__,
+            )
+            return Response(status_code=500)
+        try:
+            update = Update.de_json(raw, bot)
+        except Exception as error:
+            queue.stored.discard(update_id)
+            # Its content is no one's business in a log: the id and the kind of error.
+            log.warning(
+                "update %s could not be read (%s) and was skipped", update_id, type(error).__name__
+            )
+            return Response(status_code=200)
+        await queue.put(update)
+        return Response(status_code=200)
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        # A wrong method on a known path too: nothing to tell a stranger.
+        return Response(status_code=404)
+
+    return Starlette(
+        routes=[
+            Route("/" + path.strip("/"), receive, methods=["POST"]),
+            Route(HEALTH_PATH, health, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+    )
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _NotAnUpdate(f"a body of {declared} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise _NotAnUpdate(f"a body over {MAX_BODY} bytes")
+    return bytes(body)
+
+
+def _update(body: bytes) -> dict[str, Any]:
+    """The update in a request body; the reason (never the content) if it is none."""
+    try:
+        raw = json.loads(body, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as error:
+        raise _NotAnUpdate(f"not JSON: {type(error).__name__}") from None
+    if not isinstance(raw, dict):
+        raise _NotAnUpdate(f"a JSON {type(raw).__name__}, not an object")
+    update_id = raw.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise _NotAnUpdate("no integer update_id")
+    return raw
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; PostgreSQL would refuse to store them.
+    raise ValueError(name)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound now: a port in use is an error before anything starts."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        # A restarted worker may bind while the last one's connections are in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve_webhook(
+    application: Application,
+    sock: socket.socket,
+    *,
+    path: str,
+    secret: str,
+    url: str,
+    max_connections: int = MAX_CONNECTIONS,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve ``application`` (built without an updater) by webhook on ``sock`` until ``stop``
+    is set, or, without ``stop``, until SIGTERM or SIGINT.
+
+    In order: what was stored and not applied before the last stop is applied (the
+    application's ``post_init``), the server listens, the webhook is set. At a stop the
+    server stops accepting and finishes the requests in hand, the application the updates
+    in hand, and the database is closed (``post_shutdown``).
+    """
+    queue = application.update_queue
+    if not isinstance(queue, DurableQueue):
+        raise TypeError("the application's update queue must be a DurableQueue")
+    loop = asyncio.get_running_loop()
+    signals: list[signal.Signals] = []
+    if stop is None:
+        stop = asyncio.Event()
+        # uvicorn catches these signals while it serves, and raises them again once it has
+        # stopped: to these handlers then, which only ask for the stop already under way.
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+            signals.append(number)
+    config = uvicorn.Config(
+        webhook_app(queue, application.bot, path=path, secret=secret),
+        # Our own log set-up (bot.logs); no access log: a line per update says nothing.
+        log_config=None,
+        log_level=logging.WARNING,
+        access_log=False,
+        lifespan="off",
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
+    server = uvicorn.Server(config)
+    try:
+        async with application:
+            try:
+                if application.post_init is not None:
+                    # The database, what a stop interrupted, the command menu.
+                    await application.post_init(application)
+                await application.start()
+                if not stop.is_set():
+                    await _serve(
+                        server,
+                        sock,
+                        application.bot,
+                        stop,
+                        url=url,
+                        secret=secret,
+                        max_connections=max_connections,
+                    )
+            finally:
+                if application.running:
+                    await application.stop()  # the updates in hand are finished first
+                if application.post_shutdown is not None:
+                    await application.post_shutdown(application)  # closes the database
+    finally:
+        sock.close()
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+async def _serve(
+    server: uvicorn.Server,
+    sock: socket.socket,
+    bot: Bot,
+    stop: asyncio.Event,
+    *,
+    url: str,
+    secret: str,
+    max_connections: int,
+) -> None:
+    """Listen, set the webhook, serve until ``stop``; then stop accepting and finish the
+    requests in hand. The webhook stays set: other workers may serve the same URL."""
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await _until_started(server, serving)
+        await bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=list(ALLOWED_UPDATES),
+            max_connections=max_connections,
+        )
+        log.info("webhook set; receiving updates on %s", _address(sock))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+    finally:
+        server.should_exit = True
+        await serving
+        log.info("webhook server stopped")
+
+
+async def _until_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    while not server.started:
+        if serving.done():
+            serving.result()
+            raise RuntimeError("the webhook server stopped before it started")
+        await asyncio.sleep(0.01)
+
+
+def _address(sock: socket.socket) -> str:
+    with contextlib.suppress(OSError):
+        host, port, *_ = sock.getsockname()
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return "?"

@@ -1,0 +1,361 @@
+"""rasoat's webhook server in-process: the ASGI app driven with raw ASGI calls and httpx.
+
+What a request is answered, what is stored and queued for each, and what reaches the log.
+The real `rasoat run --webhook` is tested in tests/test_telegram_e2e.py and
+tests/test_delivery_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from telegram import Bot, Update
+
+from bot.channels.telegram import DurableQueue
+from bot.channels.webhook import MAX_BODY, SECRET_HEADER, webhook_app
+from bot.i18n import translate
+from tests.fakes.telegram import TOKEN
+from tests.test_settings_and_cli import rasoat
+
+SECRET = "s3cret-token_value"
+SECRET_NAME = "Nguyễn Thị Bí Mật"
+
+
+class Inbox:
+    """What the app stores: a list, or an error for a database that is away."""
+
+    def __init__(self) -> None:
+        self.kept: list[dict[str, Any]] = []
+        self.failure: Exception | None = None
+
+    async def store(self, updates: list[dict[str, Any]]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.kept.extend(updates)
+
+
+def message(update_id: int, text: str = "chào", user_id: int = 901) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Lan"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": user_id, "type": "private", "first_name": "Lan"},
+            "from": user,
+            "text": text,
+        },
+    }
+
+
+def unreadable_poll(update_id: int) -> dict[str, Any]:
+    """A poll python-telegram-bot 22 refuses (required fields missing), naming someone."""
+    return {"update_id": update_id, "poll": {"id": "p1", "question": SECRET_NAME}}
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+def queue(inbox: Inbox) -> DurableQueue:
+    return DurableQueue(inbox.store)
+
+
+@pytest.fixture
+def client(queue: DurableQueue) -> httpx.AsyncClient:
+    app = webhook_app(queue, Bot(TOKEN), path="hook", secret=SECRET)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+
+
+async def post(
+    client: httpx.AsyncClient, body: bytes | dict[str, Any], secret: str | None = SECRET
+) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    return await client.post("/hook", content=content, headers=headers)
+
+
+def queued(queue: DurableQueue) -> list[object]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
+
+
+async def test_an_update_is_stored_then_answered_then_queued_once(
+    client: httpx.AsyncClient, queue: DurableQueue, inbox: Inbox
+) -> None:
+    update = message(5001)
+    response = await post(client, update)
+    assert response.status_code == 200
+    assert inbox.kept == [update]
+    [item] = queued(queue)
+    assert isinstance(item, Update) and item.update_id == 5001
+    assert item.message is not None and item.message.text == "chào"
+    # Taken as stored: the queue did not store it a second time, and forgot the mark.
+    assert inbox.kept == [update] and queue.stored == set()
+
+
+async def test_telegram_is_answered_only_once_the_update_is_stored(
+    queue: DurableQueue, inbox: Inbox
+) -> None:
+    stored = asyncio.Event()
+    store = inbox.store
+
+    async def slow_store(updates: list[dict[str, Any]]) -> None:
+        await stored.wait()
+        await store(updates)
+
+    queue.store = slow_store
+    app = webhook_app(queue, Bot(TOKEN), path="hook", secret=SECRET)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bot"
+    ) as client:
+        answer = asyncio.create_task(post(client, message(5101)))
+        await asyncio.sleep(0.2)
+        assert not answer.done() and inbox.kept == []
+        stored.set()
+        assert (await answer).status_code == 200
+    assert [u["update_id"] for u in inbox.kept] == [5101]
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1], "bí mật"])
+async def test_without_the_right_secret_nothing_is_read_or_stored(
+    queue: DurableQueue, inbox: Inbox, secret: str | None
+) -> None:
+    app = webhook_app(queue, Bot(TOKEN), path="hook", secret=SECRET)
+    headers = [(b"content-type", b"application/json")]
+    if secret is not None:
+        headers.append((SECRET_HEADER.lower().encode(), secret.encode()))
+    status, reads = await raw_request(app, "POST", "/hook", headers, json.dumps(message(1)))
+    assert status == 403
+    assert reads == 0  # the body was never read
+    assert inbox.kept == [] and queued(queue) == []
+
+
+async def test_the_secret_is_compared_in_constant_time(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    original = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return original(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert (await post(client, message(1), secret="wrong")).status_code == 403
+    assert (await post(client, message(2))).status_code == 200
+    assert compared == [(b"wrong", SECRET.encode()), (SECRET.encode(), SECRET.encode())]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json " + SECRET_NAME.encode(),
+        b"\xff\xfe" + SECRET_NAME.encode("utf-16-le"),
+        json.dumps([message(1)]).encode(),
+        json.dumps(SECRET_NAME).encode(),
+        json.dumps({"message": {"text": SECRET_NAME}}).encode(),
+        json.dumps({"update_id": "7", "message": {"text": SECRET_NAME}}).encode(),
+        json.dumps({"update_id": 7.0, "message": {"text": SECRET_NAME}}).encode(),
+        json.dumps({"update_id": True, "message": {"text": SECRET_NAME}}).encode(),
+        b'{"update_id": 7, "x": NaN, "n": "' + SECRET_NAME.encode() + b'"}',
+        b"[" * 100_000,
+    ],
+    ids=[
+        "empty",
+        "text",
+        "utf16",
+        "array",
+        "string",
+        "no-id",
+        "str-id",
+        "float-id",
+        "bool-id",
+        "nan",
+        "deep",
+    ],
+)
+async def test_a_body_that_is_not_an_update_is_refused_and_not_logged(
+    client: httpx.AsyncClient,
+    queue: DurableQueue,
+    inbox: Inbox,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = await post(client, body)
+    assert response.status_code == 400
+    assert inbox.kept == [] and queued(queue) == []
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "not an update" in logged
+    assert SECRET_NAME not in logged and "Bí Mật" not in logged
+
+
+async def test_a_body_too_large_is_refused_unstored(
+    client: httpx.AsyncClient, queue: DurableQueue, inbox: Inbox
+) -> None:
+    update = message(9, text="x" * MAX_BODY)
+    assert (await post(client, update)).status_code == 400
+    assert inbox.kept == [] and queued(queue) == []
+
+
+async def test_an_update_ptb_cannot_read_is_stored_answered_and_logged_by_id_only(
+    client: httpx.AsyncClient,
+    queue: DurableQueue,
+    inbox: Inbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    poll = unreadable_poll(6001)
+    with pytest.raises(Exception):  # noqa: B017 - whatever PTB raises, it cannot read it
+        Update.de_json(poll, None)
+    response = await post(client, poll)
+    # Stored, so answered 200: Telegram must not send it again and again.
+    assert response.status_code == 200
+    assert inbox.kept == [poll]
+    assert queued(queue) == [] and queue.stored == set()
+    [line] = [r.getMessage() for r in caplog.records if r.name == "bot.channels.webhook"]
+    assert "6001" in line and "TypeError" in line
+    logged = "\n".join(r.getMessage() + str(r.exc_info) + str(r.args) for r in caplog.records)
+    assert SECRET_NAME not in logged
+
+    # The next update is served as usual.
+    assert (await post(client, message(6002))).status_code == 200
+    [item] = queued(queue)
+    assert isinstance(item, Update) and item.update_id == 6002
+
+
+async def test_an_update_that_cannot_be_stored_is_never_answered_200(
+    client: httpx.AsyncClient,
+    queue: DurableQueue,
+    inbox: Inbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox.failure = ConnectionRefusedError(f"server at db.internal refused {SECRET_NAME}")
+    response = await post(client, message(7001, text=SECRET_NAME))
+    assert response.status_code == 500  # Telegram sends it again later
+    assert queued(queue) == []
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "7001" in logged and "ConnectionRefusedError" in logged
+    assert SECRET_NAME not in logged
+
+    inbox.failure = None  # the database is back: Telegram's next try is taken
+    assert (await post(client, message(7001, text=SECRET_NAME))).status_code == 200
+    assert [u.update_id for u in queued(queue) if isinstance(u, Update)] == [7001]
+
+
+async def test_health_and_everything_else(client: httpx.AsyncClient) -> None:
+    health = await client.get("/healthz")
+    assert health.status_code == 200 and health.text == "ok"
+    assert (await client.get("/hook")).status_code == 404
+    assert (await client.post("/healthz")).status_code == 404
+    assert (await client.get("/")).status_code == 404
+    assert (await client.post("/other", headers={SECRET_HEADER: SECRET})).status_code == 404
+
+
+async def test_the_path_may_be_given_with_its_slash(queue: DurableQueue, inbox: Inbox) -> None:
+    app = webhook_app(queue, Bot(TOKEN), path="/telegram", secret=SECRET)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://bot"
+    ) as client:
+        response = await client.post(
+            "/telegram", content=json.dumps(message(1)), headers={SECRET_HEADER: SECRET}
+        )
+    assert response.status_code == 200 and len(inbox.kept) == 1
+
+
+async def raw_request(
+    app: Callable[..., Awaitable[None]],
+    method: str,
+    path: str,
+    headers: list[tuple[bytes, bytes]],
+    body: str,
+) -> tuple[int, int]:
+    """One HTTP request straight through ASGI: its status, and how often the app read the
+    body."""
+    reads = 0
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": body.encode(), "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8443),
+    }
+    await app(scope, receive, send)
+    return status, reads
+
+
+# -- `rasoat run --webhook`: what stops it before it starts -----------------------------------
+
+
+def test_the_webhook_needs_its_public_url(tmp_path: Path) -> None:
+    done = rasoat("run", "--webhook", "--secret=s3cret", env=cli_env(tmp_path))
+    assert done.returncode == 2
+    assert "--webhook-url" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_max_connections_is_checked(tmp_path: Path) -> None:
+    args = ("run", "--webhook", "--secret=s3cret", "--webhook-url=https://bot.example.vn/t")
+    done = rasoat(*args, "--max-connections=0", env=cli_env(tmp_path))
+    assert done.returncode == 2 and "--max-connections" in done.stderr
+
+
+def test_a_port_in_use_is_said_plainly(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = rasoat(
+            "run",
+            "--webhook",
+            "--secret=s3cret",
+            "--webhook-url=https://bot.example.vn/t",
+            f"--port={port}",
+            env=cli_env(tmp_path),
+        )
+    assert done.returncode == 1, done.stderr
+    expected = translate("cli.cannot_listen", address=f"127.0.0.1:{port}", error="")
+    assert expected.split(":")[0] in done.stderr and f"127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr and TOKEN not in done.stderr
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    # Port 9 has no listener: nothing here should reach Telegram anyway.
+    return {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": "http://127.0.0.1:9",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'rasoat.db'}",
+    }
