@@ -35,6 +35,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
 from bot.i18n import DEFAULT_LOCALE, translate
 from bot.messages import (
@@ -49,6 +50,7 @@ from bot.messages import (
 )
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from storage.repositories import Received
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -101,6 +103,17 @@ def to_incoming(update: Update) -> Incoming | None:
     attachment = message.effective_attachment
     content_type = type(attachment).__name__.lower() if attachment is not None else "other"
     return replace(base, kind=Kind.UNSUPPORTED, content_type=content_type)
+
+
+def sender_of(raw: dict[str, Any]) -> str | None:
+    """The id of the person who sent a raw update (``from`` of its message or button
+    press), without parsing the rest."""
+    for value in raw.values():
+        if isinstance(value, dict):
+            sender = value.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+                return str(sender["id"])
+    return None
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -319,7 +332,12 @@ class TelegramChannel:
         if self.runtime is None:
             raise RuntimeError("the database is not open yet")
         await self.runtime.conversation.keep(
-            PLATFORM, [(str(raw["update_id"]), raw) for raw in updates if "update_id" in raw]
+            PLATFORM,
+            [
+                Received(str(raw["update_id"]), sender_of(raw), raw)
+                for raw in updates
+                if "update_id" in raw
+            ],
         )
 
     async def replay(self, application: Application) -> int:
@@ -339,6 +357,20 @@ class TelegramChannel:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
+        conversation = self.runtime.conversation
+        if conversation.shared and incoming.update_key is not None:
+            # Another worker received this person's earlier updates and has not applied
+            # them (it is busy, or it died): they come first, so one person's messages
+            # apply in the order sent. Those it applies meanwhile are duplicates here.
+            earlier = await conversation.unapplied(PLATFORM, incoming.user_id, incoming.update_key)
+            for payload in earlier:
+                await self._apply_one(Update.de_json(payload, application.bot), application)
+        await self._apply_one(update, application)
+
+    async def _apply_one(self, update: Update, application: Application) -> None:
+        incoming = to_incoming(update)
+        if incoming is None or self.runtime is None:
+            return
         status = StatusMessage(application.bot, int(incoming.chat_id))
         show = harmless(status.show)
         replies = await self.runtime.conversation.handle(incoming, show)
@@ -346,6 +378,8 @@ class TelegramChannel:
         if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
             # Else it would say "80%" for ever over a file that never came.
             await show(translate("delivery.status_failed", self.runtime.settings.locale))
+        if not must_be_seen(failed):
+            await self.runtime.conversation.delivered(incoming)
 
     async def deliver(
         self,
