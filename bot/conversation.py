@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +19,7 @@ from bot.i18n import translate
 from bot.messages import Choices, Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
+from storage.models import DialogState
 from storage.repositories import Received
 from storage.uow import UnitOfWork
 
@@ -63,7 +64,7 @@ class Conversation:
         # then reach two of them (see TelegramChannel.apply).
         self.shared = dialect != "sqlite"
         self._groups_told: dict[str, None] = {}
-        self._receipts = GroupCommit(self._write_receipts)
+        self._receipts: GroupCommit[tuple[str, int | None]] = GroupCommit(self._write_receipts)
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
 
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
@@ -120,22 +121,23 @@ class Conversation:
         async with UnitOfWork(self.sessions) as uow:
             return await uow.inbox.unapplied(platform, sender, before)
 
-    async def delivered(self, incoming: Incoming) -> None:
-        """Every reply to ``incoming`` reached its person: typed text may be taken as an
-        answer again (see DialogState.unseen_turn). Written together with other turns'
-        receipts; a receipt that can't be written costs one question shown twice, so it
-        never fails the caller."""
+    async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
+        """Every reply to ``incoming`` reached its person, the last numbered
+        ``last_message`` in the chat where the platform numbers messages: typed text may be
+        taken as an answer again (see DialogState.unseen_turn). Written together with other
+        turns' receipts; a receipt that can't be written costs one question shown twice, so
+        it never fails the caller."""
         if incoming.update_key is None:
             return
         try:
-            await self._receipts.add(_turn(incoming))
+            await self._receipts.add((_turn(incoming), last_message))
         except Exception as error:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
-    async def _write_receipts(self, turns: list[str]) -> None:
+    async def _write_receipts(self, receipts: list[tuple[str, int | None]]) -> None:
         async def write() -> None:
             async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
-                await uow.dialogs.seen(turns)
+                await uow.dialogs.seen(receipts, self.clock())
                 await uow.commit()
 
         await _reconnecting(write)
@@ -175,7 +177,7 @@ class Conversation:
             if user is not None:
                 uow.dialogs.remember(user, state)
             ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
-            ctx.reply_lost = state is not None and state.unseen_turn is not None
+            ctx.reply_lost = state is not None and unseen(state, incoming)
             replies = await route(ctx)
             if user is not None and incoming.update_key is not None and must_be_seen(replies):
                 # Until the channel confirms these replies went out (delivered()), typed
@@ -211,6 +213,25 @@ class Conversation:
             return [item for item in out if not isinstance(item, Deferred)]
 
 
+def unseen(state: DialogState, incoming: Incoming) -> bool:
+    """Whether the person may not have seen the replies of their previous turn when they
+    sent ``incoming``: they were not confirmed sent, or were sent after it.
+
+    Where the platform numbers a chat's messages in order (Telegram), a message numbered
+    below the last reply was sent before that reply arrived: exact. Elsewhere the platform's
+    timestamp tells, to its precision (Telegram's ``date`` is to the second, rounded down):
+    a message stamped before the second in which the replies went out was surely sent
+    before them; one within that same second is taken as an answer.
+    """
+    if state.unseen_turn is not None:
+        return True
+    if incoming.message_number is not None and state.seen_message is not None:
+        return incoming.message_number < state.seen_message
+    if incoming.sent_at is None or state.seen_at is None:
+        return False
+    return incoming.sent_at < state.seen_at.replace(microsecond=0)
+
+
 def must_be_seen(replies: Sequence[Outgoing]) -> bool:
     """Whether these replies carry something the person must see before their next typed
     text means anything (a question, a list, an error), as opposed to a toast or a menu."""
@@ -221,16 +242,16 @@ def _turn(incoming: Incoming) -> str:
     return f"{incoming.platform}:{incoming.update_key}"
 
 
-class GroupCommit:
+class GroupCommit(Generic[T]):
     """Items written in batches: one write carries all that arrived while the previous one
     ran, so under load N receipts cost one transaction, not N (a group commit)."""
 
-    def __init__(self, write: Callable[[list[str]], Awaitable[None]]) -> None:
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
         self._write = write
-        self._waiting: list[tuple[str, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def add(self, item: str) -> None:
+    async def add(self, item: T) -> None:
         """Returns once ``item`` is written; raises what its write raised."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))

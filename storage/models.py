@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Enum,
@@ -253,6 +254,12 @@ class DialogState(Base):
     # with the turn, cleared once every reply was sent. While set, typed text is not taken
     # as an answer to a question they may never have seen; the question is shown again.
     unseen_turn: Mapped[str | None] = mapped_column(String(160))
+    # When the last replies were confirmed sent: text the person sent before that (by the
+    # platform's own timestamp) was typed before they could see the question it would answer.
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The platform's number of the last of those replies in the chat, where it numbers a
+    # chat's messages in order (Telegram): a message numbered below it was sent before it.
+    seen_message: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -597,13 +597,15 @@ class DialogStateRepository(_Repository):
             # A new dict object, so SQLAlchemy sees the JSON column changed.
             current.state = dict(state)
 
-    async def seen(self, turns: Sequence[str]) -> None:
-        """The replies of these turns reached their people (see DialogState.unseen_turn)."""
+    async def seen(self, receipts: Sequence[tuple[str, int | None]], now: datetime) -> None:
+        """The replies of these turns reached their people (see DialogState.unseen_turn),
+        the last of them numbered so in its chat (if the platform numbers messages)."""
+        table = cast(Table, DialogState.__table__)
         await self.session.execute(
-            update(DialogState)
-            .where(DialogState.unseen_turn.in_(list(turns)))
-            .values(unseen_turn=None)
-            .execution_options(synchronize_session=False)
+            update(table)
+            .where(table.c.unseen_turn == bindparam("turn"))
+            .values(unseen_turn=None, seen_at=now, seen_message=bindparam("number")),
+            [{"turn": turn, "number": number} for turn, number in receipts],
         )
 
     async def clear(self, user: User) -> None:

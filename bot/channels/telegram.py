@@ -99,7 +99,15 @@ def to_incoming(update: Update) -> Incoming | None:
         return None
     if message.text is not None:
         kind, command, args = Incoming.parse_text(message.text)
-        return replace(base, kind=kind, text=message.text, command=command, args=args)
+        return replace(
+            base,
+            kind=kind,
+            text=message.text,
+            command=command,
+            args=args,
+            sent_at=message.date,
+            message_number=message.message_id,
+        )
     attachment = message.effective_attachment
     content_type = type(attachment).__name__.lower() if attachment is not None else "other"
     return replace(base, kind=Kind.UNSUPPORTED, content_type=content_type)
@@ -374,12 +382,13 @@ class TelegramChannel:
         status = StatusMessage(application.bot, int(incoming.chat_id))
         show = harmless(status.show)
         replies = await self.runtime.conversation.handle(incoming, show)
-        failed = await self.deliver(application, incoming, update, replies)
+        numbers: list[int] = []
+        failed = await self.deliver(application, incoming, update, replies, numbers)
         if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
             # Else it would say "80%" for ever over a file that never came.
             await show(translate("delivery.status_failed", self.runtime.settings.locale))
         if not must_be_seen(failed):
-            await self.runtime.conversation.delivered(incoming)
+            await self.runtime.conversation.delivered(incoming, max(numbers, default=None))
 
     async def deliver(
         self,
@@ -387,8 +396,10 @@ class TelegramChannel:
         incoming: Incoming,
         update: Update,
         replies: Sequence[Outgoing],
+        numbers: list[int] | None = None,
     ) -> list[Outgoing]:
-        """Send the replies, each on its own; returns those that could not be delivered."""
+        """Send the replies, each on its own; returns those that could not be delivered.
+        The ids of the messages sent are added to ``numbers``."""
         # The button's spinner stops when the callback is answered: do it alongside the
         # replies rather than after them (a Bot API round trip sooner on a real network).
         answering: asyncio.Task[None] | None = None
@@ -398,7 +409,13 @@ class TelegramChannel:
                 self._answer_callback(update, notices[-1] if notices else None)
             )
         locale = self.runtime.settings.locale if self.runtime else DEFAULT_LOCALE
-        send = partial(_send, application.bot, int(incoming.chat_id), update)
+        send = partial(
+            _send,
+            application.bot,
+            int(incoming.chat_id),
+            update,
+            [] if numbers is None else numbers,
+        )
         try:
             return await deliver(replies, send, locale, incoming.update_key)
         finally:
@@ -413,11 +430,16 @@ class TelegramChannel:
             log.warning("could not answer a callback query: %s", type(error).__name__)
 
 
-async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None:
-    """One reply as Bot API calls; raises SendFailed naming the call that failed."""
+async def _send(
+    bot: Bot, chat_id: int, update: Update, numbers: list[int], reply: Outgoing
+) -> None:
+    """One reply as Bot API calls, the ids of the messages sent added to ``numbers``;
+    raises SendFailed naming the call that failed."""
     if isinstance(reply, Text):
         for part in split_text(reply.text):
-            await _call("sendMessage", partial(bot.send_message, chat_id, part))
+            numbers.append(
+                (await _call("sendMessage", partial(bot.send_message, chat_id, part))).message_id
+            )
     elif isinstance(reply, Choices) and reply.edit and _pressed(update):
         await _edit(
             "editMessageReplyMarkup",
@@ -431,16 +453,19 @@ async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None
     elif isinstance(reply, Choices):
         *head, last = split_text(reply.text)
         for part in head:
-            await _call("sendMessage", partial(bot.send_message, chat_id, part))
-        await _call(
+            numbers.append(
+                (await _call("sendMessage", partial(bot.send_message, chat_id, part))).message_id
+            )
+        sent = await _call(
             "sendMessage", partial(bot.send_message, chat_id, last, reply_markup=keyboard(reply))
         )
+        numbers.append(sent.message_id)
     elif isinstance(reply, Document):
         # A photo shows in the chat itself; a document is a file to download.
         method, upload = (
             ("sendPhoto", bot.send_photo) if reply.inline else ("sendDocument", bot.send_document)
         )
-        await _call(
+        sent = await _call(
             method,
             partial(
                 upload,
@@ -449,6 +474,7 @@ async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None
                 caption=reply.caption or None,
             ),
         )
+        numbers.append(sent.message_id)
     elif isinstance(reply, CommandMenu):
         commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
         await _call(
