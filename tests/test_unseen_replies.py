@@ -14,14 +14,25 @@ from storage.models import DialogState
 SENT_OUT = datetime(2026, 12, 4, 9, 30, 15, 600_000, tzinfo=UTC)
 
 
-def state(unseen_turn: str | None = None, seen_at: datetime | None = SENT_OUT) -> DialogState:
+def state(
+    unseen_turn: str | None = None,
+    seen_at: datetime | None = SENT_OUT,
+    seen_message: int | None = None,
+) -> DialogState:
     return DialogState(
-        user_id=1, dialog="interview", state={}, unseen_turn=unseen_turn, seen_at=seen_at
+        user_id=1,
+        dialog="interview",
+        state={},
+        unseen_turn=unseen_turn,
+        seen_at=seen_at,
+        seen_message=seen_message,
     )
 
 
-def typed(sent_at: datetime | None) -> Incoming:
-    return Incoming("telegram", "7", "7", "Hoa", Kind.TEXT, text="2", sent_at=sent_at)
+def typed(sent_at: datetime | None, number: int | None = None) -> Incoming:
+    return Incoming(
+        "telegram", "7", "7", "Hoa", Kind.TEXT, text="2", sent_at=sent_at, message_number=number
+    )
 
 
 def test_replies_not_confirmed_sent_are_unseen_whenever_the_text_was_typed() -> None:
