@@ -25,6 +25,9 @@ class DialogContext:
     now: datetime
     # Set by channels that can show a status message before the replies arrive.
     progress: Progress | None = None
+    # The replies of this person's previous turn are not known to have reached them (a
+    # crash or a failed send): their typed text may answer a question they never saw.
+    reply_lost: bool = False
 
     @property
     def locale(self) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,9 +16,11 @@ from bot.context import DialogContext, Progress
 from bot.delivery import harmless
 from bot.flood import FloodGate, Verdict
 from bot.i18n import translate
-from bot.messages import Deferred, Incoming, Kind, Notice, Outgoing, Text
+from bot.messages import Choices, Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
+from storage.models import DialogState
+from storage.repositories import Received
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,11 @@ class Conversation:
         bind = sessions.kw.get("bind")
         dialect = getattr(getattr(bind, "dialect", None), "name", "")
         self._writer: asyncio.Lock | None = asyncio.Lock() if dialect == "sqlite" else None
+        # Several workers may share this database (PostgreSQL): one person's updates can
+        # then reach two of them (see TelegramChannel.apply).
+        self.shared = dialect != "sqlite"
         self._groups_told: dict[str, None] = {}
+        self._receipts: GroupCommit[tuple[str, int | None]] = GroupCommit(self._write_receipts)
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
 
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
@@ -99,7 +105,7 @@ class Conversation:
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx)]
 
-    async def keep(self, platform: str, updates: list[tuple[str, dict[str, Any]]]) -> None:
+    async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         """Store updates as received, before the platform is told they arrived: one a crash
         interrupts is applied at the next start (see :meth:`unapplied`)."""
         async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
@@ -114,10 +120,35 @@ class Conversation:
                 await uow.updates.claim(platform, key)
             await uow.commit()
 
-    async def unapplied(self, platform: str) -> list[dict[str, Any]]:
-        """Updates received but not applied (the process stopped in between), in order."""
+    async def unapplied(
+        self, platform: str, sender: str | None = None, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Updates received but not applied, in order: all of them (those a stop
+        interrupted), or one sender's received before update ``before`` (which another
+        worker holds, or held when it died)."""
         async with UnitOfWork(self.sessions) as uow:
-            return await uow.inbox.unapplied(platform)
+            return await uow.inbox.unapplied(platform, sender, before)
+
+    async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
+        """Every reply to ``incoming`` reached its person, the last numbered
+        ``last_message`` in the chat where the platform numbers messages: typed text may be
+        taken as an answer again (see DialogState.unseen_turn). Written together with other
+        turns' receipts; a receipt that can't be written costs one question shown twice, so
+        it never fails the caller."""
+        if incoming.update_key is None:
+            return
+        try:
+            await self._receipts.add((_turn(incoming), last_message))
+        except Exception as error:
+            log.warning("delivery receipt not stored: %s", type(error).__name__)
+
+    async def _write_receipts(self, receipts: list[tuple[str, int | None]]) -> None:
+        async def write() -> None:
+            async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
+                await uow.dialogs.seen(receipts, self.clock())
+                await uow.commit()
+
+        await _reconnecting(write)
 
     def _outside_private_chat(self, incoming: Incoming) -> list[Outgoing]:
         """The one answer a group, supergroup or channel gets: rasoat works in private chats.
@@ -143,6 +174,8 @@ class Conversation:
         """One transaction: the update's effects and its replies; None for a duplicate."""
         # Brief: whatever reads at length is Deferred, and runs after this commit.
         async with self._transaction_slot(), UnitOfWork(self.sessions, brief=True) as uow:
+            # One person's updates one at a time, whichever worker holds them.
+            await uow.updates.hold_sender(incoming.platform, incoming.user_id)
             if incoming.update_key is not None and not await uow.updates.claim(
                 incoming.platform, incoming.update_key
             ):
@@ -152,7 +185,14 @@ class Conversation:
             if user is not None:
                 uow.dialogs.remember(user, state)
             ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
+            ctx.reply_lost = state is not None and unseen(state, incoming)
             replies = await route(ctx)
+            if user is not None and incoming.update_key is not None and must_be_seen(replies):
+                # Until the channel confirms these replies went out (delivered()), typed
+                # text is not taken as an answer: the person may not have seen the question.
+                current = await uow.dialogs.get(user)
+                if current is not None:
+                    current.unseen_turn = _turn(incoming)
             await uow.commit()
         return replies, ctx
 
@@ -179,6 +219,67 @@ class Conversation:
             out = await reply.run(ctx)
             await uow.commit()
             return [item for item in out if not isinstance(item, Deferred)]
+
+
+def unseen(state: DialogState, incoming: Incoming) -> bool:
+    """Whether the person may not have seen the replies of their previous turn when they
+    sent ``incoming``: they were not confirmed sent, or were sent after it.
+
+    Where the platform numbers a chat's messages in order (Telegram), a message numbered
+    below the last reply was sent before that reply arrived: exact. Elsewhere the platform's
+    timestamp tells, to its precision (Telegram's ``date`` is to the second, rounded down):
+    a message stamped before the second in which the replies went out was surely sent
+    before them; one within that same second is taken as an answer.
+    """
+    if state.unseen_turn is not None:
+        return True
+    if incoming.message_number is not None and state.seen_message is not None:
+        return incoming.message_number < state.seen_message
+    if incoming.sent_at is None or state.seen_at is None:
+        return False
+    return incoming.sent_at < state.seen_at.replace(microsecond=0)
+
+
+def must_be_seen(replies: Sequence[Outgoing]) -> bool:
+    """Whether these replies carry something the person must see before their next typed
+    text means anything (a question, a list, an error), as opposed to a toast or a menu."""
+    return any(isinstance(reply, Text | Choices) for reply in replies)
+
+
+def _turn(incoming: Incoming) -> str:
+    return f"{incoming.platform}:{incoming.update_key}"
+
+
+class GroupCommit(Generic[T]):
+    """Items written in batches: one write carries all that arrived while the previous one
+    ran, so under load N receipts cost one transaction, not N (a group commit)."""
+
+    def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
+        self._write = write
+        self._waiting: list[tuple[T, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, item: T) -> None:
+        """Returns once ``item`` is written; raises what its write raised."""
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write([item for item, _ in batch])
+            except Exception as error:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
 
 async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:

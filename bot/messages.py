@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +44,11 @@ class Incoming:
     # False in a group, supergroup or channel: rasoat holds personal data and answers only
     # in a one-to-one chat.
     private: bool = True
+    # When the person sent it, as the platform stamped it (to the second), if it says.
+    sent_at: datetime | None = None
+    # Its number in the chat where the platform numbers a chat's messages in order, the
+    # bot's and the person's together (Telegram's message_id).
+    message_number: int | None = None
 
     def cleaned(self) -> Incoming:
         """The message without control characters, in every field people type."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Enum,
@@ -226,11 +227,17 @@ class InboxUpdate(Base):
     """
 
     __tablename__ = "inbox_updates"
-    __table_args__ = (UniqueConstraint("platform", "update_key"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "update_key"),
+        Index("ix_inbox_updates_platform_sender", "platform", "sender"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
     update_key: Mapped[str] = mapped_column(String(128))
+    # The platform id of the person who sent it: a worker applying one of their updates
+    # applies the earlier ones first, whichever worker received them.
+    sender: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
@@ -243,6 +250,16 @@ class DialogState(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     dialog: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The turn ("telegram:4711") whose replies are not known to have reached the person: set
+    # with the turn, cleared once every reply was sent. While set, typed text is not taken
+    # as an answer to a question they may never have seen; the question is shown again.
+    unseen_turn: Mapped[str | None] = mapped_column(String(160))
+    # When the last replies were confirmed sent: text the person sent before that (by the
+    # platform's own timestamp) was typed before they could see the question it would answer.
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The platform's number of the last of those replies in the chat, where it numbers a
+    # chat's messages in order (Telegram): a message numbered below it was sent before it.
+    seen_message: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

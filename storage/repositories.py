@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -469,8 +469,28 @@ def _ledger_claim(dialect: str) -> Any:
     return dialect_insert(cast(Table, ProcessedUpdate.__table__)).on_conflict_do_nothing()
 
 
+def sender_lock_key(platform: str, sender: str) -> int:
+    """The advisory lock of one sender: a signed 64-bit number, the same in every worker."""
+    digest = hashlib.blake2b(f"{platform}:{sender}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class UpdateLedger(_Repository):
     """Remembers which platform updates were applied, for exactly-once handling."""
+
+    async def hold_sender(self, platform: str, sender: str) -> None:
+        """Wait until no other transaction applies an update of this sender, and keep them
+        out until this one ends.
+
+        Several workers share one PostgreSQL, and Telegram may hand one person's updates to
+        two of them at once: the transaction-scoped advisory lock applies them one at a
+        time. SQLite needs nothing: it has one writer, and rasoat one process on it.
+        """
+        if _dialect(self.session) != "postgresql":
+            return
+        await self.session.execute(
+            select(func.pg_advisory_xact_lock(sender_lock_key(platform, sender)))
+        )
 
     async def claim(self, platform: str, update_key: str) -> bool:
         """True if this update is new; False if it was already applied.
@@ -491,10 +511,19 @@ class UpdateLedger(_Repository):
         )
 
 
+class Received(NamedTuple):
+    """An update as a platform sent it: its unique key, its sender's platform id (if it
+    has one) and the payload, kept as received."""
+
+    key: str
+    sender: str | None
+    payload: dict[str, Any]
+
+
 class Inbox(_Repository):
     """Updates as received (see :class:`storage.models.InboxUpdate`)."""
 
-    async def keep(self, platform: str, updates: list[tuple[str, dict[str, Any]]]) -> None:
+    async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         if not updates:
             return
         dialect_insert = (
@@ -504,23 +533,37 @@ class Inbox(_Repository):
         await self.session.execute(
             dialect_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing(),
             [
-                {"platform": platform, "update_key": key, "payload": payload, "received_at": now}
-                for key, payload in updates
+                {
+                    "platform": platform,
+                    "update_key": update.key,
+                    "sender": update.sender,
+                    "payload": update.payload,
+                    "received_at": now,
+                }
+                for update in updates
             ],
         )
 
-    async def unapplied(self, platform: str) -> list[dict[str, Any]]:
-        """Stored updates no turn has applied yet, in the order they arrived."""
+    async def unapplied(
+        self, platform: str, sender: str | None = None, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Stored updates no turn has applied yet, in the order they arrived: all of them,
+        or one sender's received before the update ``before``."""
         applied = select(ProcessedUpdate.update_key).where(
             ProcessedUpdate.platform == platform,
             ProcessedUpdate.update_key == InboxUpdate.update_key,
         )
-        query = (
-            select(InboxUpdate.payload)
-            .where(InboxUpdate.platform == platform, ~applied.exists())
-            .order_by(InboxUpdate.id)
+        query = select(InboxUpdate.payload).where(
+            InboxUpdate.platform == platform, ~applied.exists()
         )
-        return list((await self.session.scalars(query)).all())
+        if sender is not None:
+            query = query.where(InboxUpdate.sender == sender)
+        if before is not None:
+            position = select(InboxUpdate.id).where(
+                InboxUpdate.platform == platform, InboxUpdate.update_key == before
+            )
+            query = query.where(InboxUpdate.id < position.scalar_subquery())
+        return list((await self.session.scalars(query.order_by(InboxUpdate.id))).all())
 
     async def prune(self, before: datetime) -> None:
         await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))
@@ -553,6 +596,17 @@ class DialogStateRepository(_Repository):
             current.dialog = dialog
             # A new dict object, so SQLAlchemy sees the JSON column changed.
             current.state = dict(state)
+
+    async def seen(self, receipts: Sequence[tuple[str, int | None]], now: datetime) -> None:
+        """The replies of these turns reached their people (see DialogState.unseen_turn),
+        the last of them numbered so in its chat (if the platform numbers messages)."""
+        table = cast(Table, DialogState.__table__)
+        await self.session.execute(
+            update(table)
+            .where(table.c.unseen_turn == bindparam("turn"))
+            .values(unseen_turn=None, seen_at=now, seen_message=bindparam("number")),
+            [{"turn": turn, "number": number} for turn, number in receipts],
+        )
 
     async def clear(self, user: User) -> None:
         current = self._known.get(user.id)

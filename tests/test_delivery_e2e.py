@@ -21,7 +21,8 @@ from bot.channels.telegram import StatusMessage
 from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
-from storage.models import InboxUpdate, InterviewStatus, Role
+from storage.models import Answer, InboxUpdate, InterviewStatus, Role
+from storage.repositories import Received
 from tests.conftest import INVITE_KEY, POSTGRES_URL, POSTGRESQL_ONLY, Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.tcp_proxy import TcpProxy
@@ -326,7 +327,9 @@ async def test_an_update_stored_but_not_applied_is_applied_at_the_next_start(
     # must not stop the start, nor the update after it, nor reach the log.
     unreadable = {"update_id": 77000, "poll": {"id": "p1", "question": "Hộ Lê Văn Kín?"}}
     try:
-        await runtime.conversation.keep("telegram", [("77000", unreadable), ("77001", payload)])
+        await runtime.conversation.keep(
+            "telegram", [Received("77000", None, unreadable), Received("77001", None, payload)]
+        )
     finally:
         await runtime.close()
     env = run_env(database, fake_telegram)
@@ -417,3 +420,84 @@ async def test_a_webhook_update_is_not_acknowledged_while_the_database_is_away(
             output = await stop(process)
     assert "update 95001 could not be stored" in output
     assert "chào Phúc" not in output and TOKEN not in output
+
+
+async def _stored(database: Database) -> dict[str, object]:
+    async with database.sessions() as session:
+        rows = await session.execute(select(Answer.path, Answer.value))
+        return {path: value for path, value in rows.all()}
+
+
+SHOWN_AGAIN = translate("delivery.shown_again")
+WALL = "Tường nhà làm bằng vật liệu gì?"
+COLUMN = "Cột nhà (khung nhà) làm bằng vật liệu gì?"
+
+
+async def test_a_retyped_answer_never_lands_on_a_question_not_shown(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    # The question after "2" (walls: not durable) is lost on the way. The collaborator, who
+    # sees nothing, types "2" again: it must not become the answer to the columns question,
+    # which they never saw; that question is shown, and then their answer to it is taken.
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    chat = 779
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        surface = TelegramSurface(fake_telegram, application, user_id=chat)
+        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
+        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
+        await collab.say("/interview")
+        await collab.say("hh-test")
+        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
+        await collab.tap(pick)
+        await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
+        await collab.answer_until(at_field("house_wall"))
+        assert WALL in fake_telegram.messages_to(chat)[-1]["text"]
+
+        fake_telegram.fail("sendMessage", how=Failure.GARBLED, when=lambda p: COLUMN in p["text"])
+        await collab.say("2")
+        assert (await _stored(database)).get("house_wall") == "not_durable"
+
+        replies = await collab.say("2")
+        assert "house_column" not in await _stored(database)
+        assert replies[0] == SHOWN_AGAIN and COLUMN in replies[-1]
+
+        await collab.say("1")
+        stored = await _stored(database)
+        assert stored["house_wall"] == "not_durable" and stored["house_column"] == "durable"
+        # Delivered this time: the next typed answer is taken at once.
+        assert SHOWN_AGAIN not in await collab.say("2")
+        assert (await _stored(database))["house_roof"] == "not_durable"
+
+
+async def test_pressing_a_spent_button_shows_the_question_that_never_came(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    chat = 780
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        surface = TelegramSurface(fake_telegram, application, user_id=chat)
+        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
+        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
+        await collab.say("/interview")
+        await collab.say("hh-test")
+        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
+        await collab.tap(pick)
+        await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
+        await collab.answer_until(at_field("house_wall"))
+        wall = fake_telegram.messages_to(chat)[-1]
+        not_durable = _keyboard(wall)[1]
+
+        fake_telegram.fail("sendMessage", how=Failure.GARBLED, when=lambda p: COLUMN in p["text"])
+        await collab.tap(not_durable)
+        # Pressed again, the spent button brings the question that was lost.
+        replies = await collab.tap(not_durable)
+        assert COLUMN in "\n".join(replies)
+        assert translate("interview.stale") in replies
+        assert (await _stored(database)).get("house_wall") == "not_durable"
+        assert "house_column" not in await _stored(database)
+        # A spent button pressed when nothing was lost only says so.
+        column = fake_telegram.messages_to(chat)[-1]
+        await collab.tap(_keyboard(column)[0])
+        assert await collab.tap(_keyboard(column)[0]) == [translate("interview.stale")]

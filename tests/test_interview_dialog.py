@@ -318,3 +318,20 @@ async def test_section_notes_and_member_headers_are_said_once(
     assert "\n14. Họ và tên → Nguyễn Văn Hùng\n" in listing and "Thành viên thứ" not in listing
     replies = await collab.say("0")
     assert replies == [first]
+
+
+async def test_a_household_reopened_before_its_roster_was_confirmed_shows_the_roster(
+    database: Database, setup: tuple[Conversation, Clock]
+) -> None:
+    # Left at the roster (or its confirmation lost on the way): reopening it asks for the
+    # roster check again, not its questions one by one.
+    conversation, _clock = setup
+    collab = await collaborator(database, conversation, "1")
+    first = "\n".join(await open_household(collab))
+    assert "Danh sách có 5 nhân khẩu" in first
+    await collab.say("/pause")
+    again = "\n".join(await open_household(collab))
+    assert "Danh sách có 5 nhân khẩu" in again
+    assert "Hộ thuộc diện nào" not in again
+    await collab.confirm_roster()
+    assert "category" in await stored_answers(database)

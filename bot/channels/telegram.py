@@ -35,6 +35,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
 from bot.i18n import DEFAULT_LOCALE, translate
 from bot.messages import (
@@ -49,6 +50,7 @@ from bot.messages import (
 )
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from storage.repositories import Received
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,10 +99,29 @@ def to_incoming(update: Update) -> Incoming | None:
         return None
     if message.text is not None:
         kind, command, args = Incoming.parse_text(message.text)
-        return replace(base, kind=kind, text=message.text, command=command, args=args)
+        return replace(
+            base,
+            kind=kind,
+            text=message.text,
+            command=command,
+            args=args,
+            sent_at=message.date,
+            message_number=message.message_id,
+        )
     attachment = message.effective_attachment
     content_type = type(attachment).__name__.lower() if attachment is not None else "other"
     return replace(base, kind=Kind.UNSUPPORTED, content_type=content_type)
+
+
+def sender_of(raw: dict[str, Any]) -> str | None:
+    """The id of the person who sent a raw update (``from`` of its message or button
+    press), without parsing the rest."""
+    for value in raw.values():
+        if isinstance(value, dict):
+            sender = value.get("from")
+            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+                return str(sender["id"])
+    return None
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -326,16 +347,35 @@ class TelegramChannel:
         if self.runtime is None:
             raise RuntimeError("the database is not open yet")
         await self.runtime.conversation.keep(
-            PLATFORM, [(str(raw["update_id"]), raw) for raw in updates if "update_id" in raw]
+            PLATFORM,
+            [
+                Received(str(raw["update_id"]), sender_of(raw), raw)
+                for raw in updates
+                if "update_id" in raw
+            ],
         )
 
     async def replay(self, application: Application) -> int:
         """Apply the updates stored but not applied before the last stop; how many."""
         assert self.runtime is not None
-        pending = await self.runtime.conversation.unapplied(PLATFORM)
+        pending = await self._readable(
+            await self.runtime.conversation.unapplied(PLATFORM), application
+        )
+        for update in pending:
+            await self.apply(update, application)
+        if pending:
+            log.info("%d update(s) received before a stop applied now", len(pending))
+        return len(pending)
+
+    async def _readable(
+        self, payloads: list[dict[str, Any]], application: Application
+    ) -> list[Update]:
+        """Stored updates as PTB reads them; one it cannot read is logged by id, settled
+        (or it would be read, and fail, at every start) and left out."""
+        assert self.runtime is not None
         readable: list[Update] = []
         unreadable: list[str] = []
-        for payload in pending:
+        for payload in payloads:
             try:
                 readable.append(Update.de_json(payload, application.bot))
             except Exception as error:
@@ -348,13 +388,8 @@ class TelegramChannel:
                 )
                 unreadable.append(str(update_id))
         if unreadable:
-            # Or it would be read, and fail, at every start.
             await self.runtime.conversation.settle(PLATFORM, unreadable)
-        for update in readable:
-            await self.apply(update, application)
-        if readable:
-            log.info("%d update(s) received before a stop applied now", len(readable))
-        return len(readable)
+        return readable
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.apply(update, context.application)
@@ -363,13 +398,30 @@ class TelegramChannel:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
+        conversation = self.runtime.conversation
+        if conversation.shared and incoming.update_key is not None:
+            # Another worker received this person's earlier updates and has not applied
+            # them (it is busy, or it died): they come first, so one person's messages
+            # apply in the order sent. Those it applies meanwhile are duplicates here.
+            earlier = await conversation.unapplied(PLATFORM, incoming.user_id, incoming.update_key)
+            for stored in await self._readable(earlier, application):
+                await self._apply_one(stored, application)
+        await self._apply_one(update, application)
+
+    async def _apply_one(self, update: Update, application: Application) -> None:
+        incoming = to_incoming(update)
+        if incoming is None or self.runtime is None:
+            return
         status = StatusMessage(application.bot, int(incoming.chat_id))
         show = harmless(status.show)
         replies = await self.runtime.conversation.handle(incoming, show)
-        failed = await self.deliver(application, incoming, update, replies)
+        numbers: list[int] = []
+        failed = await self.deliver(application, incoming, update, replies, numbers)
         if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
             # Else it would say "80%" for ever over a file that never came.
             await show(translate("delivery.status_failed", self.runtime.settings.locale))
+        if not must_be_seen(failed):
+            await self.runtime.conversation.delivered(incoming, max(numbers, default=None))
 
     async def deliver(
         self,
@@ -377,8 +429,10 @@ class TelegramChannel:
         incoming: Incoming,
         update: Update,
         replies: Sequence[Outgoing],
+        numbers: list[int] | None = None,
     ) -> list[Outgoing]:
-        """Send the replies, each on its own; returns those that could not be delivered."""
+        """Send the replies, each on its own; returns those that could not be delivered.
+        The ids of the messages sent are added to ``numbers``."""
         # The button's spinner stops when the callback is answered: do it alongside the
         # replies rather than after them (a Bot API round trip sooner on a real network).
         answering: asyncio.Task[None] | None = None
@@ -388,7 +442,13 @@ class TelegramChannel:
                 self._answer_callback(update, notices[-1] if notices else None)
             )
         locale = self.runtime.settings.locale if self.runtime else DEFAULT_LOCALE
-        send = partial(_send, application.bot, int(incoming.chat_id), update)
+        send = partial(
+            _send,
+            application.bot,
+            int(incoming.chat_id),
+            update,
+            [] if numbers is None else numbers,
+        )
         try:
             return await deliver(replies, send, locale, incoming.update_key)
         finally:
@@ -403,11 +463,16 @@ class TelegramChannel:
             log.warning("could not answer a callback query: %s", type(error).__name__)
 
 
-async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None:
-    """One reply as Bot API calls; raises SendFailed naming the call that failed."""
+async def _send(
+    bot: Bot, chat_id: int, update: Update, numbers: list[int], reply: Outgoing
+) -> None:
+    """One reply as Bot API calls, the ids of the messages sent added to ``numbers``;
+    raises SendFailed naming the call that failed."""
     if isinstance(reply, Text):
         for part in split_text(reply.text):
-            await _call("sendMessage", partial(bot.send_message, chat_id, part))
+            numbers.append(
+                (await _call("sendMessage", partial(bot.send_message, chat_id, part))).message_id
+            )
     elif isinstance(reply, Choices) and reply.edit and _pressed(update):
         await _edit(
             "editMessageReplyMarkup",
@@ -421,16 +486,19 @@ async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None
     elif isinstance(reply, Choices):
         *head, last = split_text(reply.text)
         for part in head:
-            await _call("sendMessage", partial(bot.send_message, chat_id, part))
-        await _call(
+            numbers.append(
+                (await _call("sendMessage", partial(bot.send_message, chat_id, part))).message_id
+            )
+        sent = await _call(
             "sendMessage", partial(bot.send_message, chat_id, last, reply_markup=keyboard(reply))
         )
+        numbers.append(sent.message_id)
     elif isinstance(reply, Document):
         # A photo shows in the chat itself; a document is a file to download.
         method, upload = (
             ("sendPhoto", bot.send_photo) if reply.inline else ("sendDocument", bot.send_document)
         )
-        await _call(
+        sent = await _call(
             method,
             partial(
                 upload,
@@ -439,6 +507,7 @@ async def _send(bot: Bot, chat_id: int, update: Update, reply: Outgoing) -> None
                 caption=reply.caption or None,
             ),
         )
+        numbers.append(sent.message_id)
     elif isinstance(reply, CommandMenu):
         commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
         await _call(

@@ -98,9 +98,16 @@ async def open_household(ctx: DialogContext, household: Household) -> list[Outgo
             other = await ctx.uow.users.get(current.collaborator_id)
             name = other.display_name if other else "?"
             return [Text(ctx.t("interview.taken", household=title, name=name))]
+        session = await InterviewSession.load(ctx.uow, current, reference_day(ctx, current))
+        if not session.answered():
+            # Left (or lost on the way) before the roster was confirmed: check it first,
+            # rather than asking one by one what the roster confirms in one tap.
+            await _save_state(ctx, {"interview_id": current.id, "mode": ROSTER_CHECK})
+            household_full = await ctx.uow.households.with_members(household.id)
+            assert household_full is not None
+            return _roster(ctx, current.id, current.prefill or {}, household_full)
         state = {"interview_id": current.id, "mode": ASK}
         await _save_state(ctx, state)
-        session = await InterviewSession.load(ctx.uow, current, reference_day(ctx, current))
         return [_resumed(ctx, session), *await _ask(ctx, session, state)]
     latest = await ctx.uow.interviews.latest_for_household(household.id)
     if latest is not None and latest.status is InterviewStatus.COMPLETED:
@@ -312,6 +319,9 @@ async def _on_answer_button(
     verb = args[0]
     step_text = args[1] if len(args) > 1 else ""
     if state.get("mode", ASK) != ASK or step_text != str(session.interview.step):
+        if ctx.reply_lost:
+            # Pressed again because what came after it never arrived: show it now.
+            return [Notice(ctx.t("interview.stale")), *await again(ctx)]
         return [Notice(ctx.t("interview.stale"))]
     question = session.step(_cursor(state))
     if isinstance(question, Done):

@@ -84,6 +84,9 @@ class Failure(enum.Enum):
     # 200 OK whose ``result`` is not what the method returns (a broken proxy or server): the
     # client fails parsing it with an error of its own, not a Telegram error.
     GARBLED = "garbled"
+    # No answer at all, until the fake stops: the bot is stuck in the call (and is killed
+    # there by a test, the reply never having reached anyone).
+    HANG = "hang"
 
 
 @dataclass
@@ -568,6 +571,9 @@ class FakeTelegram:
             return web.Response(status=502, text=page, content_type="text/html")
         if how is Failure.GARBLED:
             return web.json_response({"ok": True, "result": "garbled"})
+        if how is Failure.HANG:
+            await self._wait_quietly(lambda: self._closing)
+            return _error(500, "Internal Server Error")
         assert request.transport is not None
         request.transport.abort()
         # Never written: the client has lost the connection already.
