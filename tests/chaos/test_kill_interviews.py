@@ -22,6 +22,7 @@ from storage.uow import UnitOfWork
 from tests.chaos.human import (
     HEAD_NAME,
     Human,
+    Question,
     asked_path,
     expected_answers,
     form_questions,
@@ -124,6 +125,18 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
         process.terminate()
         await process.wait()
 
+    await verdict(database, humans, questions, stuck, f"{KILLS} kills")
+
+
+async def verdict(
+    database: Database,
+    humans: list[Human],
+    questions: dict[str, Question],
+    stuck: list[str],
+    title: str,
+) -> None:
+    """Prints the figures of a kill run and checks them: every update applied, every
+    answer on its question, every interview started finished."""
     meant = expected_answers(questions)
     stored = await stored_answers(database)
     misplaced: list[str] = []
@@ -142,7 +155,7 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     done = await applied(database)
     lost = sorted(pushed - set(done), key=int)
     print(
-        f"\nkill -9 during interviews ({database.backend}): {KILLS} kills, "
+        f"\nkill -9 during interviews ({database.backend}): {title}, "
         f"{len(pushed)} updates, lost {len(lost)}, doubled {len(done) - len(set(done))}, "
         f"misplaced {len(misplaced)}, interviews finished {len(interviews)}"
     )

@@ -876,20 +876,52 @@ class FakeTelegram:
         return stored
 
     async def _webhook_worker(self) -> None:
-        while True:
-            await self._wait_quietly(lambda: bool(self._deliverable()))
-            queued = self._queue[0]
-            status = await self._post_webhook(queued.update, self._webhook.get("secret_token"))
-            if 200 <= status < 300:
-                with contextlib.suppress(ValueError):
-                    self._queue.remove(queued)
-            else:
-                # Telegram keeps the update and retries later; so do we, just faster.
-                self._webhook_error = (
-                    int(time.time()),
-                    f"Wrong response from the webhook: {status}",
-                )
-                await asyncio.sleep(self.webhook_retry_delay)
+        """Posts queued updates to the webhook as Telegram does: several at once (up to the
+        webhook's ``max_connections``), but one person's one at a time and in order, each
+        kept and posted again until it is answered 2xx."""
+        busy: set[object] = set()  # senders with an update in flight
+        posting: set[asyncio.Task[None]] = set()
+
+        def ready() -> list[_Queued]:
+            limit = int(self._webhook.get("max_connections") or 40)
+            out: list[_Queued] = []
+            seen: set[object] = set()
+            for queued in self._deliverable():
+                sender = _sender_of(queued.update)
+                if sender not in busy and sender not in seen and len(busy) + len(out) < limit:
+                    out.append(queued)
+                seen.add(sender)
+            return out
+
+        async def post(queued: _Queued, sender: object) -> None:
+            try:
+                status = await self._post_webhook(queued.update, self._webhook.get("secret_token"))
+                if 200 <= status < 300:
+                    with contextlib.suppress(ValueError):
+                        self._queue.remove(queued)
+                else:
+                    # Telegram keeps the update and retries later; so do we, just faster.
+                    self._webhook_error = (
+                        int(time.time()),
+                        f"Wrong response from the webhook: {status}",
+                    )
+                    await asyncio.sleep(self.webhook_retry_delay)
+            finally:
+                busy.discard(sender)
+                await self._notify()
+
+        try:
+            while True:
+                await self._wait_quietly(lambda: bool(ready()))
+                for queued in ready():
+                    sender = _sender_of(queued.update)
+                    busy.add(sender)
+                    task = asyncio.create_task(post(queued, sender))
+                    posting.add(task)
+                    task.add_done_callback(posting.discard)
+        finally:
+            for task in list(posting):
+                task.cancel()
 
     async def _post_webhook(self, update: Json, secret: str | None) -> int:
         assert self._session is not None, "fake Telegram is not started"
@@ -948,6 +980,15 @@ def _error(code: int, description: str, retry_after: int | None = None) -> web.R
     if retry_after is not None:
         body["parameters"] = {"retry_after": retry_after}
     return web.json_response(body, status=code)
+
+
+def _sender_of(update: Json) -> object:
+    """Who sent an update (the ``from`` of its message or button press), or the update
+    itself when it names nobody."""
+    for value in update.values():
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            return value["from"].get("id")
+    return update.get("update_id")
 
 
 def _chat_key(chat_id: object) -> int:
