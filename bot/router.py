@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from bot.commands import BY_NAME
 from bot.context import DialogContext
 from bot.dialogs import exports, fallback, households, interview, menu, registration, summary
-from bot.messages import Kind, Outgoing, Text
+from bot.messages import Kind, Notice, Outgoing, Text
 
 CommandHandler = Callable[[DialogContext], Awaitable[list[Outgoing]]]
 
@@ -93,10 +93,18 @@ async def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
         return await _run_command(ctx, payload)
     owner = BUTTONS.get(namespace)
     if owner is None:
-        return fallback.stale_button(ctx)
+        return await _spent(ctx, fallback.stale_button(ctx))
     command, handler = owner
     if ctx.user.role not in BY_NAME[command].roles:
         ctx.uow.audit.record("button.refused", actor=ctx.user, entity="button", entity_id=namespace)
         return fallback.button_not_allowed(ctx)
     replies = await handler(ctx, data)
-    return replies if replies is not None else fallback.stale_button(ctx)
+    return await _spent(ctx, replies if replies is not None else fallback.stale_button(ctx))
+
+
+async def _spent(ctx: DialogContext, replies: list[Outgoing]) -> list[Outgoing]:
+    """A button that only gets a toast (it was spent) pressed again because what came after
+    it never arrived: where the person stands is shown with the toast."""
+    if ctx.reply_lost and all(isinstance(reply, Notice) for reply in replies):
+        return [*replies, *await interview.again(ctx)]
+    return replies

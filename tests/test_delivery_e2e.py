@@ -501,3 +501,26 @@ async def test_pressing_a_spent_button_shows_the_question_that_never_came(
         column = fake_telegram.messages_to(chat)[-1]
         await collab.tap(_keyboard(column)[0])
         assert await collab.tap(_keyboard(column)[0]) == [translate("interview.stale")]
+
+
+async def test_a_confirmed_roster_whose_next_question_was_lost_shows_it_when_pressed_again(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    # Any spent button, not only an answer's: the roster's "correct, start" pressed again.
+    await seed_areas(database.sessions)
+    await seed_household(database.sessions, YEAR)
+    chat = 781
+    first = "Hộ ở khu vực nào?"
+    async with telegram_bot(_settings(database, fake_telegram)) as application:
+        surface = TelegramSurface(fake_telegram, application, user_id=chat)
+        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
+        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
+        await collab.say("/interview")
+        await collab.say("hh-test")
+        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
+        await collab.tap(pick)
+        confirm = next(d for _, d in surface.buttons() if d.endswith(":ok"))
+        fake_telegram.fail("sendMessage", how=Failure.GARBLED, when=lambda p: first in p["text"])
+        assert first not in "\n".join(await collab.tap(confirm))
+        replies = await collab.tap(confirm)
+        assert translate("interview.stale") in replies and first in "\n".join(replies)

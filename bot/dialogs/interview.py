@@ -319,9 +319,6 @@ async def _on_answer_button(
     verb = args[0]
     step_text = args[1] if len(args) > 1 else ""
     if state.get("mode", ASK) != ASK or step_text != str(session.interview.step):
-        if ctx.reply_lost:
-            # Pressed again because what came after it never arrived: show it now.
-            return [Notice(ctx.t("interview.stale")), *await again(ctx)]
         return [Notice(ctx.t("interview.stale"))]
     question = session.step(_cursor(state))
     if isinstance(question, Done):
