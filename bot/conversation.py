@@ -20,7 +20,7 @@ from bot.messages import Choices, Deferred, Incoming, Kind, Notice, Outgoing, Te
 from bot.router import route
 from bot.settings import Settings
 from storage.models import DialogState
-from storage.repositories import Received
+from storage.repositories import Receipt, Received
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ SERVER_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
 # Group chats already told that rasoat works in private chats only, remembered in memory
 # (never stored: nothing of a group reaches the database), the oldest forgotten first.
 GROUPS_REMEMBERED = 1000
+# Turns whose replies are on their way, remembered for their receipts (see delivered()).
+TURNS_REMEMBERED = 10_000
 
 T = TypeVar("T")
 
@@ -64,7 +66,11 @@ class Conversation:
         # then reach two of them (see TelegramChannel.apply).
         self.shared = dialect != "sqlite"
         self._groups_told: dict[str, None] = {}
-        self._receipts: GroupCommit[tuple[str, int | None]] = GroupCommit(self._write_receipts)
+        self._receipts: GroupCommit[Receipt] = GroupCommit(self._write_receipts)
+        # Turns applied here whose replies are being sent: (user id, asked_at) by update,
+        # for their receipts; the oldest forgotten first (a turn whose replies failed has
+        # no receipt).
+        self._asked: dict[str, tuple[int, datetime]] = {}
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
 
     def _transaction_slot(self) -> AbstractAsyncContextManager[object]:
@@ -132,23 +138,29 @@ class Conversation:
     async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
         """Every reply to ``incoming`` reached its person, the last numbered
         ``last_message`` in the chat where the platform numbers messages: typed text may be
-        taken as an answer again (see DialogState.unseen_turn). Written together with other
+        taken as an answer again (see DialogState.asked_at). Written together with other
         turns' receipts; a receipt that can't be written costs one question shown twice, so
         it never fails the caller."""
-        if incoming.update_key is None:
+        asked = self._asked.pop(_turn(incoming), None)
+        if asked is None:
             return
         try:
-            await self._receipts.add((_turn(incoming), last_message))
+            await self._receipts.add(Receipt(*asked, last_message))
         except Exception as error:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
-    async def _write_receipts(self, receipts: list[tuple[str, int | None]]) -> None:
+    async def _write_receipts(self, receipts: list[Receipt]) -> None:
         async def write() -> None:
             async with self._transaction_slot(), UnitOfWork(self.sessions) as uow:
                 await uow.dialogs.seen(receipts, self.clock())
                 await uow.commit()
 
         await _reconnecting(write)
+
+    def _remember_turn(self, turn: str, user_id: int, asked_at: datetime) -> None:
+        self._asked[turn] = (user_id, asked_at)
+        if len(self._asked) > TURNS_REMEMBERED:
+            del self._asked[next(iter(self._asked))]
 
     def _outside_private_chat(self, incoming: Incoming) -> list[Outgoing]:
         """The one answer a group, supergroup or channel gets: rasoat works in private chats.
@@ -192,7 +204,8 @@ class Conversation:
                 # text is not taken as an answer: the person may not have seen the question.
                 current = await uow.dialogs.get(user)
                 if current is not None:
-                    current.unseen_turn = _turn(incoming)
+                    current.asked_at = ctx.now
+                    self._remember_turn(_turn(incoming), user.id, ctx.now)
             await uow.commit()
         return replies, ctx
 
@@ -222,8 +235,9 @@ class Conversation:
 
 
 def unseen(state: DialogState, incoming: Incoming) -> bool:
-    """Whether the person may not have seen the replies of their previous turn when they
-    sent ``incoming``: they were not confirmed sent, or were sent after it.
+    """Whether the person may not have seen the replies of their latest turn when they sent
+    ``incoming``: they were not confirmed sent, older replies came after them, or they came
+    after ``incoming`` was sent.
 
     Where the platform numbers a chat's messages in order (Telegram), a message numbered
     below the last reply was sent before that reply arrived: exact. Elsewhere the platform's
@@ -231,7 +245,10 @@ def unseen(state: DialogState, incoming: Incoming) -> bool:
     a message stamped before the second in which the replies went out was surely sent
     before them; one within that same second is taken as an answer.
     """
-    if state.unseen_turn is not None:
+    if state.asked_at is None:
+        return False
+    if state.seen_turn != state.asked_at:
+        # The latest turn's replies were not confirmed sent, or older ones arrived after them.
         return True
     if incoming.message_number is not None and state.seen_message is not None:
         return incoming.message_number < state.seen_message

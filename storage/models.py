@@ -250,16 +250,18 @@ class DialogState(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     dialog: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # The turn ("telegram:4711") whose replies are not known to have reached the person: set
-    # with the turn, cleared once every reply was sent. While set, typed text is not taken
-    # as an answer to a question they may never have seen; the question is shown again.
-    unseen_turn: Mapped[str | None] = mapped_column(String(160))
-    # When the last replies were confirmed sent: text the person sent before that (by the
-    # platform's own timestamp) was typed before they could see the question it would answer.
-    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The platform's number of the last of those replies in the chat, where it numbers a
-    # chat's messages in order (Telegram): a message numbered below it was sent before it.
+    # Whether the person saw what they answer. ``asked_at`` stamps the latest turn whose
+    # replies they must see (a question, a list, an error); each receipt of replies sent says
+    # which turn's message is now the newest in the chat (``seen_turn``: its ``asked_at``),
+    # its number where the platform numbers a chat's messages in order (``seen_message``),
+    # and when (``seen_at``). Typed text is taken as an answer only if the newest message
+    # comes from the latest turn and was there before the text was sent; otherwise the
+    # replies were lost, or overtaken by older ones sent late by another worker, and the
+    # question is shown again (see bot.conversation.unseen).
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seen_turn: Mapped[datetime | None] = mapped_column(UTCDateTime())
     seen_message: Mapped[int | None] = mapped_column(BigInteger)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 

@@ -511,6 +511,15 @@ class UpdateLedger(_Repository):
         )
 
 
+class Receipt(NamedTuple):
+    """Replies of one turn that reached their person: whose (user id), which turn (its
+    ``asked_at``), and the number of the last of them where the platform numbers messages."""
+
+    user: int
+    turn: datetime
+    number: int | None
+
+
 class Received(NamedTuple):
     """An update as a platform sent it: its unique key, its sender's platform id (if it
     has one) and the payload, kept as received."""
@@ -597,16 +606,38 @@ class DialogStateRepository(_Repository):
             # A new dict object, so SQLAlchemy sees the JSON column changed.
             current.state = dict(state)
 
-    async def seen(self, receipts: Sequence[tuple[str, int | None]], now: datetime) -> None:
-        """The replies of these turns reached their people (see DialogState.unseen_turn),
-        the last of them numbered so in its chat (if the platform numbers messages)."""
+    async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
+        """Replies that reached their people: each receipt's turn becomes the one whose
+        message is newest in the chat, unless a newer one is recorded already (by message
+        number where the platform numbers messages, else by turn)."""
         table = cast(Table, DialogState.__table__)
-        await self.session.execute(
-            update(table)
-            .where(table.c.unseen_turn == bindparam("turn"))
-            .values(unseen_turn=None, seen_at=now, seen_message=bindparam("number")),
-            [{"turn": turn, "number": number} for turn, number in receipts],
-        )
+        values = {
+            "seen_turn": bindparam("turn"),
+            "seen_message": bindparam("number"),
+            "seen_at": now,
+        }
+        numbered = [r._asdict() for r in receipts if r.number is not None]
+        unnumbered = [r._asdict() for r in receipts if r.number is None]
+        if numbered:
+            await self.session.execute(
+                update(table)
+                .where(
+                    table.c.user_id == bindparam("user"),
+                    or_(table.c.seen_message.is_(None), table.c.seen_message < bindparam("number")),
+                )
+                .values(values),
+                numbered,
+            )
+        if unnumbered:
+            await self.session.execute(
+                update(table)
+                .where(
+                    table.c.user_id == bindparam("user"),
+                    or_(table.c.seen_turn.is_(None), table.c.seen_turn < bindparam("turn")),
+                )
+                .values(values),
+                unnumbered,
+            )
 
     async def clear(self, user: User) -> None:
         current = self._known.get(user.id)

@@ -7,23 +7,33 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.admin import add_user
 from bot.conversation import GroupCommit, unseen
 from bot.messages import Incoming, Kind
-from storage.models import DialogState
+from storage.models import DialogState, Role
+from storage.repositories import Receipt
+from storage.uow import UnitOfWork
+from tests.conftest import Database
+from tests.helpers import seed_areas
 
 SENT_OUT = datetime(2026, 12, 4, 9, 30, 15, 600_000, tzinfo=UTC)
 
 
+ASKED = SENT_OUT - timedelta(seconds=1)
+
+
 def state(
-    unseen_turn: str | None = None,
+    seen_turn: datetime | None = ASKED,
     seen_at: datetime | None = SENT_OUT,
     seen_message: int | None = None,
+    asked_at: datetime | None = ASKED,
 ) -> DialogState:
     return DialogState(
         user_id=1,
         dialog="interview",
         state={},
-        unseen_turn=unseen_turn,
+        asked_at=asked_at,
+        seen_turn=seen_turn,
         seen_at=seen_at,
         seen_message=seen_message,
     )
@@ -36,8 +46,17 @@ def typed(sent_at: datetime | None, number: int | None = None) -> Incoming:
 
 
 def test_replies_not_confirmed_sent_are_unseen_whenever_the_text_was_typed() -> None:
-    assert unseen(state("telegram:41"), typed(SENT_OUT + timedelta(hours=1)))
-    assert unseen(state("telegram:41", seen_at=None), typed(None))
+    # The latest turn's receipt never came: the newest message is an older turn's, or none.
+    earlier = ASKED - timedelta(seconds=30)
+    assert unseen(state(seen_turn=earlier), typed(SENT_OUT + timedelta(hours=1), 99))
+    assert unseen(state(seen_turn=None, seen_at=None), typed(None))
+
+
+def test_older_replies_that_arrived_last_are_unseen_ones() -> None:
+    # Another worker's reply to an earlier turn came after this turn's: the newest message
+    # in the chat asks an older question, whatever the numbers and times say.
+    older = ASKED - timedelta(milliseconds=5)
+    assert unseen(state(seen_turn=older, seen_message=41), typed(SENT_OUT, 42))
 
 
 @pytest.mark.parametrize(
@@ -69,8 +88,8 @@ def test_where_messages_are_numbered_the_number_tells_exactly(number: int, expec
     assert unseen(state(seen_message=41), typed(early, number)) is expected
 
 
-def test_a_first_turn_has_nothing_unseen() -> None:
-    assert not unseen(state(seen_at=None), typed(SENT_OUT))
+def test_nothing_asked_yet_is_nothing_unseen() -> None:
+    assert not unseen(state(seen_turn=None, seen_at=None, asked_at=None), typed(SENT_OUT))
 
 
 async def test_receipts_arriving_during_a_write_go_together_in_the_next() -> None:
@@ -107,3 +126,46 @@ async def test_a_failed_write_fails_each_of_its_receipts_and_no_later_one() -> N
         await commit.add("a")
     await commit.add("b")
     assert calls == 2
+
+
+async def test_a_late_receipt_of_an_older_message_does_not_hide_a_newer_one(
+    database: Database,
+) -> None:
+    await seed_areas(database.sessions)
+    added = await add_user(
+        database.sessions,
+        platform="telegram",
+        platform_user_id="71",
+        name="Hoa",
+        role=Role.COLLABORATOR,
+        area_codes=["87-MH-A1"],
+        locale="vi",
+    )
+    user_id = added.id
+    first, second = ASKED, ASKED + timedelta(seconds=2)
+    async with UnitOfWork(database.sessions) as uow:
+        user = await uow.users.get(user_id)
+        assert user is not None
+        await uow.dialogs.set(user, "interview", {})
+        await uow.commit()
+
+    async def receive(*receipts: Receipt) -> DialogState:
+        async with UnitOfWork(database.sessions) as uow:
+            await uow.dialogs.seen(receipts, SENT_OUT)
+            await uow.commit()
+        async with database.sessions() as session:
+            row = await session.get(DialogState, user_id)
+            assert row is not None
+            return row
+
+    # Message 12 (the second turn's) was confirmed first, then 11 (the first's), late.
+    row = await receive(Receipt(user_id, second, 12))
+    row = await receive(Receipt(user_id, first, 11))
+    assert (row.seen_turn, row.seen_message) == (second, 12)
+    # A later message of the first turn (another worker's, sent late) is the newest.
+    row = await receive(Receipt(user_id, first, 13))
+    assert (row.seen_turn, row.seen_message) == (first, 13)
+    # Unnumbered (a platform without ordered ids): the later turn wins, whatever the order.
+    row = await receive(Receipt(user_id, second + timedelta(seconds=5), None))
+    row = await receive(Receipt(user_id, second, None))
+    assert row.seen_turn == second + timedelta(seconds=5)

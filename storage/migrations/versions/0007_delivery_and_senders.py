@@ -18,9 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("dialog_states") as batch:
-        batch.add_column(sa.Column("unseen_turn", sa.String(length=160), nullable=True))
-        batch.add_column(sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("asked_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("seen_turn", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("seen_message", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("seen_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("inbox_updates") as batch:
         batch.add_column(sa.Column("sender", sa.String(length=64), nullable=True))
     op.create_index(
@@ -36,6 +37,7 @@ def downgrade() -> None:
     with op.batch_alter_table("inbox_updates") as batch:
         batch.drop_column("sender")
     with op.batch_alter_table("dialog_states") as batch:
-        batch.drop_column("seen_message")
         batch.drop_column("seen_at")
-        batch.drop_column("unseen_turn")
+        batch.drop_column("seen_message")
+        batch.drop_column("seen_turn")
+        batch.drop_column("asked_at")
