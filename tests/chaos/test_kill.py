@@ -17,10 +17,11 @@ from sqlalchemy import select
 
 from bot.admin import add_user
 from storage.models import ProcessedUpdate, Role
+from tests.chaos.processes import Rasoat
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import seed_areas
-from tests.test_telegram_e2e import run_env, start_rasoat
+from tests.test_telegram_e2e import run_env
 
 KILLS = int(os.environ.get("RASOAT_KILLS", "50"))
 PEOPLE = [501, 502, 503, 504]
@@ -50,8 +51,9 @@ async def test_no_update_is_lost_or_doubled_across_kills(
     env = run_env(database, fake_telegram)
     rng = random.Random(7)
     pushed: list[str] = []
+    started: list[Rasoat] = []
     for _ in range(KILLS):
-        process = await start_rasoat(env)
+        started.append(await Rasoat.start(env))
         # Each start deletes the webhook just before it begins polling.
         await fake_telegram.wait_for_call("deleteWebhook", timeout=30)
         for _ in range(MESSAGES_PER_PERSON):
@@ -59,26 +61,27 @@ async def test_no_update_is_lost_or_doubled_across_kills(
                 update = await fake_telegram.user(id=person).send_text("/whoami")
                 pushed.append(str(update["update_id"]))
         await asyncio.sleep(rng.uniform(0.0, 0.4))
-        process.kill()
-        await process.wait()
+        await started[-1].kill()
 
     # One last start: whatever was stored and not applied comes first, then what Telegram
     # still holds.
-    process = await start_rasoat(env)
+    started.append(await Rasoat.start(env))
     try:
         for _ in range(600):
             if set(await applied(database)) >= set(pushed):
                 break
             await asyncio.sleep(0.1)
     finally:
-        process.terminate()
-        await process.wait()
+        await started[-1].stop()
+    crashes = [line for process in started for line in process.crashes]
     done = await applied(database)
     lost = sorted(set(pushed) - set(done), key=int)
     doubled = len(done) - len(set(done))
     print(
         f"\nkill -9 ({database.backend}): {KILLS} kills, {len(pushed)} updates delivered, "
-        f"{len(set(done) & set(pushed))} applied, lost {len(lost)}, doubled {doubled}"
+        f"{len(set(done) & set(pushed))} applied, lost {len(lost)}, doubled {doubled}, "
+        f"crashes {len(crashes)}"
     )
     assert lost == []
     assert doubled == 0
+    assert crashes == [], "\n".join(crashes[:20])

@@ -28,11 +28,12 @@ from tests.chaos.human import (
     form_questions,
     same_value,
 )
+from tests.chaos.processes import Rasoat
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import seed_areas
 from tests.interview_driver import scripted_household
-from tests.test_telegram_e2e import run_env, start_rasoat
+from tests.test_telegram_e2e import run_env
 
 YEAR = datetime.now(UTC).year
 KILLS = int(os.environ.get("RASOAT_KILLS", "50"))
@@ -105,14 +106,13 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     env = run_env(database, fake_telegram)
     last = asyncio.Event()
     stuck: list[str] = []
-    process = await start_rasoat(env)
+    started = [await Rasoat.start(env)]
     working = [asyncio.create_task(human.run(last)) for human in humans]
     try:
         for _ in range(KILLS):
             await asyncio.sleep(rng.uniform(0.5, 3.0))
-            process.kill()
-            await process.wait()
-            process = await start_rasoat(env)
+            await started[-1].kill()
+            started.append(await Rasoat.start(env))
         # The last start runs until the interviews in hand are done.
         last.set()
         try:
@@ -122,10 +122,10 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     finally:
         for task in working:
             task.cancel()
-        process.terminate()
-        await process.wait()
+        await started[-1].stop()
 
-    await verdict(database, humans, questions, stuck, f"{KILLS} kills")
+    crashes = [line for process in started for line in process.crashes]
+    await verdict(database, humans, questions, stuck, crashes, f"{KILLS} kills")
 
 
 async def verdict(
@@ -133,6 +133,7 @@ async def verdict(
     humans: list[Human],
     questions: dict[str, Question],
     stuck: list[str],
+    crashes: list[str],
     title: str,
 ) -> None:
     """Prints the figures of a kill run and checks them: every update applied, every
@@ -157,9 +158,11 @@ async def verdict(
     print(
         f"\nkill -9 during interviews ({database.backend}): {title}, "
         f"{len(pushed)} updates, lost {len(lost)}, doubled {len(done) - len(set(done))}, "
-        f"misplaced {len(misplaced)}, interviews finished {len(interviews)}"
+        f"misplaced {len(misplaced)}, crashes {len(crashes)}, "
+        f"left without their question {len(stuck)}, interviews finished {len(interviews)}"
     )
     assert misplaced == [], "\n".join(misplaced)
     assert lost == []
+    assert crashes == [], "\n".join(crashes[:20])
     # Every interview started was finished, each by the person who started it.
     assert stuck == [] and unfinished == [], "\n".join(stuck)

@@ -13,11 +13,12 @@ import asyncio
 import random
 
 from tests.chaos.human import HEAD_NAME, Human, form_questions
+from tests.chaos.processes import Rasoat
 from tests.chaos.test_kill_interviews import FINISH_WITHIN, KILLS, PEOPLE, codes, seed, verdict
 from tests.conftest import POSTGRESQL_ONLY, Database
 from tests.fakes.balancer import Balancer
 from tests.fakes.telegram import FakeTelegram
-from tests.test_telegram_e2e import free_port, run_env, start_rasoat, wait_for_port
+from tests.test_telegram_e2e import free_port, run_env, wait_for_port
 
 WORKERS = 2
 SECRET = "kill-workers-secret"
@@ -40,8 +41,8 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
     stuck: list[str] = []
     async with Balancer([f"http://127.0.0.1:{port}" for port in ports]) as balancer:
 
-        async def start(port: int) -> asyncio.subprocess.Process:
-            return await start_rasoat(
+        async def start(port: int) -> Rasoat:
+            return await Rasoat.start(
                 env,
                 "--webhook",
                 f"--port={port}",
@@ -51,6 +52,7 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
             )
 
         workers = [await start(port) for port in ports]
+        started = list(workers)
         for port in ports:
             await wait_for_port(port)
         working = [asyncio.create_task(human.run(last)) for human in humans]
@@ -58,9 +60,9 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
             for kill in range(KILLS):
                 await asyncio.sleep(rng.uniform(0.5, 3.0))
                 victim = kill % WORKERS
-                workers[victim].kill()
-                await workers[victim].wait()
+                await workers[victim].kill()
                 workers[victim] = await start(ports[victim])
+                started.append(workers[victim])
             last.set()
             try:
                 await asyncio.wait_for(asyncio.gather(*working), timeout=FINISH_WITHIN)
@@ -70,14 +72,13 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
             for task in working:
                 task.cancel()
             for worker in workers:
-                if worker.returncode is None:
-                    worker.terminate()
-                await worker.wait()
+                await worker.stop()
         served = ", ".join(f"{count}" for count in balancer.served.values())
     await verdict(
         database,
         humans,
         questions,
         stuck,
+        [line for process in started for line in process.crashes],
         f"{WORKERS} webhook workers, {KILLS} kills one at a time, requests served {served}",
     )
