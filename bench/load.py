@@ -12,8 +12,9 @@ value each question asks for, after a think time (by default 0-20 s, seeded: the
 collaborator asking a household, all 200 at work at once, about 20 updates a second in all),
 and only once the bot has answered the previous one; a household done, it opens the next.
 ``--think 200`` makes them answer within 200 ms instead, which saturates the workers: the
-figures are then the capacity (answers per second), the latency a queue. The answers come from the plan of :mod:`bench.interview`, computed before
-the clock starts, and each question the bot asks is checked against it.
+figures are then the capacity (answers per second), the latency a queue. The answers come
+from the plan of :mod:`bench.interview`, computed before the clock starts, and each question
+the bot asks is checked against it.
 
 The figure is the server-side latency of each action: from the moment the fake Telegram
 starts POSTing the update to the webhook, to the bot's first Bot API call answering it in
