@@ -1,8 +1,10 @@
-"""``python -m bench [interview|summary|export] [options]``: the benchmarks, each printing
-its ratio against a baseline measured in the same run.
+"""``python -m bench [interview|summary|export|load] [options]``: the benchmarks, each
+printing its figure against a baseline or a target measured in the same run.
 
 Without a name it runs the interview benchmark (options of :mod:`bench.interview`);
-``python -m bench all`` runs the three with their default sizes, one after the other.
+``python -m bench all`` runs interview, summary and export with their default sizes, one
+after the other. ``load`` (:mod:`bench.load`) is not part of ``all``: it needs a
+PostgreSQL server and takes about five minutes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ def _runners() -> dict[str, Callable[[Sequence[str]], int]]:
     }
 
 
+def _load(argv: Sequence[str]) -> int:
+    from bench import load
+
+    return load.main(list(argv))
+
+
 def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "load":
+        return _load(argv[1:])
     runners = _runners()
     if argv and argv[0] == "all":
         return max(runner(list(argv[1:])) for runner in runners.values())
