@@ -23,6 +23,7 @@ async def test_error_lines_and_tracebacks_count_as_crashes_and_nothing_else() ->
         stdout=asyncio.subprocess.PIPE,
     )
     rasoat = Rasoat(process)
+    await process.wait()
     await rasoat.stop()
     assert [line.split(" ")[2] for line in rasoat.crashes if line[0].isdigit()] == [
         "ERROR",
