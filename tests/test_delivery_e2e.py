@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,20 +59,29 @@ def _keyboard(message: dict[str, object]) -> list[str]:
     return [button["callback_data"] for row in markup["inline_keyboard"] for button in row]
 
 
-async def test_a_lost_reply_never_takes_the_rest_of_the_turn(
-    database: Database, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
-) -> None:
+@asynccontextmanager
+async def household_opened(
+    database: Database, fake: FakeTelegram, chat: int
+) -> AsyncIterator[tuple[Collaborator, TelegramSurface]]:
+    """A collaborator registered over Telegram, with the scripted household's roster shown."""
     await seed_areas(database.sessions)
     await seed_household(database.sessions, YEAR)
-    chat = 778
-    async with telegram_bot(_settings(database, fake_telegram)) as application:
-        surface = TelegramSurface(fake_telegram, application, user_id=chat)
+    async with telegram_bot(_settings(database, fake)) as application:
+        surface = TelegramSurface(fake, application, user_id=chat)
         await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
         collab = Collaborator(surface, database.sessions, "telegram", str(chat))
         await collab.say("/interview")
         await collab.say("hh-test")
         [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
         await collab.tap(pick)
+        yield collab, surface
+
+
+async def test_a_lost_reply_never_takes_the_rest_of_the_turn(
+    database: Database, fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat = 778
+    async with household_opened(database, fake_telegram, chat) as (collab, surface):
         await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
         await collab.say("/back")  # to the category, which the confirmed roster answered
         first = await collab.question()
@@ -439,17 +450,8 @@ async def test_a_retyped_answer_never_lands_on_a_question_not_shown(
     # The question after "2" (walls: not durable) is lost on the way. The collaborator, who
     # sees nothing, types "2" again: it must not become the answer to the columns question,
     # which they never saw; that question is shown, and then their answer to it is taken.
-    await seed_areas(database.sessions)
-    await seed_household(database.sessions, YEAR)
     chat = 779
-    async with telegram_bot(_settings(database, fake_telegram)) as application:
-        surface = TelegramSurface(fake_telegram, application, user_id=chat)
-        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
-        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
-        await collab.say("/interview")
-        await collab.say("hh-test")
-        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
-        await collab.tap(pick)
+    async with household_opened(database, fake_telegram, chat) as (collab, surface):
         await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
         await collab.answer_until(at_field("house_wall"))
         assert WALL in fake_telegram.messages_to(chat)[-1]["text"]
@@ -473,17 +475,8 @@ async def test_a_retyped_answer_never_lands_on_a_question_not_shown(
 async def test_pressing_a_spent_button_shows_the_question_that_never_came(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
-    await seed_areas(database.sessions)
-    await seed_household(database.sessions, YEAR)
     chat = 780
-    async with telegram_bot(_settings(database, fake_telegram)) as application:
-        surface = TelegramSurface(fake_telegram, application, user_id=chat)
-        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
-        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
-        await collab.say("/interview")
-        await collab.say("hh-test")
-        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
-        await collab.tap(pick)
+    async with household_opened(database, fake_telegram, chat) as (collab, surface):
         await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
         await collab.answer_until(at_field("house_wall"))
         wall = fake_telegram.messages_to(chat)[-1]
@@ -507,18 +500,9 @@ async def test_a_confirmed_roster_whose_next_question_was_lost_shows_it_when_pre
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
     # Any spent button, not only an answer's: the roster's "correct, start" pressed again.
-    await seed_areas(database.sessions)
-    await seed_household(database.sessions, YEAR)
     chat = 781
     first = "Hộ ở khu vực nào?"
-    async with telegram_bot(_settings(database, fake_telegram)) as application:
-        surface = TelegramSurface(fake_telegram, application, user_id=chat)
-        await surface.type(f"/start {await new_invite(database, Role.COLLABORATOR, '87-MH-A1')}")
-        collab = Collaborator(surface, database.sessions, "telegram", str(chat))
-        await collab.say("/interview")
-        await collab.say("hh-test")
-        [pick] = [data for label, data in surface.buttons() if "HH-TEST" in label.upper()]
-        await collab.tap(pick)
+    async with household_opened(database, fake_telegram, chat) as (collab, surface):
         confirm = next(d for _, d in surface.buttons() if d.endswith(":ok"))
         fake_telegram.fail("sendMessage", how=Failure.GARBLED, when=lambda p: first in p["text"])
         assert first not in "\n".join(await collab.tap(confirm))

@@ -13,11 +13,8 @@ import asyncio
 import os
 import random
 
-from sqlalchemy import select
-
-from bot.admin import add_user
-from storage.models import ProcessedUpdate, Role
 from tests.chaos.processes import Rasoat
+from tests.chaos.world import add_collaborators, applied
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import seed_areas
@@ -28,26 +25,11 @@ PEOPLE = [501, 502, 503, 504]
 MESSAGES_PER_PERSON = 3
 
 
-async def applied(database: Database) -> list[str]:
-    async with database.sessions() as session:
-        query = select(ProcessedUpdate.update_key).where(ProcessedUpdate.platform == "telegram")
-        return list((await session.scalars(query)).all())
-
-
 async def test_no_update_is_lost_or_doubled_across_kills(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
     await seed_areas(database.sessions)
-    for person in PEOPLE:
-        await add_user(
-            database.sessions,
-            platform="telegram",
-            platform_user_id=str(person),
-            name=f"CTV {person}",
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
+    await add_collaborators(database, PEOPLE)
     env = run_env(database, fake_telegram)
     rng = random.Random(7)
     pushed: list[str] = []

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.admin import add_user
-from storage.models import Answer, Household, Interview, InterviewStatus, ProcessedUpdate, Role
+from storage.models import Answer, Household, Interview, InterviewStatus
 from storage.uow import UnitOfWork
 from tests.chaos.human import (
     HEAD_NAME,
@@ -29,6 +28,7 @@ from tests.chaos.human import (
     same_value,
 )
 from tests.chaos.processes import Rasoat
+from tests.chaos.world import add_collaborators, applied
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import seed_areas
@@ -37,8 +37,6 @@ from tests.test_telegram_e2e import run_env
 
 YEAR = datetime.now(UTC).year
 KILLS = int(os.environ.get("RASOAT_KILLS", "50"))
-# How long the last start has to see the interviews in hand through.
-FINISH_WITHIN = float(os.environ.get("RASOAT_CHAOS_WAIT", "300"))
 # How long the last start has to see the interviews in hand through.
 FINISH_WITHIN = float(os.environ.get("RASOAT_CHAOS_WAIT", "300"))
 PEOPLE = [611, 612, 613]
@@ -50,6 +48,14 @@ def codes(person: int) -> list[str]:
     return [f"HH-{person}-{number:02}" for number in range(1, HOUSEHOLDS_EACH + 1)]
 
 
+def collaborators(fake: FakeTelegram, questions: dict[str, Question]) -> list[Human]:
+    """The people of the kill tests, each with their households and their own luck."""
+    return [
+        Human(fake, person, codes(person), HEAD_NAME, questions, random.Random(person))
+        for person in PEOPLE
+    ]
+
+
 async def seed(database: Database) -> None:
     await seed_areas(database.sessions)
     async with UnitOfWork(database.sessions) as uow:
@@ -59,16 +65,7 @@ async def seed(database: Database) -> None:
             for code in codes(person):
                 uow.session.add(scripted_household(code, village.id, YEAR))
         await uow.commit()
-    for person in PEOPLE:
-        await add_user(
-            database.sessions,
-            platform="telegram",
-            platform_user_id=str(person),
-            name=f"CTV {person}",
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
+    await add_collaborators(database, PEOPLE)
 
 
 async def stored_answers(database: Database) -> dict[str, dict[str, object]]:
@@ -87,22 +84,13 @@ async def stored_answers(database: Database) -> dict[str, dict[str, object]]:
         return out
 
 
-async def applied(database: Database) -> list[str]:
-    async with database.sessions() as session:
-        query = select(ProcessedUpdate.update_key).where(ProcessedUpdate.platform == "telegram")
-        return list((await session.scalars(query)).all())
-
-
 async def test_interviews_survive_kills_with_every_answer_on_its_question(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
     await seed(database)
     questions = form_questions()
     rng = random.Random(11)
-    humans = [
-        Human(fake_telegram, person, codes(person), HEAD_NAME, questions, random.Random(person))
-        for person in PEOPLE
-    ]
+    humans = collaborators(fake_telegram, questions)
     env = run_env(database, fake_telegram)
     last = asyncio.Event()
     stuck: list[str] = []

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import random
 
-from tests.chaos.human import HEAD_NAME, Human, form_questions
+from tests.chaos.human import form_questions
 from tests.chaos.processes import Rasoat
-from tests.chaos.test_kill_interviews import FINISH_WITHIN, KILLS, PEOPLE, codes, seed, verdict
+from tests.chaos.test_kill_interviews import FINISH_WITHIN, KILLS, collaborators, seed, verdict
 from tests.conftest import POSTGRESQL_ONLY, Database
 from tests.fakes.balancer import Balancer
 from tests.fakes.telegram import FakeTelegram
@@ -31,10 +31,7 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
     await seed(database)
     questions = form_questions()
     rng = random.Random(23)
-    humans = [
-        Human(fake_telegram, person, codes(person), HEAD_NAME, questions, random.Random(person))
-        for person in PEOPLE
-    ]
+    humans = collaborators(fake_telegram, questions)
     env = run_env(database, fake_telegram)
     ports = [free_port() for _ in range(WORKERS)]
     last = asyncio.Event()

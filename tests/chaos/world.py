@@ -1,0 +1,32 @@
+"""What the kill tests set up and read back: collaborators, and the updates applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from bot.admin import add_user
+from storage.models import ProcessedUpdate, Role
+from tests.conftest import Database
+
+
+async def add_collaborators(database: Database, people: Iterable[int]) -> None:
+    """Registered collaborators of village 87-MH-A1, by Telegram user id."""
+    for person in people:
+        await add_user(
+            database.sessions,
+            platform="telegram",
+            platform_user_id=str(person),
+            name=f"CTV {person}",
+            role=Role.COLLABORATOR,
+            area_codes=["87-MH-A1"],
+            locale="vi",
+        )
+
+
+async def applied(database: Database) -> list[str]:
+    """The keys of the Telegram updates applied, one row each (duplicates included)."""
+    async with database.sessions() as session:
+        query = select(ProcessedUpdate.update_key).where(ProcessedUpdate.platform == "telegram")
+        return list((await session.scalars(query)).all())
