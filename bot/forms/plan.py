@@ -1,0 +1,1220 @@
+"""A form compiled once into a plan, and an interview's evaluated state, kept up to date
+answer by answer.
+
+**Plan** (:func:`compile_plan`): every ``relevant``, ``calculation``, ``repeat_count``,
+``constraint``, ``required`` and ``choice_filter`` of the form is parsed and compiled to
+closures (:mod:`bot.forms.plan_xpath`) once. What an expression reads is worked out from
+its syntax tree, and becomes a dependency graph between *slots*: one slot per thing to
+evaluate (a node's relevance, a calculation, a repeat's instance count, an answer's check),
+in topological order. Each edge says how many enclosing repeat instances the reader and
+the read share, so a change in member 2 re-evaluates member 2's dependents, while a
+household-level ``sum(${age})`` is re-evaluated for any member (JavaRosa's triggerables).
+
+**State** (:class:`State`): the raw answers (flat, by path), and everything derived from
+them: relevance, calculated values, repeat instance counts, the problems of stored answers
+and the next question's path. Plain immutable data, saved and loaded as JSON
+(:func:`state_to_json`, :func:`state_from_json`).
+
+**Evaluation**: :func:`evaluate` computes a state from scratch; :func:`update` applies one
+answer and re-evaluates only the slots that depend on it, in topological order, adding or
+dropping repeat instances when a count changes. Neither builds an XML instance: the
+expressions read a tree of paths over the state (:class:`_Instance`).
+
+The semantics are the engine's (:mod:`bot.forms.engine`): a field's own relevance is its
+relevant plus its groups' (a calculation that is not relevant is empty); answers to fields
+that are not relevant stay visible to expressions; a repeat's instances number its
+repeat_count when it is relevant and has one, else the instances stored in the answers.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+from bot.forms.checks import sanity_check, type_check
+from bot.forms.model import Answers, Choice, Field, FieldType, Form, FormError, Node, Path, Repeat
+from bot.forms.plan_xpath import (
+    STRUCTURE_FUNCTIONS,
+    Binary,
+    Call,
+    Compiled,
+    Context,
+    Expr,
+    Filter,
+    Literal,
+    Negate,
+    Number,
+    Ref,
+    Step,
+    Value,
+    XPathError,
+    parse,
+    to_boolean,
+    to_number,
+)
+from bot.forms.plan_xpath import (
+    Path as XPath,
+)
+from bot.forms.plan_xpath import (
+    compile_expression as compile_closure,
+)
+from bot.forms.xpath import ROOT, days_since_epoch, variable_value, xml_text
+
+TRUE_WORDS = frozenset({"yes", "true", "true()", "1"})
+FALSE_WORDS = frozenset({"no", "false", "false()", "0", ""})
+
+RELEVANT, VALUE, COUNT, CHECK = "relevant", "value", "count", "check"
+"""Slot kinds; VALUE and COUNT are also what other slots read (a field's value, a repeat's
+instances)."""
+
+SlotId: TypeAlias = tuple[str, str]
+"""(kind, node name)."""
+Read: TypeAlias = tuple[str, str, int]
+"""(VALUE or COUNT, name, shared): the reader keeps its first ``shared`` repeat instances."""
+
+DOCUMENT: Path = ("/",)
+"""The document node above the root element (no field or repeat can be called "/")."""
+_DOC, _ROOT = "#doc", ""
+"""Static names of the document node and the root element in the analysis."""
+
+
+# -- the plan -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A node's expressions, compiled."""
+
+    relevant: tuple[Compiled, ...] = ()
+    calculate: Compiled | None = None
+    repeat_count: Compiled | None = None
+    constraint: Compiled | None = None
+    required: Compiled | bool = False
+    choice_filter: Compiled | None = None
+    filter_refs: tuple[str, ...] = ()
+    """The fields a choice_filter names, passed to it as values."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    kind: str
+    name: str
+    chain: tuple[str, ...]
+    """The repeats whose instances index this slot (the node's enclosing repeats)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A compiled form. Immutable; evaluated by :func:`evaluate` and :func:`update`."""
+
+    form: Form
+    rank: Mapping[str, int]
+    """Document order of every field and repeat."""
+    children: Mapping[str, tuple[str, ...]]
+    """Container ("" for the root, else a repeat's name) -> its fields and repeats."""
+    container: Mapping[str, str]
+    rules: Mapping[str, Rules]
+    slots: tuple[Slot, ...]
+    """Every slot, in an order where each comes after all it reads (topological)."""
+    index: Mapping[SlotId, int]
+    reads: Mapping[SlotId, frozenset[Read]]
+    """What each slot's expressions read (its own value is implied for checks)."""
+    dependents: Mapping[SlotId, tuple[tuple[int, int], ...]]
+    """Reverse graph: a changed value, count or relevance -> (slot index, shared)."""
+    inside: Mapping[str, tuple[int, ...]]
+    """Repeat -> indices of the slots of every node inside it (a new instance's slots)."""
+    computed: frozenset[str]
+    """Fields whose value is calculated (the answers' value for them is ignored)."""
+
+    def node(self, name: str) -> Node:
+        return self.form.node(name)
+
+    def chain(self, name: str) -> tuple[str, ...]:
+        return self.form.node(name).repeats
+
+
+def _layout(form: Form) -> tuple[dict[str, int], dict[str, tuple[str, ...]], dict[str, str]]:
+    rank: dict[str, int] = {}
+    children: dict[str, tuple[str, ...]] = {}
+    container: dict[str, str] = {}
+
+    def visit(nodes: tuple[Node, ...], parent: str) -> None:
+        children[parent] = tuple(node.name for node in nodes)
+        for node in nodes:
+            rank[node.name] = len(rank)
+            container[node.name] = parent
+            if isinstance(node, Repeat):
+                visit(node.children, node.name)
+
+    visit(form.children, _ROOT)
+    return rank, children, container
+
+
+class _Analysis:
+    """What an expression reads, from its syntax tree (never from its text).
+
+    A static node is a field or repeat name (a repeat stands for its instances), "" for
+    the root element or "#doc" for the document; with it goes how many of its enclosing
+    repeat instances are still those of the expression's own node (``shared``). Reads are
+    conservative: a node-set whose text is used reads every field under it."""
+
+    def __init__(
+        self, form: Form, children: Mapping[str, tuple[str, ...]], container: Mapping[str, str]
+    ) -> None:
+        self.form = form
+        self.children = children
+        self.container = container
+
+    def depth(self, static: str) -> int:
+        if static in (_DOC, _ROOT):
+            return 0
+        node = self.form.node(static)
+        return len(node.repeats) + isinstance(node, Repeat)
+
+    def is_repeat(self, static: str) -> bool:
+        return static in self.form.repeats
+
+    def under(self, static: str) -> list[str]:
+        """Every field and repeat inside a container node, at any depth."""
+        if static == _DOC:
+            static = _ROOT
+        elif static != _ROOT and not self.is_repeat(static):
+            return []
+        found: list[str] = []
+        for name in self.children[static]:
+            found.append(name)
+            found += self.under(name)
+        return found
+
+    def exists(self, repeat: str, shared: int) -> set[Read]:
+        # A reader inside its own instance needs no word that the instance exists.
+        return (
+            {(COUNT, repeat, shared)} if shared <= len(self.form.repeats[repeat].repeats) else set()
+        )
+
+    def value_reads(self, static: str, shared: int) -> set[Read]:
+        if static not in (_DOC, _ROOT) and not self.is_repeat(static):
+            return {(VALUE, static, shared)}
+        reads: set[Read] = set()
+        for name in self.under(static):
+            reads |= self.exists(name, shared) if self.is_repeat(name) else {(VALUE, name, shared)}
+        return reads
+
+    def consumed(
+        self, expression: Expr, context: set[tuple[str, int]], own: tuple[str, ...]
+    ) -> set[Read]:
+        """Reads of an expression whose result is used as a value."""
+        nodes, reads = self.nodes(expression, context, own)
+        for static, shared in nodes:
+            reads |= self.value_reads(static, shared)
+        return reads
+
+    def shared(self, name: str, own: tuple[str, ...]) -> int:
+        """How many of ``${name}``'s enclosing repeats are also the expression's own."""
+        count = 0
+        for outer, inner in zip(self.form.node(name).repeats, own, strict=False):
+            if outer != inner:
+                break
+            count += 1
+        return count
+
+    def nodes(
+        self, expression: Expr, context: set[tuple[str, int]], own: tuple[str, ...]
+    ) -> tuple[set[tuple[str, int]], set[Read]]:
+        """(the static nodes a node-set result may hold, what computing it reads)."""
+        if isinstance(expression, Literal | Number):
+            return set(), set()
+        if isinstance(expression, Ref):
+            name = expression.name
+            shared = self.shared(name, own)
+            reads: set[Read] = set()
+            for repeat in self.form.node(name).repeats[shared:]:
+                reads |= self.exists(repeat, shared)
+            if self.is_repeat(name):
+                reads |= self.exists(name, shared)
+            return {(name, shared)}, reads
+        if isinstance(expression, Negate):
+            return set(), self.consumed(expression.operand, context, own)
+        if isinstance(expression, Binary):
+            if expression.op == "|":
+                left, left_reads = self.nodes(expression.left, context, own)
+                right, right_reads = self.nodes(expression.right, context, own)
+                return left | right, left_reads | right_reads
+            return set(), self.consumed(expression.left, context, own) | self.consumed(
+                expression.right, context, own
+            )
+        if isinstance(expression, Call):
+            reads = set()
+            for arg in expression.args:
+                if expression.name in STRUCTURE_FUNCTIONS:
+                    reads |= self.nodes(arg, context, own)[1]
+                else:
+                    reads |= self.consumed(arg, context, own)
+            return set(), reads
+        if isinstance(expression, Filter):
+            nodes, reads = self.nodes(expression.primary, context, own)
+            for predicate in expression.predicates:
+                for node in nodes:
+                    reads |= self.consumed(predicate, {node}, own)
+            return nodes, reads
+        assert isinstance(expression, XPath)
+        if expression.start is not None:
+            nodes, reads = self.nodes(expression.start, context, own)
+        else:
+            nodes, reads = ({(_DOC, 0)} if expression.absolute else set(context)), set()
+        for step in expression.steps:
+            found: set[tuple[str, int]] = set()
+            for static, shared in nodes:
+                found |= self.step(step, static, shared, reads)
+            for predicate in step.predicates:
+                for node in found:
+                    reads |= self.consumed(predicate, {node}, own)
+            nodes = found
+        return nodes, reads
+
+    def step(self, step: Step, static: str, shared: int, reads: set[Read]) -> set[tuple[str, int]]:
+        def name_of(node: str) -> str:
+            return ROOT if node == _ROOT else node
+
+        def matches(node: str) -> bool:
+            return step.test in ("*", "node()") or name_of(node) == step.test
+
+        if step.axis == "self":
+            return {(static, shared)} if matches(static) else set()
+        if step.axis == "parent":
+            if static == _DOC:
+                return set()
+            parent = _DOC if static == _ROOT else self.container[static]
+            return {(parent, min(shared, self.depth(parent)))} if matches(parent) else set()
+        if step.axis == "child":
+            if static == _DOC:
+                candidates = [_ROOT]
+            elif static == _ROOT or self.is_repeat(static):
+                candidates = list(self.children[static])
+            else:
+                candidates = []
+        else:
+            candidates = self.under(static)
+            if step.axis == "descendant-or-self":
+                candidates.append(static)
+            if static == _DOC:
+                candidates.append(_ROOT)
+        found = set()
+        for node in candidates:
+            if matches(node):
+                found.add((node, shared))
+                if self.is_repeat(node):
+                    reads |= self.exists(node, shared)
+        return found
+
+
+def _compile(
+    form: Form, source: str, node: Node, column: str, analysis: _Analysis, *, items: bool = False
+) -> tuple[Compiled, set[Read]]:
+    """An expression of ``node``'s, compiled, with what it reads."""
+
+    def fail(key: str, reason: str, value: str) -> FormError:
+        return FormError(key, reason, sheet="survey", row=node.row, column=column, value=value)
+
+    try:
+        tree = parse(source)
+    except XPathError as exc:
+        raise fail("forms.load.bad_expression", str(exc), source) from exc
+    refs = _refs(tree)
+    for name in refs:
+        if name not in form.fields and name not in form.repeats:
+            raise fail("forms.load.unknown_reference", f"unknown reference ${{{name}}}", name)
+    own = node.repeats
+    if items:
+        # A choice filter reads the choices' columns, and ${x} as a value (see _lookup).
+        reads: set[Read] = set()
+        for name in refs:
+            target = form.node(name)
+            if isinstance(target, Field) and own[: len(target.repeats)] == target.repeats:
+                reads.add((VALUE, name, len(target.repeats)))
+    elif isinstance(node, Field):
+        reads = analysis.consumed(tree, {(node.name, len(own))}, own)
+    else:
+        parent = analysis.container[node.name]
+        reads = analysis.consumed(tree, {(parent, analysis.depth(parent))}, own)
+    return compile_closure(tree, lambda name: analysis.shared(name, own)), reads
+
+
+def _refs(expression: Expr) -> set[str]:
+    if isinstance(expression, Ref):
+        return {expression.name}
+    found: set[str] = set()
+    if isinstance(expression, Negate):
+        found |= _refs(expression.operand)
+    elif isinstance(expression, Binary):
+        found |= _refs(expression.left) | _refs(expression.right)
+    elif isinstance(expression, Call):
+        for arg in expression.args:
+            found |= _refs(arg)
+    elif isinstance(expression, Filter):
+        found |= _refs(expression.primary)
+        for predicate in expression.predicates:
+            found |= _refs(predicate)
+    elif isinstance(expression, XPath):
+        if expression.start is not None:
+            found |= _refs(expression.start)
+        for step in expression.steps:
+            for predicate in step.predicates:
+                found |= _refs(predicate)
+    return found
+
+
+def _node_rules(
+    form: Form,
+    node: Node,
+    analysis: _Analysis,
+    slots: list[Slot],
+    reads: dict[SlotId, set[Read]],
+) -> Rules:
+    """Compiles a node's expressions, adding its slots and what each of them reads."""
+
+    def compiled(source: str, column: str, into: set[Read]) -> Compiled:
+        closure, found = _compile(form, source, node, column, analysis)
+        into.update(found)
+        return closure
+
+    def add(kind: str, found: set[Read]) -> None:
+        slots.append(Slot(kind, node.name, node.repeats))
+        reads[(kind, node.name)] = found
+
+    found: set[Read] = set()
+    relevant = tuple(compiled(source, "relevant", found) for source in node.relevant)
+    if relevant:
+        add(RELEVANT, found)
+    if isinstance(node, Repeat):
+        found = set()
+        count = compiled(node.repeat_count, "repeat_count", found) if node.repeat_count else None
+        add(COUNT, found)
+        return Rules(relevant=relevant, repeat_count=count)
+    calculate = None
+    if node.type is FieldType.CALCULATE and node.calculation:
+        found = set()
+        calculate = compiled(node.calculation, "calculation", found)
+        add(VALUE, found)
+    found = set()
+    required: Compiled | bool = False
+    rule = (node.required or "").strip()
+    if rule.lower() in TRUE_WORDS:
+        required = True
+    elif rule.lower() not in FALSE_WORDS:
+        required = compiled(rule, "required", found)
+    constraint = compiled(node.constraint, "constraint", found) if node.constraint else None
+    choice_filter = None
+    filter_refs: tuple[str, ...] = ()
+    if node.choice_filter:
+        choice_filter, in_filter = _compile(
+            form, node.choice_filter, node, "choice_filter", analysis, items=True
+        )
+        found |= in_filter
+        filter_refs = tuple(sorted(_refs(parse(node.choice_filter))))
+    if node.answerable:
+        add(CHECK, found)
+    return Rules(relevant, calculate, None, constraint, required, choice_filter, filter_refs)
+
+
+def compile_plan(form: Form) -> Plan:
+    """Compiles every expression of ``form`` and orders its slots; FormError on a bad
+    expression, an unsupported function or a circular dependency."""
+    rank, children, container = _layout(form)
+    analysis = _Analysis(form, children, container)
+    rules: dict[str, Rules] = {}
+    reads: dict[SlotId, set[Read]] = {}
+    slots: list[Slot] = []
+    nodes: list[Node] = sorted(
+        [*form.fields.values(), *form.repeats.values()], key=lambda n: rank[n.name]
+    )
+    for node in nodes:
+        rules[node.name] = _node_rules(form, node, analysis, slots, reads)
+    computed = frozenset(s.name for s in slots if s.kind == VALUE)
+    order = _order(form, slots, reads, computed)
+    index = {(slot.kind, slot.name): i for i, slot in enumerate(order)}
+    dependents: dict[SlotId, dict[int, int]] = {}
+
+    def depend(source: SlotId, reader: SlotId, shared: int) -> None:
+        targets = dependents.setdefault(source, {})
+        targets[index[reader]] = min(shared, targets.get(index[reader], shared))
+
+    for reader, found in reads.items():
+        for kind, name, shared in found:
+            depend((kind, name), reader, shared)
+    for slot in order:
+        depth = len(slot.chain)
+        if slot.kind == RELEVANT:
+            for kind in (VALUE, COUNT):
+                if (kind, slot.name) in index:
+                    depend((RELEVANT, slot.name), (kind, slot.name), depth)
+        if slot.kind == CHECK:
+            depend((VALUE, slot.name), (CHECK, slot.name), depth)
+    inside = {
+        repeat: tuple(i for i, slot in enumerate(order) if repeat in slot.chain)
+        for repeat in form.repeats
+    }
+    return Plan(
+        form=form,
+        rank=MappingProxyType(rank),
+        children=MappingProxyType(children),
+        container=MappingProxyType(container),
+        rules=MappingProxyType(rules),
+        slots=tuple(order),
+        index=MappingProxyType(index),
+        reads=MappingProxyType({key: frozenset(value) for key, value in reads.items()}),
+        dependents=MappingProxyType(
+            {key: tuple(sorted(value.items())) for key, value in dependents.items()}
+        ),
+        inside=MappingProxyType(inside),
+        computed=computed,
+    )
+
+
+def _order(
+    form: Form, slots: list[Slot], reads: Mapping[SlotId, set[Read]], computed: frozenset[str]
+) -> list[Slot]:
+    """Slots in topological order (document order among the free ones); FormError on a cycle."""
+    ids = [(slot.kind, slot.name) for slot in slots]
+    present = set(ids)
+    before: dict[SlotId, set[SlotId]] = {slot_id: set() for slot_id in ids}
+    for slot, slot_id in zip(slots, ids, strict=True):
+        for kind, name, _ in reads.get(slot_id, ()):
+            source = (kind, name)
+            if source in present and (kind == COUNT or name in computed):
+                before[slot_id].add(source)
+        if slot.kind in (VALUE, COUNT) and (RELEVANT, slot.name) in present:
+            before[slot_id].add((RELEVANT, slot.name))
+        for repeat in slot.chain:  # instances exist once their repeat is counted
+            before[slot_id].add((COUNT, repeat))
+    after: dict[SlotId, list[SlotId]] = {slot_id: [] for slot_id in ids}
+    for slot_id, sources in before.items():
+        for source in sources:
+            after[source].append(slot_id)
+    position = {slot_id: i for i, slot_id in enumerate(ids)}
+    waiting = {slot_id: len(sources) for slot_id, sources in before.items()}
+    ready = [position[slot_id] for slot_id, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[Slot] = []
+    while ready:
+        slot = slots[heapq.heappop(ready)]
+        order.append(slot)
+        for follower in after[(slot.kind, slot.name)]:
+            waiting[follower] -= 1
+            if waiting[follower] == 0:
+                heapq.heappush(ready, position[follower])
+    if len(order) < len(slots):
+        stuck = sorted({name for (kind, name), count in waiting.items() if count}, key=str)
+        node = form.node(stuck[0])
+        raise FormError(
+            "forms.load.bad_expression",
+            "circular reference between " + ", ".join(f"${{{name}}}" for name in stuck),
+            sheet="survey",
+            row=node.row,
+            value=stuck[0],
+        )
+    return order
+
+
+# -- the state ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """An interview evaluated against a plan: plain data, never mutated.
+
+    Paths are the engine's: ``("category",)``, ``("members", 2, "age")``; a repeat's
+    own path (``("members",)``) keys its counts and relevance."""
+
+    today: date
+    answers: Mapping[Path, Any]
+    """The raw answers by field path (None = asked and skipped), as the user gave them."""
+    lengths: Mapping[Path, int]
+    """Repeat path -> how many instances the raw answers hold, for repeats they name."""
+    relevant: Mapping[Path, bool]
+    """Own relevance of each node that has a relevant expression (others are relevant)."""
+    calculated: Mapping[Path, Any]
+    """Value of every calculation, None where empty or not relevant."""
+    counts: Mapping[Path, int]
+    """Repeat path -> number of instances, for every instance of its container."""
+    problems: Mapping[Path, str]
+    """Stored answers that do not hold (catalog key: forms.required, constraint_failed…)."""
+    position: Path | None
+    """The next question: the first relevant one unanswered or with a problem."""
+
+
+class _Instance:
+    """The tree expressions read: paths over a state under evaluation (see plan_xpath.Tree).
+
+    Nodes are the document, the root element ``()``, repeat instances ``(..., "members",
+    2)`` and fields ``(..., "age")``; a field's text is its value as the XML instance of
+    the engine would hold it."""
+
+    document = DOCUMENT
+
+    def __init__(self, plan: Plan, run: _Run) -> None:
+        self.plan = plan
+        self.run = run
+        self.fields = plan.form.fields
+
+    def value(self, path: Path) -> Any:
+        name = str(path[-1])
+        if name in self.plan.computed:
+            return self.run.calculated.get(path)
+        return self.run.answers.get(path)
+
+    def text(self, node: Path) -> str:
+        if node == DOCUMENT or not node or isinstance(node[-1], int):
+            return "".join(self.text(child) for child in self.children(node))
+        return xml_text(self.fields[str(node[-1])], self.value(node))
+
+    def name(self, node: Path) -> str:
+        if node == DOCUMENT:
+            return ""
+        if not node:
+            return ROOT
+        return str(node[-2] if isinstance(node[-1], int) else node[-1])
+
+    def _container(self, node: Path) -> str | None:
+        if node == DOCUMENT:
+            return None
+        if not node:
+            return _ROOT
+        return str(node[-2]) if isinstance(node[-1], int) else None
+
+    def _instances(self, container: Path, name: str) -> list[Path]:
+        if name in self.plan.form.repeats:
+            repeat = (*container, name)
+            return [(*repeat, i) for i in range(self.run.counts.get(repeat, 0))]
+        return [(*container, name)]
+
+    def children(self, node: Path) -> list[Path]:
+        if node == DOCUMENT:
+            return [()]
+        static = self._container(node)
+        if static is None:
+            return []
+        found: list[Path] = []
+        for name in self.plan.children[static]:
+            found += self._instances(node, name)
+        return found
+
+    def child(self, node: Path, name: str) -> list[Path]:
+        if node == DOCUMENT:
+            return [()] if name == ROOT else []
+        static = self._container(node)
+        if static is None or self.plan.container.get(name) != static:
+            return []
+        return self._instances(node, name)
+
+    def parent(self, node: Path) -> Path | None:
+        if node == DOCUMENT:
+            return None
+        if not node:
+            return DOCUMENT
+        return node[:-2] if isinstance(node[-1], int) else node[:-1]
+
+    def ordinal(self, node: Path) -> int:
+        if node == DOCUMENT:
+            return 0
+        return node[-1] + 1 if node and isinstance(node[-1], int) else 1
+
+    def reference(self, name: str, shared: int, indices: tuple[int, ...]) -> Value:
+        chain = self.plan.chain(name)
+        prefixes: list[Path] = [()]
+        for depth, repeat in enumerate(chain):
+            if depth < shared:
+                prefixes = [(*p, repeat, indices[depth]) for p in prefixes]
+            else:
+                prefixes = [
+                    (*p, repeat, i)
+                    for p in prefixes
+                    for i in range(self.run.counts.get((*p, repeat), 0))
+                ]
+        found: list[Path] = []
+        for prefix in prefixes:
+            found += self._instances(prefix, name)
+        return found
+
+    def order(self, nodes: list[Path]) -> list[Path]:
+        rank = self.plan.rank
+
+        def key(node: Path) -> tuple[int, ...]:
+            if node == DOCUMENT:
+                return (-1,)
+            return tuple(part if isinstance(part, int) else rank[part] for part in node)
+
+        return sorted(set(nodes), key=key)
+
+
+class _Items:
+    """A choice list as a tree, for choice_filter: ``name`` and the extra columns of each
+    choice are its children; ``${x}`` is the referenced field's value (a variable)."""
+
+    document: Path = ("#items",)
+
+    def __init__(self, choices: tuple[Choice, ...], variables: Mapping[str, Any]) -> None:
+        self.columns = [dict((("name", choice.name), *choice.extra)) for choice in choices]
+        self.variables = variables
+
+    def text(self, node: Path) -> str:
+        if len(node) == 3:
+            return self.columns[int(node[1])][str(node[2])]
+        return "".join(self.text(child) for child in self.children(node))
+
+    def name(self, node: Path) -> str:
+        return {1: "", 2: "item"}.get(len(node), str(node[-1]))
+
+    def children(self, node: Path) -> list[Path]:
+        if len(node) == 1:
+            return [(*node, i) for i in range(len(self.columns))]
+        if len(node) == 2:
+            return [(*node, column) for column in self.columns[int(node[1])]]
+        return []
+
+    def child(self, node: Path, name: str) -> list[Path]:
+        return [child for child in self.children(node) if self.name(child) == name]
+
+    def parent(self, node: Path) -> Path | None:
+        return node[:-1] if len(node) > 1 else None
+
+    def ordinal(self, node: Path) -> int:
+        return int(node[1]) + 1 if len(node) == 2 else 1
+
+    def reference(self, name: str, shared: int, indices: tuple[int, ...]) -> Value:
+        value: Value = self.variables[name]
+        return value
+
+    def order(self, nodes: list[Path]) -> list[Path]:
+        def key(node: Path) -> tuple[int, int]:
+            if len(node) < 2:
+                return (-1, -1)
+            item = int(node[1])
+            return (item, list(self.columns[item]).index(str(node[2])) if len(node) > 2 else -1)
+
+        return sorted(set(nodes), key=key)
+
+
+def _indices(path: Path) -> tuple[int, ...]:
+    return tuple(part for part in path if isinstance(part, int))
+
+
+def _is_empty(value: object) -> bool:
+    return value is None or value == "" or (isinstance(value, list | tuple) and not value)
+
+
+def _same(old: object, new: object) -> bool:
+    return type(old) is type(new) and old == new
+
+
+def _to_python(result: Value, tree: _Instance) -> Any:
+    """A calculation's result as the engine stores it: None if empty, int when integral."""
+    if isinstance(result, list):
+        return (tree.text(result[0]) or None) if result else None
+    if isinstance(result, bool | int):
+        return result
+    if isinstance(result, float):
+        if math.isnan(result) or math.isinf(result):
+            return None
+        return int(result) if result.is_integer() else result
+    return result or None
+
+
+_MISSING = object()
+
+
+class _Run:
+    """One evaluation: mutable copies of a state's dicts, and the work list of slots."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        today: date,
+        answers: dict[Path, Any],
+        lengths: dict[Path, int],
+        relevant: dict[Path, bool] | None = None,
+        calculated: dict[Path, Any] | None = None,
+        counts: dict[Path, int] | None = None,
+        problems: dict[Path, str] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.today = today
+        self.days = days_since_epoch(today)
+        self.answers = answers
+        self.lengths = lengths
+        self.relevant = relevant if relevant is not None else {}
+        self.calculated = calculated if calculated is not None else {}
+        self.counts = counts if counts is not None else {}
+        self.problems = problems if problems is not None else {}
+        self.tree = _Instance(plan, self)
+        self.queue: list[tuple[int, tuple[int, ...]]] = []
+        self.queued: set[tuple[int, tuple[int, ...]]] = set()
+        self.propagate = False
+
+    # -- instances --------------------------------------------------------------------------
+
+    def keys(self, slot: Slot, prefix: tuple[int, ...]) -> Iterator[Path]:
+        """The paths of ``slot``'s existing instances whose repeat indices start with
+        ``prefix``."""
+        paths: list[Path] = [()]
+        for depth, repeat in enumerate(slot.chain):
+            expanded: list[Path] = []
+            for path in paths:
+                count = self.counts.get((*path, repeat), 0)
+                if depth < len(prefix):
+                    if prefix[depth] < count:
+                        expanded.append((*path, repeat, prefix[depth]))
+                else:
+                    expanded += [(*path, repeat, i) for i in range(count)]
+            paths = expanded
+        for path in paths:
+            yield (*path, slot.name)
+
+    def exists(self, path: Path) -> bool:
+        for depth in range(1, len(path) - 1, 2):
+            index = path[depth]
+            assert isinstance(index, int)
+            if index >= self.counts.get(path[:depth], 0):
+                return False
+        return True
+
+    # -- evaluating one slot ----------------------------------------------------------------
+
+    def context(self, node: Path, indices: tuple[int, ...]) -> Context:
+        return Context(self.tree, node, indices, self.days)
+
+    def fail(self, exc: Exception, name: str, column: str) -> FormError:
+        node = self.plan.node(name)
+        return FormError(
+            "forms.load.runtime_error", str(exc), sheet="survey", row=node.row, column=column
+        )
+
+    def boolean(self, closure: Compiled, node: Path, key: Path, name: str, column: str) -> bool:
+        try:
+            return to_boolean(closure(self.context(node, _indices(key))))
+        except XPathError as exc:
+            raise self.fail(exc, name, column) from exc
+
+    def own_relevance(self, slot: Slot, key: Path) -> bool:
+        node = key if slot.name in self.plan.form.fields else key[:-1]
+        return all(
+            self.boolean(closure, node, key, slot.name, RELEVANT)
+            for closure in self.plan.rules[slot.name].relevant
+        )
+
+    def calculate(self, slot: Slot, key: Path) -> Any:
+        if not self.relevant.get(key, True):
+            return None
+        closure = self.plan.rules[slot.name].calculate
+        assert closure is not None
+        try:
+            return _to_python(closure(self.context(key, _indices(key))), self.tree)
+        except XPathError as exc:
+            raise self.fail(exc, slot.name, "calculation") from exc
+
+    def count(self, slot: Slot, key: Path) -> int:
+        closure = self.plan.rules[slot.name].repeat_count
+        if closure is None or not self.relevant.get(key, True):
+            return self.lengths.get(key, 0)
+        try:
+            number = to_number(closure(self.context(key[:-1], _indices(key))), self.tree)
+        except XPathError as exc:
+            raise self.fail(exc, slot.name, "repeat_count") from exc
+        return 0 if not math.isfinite(number) or number < 0 else int(number)
+
+    def choices(self, field: Field, path: Path) -> tuple[Choice, ...]:
+        if not field.list_name:
+            return ()
+        options = self.plan.form.choices[field.list_name]
+        closure = self.plan.rules[field.name].choice_filter
+        if closure is None:
+            return options
+        variables = {
+            name: variable_value(self.plan.form.fields.get(name), self.lookup(name, path))
+            for name in self.plan.rules[field.name].filter_refs
+        }
+        items = _Items(options, variables)
+        indices = _indices(path)
+        try:
+            return tuple(
+                choice
+                for i, choice in enumerate(options)
+                if to_boolean(closure(Context(items, (*items.document, i), indices, self.days)))
+            )
+        except XPathError as exc:
+            raise self.fail(exc, field.name, "choice_filter") from exc
+
+    def lookup(self, name: str, context: Path) -> Any:
+        """The value ``${name}`` has from ``context`` (None unless it is in the same or an
+        enclosing repeat instance), as the engine's choice filters see it."""
+        chain = self.plan.chain(name)
+        own = [part for part in context if isinstance(part, str)][:-1]
+        if name not in self.plan.form.fields or tuple(own[: len(chain)]) != chain:
+            return None
+        path = (*context[: 2 * len(chain)], name)
+        return self.tree.value(path)
+
+    def check(self, slot: Slot, key: Path) -> str | None:
+        if key not in self.answers:
+            return None
+        field = self.plan.form.fields[slot.name]
+        rules = self.plan.rules[slot.name]
+        value = self.answers[key]
+        if _is_empty(value):
+            required = rules.required
+            if not isinstance(required, bool):
+                required = self.boolean(required, key, key, slot.name, "required")
+            return "forms.required" if required else None
+        selects = (FieldType.SELECT_ONE, FieldType.SELECT_MULTIPLE)
+        choices = self.choices(field, key) if field.type in selects else ()
+        problem = type_check(field, value, choices) or sanity_check(field, value, self.today)
+        if problem:
+            return problem.key
+        if rules.constraint and not self.boolean(
+            rules.constraint, key, key, slot.name, "constraint"
+        ):
+            return "forms.constraint_failed"
+        return None
+
+    # -- propagation ------------------------------------------------------------------------
+
+    def push(self, index: int, prefix: tuple[int, ...]) -> None:
+        item = (index, prefix)
+        if item not in self.queued:
+            self.queued.add(item)
+            heapq.heappush(self.queue, item)
+
+    def changed(self, source: SlotId, indices: tuple[int, ...]) -> None:
+        if self.propagate:
+            for index, shared in self.plan.dependents.get(source, ()):
+                self.push(index, indices[:shared])
+
+    def compute(self, index: int, key: Path) -> None:
+        slot = self.plan.slots[index]
+        if slot.kind == RELEVANT:
+            relevant = self.own_relevance(slot, key)
+            if self.relevant.get(key) is not relevant:
+                self.relevant[key] = relevant
+                self.changed((RELEVANT, slot.name), _indices(key))
+        elif slot.kind == VALUE:
+            value = self.calculate(slot, key)
+            if not _same(self.calculated.get(key, _MISSING), value):
+                self.calculated[key] = value
+                self.changed((VALUE, slot.name), _indices(key))
+        elif slot.kind == COUNT:
+            count = self.count(slot, key)
+            before = self.counts.get(key)
+            if before != count:
+                self.counts[key] = count
+                if before is not None:
+                    self.resize(slot.name, key, before, count)
+        else:
+            problem = self.check(slot, key)
+            if problem is None:
+                self.problems.pop(key, None)
+            else:
+                self.problems[key] = problem
+
+    def resize(self, repeat: str, key: Path, before: int, after: int) -> None:
+        """A repeat's count changed: evaluate new instances, forget removed ones."""
+        indices = _indices(key)
+        for i in range(after, before):
+            gone = (*key, i)
+            for table in (self.relevant, self.calculated, self.counts, self.problems):
+                for path in [p for p in table if p[: len(gone)] == gone]:
+                    del table[path]
+        for i in range(before, after):
+            for index in self.plan.inside[repeat]:
+                self.push(index, (*indices, i))
+        self.changed((COUNT, repeat), indices)
+
+    def run(self) -> None:
+        while self.queue:
+            index, prefix = heapq.heappop(self.queue)
+            for key in list(self.keys(self.plan.slots[index], prefix)):
+                self.compute(index, key)
+
+    def state(self) -> State:
+        return State(
+            today=self.today,
+            answers=MappingProxyType(self.answers),
+            lengths=MappingProxyType(self.lengths),
+            relevant=MappingProxyType(self.relevant),
+            calculated=MappingProxyType(self.calculated),
+            counts=MappingProxyType(self.counts),
+            problems=MappingProxyType(self.problems),
+            position=_position(self.plan, self.relevant, self.counts, self.answers, self.problems),
+        )
+
+
+# -- public API -----------------------------------------------------------------------------
+
+
+def flatten(plan: Plan, answers: Answers) -> tuple[dict[Path, Any], dict[Path, int]]:
+    """Nested answers (the engine's shape) as (answers by path, repeat lengths)."""
+    flat: dict[Path, Any] = {}
+    lengths: dict[Path, int] = {}
+
+    def visit(container: str, data: Mapping[str, Any], prefix: Path) -> None:
+        for name in plan.children[container]:
+            if name not in data:
+                continue
+            value = data[name]
+            if name in plan.form.fields:
+                flat[(*prefix, name)] = list(value) if isinstance(value, list) else value
+                continue
+            items = value if isinstance(value, list) else []
+            lengths[(*prefix, name)] = len(items)
+            for i, item in enumerate(items):
+                visit(name, item if isinstance(item, Mapping) else {}, (*prefix, name, i))
+
+    visit(_ROOT, answers, ())
+    return flat, lengths
+
+
+def evaluate(plan: Plan, answers: Answers, today: date) -> State:
+    """The state of ``answers`` (the engine's nested shape), computed from scratch."""
+    flat, lengths = flatten(plan, answers)
+    return _evaluate(plan, today, flat, lengths)
+
+
+def _evaluate(plan: Plan, today: date, answers: dict[Path, Any], lengths: dict[Path, int]) -> State:
+    run = _Run(plan, today, answers, lengths)
+    for index, slot in enumerate(plan.slots):
+        for key in list(run.keys(slot, ())):
+            run.compute(index, key)
+    return run.state()
+
+
+def _check_path(plan: Plan, path: Path) -> str:
+    name = path[-1] if path else None
+    if not isinstance(name, str) or name not in plan.form.fields:
+        raise KeyError(f"no field at {path!r}")
+    chain = plan.chain(name)
+    expected = len(chain) * 2 + 1
+    if len(path) != expected or any(
+        path[2 * d] != repeat or not isinstance(path[2 * d + 1], int) or int(path[2 * d + 1]) < 0
+        for d, repeat in enumerate(chain)
+    ):
+        raise KeyError(f"no field at {path!r}")
+    return name
+
+
+def update(plan: Plan, state: State, path: Path, value: Any, today: date) -> State:
+    """``state`` with ``value`` answered at ``path``: only what depends on it is
+    re-evaluated. Repeat lists grow to hold ``path``, as with ``set_answer``."""
+    return _change(plan, state, path, today, value)
+
+
+def remove(plan: Plan, state: State, path: Path, today: date) -> State:
+    """``state`` with ``path`` back to "not asked yet" (as ``remove_answer``)."""
+    return _change(plan, state, path, today, _MISSING)
+
+
+def _change(plan: Plan, state: State, path: Path, today: date, value: Any) -> State:
+    name = _check_path(plan, path)
+    answers = dict(state.answers)
+    lengths = dict(state.lengths)
+    if value is _MISSING:
+        if path not in answers:
+            return state if today == state.today else _evaluate(plan, today, answers, lengths)
+        del answers[path]
+    else:
+        answers[path] = list(value) if isinstance(value, list) else value
+    grown: list[Path] = []
+    if value is not _MISSING:
+        for depth in range(1, len(path) - 1, 2):
+            repeat, index = path[:depth], path[depth]
+            assert isinstance(index, int)
+            if lengths.get(repeat, 0) <= index:
+                lengths[repeat] = index + 1
+                grown.append(repeat)
+    if today != state.today:
+        return _evaluate(plan, today, answers, lengths)
+    run = _Run(
+        plan,
+        today,
+        answers,
+        lengths,
+        dict(state.relevant),
+        dict(state.calculated),
+        dict(state.counts),
+        dict(state.problems),
+    )
+    run.propagate = True
+    for repeat in grown:
+        run.push(plan.index[(COUNT, str(repeat[-1]))], _indices(repeat))
+    if name not in plan.computed and run.exists(path):
+        run.changed((VALUE, name), _indices(path))
+    run.run()
+    return run.state()
+
+
+def _walk(
+    plan: Plan, relevant: Mapping[Path, bool], counts: Mapping[Path, int]
+) -> Iterator[tuple[Field, Path]]:
+    """Relevant fields in document order, repeat instances expanded (as the engine's)."""
+
+    def visit(container: str, prefix: Path) -> Iterator[tuple[Field, Path]]:
+        for name in plan.children[container]:
+            path = (*prefix, name)
+            if not relevant.get(path, True):
+                continue
+            field = plan.form.fields.get(name)
+            if field is not None:
+                yield field, path
+            else:
+                for i in range(counts.get(path, 0)):
+                    yield from visit(name, (*path, i))
+
+    return visit(_ROOT, ())
+
+
+def _position(
+    plan: Plan,
+    relevant: Mapping[Path, bool],
+    counts: Mapping[Path, int],
+    answers: Mapping[Path, Any],
+    problems: Mapping[Path, str],
+) -> Path | None:
+    for field, path in _walk(plan, relevant, counts):
+        if field.answerable and (path not in answers or path in problems):
+            return path
+    return None
+
+
+def next_question(plan: Plan, state: State) -> Path | None:
+    """The first relevant question that is unanswered or whose answer does not hold;
+    None when the interview is complete."""
+    return state.position
+
+
+def visible_questions(plan: Plan, state: State) -> list[Path]:
+    """Paths of all relevant questions (answered or not), in order."""
+    return [path for field, path in _walk(plan, state.relevant, state.counts) if field.answerable]
+
+
+def choices(plan: Plan, state: State, path: Path) -> tuple[Choice, ...]:
+    """The choices offered at ``path`` now (choice_filter applied)."""
+    name = _check_path(plan, path)
+    run = _Run(
+        plan,
+        state.today,
+        dict(state.answers),
+        dict(state.lengths),
+        dict(state.relevant),
+        dict(state.calculated),
+        dict(state.counts),
+    )
+    return run.choices(plan.form.fields[name], path)
+
+
+def settled_answers(plan: Plan, state: State) -> dict[str, Any]:
+    """Nested answers with calculations set and repeats sized, like the engine's
+    ``apply_calculations`` (fields unknown to the form are not kept)."""
+
+    def build(container: str, prefix: Path) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in plan.children[container]:
+            path = (*prefix, name)
+            if name in plan.computed:
+                if path in state.calculated:
+                    data[name] = state.calculated[path]
+            elif name in plan.form.fields:
+                if path in state.answers:
+                    value = state.answers[path]
+                    data[name] = list(value) if isinstance(value, list) else value
+            else:
+                count = state.counts.get(path, 0)
+                if count or path in state.lengths:
+                    data[name] = [build(name, (*path, i)) for i in range(count)]
+        return data
+
+    return build(_ROOT, ())
+
+
+def affected(plan: Plan, name: str) -> frozenset[SlotId]:
+    """Every slot that a change of field ``name`` re-evaluates, directly or not."""
+    seen: set[SlotId] = set()
+    frontier: list[SlotId] = [(VALUE, name)]
+    while frontier:
+        source = frontier.pop()
+        for index, _ in plan.dependents.get(source, ()):
+            slot = plan.slots[index]
+            slot_id = (slot.kind, slot.name)
+            if slot_id not in seen:
+                seen.add(slot_id)
+                frontier.append(slot_id)
+    return frozenset(seen)
+
+
+# -- JSON -----------------------------------------------------------------------------------
+
+
+def _path_key(path: Path) -> str:
+    return "/".join(str(part) for part in path)
+
+
+def _key_path(key: str) -> Path:
+    return tuple(int(part) if part.isdigit() else part for part in key.split("/")) if key else ()
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, date):
+        return {"date": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"decimal": str(value)}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if "date" in value:
+            return date.fromisoformat(value["date"])
+        return Decimal(value["decimal"])
+    return value
+
+
+def state_to_json(state: State) -> dict[str, Any]:
+    """The state as JSON-ready data (dates and decimals tagged, paths as "a/0/b")."""
+
+    def table(data: Mapping[Path, Any], encode: Callable[[Any], Any] = _encode) -> dict[str, Any]:
+        return {_path_key(path): encode(value) for path, value in data.items()}
+
+    return {
+        "today": state.today.isoformat(),
+        "answers": table(state.answers),
+        "lengths": table(state.lengths),
+        "relevant": table(state.relevant),
+        "calculated": table(state.calculated),
+        "counts": table(state.counts),
+        "problems": table(state.problems),
+        "position": None if state.position is None else _path_key(state.position),
+    }
+
+
+def state_from_json(data: Mapping[str, Any]) -> State:
+    def table(name: str) -> Mapping[Path, Any]:
+        return MappingProxyType(
+            {_key_path(key): _decode(value) for key, value in data[name].items()}
+        )
+
+    position = data["position"]
+    return State(
+        today=date.fromisoformat(data["today"]),
+        answers=table("answers"),
+        lengths=table("lengths"),
+        relevant=table("relevant"),
+        calculated=table("calculated"),
+        counts=table("counts"),
+        problems=table("problems"),
+        position=None if position is None else _key_path(position),
+    )
