@@ -132,6 +132,9 @@ class Plan:
     computed: frozenset[str]
     """Fields whose value is calculated (the answers' value for them is ignored)."""
 
+    def __repr__(self) -> str:
+        return f"Plan({self.form.form_id!r}, {len(self.slots)} slots)"
+
     def node(self, name: str) -> Node:
         return self.form.node(name)
 
