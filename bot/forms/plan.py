@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -63,11 +63,13 @@ __all__ = [
     "evaluate",
     "flatten",
     "next_question",
+    "prune",
     "remove",
     "settled_answers",
     "state_from_json",
     "state_to_json",
     "update",
+    "update_all",
     "visible_questions",
 ]
 
@@ -519,6 +521,8 @@ def flatten(plan: Plan, answers: Answers) -> tuple[dict[Path, Any], dict[Path, i
             if name not in data:
                 continue
             value = data[name]
+            if name in plan.computed:
+                continue  # calculated again: a stored value is not an answer
             if name in plan.form.fields:
                 flat[(*prefix, name)] = list(value) if isinstance(value, list) else value
                 continue
@@ -546,67 +550,103 @@ def _evaluate(plan: Plan, today: date, answers: dict[Path, Any], lengths: dict[P
 
 
 def _check_path(plan: Plan, path: Path) -> str:
+    """The name of the answerable field at ``path``; KeyError if there is none."""
     name = path[-1] if path else None
-    if not isinstance(name, str) or name not in plan.form.fields:
-        raise KeyError(f"no field at {path!r}")
+    if not isinstance(name, str) or name not in plan.form.fields or name in plan.computed:
+        raise KeyError(f"no field to answer at {path!r}")
     chain = plan.chain(name)
     expected = len(chain) * 2 + 1
     if len(path) != expected or any(
         path[2 * d] != repeat or not isinstance(path[2 * d + 1], int) or int(path[2 * d + 1]) < 0
         for d, repeat in enumerate(chain)
     ):
-        raise KeyError(f"no field at {path!r}")
+        raise KeyError(f"no field to answer at {path!r}")
     return name
 
 
 def update(plan: Plan, state: State, path: Path, value: Any, today: date) -> State:
     """``state`` with ``value`` answered at ``path``: only what depends on it is
     re-evaluated. Repeat lists grow to hold ``path``, as with ``set_answer``."""
-    return _change(plan, state, path, today, value)
+    return _apply(plan, state, [(path, value)], today)
+
+
+def update_all(plan: Plan, state: State, items: Iterable[tuple[Path, Any]], today: date) -> State:
+    """``state`` with several answers given at once (a confirmed roster), re-evaluated once."""
+    return _apply(plan, state, list(items), today)
 
 
 def remove(plan: Plan, state: State, path: Path, today: date) -> State:
     """``state`` with ``path`` back to "not asked yet" (as ``remove_answer``)."""
-    return _change(plan, state, path, today, _MISSING)
+    return _apply(plan, state, [(path, _MISSING)], today)
 
 
-def _change(plan: Plan, state: State, path: Path, today: date, value: Any) -> State:
-    name = _check_path(plan, path)
+def _apply(
+    plan: Plan,
+    state: State,
+    changes: Sequence[tuple[Path, Any]],
+    today: date,
+    lengths: Mapping[Path, int] | None = None,
+) -> State:
+    """Answers set (or removed, with _MISSING) and repeat lengths replaced, then every
+    slot that depends on them re-evaluated."""
+    names = [_check_path(plan, path) for path, _ in changes]
     answers = dict(state.answers)
-    lengths = dict(state.lengths)
-    if value is _MISSING:
-        if path not in answers:
-            return state if today == state.today else _evaluate(plan, today, answers, lengths)
-        del answers[path]
-    else:
+    new_lengths = dict(state.lengths if lengths is None else lengths)
+    touched: list[tuple[str, Path]] = []
+    for name, (path, value) in zip(names, changes, strict=True):
+        if value is _MISSING:
+            if answers.pop(path, _MISSING) is not _MISSING:
+                touched.append((name, path))
+            continue
         answers[path] = list(value) if isinstance(value, list) else value
-    grown: list[Path] = []
-    if value is not _MISSING:
+        touched.append((name, path))
         for depth in range(1, len(path) - 1, 2):
             repeat, index = path[:depth], path[depth]
             assert isinstance(index, int)
-            if lengths.get(repeat, 0) <= index:
-                lengths[repeat] = index + 1
-                grown.append(repeat)
+            new_lengths[repeat] = max(new_lengths.get(repeat, 0), index + 1)
     if today != state.today:
-        return _evaluate(plan, today, answers, lengths)
+        return _evaluate(plan, today, answers, new_lengths)
+    resized = [
+        key
+        for key in new_lengths.keys() | state.lengths.keys()
+        if new_lengths.get(key) != state.lengths.get(key)
+    ]
+    if not touched and not resized:
+        return state
     run = _Run(
         plan,
         today,
         answers,
-        lengths,
+        new_lengths,
         dict(state.relevant),
         dict(state.calculated),
         dict(state.counts),
         dict(state.problems),
     )
     run.propagate = True
-    for repeat in grown:
+    for repeat in resized:
         run.push(plan.index[(COUNT, str(repeat[-1]))], _indices(repeat))
-    if name not in plan.computed and run.exists(path):
-        run.changed((VALUE, name), _indices(path))
+    for name, path in touched:
+        if run.exists(path):
+            run.changed((VALUE, name), _indices(path))
     run.run()
     return run.state()
+
+
+def prune(plan: Plan, state: State, today: date) -> State:
+    """``state`` without the answers that are not relevant any more, or beyond a repeat's
+    count, and with repeat lists cut to their counts: the engine's ``drop_irrelevant``.
+    Dropping an answer can make another question irrelevant, so this runs until nothing
+    changes."""
+    while True:
+        visible = {path for _, path in _walk(plan, state.relevant, state.counts)}
+        gone = [(path, _MISSING) for path in state.answers if path not in visible]
+        lengths = {
+            key: count for key, count in state.counts.items() if count or key in state.lengths
+        }
+        if not gone and lengths == state.lengths and today == state.today:
+            return state
+        state = _apply(plan, state, gone, today, lengths)
 
 
 def _walk(
@@ -683,16 +723,19 @@ def choices(plan: Plan, state: State, path: Path) -> tuple[Choice, ...]:
     return run.choices(plan.form.fields[name], path)
 
 
-def settled_answers(plan: Plan, state: State) -> dict[str, Any]:
+def settled_answers(plan: Plan, state: State, *, relevant_only: bool = False) -> dict[str, Any]:
     """Nested answers with calculations set and repeats sized, like the engine's
-    ``apply_calculations`` (fields unknown to the form are not kept)."""
+    ``apply_calculations`` (fields unknown to the form are not kept). With
+    ``relevant_only``, calculations are kept only where relevant, as in the output of
+    ``drop_irrelevant`` (use after :func:`prune`)."""
+    visible = {path for _, path in _walk(plan, state.relevant, state.counts)}
 
     def build(container: str, prefix: Path) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for name in plan.children[container]:
             path = (*prefix, name)
             if name in plan.computed:
-                if path in state.calculated:
+                if path in state.calculated and (not relevant_only or path in visible):
                     data[name] = state.calculated[path]
             elif name in plan.form.fields:
                 if path in state.answers:

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.forms.answers import remove_answer, set_answer
-from bot.forms.engine import apply_calculations, next_step, visible_questions
+from bot.forms.engine import apply_calculations, drop_irrelevant, next_step, visible_questions
 from bot.forms.model import Field, FieldType, Form, FormError, Parsed, Path, Question
 from bot.forms.parsing import parse_answer
 from bot.forms.plan import (
@@ -38,6 +38,7 @@ from bot.forms.plan import (
     compile_plan,
     evaluate,
     next_question,
+    prune,
     remove,
     settled_answers,
     state_from_json,
@@ -68,7 +69,7 @@ from tests.forms.test_household import HOUSEHOLD_INPUT, MEMBER_INPUT
 
 PROPERTY = settings(
     derandomize=True,
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -343,6 +344,27 @@ def check_sequence(case: Case, steps: list[Answer], *, engine: bool) -> None:
         assert state_image(state) == state_image(evaluate(plan, answers, TODAY)), step
         if engine:
             assert_agrees_with_engine(case, state, answers)
+            pruned = drop_irrelevant(case.form, answers, today=TODAY)
+            assert_prunes_like_engine(case, state, pruned)
+
+
+def assert_prunes_like_engine(case: Case, state: State, expected: dict[str, Any]) -> State:
+    pruned = prune(case.plan, state, TODAY)
+    assert image(settled_answers(case.plan, pruned, relevant_only=True)) == image(expected)
+    assert state_image(pruned) == state_image(evaluate(case.plan, expected, TODAY))
+    return pruned
+
+
+def check_turns(case: Case, steps: list[Answer]) -> None:
+    """Turns as the bot takes them: answer, calculate, drop what no longer applies."""
+    answers: dict[str, Any] = {}
+    state = evaluate(case.plan, answers, TODAY)
+    for step in steps:
+        answers = drop_irrelevant(
+            case.form, apply_calculations(case.form, apply(answers, step), today=TODAY), today=TODAY
+        )
+        state = assert_prunes_like_engine(case, advance(case.plan, state, step), answers)
+        assert_agrees_with_engine(case, state, answers)
 
 
 # -- differential: the bundled form -----------------------------------------------------------
@@ -377,7 +399,13 @@ def test_random_answers_on_the_household_agree_with_engine(
     check_sequence(bundled, data.draw(answer_steps(bundled)), engine=True)
 
 
-@settings(PROPERTY, max_examples=80)
+@settings(PROPERTY, max_examples=25)
+@given(data=st.data())
+def test_turns_like_the_bot_agree_with_engine(bundled: Case, data: st.DataObject) -> None:
+    check_turns(bundled, data.draw(answer_steps(bundled)))
+
+
+@settings(PROPERTY, max_examples=50)
 @given(data=st.data())
 def test_incremental_equals_full_on_the_household(bundled: Case, data: st.DataObject) -> None:
     check_sequence(bundled, data.draw(answer_steps(bundled, length=25)), engine=False)
@@ -393,7 +421,9 @@ def test_small_forms_incremental_equals_full_and_engine(
     small: dict[str, Case], name: str, data: st.DataObject
 ) -> None:
     case = small[name]
-    check_sequence(case, data.draw(answer_steps(case, length=15)), engine=True)
+    steps = data.draw(answer_steps(case, length=15))
+    check_sequence(case, steps, engine=True)
+    check_turns(case, steps)
 
 
 def test_roster_counts_and_cross_instance_calculations(small: dict[str, Case]) -> None:
