@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -754,21 +754,28 @@ def settled_answers(plan: Plan, state: State, *, relevant_only: bool = False) ->
 
 
 def _path_key(path: Path) -> str:
-    return "/".join(str(part) for part in path)
+    return "/".join(map(str, path))
 
 
 def _key_path(key: str) -> Path:
-    return tuple(int(part) if part.isdigit() else part for part in key.split("/")) if key else ()
+    if not key:
+        return ()
+    return tuple([int(part) if part.isdigit() else part for part in key.split("/")])
+
+
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, _PLAIN):
+        return value
     if isinstance(value, date):
         return {"date": value.isoformat()}
     if isinstance(value, Decimal):
         return {"decimal": str(value)}
-    if isinstance(value, tuple):
+    if isinstance(value, list | tuple):
         return list(value)
-    return value
+    raise TypeError(f"cannot store an answer of type {type(value).__name__}")
 
 
 def _decode(value: Any) -> Any:
@@ -780,14 +787,15 @@ def _decode(value: Any) -> Any:
 
 
 def state_to_json(state: State) -> dict[str, Any]:
-    """The state as JSON-ready data (dates and decimals tagged, paths as "a/0/b")."""
+    """The state as JSON-ready data: paths as "members/0/age"; dates and decimals among
+    the answers as {"date": iso} and {"decimal": text} (derived values are plain)."""
 
-    def table(data: Mapping[Path, Any], encode: Callable[[Any], Any] = _encode) -> dict[str, Any]:
-        return {_path_key(path): encode(value) for path, value in data.items()}
+    def table(data: Mapping[Path, Any]) -> dict[str, Any]:
+        return {_path_key(path): value for path, value in data.items()}
 
     return {
         "today": state.today.isoformat(),
-        "answers": table(state.answers),
+        "answers": {_path_key(path): _encode(value) for path, value in state.answers.items()},
         "lengths": table(state.lengths),
         "relevant": table(state.relevant),
         "calculated": table(state.calculated),
@@ -799,14 +807,14 @@ def state_to_json(state: State) -> dict[str, Any]:
 
 def state_from_json(data: Mapping[str, Any]) -> State:
     def table(name: str) -> Mapping[Path, Any]:
-        return MappingProxyType(
-            {_key_path(key): _decode(value) for key, value in data[name].items()}
-        )
+        return MappingProxyType({_key_path(key): value for key, value in data[name].items()})
 
     position = data["position"]
     return State(
         today=date.fromisoformat(data["today"]),
-        answers=table("answers"),
+        answers=MappingProxyType(
+            {_key_path(key): _decode(value) for key, value in data["answers"].items()}
+        ),
         lengths=table("lengths"),
         relevant=table("relevant"),
         calculated=table("calculated"),
