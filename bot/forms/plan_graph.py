@@ -487,14 +487,17 @@ def _order(
             if waiting[follower] == 0:
                 heapq.heappush(ready, position[follower])
     if len(order) < len(slots):
-        stuck = sorted({name for (kind, name), count in waiting.items() if count}, key=str)
-        node = form.node(stuck[0])
+        # What is left waits on a cycle; peel off what only follows it, to name the cycle.
+        stuck = {slot_id for slot_id, count in waiting.items() if count}
+        while sinks := {i for i in stuck if not any(f in stuck for f in after[i])}:
+            stuck -= sinks
+        names = list(dict.fromkeys(name for _, name in sorted(stuck, key=position.__getitem__)))
         raise FormError(
             "forms.load.bad_expression",
-            "circular reference between " + ", ".join(f"${{{name}}}" for name in stuck),
+            "circular reference between " + ", ".join(f"${{{name}}}" for name in names),
             sheet="survey",
-            row=node.row,
-            value=stuck[0],
+            row=form.node(names[0]).row,
+            value=names[0],
         )
     return order
 

@@ -264,7 +264,7 @@ class _Parser:
         kind, test = self.next()
         if kind != "name":
             raise XPathError(f"expected a name, found {test or 'the end'!r}")
-        if test in _NODE_TYPES:
+        if test in _NODE_TYPES and self.peek() == ("op", "("):
             self.expect("(")
             self.expect(")")
             if test != "node":

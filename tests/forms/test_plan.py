@@ -558,6 +558,7 @@ def test_circular_calculations_are_refused(tmp_path: FilePath) -> None:
         q("calculate", "a", calculation="${b} + 1"),
         q("calculate", "b", calculation="if(${c} > 0, ${a} * 2, 0)"),
         q("integer", "c", "C"),
+        q("calculate", "after", calculation="${a} + ${c}"),  # waits on the cycle, not in it
     ]
     form = parse_workbook(write_workbook(tmp_path / "f.xlsx", survey))
     with pytest.raises(FormError, match=r"circular reference between \$\{a\}, \$\{b\}"):
@@ -580,6 +581,13 @@ def test_circular_calculations_are_refused(tmp_path: FilePath) -> None:
 def test_expressions_outside_the_subset_are_refused(expression: str, reason: str) -> None:
     with pytest.raises(XPathError, match=reason):
         parse(expression)
+
+
+def test_node_type_names_are_element_names_without_parentheses() -> None:
+    assert parse("text = 'a'") == Binary(
+        "=", XPath(None, False, (Step("child", "text"),)), Literal("a")
+    )
+    assert parse("node()") == XPath(None, False, (Step("child", "node()"),))
 
 
 def test_parser_reads_paths_and_operators() -> None:
