@@ -69,8 +69,8 @@ from bench.interview import (
     postgres_unavailable,
 )
 from bot.admin import add_user
-from bot.i18n import catalog
 from classification import ReferenceRule, ReviewDates
+from locales.catalog import catalog
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Area, Interview, InterviewStatus, ProcessedUpdate, Role
 from storage.uow import UnitOfWork

@@ -22,13 +22,13 @@ from bot.admin import (
     set_active,
     unlock_chats,
 )
-from bot.i18n import translate
 from bot.logs import configure_logging, redact, secrets_of
 from bot.runtime import Runtime, runtime
 from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError
 from exports.export_scope import ExportRefused
+from locales.catalog import translate
 from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.uow import UnitOfWork

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.i18n import SUPPORTED_LOCALES
+from locales.catalog import SUPPORTED_LOCALES
 
 if TYPE_CHECKING:
     from classification import ReviewDates

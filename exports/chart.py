@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from bot.i18n import translate
 from exports.summary import CATEGORIES, STATUSES, SummaryReport, format_count
+from locales.catalog import translate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -19,8 +19,8 @@ from typing import Any
 
 from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
 from bot.forms.xpath import REFERENCE
-from bot.i18n import translate
 from classification import RuleSet
+from locales.catalog import translate
 
 Cell = str | int | float | date | None
 LABEL_LANG = "vi"

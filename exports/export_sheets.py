@@ -15,7 +15,6 @@ from datetime import tzinfo
 from typing import Any
 
 from bot.forms import Form
-from bot.i18n import catalog
 from classification import Reason, RuleSet, UnknownVersionError, load_rule_set
 from classification.render import render_reasons
 from exports.export_columns import (
@@ -29,6 +28,7 @@ from exports.export_columns import (
     header,
 )
 from exports.rows import MEMBERS, HouseholdRecord, Result
+from locales.catalog import catalog
 from storage.text import fold
 
 HOUSEHOLDS = "households"

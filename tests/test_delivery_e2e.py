@@ -20,9 +20,9 @@ from telegram import Bot
 
 from bot.admin import create_invites
 from bot.channels.telegram import StatusMessage
-from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
+from locales.catalog import translate
 from storage.models import Answer, InboxUpdate, InterviewStatus, Role
 from storage.repositories import Received
 from tests.conftest import INVITE_KEY, POSTGRES_URL, POSTGRESQL_ONLY, Database

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.forms import Invalid
-from bot.i18n import DEFAULT_LOCALE, translate
+from locales.catalog import DEFAULT_LOCALE, translate
 from storage.imports.errors import CollectedErrors, ImportFailed, RowError
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import openpyxl
 
-from bot.i18n import translate
+from locales.catalog import translate
 from tests.fakes.telegram import FakeTelegram, Json
 from tests.interview_driver import (
     HOUSEHOLD_SCRIPT,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, placeholders
+from locales.catalog import LOCALES_DIR, placeholders
 
 FORMS_CODE = Path(__file__).resolve().parents[2] / "bot" / "forms"
 
