@@ -124,8 +124,11 @@ PROFILED = (
 )
 # Parts of a worker, by where their code lives (first match wins).
 PROFILE_AREAS = (
-    ("questionnaire engine (bot/forms, elementpath)", ("/bot/forms/", "/elementpath/", "/xml/")),
-    ("rasoat, the rest", ("/bot/", "/storage/", "/classification/", "/exports/", "/pyxform/")),
+    ("questionnaire engine (forms, elementpath)", ("/forms/", "/elementpath/", "/xml/")),
+    (
+        "rasoat, the rest",
+        ("/bot/", "/storage/", "/classification/", "/exports/", "/locales/", "/pyxform/"),
+    ),
     ("SQLAlchemy", ("/sqlalchemy/",)),
     ("asyncpg", ("/asyncpg/",)),
     ("python-telegram-bot", ("/telegram/",)),

@@ -17,9 +17,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
-from bot.forms.xpath import REFERENCE
 from classification import RuleSet
+from forms import HOUSEHOLD_CODE, Field, FieldType, Form
+from forms.xpath import REFERENCE
 from locales.catalog import translate
 
 Cell = str | int | float | date | None

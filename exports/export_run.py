@@ -14,7 +14,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from bot.forms import Form
 from bot.interview.results import rules_for
 from classification import RuleSet
 from exports.csv_export import CsvWriter, zip_files
@@ -30,6 +29,7 @@ from exports.export_summary import (
 from exports.packaging import TELEGRAM_LIMIT, part_names, render_within, safe_name
 from exports.rows import BATCH_SIZE, household_ids, records
 from exports.xlsx import XlsxWriter
+from forms import Form
 from storage.models import User
 from storage.uow import UnitOfWork
 

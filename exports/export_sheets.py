@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
-from bot.forms import Form
 from classification import Reason, RuleSet, UnknownVersionError, load_rule_set
 from classification.render import render_reasons
 from exports.export_columns import (
@@ -28,6 +27,7 @@ from exports.export_columns import (
     header,
 )
 from exports.rows import MEMBERS, HouseholdRecord, Result
+from forms import Form
 from locales.catalog import catalog
 from storage.text import fold
 

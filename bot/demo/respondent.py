@@ -13,17 +13,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.forms import (
-    Done,
-    FieldType,
-    Form,
-    Question,
-    apply_calculations,
-    drop_irrelevant,
-    next_step,
-    set_answer,
-    validate,
-)
 from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
 from bot.interview.session import (
@@ -34,6 +23,17 @@ from bot.interview.session import (
 )
 from classification import ReviewDates
 from exports.stats_facts import refresh_member_facts
+from forms import (
+    Done,
+    FieldType,
+    Form,
+    Question,
+    apply_calculations,
+    drop_irrelevant,
+    next_step,
+    set_answer,
+    validate,
+)
 from storage.models import Interview, InterviewStatus
 from storage.uow import UnitOfWork
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.context import DialogContext
 from bot.dialogs import interview
-from bot.forms.parsing import ascii_int
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
+from forms.parsing import ascii_int
 from storage.models import Household, InterviewStatus, Role
 
 DIALOG = "households"

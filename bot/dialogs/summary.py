@@ -22,10 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.context import DialogContext
-from bot.forms.parsing import ascii_int
 from bot.messages import Choice, Choices, Deferred, Document, Notice, Outgoing, Text
 from exports.stats import AreaNode, AreaTree, build_report, village_breakdown
 from exports.summary import SummaryReport, render_summary, render_village_lines
+from forms.parsing import ascii_int
 from storage.models import Area, Household, Role
 from storage.text import fold
 from storage.uow import UnitOfWork

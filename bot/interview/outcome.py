@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.context import DialogContext
-from bot.forms import Done, Path
 from bot.interview.results import classify, household_rows, member_row, rules_for
 from bot.interview.session import InterviewSession
 from bot.messages import Outgoing, Text
@@ -23,6 +22,7 @@ from classification import (
     render_member_result,
 )
 from classification.render import render_support
+from forms import Done, Path
 from storage.models import InterviewStatus
 
 

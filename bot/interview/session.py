@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.forms import (
+from bot.interview.codec import assemble, decode, flatten, key_path, path_key
+from exports.stats_facts import refresh_member_facts
+from forms import (
     HOUSEHOLD_CODE,
     AnswerValue,
     Form,
@@ -31,9 +33,7 @@ from bot.forms import (
     question_at,
     set_answer,
 )
-from bot.forms.answers import thaw
-from bot.interview.codec import assemble, decode, flatten, key_path, path_key
-from exports.stats_facts import refresh_member_facts
+from forms.answers import thaw
 from storage.models import Household, Interview, InterviewStatus, User
 from storage.uow import UnitOfWork
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.forms import Invalid
+from forms import Invalid
 from locales.catalog import DEFAULT_LOCALE, translate
 from storage.imports.errors import CollectedErrors, ImportFailed, RowError
 

@@ -31,7 +31,7 @@ from tests.interview_driver import (
     Typed,
 )
 
-FORM = Path(__file__).resolve().parents[2] / "bot" / "forms" / "household.xlsx"
+FORM = Path(__file__).resolve().parents[2] / "forms" / "household.xlsx"
 # Answers the confirmed roster stores; they are not asked in this walk.
 ROSTER_PATHS = ROSTER_FIELDS | {"household_code", "category", "member_count"}
 MEMBER_HEADER = re.compile(r"Thành viên (\d+)/\d+")

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import apply_calculations
 from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
 from bot.interview.session import current_form
 from exports.stats_facts import write_member_facts
+from forms import apply_calculations
 from storage.models import (
     Answer,
     Area,

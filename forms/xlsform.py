@@ -19,8 +19,8 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
-from bot.forms.model import Choice, Field, FieldType, Form, FormError, Node, Repeat, Text
-from bot.forms.xpath import check_expression
+from forms.model import Choice, Field, FieldType, Form, FormError, Node, Repeat, Text
+from forms.xpath import check_expression
 
 SURVEY_COLUMNS = frozenset(
     {
