@@ -57,7 +57,6 @@ from telegram.ext import (
 from bot.admin import add_user
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.interview.session import (
-    current_form,
     decoded_prefill,
     roster_answers,
     roster_prefill,
@@ -72,6 +71,7 @@ from forms import (
     Invalid,
     Question,
     apply_calculations,
+    current_form,
     drop_irrelevant,
     next_step,
     parse_answer,

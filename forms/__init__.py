@@ -38,7 +38,13 @@ from forms.model import (
     Text,
 )
 from forms.parsing import parse_answer
-from forms.xlsform import BUNDLED_FORM, load_bundled_form, load_form, parse_workbook
+from forms.xlsform import (
+    BUNDLED_FORM,
+    current_form,
+    load_bundled_form,
+    load_form,
+    parse_workbook,
+)
 
 __all__ = [
     "BUNDLED_FORM",
@@ -59,6 +65,7 @@ __all__ = [
     "Text",
     "answered_questions",
     "apply_calculations",
+    "current_form",
     "drop_irrelevant",
     "get_answer",
     "has_answer",

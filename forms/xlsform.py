@@ -366,3 +366,8 @@ def load_bundled_form() -> Form:
     except OSError as exc:
         raise FormError("forms.load.unreadable", str(exc)) from exc
     return _load_cached(str(BUNDLED_FORM), stat.st_mtime_ns, stat.st_size)
+
+
+def current_form() -> Form:
+    """The form new interviews use. A per-commune form would be chosen here."""
+    return load_bundled_form()

@@ -15,11 +15,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.admin import create_invites
-from bot.interview.codec import assemble, flatten
-from bot.interview.session import current_form
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
-from forms import FieldType
+from forms import FieldType, current_form
+from forms.codec import assemble, flatten
 from storage.models import AuditEntry, Interview, InterviewStatus, Role
 from storage.uow import UnitOfWork
 from tests.conftest import INVITE_KEY, Database

@@ -13,14 +13,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
-from bot.interview.session import (
-    current_form,
-    decoded_prefill,
-    roster_prefill,
-    with_household_code,
-)
+from bot.interview.session import decoded_prefill, roster_prefill, with_household_code
 from classification import ReviewDates
 from exports.stats_facts import refresh_member_facts
 from forms import (
@@ -29,11 +23,13 @@ from forms import (
     Form,
     Question,
     apply_calculations,
+    current_form,
     drop_irrelevant,
     next_step,
     set_answer,
     validate,
 )
+from forms.codec import flatten
 from storage.models import Interview, InterviewStatus
 from storage.uow import UnitOfWork
 

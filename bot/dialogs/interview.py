@@ -14,12 +14,12 @@ from typing import Any
 from bot.context import DialogContext
 from bot.dialogs import menu
 from bot.interview import render
-from bot.interview.codec import encode, key_path, path_key
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
 from bot.interview.session import InterviewSession, roster_answers, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
 from forms import Done, FieldType, Invalid, Question, parse_answer
 from forms import validate as engine_validate
+from forms.codec import encode, key_path, path_key
 from forms.parsing import ascii_int
 from storage.models import Household, Interview, InterviewStatus
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.interview.codec import flatten
 from classification import (
     HouseholdResult,
     MemberResult,
@@ -24,6 +23,8 @@ from classification import (
     load_rule_set_from_path,
     versions_applying_to,
 )
+from forms import current_form
+from forms.codec import assemble, flatten
 from storage.models import Classification, Interview
 from storage.uow import UnitOfWork
 
@@ -171,9 +172,6 @@ async def recompute_rows(
     uow: UnitOfWork, interview: Interview, rules: RuleSet, dates: ReviewDates
 ) -> list[Classification]:
     """Fresh result rows for a completed interview, at its review's reference date."""
-    from bot.interview.codec import assemble
-    from bot.interview.session import current_form
-
     form = current_form()
     answers = assemble(form, await uow.interviews.answers(interview))
     moment = interview.completed_at or interview.updated_at

@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.interview.codec import key_path
 from classification.age import DEFAULT_REFERENCE
 from exports.stats_facts import refresh_member_facts_for
 from forms import HOUSEHOLD_CODE, Field, Form, load_bundled_form
+from forms.codec import key_path
 from storage.imports import values
 from storage.imports.errors import ImportResult
 from storage.imports.progress import progress_bar

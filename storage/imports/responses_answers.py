@@ -17,7 +17,6 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from bot.interview.codec import flatten
 from forms import (
     AnswerValue,
     Choice,
@@ -38,6 +37,7 @@ from forms import (
     validate,
     visible_questions,
 )
+from forms.codec import flatten
 from forms.xpath import REFERENCE
 from storage.imports import values
 from storage.imports.errors import RowError

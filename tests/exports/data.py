@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.interview.codec import flatten
 from bot.interview.results import classify, household_rows, rules_for
-from bot.interview.session import current_form
 from exports.stats_facts import write_member_facts
-from forms import apply_calculations
+from forms import apply_calculations, current_form
+from forms.codec import flatten
 from storage.models import (
     Answer,
     Area,
