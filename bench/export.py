@@ -109,7 +109,7 @@ async def _export(url: str, schema: str | None, out: Path) -> dict[str, Any]:
 
 async def _rows(url: str, schema: str | None) -> tuple[list[Any], dict[str, list[list[Any]]]]:
     """Every row the export writes, by sheet, built before the raw dump's clock starts."""
-    from bot.interview.results import rules_for
+    from classification import rules_for
     from exports.export_scope import resolve_scope
     from exports.export_sheets import SUMMARY, Layout
     from exports.export_summary import (

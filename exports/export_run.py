@@ -14,8 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from bot.interview.results import rules_for
-from classification import RuleSet
+from classification import RuleSet, rules_for
 from exports.csv_export import CsvWriter, zip_files
 from exports.export_columns import Cell
 from exports.export_scope import ExportRefused, Scope, resolve_scope

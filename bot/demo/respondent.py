@@ -13,9 +13,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.interview.results import classify, household_rows, rules_for
+from bot.interview.results import classify, household_rows
 from bot.interview.session import decoded_prefill, roster_prefill, with_household_code
-from classification import ReviewDates
+from classification import ReviewDates, rules_for
 from exports.stats_facts import refresh_member_facts
 from forms import (
     Done,

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.interview.results import classify, household_rows, rules_for
+from bot.interview.results import classify, household_rows
+from classification import rules_for
 from exports.stats_facts import write_member_facts
 from forms import apply_calculations, current_form
 from forms.codec import flatten
