@@ -291,8 +291,8 @@ async def dispatch(
             )
             print(text)
         elif args.command == "stats":
-            from exports.stats_facts import rebuild_member_facts
             from exports.stats_import import import_area_stats
+            from storage.stats_facts import rebuild_member_facts
 
             if args.stats_command == "import":
                 stats_result = await import_area_stats(

@@ -691,7 +691,7 @@ class AreaYearStatsRepository(_Repository):
 
 
 class MemberFactRepository(_Repository):
-    """The ``member_facts`` projection of interview answers (see exports/stats_facts.py)."""
+    """The ``member_facts`` projection of interview answers (see storage/stats_facts.py)."""
 
     async def for_interview(self, interview_id: int) -> dict[int, FactRow]:
         rows = await self.session.execute(

@@ -16,7 +16,6 @@ from typing import Any
 from bot.interview.results import classify, household_rows
 from bot.interview.session import decoded_prefill, roster_prefill, with_household_code
 from classification import ReviewDates, rules_for
-from exports.stats_facts import refresh_member_facts
 from forms import (
     Done,
     FieldType,
@@ -31,6 +30,7 @@ from forms import (
 )
 from forms.codec import flatten
 from storage.models import Interview, InterviewStatus
+from storage.stats_facts import refresh_member_facts
 from storage.uow import UnitOfWork
 
 ROSTER_FIELDS = {"category", "member_count", "name", "sex", "birth_known", "birth_date"}

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from exports.stats_facts import refresh_member_facts
 from forms import (
     HOUSEHOLD_CODE,
     AnswerValue,
@@ -35,6 +34,7 @@ from forms import (
 from forms.answers import thaw
 from forms.codec import assemble, decode, flatten, key_path, path_key
 from storage.models import Household, Interview, InterviewStatus, User
+from storage.stats_facts import refresh_member_facts
 from storage.uow import UnitOfWork
 
 SEX_CODES = {"nam": "male", "male": "male", "nu": "female", "nữ": "female", "female": "female"}

@@ -29,7 +29,6 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from classification.age import DEFAULT_REFERENCE
-from exports.stats_facts import refresh_member_facts_for
 from forms import HOUSEHOLD_CODE, Field, Form, load_bundled_form
 from forms.codec import key_path
 from storage.imports import values
@@ -55,6 +54,7 @@ from storage.imports.responses_sheets import (
 )
 from storage.imports.writing import audit_import, chunks, lock_for_import
 from storage.models import Answer, Household, Interview, InterviewStatus, utcnow
+from storage.stats_facts import refresh_member_facts_for
 from storage.uow import UnitOfWork
 
 INTERVIEWS: Table = Interview.__table__  # type: ignore[assignment]

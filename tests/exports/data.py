@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.interview.results import classify, household_rows
 from classification import rules_for
-from exports.stats_facts import write_member_facts
 from forms import apply_calculations, current_form
 from forms.codec import flatten
 from storage.models import (
@@ -31,6 +30,7 @@ from storage.models import (
     Interview,
     InterviewStatus,
 )
+from storage.stats_facts import write_member_facts
 from storage.text import fold
 
 REFERENCE = date(2026, 11, 20)
