@@ -303,7 +303,7 @@ async def dispatch(
                 members = await rebuild_member_facts(rt.sessions)
                 print(translate("cli.stats_rebuilt", settings.locale, members=members))
         elif args.command == "export":
-            from exports.export_cli import export_to_files
+            from bot.export_cli import export_to_files
 
             written = await export_to_files(
                 rt.sessions,
