@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.context import DialogContext
 from bot.dialogs import menu
+from bot.dialogs.scope import may_interview
 from bot.interview import render
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
 from bot.interview.session import InterviewSession, roster_answers, start_interview
@@ -550,8 +551,6 @@ async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
     interview = await ctx.uow.interviews.get(interview_id)
     if interview is None or interview.status is not InterviewStatus.COMPLETED:
         return [Notice(ctx.t("interview.stale"))]
-    from bot.dialogs.households import may_interview
-
     if not await may_interview(ctx, interview.household):
         return [Text(ctx.t("scope.refused"))]
     state = {"interview_id": interview.id, "mode": REVIEWING}
