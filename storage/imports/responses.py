@@ -25,6 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from openpyxl.utils import get_column_letter
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -203,8 +204,6 @@ def _check_columns(sheet: RawSheet, errors: SheetErrors) -> None:
 
 
 def _letter(position: int) -> str:
-    from openpyxl.utils import get_column_letter
-
     return get_column_letter(position + 1)
 
 
