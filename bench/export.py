@@ -109,8 +109,7 @@ async def _export(url: str, schema: str | None, out: Path) -> dict[str, Any]:
 
 async def _rows(url: str, schema: str | None) -> tuple[list[Any], dict[str, list[list[Any]]]]:
     """Every row the export writes, by sheet, built before the raw dump's clock starts."""
-    from bot.interview.results import rules_for
-    from bot.interview.session import current_form
+    from classification import rules_for
     from exports.export_scope import resolve_scope
     from exports.export_sheets import SUMMARY, Layout
     from exports.export_summary import (
@@ -120,6 +119,7 @@ async def _rows(url: str, schema: str | None) -> tuple[list[Any], dict[str, list
         summary_sheet_rows,
     )
     from exports.rows import household_ids, records
+    from forms import current_form
     from storage.db import create_engine, session_factory
     from storage.uow import UnitOfWork
 

@@ -56,19 +56,7 @@ from telegram.ext import (
 
 from bot.admin import add_user
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
-from bot.forms import (
-    Done,
-    FieldType,
-    Invalid,
-    Question,
-    apply_calculations,
-    drop_irrelevant,
-    next_step,
-    parse_answer,
-    set_answer,
-)
 from bot.interview.session import (
-    current_form,
     decoded_prefill,
     roster_answers,
     roster_prefill,
@@ -77,6 +65,18 @@ from bot.interview.session import (
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, load_settings
 from classification import ReferenceRule, ReviewDates
+from forms import (
+    Done,
+    FieldType,
+    Invalid,
+    Question,
+    apply_calculations,
+    current_form,
+    drop_irrelevant,
+    next_step,
+    parse_answer,
+    set_answer,
+)
 from storage.db import create_engine
 from storage.models import (
     Answer,

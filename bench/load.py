@@ -69,8 +69,8 @@ from bench.interview import (
     postgres_unavailable,
 )
 from bot.admin import add_user
-from bot.i18n import catalog
 from classification import ReferenceRule, ReviewDates
+from locales.catalog import catalog
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import Area, Interview, InterviewStatus, ProcessedUpdate, Role
 from storage.uow import UnitOfWork
@@ -124,8 +124,11 @@ PROFILED = (
 )
 # Parts of a worker, by where their code lives (first match wins).
 PROFILE_AREAS = (
-    ("questionnaire engine (bot/forms, elementpath)", ("/bot/forms/", "/elementpath/", "/xml/")),
-    ("rasoat, the rest", ("/bot/", "/storage/", "/classification/", "/exports/", "/pyxform/")),
+    ("questionnaire engine (forms, elementpath)", ("/forms/", "/elementpath/", "/xml/")),
+    (
+        "rasoat, the rest",
+        ("/bot/", "/storage/", "/classification/", "/exports/", "/locales/", "/pyxform/"),
+    ),
     ("SQLAlchemy", ("/sqlalchemy/",)),
     ("asyncpg", ("/asyncpg/",)),
     ("python-telegram-bot", ("/telegram/",)),

@@ -1,4 +1,4 @@
-"""CPU per answer of the compiled plan (bot/forms/plan.py) next to the engine's, on the
+"""CPU per answer of the compiled plan (forms/plan.py) next to the engine's, on the
 scripted household of tests/forms/test_household.py (83 answers, five members).
 
 - engine ``next_step``: the question after each answer, on answers as a turn has them;
@@ -29,11 +29,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.forms.answers import set_answer
-from bot.forms.engine import apply_calculations, drop_irrelevant, next_step, validate
-from bot.forms.model import Form, Parsed, Path, Question
-from bot.forms.parsing import parse_answer
-from bot.forms.plan import (
+from forms.answers import set_answer
+from forms.engine import apply_calculations, drop_irrelevant, next_step, validate
+from forms.model import Form, Parsed, Path, Question
+from forms.parsing import parse_answer
+from forms.plan import (
     Plan,
     compile_plan,
     evaluate,
@@ -43,7 +43,7 @@ from bot.forms.plan import (
     state_to_json,
     update,
 )
-from bot.forms.xlsform import load_bundled_form
+from forms.xlsform import load_bundled_form
 from tests.forms.conftest import TODAY
 from tests.forms.test_household import HOUSEHOLD_INPUT, MEMBER_INPUT
 

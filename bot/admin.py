@@ -13,7 +13,7 @@ from bot.dialogs.registration import (
     create_invite,
     deep_link,
 )
-from bot.i18n import translate
+from locales.catalog import translate
 from storage.models import Role, User
 from storage.uow import UnitOfWork
 

@@ -22,15 +22,26 @@ from bot.admin import (
     set_active,
     unlock_chats,
 )
-from bot.i18n import translate
+from bot.channels.terminal import TerminalChannel, stdin_line
+from bot.demo.loader import load_demo
+from bot.dialogs.summary import summary_cli
+from bot.export_cli import export_to_files
+from bot.interview.results import classify_interviews
 from bot.logs import configure_logging, redact, secrets_of
+from bot.reclassify import reclassify
+from bot.retention import Purge, purge_year
 from bot.runtime import Runtime, runtime
 from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
-from classification import RuleFileError
+from classification import RuleFileError, available_versions
 from exports.export_scope import ExportRefused
+from exports.stats_import import import_area_stats
+from locales.catalog import translate
 from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
+from storage.imports.responses import import_responses
+from storage.models import Role
+from storage.stats_facts import rebuild_member_facts
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
@@ -208,8 +219,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _rule_version(version: str) -> str:
-    from classification import available_versions
-
     if version.endswith(".toml") and Path(version).is_file():
         return version
     if version not in available_versions():
@@ -248,8 +257,6 @@ async def dispatch(
             )
             print(result.render(settings.locale))
         elif args.command == "reclassify":
-            from bot.reclassify import reclassify
-
             report = await reclassify(
                 rt.sessions,
                 _rule_version(args.rules),
@@ -259,15 +266,13 @@ async def dispatch(
             )
             print(report.render(settings.locale))
         elif args.command == "responses":
-            from bot.interview.results import classify_interviews
-            from storage.imports.responses import import_responses
+            year = args.year or this_year
 
             async def derive(uow: UnitOfWork, interview_ids: list[int]) -> None:
                 await classify_interviews(
                     uow, interview_ids, rules_spec=settings.rules, dates=settings.review_dates
                 )
 
-            year = args.year or this_year
             result = await import_responses(
                 rt.sessions,
                 Path(args.file),
@@ -279,8 +284,6 @@ async def dispatch(
             )
             print(result.render(settings.locale))
         elif args.command == "summary":
-            from bot.dialogs.summary import summary_cli
-
             text = await summary_cli(
                 rt.sessions,
                 args.area,
@@ -291,9 +294,6 @@ async def dispatch(
             )
             print(text)
         elif args.command == "stats":
-            from exports.stats_facts import rebuild_member_facts
-            from exports.stats_import import import_area_stats
-
             if args.stats_command == "import":
                 stats_result = await import_area_stats(
                     rt.sessions, Path(args.file), progress=progress
@@ -303,8 +303,6 @@ async def dispatch(
                 members = await rebuild_member_facts(rt.sessions)
                 print(translate("cli.stats_rebuilt", settings.locale, members=members))
         elif args.command == "export":
-            from exports.export_cli import export_to_files
-
             written = await export_to_files(
                 rt.sessions,
                 settings,
@@ -345,8 +343,6 @@ async def dispatch(
 
 
 async def _purge(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
-    from bot.retention import Purge, purge_year
-
     if args.year >= datetime.now(settings.tz).year:
         print(translate("purge.not_past", settings.locale, year=args.year), file=sys.stderr)
         return EXIT_USAGE
@@ -407,15 +403,10 @@ async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namesp
 
 
 async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
-    from bot.channels.terminal import TerminalChannel, stdin_line
-
     user_id = args.user or getpass.getuser()
     write = print
     write(translate("cli.chat_intro", settings.locale, user=user_id))
     if args.demo:
-        from bot.demo.loader import load_demo
-        from storage.models import Role
-
         invites = await load_demo(
             rt.sessions, server_key(settings), settings.review_dates, datetime.now(UTC)
         )
@@ -453,6 +444,8 @@ def make_backup(settings: Settings, output: Path | None) -> int:
 
 
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    # Imported here to keep python-telegram-bot (and httpx) out of the start-up of the
+    # commands that don't talk to Telegram.
     from telegram.error import InvalidToken, NetworkError
 
     from bot.channels.telegram import ALLOWED_UPDATES, build_application
@@ -500,6 +493,7 @@ def _run_webhook(
     args: argparse.Namespace,
     secret: str | None,
 ) -> int:
+    # Imported here to keep starlette and uvicorn out of the start-up of the other commands.
     from bot.channels.webhook import listening_socket, serve_webhook
 
     assert secret is not None and args.webhook_url

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.i18n import translate
 from bot.messages import Incoming
 from bot.settings import Settings
+from locales.catalog import translate
 from storage.models import User
 from storage.uow import UnitOfWork
 

@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.context import DialogContext, Progress
 from bot.delivery import harmless
 from bot.flood import FloodGate, Verdict
-from bot.i18n import translate
 from bot.messages import Choices, Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
+from locales.catalog import translate
 from storage.models import DialogState
 from storage.repositories import Receipt, Received
 from storage.uow import UnitOfWork

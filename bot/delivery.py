@@ -13,8 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.context import Progress
-from bot.i18n import translate
 from bot.messages import Choice, Choices, Document, Outgoing, Text
+from locales.catalog import translate
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
-from bot.i18n import translate
-from bot.interview.results import recompute_rows, resolve_rules
-from classification import ReviewDates, RuleSet
+from bot.interview.results import recompute_rows
+from classification import ReviewDates, RuleSet, resolve_rules
+from locales.catalog import translate
 from storage.models import Classification
 from storage.uow import UnitOfWork
 

@@ -17,9 +17,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import FieldType
-from bot.interview.codec import SEPARATOR
-from bot.interview.session import current_form
+from forms import FieldType, current_form
+from forms.codec import SEPARATOR
 from storage.models import (
     Answer,
     AuditEntry,

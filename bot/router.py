@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from bot.commands import BY_NAME
 from bot.context import DialogContext
 from bot.dialogs import exports, fallback, households, interview, menu, registration, summary
-from bot.messages import Kind, Notice, Outgoing, Text
+from bot.messages import Kind, Notice, Outgoing
 
 CommandHandler = Callable[[DialogContext], Awaitable[list[Outgoing]]]
 
@@ -67,7 +67,7 @@ async def route(ctx: DialogContext) -> list[Outgoing]:
         if ctx.reply_lost:
             # What they typed may answer a question they never saw (the reply carrying it
             # was lost): it is not applied; where they stand is shown instead.
-            return [Text(ctx.t("delivery.shown_again")), *await interview.again(ctx)]
+            return await interview.again(ctx, not_taken=True)
         for handler in TEXT_HANDLERS:
             replies = await handler(ctx, incoming.text)
             if replies is not None:

@@ -8,16 +8,13 @@ variable and the fix; the CLI prints it and exits with code 2.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.i18n import SUPPORTED_LOCALES
-
-if TYPE_CHECKING:
-    from classification import ReviewDates
+from classification import ReferenceRule, ReviewDates, available_versions
+from locales.catalog import SUPPORTED_LOCALES
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/rasoat.db"
 
@@ -77,8 +74,6 @@ class Settings(BaseSettings):
     @field_validator("rules")
     @classmethod
     def _check_rules(cls, value: str | None) -> str | None:
-        from classification import available_versions
-
         if not value:
             return None
         if value.endswith(".toml"):
@@ -115,8 +110,6 @@ class Settings(BaseSettings):
     @field_validator("reference_date")
     @classmethod
     def _check_reference_date(cls, value: str) -> str:
-        from classification import ReferenceRule
-
         return str(ReferenceRule.parse(value))
 
     @property
@@ -126,8 +119,6 @@ class Settings(BaseSettings):
     @property
     def review_dates(self) -> ReviewDates:
         """Turns a moment into a review's reference date, in the commune's time zone."""
-        from classification import ReferenceRule, ReviewDates
-
         return ReviewDates(ReferenceRule.parse(self.reference_date), self.tz)
 
     @property

@@ -41,6 +41,8 @@ from classification.ruleset import (
     available_versions,
     load_rule_set,
     load_rule_set_from_path,
+    resolve_rules,
+    rules_for,
     versions_applying_to,
 )
 
@@ -73,6 +75,8 @@ __all__ = [
     "render_indicator_result",
     "render_member_result",
     "render_reason",
+    "resolve_rules",
     "retirement_point",
+    "rules_for",
     "versions_applying_to",
 ]

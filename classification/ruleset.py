@@ -12,7 +12,7 @@ import hashlib
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Literal
@@ -434,3 +434,36 @@ def load_rule_set(version: str) -> RuleSet:
 def versions_applying_to(year: int) -> tuple[str, ...]:
     """Bundled versions whose legal period covers ``year`` (the caller still chooses one)."""
     return tuple(v for v in available_versions() if year in load_rule_set(v).applies_to_years)
+
+
+def resolve_rules(spec: str) -> RuleSet:
+    """A bundled version ("2027-2030") or a province's own rule file ("rules/dt-2026.toml")."""
+    if spec.endswith(".toml"):
+        path = Path(spec)
+        try:
+            stat = path.stat()
+        except OSError:
+            return load_rule_set_from_path(path)  # raises the loader's own error
+        return _rules_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return load_rule_set(spec)
+
+
+@lru_cache(maxsize=16)
+def _rules_file(path: str, modified_ns: int, size: int) -> RuleSet:
+    # Read when a member completes; the stat in the key reloads a file edited meanwhile.
+    del modified_ns, size
+    return load_rule_set_from_path(Path(path))
+
+
+@lru_cache(maxsize=64)
+def _bundled_for(year: int) -> RuleSet:
+    # Bundled files ship with the code, so the choice can't change while it runs.
+    versions = versions_applying_to(year)
+    return load_rule_set(versions[-1] if versions else "2022-2025")
+
+
+def rules_for(year: int, override: str | None = None) -> RuleSet:
+    """The configured rule set, else the latest bundled one that covers the review year."""
+    if override:
+        return resolve_rules(override)
+    return _bundled_for(year)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from bot.i18n import translate
 from exports.summary import CATEGORIES, STATUSES, SummaryReport, format_count
+from locales.catalog import translate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -34,6 +34,7 @@ def employment_chart(report: SummaryReport, locale: str = "vi") -> bytes:
 
 def employment_figure(report: SummaryReport, locale: str = "vi") -> Figure:
     """The chart as a matplotlib figure (on the Agg canvas), for drawing or inspection."""
+    # Imported here: matplotlib takes a while to load and only /summary's chart needs it.
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

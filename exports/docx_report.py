@@ -21,7 +21,6 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 
-from bot.i18n import translate
 from classification import RuleSet
 from exports.export_summary import SummaryTally
 from exports.summary import (
@@ -31,6 +30,7 @@ from exports.summary import (
     place,
     render_summary,
 )
+from locales.catalog import translate
 from storage.models import HouseholdCategory
 
 LANG = "vi"

@@ -17,10 +17,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
-from bot.forms.xpath import REFERENCE
-from bot.i18n import translate
 from classification import RuleSet
+from forms import HOUSEHOLD_CODE, Field, FieldType, Form
+from forms.xpath import REFERENCE
+from locales.catalog import translate
 
 Cell = str | int | float | date | None
 LABEL_LANG = "vi"

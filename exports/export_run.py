@@ -14,9 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from bot.forms import Form
-from bot.interview.results import rules_for
-from classification import RuleSet
+from classification import RuleSet, rules_for
 from exports.csv_export import CsvWriter, zip_files
 from exports.export_columns import Cell
 from exports.export_scope import ExportRefused, Scope, resolve_scope
@@ -30,6 +28,7 @@ from exports.export_summary import (
 from exports.packaging import TELEGRAM_LIMIT, part_names, render_within, safe_name
 from exports.rows import BATCH_SIZE, household_ids, records
 from exports.xlsx import XlsxWriter
+from forms import current_form
 from storage.models import User
 from storage.uow import UnitOfWork
 
@@ -149,18 +148,12 @@ def _by(actor_label: str | None) -> dict[str, str]:
 
 
 def _layout(settings: ExportSettings, year: int) -> Layout:
-    return Layout(_form(), rules_for(year, settings.rules), settings.tz)
-
-
-def _form() -> Form:
-    from bot.interview.session import current_form
-
-    return current_form()
+    return Layout(current_form(), rules_for(year, settings.rules), settings.tz)
 
 
 def sheet_names(year: int, rules: str | None = None) -> set[str]:
     """The words that name a sheet in ``/export csv <sheet>``: keys and file stems."""
-    layout = Layout(_form(), rules_for(year, rules), UTC)
+    layout = Layout(current_form(), rules_for(year, rules), UTC)
     sheets = [*layout.sheets, summary_sheet()]
     return {sheet.key for sheet in sheets} | {sheet.slug for sheet in sheets}
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any
 
-from bot.forms import Form
-from bot.i18n import catalog
 from classification import Reason, RuleSet, UnknownVersionError, load_rule_set
 from classification.render import render_reasons
 from exports.export_columns import (
@@ -29,6 +27,8 @@ from exports.export_columns import (
     header,
 )
 from exports.rows import MEMBERS, HouseholdRecord, Result
+from forms import Form
+from locales.catalog import catalog
 from storage.text import fold
 
 HOUSEHOLDS = "households"

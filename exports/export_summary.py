@@ -10,9 +10,7 @@ support group and households per deprived indicator.
 
 from __future__ import annotations
 
-import importlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -21,14 +19,13 @@ from exports.export_columns import Column, Kind, header
 from exports.export_scope import Scope
 from exports.export_sheets import SUMMARY, Row, Sheet
 from exports.rows import HouseholdRecord
+from exports.stats import build_report
 from exports.summary import STATUSES, Counts, SummaryReport, summary_rows
 from storage.models import HouseholdCategory
 from storage.uow import UnitOfWork
 
 UNABLE = "unable"
 ADULT_AGE = 15
-
-ReportBuilder = Callable[[UnitOfWork, Any, int], Awaitable[SummaryReport]]
 
 
 class SummaryTally:
@@ -112,20 +109,9 @@ def _age(answers: dict[str, Any], details: dict[str, Any] | None) -> int | None:
     return None
 
 
-def _stats_builder() -> ReportBuilder | None:
-    """``exports.stats.build_report`` if that module is there (it is built alongside)."""
-    try:
-        module = importlib.import_module("exports.stats")
-    except ImportError:
-        return None
-    builder = getattr(module, "build_report", None)
-    return builder if callable(builder) else None
-
-
 async def district_report(uow: UnitOfWork, scope: Scope, tally: SummaryTally) -> SummaryReport:
-    build = _stats_builder()
-    if build is not None and scope.area is not None and scope.selection.collaborator_id is None:
-        return await build(uow, scope.area, scope.selection.year)
+    if scope.area is not None and scope.selection.collaborator_id is None:
+        return await build_report(uow, scope.area, scope.selection.year)
     total = scope.area.total_households if scope.area is not None else None
     return tally.report(scope, total)
 

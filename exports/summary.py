@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from bot.i18n import format_number, translate
+from locales.catalog import format_number, translate
 from storage.models import HouseholdCategory
 
 # In the order of the report.

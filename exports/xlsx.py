@@ -16,9 +16,9 @@ from typing import Any
 
 import xlsxwriter
 
-from bot.i18n import translate
 from exports.export_columns import LABEL_LANG, MACHINE_KINDS, Cell, Column, Kind, for_reading
 from exports.export_sheets import Sheet
+from locales.catalog import translate
 
 # Shared by the export and the benchmark's raw baseline, so both pay the same per-cell cost.
 WORKBOOK_OPTIONS: dict[str, Any] = {

@@ -387,7 +387,7 @@ class AreaYearStats(Base):
 class MemberFact(Base):
     """One member of one interview, projected from its answers for the statistics.
 
-    Kept in the same transaction as the answers (see ``exports/stats_facts.py``), so
+    Kept in the same transaction as the answers (see ``storage/stats_facts.py``), so
     /summary counts a million members with one GROUP BY instead of pivoting the answer
     rows. Only answer-derived values are here: the household's area, year and category,
     and the interview's status, are joined at query time, so a roster re-import or a

@@ -578,6 +578,10 @@ class Inbox(_Repository):
         await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))
 
 
+# The dialog of someone in none: the menu, or nothing yet.
+IDLE = "idle"
+
+
 class DialogStateRepository(_Repository):
     def __init__(self, session: AsyncSession) -> None:
         super().__init__(session)
@@ -639,13 +643,13 @@ class DialogStateRepository(_Repository):
                 unnumbered,
             )
 
-    async def clear(self, user: User) -> None:
-        current = self._known.get(user.id)
-        if current is not None and current in self.session:
-            # Not flushed later: the row is gone.
-            self.session.expunge(current)
-        await self.session.execute(delete(DialogState).where(DialogState.user_id == user.id))
-        self._known[user.id] = None
+    async def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+        """Out of any dialog, ``last`` saying what was done last (a finished interview).
+
+        The row stays, idle: it keeps whether the person saw the last replies (see
+        DialogState.asked_at), so a lost "interview finished" is noticed like a lost question.
+        """
+        await self.set(user, IDLE, dict(last or {}))
 
 
 # -- statistics (summary) ------------------------------------------------------------------
@@ -691,7 +695,7 @@ class AreaYearStatsRepository(_Repository):
 
 
 class MemberFactRepository(_Repository):
-    """The ``member_facts`` projection of interview answers (see exports/stats_facts.py)."""
+    """The ``member_facts`` projection of interview answers (see storage/stats_facts.py)."""
 
     async def for_interview(self, interview_id: int) -> dict[int, FactRow]:
         rows = await self.session.execute(

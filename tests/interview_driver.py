@@ -17,10 +17,10 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogs.interview import DIALOG
-from bot.forms import Done, FieldType, Question
-from bot.interview.codec import key_path, path_key
 from bot.interview.session import InterviewSession
 from classification.age import DEFAULT_REFERENCE
+from forms import Done, FieldType, Question
+from forms.codec import key_path, path_key
 from storage.models import Area, Household, HouseholdCategory, Interview, Member, User
 from storage.text import fold
 from storage.uow import UnitOfWork
@@ -401,7 +401,7 @@ class Collaborator:
 def _expected(kind: FieldType, text: str) -> Any:
     from decimal import Decimal
 
-    from bot.forms.parsing import parse_number
+    from forms.parsing import parse_number
 
     if kind in (FieldType.INTEGER, FieldType.DECIMAL):
         number = parse_number(text)

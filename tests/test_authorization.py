@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from bot.admin import set_active
 from bot.conversation import Conversation
-from bot.i18n import translate
 from bot.messages import Choices, Notice, Text
 from bot.settings import Settings
+from locales.catalog import translate
 from storage.models import Answer, Area, AuditEntry, Household, Interview, InterviewStatus, Role
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households

@@ -7,7 +7,7 @@ import stat
 from contextlib import closing
 from pathlib import Path
 
-from bot.i18n import translate
+from locales.catalog import translate
 from tests.conftest import Database
 from tests.helpers import seed_areas
 from tests.test_settings_and_cli import rasoat

@@ -6,11 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.interview.results import rules_for
 from bot.reclassify import reclassify
 from bot.runtime import open_runtime
 from bot.settings import load_settings
-from classification import load_rule_set
+from classification import load_rule_set, rules_for
 from storage.models import Classification
 from tests.conftest import Database
 from tests.helpers import seed_areas

@@ -13,9 +13,9 @@ from sqlalchemy import make_url, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation import Conversation
-from bot.i18n import translate
 from bot.messages import Text
 from bot.settings import Settings
+from locales.catalog import translate
 from storage.db import create_engine, session_factory
 from storage.sqlite_driver import OneTripConnection
 from storage.uow import UnitOfWork

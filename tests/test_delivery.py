@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.delivery import SendFailed, deliver, harmless, recovery
-from bot.i18n import translate
 from bot.messages import Choice, Choices, CommandMenu, Document, Notice, Outgoing, Text
+from locales.catalog import translate
 
 TITLE = Text("Phần B. Thành viên")
 QUESTION = Choices("Giới tính của Lê Thị Bảy?", (Choice("Nữ", "a:1:7:1"),))

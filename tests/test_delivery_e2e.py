@@ -20,9 +20,9 @@ from telegram import Bot
 
 from bot.admin import create_invites
 from bot.channels.telegram import StatusMessage
-from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
+from locales.catalog import translate
 from storage.models import Answer, InboxUpdate, InterviewStatus, Role
 from storage.repositories import Received
 from tests.conftest import INVITE_KEY, POSTGRES_URL, POSTGRESQL_ONLY, Database
@@ -508,3 +508,21 @@ async def test_a_confirmed_roster_whose_next_question_was_lost_shows_it_when_pre
         assert first not in "\n".join(await collab.tap(confirm))
         replies = await collab.tap(confirm)
         assert translate("interview.stale") in replies and first in "\n".join(replies)
+
+
+async def test_a_lost_end_of_interview_is_said_again_at_the_next_message(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    # The last answer was stored and the interview finished, but "finished" never arrived:
+    # what the collaborator types next is not taken for anything, and they are told.
+    chat = 782
+    finished = translate("interview.finished", household="HH-TEST · Nguyễn Văn Hùng")
+    async with household_opened(database, fake_telegram, chat) as (collab, surface):
+        await collab.tap(next(d for _, d in surface.buttons() if d.endswith(":ok")))
+        fake_telegram.fail("sendMessage", how=Failure.GARBLED, when=lambda p: finished in p["text"])
+        await collab.finish()
+        assert finished not in [m.get("text") for m in fake_telegram.messages_to(chat)]
+        replies = await collab.say("2")
+        assert replies[:2] == [translate("delivery.not_taken"), finished]
+        # Seen now: the next text is a search as usual, nothing said about a lost reply.
+        assert translate("delivery.not_taken") not in await collab.say("2")

@@ -25,8 +25,8 @@ from sqlalchemy import func, select
 
 from bot.commands import COMMANDS
 from bot.conversation import Conversation
-from bot.i18n import translate
 from bot.messages import Choices, Notice, Text
+from locales.catalog import translate
 from storage.models import Answer, Role
 from tests.conftest import BACKENDS, Database, database_settings, open_database, require_backend
 from tests.helpers import add_terminal_users, message, press, seed_areas

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from bot.admin import create_invites
 from bot.conversation import Conversation
-from bot.forms import load_bundled_form
-from bot.interview.codec import assemble
 from bot.settings import Settings
+from forms import load_bundled_form
+from forms.codec import assemble
 from storage.imports.responses import import_responses
 from storage.models import (
     Answer,

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.channels.terminal import TerminalChannel
-from bot.forms import Question, load_bundled_form, question_at
 from bot.interview.render import render_question
 from bot.messages import Choices, Kind, list_keys
+from forms import Question, load_bundled_form, question_at
 
 TODAY = date(2026, 12, 4)
 ANSWERS: dict[str, Any] = {"member_count": 1, "members": [{"name": "Lan"}]}

@@ -13,9 +13,10 @@ from telegram import User as TelegramUser
 
 from bot.channels.telegram import PerUserUpdateProcessor
 from bot.conversation import Conversation
-from bot.interview.codec import assemble
-from bot.interview.session import InterviewSession, current_form, stored_answers
+from bot.interview.session import InterviewSession, stored_answers
 from bot.settings import Settings
+from forms import current_form
+from forms.codec import assemble
 from storage.models import Answer, DialogState, Interview, User
 from storage.uow import UnitOfWork
 from tests.conftest import Database

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import SUPPORTED_LOCALES, catalog, placeholders
+from locales.catalog import SUPPORTED_LOCALES, catalog, placeholders
 
 
 def test_catalogs_have_the_same_keys_and_placeholders() -> None:
@@ -16,7 +16,7 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
 def test_numbers_in_messages_use_the_readers_format_but_years_stay_plain() -> None:
     from decimal import Decimal
 
-    from bot.i18n import translate
+    from locales.catalog import translate
 
     params = {"total": 3, "year": 2025, "members": 2031, "answers": 123456}
     counts = {"created": 1, "updated": 0, "unchanged": 2}

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from bot.conversation import Conversation
 from bot.flood import FloodGate, Verdict
-from bot.i18n import translate
 from bot.messages import Choices, Notice, Text, without_controls
 from bot.settings import Settings, load_settings
+from locales.catalog import translate
 from storage.models import ProcessedUpdate, Role
 from tests.conftest import Database
 from tests.helpers import add_terminal_users, message, press, seed_areas

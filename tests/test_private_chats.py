@@ -15,8 +15,8 @@ from telegram import Bot, Update
 
 from bot.admin import create_invites
 from bot.channels.telegram import to_incoming
-from bot.i18n import translate
 from bot.settings import load_settings
+from locales.catalog import translate
 from storage.models import Answer, AuditEntry, ProcessedUpdate, Role
 from tests.conftest import INVITE_KEY, Database
 from tests.fakes.telegram import TOKEN, FakeTelegram

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from bot.admin import create_invites, locked_chats, unlock_chats
 from bot.conversation import Conversation
-from bot.i18n import translate
 from bot.messages import Choices, CommandMenu, Incoming, Kind, Notice, Text
 from bot.settings import Settings, load_settings
+from locales.catalog import translate
 from storage.models import AuditEntry, Invite, Role, User
 from tests.conftest import INVITE_KEY, Database
 from tests.helpers import message, press, seed_areas

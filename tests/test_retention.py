@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from bot.i18n import translate
 from exports.stats import build_report
+from locales.catalog import translate
 from storage.models import (
     Answer,
     AuditEntry,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bot.i18n import translate
 from bot.logs import RedactingFormatter
+from locales.catalog import translate
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 

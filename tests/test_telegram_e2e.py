@@ -18,9 +18,9 @@ from telegram.ext import Application
 
 from bot.admin import create_invites
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
-from bot.i18n import translate
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
+from locales.catalog import translate
 from storage.models import InboxUpdate, Role
 from storage.uow import UnitOfWork
 from tests.conftest import INVITE_KEY, Database

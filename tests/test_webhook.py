@@ -22,7 +22,7 @@ from telegram import Bot, Update
 
 from bot.channels.telegram import DurableQueue
 from bot.channels.webhook import MAX_BODY, SECRET_HEADER, webhook_app
-from bot.i18n import translate
+from locales.catalog import translate
 from tests.fakes.telegram import TOKEN
 from tests.test_settings_and_cli import rasoat
 

@@ -37,7 +37,6 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
-from bot.i18n import DEFAULT_LOCALE, translate
 from bot.messages import (
     Choices,
     CommandMenu,
@@ -50,6 +49,7 @@ from bot.messages import (
 )
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from locales.catalog import DEFAULT_LOCALE, translate
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)

@@ -13,28 +13,24 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.forms import (
+from bot.interview.results import classify, household_rows
+from bot.interview.session import decoded_prefill, roster_prefill, with_household_code
+from classification import ReviewDates, rules_for
+from forms import (
     Done,
     FieldType,
     Form,
     Question,
     apply_calculations,
+    current_form,
     drop_irrelevant,
     next_step,
     set_answer,
     validate,
 )
-from bot.interview.codec import flatten
-from bot.interview.results import classify, household_rows, rules_for
-from bot.interview.session import (
-    current_form,
-    decoded_prefill,
-    roster_prefill,
-    with_household_code,
-)
-from classification import ReviewDates
-from exports.stats_facts import refresh_member_facts
+from forms.codec import flatten
 from storage.models import Interview, InterviewStatus
+from storage.stats_facts import refresh_member_facts
 from storage.uow import UnitOfWork
 
 ROSTER_FIELDS = {"category", "member_count", "name", "sex", "birth_known", "birth_date"}

@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.context import DialogContext
-from bot.forms.parsing import ascii_int
 from bot.messages import Deferred, Document, Kind, Outgoing, Text
 from exports.export_run import (
     ExportOutcome,
@@ -30,6 +29,7 @@ from exports.export_run import (
 )
 from exports.export_scope import ExportRefused
 from exports.packaging import TELEGRAM_LIMIT
+from forms.parsing import ascii_int
 
 # Tests lower it to exercise the split without writing 50 MB.
 UPLOAD_LIMIT = TELEGRAM_LIMIT

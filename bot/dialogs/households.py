@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from bot.context import DialogContext
 from bot.dialogs import interview
-from bot.forms.parsing import ascii_int
+from bot.dialogs.scope import may_interview, scope_ids
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
-from storage.models import Household, InterviewStatus, Role
+from forms.parsing import ascii_int
+from storage.models import InterviewStatus, Role
 
 DIALOG = "households"
 PICK = "h"
@@ -18,15 +19,6 @@ INTERVIEWER_ROLES = frozenset({Role.COLLABORATOR, Role.ADMIN})
 
 def review_year(ctx: DialogContext) -> int:
     return ctx.now.astimezone(ctx.settings.tz).year
-
-
-async def scope_ids(ctx: DialogContext) -> set[int]:
-    assert ctx.user is not None
-    return await ctx.uow.areas.subtree_ids(area.id for area in ctx.user.areas)
-
-
-async def may_interview(ctx: DialogContext, household: Household) -> bool:
-    return household.area_id in await scope_ids(ctx)
 
 
 async def start(ctx: DialogContext) -> list[Outgoing]:

@@ -13,14 +13,15 @@ from typing import Any
 
 from bot.context import DialogContext
 from bot.dialogs import menu
-from bot.forms import Done, FieldType, Invalid, Question, parse_answer
-from bot.forms import validate as engine_validate
-from bot.forms.parsing import ascii_int
+from bot.dialogs.scope import may_interview
 from bot.interview import render
-from bot.interview.codec import encode, key_path, path_key
 from bot.interview.outcome import on_answer_recorded, on_interview_finished
 from bot.interview.session import InterviewSession, roster_answers, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
+from forms import Done, FieldType, Invalid, Question, parse_answer
+from forms import validate as engine_validate
+from forms.codec import encode, key_path, path_key
+from forms.parsing import ascii_int
 from storage.models import Household, Interview, InterviewStatus
 
 DIALOG = "interview"
@@ -38,6 +39,8 @@ ROSTER_CHECK = "roster"
 ADD_MEMBER = "add_member"
 REVIEWING = "review"
 CONFIRM_CANCEL = "confirm_cancel"
+# In the idle state after an interview: which one was finished last.
+FINISHED = "finished"
 
 
 def reference_day(ctx: DialogContext, interview: Interview) -> date:
@@ -254,7 +257,7 @@ async def _finish(
         ctx.uow.audit.record(
             "interview.completed", actor=ctx.user, entity="interview", entity_id=interview.id
         )
-    await ctx.uow.dialogs.clear(ctx.user)
+    await ctx.uow.dialogs.clear(ctx.user, {FINISHED: interview.id})
     done = ctx.t("interview.finished", household=_household_title(session.household))
     summary = await on_interview_finished(ctx, session)
     return [Text(done), *summary, *await menu.main_menu(ctx)]
@@ -550,8 +553,6 @@ async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
     interview = await ctx.uow.interviews.get(interview_id)
     if interview is None or interview.status is not InterviewStatus.COMPLETED:
         return [Notice(ctx.t("interview.stale"))]
-    from bot.dialogs.households import may_interview
-
     if not await may_interview(ctx, interview.household):
         return [Text(ctx.t("scope.refused"))]
     state = {"interview_id": interview.id, "mode": REVIEWING}
@@ -560,12 +561,17 @@ async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
     return _review_list(ctx, session)
 
 
-async def again(ctx: DialogContext) -> list[Outgoing]:
+async def again(ctx: DialogContext, *, not_taken: bool = False) -> list[Outgoing]:
     """/tiep: where the user stands, shown again from the stored state (after a reply was
-    lost on the way): the current question, or the main menu outside an interview."""
+    lost on the way): the current question, or outside an interview the main menu, after
+    the interview they finished last, if that is the last thing they did. ``not_taken``:
+    said first that what they typed was not stored."""
     loaded = await _session(ctx)
     if loaded is None:
-        return await menu.main_menu(ctx)
+        said = [Text(ctx.t("delivery.not_taken"))] if not_taken else []
+        return [*said, *await _last_finished(ctx), *await menu.main_menu(ctx)]
+    if not_taken:
+        return [Text(ctx.t("delivery.shown_again")), *await again(ctx)]
     session, state = loaded
     mode = state.get("mode", ASK)
     if mode == REVIEWING:
@@ -580,6 +586,19 @@ async def again(ctx: DialogContext) -> list[Outgoing]:
         return _roster(ctx, session.interview.id, session.interview.prefill or {}, household)
     await _save_state(ctx, state)
     return [_resumed(ctx, session), *await _ask(ctx, session, state)]
+
+
+async def _last_finished(ctx: DialogContext) -> list[Outgoing]:
+    assert ctx.user is not None
+    row = await ctx.uow.dialogs.get(ctx.user)
+    interview_id = row.state.get(FINISHED) if row is not None else None
+    if not isinstance(interview_id, int):
+        return []
+    interview = await ctx.uow.interviews.get(interview_id)
+    if interview is None or interview.status is not InterviewStatus.COMPLETED:
+        return []
+    title = _household_title(interview.household)
+    return [Text(ctx.t("interview.finished", household=title))]
 
 
 async def pause(ctx: DialogContext) -> list[Outgoing]:

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.context import DialogContext
-from bot.forms.parsing import ascii_int
 from bot.messages import Choice, Choices, Deferred, Document, Notice, Outgoing, Text
+from exports.chart import employment_chart
 from exports.stats import AreaNode, AreaTree, build_report, village_breakdown
 from exports.summary import SummaryReport, render_summary, render_village_lines
+from forms.parsing import ascii_int
 from storage.models import Area, Household, Role
 from storage.text import fold
 from storage.uow import UnitOfWork
@@ -202,8 +203,6 @@ async def _area(ctx: DialogContext, node: AreaNode) -> Area:
 async def _show(
     ctx: DialogContext, tree: AreaTree, node: AreaNode, year: int, *, villages: bool
 ) -> list[Outgoing]:
-    from exports.chart import employment_chart
-
     area = await _area(ctx, node)
     report = await build_report(ctx.uow, area, year)
     breakdown = await village_breakdown(ctx.uow, area, year) if villages else []

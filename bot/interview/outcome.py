@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bot.context import DialogContext
-from bot.forms import Done, Path
-from bot.interview.results import classify, household_rows, member_row, rules_for
+from bot.interview.results import classify, household_rows, member_row
 from bot.interview.session import InterviewSession
 from bot.messages import Outgoing, Text
 from classification import (
@@ -21,8 +20,10 @@ from classification import (
     classify_member,
     render_household_result,
     render_member_result,
+    rules_for,
 )
 from classification.render import render_support
+from forms import Done, Path
 from storage.models import InterviewStatus
 
 

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from bot.forms import AnswerValue, FieldType, Question
-from bot.forms.parsing import format_number_vi, is_year_field
-from bot.i18n import translate
 from bot.messages import Choice as Button
 from bot.messages import Choices, Outgoing, Text
+from forms import AnswerValue, FieldType, Question
+from forms.parsing import format_number_vi, is_year_field
+from locales.catalog import translate
 
 # Callback data: "<verb>:<interview id>:<step>[:<index>]". Short ids only, so they fit
 # Telegram's 64 bytes whatever the language of the labels.

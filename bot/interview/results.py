@@ -7,60 +7,24 @@ import enum
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from bot.interview.codec import flatten
 from classification import (
     HouseholdResult,
     MemberResult,
     ReviewDates,
     RuleSet,
     classify_household,
-    load_rule_set,
-    load_rule_set_from_path,
-    versions_applying_to,
+    rules_for,
 )
+from forms import current_form
+from forms.codec import assemble, flatten
 from storage.models import Classification, Interview
 from storage.uow import UnitOfWork
 
 HOUSEHOLD = None
-
-
-def resolve_rules(spec: str) -> RuleSet:
-    """A bundled version ("2027-2030") or a province's own rule file ("rules/dt-2026.toml")."""
-    if spec.endswith(".toml"):
-        path = Path(spec)
-        try:
-            stat = path.stat()
-        except OSError:
-            return load_rule_set_from_path(path)  # raises the loader's own error
-        return _rules_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    return load_rule_set(spec)
-
-
-@lru_cache(maxsize=16)
-def _rules_file(path: str, modified_ns: int, size: int) -> RuleSet:
-    # Read when a member completes; the stat in the key reloads a file edited meanwhile.
-    del modified_ns, size
-    return load_rule_set_from_path(Path(path))
-
-
-@lru_cache(maxsize=64)
-def _bundled_for(year: int) -> RuleSet:
-    # Bundled files ship with the code, so the choice can't change while it runs.
-    versions = versions_applying_to(year)
-    return load_rule_set(versions[-1] if versions else "2022-2025")
-
-
-def rules_for(year: int, override: str | None = None) -> RuleSet:
-    """The configured rule set, else the latest bundled one that covers the review year."""
-    if override:
-        return resolve_rules(override)
-    return _bundled_for(year)
 
 
 def to_json(value: Any) -> Any:
@@ -171,9 +135,6 @@ async def recompute_rows(
     uow: UnitOfWork, interview: Interview, rules: RuleSet, dates: ReviewDates
 ) -> list[Classification]:
     """Fresh result rows for a completed interview, at its review's reference date."""
-    from bot.interview.codec import assemble
-    from bot.interview.session import current_form
-
     form = current_form()
     answers = assemble(form, await uow.interviews.answers(interview))
     moment = interview.completed_at or interview.updated_at

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from bot.forms import (
+from forms import (
     HOUSEHOLD_CODE,
     AnswerValue,
     Form,
@@ -23,26 +23,21 @@ from bot.forms import (
     Step,
     answered_questions,
     apply_calculations,
+    current_form,
     drop_irrelevant,
     has_answer,
-    load_bundled_form,
     next_step,
     previous_question,
     question_at,
     set_answer,
 )
-from bot.forms.answers import thaw
-from bot.interview.codec import assemble, decode, flatten, key_path, path_key
-from exports.stats_facts import refresh_member_facts
+from forms.answers import thaw
+from forms.codec import assemble, decode, flatten, key_path, path_key
 from storage.models import Household, Interview, InterviewStatus, User
+from storage.stats_facts import refresh_member_facts
 from storage.uow import UnitOfWork
 
 SEX_CODES = {"nam": "male", "male": "male", "nu": "female", "nữ": "female", "female": "female"}
-
-
-def current_form() -> Form:
-    """The form new interviews use. A per-commune form would be chosen here."""
-    return load_bundled_form()
 
 
 @dataclass(slots=True)

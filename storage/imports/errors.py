@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.i18n import DEFAULT_LOCALE, translate
+from locales.catalog import DEFAULT_LOCALE, translate
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Never
 
 from tqdm import tqdm
 
-from bot.i18n import translate
+from locales.catalog import translate
 
 
 def progress_bar(total: int, message_key: str, enabled: bool) -> tqdm[Never]:

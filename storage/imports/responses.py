@@ -25,13 +25,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from openpyxl.utils import get_column_letter
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import HOUSEHOLD_CODE, Field, Form, load_bundled_form
-from bot.interview.codec import key_path
 from classification.age import DEFAULT_REFERENCE
-from exports.stats_facts import refresh_member_facts_for
+from forms import HOUSEHOLD_CODE, Field, Form, load_bundled_form
+from forms.codec import key_path
 from storage.imports import values
 from storage.imports.errors import ImportResult
 from storage.imports.progress import progress_bar
@@ -55,6 +55,7 @@ from storage.imports.responses_sheets import (
 )
 from storage.imports.writing import audit_import, chunks, lock_for_import
 from storage.models import Answer, Household, Interview, InterviewStatus, utcnow
+from storage.stats_facts import refresh_member_facts_for
 from storage.uow import UnitOfWork
 
 INTERVIEWS: Table = Interview.__table__  # type: ignore[assignment]
@@ -203,8 +204,6 @@ def _check_columns(sheet: RawSheet, errors: SheetErrors) -> None:
 
 
 def _letter(position: int) -> str:
-    from openpyxl.utils import get_column_letter
-
     return get_column_letter(position + 1)
 
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from bot.forms import (
+from forms import (
     AnswerValue,
     Choice,
     Done,
@@ -37,8 +37,8 @@ from bot.forms import (
     validate,
     visible_questions,
 )
-from bot.forms.xpath import REFERENCE
-from bot.interview.codec import flatten
+from forms.codec import flatten
+from forms.xpath import REFERENCE
 from storage.imports import values
 from storage.imports.errors import RowError
 from storage.imports.responses_errors import SheetErrors

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.forms import Invalid
-from bot.i18n import DEFAULT_LOCALE, translate
+from forms import Invalid
+from locales.catalog import DEFAULT_LOCALE, translate
 from storage.imports.errors import CollectedErrors, ImportFailed, RowError
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from enum import Enum
 from pathlib import Path
 
-from bot.forms import HOUSEHOLD_CODE, Field, FieldType, Form
+from forms import HOUSEHOLD_CODE, Field, FieldType, Form
 from storage.imports.responses_errors import SheetErrors
 from storage.imports.roster import ROSTER_COLUMNS
 from storage.imports.tabular import (

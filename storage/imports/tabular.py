@@ -173,6 +173,7 @@ UNREADABLE_XLSX = (
 def xlsx_sheets(path: Path) -> list[tuple[str, list[tuple[int, list[object]]]]] | None:
     """Every sheet as (title, [(row number, values)]) for its rows with a value; None when
     the file can't be read as a workbook, whatever is wrong inside it."""
+    # Imported here: openpyxl takes a while to load and only .xlsx files need it.
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import openpyxl
 
-from bot.i18n import translate
+from locales.catalog import translate
 from tests.fakes.telegram import FakeTelegram, Json
 from tests.interview_driver import (
     HOUSEHOLD_SCRIPT,
@@ -31,7 +31,7 @@ from tests.interview_driver import (
     Typed,
 )
 
-FORM = Path(__file__).resolve().parents[2] / "bot" / "forms" / "household.xlsx"
+FORM = Path(__file__).resolve().parents[2] / "forms" / "household.xlsx"
 # Answers the confirmed roster stores; they are not asked in this walk.
 ROSTER_PATHS = ROSTER_FIELDS | {"household_code", "category", "member_count"}
 MEMBER_HEADER = re.compile(r"Thành viên (\d+)/\d+")
@@ -166,6 +166,8 @@ class Human:
     done: bool = False
     acted_on: int = -1
     last_action: tuple[str, str] | None = None
+    # What they read and did, in order, for a failing test to show.
+    trail: list[str] = field(default_factory=list)
 
     @property
     def chat(self) -> int:
@@ -185,6 +187,18 @@ class Human:
             f"{self.user_id} at {self.household_code}, acted on #{self.acted_on} of "
             f"{len(self.fake.messages_to(self.chat))}, last action {self.last_action}:\n{seen}"
         )
+
+    def story(self, household: str) -> str:
+        """What they read and did while interviewing ``household``, and what the bot sent."""
+        trail = self.trail
+        starts = [i for i, line in enumerate(trail) if household in line]
+        start = max(starts[0] - 5, 0) if starts else max(len(trail) - 150, 0)
+        did = "\n".join(trail[start : start + 300])
+        sent = "\n".join(
+            f"  bot #{m['message_id']} {str(m.get('text'))[-70:]!r}"
+            for m in self.fake.messages_to(self.chat)
+        )
+        return f"--- {self.user_id}, {household}:\n{did}\n--- the bot sent:\n{sent}"
 
     async def run(self, last: asyncio.Event) -> None:
         """Interview the households one by one; once ``last`` is set, the one in hand is
@@ -207,11 +221,16 @@ class Human:
             if step is not None:
                 index, action = step
                 self.acted_on = index
+                read = messages[index]
+                self.trail.append(
+                    f"read #{read['message_id']} {str(read.get('text'))[-60:]!r} -> {action}"
+                )
                 await asyncio.sleep(self.rng.uniform(0.0, 0.15))
                 if action is not None:
                     await self._act(action)
                 since = loop.time()
             elif loop.time() - since > PATIENCE and self.last_action is not None:
+                self.trail.append("nothing came: again")
                 await self._act(self.last_action)
                 since = loop.time()
             await asyncio.sleep(0.05)
@@ -279,6 +298,8 @@ class Human:
             message = self._message_with(value)
             update = await user.press(value, message, force=message is None)
         self.sent.append(int(update["update_id"]))
+        number = (update.get("message") or {}).get("message_id")
+        self.trail.append(f"sent {action} as update {update['update_id']}, message #{number}")
 
     def _message_with(self, data: str) -> Json | None:
         for message in reversed(self.fake.messages_to(self.chat)):

@@ -149,7 +149,12 @@ async def verdict(
         f"misplaced {len(misplaced)}, crashes {len(crashes)}, "
         f"left without their question {len(stuck)}, interviews finished {len(interviews)}"
     )
-    assert misplaced == [], "\n".join(misplaced)
+    if misplaced:
+        wrong = {line.split(" ")[0] for line in misplaced}
+        stories = [
+            human.story(code) for human in humans for code in human.finished if code in wrong
+        ]
+        raise AssertionError("\n".join([*misplaced, *stories]))
     assert lost == []
     assert crashes == [], "\n".join(crashes[:20])
     # Every interview started was finished, each by the person who started it.

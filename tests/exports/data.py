@@ -17,11 +17,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import apply_calculations
-from bot.interview.codec import flatten
-from bot.interview.results import classify, household_rows, rules_for
-from bot.interview.session import current_form
-from exports.stats_facts import write_member_facts
+from bot.interview.results import classify, household_rows
+from classification import rules_for
+from forms import apply_calculations, current_form
+from forms.codec import flatten
 from storage.models import (
     Answer,
     Area,
@@ -31,6 +30,7 @@ from storage.models import (
     Interview,
     InterviewStatus,
 )
+from storage.stats_facts import write_member_facts
 from storage.text import fold
 
 REFERENCE = date(2026, 11, 20)

@@ -6,10 +6,10 @@ from datetime import UTC
 
 import pytest
 
-from bot.forms import load_bundled_form
 from classification import load_rule_set
 from exports.export_sheets import Layout
 from exports.export_summary import summary_sheet
+from forms import load_bundled_form
 
 
 @pytest.mark.parametrize("version", ["2022-2025", "2027-2030"])

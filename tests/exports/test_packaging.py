@@ -13,9 +13,9 @@ from openpyxl.workbook import Workbook
 from sqlalchemy import select
 
 from bot.dialogs import exports as export_dialog
+from bot.export_cli import export_to_files
 from bot.messages import Document
 from bot.settings import Settings
-from exports.export_cli import export_to_files
 from exports.export_run import ExportRequest, ExportSettings, Format, run_export
 from exports.packaging import split_evenly
 from storage.models import AuditEntry

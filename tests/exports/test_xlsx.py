@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.forms import load_bundled_form
+from forms import load_bundled_form
 from tests.exports.conftest import Commune
 from tests.exports.helpers import command, documents, table, workbook
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from bot.forms.model import Form
-from bot.forms.xlsform import parse_workbook
+from forms.model import Form
+from forms.xlsform import parse_workbook
 
 TODAY = date(2025, 10, 1)
 VI, EN = "label::Vietnamese (vi)", "label::English (en)"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from bot.i18n import LOCALES_DIR, placeholders
+from locales.catalog import LOCALES_DIR, placeholders
 
-FORMS_CODE = Path(__file__).resolve().parents[2] / "bot" / "forms"
+FORMS_CODE = Path(__file__).resolve().parents[2] / "forms"
 
 
 def _catalog(locale: str) -> dict[str, str]:

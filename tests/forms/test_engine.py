@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from bot.forms.answers import get_answer, has_answer, remove_answer, set_answer
-from bot.forms.engine import (
+from forms.answers import get_answer, has_answer, remove_answer, set_answer
+from forms.engine import (
     answered_questions,
     apply_calculations,
     drop_irrelevant,
@@ -19,7 +19,7 @@ from bot.forms.engine import (
     validate,
     visible_questions,
 )
-from bot.forms.model import Done, Form, Question, Text
+from forms.model import Done, Form, Question, Text
 from tests.forms.conftest import TODAY, YES_NO, MakeForm, c, q
 
 CM_VI, CM_EN = "constraint_message::Vietnamese (vi)", "constraint_message::English (en)"

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from pyxform.xls2xform import convert
 
-from bot.forms.answers import set_answer
-from bot.forms.engine import apply_calculations, next_step, question_at, validate
-from bot.forms.model import Done, FieldType, Form, Invalid, Question
-from bot.forms.parsing import parse_answer
-from bot.forms.xlsform import BUNDLED_FORM, load_bundled_form
+from forms.answers import set_answer
+from forms.engine import apply_calculations, next_step, question_at, validate
+from forms.model import Done, FieldType, Form, Invalid, Question
+from forms.parsing import parse_answer
+from forms.xlsform import BUNDLED_FORM, load_bundled_form
 from tests.forms.conftest import TODAY
 
 
@@ -354,11 +354,11 @@ def test_labels_name_the_member(form: Form) -> None:
 
 def test_the_generator_and_the_bundled_workbook_agree(tmp_path: Path) -> None:
     """The .xlsx is what runs (and what staff edit in Excel); the generator is its reviewable
-    text form. If they drift, regenerate with ``python -m bot.forms.build_household`` or port
+    text form. If they drift, regenerate with ``python -m forms.build_household`` or port
     the Excel edit into the generator."""
     from openpyxl import load_workbook
 
-    from bot.forms.build_household import OUTPUT, build
+    from forms.build_household import OUTPUT, build
 
     fresh = load_workbook(build(tmp_path / "household.xlsx"), read_only=True)
     bundled = load_workbook(OUTPUT, read_only=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.forms.model import FieldType, FormError
-from bot.forms.xlsform import load_form, parse_workbook
+from forms.model import FieldType, FormError
+from forms.xlsform import load_form, parse_workbook
 from tests.forms.conftest import YES_NO, MakeForm, c, q, write_workbook
 
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.forms.model import Choice, Field, FieldType, Invalid, Parsed, Question, Text
-from bot.forms.parsing import (
+from forms.model import Choice, Field, FieldType, Invalid, Parsed, Question, Text
+from forms.parsing import (
     fold,
     format_number_vi,
     parse_answer,

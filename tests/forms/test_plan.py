@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.forms.answers import remove_answer, set_answer
-from bot.forms.engine import apply_calculations, drop_irrelevant, next_step, visible_questions
-from bot.forms.model import Field, FieldType, Form, FormError, Parsed, Path, Question
-from bot.forms.parsing import parse_answer
-from bot.forms.plan import (
+from forms.answers import remove_answer, set_answer
+from forms.engine import apply_calculations, drop_irrelevant, next_step, visible_questions
+from forms.model import Field, FieldType, Form, FormError, Parsed, Path, Question
+from forms.parsing import parse_answer
+from forms.plan import (
     CHECK,
     COUNT,
     RELEVANT,
@@ -45,10 +45,10 @@ from bot.forms.plan import (
     state_to_json,
     update,
 )
-from bot.forms.plan import (
+from forms.plan import (
     visible_questions as plan_visible_questions,
 )
-from bot.forms.plan_xpath import (
+from forms.plan_xpath import (
     PARENT,
     SELF,
     Binary,
@@ -62,8 +62,8 @@ from bot.forms.plan_xpath import (
     XPathError,
     parse,
 )
-from bot.forms.plan_xpath import Path as XPath
-from bot.forms.xlsform import load_bundled_form, parse_workbook
+from forms.plan_xpath import Path as XPath
+from forms.xlsform import load_bundled_form, parse_workbook
 from tests.forms.conftest import TODAY, YES_NO, Rows, c, q, write_workbook
 from tests.forms.test_household import HOUSEHOLD_INPUT, MEMBER_INPUT
 

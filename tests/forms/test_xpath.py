@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.forms.engine import apply_calculations
-from bot.forms.xpath import days_since_epoch
+from forms.engine import apply_calculations
+from forms.xpath import days_since_epoch
 from tests.forms.conftest import TODAY, MakeForm, c, q
 
 BASE = [
@@ -123,7 +123,7 @@ def test_household_value_visible_inside_repeat(make_form: MakeForm) -> None:
 def test_evaluation_is_fast(make_form: MakeForm) -> None:
     import time
 
-    from bot.forms.xpath import Instance
+    from forms.xpath import Instance
 
     form = make_form([*BASE, q("calculate", "r", calculation="if(${n} > 5, 1, 0)")], COLOURS)
     instance = Instance(form, ANSWERS, TODAY)

@@ -245,8 +245,8 @@ def kobo_labels_export(
     as its label (several joined by ``joiner``), and a "<question>/<choice>" 0/1 column
     per choice of a several-answer question after the joined one. Labels are the bundled
     form's own, so the file is the one Kobo makes of the form as shipped."""
-    from bot.forms import FieldType, load_bundled_form
-    from bot.forms.build_household import SURVEY
+    from forms import FieldType, load_bundled_form
+    from forms.build_household import SURVEY
 
     form = load_bundled_form()
 

@@ -14,8 +14,8 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.forms import Done, Invalid, load_bundled_form, next_step
-from bot.interview.codec import assemble
+from forms import Done, Invalid, load_bundled_form, next_step
+from forms.codec import assemble
 from storage.imports import ImportFailed, import_areas, import_roster
 from storage.imports.responses import import_responses
 from storage.imports.responses_answers import cell_value

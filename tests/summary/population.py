@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from exports.stats_facts import refresh_member_facts_for
 from storage.models import (
     Answer,
     Area,
@@ -21,6 +20,7 @@ from storage.models import (
     Interview,
     InterviewStatus,
 )
+from storage.stats_facts import refresh_member_facts_for
 from storage.uow import UnitOfWork
 
 HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]

@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
-from bot.interview.codec import flatten
-from bot.interview.session import InterviewSession, current_form
-from exports.stats_facts import project_members, refresh_member_facts
+from bot.interview.session import InterviewSession
+from forms import current_form
+from forms.codec import flatten
 from storage.models import Household, HouseholdCategory, Interview, InterviewStatus, MemberFact
+from storage.stats_facts import project_members, refresh_member_facts
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.summary.population import add_areas

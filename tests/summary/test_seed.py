@@ -12,9 +12,9 @@ import pytest
 import pytest_asyncio
 
 from exports.stats import build_report, village_breakdown
-from exports.stats_facts import rebuild_member_facts
 from exports.summary import render_summary
 from storage.models import Area, HouseholdCategory
+from storage.stats_facts import rebuild_member_facts
 from storage.uow import UnitOfWork
 from tests.conftest import BACKENDS, Database, database_settings, open_database, require_backend
 from tests.summary.population import Population

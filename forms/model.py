@@ -14,7 +14,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-from bot.i18n import translate
+from locales.catalog import translate
 
 AnswerValue: TypeAlias = str | int | float | Decimal | date | list[str] | None
 """One stored answer: a choice code, a number, a date, a list of codes, or None (skipped)."""

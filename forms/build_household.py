@@ -2,7 +2,7 @@
 
 The workbook is the source of truth (commune staff edit it in Excel); this script only
 produced the first version and can regenerate it when the form is changed in code review.
-Run: ``python -m bot.forms.build_household``.
+Run: ``python -m forms.build_household``.
 """
 
 from __future__ import annotations

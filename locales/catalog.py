@@ -17,7 +17,7 @@ from pathlib import Path
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+LOCALES_DIR = Path(__file__).resolve().parent
 SUPPORTED_LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
 # Parameters that name something rather than count it: "năm 2026", not "năm 2.026".

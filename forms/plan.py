@@ -1,6 +1,6 @@
 """An interview's evaluated state over a compiled plan, kept up to date answer by answer.
 
-**Plan** (:mod:`bot.forms.plan_graph`): the form's expressions compiled once, and the
+**Plan** (:mod:`forms.plan_graph`): the form's expressions compiled once, and the
 dependency graph between the slots to evaluate, in topological order.
 
 **State** (:class:`State`): the raw answers (flat, by path), and everything derived from
@@ -13,7 +13,7 @@ answer and re-evaluates only the slots that depend on it, in topological order, 
 dropping repeat instances when a count changes. Neither builds an XML instance: the
 expressions read a tree of paths over the state (:class:`_Instance`).
 
-The semantics are the engine's (:mod:`bot.forms.engine`): a field's own relevance is its
+The semantics are the engine's (:mod:`forms.engine`): a field's own relevance is its
 relevant plus its groups' (a calculation that is not relevant is empty); answers to fields
 that are not relevant stay visible to expressions; a repeat's instances number its
 repeat_count when it is relevant and has one, else the instances stored in the answers.
@@ -30,9 +30,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from bot.forms.checks import sanity_check, type_check
-from bot.forms.model import Answers, Choice, Field, FieldType, FormError, Path
-from bot.forms.plan_graph import (
+from forms.checks import sanity_check, type_check
+from forms.model import Answers, Choice, Field, FieldType, FormError, Path
+from forms.plan_graph import (
     CHECK,
     COUNT,
     RELEVANT,
@@ -45,8 +45,8 @@ from bot.forms.plan_graph import (
     affected,
     compile_plan,
 )
-from bot.forms.plan_xpath import Compiled, Context, Value, XPathError, to_boolean, to_number
-from bot.forms.xpath import ROOT, days_since_epoch, variable_value, xml_text
+from forms.plan_xpath import Compiled, Context, Value, XPathError, to_boolean, to_number
+from forms.xpath import ROOT, days_since_epoch, variable_value, xml_text
 
 __all__ = [
     "CHECK",

@@ -17,9 +17,9 @@ from typing import Any
 
 from elementpath.exceptions import ElementPathError
 
-from bot.forms.answers import get_answer, has_answer, set_answer, thaw
-from bot.forms.checks import sanity_check, type_check
-from bot.forms.model import (
+from forms.answers import get_answer, has_answer, set_answer, thaw
+from forms.checks import sanity_check, type_check
+from forms.model import (
     Answers,
     AnswerValue,
     Choice,
@@ -36,8 +36,8 @@ from bot.forms.model import (
     Step,
     Text,
 )
-from bot.forms.parsing import format_number_vi, literal_value
-from bot.forms.xpath import REFERENCE, Instance, Itemset, variable_value
+from forms.parsing import format_number_vi, literal_value
+from forms.xpath import REFERENCE, Instance, Itemset, variable_value
 
 MAX_PASSES = 10
 """Bound on re-evaluation rounds (calculations feeding repeat counts feeding calculations)."""

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from bot.forms.model import Choice, Field, FieldType, Invalid, Parsed, Question
+from forms.model import Choice, Field, FieldType, Invalid, Parsed, Question
 
 MULTIPLIERS: dict[str, Decimal] = {
     "ty": Decimal(10) ** 9,

@@ -13,8 +13,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from bot.forms import AnswerValue, FieldType, Form, Path
-from bot.forms.answers import answers_from
+from forms.answers import answers_from
+from forms.model import AnswerValue, FieldType, Form, Path
 
 SEPARATOR = "/"
 

@@ -3,12 +3,12 @@
 A small recursive-descent parser turns an expression into a tree of frozen dataclasses
 (``${name}`` is a node of its own, not rewritten text), and :func:`compile_expression`
 turns that tree into one closure per node. The closures read a :class:`Tree`, so the same
-code runs over a form's answers (see :mod:`bot.forms.plan`) and over a choice list (for
+code runs over a form's answers (see :mod:`forms.plan`) and over a choice list (for
 ``choice_filter``); nothing here knows about XML or elementpath.
 
 Values follow XPath 1.0: a boolean, a number (float, or int where a function returns
 one), a string, or a node-set (a list of nodes in document order). Comparisons follow
-section 3.4 as :mod:`bot.forms.xpath` does; arithmetic is in doubles, as in JavaRosa.
+section 3.4 as :mod:`forms.xpath` does; arithmetic is in doubles, as in JavaRosa.
 """
 
 from __future__ import annotations

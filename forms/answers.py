@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from bot.forms.model import Answers, AnswerValue, Path
+from forms.model import Answers, AnswerValue, Path
 
 _MISSING = object()
 

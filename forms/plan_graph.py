@@ -2,14 +2,14 @@
 graph between the things to evaluate.
 
 Every ``relevant``, ``calculation``, ``repeat_count``, ``constraint``, ``required`` and
-``choice_filter`` of the form is parsed and compiled to closures (:mod:`bot.forms.plan_xpath`)
+``choice_filter`` of the form is parsed and compiled to closures (:mod:`forms.plan_xpath`)
 once. What an expression reads is worked out from its syntax tree (:class:`_Analysis`),
 and becomes a graph between *slots*: one slot per kind of thing to evaluate for a node (its
 relevance, its calculation, a repeat's instance count, an answer's check), kept in
 topological order. Each edge says how many enclosing repeat instances the reader shares
 with what it reads, so that a change in member 2 re-evaluates member 2's dependents while
 a household-level ``sum(${age})`` is re-evaluated for any member (JavaRosa's
-triggerables). :mod:`bot.forms.plan` evaluates a plan over an interview's answers.
+triggerables). :mod:`forms.plan` evaluates a plan over an interview's answers.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TypeAlias
 
-from bot.forms.model import Field, FieldType, Form, FormError, Node, Repeat
-from bot.forms.plan_xpath import (
+from forms.model import Field, FieldType, Form, FormError, Node, Repeat
+from forms.plan_xpath import (
     STRUCTURE_FUNCTIONS,
     Binary,
     Call,
@@ -36,9 +36,9 @@ from bot.forms.plan_xpath import (
     XPathError,
     parse,
 )
-from bot.forms.plan_xpath import Path as XPath
-from bot.forms.plan_xpath import compile_expression as compile_closure
-from bot.forms.xpath import ROOT
+from forms.plan_xpath import Path as XPath
+from forms.plan_xpath import compile_expression as compile_closure
+from forms.xpath import ROOT
 
 TRUE_WORDS = frozenset({"yes", "true", "true()", "1"})
 FALSE_WORDS = frozenset({"no", "false", "false()", "0", ""})

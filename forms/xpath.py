@@ -32,7 +32,7 @@ from elementpath.exceptions import ElementPathError
 from elementpath.xpath_nodes import ElementNode, XPathNode
 from elementpath.xpath_tokens import XPathFunction, XPathToken
 
-from bot.forms.model import Answers, Field, FieldType, Form, FormError, Node, Path
+from forms.model import Answers, Field, FieldType, Form, FormError, Node, Path
 
 ROOT = "data"
 EPOCH = date(1970, 1, 1)

@@ -19,8 +19,8 @@ from pyxform.errors import PyXFormError
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 
-from bot.forms.model import Choice, Field, FieldType, Form, FormError, Node, Repeat, Text
-from bot.forms.xpath import check_expression
+from forms.model import Choice, Field, FieldType, Form, FormError, Node, Repeat, Text
+from forms.xpath import check_expression
 
 SURVEY_COLUMNS = frozenset(
     {
@@ -366,3 +366,8 @@ def load_bundled_form() -> Form:
     except OSError as exc:
         raise FormError("forms.load.unreadable", str(exc)) from exc
     return _load_cached(str(BUNDLED_FORM), stat.st_mtime_ns, stat.st_size)
+
+
+def current_form() -> Form:
+    """The form new interviews use. A per-commune form would be chosen here."""
+    return load_bundled_form()

@@ -9,8 +9,8 @@ Typical turn of the chat layer::
     answers = set_answer(answers, step.path, parsed.value)
 """
 
-from bot.forms.answers import get_answer, has_answer, remove_answer, set_answer
-from bot.forms.engine import (
+from forms.answers import get_answer, has_answer, remove_answer, set_answer
+from forms.engine import (
     answered_questions,
     apply_calculations,
     drop_irrelevant,
@@ -20,7 +20,7 @@ from bot.forms.engine import (
     validate,
     visible_questions,
 )
-from bot.forms.model import (
+from forms.model import (
     HOUSEHOLD_CODE,
     Answers,
     AnswerValue,
@@ -37,8 +37,14 @@ from bot.forms.model import (
     Step,
     Text,
 )
-from bot.forms.parsing import parse_answer
-from bot.forms.xlsform import BUNDLED_FORM, load_bundled_form, load_form, parse_workbook
+from forms.parsing import parse_answer
+from forms.xlsform import (
+    BUNDLED_FORM,
+    current_form,
+    load_bundled_form,
+    load_form,
+    parse_workbook,
+)
 
 __all__ = [
     "BUNDLED_FORM",
@@ -59,6 +65,7 @@ __all__ = [
     "Text",
     "answered_questions",
     "apply_calculations",
+    "current_form",
     "drop_irrelevant",
     "get_answer",
     "has_answer",

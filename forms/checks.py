@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
-from bot.forms.model import Choice, Field, FieldType, Invalid
+from forms.model import Choice, Field, FieldType, Invalid
 
 MAX_AGE = 120
 BIRTH_HINTS = ("birth", "ngay_sinh", "nam_sinh")

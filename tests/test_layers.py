@@ -1,0 +1,221 @@
+"""Packages only point down: a package imports its own modules and the layers below it.
+
+    bot                    channels, dialogs, the CLI, use cases
+     ↓
+    exports                workbooks, CSV, the Word report, statistics
+     ↓
+    storage                models, repositories, unit of work, file imports
+     ↓
+    forms, classification  pure cores: the questionnaire engine, the rules
+     ↓
+    locales                the message catalogs and their lookup
+
+Packages on one level (forms and classification) don't import each other. ``bench`` and
+``tests`` sit above everything and may import anything. Every import counts: at module
+level, inside a function, under ``if TYPE_CHECKING`` and ``importlib.import_module`` with
+a literal name; an import that would point up is a design problem to fix by moving code
+down, not one to hide inside a function.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A package may import packages of a lower level only (and its own modules).
+LEVELS: dict[str, int] = {
+    "locales": 0,
+    "forms": 1,
+    "classification": 1,
+    "storage": 2,
+    "exports": 3,
+    "bot": 4,
+}
+# Above every layer; nothing in the layers may import them.
+ON_TOP = {"bench": 5, "tests": 5}
+
+
+@dataclass(frozen=True)
+class Import:
+    file: Path  # relative to the root scanned
+    line: int
+    module: str  # the imported module, as absolute as the source says
+
+    @property
+    def importer(self) -> str:
+        return self.file.parts[0]
+
+    @property
+    def imported(self) -> str:
+        return self.module.split(".")[0]
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} imports {self.module}"
+
+
+def module_name(file: Path) -> str:
+    parts = file.with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_in(root: Path, file: Path) -> Iterator[Import]:
+    """Every import in ``file`` (relative to ``root``), wherever it stands in the file."""
+    tree = ast.parse((root / file).read_text(encoding="utf-8"), filename=str(file))
+    package = module_name(file) if file.name == "__init__.py" else module_name(file.parent)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield Import(file, node.lineno, alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            yield Import(file, node.lineno, module)
+        elif (
+            isinstance(node, ast.Call)
+            and _called(node.func) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            yield Import(file, node.lineno, node.args[0].value)
+
+
+def _called(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def scan(root: Path, packages: Mapping[str, int]) -> list[Import]:
+    """The imports between our packages made by the modules of ``packages``."""
+    ours = set(packages) | set(ON_TOP)
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            for item in imports_in(root, path.relative_to(root)):
+                if item.imported in ours and item.imported != item.importer:
+                    found.append(item)
+    return found
+
+
+def upward(imports: list[Import], levels: Mapping[str, int]) -> list[str]:
+    """Imports of a package on the same level or above the importer's."""
+    ranks = {**ON_TOP, **levels}
+    return [
+        f"{item}: {item.importer} may only import packages below it "
+        f"({', '.join(sorted(p for p, r in levels.items() if r < ranks[item.importer])) or '—'})"
+        for item in imports
+        if ranks[item.imported] >= ranks[item.importer]
+    ]
+
+
+def cycles(imports: list[Import]) -> list[str]:
+    """Each cycle between packages, with one import that makes each of its steps."""
+    edges: dict[str, dict[str, Import]] = {}
+    for item in imports:
+        edges.setdefault(item.importer, {}).setdefault(item.imported, item)
+    found: list[str] = []
+    seen: set[frozenset[str]] = set()
+
+    def walk(path: list[str]) -> None:
+        for following in sorted(edges.get(path[-1], {})):
+            if following == path[0]:
+                members = frozenset(path)
+                if members not in seen:
+                    seen.add(members)
+                    steps = zip(path, [*path[1:], path[0]], strict=True)
+                    found.append(
+                        " → ".join([*path, path[0]])
+                        + "".join(f"\n    {edges[a][b]}" for a, b in steps)
+                    )
+            elif following not in path:
+                walk([*path, following])
+
+    for start in sorted(edges):
+        walk([start])
+    return found
+
+
+def test_packages_only_import_the_layers_below_them() -> None:
+    bad = upward(scan(ROOT, LEVELS), LEVELS)
+    assert not bad, "imports that point up or sideways:\n" + "\n".join(bad)
+
+
+def test_no_cycle_between_packages() -> None:
+    found = cycles(scan(ROOT, LEVELS))
+    assert not found, "import cycles between packages:\n" + "\n".join(found)
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {path.parent.name for path in ROOT.glob("*/__init__.py")}
+    assert packages == set(LEVELS) | set(ON_TOP)
+
+
+def test_every_layer_is_packaged_and_type_checked() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert set(project["tool"]["mypy"]["packages"]) == set(LEVELS)
+    included = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert set(included) == {f"{package}*" for package in LEVELS}
+
+
+# -- the check itself fails on what it is meant to catch --------------------------------
+
+
+def _tree(root: Path, files: Mapping[str, str]) -> None:
+    for name, source in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+
+
+def test_the_check_reports_an_upward_import_inside_a_function(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "bot/__init__.py": "",
+            "bot/settings.py": "from storage.models import User\n",
+            "storage/__init__.py": "",
+            "storage/models.py": "User = 1\n\n\ndef f():\n    from bot.settings import X\n",
+        },
+    )
+    levels = {"storage": 2, "bot": 4}
+    bad = upward(scan(tmp_path, levels), levels)
+    assert len(bad) == 1
+    assert bad[0].startswith("storage/models.py:5 imports bot.settings: storage may only")
+
+
+def test_the_check_reports_relative_sideways_and_dynamic_imports(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "forms/__init__.py": "from . import engine\n",
+            "forms/engine.py": "from classification import rules\n",
+            "classification/__init__.py": "",
+            "classification/rules.py": (
+                "import importlib\n\nimportlib.import_module('forms.engine')\n"
+            ),
+        },
+    )
+    levels = {"locales": 0, "forms": 1, "classification": 1}
+    found = scan(tmp_path, levels)
+    assert {str(item) for item in found} == {
+        "forms/engine.py:1 imports classification",
+        "classification/rules.py:3 imports forms.engine",
+    }
+    assert len(upward(found, levels)) == 2
+    (cycle,) = cycles(found)
+    assert cycle.splitlines() == [
+        "classification → forms → classification",
+        "    classification/rules.py:3 imports forms.engine",
+        "    forms/engine.py:1 imports classification",
+    ]
