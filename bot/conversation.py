@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -66,6 +66,7 @@ class Conversation:
         # then reach two of them (see TelegramChannel.apply).
         self.shared = dialect != "sqlite"
         self._groups_told: dict[str, None] = {}
+        self._reading = timedelta(seconds=settings.reading_time)
         self._receipts: GroupCommit[Receipt] = GroupCommit(self._write_receipts)
         # Turns applied here whose replies are being sent: (user id, asked_at) by update,
         # for their receipts; the oldest forgotten first (a turn whose replies failed has
@@ -197,7 +198,7 @@ class Conversation:
             if user is not None:
                 uow.dialogs.remember(user, state)
             ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
-            ctx.reply_lost = state is not None and unseen(state, incoming)
+            ctx.reply_lost = state is not None and unseen(state, incoming, ctx.now, self._reading)
             replies = await route(ctx)
             if user is not None and incoming.update_key is not None and must_be_seen(replies):
                 # Until the channel confirms these replies went out (delivered()), typed
@@ -234,21 +235,30 @@ class Conversation:
             return [item for item in out if not isinstance(item, Deferred)]
 
 
-def unseen(state: DialogState, incoming: Incoming) -> bool:
+def unseen(
+    state: DialogState, incoming: Incoming, now: datetime, reading: timedelta = timedelta(0)
+) -> bool:
     """Whether the person may not have seen the replies of their latest turn when they sent
-    ``incoming``: they were not confirmed sent, older replies came after them, or they came
-    after ``incoming`` was sent.
+    ``incoming``: they were not confirmed sent, older replies came after them, they came
+    after ``incoming`` was sent, or ``incoming`` came too soon after them to answer them.
 
     Where the platform numbers a chat's messages in order (Telegram), a message numbered
-    below the last reply was sent before that reply arrived: exact. Elsewhere the platform's
+    below the last reply was sent before that reply arrived. Elsewhere the platform's
     timestamp tells, to its precision (Telegram's ``date`` is to the second, rounded down):
     a message stamped before the second in which the replies went out was surely sent
-    before them; one within that same second is taken as an answer.
+    before them. Neither sees a message typed before the question reached the phone but
+    received after the question was sent (the question was on its way to the phone while
+    the text was on its way back: someone retyping after a silence); no one reads a question
+    and types its answer within ``reading`` (the setting RASOAT_READING_TIME), so text that
+    soon is not taken as its answer (a button needs no such care: it names its question).
     """
     if state.asked_at is None:
         return False
     if state.seen_turn != state.asked_at:
         # The latest turn's replies were not confirmed sent, or older ones arrived after them.
+        return True
+    typed = incoming.kind is Kind.TEXT
+    if typed and state.seen_at is not None and now - state.seen_at < reading:
         return True
     if incoming.message_number is not None and state.seen_message is not None:
         return incoming.message_number < state.seen_message

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     secret_key_file: Path = Field(default=Path("data/rasoat.key"), alias="RASOAT_SECRET_KEY_FILE")
     # Messages one person may send in 10 seconds; more are dropped. 0 turns the limit off.
     flood_limit: int = Field(default=20, alias="RASOAT_FLOOD_LIMIT", ge=0)
+    # Seconds at least between a question reaching a phone and a typed answer to it: text
+    # sooner was typed before the question was seen (see bot.conversation.unseen). 0: off.
+    reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
 
     @field_validator("database_url")
     @classmethod

@@ -29,6 +29,8 @@ pytest_plugins = ["tests.fakes.telegram"]
 # Scripted users answer far faster than people, and would trip the per-person flood limit;
 # tests of the limit itself set it (tests/test_odd_input.py).
 os.environ.setdefault("RASOAT_FLOOD_LIMIT", "0")
+# Scripted people type at once; the kill tests, which check the reading time, set it.
+os.environ.setdefault("RASOAT_READING_TIME", "0")
 # The server key invites are hashed under; set here so no test writes a key file into the
 # working copy, and so invites made by a test match what its bot checks.
 TEST_SERVER_KEY = "test-server-key-0123456789abcdef-0123456789"

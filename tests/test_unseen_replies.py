@@ -45,18 +45,23 @@ def typed(sent_at: datetime | None, number: int | None = None) -> Incoming:
     )
 
 
+def unseen_at(state: DialogState, incoming: Incoming) -> bool:
+    """``unseen`` a minute after the replies went out: reading time is not in question."""
+    return unseen(state, incoming, SENT_OUT + timedelta(minutes=1))
+
+
 def test_replies_not_confirmed_sent_are_unseen_whenever_the_text_was_typed() -> None:
     # The latest turn's receipt never came: the newest message is an older turn's, or none.
     earlier = ASKED - timedelta(seconds=30)
-    assert unseen(state(seen_turn=earlier), typed(SENT_OUT + timedelta(hours=1), 99))
-    assert unseen(state(seen_turn=None, seen_at=None), typed(None))
+    assert unseen_at(state(seen_turn=earlier), typed(SENT_OUT + timedelta(hours=1), 99))
+    assert unseen_at(state(seen_turn=None, seen_at=None), typed(None))
 
 
 def test_older_replies_that_arrived_last_are_unseen_ones() -> None:
     # Another worker's reply to an earlier turn came after this turn's: the newest message
     # in the chat asks an older question, whatever the numbers and times say.
     older = ASKED - timedelta(milliseconds=5)
-    assert unseen(state(seen_turn=older, seen_message=41), typed(SENT_OUT, 42))
+    assert unseen_at(state(seen_turn=older, seen_message=41), typed(SENT_OUT, 42))
 
 
 @pytest.mark.parametrize(
@@ -75,7 +80,7 @@ def test_older_replies_that_arrived_last_are_unseen_ones() -> None:
 def test_text_stamped_before_the_replies_went_out_is_unseen(
     sent_at: datetime | None, expected: bool
 ) -> None:
-    assert unseen(state(), typed(sent_at)) is expected
+    assert unseen_at(state(), typed(sent_at)) is expected
 
 
 @pytest.mark.parametrize(("number", "expected"), [(40, True), (41, False), (42, False)])
@@ -84,12 +89,28 @@ def test_where_messages_are_numbered_the_number_tells_exactly(number: int, expec
     # within the same second; 42 after, even if the platform's clock said otherwise.
     late = SENT_OUT + timedelta(seconds=5)
     early = SENT_OUT - timedelta(seconds=5)
-    assert unseen(state(seen_message=41), typed(late, number)) is expected
-    assert unseen(state(seen_message=41), typed(early, number)) is expected
+    assert unseen_at(state(seen_message=41), typed(late, number)) is expected
+    assert unseen_at(state(seen_message=41), typed(early, number)) is expected
+
+
+@pytest.mark.parametrize(("after", "expected"), [(0.2, True), (0.99, True), (1.0, False)])
+def test_text_sooner_than_one_can_read_the_question_is_not_its_answer(
+    after: float, expected: bool
+) -> None:
+    # Typed before the question reached the phone, received just after it was sent (the
+    # numbers cannot tell: the question went first): someone retyping after a silence.
+    now = SENT_OUT + timedelta(seconds=after)
+    second = timedelta(seconds=1)
+    assert unseen(state(seen_message=41), typed(SENT_OUT, 42), now, second) is expected
+    # A button names its question: pressed however soon, it is not in doubt.
+    pressed = Incoming("telegram", "7", "7", "Hoa", Kind.CHOICE, choice="a:1:2:0")
+    assert not unseen(state(seen_message=41), pressed, now, second)
+    # Turned off (RASOAT_READING_TIME=0): only the numbers tell.
+    assert not unseen(state(seen_message=41), typed(SENT_OUT, 42), now)
 
 
 def test_nothing_asked_yet_is_nothing_unseen() -> None:
-    assert not unseen(state(seen_turn=None, seen_at=None, asked_at=None), typed(SENT_OUT))
+    assert not unseen_at(state(seen_turn=None, seen_at=None, asked_at=None), typed(SENT_OUT))
 
 
 async def test_receipts_arriving_during_a_write_go_together_in_the_next() -> None:

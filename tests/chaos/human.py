@@ -37,6 +37,10 @@ ROSTER_PATHS = ROSTER_FIELDS | {"household_code", "category", "member_count"}
 MEMBER_HEADER = re.compile(r"Thành viên (\d+)/\d+")
 # How long a person waits for the bot before doing the same thing again.
 PATIENCE = 4.0
+# How long it takes them to read a question and type an answer, at least; the bot under
+# test is told a little less (READING_TIME_SETTING), as it would be in production.
+READING = 1.2
+READING_TIME_SETTING = "1"
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,13 @@ class Human:
     def household_code(self) -> str:
         return self.households[len(self.finished)]
 
+    def reading(self, action: tuple[str, str] | None) -> float:
+        """Seconds before acting on a message: a tap at once, typing after reading (longer
+        than the bot's RASOAT_READING_TIME, as for people: see READING)."""
+        if action is not None and action[0] == "text":
+            return self.rng.uniform(READING, READING + 0.3)
+        return self.rng.uniform(0.0, 0.15)
+
     def describe(self) -> str:
         """Where they are stuck, for a failing test: their last action and what they see."""
         messages = self.fake.messages_to(self.chat)[-4:]
@@ -225,7 +236,7 @@ class Human:
                 self.trail.append(
                     f"read #{read['message_id']} {str(read.get('text'))[-60:]!r} -> {action}"
                 )
-                await asyncio.sleep(self.rng.uniform(0.0, 0.15))
+                await asyncio.sleep(self.reading(action))
                 if action is not None:
                     await self._act(action)
                 since = loop.time()

@@ -20,6 +20,7 @@ from storage.models import Answer, Household, Interview, InterviewStatus
 from storage.uow import UnitOfWork
 from tests.chaos.human import (
     HEAD_NAME,
+    READING_TIME_SETTING,
     Human,
     Question,
     asked_path,
@@ -91,7 +92,7 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     questions = form_questions()
     rng = random.Random(11)
     humans = collaborators(fake_telegram, questions)
-    env = run_env(database, fake_telegram)
+    env = {**run_env(database, fake_telegram), "RASOAT_READING_TIME": READING_TIME_SETTING}
     last = asyncio.Event()
     stuck: list[str] = []
     started = [await Rasoat.start(env)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from tests.chaos.human import form_questions
+from tests.chaos.human import READING_TIME_SETTING, form_questions
 from tests.chaos.processes import Rasoat
 from tests.chaos.test_kill_interviews import FINISH_WITHIN, KILLS, collaborators, seed, verdict
 from tests.conftest import POSTGRESQL_ONLY, Database
@@ -32,7 +32,7 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
     questions = form_questions()
     rng = random.Random(23)
     humans = collaborators(fake_telegram, questions)
-    env = run_env(database, fake_telegram)
+    env = {**run_env(database, fake_telegram), "RASOAT_READING_TIME": READING_TIME_SETTING}
     ports = [free_port() for _ in range(WORKERS)]
     last = asyncio.Event()
     stuck: list[str] = []
