@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 from decimal import Decimal
 
@@ -336,15 +335,6 @@ def test_iso_date_strings_from_storage_are_understood(make_form: MakeForm) -> No
         [q("date", "d", "D"), q("calculate", "y", calculation="format-date(${d}, '%Y')")]
     )
     assert apply_calculations(form, {"d": "1985-03-12"}, today=TODAY)["y"] == "1985"
-
-
-def test_step_is_fast_for_a_big_household(household: Form) -> None:
-    people = [{"name": f"Người {i}", "age": 20 + i, "works": "yes"} for i in range(12)]
-    answers = {"size": 12, "people": people}
-    start = time.perf_counter()
-    for _ in range(10):
-        next_step(household, answers, today=TODAY)
-    assert (time.perf_counter() - start) / 10 < 0.05
 
 
 def test_evaluations_are_shared_by_equal_data_only(make_form: MakeForm) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from forms.engine import apply_calculations
-from forms.xpath import days_since_epoch
+from forms.xpath import Instance, days_since_epoch
 from tests.forms.conftest import TODAY, MakeForm, c, q
 
 BASE = [
@@ -120,14 +120,11 @@ def test_household_value_visible_inside_repeat(make_form: MakeForm) -> None:
     assert [item["shifted"] for item in result["items"]] == [11, 12]
 
 
-def test_evaluation_is_fast(make_form: MakeForm) -> None:
-    import time
-
-    from forms.xpath import Instance
-
+def test_an_instance_answers_a_condition_the_same_every_time(make_form: MakeForm) -> None:
+    # Speed is the benchmark's to judge (python -m bench plan); here only that a repeated
+    # evaluation (served from the instance's memo) says what the first one said.
     form = make_form([*BASE, q("calculate", "r", calculation="if(${n} > 5, 1, 0)")], COLOURS)
     instance = Instance(form, ANSWERS, TODAY)
-    start = time.perf_counter()
-    for _ in range(500):
-        instance.boolean("selected(${s}, 'red') and ${n} > 5", (), ("n",))
-    assert time.perf_counter() - start < 0.25  # 500 evaluations well under a step's budget
+    first = instance.boolean("selected(${s}, 'red') and ${n} > 5", (), ("n",))
+    again = instance.boolean("selected(${s}, 'red') and ${n} > 5", (), ("n",))
+    assert (first, again) == (ANSWERS["n"] > 5 and "red" in ANSWERS["s"],) * 2
