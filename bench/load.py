@@ -809,8 +809,10 @@ def child_env(url: str, api: str) -> dict[str, str]:
         RASOAT_LOCALE=LOCALE,
         RASOAT_TIMEZONE=TIMEZONE,
         RASOAT_REFERENCE_DATE=REFERENCE_DATE,
-        # Simulated collaborators answer far faster than people.
+        # Simulated collaborators answer far faster than people: no flood limit, and typed
+        # answers are taken however soon they follow their question (see RASOAT_READING_TIME).
         RASOAT_FLOOD_LIMIT="0",
+        RASOAT_READING_TIME="0",
     )
     return env
 
