@@ -169,6 +169,9 @@ class Human:
     finished: list[str] = field(default_factory=list)
     done: bool = False
     acted_on: int = -1
+    # The number of the last message they typed: what the bot sent before it was on the
+    # screen when they typed it, and is not answered again.
+    typed_after: int = 0
     last_action: tuple[str, str] | None = None
     # What they read and did, in order, for a failing test to show.
     trail: list[str] = field(default_factory=list)
@@ -255,6 +258,8 @@ class Human:
         )
         for index in range(len(messages) - 1, self.acted_on, -1):
             message = messages[index]
+            if int(message["message_id"]) < self.typed_after:
+                break
             text = str(message.get("text") or "")
             if any(end in text for end in ends):
                 self.done = True
@@ -310,6 +315,8 @@ class Human:
             update = await user.press(value, message, force=message is None)
         self.sent.append(int(update["update_id"]))
         number = (update.get("message") or {}).get("message_id")
+        if isinstance(number, int):
+            self.typed_after = number
         self.trail.append(f"sent {action} as update {update['update_id']}, message #{number}")
 
     def _message_with(self, data: str) -> Json | None:

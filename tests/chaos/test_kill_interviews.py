@@ -99,7 +99,8 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     working = [asyncio.create_task(human.run(last)) for human in humans]
     try:
         for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(0.5, 3.0))
+            # Long enough, often, for a start (1–2 s) to serve for a while before the kill.
+            await asyncio.sleep(rng.uniform(1.0, 4.0))
             await started[-1].kill()
             started.append(await Rasoat.start(env))
         # The last start runs until the interviews in hand are done.

@@ -55,7 +55,8 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
         working = [asyncio.create_task(human.run(last)) for human in humans]
         try:
             for kill in range(KILLS):
-                await asyncio.sleep(rng.uniform(0.5, 3.0))
+                # Long enough, often, for a start (1–2 s) to serve for a while before the kill.
+            await asyncio.sleep(rng.uniform(1.0, 4.0))
                 victim = kill % WORKERS
                 await workers[victim].kill()
                 workers[victim] = await start(ports[victim])
