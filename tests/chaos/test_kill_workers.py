@@ -56,7 +56,7 @@ async def test_two_workers_killed_in_turn_lose_double_and_misplace_nothing(
         try:
             for kill in range(KILLS):
                 # Long enough, often, for a start (1–2 s) to serve for a while before the kill.
-            await asyncio.sleep(rng.uniform(1.0, 4.0))
+                await asyncio.sleep(rng.uniform(1.0, 4.0))
                 victim = kill % WORKERS
                 await workers[victim].kill()
                 workers[victim] = await start(ports[victim])
