@@ -245,8 +245,9 @@ def kobo_labels_export(
     as its label (several joined by ``joiner``), and a "<question>/<choice>" 0/1 column
     per choice of a several-answer question after the joined one. Labels are the bundled
     form's own, so the file is the one Kobo makes of the form as shipped."""
-    from forms import FieldType, load_bundled_form
-    from forms.build_household import SURVEY
+    from openpyxl import load_workbook
+
+    from forms import BUNDLED_FORM, FieldType, load_bundled_form
 
     form = load_bundled_form()
 
@@ -276,10 +277,12 @@ def kobo_labels_export(
         return own
 
     # Groups only scope relevance in the loaded form; their labels are the sheet's.
+    survey = list(load_workbook(BUNDLED_FORM, read_only=True)["survey"].values)
+    label = survey[0].index("label::Vietnamese (vi)" if language == "vi" else "label::English (en)")
     groups = {
-        name: {"vi": vi, "en": en}[language]
-        for kind, name, vi, en, *_ in SURVEY
-        if kind == "begin group"
+        str(row[1]): str(row[label])
+        for row in survey[1:]
+        if str(row[0]).replace("_", " ") == "begin group"
     }
     household_group, labour = [groups["household"]], groups["labour"]
     workbook = Workbook()
