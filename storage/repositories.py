@@ -620,8 +620,9 @@ class DialogStateRepository(_Repository):
             "seen_message": bindparam("number"),
             "seen_at": now,
         }
-        numbered = [r._asdict() for r in receipts if r.number is not None]
-        unnumbered = [r._asdict() for r in receipts if r.number is None]
+        rows = [{"user": r.user, "turn": r.turn, "number": r.number} for r in receipts]
+        numbered = [row for row in rows if row["number"] is not None]
+        unnumbered = [row for row in rows if row["number"] is None]
         if numbered:
             await self.session.execute(
                 update(table)
