@@ -734,15 +734,14 @@ _DATE_FORMATS: dict[str, Callable[[date], str]] = {
 }
 
 
+def format_date(day: date, pattern: str) -> str:
+    """ODK's format-date(): the pattern's %-codes filled from ``day`` (both engines')."""
+    return re.sub(r"%[Yymnde ab]", lambda m: _DATE_FORMATS.get(m.group(), str)(day), pattern)
+
+
 def _format_date(context: Context, args: Args) -> str:
     day = to_date(args[0](context), context.tree)
-    if day is None:
-        return ""
-    return re.sub(
-        r"%[Yymnde ab]",
-        lambda m: _DATE_FORMATS.get(m.group(), str)(day),
-        _string(context, args, 1),
-    )
+    return "" if day is None else format_date(day, _string(context, args, 1))
 
 
 Function: TypeAlias = Callable[[Context, Args], Value]

@@ -33,6 +33,7 @@ from elementpath.xpath_nodes import ElementNode, XPathNode
 from elementpath.xpath_tokens import XPathFunction, XPathToken
 
 from forms.model import Answers, Field, FieldType, Form, FormError, Node, Path
+from forms.plan_xpath import format_date
 
 ROOT = "data"
 EPOCH = date(1970, 1, 1)
@@ -205,25 +206,12 @@ def evaluate__date(self: XPathFunction, context: Any = None) -> float | int:
     return math.nan if day is None else days_since_epoch(day)
 
 
-_DATE_FORMATS = {
-    "%Y": lambda d: f"{d.year:04d}",
-    "%y": lambda d: f"{d.year % 100:02d}",
-    "%m": lambda d: f"{d.month:02d}",
-    "%n": lambda d: str(d.month),
-    "%d": lambda d: f"{d.day:02d}",
-    "%e": lambda d: str(d.day),
-    "%b": lambda d: d.strftime("%b"),
-    "%a": lambda d: d.strftime("%a"),
-}
-
-
 @method(function("format-date", nargs=2))
 def evaluate__format_date(self: XPathFunction, context: Any = None) -> str:
     day = _date_argument(self, context, 0)
     if day is None:
         return ""
-    pattern = _string_argument(self, context, 1)
-    return re.sub(r"%[Yymnde ab]", lambda m: _DATE_FORMATS.get(m.group(), str)(day), pattern)
+    return format_date(day, _string_argument(self, context, 1))
 
 
 def _comparable(value: object) -> object:
