@@ -8,6 +8,11 @@ from bot.messages import Choice, Choices, CommandMenu, Outgoing, Text
 
 
 async def main_menu(ctx: DialogContext, *, with_command_menu: bool = False) -> list[Outgoing]:
+    return menu_for(ctx, with_command_menu=with_command_menu)
+
+
+def menu_for(ctx: DialogContext, *, with_command_menu: bool = False) -> list[Outgoing]:
+    """The role's main menu: it reads nothing but the user's role and language."""
     assert ctx.user is not None
     specs = [spec for spec in commands_for(ctx.user.role) if spec.in_menu]
     buttons = tuple(Choice(ctx.t(f"menu.{spec.name}"), f"cmd:{spec.name}") for spec in specs)

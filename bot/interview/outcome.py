@@ -1,46 +1,51 @@
-"""What the collaborator is told once a member, or the whole household, is complete, and
-the stored results behind it.
+"""What the collaborator is told once a member, or the whole household, is complete.
 
-The classification itself is pure (``classification/``); this module decides when to run
-it, stores each result with its rule set and inputs, and turns it into chat messages.
+Pure: the classification itself is ``classification/``'s; this module decides when a
+member is complete and turns results into chat text. The interview dialog stores the
+results (with their rule set and inputs) as effects of the same turn.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date
 from typing import Any, Literal
 
-from bot.context import DialogContext
-from bot.interview.results import classify, household_rows, member_row
-from bot.interview.session import InterviewSession
-from bot.messages import Outgoing, Text
 from classification import (
     HouseholdResult,
     IndicatorState,
+    MemberResult,
     RuleSet,
-    classify_member,
+    classify_household,
     render_household_result,
     render_member_result,
-    rules_for,
 )
 from classification.render import render_support
-from forms import Done, Path
-from storage.models import InterviewStatus
+from forms import Done, Path, Step
+from locales.catalog import translate
 
 
-def _lang(ctx: DialogContext) -> Literal["vi", "en"]:
-    return "en" if ctx.locale == "en" else "vi"
+def _lang(locale: str) -> Literal["vi", "en"]:
+    return "en" if locale == "en" else "vi"
 
 
-def session_rules(ctx: DialogContext, session: InterviewSession) -> RuleSet:
-    return rules_for(session.household.review_year, ctx.settings.rules)
+def household_answers(answers: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    members = [dict(m) for m in answers.get("members") or []]
+    household = {k: v for k, v in answers.items() if k != "members"}
+    return household, members
 
 
-def member_completed(session: InterviewSession, path: Path) -> int | None:
-    """The member index whose last question ``path`` was, if that member is now complete."""
+def classify(answers: Mapping[str, Any], reference_date: date, rules: RuleSet) -> HouseholdResult:
+    household, members = household_answers(answers)
+    return classify_household(household, members, reference_date, rules)
+
+
+def member_completed(path: Path, upcoming: Step) -> int | None:
+    """The member index whose last question ``path`` was, if that member is complete now
+    that ``upcoming`` is the next step."""
     if len(path) < 3 or path[0] != "members":
         return None
     index = int(path[1])
-    upcoming = session.step()
     if isinstance(upcoming, Done):
         return index
     following = upcoming.path
@@ -49,47 +54,21 @@ def member_completed(session: InterviewSession, path: Path) -> int | None:
     return index
 
 
-async def on_answer_recorded(
-    ctx: DialogContext, session: InterviewSession, path: Path
-) -> list[Outgoing]:
-    if session.interview.status is InterviewStatus.COMPLETED:
-        # A change made through /review: every stored result is recomputed at once.
-        await store_household(ctx, session)
-    index = member_completed(session, path)
-    members = session.answers.get("members") or []
-    if index is None or index >= len(members):
-        return []
-    rules = session_rules(ctx, session)
-    result = classify_member(members[index], session.today, rules)
-    if session.interview.status is not InterviewStatus.COMPLETED:
-        row = member_row(session.interview, index, members[index], result, session.today)
-        await ctx.uow.classifications.replace(session.interview, [row])
-    name = members[index].get("name") or f"#{index + 1}"
-    return [Text(f"👤 {name}\n{render_member_result(result, rules, _lang(ctx))}")]
-
-
-async def store_household(ctx: DialogContext, session: InterviewSession) -> HouseholdResult:
-    rules = session_rules(ctx, session)
-    result = classify(session.answers, session.today, rules)
-    rows = household_rows(session.interview, session.answers, result, session.today)
-    await ctx.uow.classifications.replace(session.interview, rows)
-    return result
-
-
-async def on_interview_finished(ctx: DialogContext, session: InterviewSession) -> list[Outgoing]:
-    result = await store_household(ctx, session)
-    return [Text(household_summary(ctx, session, result))]
+def member_message(
+    member: Mapping[str, Any], index: int, result: MemberResult, rules: RuleSet, locale: str
+) -> str:
+    name = member.get("name") or f"#{index + 1}"
+    return f"👤 {name}\n{render_member_result(result, rules, _lang(locale))}"
 
 
 def household_summary(
-    ctx: DialogContext, session: InterviewSession, result: HouseholdResult
+    answers: Mapping[str, Any], result: HouseholdResult, rules: RuleSet, locale: str
 ) -> str:
     """Short enough for a phone: status, members' groups, deprivations and who handles them."""
-    rules = session_rules(ctx, session)
-    lang = _lang(ctx)
+    lang = _lang(locale)
     full = render_household_result(result, rules, lang).splitlines()
-    lines = [full[0], "", ctx.t("summary.members")]
-    members: list[dict[str, Any]] = list(session.answers.get("members") or [])
+    lines = [full[0], "", translate("summary.members", locale)]
+    members: list[Mapping[str, Any]] = list(answers.get("members") or [])
     for number, (member, member_result) in enumerate(
         zip(members, result.members, strict=True), start=1
     ):
@@ -98,7 +77,7 @@ def household_summary(
     referrals = {r.indicator: r for r in result.support}
     deprived = [i for i in result.indicators if i.state is IndicatorState.DEPRIVED]
     unknown = [i for i in result.indicators if i.state is IndicatorState.UNKNOWN]
-    lines += ["", ctx.t("summary.deprived", count=len(deprived))]
+    lines += ["", translate("summary.deprived", locale, count=len(deprived))]
     for indicator in deprived:
         name = rules.indicators_by_id[indicator.indicator].name.get(lang)
         lines.append(f"• {indicator.indicator}. {name}")
@@ -106,6 +85,6 @@ def household_summary(
             lines.append("   " + render_support(referrals[indicator.indicator], rules, lang))
     if unknown:
         names = ", ".join(i.indicator for i in unknown)
-        lines.append(ctx.t("summary.unknown", indicators=names))
-    lines.append(ctx.t("summary.rules", version=str(rules.ref)))
+        lines.append(translate("summary.unknown", locale, indicators=names))
+    lines.append(translate("summary.rules", locale, version=str(rules.ref)))
     return "\n".join(lines)

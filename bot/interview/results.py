@@ -11,12 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.interview.outcome import classify, household_answers
 from classification import (
     HouseholdResult,
     MemberResult,
     ReviewDates,
     RuleSet,
-    classify_household,
     rules_for,
 )
 from forms import current_form
@@ -44,17 +44,6 @@ def to_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return value
-
-
-def household_answers(answers: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    members = [dict(m) for m in answers.get("members") or []]
-    household = {k: v for k, v in answers.items() if k != "members"}
-    return household, members
-
-
-def classify(answers: Mapping[str, Any], reference_date: date, rules: RuleSet) -> HouseholdResult:
-    household, members = household_answers(answers)
-    return classify_household(household, members, reference_date, rules)
 
 
 def member_row(

@@ -13,12 +13,14 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from forms import (
     HOUSEHOLD_CODE,
     AnswerValue,
     Form,
+    Invalid,
     Path,
     Step,
     answered_questions,
@@ -30,6 +32,7 @@ from forms import (
     previous_question,
     question_at,
     set_answer,
+    validate,
 )
 from forms.answers import thaw
 from forms.codec import assemble, decode, flatten, key_path, path_key
@@ -272,6 +275,46 @@ class InterviewSession:
             key: before[key] for key in given if key in before and before[key] != after.get(key)
         }
 
+    def questionnaire(self) -> EngineQuestionnaire:
+        """The answers as an immutable value for the dialog's pure decisions, sharing this
+        session's memo of steps (so a turn derives each step once)."""
+        memo = self._steps
+        if memo is None or memo[0] is not self.answers or memo[1] is not self.interview.prefill:
+            memo = self._steps = (self.answers, self.interview.prefill, {})
+        return EngineQuestionnaire(self.form, self.today, self.prefill, self.answers, memo[2])
+
+    def stored_rows(self) -> dict[str, Any]:
+        """The answer rows as stored: what a step's writes are the difference from."""
+        if self._rows is None:
+            self._rows = flatten(self.answers)
+        return self._rows
+
+    async def save(
+        self,
+        after: EngineQuestionnaire,
+        write: dict[str, Any],
+        delete: Iterable[str],
+        by: User | None,
+        now: datetime,
+    ) -> None:
+        """Store one step the dialog decided: ``write`` and ``delete`` are the rows that
+        take ``stored_rows()`` to ``after``'s."""
+        before = self.stored_rows()
+        after_rows = after.rows()
+        await self.uow.interviews.save_answers(self.interview, write, by, now)
+        await self.uow.interviews.delete_answers(self.interview, list(delete))
+        await refresh_member_facts(self.uow, self.interview, after_rows, before)
+        self.interview.step += 1
+        self.interview.updated_at = now
+        self.answers, self._rows = after.values, after_rows
+        entry = _remember(
+            self.uow, self.interview, after_rows, self.form, self._prefill, ordered=True
+        )
+        # The next turn reuses these answers and the steps this turn derived from them.
+        entry._answers = after.values
+        self._steps = (after.values, self.interview.prefill, after.steps)
+        entry.steps, entry.steps_day = after.steps, self.today
+
     def answered(self) -> list[Path]:
         """The answers the collaborator gave, in order (for /review): not the household
         code, which is the household they picked."""
@@ -285,6 +328,59 @@ class InterviewSession:
 
     def member_count(self) -> int:
         return len(self.answers.get("members") or [])
+
+
+@dataclass(frozen=True, eq=False)
+class EngineQuestionnaire:
+    """An interview's answers over the form engine, as the dialog's pure decisions read
+    them (see ``bot.interview.core.Questionnaire``): never changed, ``answer`` gives a new
+    value. ``steps`` memoises the steps derived from these very answers."""
+
+    form: Form
+    today: date
+    prefill: dict[str, Any]
+    values: dict[str, Any]
+    steps: dict[Path | None, Step] = field(default_factory=dict)
+
+    def next_step(self) -> Step:
+        return self.question_at(None)
+
+    def question_at(self, at: Path | None) -> Step:
+        if at not in self.steps:
+            self.steps[at] = (
+                question_at(self.form, self.values, at, today=self.today, prefill=self.prefill)
+                if at is not None
+                else next_step(self.form, self.values, today=self.today, prefill=self.prefill)
+            )
+        return self.steps[at]
+
+    def answered(self) -> list[Path]:
+        return answered_questions(self.form, self.values, today=self.today)
+
+    def previous(self, current: Path | None) -> Path | None:
+        return previous_question(self.form, self.values, current, today=self.today)
+
+    def validate(self, path: Path, value: AnswerValue) -> Invalid | None:
+        return validate(self.form, self.values, path, value, today=self.today)
+
+    def answer(self, items: Iterable[tuple[Path, AnswerValue]]) -> EngineQuestionnaire:
+        updated = self.values
+        for path, value in items:
+            updated = set_answer(updated, path, value)
+        updated = drop_irrelevant(
+            self.form, apply_calculations(self.form, updated, today=self.today), today=self.today
+        )
+        return EngineQuestionnaire(self.form, self.today, self.prefill, updated)
+
+    def answers(self) -> dict[str, Any]:
+        return self.values
+
+    def rows(self) -> dict[str, Any]:
+        return self.flat
+
+    @cached_property
+    def flat(self) -> dict[str, Any]:
+        return flatten(self.values)
 
 
 def roster_prefill(household: Household) -> dict[str, Any]:
