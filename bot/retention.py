@@ -140,7 +140,10 @@ async def _anonymise(
         .where(Member.household_id.in_(households))
         .values(full_name="", birth_date=None)
     )
-    await session.execute(update(Interview).where(Interview.id.in_(interviews)).values(prefill={}))
+    # The evaluated questionnaire holds the answers too (names included).
+    await session.execute(
+        update(Interview).where(Interview.id.in_(interviews)).values(prefill={}, plan_state=None)
+    )
     answers = await session.scalars(select(Answer).where(Answer.interview_id.in_(interviews)))
     for answer in answers:
         if _identifying(answer.path, fields):

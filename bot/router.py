@@ -40,10 +40,14 @@ BUTTONS: dict[str, tuple[str, ChoiceHandler]] = {
     summary.CALLBACK: ("summary", summary.on_choice),
 }
 
-# Typed text goes to the interview (an answer) or to the household list (a search): both
-# are the interview command's, and only its roles' text reaches them.
+# Typed text goes to the dialog the person's stored state names: the interview (an answer)
+# or the household list (a search). Both are the interview command's, and only its roles'
+# text reaches them.
 TEXT_COMMAND = "interview"
-TEXT_HANDLERS = (interview.on_text, households.on_text)
+TEXT_HANDLERS: dict[str, Callable[[DialogContext, str], Awaitable[list[Outgoing] | None]]] = {
+    interview.DIALOG: interview.on_text,
+    households.DIALOG: households.on_text,
+}
 
 
 async def route(ctx: DialogContext) -> list[Outgoing]:
@@ -68,7 +72,10 @@ async def route(ctx: DialogContext) -> list[Outgoing]:
             # What they typed may answer a question they never saw (the reply carrying it
             # was lost): it is not applied; where they stand is shown instead.
             return await interview.again(ctx, not_taken=True)
-        for handler in TEXT_HANDLERS:
+        # Loaded with the user: routing reads no more than the turn had already.
+        state = await ctx.uow.dialogs.get(ctx.user)
+        handler = TEXT_HANDLERS.get(state.dialog) if state is not None else None
+        if handler is not None:
             replies = await handler(ctx, incoming.text)
             if replies is not None:
                 return replies

@@ -299,6 +299,12 @@ class Interview(Base):
     # Roster data offered as suggested answers ({"member_count": 4, "members": [...]}),
     # fixed when the interview starts so later roster imports don't shift questions.
     prefill: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The questionnaire evaluated over the answers (forms.questionnaire), saved by the chat
+    # with each step, with the step and time it was saved at: a later turn starts from it
+    # instead of evaluating the form again. Valid only while the interview's step and
+    # updated_at are still those (every other writer of answers moves updated_at); the
+    # answer rows stay the truth. Loaded only by the chat (deferred).
+    plan_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True, default=None)
     # Where the interview came from: "chat", or "import:<file name>" for paper/ODK/Kobo.
     source: Mapped[str] = mapped_column(String(200), default="chat")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from storage.models import (
     Answer,
@@ -308,7 +308,10 @@ def _interview_for_update() -> Any:
     return (
         select(Interview)
         .where(Interview.id == bindparam("interview_id"))
-        .options(joinedload(Interview.household).lazyload(Household.area))
+        .options(
+            joinedload(Interview.household).lazyload(Household.area),
+            undefer(Interview.plan_state),
+        )
         .with_for_update(of=Interview)
     )
 

@@ -565,6 +565,8 @@ async def _write(
                         "step": _steps(form, rows),
                         "updated_at": now,
                         "completed_at": now,
+                        # The chat's evaluated questionnaire was of the replaced answers.
+                        "plan_state": None,
                     }
                     for interview_id, rows in batch
                 ],
