@@ -219,3 +219,85 @@ def test_the_check_reports_relative_sideways_and_dynamic_imports(tmp_path: Path)
         "    classification/rules.py:3 imports forms.engine",
         "    forms/engine.py:1 imports classification",
     ]
+
+
+# -- the dialogs' decisions are pure -------------------------------------------------------
+
+# Modules that decide what a turn does: plain values in, plain values out. They may import
+# nothing that reaches a database, a network or an event loop, however indirectly.
+PURE_MODULES = ("bot.interview.core", "bot.interview.outcome", "bot.interview.render")
+IMPURE = frozenset(
+    {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}
+)
+
+
+def _module_file(root: Path, module: str) -> Path | None:
+    parts = module.split(".")
+    for candidate in (Path(*parts).with_suffix(".py"), Path(*parts, "__init__.py")):
+        if (root / candidate).is_file():
+            return candidate
+    return None
+
+
+def reachable_imports(root: Path, module: str) -> dict[str, Import]:
+    """Every module ``module`` imports, directly or through the project's own modules, with
+    the import that first reaches it."""
+    ours = set(LEVELS) | set(ON_TOP)
+    found: dict[str, Import] = {}
+    pending = [module]
+    visited: set[str] = set()
+    while pending:
+        current = pending.pop()
+        if current in visited:
+            continue
+        visited.add(current)
+        file = _module_file(root, current)
+        if file is None:
+            continue
+        for item in imports_in(root, file):
+            found.setdefault(item.module, item)
+            if item.imported in ours:
+                # A package's __init__ runs too; "from bot import helpers" may name a module.
+                pending += [item.module, *_parents(item.module), *_named(root, file, item)]
+    return found
+
+
+def _named(root: Path, file: Path, item: Import) -> list[str]:
+    """The submodules a ``from package import a, b`` at ``item`` may name."""
+    tree = ast.parse((root / file).read_text(encoding="utf-8"))
+    return [
+        f"{item.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.lineno == item.line
+        for alias in node.names
+    ]
+
+
+def _parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[:n]) for n in range(1, len(parts))]
+
+
+def test_the_dialog_decisions_reach_no_database_platform_or_event_loop() -> None:
+    bad = [
+        f"{module}: {item}"
+        for module in PURE_MODULES
+        for name, item in reachable_imports(ROOT, module).items()
+        if name.split(".")[0] in IMPURE
+    ]
+    assert not bad, "pure modules that reach I/O:\n" + "\n".join(bad)
+
+
+def test_the_purity_check_follows_imports_through_the_project(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "bot/__init__.py": "",
+            "bot/core.py": "from bot import helpers\n",
+            "bot/helpers.py": "from storage.text import fold\n",
+            "storage/__init__.py": "",
+            "storage/text.py": "import sqlalchemy\n",
+        },
+    )
+    found = reachable_imports(tmp_path, "bot.core")
+    assert str(found["sqlalchemy"]) == "storage/text.py:1 imports sqlalchemy"
