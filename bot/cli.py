@@ -34,6 +34,7 @@ from bot.runtime import Runtime, runtime
 from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
 from classification import RuleFileError, available_versions
+from classification.vocabulary import VocabularyError
 from exports.export_scope import ExportRefused
 from exports.stats_import import import_area_stats
 from locales.catalog import translate
@@ -206,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ExportRefused as error:
         print(translate(error.key, _locale(), **error.params), file=sys.stderr)
         return EXIT_USAGE
-    except RuleFileError as error:
+    except (RuleFileError, VocabularyError) as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -17,19 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from classification.vocabulary import MEMBER_CHOICES
 from locales.catalog import format_number, translate
 from storage.models import HouseholdCategory
 
-# In the order of the report.
-STATUSES: tuple[str, ...] = (
-    "employed",
-    "no_job",
-    "looking",
-    "unable",
-    "studying",
-    "unwilling",
-    "homemaker",
-)
+# The form's employment statuses, in its order, which is the report's (checked against the
+# workbook at start with the rest of the vocabulary).
+STATUSES: tuple[str, ...] = MEMBER_CHOICES["employment_status"]
 # "không có việc làm, đang tìm việc làm": the members the support plan targets first.
 SEEKING: tuple[str, ...] = ("no_job", "looking")
 CATEGORIES: tuple[HouseholdCategory, ...] = (
