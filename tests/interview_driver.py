@@ -1,26 +1,29 @@
 """A scripted collaborator who interviews one household through any channel.
 
-The driver reads which question the bot is asking from the database (the same engine
-the bot uses), picks the scripted answer, and gives it the way a person would on that
-channel: pressing a button on Telegram, typing the button's number in the terminal, or
-typing text. It records every answer it believes was accepted, so a test can compare
-the stored answers with what was said.
+The driver reads which question the bot is asking from what the bot sent, recognising
+it by its wording in the form file (read with openpyxl, never through the engine under
+test), picks the scripted answer, and gives it the way a person would on that channel:
+pressing the button with the choice's label on Telegram, typing the button's number in the
+terminal, or typing text. It records every answer it believes was accepted, so a test can
+compare the stored answers with what was said.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any, Protocol
 
+import openpyxl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogs.interview import DIALOG
-from bot.interview.session import InterviewSession
-from classification.age import DEFAULT_REFERENCE
-from forms import Done, FieldType, Question
-from forms.codec import key_path, path_key
+from forms.codec import path_key
 from storage.models import Area, Household, HouseholdCategory, Interview, Member, User
 from storage.text import fold
 from storage.uow import UnitOfWork
@@ -235,20 +238,223 @@ class Surface(Protocol):
     def buttons(self) -> list[tuple[str, str]]: ...
 
 
+# -- the questionnaire as its file words it ------------------------------------------------
+
+FORM = Path(__file__).resolve().parent.parent / "forms" / "household.xlsx"
+MEMBERS = "members"
+# What each member's questions carry above them, as the bot words it.
+MEMBER_HEADER = re.compile(r"Thành viên (\d+)/\d+")
+ASKED_TYPES = {"text", "integer", "decimal", "date", "select_one", "select_multiple"}
+# A choice's marks on a button: ✔ the current answer, ✅ toggled on.
+MARKS = re.compile(r"^[✔✅]\s*")
+
+
+@dataclass(frozen=True)
+class Label:
+    vi: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.vi if lang == "vi" else self.en
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    label: str  # Vietnamese, as on the button
+
+
+@dataclass(frozen=True)
+class FormRow:
+    """One question row of the survey sheet, read with openpyxl."""
+
+    name: str
+    type: str  # "select_one", "integer", ... without the list name
+    label: Label  # with ${…} references unfilled
+    choices: tuple[Choice, ...]
+    default: str | None
+    in_members: bool
+
+    def pattern(self) -> re.Pattern[str]:
+        """A whole line of a message that asks this question, names filled in."""
+        escaped = re.escape(self.label.vi)
+        return re.compile("^" + re.sub(r"\\\$\\\{\w+\\\}", ".+?", escaped) + "$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Question:
+    """The question the collaborator is answering, as the form file words it."""
+
+    path: tuple[str | int, ...]
+    type: str
+    label: Label  # the member's name filled in
+    choices: tuple[Choice, ...] = ()
+    default: str | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.path[-1])
+
+
+@cache
+def form_rows() -> dict[str, FormRow]:
+    """The bundled form's questions by name, in the survey sheet's order."""
+    book = openpyxl.load_workbook(FORM, read_only=True)
+    survey = list(book["survey"].iter_rows(values_only=True))
+    choice_rows = list(book["choices"].iter_rows(values_only=True))
+    book.close()
+    head = [str(cell) for cell in survey[0]]
+    chead = [str(cell) for cell in choice_rows[0]]
+
+    def cell(row: tuple[Any, ...], columns: list[str], column: str) -> str:
+        value = row[columns.index(column)] if column in columns else None
+        return "" if value is None else str(value)
+
+    lists: dict[str, list[Choice]] = {}
+    for row in choice_rows[1:]:
+        if row[0]:
+            lists.setdefault(str(row[0]), []).append(
+                Choice(cell(row, chead, "name"), cell(row, chead, "label::Vietnamese (vi)"))
+            )
+    rows: dict[str, FormRow] = {}
+    repeats = 0
+    for row in survey[1:]:
+        kind, _, list_name = cell(row, head, "type").partition(" ")
+        if kind == "begin" and list_name == "repeat":
+            repeats += 1
+        elif kind == "end" and list_name == "repeat":
+            repeats -= 1
+        elif kind in ASKED_TYPES:
+            name = cell(row, head, "name")
+            rows[name] = FormRow(
+                name=name,
+                type=kind,
+                label=Label(
+                    cell(row, head, "label::Vietnamese (vi)"),
+                    cell(row, head, "label::English (en)"),
+                ),
+                choices=tuple(lists.get(list_name, ())),
+                default=cell(row, head, "default") or None,
+                in_members=repeats > 0,
+            )
+    return rows
+
+
+def _question(row: FormRow, member: int | None, who: str = "") -> Question:
+    path: tuple[str | int, ...] = (row.name,) if member is None else (MEMBERS, member, row.name)
+
+    def filled(text: str) -> str:
+        return re.sub(r"\$\{name\}", who, text)
+
+    return Question(
+        path, row.type, Label(filled(row.label.vi), filled(row.label.en)), row.choices, row.default
+    )
+
+
+def asked_in(text: str) -> Question | None:
+    """The question a message asks: the form label that makes a whole line of it (the
+    member's from the header above it), or None (a list, a notice, a summary)."""
+    found = [(row, match) for row in form_rows().values() if (match := row.pattern().search(text))]
+    if not found:
+        return None
+    row, match = max(found, key=lambda item: len(item[0].label.vi))
+    if not row.in_members:
+        return _question(row, None)
+    header = MEMBER_HEADER.search(text)
+    assert header is not None, f"a member's question without its member: {text!r}"
+    index = int(header.group(1)) - 1
+    # The name the label shows, read back from the line the label made.
+    before, _, after = row.label.vi.partition("${name}")
+    line = match.group(0)
+    who = line[len(before) : len(line) - len(after)] if "${name}" in row.label.vi else ""
+    return _question(row, index, who)
+
+
+def scripted_order() -> list[tuple[str | int, ...]]:
+    """The questions the scripted answers cover, in the form file's order: what the bot is
+    expected to ask, one after the other, once the roster is confirmed."""
+    rows = list(form_rows().values())
+    order: list[tuple[str | int, ...]] = [
+        (row.name,) for row in rows if not row.in_members and row.name in HOUSEHOLD_ANSWERS
+    ]
+    for index, answers in enumerate(MEMBER_ANSWERS):
+        order += [(MEMBERS, index, row.name) for row in rows if row.name in answers]
+    return order
+
+
+def expected_after(path: tuple[str | int, ...] | None) -> Question | None:
+    """The scripted question that follows ``path`` in the form file (the first one when
+    ``path`` is None); None after the last."""
+    rows = form_rows()
+    names = list(rows)
+
+    def rank(at: tuple[str | int, ...]) -> tuple[int, int]:
+        if at[0] == MEMBERS:
+            return (1 + int(at[1]), names.index(str(at[2])))
+        return (0, names.index(str(at[0])))
+
+    for following in scripted_order():
+        if path is None or rank(following) > rank(path):
+            if following[0] != MEMBERS:
+                return _question(rows[str(following[0])], None)
+            index = int(following[1])
+            return _question(rows[str(following[2])], index, ROSTER[index][0])
+    return None
+
+
+def typed_value(kind: str, text: str) -> Any:
+    """What a typed answer means, as the script's author reads it ("1,2 triệu" is
+    1 200 000): numbers in the Vietnamese way, a decimal comma, "triệu" for millions."""
+    if kind not in ("integer", "decimal"):
+        return text
+    digits, millions = text, 1
+    if digits.endswith(" triệu"):
+        digits, millions = digits.removesuffix(" triệu"), 1_000_000
+    value = Decimal(digits.replace(".", "").replace(",", ".")) * millions
+    if kind == "integer":
+        assert value == value.to_integral_value(), text
+        return int(value)
+    return value
+
+
+def roster_value(path: tuple[str | int, ...]) -> Any:
+    """What the confirmed roster stored at ``path`` (from ROSTER, as written above)."""
+    if path == ("category",):
+        return "poor"
+    if path == ("member_count",):
+        return len(ROSTER)
+    assert path[0] == MEMBERS, path
+    name, sex, birth, relation = ROSTER[int(path[1])]
+    known = {"name": name, "sex": sex, "relation": relation}
+    if isinstance(birth, date):
+        known |= {"birth_known": "full_date", "birth_date": birth}
+    else:
+        known |= {"birth_known": "year_only", "birth_year": birth}
+    return known[str(path[2])]
+
+
+# -- the collaborator ------------------------------------------------------------------------
+
+
 @dataclass
 class Collaborator:
+    """Answers what the bot shows, recognising each question by its wording in the form
+    file; the database tells it only whether an interview is open and how many answers
+    were taken (the interview's step), never which question comes next."""
+
     surface: Surface
     sessions: async_sessionmaker[AsyncSession]
     platform: str
     user_id: str
-    # The bot's reference date for this year's review (the default rule): the same ages.
-    today: date = field(default_factory=lambda: DEFAULT_REFERENCE.on(datetime.now(UTC).year))
-    # What the driver said, by path key, as the engine value it expects stored.
+    # What the driver said, by path key, as the value it expects stored.
     said: dict[str, Any] = field(default_factory=dict)
     transcript: list[str] = field(default_factory=list)
+    # The last question the bot showed, and the interview's step when it showed it.
+    shown: Question | None = None
+    shown_at: int | None = None
 
-    async def current(self) -> tuple[int, Question | Done] | None:
-        """The interview's step counter and the question the bot is asking, if any."""
+    async def _open_step(self) -> int | None:
+        """The step of the interview this collaborator has open, if any."""
         async with UnitOfWork(self.sessions) as uow:
             user = await uow.users.by_platform_id(self.platform, self.user_id)
             assert isinstance(user, User)
@@ -257,57 +463,77 @@ class Collaborator:
                 return None
             interview = await uow.interviews.get(int(state.state["interview_id"]))
             assert isinstance(interview, Interview)
-            session = await InterviewSession.load(uow, interview, self.today)
-            at = state.state.get("at")
-            return interview.step, session.step(key_path(at) if at else None)
+            return interview.step
+
+    async def _read(self, replies: list[str]) -> list[str]:
+        """Note the newest question among ``replies``, as a person reads their screen."""
+        for text in reversed(replies):
+            question = asked_in(text)
+            if question is not None:
+                self.shown, self.shown_at = question, await self._open_step()
+                break
+        return replies
+
+    async def current(self) -> tuple[int, Question] | None:
+        """The interview's step counter and the question being asked, if one is open.
+
+        The question is the last one shown; when an answer was taken since and its next
+        question never arrived (a lost reply), the one the script expects after it."""
+        step = await self._open_step()
+        if step is None:
+            return None
+        question = self.shown
+        if question is None or step != self.shown_at:
+            question = expected_after(None if question is None else question.path)
+            assert question is not None, "an interview open after the last scripted question"
+        return step, question
 
     async def question(self) -> Question:
         current = await self.current()
         assert current is not None, "no interview is open"
-        step = current[1]
-        assert isinstance(step, Question), step
-        return step
+        return current[1]
 
-    def _button(self, prefix: str) -> str:
+    def _button_for(self, verb: str) -> str:
         for _label, data in self.surface.buttons():
-            if data.startswith(prefix):
+            if data.split(":")[0] == verb:
                 return data
-        raise AssertionError(f"no button {prefix!r} in {self.surface.buttons()}")
+        raise AssertionError(f"no {verb} button in {self.surface.buttons()}")
 
-    def _button_for(self, verb: str, index: int | None = None) -> str:
-        for _label, data in self.surface.buttons():
-            parts = data.split(":")
-            if parts[0] == verb and (index is None or parts[-1] == str(index)):
-                return data
-        raise AssertionError(f"no {verb}:{index} button in {self.surface.buttons()}")
+    def _choice_button(self, verb: str, label: str) -> str:
+        found = [
+            data
+            for shown, data in self.surface.buttons()
+            if data.split(":")[0] == verb and MARKS.sub("", shown).strip() == label
+        ]
+        assert len(found) == 1, (verb, label, self.surface.buttons())
+        return found[0]
 
     async def say(self, text: str) -> list[str]:
         replies = await self.surface.type(text)
         self.transcript += [f"> {text}", *replies]
-        return replies
+        return await self._read(replies)
 
     async def tap(self, data: str) -> list[str]:
         replies = await self.surface.press(data)
         self.transcript += [f"[{data}]", *replies]
-        return replies
+        return await self._read(replies)
 
     async def give(self, question: Question, wanted: Any) -> list[str]:
-        """Answer ``question`` with ``wanted`` (a choice code, list of codes, or typed text)."""
+        """Answer ``question`` with ``wanted`` (a choice code, list of codes, or typed text),
+        pressing the buttons whose labels the form file gives those codes."""
         key = path_key(question.path)
-        kind = question.type
-        if kind is FieldType.SELECT_ONE:
-            index = [c.name for c in question.choices].index(wanted)
-            replies = await self.tap(self._button_for("a", index))
+        labels = {choice.name: choice.label for choice in question.choices}
+        if question.type == "select_one":
+            replies = await self.tap(self._choice_button("a", labels[wanted]))
             self.said[key] = wanted
-        elif kind is FieldType.SELECT_MULTIPLE:
-            codes = [c.name for c in question.choices]
+        elif question.type == "select_multiple":
             for code in wanted:
-                await self.tap(self._button_for("t", codes.index(code)))
+                await self.tap(self._choice_button("t", labels[code]))
             replies = await self.tap(self._button_for("d"))
-            self.said[key] = [code for code in codes if code in wanted]
+            self.said[key] = [code for code in labels if code in wanted]
         else:
             replies = await self.say(str(wanted))
-            self.said[key] = _expected(kind, str(wanted))
+            self.said[key] = typed_value(question.type, str(wanted))
         return replies
 
     async def confirm_roster(self) -> list[str]:
@@ -361,14 +587,15 @@ class Collaborator:
         return asked
 
     async def keep(self, question: Question) -> list[str]:
+        """Keep the answer shown (the roster's, or what was said since)."""
         replies = await self.tap(self._button_for("k"))
-        value = question.value if question.value is not None else question.default
-        self.said[path_key(question.path)] = value
+        key = path_key(question.path)
+        self.said[key] = self.said[key] if key in self.said else roster_value(question.path)
         return replies
 
     def scripted(self, question: Question) -> Any:
         name = question.name
-        if question.path[0] == "members":
+        if question.path[0] == MEMBERS:
             return MEMBER_ANSWERS[int(question.path[1])].get(name)
         return HOUSEHOLD_ANSWERS.get(name)
 
@@ -381,38 +608,20 @@ class Collaborator:
         return await self.give(question, wanted)
 
     async def answer_until(self, stop: Callable[[Question], bool]) -> None:
-        while True:
-            current = await self.current()
-            assert current is not None
-            step = current[1]
-            if isinstance(step, Done) or stop(step):
-                return
+        while (current := await self.current()) is not None and not stop(current[1]):
             await self.answer_one()
 
     async def finish(self) -> list[str]:
         """Answer every remaining question; returns the replies to the last answer."""
         replies: list[str] = []
-        while (current := await self.current()) is not None:
-            assert isinstance(current[1], Question)
+        while await self.current() is not None:
             replies = await self.answer_one()
         return replies
 
 
-def _expected(kind: FieldType, text: str) -> Any:
-    from decimal import Decimal
-
-    from forms.parsing import parse_number
-
-    if kind in (FieldType.INTEGER, FieldType.DECIMAL):
-        number = parse_number(text)
-        assert number is not None
-        return int(number) if kind is FieldType.INTEGER else Decimal(number)
-    return text
-
-
 def at_member(index: int, name: str) -> Callable[[Question], bool]:
     def stop(question: Question) -> bool:
-        return question.path == ("members", index, name)
+        return question.path == (MEMBERS, index, name)
 
     return stop
 

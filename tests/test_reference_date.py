@@ -159,11 +159,9 @@ async def test_the_chat_counts_ages_at_the_reviews_reference_date(
     clock.now = datetime(2023, 1, 10, 3, 0, tzinfo=UTC)
     conversation = Conversation(database.sessions, settings, clock=clock)
     collab = await collaborator(database, conversation, "1")
-    collab.today = date(2023, 12, 31)
     await start(collab)
     # The confirmed roster answered Nam's name, sex, birth date and relation: his first
-    # question is the labour one, as the bot itself says (the driver would only say what it
-    # computes itself).
+    # question is the labour one, as the bot's own message says.
     await collab.answer_until(at_member(2, "labour_capacity"))
     assert "Nguyễn Văn Nam còn khả năng lao động không?" in collab.transcript[-1]
     await collab.answer_one()
