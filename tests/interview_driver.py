@@ -23,7 +23,6 @@ import openpyxl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.dialogs.interview import DIALOG
-from forms.codec import path_key
 from storage.models import Area, Household, HouseholdCategory, Interview, Member, User
 from storage.text import fold
 from storage.uow import UnitOfWork
@@ -415,6 +414,11 @@ def typed_value(kind: str, text: str) -> Any:
         assert value == value.to_integral_value(), text
         return int(value)
     return value
+
+
+def path_key(path: tuple[str | int, ...]) -> str:
+    """The key answers are stored under ("members/0/name")."""
+    return "/".join(str(part) for part in path)
 
 
 def roster_value(path: tuple[str | int, ...]) -> Any:
