@@ -46,6 +46,16 @@ JSON_FORMAT = 1
 """Version of :meth:`Questionnaire.to_json`'s layout; a state of another is not loaded."""
 
 
+def _same(left: tuple[Path, Any], right: tuple[Path, Any]) -> bool:
+    """The same answer at the same path, types included (1, 1.0 and True differ)."""
+    (path, value), (other_path, other_value) = left, right
+    if path != other_path or type(value) is not type(other_value) or value != other_value:
+        return False
+    if isinstance(value, list):
+        return [type(item) for item in value] == [type(item) for item in other_value]
+    return True
+
+
 class StateError(ValueError):
     """Stored state data that is not a questionnaire state at all (corrupt or foreign)."""
 
@@ -85,7 +95,13 @@ class Questionnaire:
         """The questionnaire after these answers, given as one step (a confirmed roster
         gives several), each stored as given, then settled; only what depends on them
         is evaluated again. KeyError for a path that is no question's."""
-        state = planned.update_all(self.plan, self.state, items, self.today)
+        given = list(items)
+        tried = self.__dict__.get("_tried")
+        if len(given) == 1 and tried is not None and _same(tried[0], given[0]):
+            # A turn validates its answer, then records it: the state is the one validated.
+            state = tried[1]
+        else:
+            state = planned.update_all(self.plan, self.state, given, self.today)
         return Questionnaire(self.plan, planned.prune(self.plan, state, self.today), self.prefill)
 
     # -- storing ----------------------------------------------------------------------------
@@ -158,7 +174,9 @@ class Questionnaire:
     def _next(self) -> Step:
         position = self.state.position
         notes: list[Text] = []
-        for field, path in self._visible:
+        # Only the walk up to the next question: the rest is not read to find it.
+        walked = self.__dict__.get("_visible") or planned.walk(self.plan, self.state)
+        for field, path in walked:
             if field.type is FieldType.NOTE:
                 notes.append(self._render(field.label, path))
             elif path == position:
@@ -212,6 +230,9 @@ class Questionnaire:
         """Would ``value`` be accepted at ``path``? Required, type, sanity and constraint,
         evaluated with the value in place (a constraint may read other answers)."""
         state = planned.update(self.plan, self.state, path, value, self.today)
+        # Remembered for answer(), outside the fields: equality and meaning are unchanged,
+        # as with the cached properties.
+        self.__dict__["_tried"] = ((path, value), state)
         return planned.invalid(self.plan, state, path)
 
     # -- presenting -------------------------------------------------------------------------

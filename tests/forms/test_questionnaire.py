@@ -263,6 +263,20 @@ def test_scripted_household_turn_by_turn(bundled: Case) -> None:
     assert value.answers()["members"][1]["age"] == 77
     assert len(value.answered()) == len(bundled.script)
     assert value.previous(None) == bundled.script[-1][0]
+    assert_same(value, Questionnaire.start(bundled.plan, answers, today=TODAY))
+
+
+def test_an_answer_validated_first_is_recorded_as_given(small: dict[str, Case]) -> None:
+    """A turn validates, then records: the validated state serves only the same answer."""
+    plan = small["roster"].plan
+    value = Questionnaire.start(plan, {"size": 2}, today=TODAY)
+    path = ("people", 1, "age")
+    for tried, kept in [(20, 20.0), (20, True), (20, 30), (["a"], ["a"]), (20, 20)]:
+        value.validate(path, tried)
+        recorded = value.answer([(path, kept)])
+        expected = Questionnaire.start(plan, {"size": 2}, today=TODAY).answer([(path, kept)])
+        assert_same(recorded, expected)
+        assert deep(recorded.answers()["people"][1]["age"]) == deep(kept)
 
 
 # -- differential: small forms -------------------------------------------------------------
