@@ -4,13 +4,18 @@ scripted household of tests/forms/test_household.py (83 answers, five members).
 - engine ``next_step``: the question after each answer, on answers as a turn has them;
 - engine turn: what a chat turn asks of the engine (bot/dialogs/interview.py, _accept, and
   bot/interview/session.py, record): ``validate``, ``set_answer``, ``apply_calculations``,
-  ``drop_irrelevant``, then ``next_step``;
+  ``drop_irrelevant``, ``next_step``, and ``flatten`` (the rows to store);
 - plan ``update``: the new state after the answer, its problem at the answered path (the
   validation) and ``next_question``;
 - plan turn: the same with ``prune`` (the engine's ``drop_irrelevant``) after the update;
 - plan ``evaluate``: a state computed from scratch from all the answers so far (a state
   that was not stored with the interview);
-- state JSON: ``state_to_json`` + ``json.dumps`` + ``json.loads`` + ``state_from_json``.
+- state JSON: ``state_to_json`` + ``json.dumps`` + ``json.loads`` + ``state_from_json``;
+- Questionnaire turn: the same turn through :class:`forms.questionnaire.Questionnaire`, as
+  the chat takes it: ``validate``, ``answer`` (update and prune), ``next_step`` (the
+  question with its labels, choices and notes) and ``rows`` (what is stored);
+- Questionnaire turn from JSON: the same, the value loaded from its stored JSON first and
+  stored again after (a turn in a worker that did not keep it).
 
 The engine is measured with its caches cleared before the interview ("cold") and as a
 long-running worker has them at best ("warm": the same interview was evaluated before, so
@@ -30,6 +35,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from forms.answers import set_answer
+from forms.codec import flatten
 from forms.engine import apply_calculations, drop_irrelevant, next_step, validate
 from forms.model import Form, Parsed, Path, Question
 from forms.parsing import parse_answer
@@ -43,6 +49,7 @@ from forms.plan import (
     state_to_json,
     update,
 )
+from forms.questionnaire import Questionnaire
 from forms.xlsform import load_bundled_form
 from tests.forms.conftest import TODAY
 from tests.forms.test_household import HOUSEHOLD_INPUT, MEMBER_INPUT
@@ -80,6 +87,7 @@ def engine_turn(form: Form, answers_script: Script) -> None:
         updated = set_answer(answers, path, value)
         answers = drop_irrelevant(form, apply_calculations(form, updated, today=TODAY), today=TODAY)
         next_step(form, answers, today=TODAY)
+        flatten(answers)
 
 
 def plan_update(plan: Plan, answers_script: Script) -> None:
@@ -110,6 +118,27 @@ def state_json(plan: Plan, answers_script: Script) -> None:
     for path, value in answers_script:
         state = update(plan, state, path, value, TODAY)
         state = state_from_json(json.loads(json.dumps(state_to_json(state))))
+
+
+def questionnaire_turn(plan: Plan, answers_script: Script) -> None:
+    value = Questionnaire.start(plan, {}, today=TODAY)
+    for path, answer in answers_script:
+        value.validate(path, answer)
+        value = value.answer([(path, answer)])
+        value.next_step()
+        value.rows()
+
+
+def questionnaire_json_turn(plan: Plan, answers_script: Script) -> None:
+    stored = json.dumps(Questionnaire.start(plan, {}, today=TODAY).to_json())
+    for path, answer in answers_script:
+        value = Questionnaire.from_json(plan, json.loads(stored), today=TODAY)
+        assert value is not None
+        value.validate(path, answer)
+        value = value.answer([(path, answer)])
+        value.next_step()
+        value.rows()
+        stored = json.dumps(value.to_json())
 
 
 def best(runs: int, work: Callable[[], None], before: Callable[[], None] = lambda: None) -> float:
@@ -156,6 +185,8 @@ def main(argv: Sequence[str]) -> int:
         ("plan turn (update, prune, next)", planned(plan_turn)),
         ("plan evaluate from scratch", planned(plan_evaluate)),
         ("plan update + state JSON round trip", planned(state_json)),
+        ("Questionnaire turn", planned(questionnaire_turn)),
+        ("Questionnaire turn from JSON", planned(questionnaire_json_turn)),
     ]
     print(f"scripted household: {n} answers; compile_plan {compiled * 1000:.1f} ms CPU")
     reference = rows[4][1]

@@ -12,7 +12,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator, Mapping
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from elementpath.exceptions import ElementPathError
@@ -36,7 +35,7 @@ from forms.model import (
     Step,
     Text,
 )
-from forms.parsing import format_number_vi, literal_value
+from forms.parsing import display_value, literal_value
 from forms.xpath import REFERENCE, Instance, Itemset, variable_value
 
 MAX_PASSES = 10
@@ -217,19 +216,7 @@ class _Session:
         return get_answer(self.answers, tuple(path))
 
     def display(self, name: str, context: Path, locale: str) -> str:
-        value = self.lookup(name, context)
-        field = self.form.fields.get(name)
-        if _is_empty(value) or field is None:
-            return ""
-        if field.type in (FieldType.SELECT_ONE, FieldType.SELECT_MULTIPLE) and field.list_name:
-            labels = {c.name: c.label.get(locale) for c in self.form.choices[field.list_name]}
-            codes = value if isinstance(value, list) else [str(value)]
-            return ", ".join(labels.get(code, code) for code in codes)
-        if isinstance(value, date):
-            return value.strftime("%d/%m/%Y")
-        if isinstance(value, int | Decimal) and not isinstance(value, bool) and locale == "vi":
-            return format_number_vi(value)
-        return str(value)
+        return display_value(self.form, name, self.lookup(name, context), locale)
 
     def render(self, text: Text, context: Path) -> Text:
         def fill(template: str, locale: str) -> str:

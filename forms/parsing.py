@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from forms.model import Choice, Field, FieldType, Invalid, Parsed, Question
+from forms.model import Choice, Field, FieldType, Form, Invalid, Parsed, Question
 
 MULTIPLIERS: dict[str, Decimal] = {
     "ty": Decimal(10) ** 9,
@@ -135,6 +135,24 @@ def format_number_vi(value: int | Decimal) -> str:
     whole, _, fraction = format(abs(value), "f").partition(".")
     grouped = f"{int(whole):,}".replace(",", ".")
     return sign + grouped + ("," + fraction if fraction else "")
+
+
+def display_value(form: Form, name: str, value: object, locale: str) -> str:
+    """How the value of field ``name`` reads inside a label (``${name}``): choice labels,
+    dd/mm/yyyy dates, Vietnamese numbers; empty for no value or a name that is no field."""
+    field = form.fields.get(name)
+    empty = value is None or value == "" or (isinstance(value, list | tuple) and not value)
+    if empty or field is None:
+        return ""
+    if field.type in (FieldType.SELECT_ONE, FieldType.SELECT_MULTIPLE) and field.list_name:
+        labels = {c.name: c.label.get(locale) for c in form.choices[field.list_name]}
+        codes = value if isinstance(value, list) else [str(value)]
+        return ", ".join(labels.get(code, code) for code in codes)
+    if isinstance(value, date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, int | Decimal) and not isinstance(value, bool) and locale == "vi":
+        return format_number_vi(value)
+    return str(value)
 
 
 # -- dates -------------------------------------------------------------------------------

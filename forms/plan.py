@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from forms.checks import sanity_check, type_check
-from forms.model import Answers, Choice, Field, FieldType, FormError, Path
+from forms.model import Answers, Choice, Field, FieldType, FormError, Invalid, Path
 from forms.plan_graph import (
     CHECK,
     COUNT,
@@ -60,17 +60,22 @@ __all__ = [
     "affected",
     "choices",
     "compile_plan",
+    "default",
     "evaluate",
     "flatten",
+    "invalid",
+    "lookup",
     "next_question",
     "prune",
     "remove",
+    "required",
     "settled_answers",
     "state_from_json",
     "state_to_json",
     "update",
     "update_all",
     "visible_questions",
+    "walk",
 ]
 
 DOCUMENT: Path = ("/",)
@@ -418,24 +423,43 @@ class _Run:
     def check(self, slot: Slot, key: Path) -> str | None:
         if key not in self.answers:
             return None
-        field = self.plan.form.fields[slot.name]
-        rules = self.plan.rules[slot.name]
-        value = self.answers[key]
+        problem = self.invalid(self.plan.form.fields[slot.name], key, self.answers[key])
+        return None if problem is None else problem.key
+
+    def invalid(self, field: Field, key: Path, value: Any) -> Invalid | None:
+        """Why ``value`` does not hold at ``key`` (the engine's check), or None."""
+        rules = self.plan.rules[field.name]
         if _is_empty(value):
-            required = rules.required
-            if not isinstance(required, bool):
-                required = self.boolean(required, key, key, slot.name, "required")
-            return "forms.required" if required else None
+            return (
+                Invalid("forms.required", message=field.required_message or None)
+                if self.required(field, key)
+                else None
+            )
         selects = (FieldType.SELECT_ONE, FieldType.SELECT_MULTIPLE)
         choices = self.choices(field, key) if field.type in selects else ()
         problem = type_check(field, value, choices) or sanity_check(field, value, self.today)
         if problem:
-            return problem.key
+            return problem
         if rules.constraint and not self.boolean(
-            rules.constraint, key, key, slot.name, "constraint"
+            rules.constraint, key, key, field.name, "constraint"
         ):
-            return "forms.constraint_failed"
+            return Invalid("forms.constraint_failed", message=field.constraint_message or None)
         return None
+
+    def required(self, field: Field, key: Path) -> bool:
+        required = self.plan.rules[field.name].required
+        if isinstance(required, bool):
+            return required
+        return self.boolean(required, key, key, field.name, "required")
+
+    def default(self, field: Field, key: Path) -> Any:
+        closure = self.plan.rules[field.name].default
+        if closure is None:
+            return None
+        try:
+            return _to_python(closure(self.context(key, _indices(key))), self.tree)
+        except XPathError as exc:
+            raise self.fail(exc, field.name, "default") from exc
 
     # -- propagation ------------------------------------------------------------------------
 
@@ -639,7 +663,7 @@ def prune(plan: Plan, state: State, today: date) -> State:
     Dropping an answer can make another question irrelevant, so this runs until nothing
     changes."""
     while True:
-        visible = {path for _, path in _walk(plan, state.relevant, state.counts)}
+        visible = {path for _, path in walk(plan, state)}
         gone = [(path, _MISSING) for path in state.answers if path not in visible]
         lengths = {
             key: count for key, count in state.counts.items() if count or key in state.lengths
@@ -649,10 +673,10 @@ def prune(plan: Plan, state: State, today: date) -> State:
         state = _apply(plan, state, gone, today, lengths)
 
 
-def _walk(
-    plan: Plan, relevant: Mapping[Path, bool], counts: Mapping[Path, int]
-) -> Iterator[tuple[Field, Path]]:
-    """Relevant fields in document order, repeat instances expanded (as the engine's)."""
+def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:
+    """Relevant fields in document order, repeat instances expanded (the engine's walk):
+    questions, notes and calculations."""
+    relevant, counts = state.relevant, state.counts
 
     def visit(container: str, prefix: Path) -> Iterator[tuple[Field, Path]]:
         for name in plan.children[container]:
@@ -676,7 +700,7 @@ def _position(
     answers: Mapping[Path, Any],
     problems: Mapping[Path, str],
 ) -> Path | None:
-    """The first relevant question unanswered or with a problem (the walk of ``_walk``,
+    """The first relevant question unanswered or with a problem (the walk of :func:`walk`,
     without generators: it runs after every answer)."""
     questions, repeats = plan.questions, plan.form.repeats
 
@@ -705,22 +729,60 @@ def next_question(plan: Plan, state: State) -> Path | None:
 
 def visible_questions(plan: Plan, state: State) -> list[Path]:
     """Paths of all relevant questions (answered or not), in order."""
-    return [path for field, path in _walk(plan, state.relevant, state.counts) if field.answerable]
+    return [path for field, path in walk(plan, state) if field.answerable]
+
+
+def _reader(plan: Plan, state: State) -> _Run:
+    """A run over ``state`` that only reads it: its tables are the state's own, unmodified
+    (nothing is computed or pushed), so none is copied."""
+    return _Run(
+        plan,
+        state.today,
+        cast(dict[Path, Any], state.answers),
+        cast(dict[Path, int], state.lengths),
+        cast(dict[Path, bool], state.relevant),
+        cast(dict[Path, Any], state.calculated),
+        cast(dict[Path, int], state.counts),
+    )
+
+
+def _field(plan: Plan, path: Path) -> Field:
+    field = plan.form.fields.get(str(path[-1])) if path else None
+    if field is None:
+        raise KeyError(f"no field at {path!r}")
+    return field
 
 
 def choices(plan: Plan, state: State, path: Path) -> tuple[Choice, ...]:
     """The choices offered at ``path`` now (choice_filter applied)."""
     name = _check_path(plan, path)
-    run = _Run(
-        plan,
-        state.today,
-        dict(state.answers),
-        dict(state.lengths),
-        dict(state.relevant),
-        dict(state.calculated),
-        dict(state.counts),
-    )
-    return run.choices(plan.form.fields[name], path)
+    return _reader(plan, state).choices(plan.form.fields[name], path)
+
+
+def lookup(plan: Plan, state: State, name: str, context: Path) -> Any:
+    """The value ``${name}`` has in a text shown at ``context``: the answer or calculation
+    in the same or an enclosing repeat instance, else None (as the engine's labels)."""
+    return _reader(plan, state).lookup(name, context)
+
+
+def invalid(plan: Plan, state: State, path: Path) -> Invalid | None:
+    """Why the value at ``path`` does not hold (the engine's check: required, type, sanity,
+    constraint), with the parameters and the form's message; None when it holds. A path
+    outside the repeats' instances holds no value."""
+    run = _reader(plan, state)
+    value = run.tree.value(path) if run.exists(path) else None
+    return run.invalid(_field(plan, path), path, value)
+
+
+def required(plan: Plan, state: State, path: Path) -> bool:
+    """Whether the field at ``path`` must be answered now."""
+    return _reader(plan, state).required(_field(plan, path), path)
+
+
+def default(plan: Plan, state: State, path: Path) -> Any:
+    """The value of the field's ``default`` expression at ``path`` (None if it has none,
+    or a literal default, which needs no state)."""
+    return _reader(plan, state).default(_field(plan, path), path)
 
 
 def settled_answers(plan: Plan, state: State, *, relevant_only: bool = False) -> dict[str, Any]:
@@ -728,7 +790,7 @@ def settled_answers(plan: Plan, state: State, *, relevant_only: bool = False) ->
     ``apply_calculations`` (fields unknown to the form are not kept). With
     ``relevant_only``, calculations are kept only where relevant, as in the output of
     ``drop_irrelevant`` (use after :func:`prune`)."""
-    visible = {path for _, path in _walk(plan, state.relevant, state.counts)}
+    visible = {path for _, path in walk(plan, state)}
 
     def build(container: str, prefix: Path) -> dict[str, Any]:
         data: dict[str, Any] = {}

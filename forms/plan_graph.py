@@ -70,6 +70,9 @@ class Rules:
     choice_filter: Compiled | None = None
     filter_refs: tuple[str, ...] = ()
     """The fields a choice_filter names, passed to it as values."""
+    default: Compiled | None = None
+    """A ``default`` that is an expression (a plain default is a literal, see
+    :func:`forms.parsing.literal_value`). Read when a question is shown, never a slot."""
 
 
 @dataclass(frozen=True)
@@ -396,7 +399,15 @@ def _node_rules(
         filter_refs = tuple(sorted(_refs(parse(node.choice_filter))))
     if node.answerable:
         add(CHECK, found)
-    return Rules(relevant, calculate, None, constraint, required, choice_filter, filter_refs)
+    default = None
+    text = (node.default or "").strip()
+    if "${" in text or "(" in text:
+        # As the engine tells an expression from a literal; what it reads is no slot's
+        # business: a default is evaluated when its question is shown.
+        default, _ = _compile(form, text, node, "default", analysis)
+    return Rules(
+        relevant, calculate, None, constraint, required, choice_filter, filter_refs, default
+    )
 
 
 def compile_plan(form: Form) -> Plan:

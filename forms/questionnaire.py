@@ -1,0 +1,289 @@
+"""One interview as a value: the compiled plan, its evaluated state, the roster's suggested
+answers and the reference date, with every question the chat asks of it.
+
+:class:`Questionnaire` is what the chat keeps between turns instead of the nested answers:
+an answer updates it incrementally (:func:`forms.plan.update_all`, then
+:func:`forms.plan.prune`), and its state is stored with the interview as JSON
+(:meth:`Questionnaire.to_json`), so the next turn finds the next question without
+evaluating the form again. It is pure: no database, no clock (``today`` is given), nothing
+mutable; every method returns new data.
+
+Its answers are always *settled* as the chat stores them: calculations applied and the
+answers that no longer apply dropped, i.e. the engine's
+``drop_irrelevant(apply_calculations(answers))``. Every reply is the engine's
+(:mod:`forms.engine`) on those answers: ``next_step``, ``question_at``,
+``answered_questions``, ``previous_question`` and ``validate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from forms import plan as planned
+from forms.answers import get_answer
+from forms.codec import flatten
+from forms.model import (
+    Answers,
+    AnswerValue,
+    Done,
+    Field,
+    FieldType,
+    Invalid,
+    Path,
+    Question,
+    Step,
+    Text,
+)
+from forms.parsing import display_value, literal_value
+from forms.plan import Plan, State
+from forms.xpath import REFERENCE
+
+JSON_FORMAT = 1
+"""Version of :meth:`Questionnaire.to_json`'s layout; a state of another is not loaded."""
+
+
+def _same(left: tuple[Path, Any], right: tuple[Path, Any]) -> bool:
+    """The same answer at the same path, types included (1, 1.0 and True differ)."""
+    (path, value), (other_path, other_value) = left, right
+    if path != other_path or type(value) is not type(other_value) or value != other_value:
+        return False
+    if isinstance(value, list):
+        return [type(item) for item in value] == [type(item) for item in other_value]
+    return True
+
+
+class StateError(ValueError):
+    """Stored state data that is not a questionnaire state at all (corrupt or foreign)."""
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    """An interview evaluated against a compiled form, settled after each answer.
+
+    Build it with :meth:`start` (from answers) or :meth:`from_json` (from a stored state);
+    :meth:`answer` returns the next value. Equal values hold the same state and prefill."""
+
+    plan: Plan
+    state: State
+    prefill: Answers
+    """Suggested answers (the roster's, decoded), shaped like the answers: a question's
+    ``default``, and the answers a confirmed roster gives."""
+
+    @property
+    def today(self) -> date:
+        """The reference date every expression (``today()``) and check is evaluated on."""
+        return self.state.today
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls, plan: Plan, answers: Answers, *, today: date, prefill: Answers | None = None
+    ) -> Questionnaire:
+        """The questionnaire holding ``answers`` (nested, as :func:`forms.codec.assemble`
+        gives them from stored rows), evaluated from scratch and settled: stored values of
+        calculations are computed again, answers that do not apply are dropped (none, for
+        answers the chat stored on the same day)."""
+        state = planned.prune(plan, planned.evaluate(plan, answers, today), today)
+        return cls(plan, state, dict(prefill or {}))
+
+    def answer(self, items: Iterable[tuple[Path, AnswerValue]]) -> Questionnaire:
+        """The questionnaire after these answers, given as one step (a confirmed roster
+        gives several), each stored as given, then settled; only what depends on them
+        is evaluated again. KeyError for a path that is no question's."""
+        given = list(items)
+        tried = self.__dict__.get("_tried")
+        if len(given) == 1 and tried is not None and _same(tried[0], given[0]):
+            # A turn validates its answer, then records it: the state is the one validated.
+            state = tried[1]
+        else:
+            state = planned.update_all(self.plan, self.state, given, self.today)
+        return Questionnaire(self.plan, planned.prune(self.plan, state, self.today), self.prefill)
+
+    # -- storing ----------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The evaluated state as JSON-ready data, for a JSON column next to the answers.
+        The prefill is not in it: it is stored with the interview already."""
+        form = self.plan.form
+        return {
+            "format": JSON_FORMAT,
+            "form_id": form.form_id,
+            "form_version": form.version,
+            "state": planned.state_to_json(self.state),
+        }
+
+    @classmethod
+    def from_json(
+        cls,
+        plan: Plan,
+        data: Mapping[str, Any],
+        *,
+        today: date,
+        prefill: Answers | None = None,
+    ) -> Questionnaire | None:
+        """The questionnaire stored by :meth:`to_json`, or **None** when that state no
+        longer serves: saved for another form id or version, another layout, or another
+        day than ``today`` (``today()`` may have moved answers in or out). On None, build
+        it again with :meth:`start` from the stored answers, which stay the truth.
+
+        StateError when ``data`` is no stored state at all (not a mapping, keys missing
+        or malformed): a fault to report, not a stale state."""
+        form = plan.form
+        try:
+            if not isinstance(data, Mapping):
+                raise TypeError(f"a mapping was expected, not {type(data).__name__}")
+            if (
+                data.get("format") != JSON_FORMAT
+                or data.get("form_id") != form.form_id
+                or data.get("form_version") != form.version
+            ):
+                return None
+            stored = data["state"]
+            if stored.get("today") != today.isoformat():
+                return None
+            state = planned.state_from_json(stored)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise StateError(f"not a stored questionnaire state: {exc}") from exc
+        return cls(plan, state, dict(prefill or {}))
+
+    # -- the answers ------------------------------------------------------------------------
+
+    def answers(self) -> dict[str, Any]:
+        """The answers as nested data (a new copy), calculations included: what the
+        classification reads, and the engine's answers after ``apply_calculations`` and
+        ``drop_irrelevant``."""
+        return planned.settled_answers(self.plan, self.state, relevant_only=True)
+
+    def rows(self) -> dict[str, Any]:
+        """The answers as stored rows, {path key: JSON value} (:func:`forms.codec.flatten`)."""
+        return flatten(self.answers())
+
+    # -- navigating -------------------------------------------------------------------------
+
+    @cached_property
+    def _visible(self) -> tuple[tuple[Field, Path], ...]:
+        # A value never changes, so its walk is taken once, however often it is asked.
+        return tuple(planned.walk(self.plan, self.state))
+
+    @cached_property
+    def _next(self) -> Step:
+        position = self.state.position
+        notes: list[Text] = []
+        # Only the walk up to the next question: the rest is not read to find it.
+        walked = self.__dict__.get("_visible") or planned.walk(self.plan, self.state)
+        for field, path in walked:
+            if field.type is FieldType.NOTE:
+                notes.append(self._render(field.label, path))
+            elif path == position:
+                error = self.state.problems.get(path) and planned.invalid(
+                    self.plan, self.state, path
+                )
+                return self._question(field, path, notes=tuple(notes), error=error or None)
+            elif field.answerable:
+                # A question asked since its notes were shown drops them; a prefilled
+                # answer confirmed with the roster was never asked, and keeps them.
+                suggested = get_answer(self.prefill, path) if self.prefill else None
+                if suggested is None or suggested != self.state.answers.get(path):
+                    notes = []
+        return Done(notes=tuple(notes))
+
+    def next_step(self) -> Step:
+        """The first relevant question unanswered or whose answer does not hold (with the
+        reason as its ``error``), after the notes that precede it; Done at the end."""
+        return self._next
+
+    def question_at(self, at: Path | None) -> Step:
+        """The question at ``at`` as it would be asked now (for /back and editing, without
+        notes); the next step when ``at`` is None. KeyError if ``at`` names no field."""
+        if at is None:
+            return self.next_step()
+        name = str(at[-1]) if at else ""
+        field = self.plan.form.fields.get(name)
+        if field is None:
+            raise KeyError(f"no field at {at!r}")
+        return self._question(field, at)
+
+    def answered(self) -> list[Path]:
+        """Relevant questions with a stored answer, in order (for /review)."""
+        return [
+            path for field, path in self._visible if field.answerable and path in self.state.answers
+        ]
+
+    def previous(self, current: Path | None) -> Path | None:
+        """The relevant answered question before ``current`` (None: before the next
+        step, or the end), for /back."""
+        visible = [path for field, path in self._visible if field.answerable]
+        if current is None:
+            current = self.state.position
+        stop = visible.index(current) if current in visible else len(visible)
+        for path in reversed(visible[:stop]):
+            if path in self.state.answers:
+                return path
+        return None
+
+    def validate(self, path: Path, value: AnswerValue) -> Invalid | None:
+        """Would ``value`` be accepted at ``path``? Required, type, sanity and constraint,
+        evaluated with the value in place (a constraint may read other answers)."""
+        state = planned.update(self.plan, self.state, path, value, self.today)
+        # Remembered for answer(), outside the fields: equality and meaning are unchanged,
+        # as with the cached properties.
+        self.__dict__["_tried"] = ((path, value), state)
+        return planned.invalid(self.plan, state, path)
+
+    # -- presenting -------------------------------------------------------------------------
+
+    def _value(self, field: Field, path: Path) -> Any:
+        if field.name in self.plan.computed:
+            return self.state.calculated.get(path)
+        return self.state.answers.get(path)
+
+    def _render(self, text: Text, context: Path) -> Text:
+        def fill(template: str, locale: str) -> str:
+            form = self.plan.form
+
+            def display(match: Any) -> str:
+                name = match.group(1)
+                value = planned.lookup(self.plan, self.state, name, context)
+                return display_value(form, name, value, locale)
+
+            return REFERENCE.sub(display, template)
+
+        return Text(vi=fill(text.vi, "vi"), en=fill(text.en, "en"))
+
+    def _default(self, field: Field, path: Path) -> AnswerValue:
+        suggested = get_answer(self.prefill, path) if self.prefill else None
+        if suggested is not None:
+            return suggested
+        if not field.default:
+            return None
+        if self.plan.rules[field.name].default is None:
+            return literal_value(field, field.default.strip())  # type: ignore[return-value]
+        raw = planned.default(self.plan, self.state, path)
+        return None if raw is None else literal_value(field, str(raw))  # type: ignore[return-value]
+
+    def _question(
+        self,
+        field: Field,
+        path: Path,
+        *,
+        notes: tuple[Text, ...] = (),
+        error: Invalid | None = None,
+    ) -> Question:
+        choices = planned.choices(self.plan, self.state, path) if field.answerable else ()
+        return Question(
+            path=path,
+            field=field,
+            label=self._render(field.label, path),
+            hint=self._render(field.hint, path),
+            choices=choices,
+            required=planned.required(self.plan, self.state, path),
+            value=self._value(field, path),
+            default=self._default(field, path),
+            notes=notes,
+            error=error,
+        )
