@@ -33,15 +33,11 @@ from bot.interview.core import (
     Typed,
 )
 from bot.interview.results import household_rows, member_row
-from bot.interview.session import (
-    EngineQuestionnaire,
-    InterviewSession,
-    roster_answers,
-    start_interview,
-)
+from bot.interview.session import InterviewSession, roster_answers, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
 from classification import rules_for
 from forms.parsing import ascii_int
+from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus
 
 DIALOG = "interview"
@@ -96,8 +92,8 @@ def _snapshot(session: InterviewSession, idle_seconds: float = 0.0) -> Snapshot:
         step=interview.step,
         household=HouseholdInfo(household.code, household.head_name, household.category.value),
         prefill=dict(interview.prefill or {}),
-        questionnaire=session.questionnaire(),
-        rows=session.stored_rows(),
+        questionnaire=session.questionnaire,
+        rows=session.rows,
         idle_seconds=idle_seconds,
     )
 
@@ -125,7 +121,7 @@ async def _apply(
     for effect in decision.effects:
         match effect:
             case core.Record(after=after, write=write, delete=delete):
-                assert isinstance(after, EngineQuestionnaire)
+                assert isinstance(after, Questionnaire)
                 await session.save(after, write, delete, ctx.user, ctx.now)
             case core.SetPrefill(prefill=prefill):
                 interview.prefill = prefill

@@ -31,10 +31,11 @@ from bot.interview.core import (
     Snapshot,
     Typed,
 )
-from bot.interview.session import EngineQuestionnaire, decoded_prefill, roster_answers
+from bot.interview.session import decoded_prefill, plan_of, roster_answers
 from bot.messages import Choices, Notice, Outgoing, Text
 from classification import rules_for
 from forms import HOUSEHOLD_CODE, load_bundled_form, set_answer
+from forms.questionnaire import Questionnaire
 from locales.catalog import translate
 from tests import interview_driver as script
 
@@ -67,10 +68,10 @@ def env(locale: str = "vi") -> Env:
     )
 
 
-def questionnaire(prefill: Mapping[str, Any]) -> EngineQuestionnaire:
+def questionnaire(prefill: Mapping[str, Any]) -> Questionnaire:
     suggested = set_answer(decoded_prefill(FORM, dict(prefill)), (HOUSEHOLD_CODE,), "HH-1")
     answers = set_answer({}, (HOUSEHOLD_CODE,), "HH-1")
-    return EngineQuestionnaire(FORM, TODAY, suggested, answers)
+    return Questionnaire.start(plan_of(FORM), answers, today=TODAY, prefill=suggested)
 
 
 @dataclass
