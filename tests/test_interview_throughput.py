@@ -1,5 +1,6 @@
-"""What the throughput work must not change: the cache of answers is only an optimisation,
-writes are exactly what the database holds, and each person's updates stay in order."""
+"""What the throughput work must not change: the questionnaire state stored with an
+interview is only a head start, writes are exactly what the database holds, and each
+person's updates stay in order."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from telegram import User as TelegramUser
 
 from bot.channels.telegram import PerUserUpdateProcessor
 from bot.conversation import Conversation
-from bot.interview.session import InterviewSession, stored_answers
+from bot.interview.session import InterviewSession
 from bot.settings import Settings
 from forms import current_form
 from forms.codec import assemble
@@ -48,7 +49,7 @@ async def _load(database: Database, interview_id: int) -> tuple[dict[str, Any], 
         return session.answers, assemble(current_form(), rows)
 
 
-async def test_cached_answers_always_equal_the_stored_ones(
+async def test_the_stored_state_always_holds_the_stored_answers(
     database: Database, settings: Settings
 ) -> None:
     collab, interview_id = await _open_interview(database, settings)
@@ -56,20 +57,16 @@ async def test_cached_answers_always_equal_the_stored_ones(
         await collab.answer_one()
         cached, stored = await _load(database, interview_id)
         assert cached == stored
-    # The chat turns were served from the cache, not just checked against it.
-    assert await stored_answers_entry(database, interview_id) is not None
-
-
-async def stored_answers_entry(database: Database, interview_id: int) -> object:
+    # The chat turns started from the stored state, not just checked against it.
     async with UnitOfWork(database.sessions) as uow:
-        interview = await uow.interviews.get(interview_id)
-        assert interview is not None
-        return stored_answers(uow).get(interview, current_form())
+        interview = await uow.interviews.get_for_update(interview_id)
+        assert interview is not None and interview.plan_state is not None
+        assert interview.plan_state["stamp"]["step"] == interview.step
 
 
 async def test_a_change_by_another_writer_is_seen(database: Database, settings: Settings) -> None:
     """Another worker or an import rewrote the answers: the step/updated_at it wrote
-    invalidate what this process remembers."""
+    make the stored state stale."""
     collab, interview_id = await _open_interview(database, settings)
     for _ in range(5):
         await collab.answer_one()
