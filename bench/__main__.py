@@ -4,7 +4,9 @@ printing its figure against a baseline or a target measured in the same run.
 Without a name it runs the interview benchmark (options of :mod:`bench.interview`);
 ``python -m bench all`` runs interview, summary and export with their default sizes, one
 after the other. ``load`` (:mod:`bench.load`) is not part of ``all``: it needs a
-PostgreSQL server and takes about five minutes.
+PostgreSQL server and takes about five minutes. Both drive real bot processes from a load
+process of their own (:mod:`bench.harness`); ``python -m bench.bots`` is the bare bots the
+interview benchmark compares with.
 """
 
 from __future__ import annotations

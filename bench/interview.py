@@ -1,25 +1,35 @@
-"""Interview answers per second through the real Telegram stack, next to a bare echo bot.
+"""The interview benchmark: the real bot as a process of its own, driven over HTTP by a load
+process, next to bare python-telegram-bot bots driven identically; the bot's own work with
+no Telegram; and the latency 200 collaborators see.
 
-The bots run as python-telegram-bot Applications polling the loopback fake Bot API server
-(``tests/fakes/telegram.py``) over real HTTP, with the same polling settings, the same
-number of chats and the same observer of "update fully handled". Each chat behaves like a
-person: it sends one message, waits until the bot has replied, then sends the next one.
+For each database (SQLite with WAL + ``synchronous=FULL``, as in production; PostgreSQL):
 
-The interview side is ``build_application(settings, runtime)``, i.e. exactly what
-``rasoat run`` serves, on a fresh database that keeps the production durability settings
-(SQLite: WAL + synchronous=FULL). An answer is counted once the bot has committed it and
-sent the next question. Households are answered from a plan computed before the clock
-starts, so the driver never runs the questionnaire engine while it is being measured; it
-only checks that the bot asks the question the plan expects next.
+1. **Throughput.** ``rasoat run --webhook`` (one process, a fresh database) and the bare
+   *button* bot of :mod:`bench.bots` (answerCallbackQuery + sendMessage per tap, one
+   sendMessage per typed text, no database), each driven by the load process
+   (:mod:`bench.harness`: the fake Bot API posting updates to the bot's webhook, and the
+   simulated chats) with the same number of chats answering as fast as they can, each
+   waiting for the reply to its answer before giving the next. Answers per second, and
+   their ratio (the button bot is measured before and after the bot and averaged, so a
+   machine getting busier or quieter meanwhile tilts nothing). The bare echo bot's rate is
+   printed for reference.
+2. **Direct.** The same interviews handed to ``Conversation.handle`` in this process, no
+   Telegram, many chats at once, each answer committed, each turn's delivery receipt written
+   (``Conversation.delivered``) as the Telegram channel does once the replies are sent.
+3. **Latency.** 200 collaborators, each answering after a pause of 0-4 s (one answer every
+   2 s on average: about 100 answers a second in all) for a fixed time, against one
+   ``rasoat run --webhook`` process. Server side: from the moment the fake starts POSTing
+   the update to the bot's first Bot API call in that chat; p50 and p99 over all actions,
+   then for button presses and for typed numbers, dates and text apart.
 
-A third bot, the bare button bot, taps a button and gets the next question: the Bot API
-calls of one button answer with nothing behind them. Its rate over the echo bot's is the
-best ratio any bot answering buttons could reach, which puts the interview's own cost (the
-database and the questionnaire) apart from the cost of talking to Telegram. Last, the same
-interviews are handed straight to the Conversation, with no Telegram at all (``direct``).
+The bots are reached by webhook, as deployed (behind a reverse proxy; see the README): a
+webhook is also where server-side latency has a clear start, the POST of the update.
+Answers come from a plan computed before the clock starts (:func:`bench.harness.build_plan`)
+and each question the bot asks is checked against it; a mismatch, an error message, an
+ERROR in a bot's log or an update not stored once makes the figure invalid (FAIL).
 
-Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--answers N] [--chats K]
-[--quick]``
+Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--quick] [--chats K]
+[--seconds S] [--latency-seconds S] [--collaborators N]``.
 """
 
 from __future__ import annotations
@@ -28,691 +38,453 @@ import argparse
 import asyncio
 import itertools
 import logging
-import math
 import os
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, text
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    TypeHandler,
-    filters,
+from bench.harness import (
+    BUTTON,
+    LOCALE,
+    REFERENCE_DATE,
+    SECRET_KEY,
+    TIMEZONE,
+    WEBHOOK_PATH,
+    Action,
+    BenchError,
+    Budget,
+    ErrorReply,
+    InterviewChat,
+    Measured,
+    build_plan,
+    child_env,
+    error_fragments,
+    free_port,
+    fresh_database,
+    households,
+    households_needed,
+    postgres_unavailable,
+    reference_today,
+    run_bots,
+    seed,
+    stored,
 )
+from bot.conversation import Conversation
+from bot.messages import Choices, Incoming, Kind, Notice, Text
+from bot.runtime import open_runtime
+from bot.settings import load_settings
+from tests.fakes.telegram import TOKEN, Json
 
-from bot.admin import add_user
-from bot.channels.telegram import ALLOWED_UPDATES, build_application
-from bot.interview.session import (
-    decoded_prefill,
-    roster_answers,
-    roster_prefill,
-    with_household_code,
-)
-from bot.runtime import Runtime, open_runtime
-from bot.settings import Settings, load_settings
-from classification import ReferenceRule, ReviewDates
-from forms import (
-    Done,
-    FieldType,
-    Invalid,
-    Question,
-    apply_calculations,
-    current_form,
-    drop_irrelevant,
-    next_step,
-    parse_answer,
-    set_answer,
-)
-from storage.db import create_engine
-from storage.models import (
-    Answer,
-    Area,
-    Interview,
-    InterviewStatus,
-    Role,
-)
-from storage.uow import UnitOfWork
-from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser, Json
-from tests.helpers import seed_areas
-from tests.interview_driver import (
-    HOUSEHOLD_ANSWERS,
-    MEMBER_ANSWERS,
-    ROSTER_FIELDS,
-    scripted_household,
-)
-from tests.surfaces import ConversationSurface
-
-TARGETS = {"sqlite": 0.8, "postgresql": 0.6}
-POSTGRES_URL = os.environ.get(
-    "RASOAT_BENCH_POSTGRES_URL",
-    os.environ.get("RASOAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"),
-)
-VILLAGE = "87-MH-A1"
-TIMEZONE = "Asia/Ho_Chi_Minh"
-REFERENCE_DATE = "year-end"
+TARGET_RATIO = 0.75
+TARGET_DIRECT = {"sqlite": 1000.0}
+TARGET_P99 = 0.050
 FIRST_CHAT = 5001
-# The same long-poll settings the end-to-end tests use; both bots get them.
-POLLING: dict[str, Any] = {
-    "poll_interval": 0,
-    "timeout": 1,
-    "allowed_updates": list(ALLOWED_UPDATES),
-}
-REPLY_TIMEOUT = 30.0
-BUTTON_DATA = "a"
+LATENCY_KINDS = (BUTTON, "number", "date", "text")
+RASOAT_WEBHOOK = ("bot", "run", "--webhook", "--listen=127.0.0.1")
 
 
-class BenchError(Exception):
-    """The bot did not behave as the plan expects: the figures would be meaningless."""
-
-
-# -- the plan: what a collaborator answers, computed once before the clock starts --------
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One answer as given in Telegram, and the question it answers."""
-
-    label: str
-    kind: str  # "keep" | "pick" | "multi" | "type"
-    index: int = 0
-    indices: tuple[int, ...] = ()
-    text: str = ""
-
-
-def _wanted(question: Question) -> Any:
-    if question.path[0] == "members":
-        return MEMBER_ANSWERS[int(question.path[1])].get(question.name)
-    return HOUSEHOLD_ANSWERS.get(question.name)
-
-
-def build_plan(today: date) -> list[Action]:
-    """Every answer of the scripted household, in the order the bot will ask for them.
-
-    Same choices as ``tests/interview_driver.py``: the confirmed roster answers its own
-    questions (any still asked is confirmed with the "keep" button), the rest comes from
-    the scripted answers.
-    """
-    form = current_form()
-    household = scripted_household("PLAN", 0, today.year)
-    roster = roster_prefill(household)
-    prefill = decoded_prefill(form, roster)
-    # The chat answers the household code itself, from the household picked.
-    answers: dict[str, Any] = with_household_code(form, {}, household)
-    for path, value in roster_answers(form, roster):
-        answers = set_answer(answers, path, value)
-    answers = drop_irrelevant(form, apply_calculations(form, answers, today=today), today=today)
-    plan: list[Action] = []
-    while not isinstance(step := next_step(form, answers, today=today, prefill=prefill), Done):
-        label = step.label.get("vi")
-        codes = [choice.name for choice in step.choices]
-        if step.name in ROSTER_FIELDS or step.name in ("category", "member_count"):
-            value = step.value if step.value is not None else step.default
-            action = Action(label, "keep")
-        elif step.type is FieldType.SELECT_ONE:
-            value = _wanted(step)
-            action = Action(label, "pick", index=codes.index(value))
-        elif step.type is FieldType.SELECT_MULTIPLE:
-            value = [code for code in codes if code in _wanted(step)]
-            action = Action(label, "multi", indices=tuple(codes.index(c) for c in value))
-        else:
-            typed = str(_wanted(step))
-            parsed = parse_answer(step, typed)
-            assert not isinstance(parsed, Invalid), (step.path, typed)
-            value = parsed.value
-            action = Action(label, "type", text=typed)
-        plan.append(action)
-        answers = set_answer(answers, step.path, value)
-        answers = drop_irrelevant(form, apply_calculations(form, answers, today=today), today=today)
-    return plan
-
-
-# -- the fake server, seen from the driver ---------------------------------------------
-
-
-class BenchTelegram(FakeTelegram):
-    """The fake server, remembering each chat's latest message so the driver never scans."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.last_text: dict[int, str] = {}
-        self.last_keyboard: dict[int, int] = {}
-
-    async def _send(self, method: str, params: Json, content: Json) -> Json:
-        message = await super()._send(method, params, content)
-        chat_id = int(message["chat"]["id"])
-        self.last_text[chat_id] = str(message.get("text", ""))
-        if "reply_markup" in message:
-            self.last_keyboard[chat_id] = int(message["message_id"])
-        return message
-
-
-class Handled:
-    """Tells the driver when the application has finished an update (replies sent).
-
-    A handler in a later group runs only after the bot's own handler returned, which is
-    after its replies were delivered: the same signal the end-to-end tests wait for.
-    """
-
-    def __init__(self) -> None:
-        self.events: dict[int, asyncio.Event] = {}
-
-    def attach(self, application: Application) -> None:
-        application.add_handler(TypeHandler(Update, self._observe), group=1)
-
-    async def _observe(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        self.events.setdefault(update.update_id, asyncio.Event()).set()
-
-    async def wait(self, update: Json) -> None:
-        update_id = int(update["update_id"])
-        event = self.events.setdefault(update_id, asyncio.Event())
-        try:
-            await asyncio.wait_for(event.wait(), REPLY_TIMEOUT)
-        except TimeoutError:
-            raise BenchError(f"no reply to update {update_id} within {REPLY_TIMEOUT}s") from None
-        del self.events[update_id]
+# -- the figures of one run ----------------------------------------------------------------
 
 
 @dataclass
-class Budget:
-    """How many answers (or echoes) are left to give, shared by all chats."""
-
-    left: int
-
-    def take(self) -> bool:
-        if self.left <= 0:
-            return False
-        self.left -= 1
-        return True
-
-
-# -- the interview driver ----------------------------------------------------------------
-
-
-class TelegramSurface:
-    """A collaborator's chat as the fake Bot API server sees it."""
-
-    def __init__(self, fake: BenchTelegram, handled: Handled, user: FakeUser) -> None:
-        self.fake, self.handled, self.user = fake, handled, user
-        self.chat_id = user.id
-
-    def button_data(self) -> list[str]:
-        message = self.fake.message(self.chat_id, self.fake.last_keyboard[self.chat_id])
-        keyboard = message["reply_markup"]["inline_keyboard"]
-        return [str(button["callback_data"]) for row in keyboard for button in row]
-
-    def shown(self) -> str:
-        return self.fake.last_text.get(self.chat_id, "")
-
-    async def press(self, data: str) -> None:
-        update = await self.user.press(data, self.fake.last_keyboard[self.chat_id], force=True)
-        await self.handled.wait(update)
-
-    async def type(self, text: str) -> None:
-        await self.handled.wait(await self.user.send_text(text))
-
-
-Surface = TelegramSurface | ConversationSurface
-
-
-@dataclass
-class InterviewChat:
-    surface: Surface
-    plan: Sequence[Action]
-    households: Iterator[int]
-    position: int = 0
-    finished: int = 0
-    answers: int = 0
-
-    def _button(self, verb: str, index: int | None = None) -> str:
-        buttons = self.surface.button_data()
-        for data in buttons:
-            parts = data.split(":")
-            if parts[0] == verb and (index is None or parts[-1] == str(index)):
-                return data
-        raise BenchError(f"chat {self.surface.chat_id}: no {verb}:{index} button in {buttons}")
-
-    def _expect(self, label: str) -> None:
-        shown = self.surface.shown()
-        if label not in shown:
-            raise BenchError(
-                f"chat {self.surface.chat_id}: expected {label!r}, the bot said {shown!r}"
-            )
-
-    async def start(self) -> None:
-        """The household list, then the first household (before the clock starts)."""
-        await self.surface.type("/interview")
-        await self.open_next()
-
-    async def open_next(self) -> None:
-        """Pick the next household from the list and confirm its roster."""
-        await self.surface.press(f"h:{next(self.households)}")
-        await self.surface.press(self._button("r", None).rsplit(":", 1)[0] + ":ok")
-        self.position = 0
-        self._expect(self.plan[0].label)
-
-    async def answer(self) -> None:
-        action = self.plan[self.position]
-        if action.kind == "keep":
-            await self.surface.press(self._button("k"))
-        elif action.kind == "pick":
-            await self.surface.press(self._button("a", action.index))
-        elif action.kind == "multi":
-            for index in action.indices:
-                await self.surface.press(self._button("t", index))
-            await self.surface.press(self._button("d"))
-        else:
-            await self.surface.type(action.text)
-        self.answers += 1
-        self.position += 1
-        if self.position < len(self.plan):
-            self._expect(self.plan[self.position].label)
-        else:
-            self.finished += 1
-
-    async def run(self, budget: Budget) -> None:
-        while budget.take():
-            if self.position >= len(self.plan):
-                await self.open_next()
-            await self.answer()
-
-
-@dataclass
-class BaselineChat:
-    """A chat with one of the bare baseline bots."""
-
-    fake: BenchTelegram
-    handled: Handled
-    user: FakeUser
-    sent: int = 0
-
-    async def start(self) -> None:
-        pass
-
-    async def run(self, budget: Budget) -> None:
-        raise NotImplementedError
-
-
-class EchoChat(BaselineChat):
-    async def run(self, budget: Budget) -> None:
-        while budget.take():
-            self.sent += 1
-            words = f"tin nhắn {self.sent}"
-            await self.handled.wait(await self.user.send_text(words))
-            if self.fake.last_text.get(self.user.id) != words:
-                raise BenchError(f"chat {self.user.id}: echo of {words!r} missing")
-
-
-class ButtonChat(BaselineChat):
-    """Taps the one button of the bare button bot's latest question, like an answer."""
-
-    async def start(self) -> None:
-        await self.handled.wait(await self.user.send_text("/start"))
-
-    async def run(self, budget: Budget) -> None:
-        while budget.take():
-            self.sent += 1
-            asked = self.fake.last_keyboard[self.user.id]
-            await self.handled.wait(await self.user.press(BUTTON_DATA, asked))
-            if self.fake.last_keyboard.get(self.user.id) == asked:
-                raise BenchError(f"chat {self.user.id}: no new question after tap {self.sent}")
-
-
-# -- the three bots ----------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def polling(application: Application) -> AsyncIterator[Application]:
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(**POLLING)
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-
-
-def echo_application(fake: FakeTelegram) -> Application:
-    """A bare python-telegram-bot echo bot: PTB's defaults, one handler."""
-
-    async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_chat is not None and update.message is not None
-        await context.bot.send_message(update.effective_chat.id, update.message.text or "")
-
-    application = (
-        ApplicationBuilder().token(TOKEN).base_url(fake.api_url).base_file_url(fake.file_url)
-    ).build()
-    application.add_handler(MessageHandler(filters.TEXT, echo))
-    return application
-
-
-def button_application(fake: FakeTelegram) -> Application:
-    """A bare python-telegram-bot bot doing, per tap, exactly the Bot API calls a button
-    answer needs (stop the button's spinner, send the next question with its buttons),
-    alongside each other as the interview bot does them, and nothing else: no database,
-    no questionnaire. No bot answering buttons can be faster than this one."""
-
-    async def question(chat_id: int, bot: Any) -> None:
-        keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Có", callback_data=BUTTON_DATA)]])
-        await bot.send_message(chat_id, "Câu hỏi tiếp theo?", reply_markup=keyboard)
-
-    async def on_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.callback_query is not None and update.effective_chat is not None
-        answering = asyncio.create_task(update.callback_query.answer())
-        await question(update.effective_chat.id, context.bot)
-        await answering
-
-    async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_chat is not None
-        await question(update.effective_chat.id, context.bot)
-
-    application = (
-        ApplicationBuilder().token(TOKEN).base_url(fake.api_url).base_file_url(fake.file_url)
-    ).build()
-    application.add_handler(CallbackQueryHandler(on_tap))
-    application.add_handler(MessageHandler(filters.TEXT, on_text))
-    return application
-
-
-async def measure(chats: Sequence[InterviewChat | BaselineChat], total: int) -> float:
-    budget = Budget(total)
-    started = time.perf_counter()
-    await asyncio.gather(*(chat.run(budget) for chat in chats))
-    return time.perf_counter() - started
-
-
-async def baseline_rate(
-    bot: Callable[[FakeTelegram], Application],
-    chat: type[BaselineChat],
-    count: int,
-    chat_count: int,
-) -> float:
-    """Messages (or taps) per second of a bare python-telegram-bot baseline."""
-    async with BenchTelegram() as fake:
-        handled = Handled()
-        application = bot(fake)
-        handled.attach(application)
-        chats = [
-            chat(fake, handled, fake.user(FIRST_CHAT + n, first_name=f"CTV {n}"))
-            for n in range(chat_count)
-        ]
-        async with polling(application):
-            for each in chats:
-                await each.start()
-            await measure(chats, chat_count)  # warm-up: connections, PTB's first calls
-            elapsed = await measure(chats, count)
-        fake.assert_no_violations()
-    return count / elapsed
-
-
-async def echo_rate(messages: int, chat_count: int) -> float:
-    return await baseline_rate(echo_application, EchoChat, messages, chat_count)
-
-
-async def button_rate(taps: int, chat_count: int) -> float:
-    return await baseline_rate(button_application, ButtonChat, taps, chat_count)
-
-
-# -- the database ------------------------------------------------------------------------
-
-
-@asynccontextmanager
-async def fresh_database(backend: str) -> AsyncIterator[dict[str, str]]:
-    """Environment for a new, migrated-at-start database on ``backend``; removed after."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="rasoat-bench-") as folder:
-            yield {"DATABASE_URL": f"sqlite:///{Path(folder) / 'bench.db'}"}
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        async with admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield {"DATABASE_URL": POSTGRES_URL, "DATABASE_SCHEMA": schema}
-        finally:
-            async with admin.begin() as connection:
-                await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        await admin.dispose()
-
-
-async def postgres_unavailable() -> str | None:
-    engine = create_engine(POSTGRES_URL)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text("select 1"))
-        return None
-    except Exception as error:  # any failure means "not usable here"
-        return f"no server at {POSTGRES_URL} ({type(error).__name__})"
-    finally:
-        await engine.dispose()
-
-
-async def seed(runtime: Runtime, households: int, chat_ids: Sequence[int]) -> list[int]:
-    await seed_areas(runtime.sessions)
-    year = datetime.now(runtime.settings.tz).year
-    async with UnitOfWork(runtime.sessions) as uow:
-        village = await uow.areas.by_code(VILLAGE)
-        assert isinstance(village, Area)
-        rows = [scripted_household(f"HH-{n:05d}", village.id, year) for n in range(households)]
-        uow.session.add_all(rows)
-        await uow.commit()
-        ids = [row.id for row in rows]
-    for chat_id in chat_ids:
-        await add_user(
-            runtime.sessions,
-            platform="telegram",
-            platform_user_id=str(chat_id),
-            name=f"CTV {chat_id}",
-            role=Role.COLLABORATOR,
-            area_codes=[VILLAGE],
-            locale="vi",
-        )
-    return ids
-
-
-async def check_stored(runtime: Runtime, chats: Sequence[InterviewChat]) -> None:
-    """Everything the bot acknowledged is in the database."""
-    async with runtime.engine.connect() as connection:
-        completed = await connection.scalar(
-            select(func.count(Interview.id)).where(Interview.status == InterviewStatus.COMPLETED)
-        )
-        stored = await connection.scalar(select(func.count(Answer.id)))
-    finished = sum(chat.finished for chat in chats)
-    given = sum(chat.answers for chat in chats)
-    if completed != finished or (stored or 0) < given:
-        raise BenchError(
-            f"acknowledged {given} answers / {finished} interviews, "
-            f"stored {stored} answers / {completed} interviews"
-        )
-
-
-async def interview_rate(
-    backend: str, answers: int, chat_count: int, plan: Sequence[Action], *, telegram: bool = True
-) -> float:
-    """Answers per second through Telegram, or (``telegram=False``) straight into the
-    Conversation."""
-    async with fresh_database(backend) as env, BenchTelegram() as fake:
-        settings: Settings = load_settings(
-            **env,
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            TELEGRAM_API_URL=fake.base_url,
-            RASOAT_LOCALE="vi",
-            RASOAT_TIMEZONE=TIMEZONE,
-            # Simulated collaborators answer at machine speed, far past a person's.
-            RASOAT_FLOOD_LIMIT=0,
-            RASOAT_REFERENCE_DATE=REFERENCE_DATE,
-        )
-        runtime = await open_runtime(settings)
-        try:
-            chat_ids = [FIRST_CHAT + n for n in range(chat_count)]
-            per_chat = math.ceil(answers / chat_count / len(plan)) + 2
-            household_ids = await seed(runtime, per_chat * chat_count, chat_ids)
-            surfaces: list[Surface]
-            running: AbstractAsyncContextManager[object]
-            if telegram:
-                handled = Handled()
-                application = build_application(settings, runtime)
-                handled.attach(application)
-                surfaces = [
-                    TelegramSurface(fake, handled, fake.user(chat_id, first_name=f"CTV {n}"))
-                    for n, chat_id in enumerate(chat_ids)
-                ]
-                running = polling(application)
-            else:
-                update_ids = itertools.count(1)
-                # As a channel adapter hands messages over, with no Telegram at all: what
-                # is left is the bot's own work.
-                surfaces = [
-                    ConversationSurface(
-                        runtime.conversation,
-                        str(chat_id),
-                        f"CTV {chat_id}",
-                        platform="telegram",
-                        update_keys=update_ids,
-                    )
-                    for chat_id in chat_ids
-                ]
-                running = nullcontext()
-            chats = [
-                InterviewChat(surface, plan, iter(household_ids[n * per_chat : (n + 1) * per_chat]))
-                for n, surface in enumerate(surfaces)
-            ]
-            async with running:
-                for chat in chats:
-                    await chat.start()
-                # Warm-up: one answer per chat fills the engine's and SQLAlchemy's caches.
-                await measure(chats, chat_count)
-                elapsed = await measure(chats, answers)
-            await check_stored(runtime, chats)
-        finally:
-            await runtime.close()
-        fake.assert_no_violations()
-    return answers / elapsed
-
-
-# -- running and reporting -----------------------------------------------------------------
+class Phase:
+    """One measured run of the load process against one bot."""
+
+    measured: Measured
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def result(self) -> Json:
+        return self.measured.result
+
+    @property
+    def rate(self) -> float:
+        elapsed = float(self.result["elapsed"])
+        return float(self.result["answers"]) / elapsed if elapsed else 0.0
+
+    def errors(self) -> list[str]:
+        r = self.result
+        found = [f"{kind}: {count}" for kind, count in r["errors"].items()]
+        found += [f"    {example[:300]}" for example in r["examples"]]
+        found += self.measured.log_errors[:6]
+        found += self.problems
+        if r["out_of_households"]:
+            found.append(f"{r['out_of_households']} chat(s) ran out of households")
+        return found
 
 
 @dataclass
 class Result:
     backend: str
-    echo: float
-    interview: float
-    target: float
-    button: float
+    echo: Phase
+    buttons: tuple[Phase, Phase]
+    interview: Phase
     direct: float
-    """Answers per second straight into the Conversation: no Telegram, no HTTP."""
+    latency: Phase
+
+    @property
+    def button(self) -> float:
+        return sum(phase.rate for phase in self.buttons) / len(self.buttons)
 
     @property
     def ratio(self) -> float:
-        return self.interview / self.echo
+        return self.interview.rate / self.button if self.button else 0.0
 
     @property
-    def ceiling(self) -> float:
-        """The ratio of a bot that answers buttons and does nothing else."""
-        return self.button / self.echo
+    def p99(self) -> float:
+        return float(self.latency.result["latency"]["p99"])
 
-    @property
-    def own_cost(self) -> float:
-        """Interview answers per bare button tap: what the database and the engine cost."""
-        return self.interview / self.button
+    def checks(self) -> list[tuple[str, str, str, bool]]:
+        """(what, measured, target, passed) for each target, on this database."""
+        valid = not (self.interview.errors() or any(b.errors() for b in self.buttons))
+        rows = [
+            (
+                "answers/s vs bare button bot",
+                f"{self.ratio:.2f}x",
+                f">= {TARGET_RATIO:.2f}x",
+                valid and self.ratio >= TARGET_RATIO,
+            )
+        ]
+        if (direct_target := TARGET_DIRECT.get(self.backend)) is not None:
+            rows.append(
+                (
+                    "direct answers/s",
+                    f"{self.direct:.0f}",
+                    f">= {direct_target:.0f}",
+                    self.direct >= direct_target,
+                )
+            )
+        rows.append(
+            (
+                "p99 latency",
+                f"{self.p99 * 1000:.0f} ms",
+                f"< {TARGET_P99 * 1000:.0f} ms",
+                not self.latency.errors() and self.p99 < TARGET_P99,
+            )
+        )
+        return rows
 
     @property
     def passed(self) -> bool:
-        return self.ratio >= self.target
+        return all(passed for *_, passed in self.checks())
 
 
 @dataclass
 class Options:
     backends: tuple[str, ...] = ("sqlite", "postgresql")
-    answers: int = 600
-    chats: int = 6
+    chats: int = 8
+    seconds: float = 15.0
+    direct_answers: int = 3000
+    direct_chats: int = 50
+    collaborators: int = 200
+    latency_seconds: float = 60.0
+    think: float = 4.0
+    seed: int = 1
     skipped: dict[str, str] = field(default_factory=dict)
+
+
+def quick() -> Options:
+    """A small run, to see that everything works: its figures mean little."""
+    return Options(
+        chats=3,
+        seconds=2.0,
+        direct_answers=60,
+        direct_chats=3,
+        collaborators=10,
+        latency_seconds=4.0,
+    )
+
+
+# -- the phases ------------------------------------------------------------------------------
+
+
+def _webhook_command(module: Sequence[str], port: int, secret: str, ready: Json) -> list[str]:
+    return [
+        sys.executable, "-m", *module, "--webhook-url", ready["webhook"],
+        f"--port={port}", f"--path={WEBHOOK_PATH}", f"--secret={secret}",
+    ]  # fmt: skip
+
+
+async def baseline(kind: str, options: Options) -> Phase:
+    """Taps (``button``) or messages (``echo``) per second of a bare bot of bench.bots."""
+    port, secret = free_port(), uuid.uuid4().hex
+    config = {
+        "bot": kind,
+        "ports": [port],
+        "seconds": options.seconds,
+        "think": 0.0,
+        "seed": options.seed,
+        "households": [[FIRST_CHAT + n, []] for n in range(options.chats)],
+    }
+
+    def bots(ready: Json) -> list[tuple[list[str], dict[str, str]]]:
+        command = _webhook_command(("bench.bots", kind), port, secret, ready)
+        return [(command, child_env("", ready["api"]))]
+
+    return Phase(await run_bots(config, "", bots))
+
+
+async def through_telegram(
+    backend: str, plan: Sequence[Action], chats: int, seconds: float, think: float, seed_: int
+) -> Phase:
+    """``rasoat run --webhook`` on a fresh database, ``chats`` collaborators answering with
+    pauses of up to ``think`` seconds, for ``seconds``."""
+    per_chat = households_needed(seconds, think, len(plan))
+    async with fresh_database(backend) as url:
+        households_ = await seed(url, chats, per_chat, FIRST_CHAT)
+        port, secret = free_port(), uuid.uuid4().hex
+        config = {
+            "bot": "interview",
+            "ports": [port],
+            "seconds": seconds,
+            "think": think,
+            "seed": seed_,
+            "households": households_,
+        }
+
+        def bots(ready: Json) -> list[tuple[list[str], dict[str, str]]]:
+            command = _webhook_command(RASOAT_WEBHOOK, port, secret, ready)
+            return [(command, child_env(url, ready["api"]))]
+
+        measured = await run_bots(config, url, bots)
+        problem = await stored(url, measured.result)
+    return Phase(measured, [f"stored: {problem}"] if problem else [])
+
+
+class DirectSurface:
+    """A registered Telegram user's chat handed straight to the Conversation, as the
+    Telegram channel hands it over: each update with its own key, its replies' receipt
+    written once they are "sent" (here: at once)."""
+
+    def __init__(self, conversation: Conversation, chat_id: int, keys: Iterator[int]) -> None:
+        self.conversation = conversation
+        self.chat_id = chat_id
+        self.keys = keys
+        self.fragments = error_fragments()
+        self.last_buttons: list[str] = []
+        self.last_text = ""
+        self.updates = 0
+
+    def button_data(self) -> list[str]:
+        return list(self.last_buttons)
+
+    def shown(self) -> str:
+        return self.last_text
+
+    async def _send(self, incoming: Incoming) -> None:
+        self.updates += 1
+        replies = await self.conversation.handle(incoming)
+        for reply in replies:
+            if isinstance(reply, Choices):
+                self.last_buttons = [choice.data for choice in reply.choices]
+            # An edit (a toggle) changes the buttons of the message on screen, not its text.
+            if isinstance(reply, Text) or (isinstance(reply, Choices) and not reply.edit):
+                self.last_text = reply.text
+            if isinstance(reply, Text | Choices | Notice):
+                for key, piece in self.fragments.items():
+                    if piece in reply.text:
+                        raise ErrorReply(f"chat {self.chat_id}: the bot said {key}: {reply.text!r}")
+        await self.conversation.delivered(incoming)
+
+    def _incoming(self, kind: Kind, **fields: Any) -> Incoming:
+        return Incoming(
+            platform="telegram",
+            user_id=str(self.chat_id),
+            chat_id=str(self.chat_id),
+            display_name=f"CTV {self.chat_id}",
+            kind=kind,
+            update_key=str(next(self.keys)),
+            **fields,
+        )
+
+    async def press(self, data: str) -> None:
+        await self._send(self._incoming(Kind.CHOICE, choice=data))
+
+    async def type(self, text: str, kind: str = "text") -> None:
+        parsed, command, args = Incoming.parse_text(text)
+        await self._send(self._incoming(parsed, text=text, command=command, args=args))
+
+
+async def direct_rate(backend: str, plan: Sequence[Action], options: Options) -> tuple[float, str]:
+    """Answers per second straight into the Conversation, and what was not stored."""
+    answers, chat_count = options.direct_answers, options.direct_chats
+    per_chat = -(-answers // (chat_count * len(plan))) + 2
+    async with fresh_database(backend) as url:
+        seeded = await seed(url, chat_count, per_chat, FIRST_CHAT)
+        settings = load_settings(
+            DATABASE_URL=url,
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            RASOAT_SECRET_KEY=SECRET_KEY,
+            RASOAT_LOCALE=LOCALE,
+            RASOAT_TIMEZONE=TIMEZONE,
+            RASOAT_REFERENCE_DATE=REFERENCE_DATE,
+            RASOAT_FLOOD_LIMIT=0,
+            RASOAT_READING_TIME=0,
+        )
+        runtime = await open_runtime(settings)
+        try:
+            keys = itertools.count(1)
+            surfaces = [DirectSurface(runtime.conversation, chat, keys) for chat, _ in seeded]
+            chats = [
+                InterviewChat(surface, plan, households(ids))
+                for surface, (_, ids) in zip(surfaces, seeded, strict=True)
+            ]
+            await asyncio.gather(*(chat.start() for chat in chats))
+            # Warm-up: one answer per chat fills the engine's and SQLAlchemy's caches.
+            await asyncio.gather(*(chat.answer() for chat in chats))
+            budget = Budget(answers)
+            started = time.perf_counter()
+            await asyncio.gather(*(chat.run(budget) for chat in chats))
+            elapsed = time.perf_counter() - started
+        finally:
+            await runtime.close()
+        sent = {
+            "delivered_total": sum(surface.updates for surface in surfaces),
+            "finished_total": sum(chat.finished for chat in chats),
+        }
+        problem = await stored(url, sent)
+    return answers / elapsed, problem
+
+
+async def measure(backend: str, plan: Sequence[Action], options: Options) -> Result:
+    echo = await baseline("echo", options)
+    before = await baseline("button", options)
+    interview = await through_telegram(
+        backend, plan, options.chats, options.seconds, 0.0, options.seed
+    )
+    after = await baseline("button", options)
+    direct, problem = await direct_rate(backend, plan, options)
+    if problem:
+        raise BenchError(f"direct, {backend}: {problem}")
+    latency = await through_telegram(
+        backend,
+        plan,
+        options.collaborators,
+        options.latency_seconds,
+        options.think,
+        options.seed,
+    )
+    return Result(backend, echo, (before, after), interview, direct, latency)
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def load_average() -> str:
+    try:
+        return " / ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def report(results: Sequence[Result], options: Options) -> str:
+    lines = [
+        f"{os.cpu_count()} cores, load average {load_average()} (1/5/15 min) at the end: the "
+        "load process, the bots and the database share this machine",
+        "",
+        f"throughput: {options.chats} chats answering as fast as they can (each waits for "
+        f"the reply) for {options.seconds:g} s, webhook, one process per bot",
+        f"{'database':<12}{'echo msg/s':>11}{'button/s':>10}{'answers/s':>11}{'updates/s':>11}"
+        f"{'ratio':>8}{'direct/s':>10}",
+    ]
+    for r in results:
+        updates = float(r.interview.result["actions"]) / float(r.interview.result["elapsed"])
+        lines.append(
+            f"{r.backend:<12}{r.echo.rate:>11.1f}{r.button:>10.1f}{r.interview.rate:>11.1f}"
+            f"{updates:>11.1f}{r.ratio:>7.2f}x{r.direct:>10.1f}"
+        )
+    lines += [
+        "ratio = answers/s / button/s (the bare button bot: the Bot API calls of an answer and",
+        "nothing else; averaged over a run before and one after the bot's); updates/s counts",
+        "the bot's every update (households opened, toggles); echo msg/s is for reference;",
+        f"direct = {options.direct_answers} answers handed to Conversation.handle by "
+        f"{options.direct_chats} chats at once, no Telegram, each committed.",
+        "",
+        f"latency: {options.collaborators} collaborators, one action every "
+        f"{options.think / 2:g} s on average (pause 0-{options.think:g} s), "
+        f"{options.latency_seconds:g} s, one `rasoat run --webhook` process; server side, from "
+        "the update's POST to the bot's first Bot API call in that chat",
+        f"{'database':<12}{'actions':<9}{'kind':>8}{'count':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'max ms':>8}",
+    ]
+    for r in results:
+        latency = r.latency.result
+        rate = float(latency["actions"]) / float(latency["elapsed"] or 1)
+        rows = [("all", latency["latency"])] + [
+            (kind, latency["latency_by_kind"][kind])
+            for kind in LATENCY_KINDS
+            if kind in latency["latency_by_kind"]
+        ]
+        for n, (kind, figures) in enumerate(rows):
+            head = f"{r.backend:<12}{f'{rate:.0f}/s':<9}" if n == 0 else " " * 21
+            lines.append(
+                f"{head}{kind:>8}{figures['count']:>8}{ms(figures['p50']):>8}"
+                f"{ms(figures['p99']):>8}{ms(figures['max']):>8}"
+            )
+    for backend, reason in options.skipped.items():
+        lines.append(f"{backend:<12}skipped: {reason}")
+    for r in results:
+        phases = [
+            ("echo bot", r.echo),
+            ("button bot", r.buttons[0]),
+            ("interview", r.interview),
+            ("button bot (after)", r.buttons[1]),
+            ("latency", r.latency),
+        ]
+        for name, phase in phases:
+            if errors := phase.errors():
+                lines.append(f"{r.backend}, {name}: the figure is not valid:")
+                lines += [f"    {error}" for error in errors[:8]]
+    lines += ["", "targets:"]
+    for r in results:
+        for what, measured, target, passed in r.checks():
+            verdict = "PASS" if passed else "FAIL"
+            lines.append(f"{r.backend:<12}{what:<32}{measured:>10}  {target:<10}{verdict}")
+    verdict = "PASS" if results and all(r.passed for r in results) else "FAIL"
+    lines.append(f"overall: {verdict}")
+    return "\n".join(lines)
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
-        prog="python -m bench",
-        description="Interview answers per second vs a bare python-telegram-bot echo bot.",
+        prog="python -m bench interview",
+        description="The real bot against bare python-telegram-bot bots; direct; latency.",
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--answers", type=int, default=None, help="answers measured (600)")
-    parser.add_argument("--chats", type=int, default=6, help="concurrent chats (6)")
-    parser.add_argument("--quick", action="store_true", help="200 answers: a rough figure")
+    parser.add_argument("--quick", action="store_true", help="a small run: a smoke test")
+    parser.add_argument("--chats", type=int, help="chats of the throughput runs (8)")
+    parser.add_argument("--seconds", type=float, help="of each throughput run (15)")
+    parser.add_argument("--collaborators", type=int, help="of the latency run (200)")
+    parser.add_argument("--latency-seconds", type=float, help="of the latency run (60)")
     args = parser.parse_args(argv)
-    answers = args.answers or (200 if args.quick else 600)
-    if answers < 1 or args.chats < 1:
-        parser.error("--answers and --chats must be positive")
-    backends = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
-    return Options(backends, answers, args.chats)
-
-
-def table(results: Sequence[Result], options: Options) -> str:
-    lines = [
-        f"{options.answers} answers/messages over {options.chats} concurrent chats",
-        f"{'database':<11}{'echo msg/s':>12}{'answers/s':>12}{'ratio':>8}{'target':>8}  result"
-        f"{'button taps/s':>16}{'ceiling':>9}{'vs button':>11}{'direct/s':>10}",
-    ]
-    for r in results:
-        verdict = "PASS" if r.passed else "FAIL"
-        lines.append(
-            f"{r.backend:<11}{r.echo:>12.1f}{r.interview:>12.1f}"
-            f"{r.ratio:>7.2f}x{r.target:>7.2f}x  {verdict:<6}"
-            f"{r.button:>16.1f}{r.ceiling:>8.2f}x{r.own_cost:>10.2f}x{r.direct:>10.1f}"
-        )
-    for backend, reason in options.skipped.items():
-        lines.append(f"{backend:<11}skipped: {reason}")
-    if results:
-        lines += [
-            "ratio = answers/s / echo msg/s, the figure the target is about.",
-            "button = a bare python-telegram-bot bot making the Bot API calls of one button",
-            "answer (answerCallbackQuery + sendMessage) and nothing else; ceiling = button/echo,",
-            "the best ratio any bot answering buttons can reach here; vs button = answers/s /",
-            "button taps/s, what the database commit and the questionnaire engine cost;",
-            "direct = the same interviews handed straight to the Conversation, no Telegram:",
-            "the bot's own work alone.",
-        ]
-    return "\n".join(lines)
+    options = quick() if args.quick else Options()
+    for name in ("chats", "seconds", "collaborators", "latency_seconds"):
+        if (value := getattr(args, name)) is not None:
+            if value <= 0:
+                parser.error(f"--{name.replace('_', '-')} must be positive")
+            setattr(options, name, value)
+    options.backends = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    return options
 
 
 async def run(options: Options, out: TextIO = sys.stdout) -> list[Result]:
-    # The bot counts ages at this year's reference date; the plan must see the same ages.
-    dates = ReviewDates(ReferenceRule.parse(REFERENCE_DATE), ZoneInfo(TIMEZONE))
-    now = datetime.now(UTC)
-    today = dates.reference(dates.local_day(now).year, now)
-    plan = build_plan(today)
+    # Before any clock starts: what each question's answer is (the bot counts ages at this
+    # year's reference date, and so does the plan).
+    plan = build_plan(reference_today())
     results = []
     for backend in options.backends:
         if backend == "postgresql" and (reason := await postgres_unavailable()):
             options.skipped[backend] = reason
             continue
-        # The baselines run right before and after the interview and each pair is averaged,
-        # so a machine that gets busier or quieter meanwhile doesn't tilt the ratios.
-        echo = await echo_rate(options.answers, options.chats)
-        button = await button_rate(options.answers, options.chats)
-        interview = await interview_rate(backend, options.answers, options.chats, plan)
-        button += await button_rate(options.answers, options.chats)
-        echo += await echo_rate(options.answers, options.chats)
-        direct = await interview_rate(backend, options.answers, options.chats, plan, telegram=False)
-        results.append(Result(backend, echo / 2, interview, TARGETS[backend], button / 2, direct))
-    print(table(results, options), file=out)
+        results.append(await measure(backend, plan, options))
+    print(report(results, options), file=out)
     return results
 
 
@@ -720,4 +492,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     options = parse_options(argv)
     results = asyncio.run(run(options))
-    return 0 if all(result.passed for result in results) else 1
+    return 0 if results and all(result.passed for result in results) else 1

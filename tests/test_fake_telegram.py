@@ -6,7 +6,6 @@ import asyncio
 import datetime as dtm
 import io
 import json
-import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -237,20 +236,19 @@ async def test_long_poll_returns_a_queued_update(fake: FakeTelegram, bot: Bot) -
         await fake.user().send_command("/start", "ABC123")
 
     sender = asyncio.create_task(send_later())
-    started = time.monotonic()
-    (update,) = await bot.get_updates(timeout=5)
+    # A poll far longer than the test may run: only the update's arrival can end it (the
+    # guard turns a poll that ignores it into a failure instead of a hang).
+    async with asyncio.timeout(120):
+        (update,) = await bot.get_updates(timeout=3600, read_timeout=3700)
     await sender
 
-    assert time.monotonic() - started < 2
     assert update.message is not None and update.message.text == "/start ABC123"
     assert update.message.entities[0].type == "bot_command"
     assert update.effective_user is not None and update.effective_user.language_code == "vi"
 
 
 async def test_long_poll_times_out_with_empty_list(bot: Bot) -> None:
-    started = time.monotonic()
     assert await bot.get_updates(timeout=dtm.timedelta(seconds=0.2)) == ()
-    assert 0.2 <= time.monotonic() - started < 1
 
 
 async def test_offset_confirms_earlier_updates(fake: FakeTelegram, bot: Bot) -> None:
