@@ -8,7 +8,9 @@ on disk (WAL, ``synchronous=FULL``), so commits pay for their fsync.
 
     python -m bench.writepath [--chats 1,8,32] [--rounds 1]
 
-Prints turns/s for each number of chats. Information only: no target.
+Prints, for each number of chats, turns per second, COMMITs per turn, and the process's CPU
+time per turn (every thread's, aiosqlite's included: less sensitive to a busy machine than
+the rate). Information only: no target.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ import itertools
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import event
 
 from bot.admin import add_user
 from bot.conversation import Conversation
@@ -68,10 +73,19 @@ async def interview(collab: Collaborator, code: str) -> None:
     assert any(f"Đã hoàn thành phỏng vấn hộ {code}" in reply for reply in asked), asked
 
 
-async def run(chats: int, rounds: int, folder: Path) -> float:
-    """Turns per second of ``chats`` collaborators each interviewing ``rounds`` households."""
+@dataclass
+class Figures:
+    turns_per_second: float
+    commits_per_turn: float
+    cpu_ms_per_turn: float
+
+
+async def run(chats: int, rounds: int, folder: Path) -> Figures:
+    """``chats`` collaborators each interviewing ``rounds`` households at once."""
     url = f"sqlite+aiosqlite:///{folder / f'bench-{chats}.db'}"
     engine = create_engine(url)
+    commits: list[object] = []
+    event.listen(engine.sync_engine, "commit", commits.append)
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
@@ -105,10 +119,12 @@ async def run(chats: int, rounds: int, folder: Path) -> float:
             for code in codes[index]:
                 await interview(collab, code)
 
-        started = time.perf_counter()
+        commits.clear()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(chat(index) for index in range(chats)))
-        elapsed = time.perf_counter() - started
-        return conversation.turns / elapsed
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        turns = conversation.turns
+        return Figures(turns / elapsed, len(commits) / turns, 1000 * cpu / turns)
     finally:
         await engine.dispose()
 
@@ -116,10 +132,14 @@ async def run(chats: int, rounds: int, folder: Path) -> float:
 async def main(chat_counts: list[int], rounds: int) -> None:
     # On the disk the database would live on, not a tmpfs: the fsync is what is measured.
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as folder:
-        print(f"{'chats':>6} {'turns/s':>9}")
+        print(f"{'chats':>6} {'turns/s':>9} {'commits/turn':>13} {'CPU ms/turn':>12}")
         for chats in chat_counts:
-            rate = await run(chats, rounds, Path(folder))
-            print(f"{chats:>6} {rate:>9.1f}", flush=True)
+            got = await run(chats, rounds, Path(folder))
+            print(
+                f"{chats:>6} {got.turns_per_second:>9.1f} {got.commits_per_turn:>13.2f} "
+                f"{got.cpu_ms_per_turn:>12.2f}",
+                flush=True,
+            )
 
 
 def parse(argv: list[str] | None = None) -> Any:

@@ -343,7 +343,9 @@ class GroupedWrites:
     A unit that raises is undone alone and its caller gets the error; the others commit.
     Every caller learns its outcome only once the COMMIT succeeded, and if it fails, each
     of them gets its error: no reply is sent as if stored before it is durable. Units run
-    in the order they arrived, so one person's turns keep theirs.
+    in the order they arrived, so one person's turns keep theirs. A caller that goes away
+    (cancelled) before its unit began leaves it out; once begun, the unit is applied all
+    the same, like a transaction whose reply is lost on the way.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], limit: int) -> None:
@@ -382,7 +384,8 @@ class GroupedWrites:
                         raise
                     except Exception as error:
                         # Undone alone; saying so promises nothing stored.
-                        done.set_exception(error)
+                        if not done.done():
+                            done.set_exception(error)
                 await group.commit()
         except BaseException as error:
             # Nothing of the batch is stored: every caller is told its work failed.

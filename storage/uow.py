@@ -113,15 +113,19 @@ class GroupTransaction:
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        connection = await self.session.connection()
-        self._sqlite = connection.dialect.name == "sqlite"
-        if self._sqlite:
-            # Python's sqlite3 begins a transaction only at the first write, so a first
-            # savepoint would begin one of its own, and releasing it would commit.
-            # IMMEDIATE takes the write lock now, before anything is read, so waiting for
-            # another process's lock happens here, in SQLite's busy handler on aiosqlite's
-            # thread, and a read can never have to be redone as a write.
-            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            connection = await self.session.connection()
+            self._sqlite = connection.dialect.name == "sqlite"
+            if self._sqlite:
+                # Python's sqlite3 begins a transaction only at the first write, so a first
+                # savepoint would begin one of its own, and releasing it would commit.
+                # IMMEDIATE takes the write lock now, before anything is read, so waiting
+                # for another process's lock happens here, in SQLite's busy handler on
+                # aiosqlite's thread, and a read can never have to be redone as a write.
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            await self.session.close()
+            raise
         return self
 
     async def __aexit__(

@@ -285,3 +285,54 @@ async def test_an_integrity_error_in_one_turn_leaves_the_session_usable(
     assert outcomes[0] == "a" and outcomes[2] == "b"
     assert isinstance(outcomes[1], IntegrityError)
     assert await claimed(database) == {"a", "b"}
+
+
+@SQLITE_ONLY
+async def test_a_caller_gone_before_its_write_began_leaves_it_out(database: Database) -> None:
+    writes = GroupedWrites(database.sessions, limit=32)
+    gate = Gate()
+    first = asyncio.create_task(writes.run(gate))
+    await gate.entered.wait()
+    gone = asyncio.create_task(writes.run(claim("gone")))
+    stays = asyncio.create_task(writes.run(claim("stays")))
+    await asyncio.sleep(0)
+    gone.cancel()
+    gate.open.set()
+    await first
+    assert await stays == "stays"
+    assert gone.cancelled()
+    assert await claimed(database) == {"stays"}
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["applied", "undone"])
+@SQLITE_ONLY
+async def test_a_caller_gone_while_its_write_runs_disturbs_no_other(
+    database: Database, fails: bool
+) -> None:
+    """Once begun, a write runs to its end (applied, or undone if it raises) though its
+    caller went away, as if its reply were lost; the writes of its batch are unaffected."""
+    writes = GroupedWrites(database.sessions, limit=32)
+    gate, inside = Gate(), Gate()
+
+    async def slow(uow: UnitOfWork) -> str:
+        await uow.updates.claim("test", "slow")
+        await inside(uow)
+        if fails:
+            raise ValueError("slow")
+        return "slow"
+
+    first = asyncio.create_task(writes.run(gate))
+    await gate.entered.wait()
+    running = asyncio.create_task(writes.run(slow))
+    after = asyncio.create_task(writes.run(claim("after")))
+    await asyncio.sleep(0)
+    gate.open.set()
+    await first
+    await inside.entered.wait()
+    running.cancel()
+    await asyncio.sleep(0)
+    inside.open.set()
+
+    assert await after == "after"
+    assert running.cancelled()
+    assert await claimed(database) == ({"after"} if fails else {"slow", "after"})
