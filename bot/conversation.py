@@ -374,12 +374,14 @@ class GroupedWrites:
     async def _apply(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
         applied: list[tuple[asyncio.Future[Any], Any]] = []
         try:
+            # Left out: those whose caller went away before they began.
+            live = [(work, done) for work, done in batch if not done.cancelled()]
             async with GroupTransaction(self._sessions) as group:
-                for work, done in batch:
+                for work, done in live:
                     if done.cancelled():
-                        continue  # its caller went away before it began: nothing to apply
+                        continue
                     try:
-                        applied.append((done, await group.run(work)))
+                        applied.append((done, await group.run(work, alone=len(live) == 1)))
                     except TransactionLost:
                         raise
                     except Exception as error:

@@ -139,22 +139,27 @@ class GroupTransaction:
         finally:
             await self.session.close()
 
-    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]], *, alone: bool = False) -> T:
         """``work`` on a unit of work of its own, in a savepoint; what it raises, it raises
-        with its changes undone (:class:`TransactionLost` if they can't be undone alone)."""
+        with its changes undone (:class:`TransactionLost` if they can't be undone alone).
+
+        ``alone``: the only part of this transaction, so it needs no savepoint: if it
+        raises, the whole transaction is undone."""
         part = UnitOfWork(self._sessions)
         part._bind(self.session)
         part._in_group = True
-        savepoint = await self.session.begin_nested()
+        savepoint = None if alone else await self.session.begin_nested()
         try:
             result = await work(part)
-            await savepoint.commit()
+            if savepoint is not None:
+                await savepoint.commit()
         except Exception:
             try:
-                await savepoint.rollback()
+                await (self.session if savepoint is None else savepoint).rollback()
             except Exception as error:
                 raise TransactionLost() from error
-            await self._check()
+            if savepoint is not None:
+                await self._check()
             raise
         finally:
             # Each part starts with no objects loaded, as in a transaction of its own, and

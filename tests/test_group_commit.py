@@ -336,3 +336,15 @@ async def test_a_caller_gone_while_its_write_runs_disturbs_no_other(
     assert await after == "after"
     assert running.cancelled()
     assert await claimed(database) == ({"after"} if fails else {"slow", "after"})
+
+
+@SQLITE_ONLY
+async def test_a_write_alone_in_its_batch_is_undone_whole_when_it_raises(
+    database: Database,
+) -> None:
+    """A batch of one needs no savepoint; what it raises still undoes it."""
+    writes = GroupedWrites(database.sessions, limit=32)
+    with pytest.raises(ValueError):
+        await writes.run(claim("a", then_fail=True))
+    assert await writes.run(claim("b")) == "b"
+    assert await claimed(database) == {"b"}
