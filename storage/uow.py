@@ -151,7 +151,10 @@ class GroupTransaction:
         savepoint = None if alone else await self.session.begin_nested()
         try:
             result = await work(part)
-            if savepoint is not None:
+            # Written now what the part only added: expunge_all() below would drop it.
+            if savepoint is None:
+                await self.session.flush()
+            else:
                 await savepoint.commit()
         except Exception:
             try:

@@ -348,3 +348,22 @@ async def test_a_write_alone_in_its_batch_is_undone_whole_when_it_raises(
         await writes.run(claim("a", then_fail=True))
     assert await writes.run(claim("b")) == "b"
     assert await claimed(database) == {"b"}
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "grouped"])
+@SQLITE_ONLY
+async def test_what_a_write_only_adds_is_stored(database: Database, alone: bool) -> None:
+    """Objects added to the session and never flushed by the write itself (an audit
+    row) are stored with it."""
+    writes = GroupedWrites(database.sessions, limit=32)
+
+    async def adds(uow: UnitOfWork) -> None:
+        uow.session.add(ProcessedUpdate(platform="test", update_key="added"))
+
+    if alone:
+        await writes.run(adds)
+    else:
+        first, tasks = await behind_a_gate(writes, [adds, claim("other")])
+        await first
+        await asyncio.gather(*tasks)
+    assert "added" in await claimed(database)
