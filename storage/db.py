@@ -10,11 +10,11 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from storage import sqlite_driver
 from storage.models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -26,9 +26,18 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
     # dates, answers) into whatever log or traceback shows it.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        _ensure_sqlite_folder(url)
-        # aiosqlite, crossing threads once per statement rather than four times.
-        engine = create_async_engine(url, module=sqlite_driver.dbapi(), **kwargs)
+        # Stock aiosqlite: every statement runs on the connection's own thread, so neither
+        # a long read nor SQLite's wait for another process's write lock (busy_timeout)
+        # ever holds up the event loop.
+        if in_memory(url):
+            # One database per connection: the engine keeps a single one, lent to one
+            # transaction at a time (the others wait for it without blocking the loop).
+            kwargs.setdefault("poolclass", AsyncAdaptedQueuePool)
+            kwargs.setdefault("pool_size", 1)
+            kwargs.setdefault("max_overflow", 0)
+        else:
+            _ensure_sqlite_folder(url)
+        engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     if schema:
@@ -40,9 +49,16 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
     return create_async_engine(url, **kwargs)
 
 
+def in_memory(url: str) -> bool:
+    """Whether the SQLite ``url`` names a private in-memory database."""
+    return make_url(url).database in (None, "", ":memory:")
+
+
 def _ensure_sqlite_folder(url: str) -> None:
-    path = url.split(":///", 1)[-1].split("?", 1)[0]
-    if path and path != ":memory:":
+    parsed = make_url(url)
+    path = parsed.database
+    # A URI filename (``?uri=true``) is SQLite's to read, options and all.
+    if path and not parsed.query.get("uri"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # The database holds personal data: created readable by its owner only. SQLite
         # gives its -wal and -shm files the database file's permissions.

@@ -1,31 +1,33 @@
-"""The database plumbing under the chat: the SQLite driver and recovery from a lost
-PostgreSQL connection."""
+"""The database plumbing under the chat: SQLite through stock aiosqlite (nothing waits on
+the event loop, ``:memory:`` works), and recovery from a lost PostgreSQL connection."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation import Conversation
 from bot.messages import Text
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from locales.catalog import translate
-from storage.db import create_engine, session_factory
-from storage.sqlite_driver import OneTripConnection
+from storage.db import create_engine, in_memory, session_factory, upgrade
+from storage.models import Role
 from storage.uow import UnitOfWork
 from tests.conftest import POSTGRES_URL, POSTGRESQL_ONLY, SQLITE_ONLY, Database
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.helpers import message
+from tests.helpers import add_terminal_users, message, seed_areas
 
 
 @SQLITE_ONLY
-async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
+async def test_sqlite_through_aiosqlite_behaves_like_a_dbapi(database: Database) -> None:
     engine = database.engine
     async with engine.begin() as connection:
         await connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
@@ -55,76 +57,94 @@ async def test_sqlite_driver_behaves_like_a_dbapi(database: Database) -> None:
         assert await connection.scalar(text("SELECT count(*) FROM t")) == 4
 
 
-async def _connection_of(uow: UnitOfWork) -> OneTripConnection:
-    raw = await (await uow.session.connection()).get_raw_connection()
-    assert isinstance(raw.dbapi_connection, OneTripConnection)
-    return raw.dbapi_connection
+@SQLITE_ONLY
+async def test_a_long_read_runs_off_the_event_loop(database: Database) -> None:
+    """A statement that can only finish once the event loop has run something else: had
+    it run on the loop's thread, the loop could not have let it finish."""
+    engine = create_engine(database.url)
+    entered, release = threading.Event(), threading.Event()
+    ran_on: list[int] = []
+
+    def wait_for_the_loop() -> int:
+        ran_on.append(threading.get_ident())
+        entered.set()
+        return int(release.wait(timeout=30))
+
+    def register(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.create_function("wait_for_the_loop", 0, wait_for_the_loop)
+
+    event.listen(engine.sync_engine, "connect", register)
+    try:
+        async with engine.connect() as connection:
+            reading = asyncio.create_task(connection.scalar(text("SELECT wait_for_the_loop()")))
+            assert await asyncio.to_thread(entered.wait, 30)
+            release.set()
+            assert await reading == 1
+    finally:
+        await engine.dispose()
+    assert ran_on != [threading.get_ident()]
 
 
 @SQLITE_ONLY
-async def test_a_brief_transaction_goes_inline_once_it_holds_the_write_lock(
-    database: Database,
+async def test_waiting_for_another_process_lock_blocks_no_one(
+    database: Database, settings: Settings
 ) -> None:
-    async with UnitOfWork(database.sessions, brief=True) as uow:
-        connection = await _connection_of(uow)
-        await uow.session.execute(text("SELECT count(*) FROM users"))
-        assert connection.brief and not connection.write_locked  # a read takes no lock
-        assert await uow.updates.claim("telegram", "1")
-        assert connection.write_locked
-        assert not await uow.updates.claim("telegram", "1")  # inline, same answer
-        await uow.commit()
-        assert not connection.brief and not connection.write_locked
-    async with UnitOfWork(database.sessions) as uow:
-        connection = await _connection_of(uow)
-        assert await uow.updates.claim("telegram", "2")
-        assert not connection.write_locked  # not brief: every statement on the thread
-
-
-@SQLITE_ONLY
-async def test_an_inline_failure_rolls_back_and_the_connection_carries_on(
-    database: Database,
-) -> None:
-    with pytest.raises(IntegrityError):
-        async with UnitOfWork(database.sessions, brief=True) as uow:
-            assert await uow.updates.claim("telegram", "1")
-            await uow.session.execute(
-                text("INSERT INTO areas (code, name, level) VALUES ('X', 'X', 'village')")
-            )
-            await uow.session.execute(
-                text("INSERT INTO areas (code, name, level) VALUES ('X', 'Y', 'village')")
-            )
-    async with UnitOfWork(database.sessions, brief=True) as uow:
-        assert await uow.updates.claim("telegram", "1")  # the first claim was undone
-        assert await uow.session.scalar(text("SELECT count(*) FROM areas")) == 0
-        await uow.commit()
-
-
-@SQLITE_ONLY
-async def test_waiting_for_another_process_lock_blocks_no_one(database: Database) -> None:
-    """The first write of a brief transaction waits for SQLite's lock on aiosqlite's
-    thread: meanwhile the event loop, i.e. every other chat, goes on."""
+    """A turn waits for SQLite's write lock on aiosqlite's thread: meanwhile the event
+    loop, i.e. every other chat, goes on (a read completes)."""
+    conversation = Conversation(database.sessions, settings)
     path = database.url.split(":///", 1)[1]
     other = sqlite3.connect(path, timeout=0)
     other.execute("BEGIN IMMEDIATE")  # another process (the CLI, say) is writing
     try:
-
-        async def claim() -> bool:
-            async with UnitOfWork(database.sessions, brief=True) as uow:
-                claimed = await uow.updates.claim("telegram", "7")
-                await uow.commit()
-                return claimed
-
-        waiting = asyncio.create_task(claim())
-        ticks = 0
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-            ticks += 1
+        waiting = asyncio.create_task(conversation.handle(message("/help", update_key="7")))
+        await asyncio.sleep(0)  # the turn is queued and its transaction begins
+        async with UnitOfWork(database.sessions) as uow:
+            assert await uow.session.scalar(text("SELECT count(*) FROM processed_updates")) == 0
         assert not waiting.done()
-        assert ticks == 20
     finally:
         other.rollback()
         other.close()
-    assert await waiting
+    replies = await waiting
+    assert replies and translate("error.internal", "vi") not in str(replies)
+    async with UnitOfWork(database.sessions) as uow:
+        assert not await uow.updates.claim("terminal", "7")
+
+
+async def test_an_in_memory_database_carries_the_whole_stack() -> None:
+    """``:memory:``: one database per connection, so the engine keeps a single one, which
+    migrations, turns, their receipts and reads all share."""
+    url = "sqlite+aiosqlite:///:memory:"
+    settings = load_settings(DATABASE_URL=url, RASOAT_LOCALE="vi")
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        await seed_areas(sessions)
+        await add_terminal_users(sessions, {"111": (Role.COLLABORATOR, "87-MH-A1")})
+        conversation = Conversation(sessions, settings)
+
+        first = message("/whoami", update_key="1")
+        second = message("/help", update_key="2")
+        whoami, help_ = await asyncio.gather(
+            conversation.handle(first), conversation.handle(second)
+        )
+        await conversation.delivered(first)
+        again = await conversation.handle(message("/whoami", update_key="1"))
+
+        assert "Ấp 1" in str(whoami)
+        assert help_ and translate("error.internal", "vi") not in str(help_)
+        assert again == []  # the same update, already applied
+        async with UnitOfWork(sessions) as uow:
+            assert await uow.session.scalar(text("SELECT count(*) FROM processed_updates")) == 2
+    finally:
+        await engine.dispose()
+
+
+def test_an_in_memory_url_is_told_from_a_file() -> None:
+    assert in_memory("sqlite+aiosqlite:///:memory:")
+    assert in_memory("sqlite+aiosqlite://")
+    assert not in_memory("sqlite+aiosqlite:///data/rasoat.db")
+    assert not in_memory("sqlite+aiosqlite:////srv/rasoat/:memory:.db")
 
 
 @POSTGRESQL_ONLY
