@@ -1,9 +1,9 @@
 """The household list's decisions: which page to show, what a search or a pick does.
 
-A turn that shows a page takes two pure steps around the shell's one read: ``decide``
-says which page (the state to store and read), ``render`` turns the page read into the
-reply. Statuses are the stored values ("completed", "in_progress"), so nothing here needs
-the storage models.
+A turn that shows a page takes pure steps around the shell's read: ``decide`` says which
+page (the state to store and read), ``past_end`` has a page past the end of the list read
+again as the last one, ``render`` turns the page read into the reply. Statuses are the
+stored values ("completed", "in_progress"), so nothing here needs the storage models.
 """
 
 from __future__ import annotations
@@ -137,6 +137,15 @@ class Page:
     rows: Sequence[Row]
     total: int
     """Households matching the search, on every page."""
+
+
+def past_end(page: Page) -> ListState | None:
+    """The last page to read instead, when ``page`` lies past the end of the list (a
+    button of a list that has shrunk since, or forged): never an empty page."""
+    if page.rows or page.total == 0 or page.state.offset == 0:
+        return None
+    last = (page.total - 1) // PAGE_SIZE * PAGE_SIZE
+    return ListState(page.state.query, last)
 
 
 def render(page: Page, locale: str) -> list[Outgoing]:

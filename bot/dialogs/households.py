@@ -37,8 +37,11 @@ async def _turn(ctx: DialogContext, state: ListState, event: core.Event) -> list
         case core.Reply(replies):
             return list(replies)
         case core.ShowPage(state):
-            await ctx.uow.dialogs.set(ctx.user, DIALOG, state.to_json())
-            return core.render(await _read(ctx, state), ctx.locale)
+            page = await _read(ctx, state)
+            if (last := core.past_end(page)) is not None:
+                page = await _read(ctx, last)
+            await ctx.uow.dialogs.set(ctx.user, DIALOG, page.state.to_json())
+            return core.render(page, ctx.locale)
         case core.OpenHousehold(household_id, given):
             household = await ctx.uow.households.get(household_id)
             if household is None or not await may_interview(ctx, household):
