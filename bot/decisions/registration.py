@@ -81,7 +81,7 @@ class Refuse:
 
 @dataclass(frozen=True, slots=True)
 class LockedOut:
-    """A code from a locked chat: refused unread, counted no further."""
+    """A code from a locked chat: refused whatever it is, counted no further."""
 
 
 @dataclass(frozen=True, slots=True)
