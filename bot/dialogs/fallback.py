@@ -1,42 +1,44 @@
-"""Replies for everything no dialog expects, so the bot never goes silent."""
+"""Replies for everything no dialog expects: the shell of :mod:`bot.decisions.fallback`,
+whose replies depend on the language and what was sent only."""
 
 from __future__ import annotations
 
 from bot.context import DialogContext
+from bot.decisions import fallback as core
+from bot.decisions.fallback import MAX_TEXT_LENGTH
 from bot.dialogs import menu
-from bot.messages import Notice, Outgoing, Text
+from bot.messages import Outgoing
 
-# Longer than any answer the questionnaire needs; a paste this long is a mistake.
-MAX_TEXT_LENGTH = 1000
+__all__ = ["MAX_TEXT_LENGTH"]
 
 
 def unknown_command(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("fallback.unknown_command", command=ctx.incoming.command or ""))]
+    return core.unknown_command(ctx.locale, ctx.incoming.command or "")
 
 
 def not_allowed(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("fallback.not_allowed", command=ctx.incoming.command or ""))]
+    return core.not_allowed(ctx.locale, ctx.incoming.command or "")
 
 
 def button_not_allowed(ctx: DialogContext) -> list[Outgoing]:
-    return [Notice(ctx.t("fallback.button_not_allowed"))]
+    return core.button_not_allowed(ctx.locale)
 
 
 def deactivated(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("fallback.deactivated"))]
+    return core.deactivated(ctx.locale)
 
 
 def unsupported(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("fallback.unsupported"))]
+    return core.unsupported(ctx.locale)
 
 
 def too_long(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("fallback.too_long", limit=MAX_TEXT_LENGTH))]
+    return core.too_long(ctx.locale)
 
 
 def stale_button(ctx: DialogContext) -> list[Outgoing]:
-    return [Notice(ctx.t("fallback.stale_button"))]
+    return core.stale_button(ctx.locale)
 
 
 async def idle_text(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("fallback.idle_text")), *await menu.main_menu(ctx)]
+    return core.idle_text(ctx.locale, menu.menu_for(ctx))

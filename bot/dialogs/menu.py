@@ -1,10 +1,18 @@
-"""Help, the role's main menu, and who-am-I."""
+"""Help, the role's main menu, and who-am-I: the shell of :mod:`bot.decisions.menu`,
+which builds them from the user's role and language alone."""
 
 from __future__ import annotations
 
 from bot.commands import commands_for
 from bot.context import DialogContext
-from bot.messages import Choice, Choices, CommandMenu, Outgoing, Text
+from bot.decisions import menu as core
+from bot.messages import CommandMenu, Outgoing
+from storage.models import User
+
+
+def _user(ctx: DialogContext) -> User:
+    assert ctx.user is not None
+    return ctx.user
 
 
 async def main_menu(ctx: DialogContext, *, with_command_menu: bool = False) -> list[Outgoing]:
@@ -13,53 +21,26 @@ async def main_menu(ctx: DialogContext, *, with_command_menu: bool = False) -> l
 
 def menu_for(ctx: DialogContext, *, with_command_menu: bool = False) -> list[Outgoing]:
     """The role's main menu: it reads nothing but the user's role and language."""
-    assert ctx.user is not None
-    specs = [spec for spec in commands_for(ctx.user.role) if spec.in_menu]
-    buttons = tuple(Choice(ctx.t(f"menu.{spec.name}"), f"cmd:{spec.name}") for spec in specs)
-    title = ctx.t("menu.title", role=ctx.t(f"role.{ctx.user.role.value}"))
-    out: list[Outgoing] = [Choices(title, buttons, columns=2)]
-    if with_command_menu:
-        out.append(command_menu(ctx))
-    return out
-
-
-def command_menu(ctx: DialogContext) -> CommandMenu:
-    assert ctx.user is not None
-    return CommandMenu(
-        tuple(
-            (spec.name, ctx.t(f"command.{spec.name}"))
-            for spec in commands_for(ctx.user.role)
-            if spec.listed
-        )
+    role = _user(ctx).role
+    return core.main_menu(
+        role.value, ctx.locale, commands_for(role), with_command_menu=with_command_menu
     )
 
 
+def command_menu(ctx: DialogContext) -> CommandMenu:
+    return core.command_menu(ctx.locale, commands_for(_user(ctx).role))
+
+
 async def show_menu(ctx: DialogContext) -> list[Outgoing]:
-    return await main_menu(ctx)
+    return menu_for(ctx)
 
 
 async def show_help(ctx: DialogContext) -> list[Outgoing]:
-    assert ctx.user is not None
-    lines = [ctx.t(f"help.intro.{ctx.user.role.value}"), ""]
-    lines += [
-        f"/{spec.name} — {ctx.t(f'command.{spec.name}')}"
-        for spec in commands_for(ctx.user.role)
-        if spec.listed
-    ]
-    lines += ["", ctx.t("help.footer")]
-    return [Text("\n".join(lines))]
+    role = _user(ctx).role
+    return core.help_text(role.value, ctx.locale, commands_for(role))
 
 
 async def who_am_i(ctx: DialogContext) -> list[Outgoing]:
-    assert ctx.user is not None
-    areas = ", ".join(f"{area.name} ({area.code})" for area in ctx.user.areas) or "—"
-    return [
-        Text(
-            ctx.t(
-                "whoami.text",
-                name=ctx.user.display_name,
-                role=ctx.t(f"role.{ctx.user.role.value}"),
-                areas=areas,
-            )
-        )
-    ]
+    user = _user(ctx)
+    areas = [(area.name, area.code) for area in user.areas]
+    return core.who_am_i(user.display_name, user.role.value, areas, ctx.locale)

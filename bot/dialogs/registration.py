@@ -1,25 +1,33 @@
-"""Registration: `/start CODE` (or a t.me deep link) binds a chat user to an invite."""
+"""Registration: `/start CODE` (or a t.me deep link) binds a chat user to an invite.
+
+The shell of :mod:`bot.decisions.registration`: it loads what each step needs (the chat's
+recent wrong codes, the invite the code names), claims the invite with a conditional
+UPDATE when the core says so and tells it whether the claim won, then writes the effects.
+"""
 
 from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from bot.commands import commands_for
 from bot.context import DialogContext
-from bot.dialogs import menu
-from bot.messages import Outgoing, Text
+from bot.decisions import menu as menus
+from bot.decisions import registration as core
+from bot.decisions.registration import WRONG_CODES_ALLOWED, normalise_code
+from bot.messages import Outgoing
 from bot.server_key import server_key
 from storage.models import Area, Invite, Role, User
 from storage.uow import UnitOfWork
 
+__all__ = ["WRONG_CODES_ALLOWED", "WRONG_CODES_WINDOW", "normalise_code"]
+
 # No 0/O, 1/I/L: codes are read aloud over the phone and copied from paper.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-# Wrong codes one chat may send within a day before registration from it is locked until
-# commune staff lift it (`rasoat invites unlock`): enough for typing slips, far too few to
-# guess a code.
-WRONG_CODES_ALLOWED = 5
+# The window WRONG_CODES_ALLOWED counts in.
 WRONG_CODES_WINDOW = timedelta(days=1)
 
 log = logging.getLogger(__name__)
@@ -27,11 +35,6 @@ log = logging.getLogger(__name__)
 
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
-def normalise_code(text: str) -> str:
-    """Accept what people type: lower case, spaces, dashes ("k7px-3mqa")."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
 
 
 async def create_invite(
@@ -46,68 +49,77 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
+def _menu(locale: str) -> core.Env:
+    def menu(role: str, with_command_menu: bool) -> Sequence[Outgoing]:
+        commands = commands_for(Role(role))
+        return menus.main_menu(role, locale, commands, with_command_menu=with_command_menu)
+
+    return core.Env(locale, menu)
+
+
 async def start(ctx: DialogContext) -> list[Outgoing]:
-    code = normalise_code(ctx.incoming.args)
-    if ctx.user is not None:
-        if code:
-            return [Text(ctx.t("registration.already_registered")), *await menu.main_menu(ctx)]
-        return [Text(ctx.t("registration.welcome_back", name=ctx.user.display_name))] + (
-            await menu.main_menu(ctx, with_command_menu=True)
-        )
-    if not code:
-        return unknown_user(ctx)
-    platform, user_id = ctx.incoming.platform, ctx.incoming.user_id
-    failures = ctx.uow.registration_failures
+    env = _menu(ctx.locale)
+    user = ctx.user
+    member = core.Member(user.display_name, user.role.value) if user is not None else None
+    step = core.start(member, normalise_code(ctx.incoming.args), env)
+    if isinstance(step, core.Decision):
+        return list(step.replies)
+    incoming = ctx.incoming
     since = ctx.now - WRONG_CODES_WINDOW
-    if await failures.count_since(platform, user_id, since) >= WRONG_CODES_ALLOWED:
-        log.warning("registration attempt from a locked chat refused")
-        return [Text(ctx.t("registration.locked"))]
-    invite = await ctx.uow.invites.by_code(code, server_key(ctx.settings))
-    refusal = _refusal(invite, ctx.now)
-    if invite is not None and refusal is None and not await ctx.uow.invites.claim(invite, ctx.now):
-        refusal = "used"  # by someone else, a moment ago
-    if refusal is not None:
-        # The code is never logged or stored: a log is no place to collect guesses.
-        failures.record(platform, user_id, ctx.incoming.display_name, ctx.now)
-        ctx.uow.audit.record("invite.rejected", reason=refusal, platform=platform)
-        log.info("registration refused: %s code", refusal)
-        return [Text(ctx.t(f"registration.code_{refusal}"))]
-    assert invite is not None  # an unknown code is a refusal
-
-    user = await ctx.uow.users.add(
-        User(
-            platform=ctx.incoming.platform,
-            platform_user_id=ctx.incoming.user_id,
-            display_name=ctx.incoming.display_name or ctx.incoming.user_id,
-            role=invite.role,
-            locale=ctx.settings.locale,
-            areas=[invite.area],
+    failures = await ctx.uow.registration_failures.count_since(
+        incoming.platform, incoming.user_id, since
+    )
+    invite = await ctx.uow.invites.by_code(step.code, server_key(ctx.settings))
+    seen = (
+        core.InviteSeen(
+            invite.role.value, invite.area.name, invite.used_at is not None, invite.expires_at
         )
+        if invite is not None
+        else None
     )
-    await ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
-    invite.used_by = user.id
-    ctx.uow.audit.record(
-        "user.registered", actor=user, entity="invite", entity_id=invite.id, role=invite.role.value
-    )
-    ctx.user = user
-    welcome = ctx.t(
-        "registration.welcome",
-        name=user.display_name,
-        role=ctx.t(f"role.{user.role.value}"),
-        area=invite.area.name,
-    )
-    return [Text(welcome), *await menu.main_menu(ctx, with_command_menu=True)]
+    name = core.display_name(incoming.display_name, incoming.user_id)
+    decision = core.check(failures, seen, ctx.now, name, env)
+    if isinstance(decision, core.Claim):
+        assert invite is not None
+        claimed = await ctx.uow.invites.claim(invite, ctx.now)
+        decision = core.check(failures, seen, ctx.now, name, env, claimed=claimed)
+        assert isinstance(decision, core.Decision)
+    for effect in decision.effects:
+        await _apply(ctx, effect, invite)
+    return list(decision.replies)
 
 
-def _refusal(invite: Invite | None, now: datetime) -> str | None:
-    if invite is None:
-        return "unknown"
-    if invite.used_at is not None:
-        return "used"
-    if invite.expires_at <= now:
-        return "expired"
-    return None
+async def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> None:
+    incoming = ctx.incoming
+    match effect:
+        case core.LockedOut():
+            log.warning("registration attempt from a locked chat refused")
+        case core.Refuse(reason=reason):
+            # The code is never logged or stored: a log is no place to collect guesses.
+            ctx.uow.registration_failures.record(
+                incoming.platform, incoming.user_id, incoming.display_name, ctx.now
+            )
+            ctx.uow.audit.record("invite.rejected", reason=reason, platform=incoming.platform)
+            log.info("registration refused: %s code", reason)
+        case core.Register(name=name, role=role):
+            assert invite is not None
+            user = await ctx.uow.users.add(
+                User(
+                    platform=incoming.platform,
+                    platform_user_id=incoming.user_id,
+                    display_name=name,
+                    role=Role(role),
+                    locale=ctx.settings.locale,
+                    areas=[invite.area],
+                )
+            )
+            await ctx.uow.users.bind_chat(user, incoming.chat_id)
+            invite.used_by = user.id
+            ctx.uow.audit.record(
+                "user.registered", actor=user, entity="invite", entity_id=invite.id, role=role
+            )
+            ctx.user = user
 
 
 def unknown_user(ctx: DialogContext) -> list[Outgoing]:
-    return [Text(ctx.t("registration.unknown_user"))]
+    return core.unknown_user(ctx.locale)

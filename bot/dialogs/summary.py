@@ -13,99 +13,19 @@ without a year, the latest review year on the roster.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
 from bot.context import DialogContext
-from bot.messages import Choice, Choices, Deferred, Document, Notice, Outgoing, Text
+from bot.decisions import summary as core
+from bot.decisions.summary import CALLBACK, VILLAGES, Request, find_areas, parse_args
+from bot.messages import Choice, Choices, Deferred, Document, Outgoing, Text
 from exports.chart import employment_chart
 from exports.stats import AreaNode, AreaTree, build_report, village_breakdown
 from exports.summary import SummaryReport, render_summary, render_village_lines
-from forms.parsing import ascii_int
 from storage.models import Area, Household, Role
-from storage.text import fold
 from storage.uow import UnitOfWork
-
-CALLBACK = "sm"
-FULL = "s"
-VILLAGES = "v"
-MAX_BUTTONS = 8
-YEAR = re.compile(r"^(19|20|21)[0-9][0-9]$")
-# Folded phrases asking for the per-village lines.
-DETAIL_WORDS = ("chi tiet", "chitiet", "theo ap", "theoap", "theo xa", "villages", "detail")
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    query: str
-    year: int | None
-    villages: bool
-
-
-def parse_args(args: str) -> Request:
-    """ "Ấp 1 2024 theo ấp" -> Request("Ấp 1", 2024, True); order does not matter."""
-    words = args.split()
-    villages = False
-    folded = [fold(word) for word in words]
-    kept: list[str] = []
-    index = 0
-    while index < len(words):
-        pair = " ".join(folded[index : index + 2])
-        if pair in DETAIL_WORDS:
-            villages, index = True, index + 2
-            continue
-        if folded[index] in DETAIL_WORDS:
-            villages, index = True, index + 1
-            continue
-        kept.append(words[index])
-        index += 1
-    year = None
-    for word in reversed(kept):
-        if YEAR.match(word):
-            year = int(word)
-            kept.remove(word)
-            break
-    return Request(" ".join(kept), year, villages)
-
-
-def find_areas(nodes: Sequence[AreaNode], query: str) -> list[AreaNode]:
-    """The areas ``query`` names: an exact code; else, comparing accent-free names, the
-    exact name, then names holding it as whole words ("my hoa" for "Xã Mỹ Hòa", "ap" for
-    "Ấp 1" but not for "Tháp Mười"), then as word starts ("thap m")."""
-    wanted = fold(query)
-    if not wanted:
-        return []
-    by_code = [node for node in nodes if node.code.lower() == query.strip().lower()]
-    if by_code:
-        return by_code
-    padded = f" {wanted} "
-    prefix = re.compile(r"(^|\s)" + re.escape(wanted))
-    names = [(node, fold(node.name)) for node in nodes]
-    for matches in (
-        lambda name: name == wanted,
-        lambda name: padded in f" {name} ",
-        lambda name: prefix.search(name) is not None,
-    ):
-        found = [node for node, name in names if matches(name)]
-        if found:
-            return sorted(found, key=lambda node: node.code)
-    return []
-
-
-async def scope(ctx: DialogContext, tree: AreaTree) -> set[int] | None:
-    """The area ids the user may see; None means all (admin)."""
-    assert ctx.user is not None
-    if ctx.user.role is Role.ADMIN:
-        return None
-    found: set[int] = set()
-    for area in ctx.user.areas:
-        found.update(tree.subtree(area.id))
-    return found
 
 
 async def default_year(uow: UnitOfWork, current: int) -> int:
@@ -117,77 +37,51 @@ async def default_year(uow: UnitOfWork, current: int) -> int:
     return int(latest) if latest is not None else current
 
 
+def _viewer(ctx: DialogContext) -> core.Viewer:
+    assert ctx.user is not None
+    areas = tuple(core.AreaRef(area.id, area.code, area.name) for area in ctx.user.areas)
+    return core.Viewer(ctx.user.role is Role.ADMIN, areas, ctx.locale)
+
+
 async def summary(ctx: DialogContext) -> list[Outgoing]:
     """/summary [area] [year] [chi tiết]."""
-    assert ctx.user is not None
     request = parse_args(ctx.incoming.args)
     tree = await AreaTree.load(ctx.uow.session)
-    allowed = await scope(ctx, tree)
     year = request.year or await default_year(ctx.uow, ctx.now.astimezone(ctx.settings.tz).year)
-    if request.query:
-        matches = find_areas(list(tree.nodes.values()), request.query)
-        if not matches:
-            example = ctx.user.areas[0].code if ctx.user.areas else "87-MH"
-            return [
-                Text(ctx.t("summary.unknown_area", query=request.query, example=example, year=year))
-            ]
-        visible = [node for node in matches if allowed is None or node.id in allowed]
-        if not visible:
-            return _refuse(ctx, matches[0])
-    else:
-        visible = _own_areas(ctx, tree)
-        if not visible:
-            return [Text(ctx.t("summary.no_area"))]
-    if len(visible) > 1:
-        mode = VILLAGES if request.villages else FULL
-        buttons = tuple(
-            Choice(f"{node.name} ({node.code})", f"{CALLBACK}:{node.id}:{year}:{mode}")
-            for node in visible[:MAX_BUTTONS]
-        )
-        return [Choices(ctx.t("summary.pick_area", year=year), buttons)]
-    node, villages = visible[0], request.villages
-    return [Deferred(lambda later: _show(later, tree, node, year, villages=villages))]
+    return _run(ctx, tree, core.asked(request, year, tree, _viewer(ctx)))
 
 
 async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     """The area buttons and the per-village button; the data is re-checked, never trusted."""
-    assert ctx.user is not None
-    verb, _, rest = data.partition(":")
-    if verb != CALLBACK:
+    if data.partition(":")[0] != CALLBACK:
         return None
-    parts = rest.split(":")
-    area_id = ascii_int(parts[0]) if len(parts) == 3 else None
-    if area_id is None or not YEAR.fullmatch(parts[1]):
-        return [Notice(ctx.t("fallback.stale_button"))]
+    button = core.parse_button(data)
+    if button is None:
+        return list(core.stale(ctx.locale).replies)
     tree = await AreaTree.load(ctx.uow.session)
-    node = tree.nodes.get(area_id)
-    if node is None:
-        return [Notice(ctx.t("fallback.stale_button"))]
-    allowed = await scope(ctx, tree)
-    if allowed is not None and node.id not in allowed:
-        return _refuse(ctx, node)
-    year = int(parts[1])
-    if parts[2] == VILLAGES:
-        return [Deferred(lambda later: _show_villages(later, tree, node, year))]
-    return [Deferred(lambda later: _show(later, tree, node, year, villages=False))]
+    return _run(ctx, tree, core.pressed(button, tree, _viewer(ctx)))
 
 
-def _own_areas(ctx: DialogContext, tree: AreaTree) -> list[AreaNode]:
-    assert ctx.user is not None
-    if ctx.user.areas:
-        return [tree.nodes[area.id] for area in ctx.user.areas if area.id in tree.nodes]
-    if ctx.user.role is Role.ADMIN:
-        return [tree.nodes[area_id] for area_id in tree.children.get(None, [])]
-    return []
-
-
-def _refuse(ctx: DialogContext, node: AreaNode) -> list[Outgoing]:
-    assert ctx.user is not None
-    ctx.uow.audit.record(
-        "scope.refused", actor=ctx.user, entity="area", entity_id=node.code, command="summary"
-    )
-    own = ", ".join(f"{area.name} ({area.code})" for area in ctx.user.areas) or "—"
-    return [Text(ctx.t("summary.refused", area=f"{node.name} ({node.code})", areas=own))]
+def _run(ctx: DialogContext, tree: AreaTree, decision: core.Decision) -> list[Outgoing]:
+    """The turn's replies; the report itself is read after the commit (Deferred)."""
+    match decision:
+        case core.Reply(replies=replies, refused=refused):
+            if refused is not None:
+                ctx.uow.audit.record(
+                    "scope.refused",
+                    actor=ctx.user,
+                    entity="area",
+                    entity_id=refused,
+                    command="summary",
+                )
+            return list(replies)
+        case core.Show(node_id=node_id, year=year, villages=villages):
+            node = tree.nodes[node_id]
+            return [Deferred(lambda later: _show(later, tree, node, year, villages=villages))]
+        case core.ShowVillages(node_id=node_id, year=year):
+            node = tree.nodes[node_id]
+            return [Deferred(lambda later: _show_villages(later, tree, node, year))]
+    raise AssertionError(decision)
 
 
 async def _area(ctx: DialogContext, node: AreaNode) -> Area:
@@ -301,4 +195,4 @@ async def summary_cli(
     return render_summary(report, locale, villages=breakdown)
 
 
-__all__ = ["find_areas", "on_choice", "parse_args", "summary", "summary_cli"]
+__all__ = ["Request", "find_areas", "on_choice", "parse_args", "summary", "summary_cli"]
