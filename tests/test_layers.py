@@ -226,7 +226,7 @@ def test_the_check_reports_relative_sideways_and_dynamic_imports(tmp_path: Path)
 # Modules that decide what a turn does: plain values in, plain values out. They may import
 # nothing that reaches a database, a network or an event loop, however indirectly.
 PURE_MODULES = (
-    "bot.interview.core",
+    "bot.decisions.interview",
     "bot.interview.outcome",
     "bot.interview.render",
     "bot.decisions.households",

@@ -1,6 +1,6 @@
 """Interviewing one household: roster check, questions, /back, /skip, /review, /pause, /cancel.
 
-The shell around :mod:`bot.interview.core`, which decides every turn as a pure function:
+The shell around :mod:`bot.decisions.interview`, which decides every turn as a pure function:
 here a turn loads what it reads once (the cursor, the interview locked for update, its
 answers), asks the core, writes the effects and the new cursor in the same transaction,
 and returns the replies, which the conversation sends only after the commit. The cursor
@@ -15,10 +15,8 @@ from datetime import date
 from typing import Any
 
 from bot.context import DialogContext
-from bot.dialogs import menu
-from bot.dialogs.scope import may_interview
-from bot.interview import core
-from bot.interview.core import (
+from bot.decisions import interview as core
+from bot.decisions.interview import (
     CANCEL,
     REVIEW,
     ROSTER,
@@ -32,6 +30,8 @@ from bot.interview.core import (
     Snapshot,
     Typed,
 )
+from bot.dialogs import menu
+from bot.dialogs.scope import may_interview
 from bot.interview.results import household_rows, member_row
 from bot.interview.session import InterviewSession, roster_answers, start_interview
 from bot.messages import Choice, Choices, Notice, Outgoing, Text

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.interview import core
-from bot.interview.core import (
+from bot.decisions import interview as core
+from bot.decisions.interview import (
     Close,
     Commanded,
     Cursor,
