@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from exports.stats import build_report
 from locales.catalog import translate
@@ -50,6 +50,12 @@ async def load(database: Database) -> None:
                 details={"old": "Nguyễn Văn Hùng", "new": "Nguyễn Văn Hùng Em"},
             )
         )
+        # The chat's stored questionnaire state holds the answers, names included.
+        await session.execute(
+            update(Interview)
+            .where(Interview.id == interview)
+            .values(plan_state={"questionnaire": {"answers": {"members/0/name": NAMES[0]}}})
+        )
 
 
 async def everything_of(database: Database, year: int) -> str:
@@ -65,7 +71,7 @@ async def everything_of(database: Database, year: int) -> str:
             select(Classification.member_name, Classification.inputs).where(
                 Classification.interview_id.in_(interviews)
             ),
-            select(Interview.prefill).where(Interview.id.in_(interviews)),
+            select(Interview.prefill, Interview.plan_state).where(Interview.id.in_(interviews)),
             select(AuditEntry.details).where(
                 AuditEntry.entity == "interview",
                 AuditEntry.entity_id.in_(
