@@ -377,22 +377,32 @@ def _progress(turn: _Turn, question: Question) -> str:
     return ""
 
 
-def _record(turn: _Turn, items: Sequence[tuple[Path, AnswerValue]]) -> dict[str, Any]:
-    """Record answers as one step; returns the previous stored value of each row they
-    overwrote with another."""
-    after = turn.q.answer(items)
+def record(
+    before: Questionnaire, rows: Mapping[str, Any], items: Sequence[tuple[Path, AnswerValue]]
+) -> tuple[Record, dict[str, Any]]:
+    """Answers given as one step, over ``before`` whose stored rows are ``rows``: the rows
+    to write and delete, and the previous stored value of each row they overwrote with
+    another (for the audit log)."""
+    after = before.answer(items)
     given = {path_key(path) for path, _ in items}
-    old, new = turn.snapshot.rows, after.rows()
-    write = {k: v for k, v in new.items() if k in given or old.get(k, _NONE) != v}
-    delete = tuple(key for key in old if key not in new)
-    turn.effects.append(Record(after, old, new, write, delete))
-    turn.snapshot = replace(
-        turn.snapshot, questionnaire=after, rows=new, step=turn.snapshot.step + 1
-    )
-    return {key: old[key] for key in given if key in old and old[key] != new.get(key)}
+    new = after.rows()
+    write = {k: v for k, v in new.items() if k in given or rows.get(k, _NONE) != v}
+    delete = tuple(key for key in rows if key not in new)
+    previous = {key: rows[key] for key in given if key in rows and rows[key] != new.get(key)}
+    return Record(after, rows, new, write, delete), previous
 
 
 _NONE = object()
+
+
+def _record(turn: _Turn, items: Sequence[tuple[Path, AnswerValue]]) -> dict[str, Any]:
+    """Record answers as one step; returns what :func:`record` says they overwrote."""
+    step, previous = record(turn.q, turn.snapshot.rows, items)
+    turn.effects.append(step)
+    turn.snapshot = replace(
+        turn.snapshot, questionnaire=step.after, rows=step.after_rows, step=turn.snapshot.step + 1
+    )
+    return previous
 
 
 def _accept(turn: _Turn, question: Question, value: AnswerValue) -> list[Outgoing]:

@@ -84,13 +84,17 @@ async def _load(ctx: DialogContext) -> _Open | None:
     return _Open(cursor, session, dict(row.state), idle)
 
 
+def _household(household: Household) -> HouseholdInfo:
+    return HouseholdInfo(household.code, household.head_name, household.category.value)
+
+
 def _snapshot(session: InterviewSession, idle_seconds: float = 0.0) -> Snapshot:
-    interview, household = session.interview, session.household
+    interview = session.interview
     return Snapshot(
         interview_id=interview.id,
         status=interview.status.value,
         step=interview.step,
-        household=HouseholdInfo(household.code, household.head_name, household.category.value),
+        household=_household(session.household),
         prefill=dict(interview.prefill or {}),
         questionnaire=session.questionnaire,
         rows=session.rows,
@@ -169,7 +173,7 @@ async def open_household(ctx: DialogContext, household: Household) -> list[Outgo
     """Start, resume or review the interview of a household the user may interview."""
     assert ctx.user is not None
     current = await ctx.uow.interviews.open_for_household(household.id)
-    title = f"{household.code} · {household.head_name}"
+    title = _household(household).title
     if current is not None:
         if current.collaborator_id not in (None, ctx.user.id):
             other = await ctx.uow.users.get(current.collaborator_id)
@@ -287,5 +291,5 @@ async def _last_finished(ctx: DialogContext) -> list[Outgoing]:
     interview = await ctx.uow.interviews.get(interview_id)
     if interview is None or interview.status is not InterviewStatus.COMPLETED:
         return []
-    title = f"{interview.household.code} · {interview.household.head_name}"
+    title = _household(interview.household).title
     return [Text(ctx.t("interview.finished", household=title))]

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 
+from bot.decisions.interview import record
 from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_answer, set_answer
 from forms.codec import assemble, decode, flatten, key_path, path_key
 from forms.plan import Plan, compile_plan
@@ -124,13 +125,10 @@ class InterviewSession:
     ) -> dict[str, Any]:
         """Store several answers as one step, each as if given alone; returns the previous
         stored value of each path it overwrote with another."""
-        items = list(values)
-        after = self.questionnaire.answer(items)
-        given = {path_key(path) for path, _ in items}
-        old, new = self.rows, after.rows()
-        write = {k: v for k, v in new.items() if k in given or k not in old or old[k] != v}
-        await self.save(after, write, [k for k in old if k not in new], by, now)
-        return {k: old[k] for k in given if k in old and old[k] != new.get(k)}
+        step, previous = record(self.questionnaire, self.rows, list(values))
+        assert isinstance(step.after, Questionnaire)
+        await self.save(step.after, step.write, step.delete, by, now)
+        return previous
 
     @property
     def answers(self) -> dict[str, Any]:
