@@ -228,13 +228,15 @@ class Conversation:
         ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
         replies = route(ctx)
         asked = None
-        if user is not None and incoming.update_key is not None and must_be_seen(replies):
-            # Until the channel confirms these replies went out (delivered()), typed
-            # text is not taken as an answer: the person may not have seen the question.
-            current = work.dialogs.get(user)
-            if current is not None:
-                current.asked_at = ctx.now
-                asked = (user.id, ctx.now)
+        # Until the channel confirms these replies went out (delivered()), typed text is
+        # not taken as an answer: the person may not have seen the question.
+        if (
+            user is not None
+            and incoming.update_key is not None
+            and must_be_seen(replies)
+            and work.dialogs.mark_asked(user, now)
+        ):
+            asked = (user.id, now)
         return replies, ctx, asked
 
     async def _resolve(

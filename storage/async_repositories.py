@@ -183,6 +183,11 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
         return await self._run(lambda r: r.delete_answers(interview, paths))
 
+    async def advance(
+        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> None:
+        return await self._run(lambda r: r.advance(interview, step, at, plan_state))
+
     async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
         return await self._run(lambda r: r.statuses(household_ids))
 
@@ -247,6 +252,9 @@ class AsyncDialogStateRepository(_Async[DialogStateRepository]):
 
     async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
         return await self._run(lambda r: r.set(user, dialog, state))
+
+    async def mark_asked(self, user: User, at: datetime) -> bool:
+        return await self._run(lambda r: r.mark_asked(user, at))
 
     async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         return await self._run(lambda r: r.seen(receipts, now))

@@ -12,12 +12,14 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import (
     Answer,
     Area,
     AreaYearStats,
     AuditEntry,
+    Base,
     ChatBinding,
     Classification,
     DialogState,
@@ -117,6 +119,18 @@ def _answer_upsert(dialect: str) -> Any:
             "answered_by": upsert.excluded.answered_by,
             "answered_at": upsert.excluded.answered_at,
         },
+    )
+
+
+@functools.cache
+def _row_update(model: type[Base], key: str, *columns: str) -> Any:
+    """UPDATE of ``columns`` of one row of ``model``'s table, found by ``key``: built once
+    per set of columns (a chat turn writes the same two rows every time)."""
+    table = cast(Table, model.__table__)
+    return (
+        update(table)
+        .where(table.c[key] == bindparam("key_"))
+        .values({column: bindparam(column) for column in columns})
     )
 
 
@@ -385,6 +399,17 @@ class InterviewRepository(_Repository):
                 delete(Answer).where(Answer.interview_id == interview.id, Answer.path.in_(wanted))
             )
 
+    def advance(
+        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> None:
+        """The interview moved to ``step`` at ``at``, its questionnaire state with it: one
+        UPDATE at every answer, without the unit of work's flush."""
+        values = {"step": step, "updated_at": at, "plan_state": plan_state}
+        statement = _row_update(Interview, "id", "plan_state", "step", "updated_at")
+        self.session.execute(statement, {"key_": interview.id, **values})
+        for key, value in values.items():
+            set_committed_value(interview, key, value)
+
     def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
         """Each household's most advanced interview status (completed beats in progress)."""
         ids = list(household_ids)
@@ -600,9 +625,29 @@ class DialogStateRepository(_Repository):
             self.session.add(current)
             self._known[user.id] = current
         else:
-            current.dialog = dialog
-            # A new dict object, so SQLAlchemy sees the JSON column changed.
-            current.state = dict(state)
+            self._update(current, dialog=dialog, state=dict(state))
+
+    def mark_asked(self, user: User, at: datetime) -> bool:
+        """Replies that must be seen were sent at ``at`` (see DialogState.asked_at);
+        False if the user has no dialog state to mark."""
+        current = self.get(user)
+        if current is None:
+            return False
+        self._update(current, asked_at=at)
+        return True
+
+    def _update(self, current: DialogState, **values: Any) -> None:
+        # Every chat turn writes here: one UPDATE statement, without the unit of work's
+        # flush, and the loaded object told the new values as already stored.
+        if current in self.session.new:
+            for key, value in values.items():
+                setattr(current, key, value)
+            return
+        values["updated_at"] = utcnow()
+        statement = _row_update(DialogState, "user_id", *sorted(values))
+        self.session.execute(statement, {"key_": current.user_id, **values})
+        for key, value in values.items():
+            set_committed_value(current, key, value)
 
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose

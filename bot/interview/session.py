@@ -44,8 +44,9 @@ def plan_of(form: Form) -> Plan:
         return found[1]
 
 
-def _stamp(interview: Interview) -> dict[str, Any]:
-    return {"step": interview.step, "updated_at": interview.updated_at.isoformat()}
+def _stamp(step: int, at: datetime) -> dict[str, Any]:
+    """What a stored questionnaire state belongs to: the step and time of its answers."""
+    return {"step": step, "updated_at": at.isoformat()}
 
 
 @dataclass(slots=True)
@@ -70,7 +71,9 @@ class InterviewSession:
             form, decoded_prefill(form, dict(interview.prefill or {})), interview.household
         )
         stored = None if "plan_state" in inspect(interview).unloaded else interview.plan_state
-        if stored is not None and stored.get("stamp") == _stamp(interview):
+        if stored is not None and stored.get("stamp") == _stamp(
+            interview.step, interview.updated_at
+        ):
             questionnaire = Questionnaire.from_json(
                 plan, stored["questionnaire"], today=today, prefill=prefill
             )
@@ -104,12 +107,9 @@ class InterviewSession:
         self.uow.interviews.delete_answers(self.interview, list(delete))
         # The statistics projection commits with the answer it derives from.
         refresh_member_facts(self.uow, self.interview, after_rows, self.rows)
-        self.interview.step += 1
-        self.interview.updated_at = now
-        self.interview.plan_state = {
-            "stamp": _stamp(self.interview),
-            "questionnaire": after.to_json(),
-        }
+        step = self.interview.step + 1
+        state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
+        self.uow.interviews.advance(self.interview, step, now, state)
         self.questionnaire, self.rows = after, after_rows
 
     def record(
