@@ -1,0 +1,496 @@
+"""Policy dialogues: the shell of :mod:`bot.decisions.meetings`.
+
+A turn loads what the decision reads (the stored dialog state, the organiser's villages,
+the meeting and its invitations), runs it, writes what it decided in the turn's
+transaction, and hands back its replies. Messages the bot will send on its own (reminders,
+announcements of a change or a cancellation) go through :func:`enqueue`, in the same
+transaction as what caused them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+from bot.context import DialogContext
+from bot.decisions import meetings as core
+from bot.decisions.meetings import BUTTON, DIALOG, INVITED
+from bot.dialogs.scope import scope_ids
+from bot.dialogs.summary import default_year
+from bot.messages import Notice, Outgoing, Text
+from bot.settings import Settings
+from classification import rules_for
+from classification.ruleset import Lang
+from storage.models import Area, Meeting, MeetingInvitation, MeetingStatus, Role
+from storage.uow import UnitOfWork
+
+__all__ = ["BUTTON", "DIALOG", "INVITED"]
+
+log = logging.getLogger(__name__)
+
+
+# -- the outbox seam --------------------------------------------------------------------------
+
+
+def enqueue(uow: UnitOfWork, messages: Sequence[core.OutboxMessage]) -> None:
+    # outbox: the one place meetings hand messages to the durable outbox. It is called in
+    # the transaction that caused the messages (a reminder sweep, a change, a cancellation);
+    # until the outbox lands it stores nothing. The merge wires it to
+    # ``uow.outbox.enqueue(user_id, message, dedupe_key=..., not_before=...)``.
+    del uow, messages
+
+
+# -- rows for the core --------------------------------------------------------------------
+
+
+def meeting_row(meeting: Meeting, villages: Sequence[Area]) -> core.MeetingRow:
+    return core.MeetingRow(
+        id=meeting.id,
+        starts_at=meeting.starts_at,
+        place=meeting.place,
+        status=meeting.status.value,
+        villages=tuple(v.name for v in villages),
+        categories=tuple(meeting.categories),
+        groups=tuple(meeting.support_groups),
+        reminders_done=tuple(meeting.reminders_done),
+        frozen=meeting.invitations_frozen_at is not None,
+    )
+
+
+def invitation_row(invitation: MeetingInvitation) -> core.InvitationRow:
+    household = invitation.household
+    return core.InvitationRow(
+        id=invitation.id,
+        household_id=household.id,
+        household_code=household.code,
+        head_name=household.head_name,
+        village=household.area.name,
+        collaborator_id=invitation.collaborator_id,
+        invited=invitation.invited_at is not None,
+        reminded=invitation.reminded_at is not None,
+        added_late=invitation.added_late,
+        attended=invitation.attended,
+        needs=tuple(invitation.needs),
+        needs_note=invitation.needs_note or "",
+    )
+
+
+def group_options(year: int, settings: Settings, locale: str) -> tuple[core.Option, ...]:
+    """The rule set's support groups, the one vocabulary of groups (not the stable ones)."""
+    rules = rules_for(year, settings.rules)
+    lang: Lang = "vi" if locale == "vi" else "en"
+    return tuple(
+        core.Option(g.id, g.label.get(lang))
+        for g in rules.labour_groups
+        if g.id != rules.grouping.stable_group
+    )
+
+
+def need_options(year: int, settings: Settings, locale: str) -> tuple[core.Option, ...]:
+    """The form's support choices (classification.vocabulary's support_needs codes)."""
+    rules = rules_for(year, settings.rules)
+    lang: Lang = "vi" if locale == "vi" else "en"
+    return tuple(core.Option(n.id, n.label.get(lang)) for n in rules.support_needs)
+
+
+async def _villages(uow: UnitOfWork, root_ids: Sequence[int]) -> list[Area]:
+    """The villages under these areas: the leaves of the tree (its depth is data)."""
+    areas = await uow.areas.all()
+    inside = await uow.areas.subtree_ids(root_ids)
+    parents = {a.parent_id for a in areas}
+    return [a for a in areas if a.id in inside and a.id not in parents]
+
+
+async def _env(ctx: DialogContext, year: int) -> core.Env:
+    assert ctx.user is not None
+    roots = [a.id for a in ctx.user.areas]
+    villages = await _villages(ctx.uow, roots)
+    return core.Env(
+        locale=ctx.locale,
+        tz=ctx.settings.tz,
+        now=ctx.now,
+        villages=tuple(core.Option(str(v.id), v.name) for v in villages),
+        groups=group_options(year, ctx.settings, ctx.locale),
+        needs=need_options(year, ctx.settings, ctx.locale),
+    )
+
+
+async def _year(ctx: DialogContext) -> int:
+    return await default_year(ctx.uow, ctx.now.astimezone(ctx.settings.tz).year)
+
+
+async def _stored(ctx: DialogContext) -> core.State | None:
+    assert ctx.user is not None
+    row = await ctx.uow.dialogs.get(ctx.user)
+    if row is None or row.dialog != DIALOG:
+        return None
+    return core.state_from_json(row.state)
+
+
+async def _mine(ctx: DialogContext, meeting_id: int) -> Meeting | None:
+    """The meeting, if it is in the organiser's areas (admins: any); a refusal is audited."""
+    assert ctx.user is not None
+    meeting = await ctx.uow.meetings.get(meeting_id, for_update=True)
+    if meeting is not None and ctx.user.role is not Role.ADMIN:
+        scope = await scope_ids(ctx)
+        villages = {v.id for v in await ctx.uow.meetings.villages(meeting.id)}
+        if meeting.area_id not in scope and not villages & scope:
+            meeting = None
+    if meeting is None:
+        ctx.uow.audit.record(
+            "scope.refused", actor=ctx.user, entity="meeting", entity_id=str(meeting_id)
+        )
+    return meeting
+
+
+# -- invitations ----------------------------------------------------------------------------
+
+
+async def sync(uow: UnitOfWork, meeting: Meeting) -> list[MeetingInvitation]:
+    """Bring the invitation list in line with the meeting (see core.sync_invitations)."""
+    villages = [v.id for v in await uow.meetings.villages(meeting.id)]
+    candidates = await uow.meetings.candidates(meeting.review_year, villages, meeting.categories)
+    groups = (
+        await uow.meetings.household_groups(h.id for h in candidates)
+        if meeting.support_groups
+        else {}
+    )
+    rows = [
+        core.HouseholdRow(
+            h.id, h.code, h.head_name, h.area_id, h.category.value, frozenset(groups.get(h.id, ()))
+        )
+        for h in candidates
+    ]
+    eligible = core.invited_households(rows, villages, meeting.categories, meeting.support_groups)
+    existing = await uow.meetings.invitations(meeting.id)
+    plan = core.sync_invitations(
+        eligible,
+        {i.household_id: i.id for i in existing},
+        frozen=meeting.invitations_frozen_at is not None,
+    )
+    await uow.meetings.remove_invitations(plan.remove)
+    collaborators = await uow.meetings.collaborators(villages)
+    for new in plan.add:
+        uow.meetings.add_invitation(
+            MeetingInvitation(
+                meeting_id=meeting.id,
+                household_id=new.household_id,
+                collaborator_id=core.collaborator_for(new.area_id, collaborators),
+                needs=[],
+                added_late=new.added_late,
+            )
+        )
+    await uow.session.flush()
+    return await uow.meetings.invitations(meeting.id)
+
+
+async def _locales(uow: UnitOfWork, invitations: Sequence[MeetingInvitation]) -> dict[int, str]:
+    users = await uow.meetings.users(i.collaborator_id for i in invitations if i.collaborator_id)
+    return {user_id: user.locale for user_id, user in users.items()}
+
+
+async def send_due_reminders(
+    uow: UnitOfWork, settings: Settings, now: datetime, offsets: Sequence[core.Offset]
+) -> list[core.OutboxMessage]:
+    """Every reminder due at ``now``, written to the outbox with what it changes (the
+    list frozen, the households marked reminded, the offsets done), in ``uow``'s
+    transaction; returns what was enqueued. Run it periodically, and at start (what fell
+    due while the bot was down)."""
+    longest = max((o.before for o in offsets), default=timedelta(0)) + timedelta(days=2)
+    sent: list[core.OutboxMessage] = []
+    for found in await uow.meetings.open_since(now - longest):
+        meeting = await uow.meetings.get(found.id, for_update=True)
+        if meeting is None:
+            continue
+        invitations = (
+            await sync(uow, meeting)
+            if meeting.starts_at > now
+            else await uow.meetings.invitations(meeting.id)
+        )
+        row = meeting_row(meeting, await uow.meetings.villages(meeting.id))
+        rows = [invitation_row(i) for i in invitations]
+        plan = core.due_reminders(
+            row, rows, offsets, now, settings.tz, await _locales(uow, invitations)
+        )
+        if not plan.done:
+            continue
+        for key in plan.dropped:
+            # No personal data: the meeting's id and the offset only.
+            log.info("meeting %s: reminder %s not sent (missed or superseded)", meeting.id, key)
+        meeting.reminders_done = [*meeting.reminders_done, *plan.done]
+        if plan.messages and plan.freeze:
+            meeting.invitations_frozen_at = now
+        reminded = set(plan.reminded)
+        for invitation in invitations:
+            if invitation.id in reminded:
+                invitation.reminded_at = now
+        enqueue(uow, plan.messages)
+        sent += plan.messages
+    return sent
+
+
+# -- the dialog -----------------------------------------------------------------------------
+
+
+async def _turn(ctx: DialogContext, state: core.State | None, event: core.Event) -> list[Outgoing]:
+    assert ctx.user is not None
+    year = await _year(ctx)
+    env = await _env(ctx, year)
+    decision = core.decide(state, event, env)
+    match decision:
+        case core.Reply(replies):
+            return list(replies)
+        case core.Save(new_state, replies):
+            if new_state is None:
+                await ctx.uow.dialogs.clear(ctx.user)
+            else:
+                await ctx.uow.dialogs.set(ctx.user, DIALOG, new_state.to_json())
+            return list(replies)
+        case core.ShowList():
+            scope = None if ctx.user.role is Role.ADMIN else await scope_ids(ctx)
+            since = ctx.now - timedelta(days=30)
+            found = await ctx.uow.meetings.in_areas(scope, since=since)
+            rows = [meeting_row(m, await ctx.uow.meetings.villages(m.id)) for m in found]
+            return core.render_list(rows, env)
+        case core.Schedule(draft):
+            return await _schedule(ctx, draft, env, year)
+        case core.StartChange(meeting_id):
+            meeting = await _mine(ctx, meeting_id)
+            if meeting is None:
+                return core.not_found(env)
+            if meeting.status not in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED):
+                return core.not_found(env)
+            villages = await ctx.uow.meetings.villages(meeting.id)
+            draft = core.draft_of(meeting_row(meeting, villages), [v.id for v in villages])
+            await ctx.uow.dialogs.set(ctx.user, DIALOG, draft.to_json())
+            return [
+                *core.change_started(meeting_row(meeting, villages), env),
+                *core.render_step(draft, env),
+            ]
+        case core.AskCancel(meeting_id):
+            meeting = await _mine(ctx, meeting_id)
+            if meeting is None or meeting.status not in (
+                MeetingStatus.SCHEDULED,
+                MeetingStatus.CHANGED,
+            ):
+                return core.not_found(env)
+            return core.ask_cancel(meeting_row(meeting, []), env)
+        case core.Cancel(meeting_id):
+            return await _cancel(ctx, meeting_id, env)
+        case core.ShowStatus(meeting_id):
+            return await _status(ctx, meeting_id, env)
+        case core.ShowAttendance(meeting_id):
+            meeting = await _mine(ctx, meeting_id)
+            if meeting is None or meeting.status is MeetingStatus.CANCELLED:
+                return core.not_found(env)
+            await ctx.uow.dialogs.set(ctx.user, DIALOG, core.Recording(meeting.id).to_json())
+            invitations = await ctx.uow.meetings.invitations(meeting.id)
+            return core.render_attendance(
+                meeting_row(meeting, []), [invitation_row(i) for i in invitations], env
+            )
+        case core.PickHousehold(meeting_id, invitation_id):
+            meeting = await _mine(ctx, meeting_id)
+            invitation = await ctx.uow.meetings.invitation(invitation_id)
+            if meeting is None or invitation is None or invitation.meeting_id != meeting.id:
+                return core.not_found(env)
+            row = invitation_row(invitation)
+            await ctx.uow.dialogs.set(
+                ctx.user, DIALOG, core.recording_of(meeting.id, row).to_json()
+            )
+            return core.ask_attended(row, env)
+        case core.Record(meeting_id, invitation_id, attended, needs, note):
+            meeting = await _mine(ctx, meeting_id)
+            invitation = await ctx.uow.meetings.invitation(invitation_id)
+            if meeting is None or invitation is None or invitation.meeting_id != meeting.id:
+                return core.not_found(env)
+            invitation.attended = attended
+            invitation.needs = list(needs)
+            invitation.needs_note = note or None
+            if meeting.starts_at <= ctx.now and meeting.status is not MeetingStatus.CANCELLED:
+                meeting.status = MeetingStatus.HELD
+            ctx.uow.audit.record(
+                "meeting.attendance",
+                actor=ctx.user,
+                entity="meeting_invitation",
+                entity_id=str(invitation.id),
+                details={"attended": attended, "needs": list(needs)},
+            )
+            await ctx.uow.dialogs.set(ctx.user, DIALOG, core.Recording(meeting.id).to_json())
+            await ctx.uow.session.flush()
+            invitations = await ctx.uow.meetings.invitations(meeting.id)
+            return core.render_attendance(
+                meeting_row(meeting, []), [invitation_row(i) for i in invitations], env
+            )
+    raise AssertionError(decision)
+
+
+async def _schedule(
+    ctx: DialogContext, draft: core.Draft, env: core.Env, year: int
+) -> list[Outgoing]:
+    assert ctx.user is not None and draft.starts_at is not None
+    village_ids = [int(v) for v in draft.villages]
+    if draft.meeting_id is None:
+        meeting = await ctx.uow.meetings.add(
+            Meeting(
+                area_id=ctx.user.areas[0].id,
+                review_year=year,
+                starts_at=draft.starts_at,
+                place=draft.place,
+                categories=list(draft.categories),
+                support_groups=list(draft.groups),
+                status=MeetingStatus.SCHEDULED,
+                reminders_done=[],
+                created_by=ctx.user.id,
+                created_at=ctx.now,
+                updated_at=ctx.now,
+            ),
+            village_ids,
+        )
+        invitations = await sync(ctx.uow, meeting)
+        ctx.uow.audit.record(
+            "meeting.scheduled", actor=ctx.user, entity="meeting", entity_id=str(meeting.id)
+        )
+        await ctx.uow.dialogs.clear(ctx.user)
+        return core.scheduled(meeting.id, draft, len(invitations), env, changed=False)
+    meeting_or_none = await _mine(ctx, draft.meeting_id)
+    if meeting_or_none is None or meeting_or_none.status not in (
+        MeetingStatus.SCHEDULED,
+        MeetingStatus.CHANGED,
+    ):
+        await ctx.uow.dialogs.clear(ctx.user)
+        return core.not_found(env)
+    meeting = meeting_or_none
+    before = meeting_row(meeting, await ctx.uow.meetings.villages(meeting.id))
+    meeting.starts_at = draft.starts_at
+    meeting.place = draft.place
+    meeting.categories = list(draft.categories)
+    meeting.support_groups = list(draft.groups)
+    meeting.status = MeetingStatus.CHANGED
+    meeting.updated_at = ctx.now
+    if draft.starts_at != before.starts_at:
+        # A new date: its reminders are due again at their new moments.
+        meeting.reminders_done = []
+    await ctx.uow.meetings.set_villages(meeting, village_ids)
+    invitations = await sync(ctx.uow, meeting)
+    after = meeting_row(meeting, await ctx.uow.meetings.villages(meeting.id))
+    rows = [invitation_row(i) for i in invitations]
+    enqueue(
+        ctx.uow,
+        core.announcements(
+            before, after, rows, ctx.now, ctx.settings.tz, await _locales(ctx.uow, invitations)
+        ),
+    )
+    ctx.uow.audit.record(
+        "meeting.changed", actor=ctx.user, entity="meeting", entity_id=str(meeting.id)
+    )
+    await ctx.uow.dialogs.clear(ctx.user)
+    return core.scheduled(meeting.id, draft, len(invitations), env, changed=True)
+
+
+async def cancel_meeting(
+    uow: UnitOfWork, meeting: Meeting, settings: Settings, now: datetime
+) -> int:
+    """Cancel ``meeting`` and announce it to those already reminded; how many were told."""
+    before = meeting_row(meeting, [])
+    meeting.status = MeetingStatus.CANCELLED
+    meeting.updated_at = now
+    after = meeting_row(meeting, [])
+    invitations = await uow.meetings.invitations(meeting.id)
+    messages = core.announcements(
+        before,
+        after,
+        [invitation_row(i) for i in invitations],
+        now,
+        settings.tz,
+        await _locales(uow, invitations),
+    )
+    enqueue(uow, messages)
+    return messages
+
+
+async def _cancel(ctx: DialogContext, meeting_id: int, env: core.Env) -> list[Outgoing]:
+    assert ctx.user is not None
+    meeting = await _mine(ctx, meeting_id)
+    if meeting is None or meeting.status not in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED):
+        return core.not_found(env)
+    told = len(await cancel_meeting(ctx.uow, meeting, ctx.settings, ctx.now))
+    ctx.uow.audit.record(
+        "meeting.cancelled", actor=ctx.user, entity="meeting", entity_id=str(meeting.id)
+    )
+    return [Text(ctx.t("meetings.cancelled", id=meeting.id, count=told))]
+
+
+async def _status(ctx: DialogContext, meeting_id: int | None, env: core.Env) -> list[Outgoing]:
+    assert ctx.user is not None
+    if meeting_id is None:
+        scope = None if ctx.user.role is Role.ADMIN else await scope_ids(ctx)
+        ahead = [
+            m
+            for m in await ctx.uow.meetings.in_areas(scope, since=ctx.now)
+            if m.status in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED)
+        ]
+        if not ahead:
+            return [Text(ctx.t("meetings.none"))]
+        meeting_id = ahead[0].id
+    meeting = await _mine(ctx, meeting_id)
+    if meeting is None:
+        return core.not_found(env)
+    invitations = (
+        await sync(ctx.uow, meeting)
+        if meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED)
+        else await ctx.uow.meetings.invitations(meeting.id)
+    )
+    users = await ctx.uow.meetings.users(
+        i.collaborator_id for i in invitations if i.collaborator_id
+    )
+    names: Mapping[int, str] = {uid: u.display_name for uid, u in users.items()}
+    row = meeting_row(meeting, await ctx.uow.meetings.villages(meeting.id))
+    return core.render_status(row, [invitation_row(i) for i in invitations], names, env)
+
+
+async def start(ctx: DialogContext) -> list[Outgoing]:
+    """/doithoai [ds | doi N | huy N | trangthai [N] | diemdanh N]."""
+    return await _turn(ctx, await _stored(ctx), core.Opened(ctx.incoming.args))
+
+
+async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
+    """Typed text while the dialog is open: the date, the place, or a household's note."""
+    state = await _stored(ctx)
+    if state is None:
+        return None
+    if ctx.reply_lost and isinstance(state, core.Draft):
+        # They may not have seen the step they answer: it is shown again, nothing stored.
+        env = await _env(ctx, await _year(ctx))
+        return [Text(ctx.t("meetings.shown_again")), *core.render_step(state, env)]
+    return await _turn(ctx, state, core.Typed(text))
+
+
+async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+    _, _, rest = data.partition(":")
+    verb, _, arg = rest.partition(":")
+    return await _turn(ctx, await _stored(ctx), core.Pressed(verb, arg))
+
+
+async def on_invited(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+    """A collaborator's "Đã mời": the household is marked invited, once."""
+    assert ctx.user is not None
+    invitation_id = core.parse_invited(data)
+    if invitation_id is None:
+        return None
+    invitation = await ctx.uow.meetings.invitation(invitation_id)
+    if invitation is None or (
+        ctx.user.role is not Role.ADMIN and invitation.collaborator_id != ctx.user.id
+    ):
+        ctx.uow.audit.record(
+            "scope.refused",
+            actor=ctx.user,
+            entity="meeting_invitation",
+            entity_id=str(invitation_id),
+        )
+        return [Notice(ctx.t("scope.refused"))]
+    already = invitation.invited_at is not None
+    if not already:
+        invitation.invited_at = ctx.now
+        invitation.invited_by = ctx.user.id
+    return core.invited_ack(invitation_row(invitation), already, ctx.locale)
