@@ -390,8 +390,8 @@ async def _schedule(
 
 async def cancel_meeting(
     uow: UnitOfWork, meeting: Meeting, settings: Settings, now: datetime
-) -> int:
-    """Cancel ``meeting`` and announce it to those already reminded; how many were told."""
+) -> tuple[core.OutboxMessage, ...]:
+    """Cancel ``meeting`` and announce it to those already reminded (what was enqueued)."""
     before = meeting_row(meeting, [])
     meeting.status = MeetingStatus.CANCELLED
     meeting.updated_at = now
