@@ -24,6 +24,7 @@ from typing import Any
 from bot.messages import Choice, Choices, Notice, Outgoing, Text
 from forms.parsing import ascii_int
 from locales.catalog import translate
+from storage.text import fold
 
 DIALOG = "meetings"
 BUTTON = "mt"
@@ -974,3 +975,36 @@ def needs_line(
     voiced = ", ".join(labels.get(code, code) for code in needs) or "—"
     text = translate("meetings.detail_present", locale, needs=voiced)
     return f"{text} ({note})" if note else text
+
+
+# -- typed lists (the command line and imported files) -------------------------------------
+
+CATEGORY_WORDS = {
+    "poor": "poor",
+    "ngheo": "poor",
+    "ho ngheo": "poor",
+    "near_poor": "near_poor",
+    "can ngheo": "near_poor",
+    "ho can ngheo": "near_poor",
+    "escaped": "escaped",
+    "thoat ngheo": "escaped",
+    "moi thoat ngheo": "escaped",
+    "ho moi thoat ngheo": "escaped",
+}
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """ "A1, A2; A3" → ("A1", "A2", "A3")."""
+    return tuple(part.strip() for part in re.split(r"[,;]", text) if part.strip())
+
+
+def parse_categories(items: Iterable[str]) -> tuple[str, ...] | None:
+    """Categories by code or Vietnamese name, accents optional; None if one is unknown."""
+    found: list[str] = []
+    for item in items:
+        code = CATEGORY_WORDS.get(" ".join(fold(item).split()))
+        if code is None:
+            return None
+        if code not in found:
+            found.append(code)
+    return tuple(found)
