@@ -168,4 +168,4 @@ class MeetingRepository:
             .where(MeetingInvitation.household_id == household_id)
             .order_by(Meeting.starts_at, Meeting.id)
         )
-        return [(meeting, invitation) for meeting, invitation in rows.tuples()]
+        return [(meeting, invitation) for meeting, invitation in rows]

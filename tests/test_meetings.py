@@ -12,11 +12,16 @@ import pytest
 from sqlalchemy import select
 
 from bot.admin import add_user
+from bot.context import DialogContext
 from bot.conversation import Conversation
 from bot.decisions.meetings import OutboxMessage
 from bot.dialogs import meetings as shell
 from bot.messages import Choices, Text
 from bot.settings import Settings
+from classification import load_rule_set
+from exports.export_sheets import HOUSEHOLDS, Layout
+from exports.rows import Selection, load_batch
+from forms import load_bundled_form
 from storage.models import (
     Area,
     Household,
@@ -29,7 +34,7 @@ from storage.models import (
 from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.conftest import Database
-from tests.helpers import seed_areas
+from tests.helpers import message, seed_areas
 from tests.surfaces import ConversationSurface
 
 YEAR = 2026
@@ -242,6 +247,27 @@ async def test_a_dialogue_from_scheduling_to_attendance(
     async with database.sessions() as session:
         meeting = (await session.scalars(select(Meeting))).one()
         assert meeting.status is MeetingStatus.HELD
+
+    # In the export's households sheet: the latest dialogue's attendance and needs.
+    layout = Layout(load_bundled_form(), load_rule_set("2022-2025"), UTC)
+    headers = [c.header for c in layout.by_key[HOUSEHOLDS].columns]
+    async with database.sessions() as session:
+        [record] = await load_batch(
+            session, [a1_01.household_id], Selection(frozenset(areas.values()), YEAR)
+        )
+    [row] = [r for k, r in layout.rows(record) if k == HOUSEHOLDS]
+    cells = dict(zip(headers, row, strict=True))
+    assert cells["Đối thoại chính sách"] == "có mặt"
+    assert cells["Nhu cầu nêu tại đối thoại"] == "vay vốn (muốn vay 20 triệu nuôi bò)"
+
+    # And in the household's detail, where a completed household is picked.
+    async with UnitOfWork(database.sessions) as uow:
+        ctx = DialogContext(uow, message("x"), None, settings, clock.now)
+        detail = await shell.household_detail(ctx, a1_01.household_id, YEAR)
+    assert detail == (
+        "Đối thoại chính sách:\n"
+        "• 14:00 16/12/2026, Nhà văn hoá ấp 1: có mặt; nhu cầu: vay vốn (muốn vay 20 triệu nuôi bò)"
+    )
 
 
 async def test_a_cancellation_after_reminders_is_announced(

@@ -1008,3 +1008,32 @@ def parse_categories(items: Iterable[str]) -> tuple[str, ...] | None:
         if code not in found:
             found.append(code)
     return tuple(found)
+
+
+def household_detail(
+    meetings: Sequence[tuple[MeetingRow, InvitationRow]],
+    labels: Mapping[str, str],
+    tz: tzinfo,
+    locale: str,
+) -> str:
+    """The dialogues a household was invited to and what came of each, for its detail;
+    empty when it was invited to none."""
+    if not meetings:
+        return ""
+    lines = [translate("meetings.detail_title", locale)]
+    for meeting, row in meetings:
+        outcome = (
+            translate(f"meetings.status.{meeting.status}", locale)
+            if meeting.status == "cancelled"
+            else needs_line(row.attended, row.needs, row.needs_note, labels, locale)
+        )
+        lines.append(
+            translate(
+                "meetings.detail_line",
+                locale,
+                when=show_when(meeting.starts_at, tz),
+                place=meeting.place,
+                outcome=outcome,
+            )
+        )
+    return "\n".join(lines)

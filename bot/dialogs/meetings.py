@@ -494,3 +494,11 @@ async def on_invited(ctx: DialogContext, data: str) -> list[Outgoing] | None:
         invitation.invited_at = ctx.now
         invitation.invited_by = ctx.user.id
     return core.invited_ack(invitation_row(invitation), already, ctx.locale)
+
+
+async def household_detail(ctx: DialogContext, household_id: int, year: int) -> str:
+    """The household's dialogues and their outcome, for its detail (empty if none)."""
+    found = await ctx.uow.meetings.for_household(household_id)
+    rows = [(meeting_row(m, []), invitation_row(i)) for m, i in found]
+    labels = {o.id: o.label for o in need_options(year, ctx.settings, ctx.locale)}
+    return core.household_detail(rows, labels, ctx.settings.tz, ctx.locale)
