@@ -206,6 +206,9 @@ async def test_a_dialogue_from_scheduling_to_attendance(
         )
         await uow.commit()
     one_day = await sweep(database, settings, MEETING_AT - timedelta(days=1))
+    # The supervisor who scheduled it is told two collaborators are still behind.
+    [note] = [m for m in one_day if m.user_id == ids["sup"]]
+    assert isinstance(note.message, Text) and "2 cộng tác viên" in note.message.text
     # c1 has one household left, c2 two (one of them late).
     [to_c2] = [m for m in one_day if m.user_id == ids["c2"]]
     assert isinstance(to_c2.message, Choices)

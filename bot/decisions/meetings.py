@@ -540,6 +540,8 @@ class MeetingRow:
     groups: tuple[str, ...] = ()
     reminders_done: tuple[str, ...] = ()
     frozen: bool = False
+    organiser_id: int | None = None
+    """Who scheduled it: told, with a later reminder, which collaborators are behind."""
 
 
 def draft_of(meeting: MeetingRow, village_ids: Sequence[int]) -> Draft:
@@ -796,6 +798,27 @@ def due_reminders(
             )
         )
         reminded += [r.id for r in rows if not r.reminded]
+    if meeting.frozen and meeting.organiser_id is not None and by_collaborator:
+        # A second reminder: the collaborators still behind get it above; the organiser a
+        # note of how many households each has left.
+        locale = (locales or {}).get(meeting.organiser_id, "vi")
+        lines = [
+            translate(
+                "meetings.organiser_note",
+                locale,
+                id=meeting.id,
+                when=show_when(meeting.starts_at, tz),
+                count=len(by_collaborator),
+            )
+        ]
+        messages.append(
+            OutboxMessage(
+                meeting.organiser_id,
+                Text("\n".join(lines)),
+                f"meeting:{meeting.id}:behind:{latest.key}:user:{meeting.organiser_id}",
+                now,
+            )
+        )
     return ReminderPlan(
         tuple(messages), keys, keys[:-1], tuple(sorted(reminded)), freeze=not meeting.frozen
     )

@@ -55,6 +55,7 @@ def meeting_row(meeting: Meeting, villages: Sequence[Area]) -> core.MeetingRow:
         groups=tuple(meeting.support_groups),
         reminders_done=tuple(meeting.reminders_done),
         frozen=meeting.invitations_frozen_at is not None,
+        organiser_id=meeting.created_by,
     )
 
 
@@ -185,8 +186,11 @@ async def sync(uow: UnitOfWork, meeting: Meeting) -> list[MeetingInvitation]:
     return await uow.meetings.invitations(meeting.id)
 
 
-async def _locales(uow: UnitOfWork, invitations: Sequence[MeetingInvitation]) -> dict[int, str]:
-    users = await uow.meetings.users(i.collaborator_id for i in invitations if i.collaborator_id)
+async def _locales(
+    uow: UnitOfWork, invitations: Sequence[MeetingInvitation], *also: int | None
+) -> dict[int, str]:
+    ids = [i.collaborator_id for i in invitations if i.collaborator_id]
+    users = await uow.meetings.users([*ids, *(u for u in also if u is not None)])
     return {user_id: user.locale for user_id, user in users.items()}
 
 
@@ -211,7 +215,12 @@ async def send_due_reminders(
         row = meeting_row(meeting, await uow.meetings.villages(meeting.id))
         rows = [invitation_row(i) for i in invitations]
         plan = core.due_reminders(
-            row, rows, offsets, now, settings.tz, await _locales(uow, invitations)
+            row,
+            rows,
+            offsets,
+            now,
+            settings.tz,
+            await _locales(uow, invitations, meeting.created_by),
         )
         if not plan.done:
             continue

@@ -3,6 +3,7 @@ reminder schedule and its time zone, announcements, status and attendance. No da
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -388,3 +389,23 @@ def test_the_household_detail_line() -> None:
     )
     assert core.needs_line(False, [], "", labels, "vi") == "vắng mặt"
     assert core.needs_line(None, [], "", labels, "vi") == "chưa ghi kết quả"
+
+
+def test_a_later_reminder_tells_the_organiser_who_is_behind() -> None:
+    first = core.due_reminders(
+        replace(MEETING, organiser_id=9), INVITATIONS, OFFSETS, STARTS - timedelta(days=3), VN
+    )
+    # The first reminder goes to collaborators only.
+    assert [m.user_id for m in first.messages] == [50, 60]
+    later = MeetingRow(
+        7, STARTS, "Hội trường xã", "scheduled", reminders_done=("3d",), frozen=True, organiser_id=9
+    )
+    plan = core.due_reminders(later, INVITATIONS, OFFSETS, STARTS - timedelta(days=1), VN)
+    assert [m.user_id for m in plan.messages] == [50, 60, 9]
+    note = plan.messages[-1]
+    assert note.dedupe_key == "meeting:7:behind:1d:user:9"
+    assert isinstance(note.message, Text)
+    assert note.message.text.startswith("📋 Đối thoại số 7 (08:00 15/12/2026): 2 cộng tác viên")
+    everyone_done = [replace(i, invited=True) for i in INVITATIONS]
+    quiet = core.due_reminders(later, everyone_done, OFFSETS, STARTS - timedelta(days=1), VN)
+    assert quiet.messages == () and quiet.done == ("1d",)
