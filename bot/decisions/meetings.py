@@ -490,28 +490,37 @@ def render_needs(
 
 # -- parsing -------------------------------------------------------------------------------
 
-_WHEN = re.compile(
-    r"^\s*(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{2,4}))?"
-    r"(?:\s*(?:,|lúc|luc)?\s*(\d{1,2})(?:\s*(?::|h|g|giờ|gio)\s*(\d{2})?)?)?\s*$",
-    re.IGNORECASE,
+_DATE = r"(?P<day>\d{1,2})[/.-](?P<month>\d{1,2})(?:[/.-](?P<year>\d{2,4}))?"
+_TIME = (
+    r"(?P<hour>\d{1,2})"
+    r"(?:\s*(?::|h|g|giờ|gio)\s*(?:(?P<minute>\d{2})\s*(?:phút|phut|p)?)?)?"
+)
+_ON = r"(?:ngày|ngay)?\s*"
+_SEP = r"\s*(?:,|lúc|luc|ngày|ngay)?\s*"
+# "15/12/2026 08:00", "ngày 15/12 lúc 8 giờ", and the time first: "8h30 ngày 15/12/2026".
+_WHEN = (
+    re.compile(rf"^\s*{_ON}{_DATE}(?:{_SEP}{_TIME})?\s*$", re.IGNORECASE),
+    re.compile(rf"^\s*(?:lúc|luc)?\s*{_TIME}{_SEP}{_DATE}\s*$", re.IGNORECASE),
 )
 
 
 def parse_when(text: str, tz: tzinfo, now: datetime) -> datetime | None:
     """A local date and time as people write them ("15/12/2026 08:00", "15/12 8h30",
-    "15-12-2026 8g") in the commune's zone, as UTC; None if it is not one. A date without a
-    year is the next such date; without a time, 08:00."""
-    match = _WHEN.match(text)
+    "15-12-2026 8g", "8 giờ 30 ngày 15/12/2026") in the commune's zone, as UTC; None if it
+    is not one. A date without a year is the next such date; without a time, 08:00."""
+    match = next((m for pattern in _WHEN if (m := pattern.match(text)) is not None), None)
     if match is None:
         return None
-    day, month, year, hour, minute = match.groups()
+    day, month, year, hour, minute = (
+        match.groupdict().get(name) for name in ("day", "month", "year", "hour", "minute")
+    )
     today = now.astimezone(tz).date()
     y = int(year) if year else today.year
     if year and len(year) == 2:
         y += 2000
     try:
         local = datetime.combine(
-            date(y, int(month), int(day)),
+            date(y, int(month or 0), int(day or 0)),
             time(int(hour) if hour else 8, int(minute) if minute else 0),
             tzinfo=tz,
         )

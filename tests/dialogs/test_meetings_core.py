@@ -109,6 +109,10 @@ def test_the_confirm_screen_says_what_will_be_scheduled() -> None:
         ("15/12", datetime(2026, 12, 15, 1, 0, tzinfo=UTC)),  # 08:00 by default
         ("3/1 9:00", datetime(2027, 1, 3, 2, 0, tzinfo=UTC)),  # the next 3 January
         ("15/12/2026 lúc 8 giờ", datetime(2026, 12, 15, 1, 0, tzinfo=UTC)),
+        ("ngày 15/12/2026, 14:30", datetime(2026, 12, 15, 7, 30, tzinfo=UTC)),
+        ("8h30 ngày 15/12/2026", datetime(2026, 12, 15, 1, 30, tzinfo=UTC)),
+        ("8 giờ 30 phút ngày 15/12/2026", datetime(2026, 12, 15, 1, 30, tzinfo=UTC)),
+        ("lúc 14h 15/12", datetime(2026, 12, 15, 7, 0, tzinfo=UTC)),
     ],
 )
 def test_dates_are_read_as_people_write_them_in_the_commune_zone(
@@ -117,11 +121,24 @@ def test_dates_are_read_as_people_write_them_in_the_commune_zone(
     assert core.parse_when(text, VN, NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["", "mai", "32/12/2026 08:00", "15/13/2026", "15/12/2026 25:00"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "mai", "32/12/2026 08:00", "15/13/2026", "15/12/2026 25:00", "15/12/2026 8:75", "8h"],
+)
 def test_what_is_not_a_date_is_refused_in_vietnamese(text: str) -> None:
     assert core.parse_when(text, VN, NOW) is None
     decision = core.decide(Draft(), Typed(text), ENV)
     assert decision == Reply((Text(translate("meetings.bad_when")),))
+
+
+@given(
+    st.datetimes(min_value=datetime(2027, 1, 1), max_value=datetime(2035, 12, 31)),
+    st.sampled_from(["%d/%m/%Y %H:%M", "%d-%m-%Y %Hh%M", "%Hh%M ngày %d/%m/%Y"]),
+)
+def test_a_written_local_time_reads_back_as_its_utc_moment(local: datetime, fmt: str) -> None:
+    local = local.replace(second=0, microsecond=0)
+    expected = local.replace(tzinfo=VN).astimezone(UTC)
+    assert core.parse_when(local.strftime(fmt), VN, NOW) == expected
 
 
 def test_a_moment_past_is_refused() -> None:
