@@ -23,7 +23,7 @@ from storage.imports.cells import RowReader
 from storage.imports.errors import ErrorList
 from storage.imports.tabular import Column, read_table
 from storage.models import Area, Meeting, MeetingStatus
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 
 MEETING_COLUMNS = (
     Column("when", "Ngày giờ", "when", ("thời gian", "ngày", "ngày giờ họp", "starts_at")),
@@ -85,13 +85,13 @@ def _check(
     return MeetingSpec(when, " ".join(place.split()), villages, parsed, groups), []
 
 
-async def _create(
-    uow: UnitOfWork, spec: MeetingSpec, areas: dict[str, Area], year: int, now: datetime
+def _create(
+    uow: Work, spec: MeetingSpec, areas: dict[str, Area], year: int, now: datetime
 ) -> Meeting:
     villages = [areas[code] for code in spec.villages]
     # The meeting belongs to the area above its villages (the commune).
     parent = villages[0].parent_id
-    meeting = await uow.meetings.add(
+    meeting = uow.meetings.add(
         Meeting(
             area_id=parent if parent is not None else villages[0].id,
             review_year=year,
@@ -106,7 +106,7 @@ async def _create(
         ),
         [v.id for v in villages],
     )
-    await shell.sync(uow, meeting)
+    shell.sync(uow, meeting)
     uow.audit.record("meeting.scheduled", entity="meeting", entity_id=str(meeting.id), source="cli")
     return meeting
 
@@ -147,7 +147,7 @@ async def add_meeting(
         if spec is None:
             _, key, params = problems[0]
             raise AdminError(key, **params)
-        meeting = await _create(uow, spec, areas, year, now)
+        meeting = await uow.run(lambda work: _create(work, spec, areas, year, now))
         count = len(await uow.meetings.invitations(meeting.id))
         await uow.commit()
     return _t(settings, "meetings.cli.added", id=meeting.id, count=count)
@@ -191,8 +191,7 @@ async def import_meetings(
             if spec is not None:
                 specs.append(spec)
         errors.raise_if_any()
-        for spec in specs:
-            await _create(uow, spec, areas, year, now)
+        await uow.run(lambda work: [_create(work, spec, areas, year, now) for spec in specs])
         await uow.commit()
     return _t(settings, "meetings.cli.imported", count=len(specs))
 
@@ -237,7 +236,7 @@ async def cancel_meeting(
             MeetingStatus.CHANGED,
         ):
             raise AdminError("meetings.cli.not_found", id=meeting_id)
-        told = await shell.cancel_meeting(uow, meeting, settings, now)
+        told = await uow.run(lambda work: shell.cancel_meeting(work, meeting, settings, now))
         uow.audit.record(
             "meeting.cancelled", entity="meeting", entity_id=str(meeting.id), source="cli"
         )
@@ -250,7 +249,10 @@ async def remind(
 ) -> str:
     """The reminder sweep, once (what a running bot does periodically)."""
     async with UnitOfWork(sessions) as uow:
-        sent = await shell.send_due_reminders(uow, settings, now, settings.offsets)
+        # One transaction over the sync Work, as the running bot's writer will run it.
+        sent = await uow.run(
+            lambda work: shell.send_due_reminders(work, settings, now, settings.offsets)
+        )
         await uow.commit()
     return _t(settings, "meetings.cli.reminded", count=len(sent))
 

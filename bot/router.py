@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from bot.commands import BY_NAME
 from bot.context import DialogContext
@@ -18,7 +18,7 @@ from bot.dialogs import (
 )
 from bot.messages import Kind, Notice, Outgoing
 
-CommandHandler = Callable[[DialogContext], Awaitable[list[Outgoing]]]
+CommandHandler = Callable[[DialogContext], list[Outgoing]]
 
 COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "start": registration.start,
@@ -39,7 +39,7 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "tiep": interview.again,
 }
 
-ChoiceHandler = Callable[[DialogContext, str], Awaitable[list[Outgoing] | None]]
+ChoiceHandler = Callable[[DialogContext, str], list[Outgoing] | None]
 
 # Every kind of button, by the prefix of its data ("h:12"): the command whose roles may press
 # it (the same table that builds /help and the menus) and the dialog that handles it. A button
@@ -60,51 +60,51 @@ BUTTONS: dict[str, tuple[str, ChoiceHandler]] = {
 TEXT_COMMAND = "interview"
 # Typed text of an organiser in the /doithoai dialog: a date, a place, a note.
 MEETING_COMMAND = "doithoai"
-TEXT_HANDLERS: dict[str, Callable[[DialogContext, str], Awaitable[list[Outgoing] | None]]] = {
+TEXT_HANDLERS: dict[str, Callable[[DialogContext, str], list[Outgoing] | None]] = {
     interview.DIALOG: interview.on_text,
     households.DIALOG: households.on_text,
 }
 
 
-async def route(ctx: DialogContext) -> list[Outgoing]:
+def route(ctx: DialogContext) -> list[Outgoing]:
     incoming = ctx.incoming
     if ctx.user is not None and not ctx.user.active:
         # Deactivated by commune staff: nothing they send is applied, a new code included.
         return fallback.deactivated(ctx)
     if incoming.kind is Kind.COMMAND and incoming.command == "start":
-        return await registration.start(ctx)
+        return registration.start(ctx)
     if ctx.user is None:
         return registration.unknown_user(ctx)
     if incoming.kind is Kind.UNSUPPORTED:
         return fallback.unsupported(ctx)
     if incoming.kind is Kind.COMMAND:
-        return await _run_command(ctx, incoming.command or "")
+        return _run_command(ctx, incoming.command or "")
     if incoming.kind is Kind.CHOICE:
-        return await _on_choice(ctx, incoming.choice or "")
+        return _on_choice(ctx, incoming.choice or "")
     if len(incoming.text) > fallback.MAX_TEXT_LENGTH:
         return fallback.too_long(ctx)
     if ctx.user.role in BY_NAME[MEETING_COMMAND].roles:
-        state = await ctx.uow.dialogs.get(ctx.user)
+        state = ctx.uow.dialogs.get(ctx.user)
         if state is not None and state.dialog == meetings.DIALOG:
-            replies = await meetings.on_text(ctx, incoming.text)
+            replies = meetings.on_text(ctx, incoming.text)
             if replies is not None:
                 return replies
     if ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
         if ctx.reply_lost:
             # What they typed may answer a question they never saw (the reply carrying it
             # was lost): it is not applied; where they stand is shown instead.
-            return await interview.again(ctx, not_taken=True)
+            return interview.again(ctx, not_taken=True)
         # Loaded with the user: routing reads no more than the turn had already.
-        state = await ctx.uow.dialogs.get(ctx.user)
+        state = ctx.uow.dialogs.get(ctx.user)
         handler = TEXT_HANDLERS.get(state.dialog) if state is not None else None
         if handler is not None:
-            replies = await handler(ctx, incoming.text)
+            replies = handler(ctx, incoming.text)
             if replies is not None:
                 return replies
-    return await fallback.idle_text(ctx)
+    return fallback.idle_text(ctx)
 
 
-async def _run_command(ctx: DialogContext, name: str) -> list[Outgoing]:
+def _run_command(ctx: DialogContext, name: str) -> list[Outgoing]:
     assert ctx.user is not None
     spec = BY_NAME.get(name)
     handler = COMMAND_HANDLERS.get(name)
@@ -112,28 +112,28 @@ async def _run_command(ctx: DialogContext, name: str) -> list[Outgoing]:
         return fallback.unknown_command(ctx)
     if ctx.user.role not in spec.roles:
         return fallback.not_allowed(ctx)
-    return await handler(ctx)
+    return handler(ctx)
 
 
-async def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
+def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
     assert ctx.user is not None
     namespace, _, payload = data.partition(":")
     if namespace == "cmd":
-        return await _run_command(ctx, payload)
+        return _run_command(ctx, payload)
     owner = BUTTONS.get(namespace)
     if owner is None:
-        return await _spent(ctx, fallback.stale_button(ctx))
+        return _spent(ctx, fallback.stale_button(ctx))
     command, handler = owner
     if ctx.user.role not in BY_NAME[command].roles:
         ctx.uow.audit.record("button.refused", actor=ctx.user, entity="button", entity_id=namespace)
         return fallback.button_not_allowed(ctx)
-    replies = await handler(ctx, data)
-    return await _spent(ctx, replies if replies is not None else fallback.stale_button(ctx))
+    replies = handler(ctx, data)
+    return _spent(ctx, replies if replies is not None else fallback.stale_button(ctx))
 
 
-async def _spent(ctx: DialogContext, replies: list[Outgoing]) -> list[Outgoing]:
+def _spent(ctx: DialogContext, replies: list[Outgoing]) -> list[Outgoing]:
     """A button that only gets a toast (it was spent) pressed again because what came after
     it never arrived: where the person stands is shown with the toast."""
     if ctx.reply_lost and all(isinstance(reply, Notice) for reply in replies):
-        return [*replies, *await interview.again(ctx)]
+        return [*replies, *interview.again(ctx)]
     return replies

@@ -1,4 +1,8 @@
-"""Policy dialogues: meetings, their villages and invitations (``uow.meetings``)."""
+"""Policy dialogues: meetings, their villages and invitations (``work.meetings``).
+
+Synchronous over a ``Session`` like :mod:`storage.repositories`; its awaitable face for
+code on the event loop is :class:`storage.async_repositories.AsyncMeetingRepository`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage.models import (
     Area,
@@ -25,33 +29,31 @@ OPEN = (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED)
 
 
 class MeetingRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
-    async def add(self, meeting: Meeting, village_ids: Iterable[int]) -> Meeting:
+    def add(self, meeting: Meeting, village_ids: Iterable[int]) -> Meeting:
         self.session.add(meeting)
-        await self.session.flush()
-        await self.set_villages(meeting, village_ids)
+        self.session.flush()
+        self.set_villages(meeting, village_ids)
         return meeting
 
-    async def set_villages(self, meeting: Meeting, village_ids: Iterable[int]) -> None:
-        await self.session.execute(
-            delete(MeetingVillage).where(MeetingVillage.meeting_id == meeting.id)
-        )
+    def set_villages(self, meeting: Meeting, village_ids: Iterable[int]) -> None:
+        self.session.execute(delete(MeetingVillage).where(MeetingVillage.meeting_id == meeting.id))
         self.session.add_all(
             MeetingVillage(meeting_id=meeting.id, area_id=v) for v in sorted(set(village_ids))
         )
-        await self.session.flush()
+        self.session.flush()
 
-    async def get(self, meeting_id: int, *, for_update: bool = False) -> Meeting | None:
+    def get(self, meeting_id: int, *, for_update: bool = False) -> Meeting | None:
         query = select(Meeting).where(Meeting.id == meeting_id)
         if for_update:
             # Two reminder sweeps, or a sweep and a change, never both act on one meeting.
             query = query.with_for_update(of=Meeting)
-        return await self.session.scalar(query)
+        return self.session.scalar(query)
 
-    async def villages(self, meeting_id: int) -> list[Area]:
-        rows = await self.session.scalars(
+    def villages(self, meeting_id: int) -> list[Area]:
+        rows = self.session.scalars(
             select(Area)
             .join(MeetingVillage, MeetingVillage.area_id == Area.id)
             .where(MeetingVillage.meeting_id == meeting_id)
@@ -59,7 +61,7 @@ class MeetingRepository:
         )
         return list(rows)
 
-    async def in_areas(
+    def in_areas(
         self, area_ids: Iterable[int] | None, *, since: datetime | None = None
     ) -> list[Meeting]:
         """Meetings held in (or for villages of) the given areas, by start; None: all."""
@@ -70,9 +72,9 @@ class MeetingRepository:
             query = query.where(Meeting.area_id.in_(ids) | Meeting.id.in_(villages))
         if since is not None:
             query = query.where(Meeting.starts_at >= since)
-        return list(await self.session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
+        return list(self.session.scalars(query.order_by(Meeting.starts_at, Meeting.id)))
 
-    async def open_since(self, since: datetime) -> list[Meeting]:
+    def open_since(self, since: datetime) -> list[Meeting]:
         """Meetings still scheduled that start after ``since``: those a reminder may be due
         for, or have fallen due for while the bot was down."""
         query = (
@@ -80,10 +82,10 @@ class MeetingRepository:
             .where(Meeting.status.in_(OPEN), Meeting.starts_at >= since)
             .order_by(Meeting.starts_at, Meeting.id)
         )
-        return list(await self.session.scalars(query))
+        return list(self.session.scalars(query))
 
-    async def invitations(self, meeting_id: int) -> list[MeetingInvitation]:
-        rows = await self.session.scalars(
+    def invitations(self, meeting_id: int) -> list[MeetingInvitation]:
+        rows = self.session.scalars(
             select(MeetingInvitation)
             .join(Household, Household.id == MeetingInvitation.household_id)
             .where(MeetingInvitation.meeting_id == meeting_id)
@@ -93,23 +95,23 @@ class MeetingRepository:
         )
         return list(rows)
 
-    async def invitation(self, invitation_id: int) -> MeetingInvitation | None:
-        return await self.session.get(MeetingInvitation, invitation_id)
+    def invitation(self, invitation_id: int) -> MeetingInvitation | None:
+        return self.session.get(MeetingInvitation, invitation_id)
 
     def add_invitation(self, invitation: MeetingInvitation) -> None:
         self.session.add(invitation)
 
-    async def remove_invitations(self, invitation_ids: Sequence[int]) -> None:
+    def remove_invitations(self, invitation_ids: Sequence[int]) -> None:
         if invitation_ids:
-            await self.session.execute(
+            self.session.execute(
                 delete(MeetingInvitation).where(MeetingInvitation.id.in_(list(invitation_ids)))
             )
 
-    async def candidates(
+    def candidates(
         self, year: int, village_ids: Iterable[int], categories: Iterable[str]
     ) -> list[Household]:
         """The year's households of these villages and categories (before support groups)."""
-        rows = await self.session.scalars(
+        rows = self.session.scalars(
             select(Household)
             .where(
                 Household.review_year == year,
@@ -120,12 +122,12 @@ class MeetingRepository:
         )
         return list(rows)
 
-    async def household_groups(self, household_ids: Iterable[int]) -> dict[int, set[str]]:
+    def household_groups(self, household_ids: Iterable[int]) -> dict[int, set[str]]:
         """The current labour/support groups of each household's members."""
         ids = list(household_ids)
         if not ids:
             return {}
-        rows = await self.session.execute(
+        rows = self.session.execute(
             select(Classification.household_id, Classification.group).where(
                 Classification.household_id.in_(ids),
                 Classification.current.is_(True),
@@ -138,9 +140,9 @@ class MeetingRepository:
                 found.setdefault(household_id, set()).add(group)
         return found
 
-    async def collaborators(self, village_ids: Iterable[int]) -> dict[int, list[int]]:
+    def collaborators(self, village_ids: Iterable[int]) -> dict[int, list[int]]:
         """The active collaborators registered for each village."""
-        rows = await self.session.execute(
+        rows = self.session.execute(
             select(UserArea.area_id, User.id)
             .join(User, User.id == UserArea.user_id)
             .where(
@@ -154,15 +156,15 @@ class MeetingRepository:
             found.setdefault(area_id, []).append(user_id)
         return found
 
-    async def users(self, user_ids: Iterable[int]) -> dict[int, User]:
+    def users(self, user_ids: Iterable[int]) -> dict[int, User]:
         ids = list(set(user_ids))
         if not ids:
             return {}
-        return {u.id: u for u in await self.session.scalars(select(User).where(User.id.in_(ids)))}
+        return {u.id: u for u in self.session.scalars(select(User).where(User.id.in_(ids)))}
 
-    async def for_household(self, household_id: int) -> list[tuple[Meeting, MeetingInvitation]]:
+    def for_household(self, household_id: int) -> list[tuple[Meeting, MeetingInvitation]]:
         """The meetings a household was invited to, oldest first, with what came of each."""
-        rows = await self.session.execute(
+        rows = self.session.execute(
             select(Meeting, MeetingInvitation)
             .join(MeetingInvitation, MeetingInvitation.meeting_id == Meeting.id)
             .where(MeetingInvitation.household_id == household_id)

@@ -32,7 +32,7 @@ from storage.models import (
     Role,
 )
 from storage.text import fold
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 from tests.conftest import Database
 from tests.helpers import message, seed_areas
 from tests.surfaces import ConversationSurface
@@ -123,7 +123,9 @@ async def invitations(database: Database) -> list[MeetingInvitation]:
 
 async def sweep(database: Database, settings: Settings, now: datetime) -> list[OutboxMessage]:
     async with UnitOfWork(database.sessions) as uow:
-        sent = await shell.send_due_reminders(uow, settings, now, settings.offsets)
+        sent = await uow.run(
+            lambda work: shell.send_due_reminders(work, settings, now, settings.offsets)
+        )
         await uow.commit()
         return sent
 
@@ -133,8 +135,8 @@ def outbox(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, OutboxMessage]]:
     """What reaches the outbox seam, with the unit of work it was written in."""
     seen: list[tuple[Any, OutboxMessage]] = []
 
-    def enqueue(uow: UnitOfWork, messages: Sequence[OutboxMessage]) -> None:
-        seen.extend((uow, m) for m in messages)
+    def enqueue(work: Work, messages: Sequence[OutboxMessage]) -> None:
+        seen.extend((work, m) for m in messages)
 
     monkeypatch.setattr(shell, "enqueue", enqueue)
     return seen
@@ -265,8 +267,8 @@ async def test_a_dialogue_from_scheduling_to_attendance(
 
     # And in the household's detail, where a completed household is picked.
     async with UnitOfWork(database.sessions) as uow:
-        ctx = DialogContext(uow, message("x"), None, settings, clock.now)
-        detail = await shell.household_detail(ctx, a1_01.household_id, YEAR)
+        ctx = DialogContext(message("x"), None, settings, clock.now, uow.work)
+        detail = await uow.run(lambda _: shell.household_detail(ctx, a1_01.household_id, YEAR))
     assert detail == (
         "Đối thoại chính sách:\n"
         "• 14:00 16/12/2026, Nhà văn hoá ấp 1: có mặt; nhu cầu: vay vốn (muốn vay 20 triệu nuôi bò)"

@@ -100,8 +100,10 @@ async def test_a_supervisor_schedules_and_a_collaborator_marks_invited(
     # Three days before: the sweep's reminder, delivered as the outbox sender will.
     settings = bot_settings(database, fake_telegram)
     async with UnitOfWork(database.sessions) as uow:
-        [reminder] = await shell.send_due_reminders(
-            uow, settings, starts_at - timedelta(days=3), settings.offsets
+        [reminder] = await uow.run(
+            lambda work: shell.send_due_reminders(
+                work, settings, starts_at - timedelta(days=3), settings.offsets
+            )
         )
         await uow.commit()
     assert isinstance(reminder.message, Choices)

@@ -141,7 +141,7 @@ async def test_failed_handler_rolls_back_and_says_so(
     code = await invite(database)
     conversation = Conversation(database.sessions, settings, clock=lambda: NOW)
 
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
     from storage.repositories import UserRepository

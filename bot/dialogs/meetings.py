@@ -23,7 +23,7 @@ from bot.settings import Settings
 from classification import rules_for
 from classification.ruleset import Lang
 from storage.models import Area, Meeting, MeetingInvitation, MeetingStatus, Role
-from storage.uow import UnitOfWork
+from storage.uow import Work
 
 __all__ = ["BUTTON", "DIALOG", "INVITED"]
 
@@ -33,12 +33,12 @@ log = logging.getLogger(__name__)
 # -- the outbox seam --------------------------------------------------------------------------
 
 
-def enqueue(uow: UnitOfWork, messages: Sequence[core.OutboxMessage]) -> None:
+def enqueue(work: Work, messages: Sequence[core.OutboxMessage]) -> None:
     # outbox: the one place meetings hand messages to the durable outbox. It is called in
     # the transaction that caused the messages (a reminder sweep, a change, a cancellation);
     # until the outbox lands it stores nothing. The merge wires it to
-    # ``uow.outbox.enqueue(user_id, message, dedupe_key=..., not_before=...)``.
-    del uow, messages
+    # ``work.outbox.enqueue(user_id, message, dedupe_key=..., not_before=...)``.
+    del work, messages
 
 
 # -- rows for the core --------------------------------------------------------------------
@@ -95,18 +95,18 @@ def need_options(year: int, settings: Settings, locale: str) -> tuple[core.Optio
     return tuple(core.Option(n.id, n.label.get(lang)) for n in rules.support_needs)
 
 
-async def _villages(uow: UnitOfWork, root_ids: Sequence[int]) -> list[Area]:
+def _villages(uow: Work, root_ids: Sequence[int]) -> list[Area]:
     """The villages under these areas: the leaves of the tree (its depth is data)."""
-    areas = await uow.areas.all()
-    inside = await uow.areas.subtree_ids(root_ids)
+    areas = uow.areas.all()
+    inside = uow.areas.subtree_ids(root_ids)
     parents = {a.parent_id for a in areas}
     return [a for a in areas if a.id in inside and a.id not in parents]
 
 
-async def _env(ctx: DialogContext, year: int) -> core.Env:
+def _env(ctx: DialogContext, year: int) -> core.Env:
     assert ctx.user is not None
     roots = [a.id for a in ctx.user.areas]
-    villages = await _villages(ctx.uow, roots)
+    villages = _villages(ctx.uow, roots)
     return core.Env(
         locale=ctx.locale,
         tz=ctx.settings.tz,
@@ -117,25 +117,25 @@ async def _env(ctx: DialogContext, year: int) -> core.Env:
     )
 
 
-async def _year(ctx: DialogContext) -> int:
-    return await default_year(ctx.uow, ctx.now.astimezone(ctx.settings.tz).year)
+def _year(ctx: DialogContext) -> int:
+    return default_year(ctx.uow.session, ctx.now.astimezone(ctx.settings.tz).year)
 
 
-async def _stored(ctx: DialogContext) -> core.State | None:
+def _stored(ctx: DialogContext) -> core.State | None:
     assert ctx.user is not None
-    row = await ctx.uow.dialogs.get(ctx.user)
+    row = ctx.uow.dialogs.get(ctx.user)
     if row is None or row.dialog != DIALOG:
         return None
     return core.state_from_json(row.state)
 
 
-async def _mine(ctx: DialogContext, meeting_id: int) -> Meeting | None:
+def _mine(ctx: DialogContext, meeting_id: int) -> Meeting | None:
     """The meeting, if it is in the organiser's areas (admins: any); a refusal is audited."""
     assert ctx.user is not None
-    meeting = await ctx.uow.meetings.get(meeting_id, for_update=True)
+    meeting = ctx.uow.meetings.get(meeting_id, for_update=True)
     if meeting is not None and ctx.user.role is not Role.ADMIN:
-        scope = await scope_ids(ctx)
-        villages = {v.id for v in await ctx.uow.meetings.villages(meeting.id)}
+        scope = scope_ids(ctx)
+        villages = {v.id for v in ctx.uow.meetings.villages(meeting.id)}
         if meeting.area_id not in scope and not villages & scope:
             meeting = None
     if meeting is None:
@@ -148,14 +148,12 @@ async def _mine(ctx: DialogContext, meeting_id: int) -> Meeting | None:
 # -- invitations ----------------------------------------------------------------------------
 
 
-async def sync(uow: UnitOfWork, meeting: Meeting) -> list[MeetingInvitation]:
+def sync(uow: Work, meeting: Meeting) -> list[MeetingInvitation]:
     """Bring the invitation list in line with the meeting (see core.sync_invitations)."""
-    villages = [v.id for v in await uow.meetings.villages(meeting.id)]
-    candidates = await uow.meetings.candidates(meeting.review_year, villages, meeting.categories)
+    villages = [v.id for v in uow.meetings.villages(meeting.id)]
+    candidates = uow.meetings.candidates(meeting.review_year, villages, meeting.categories)
     groups = (
-        await uow.meetings.household_groups(h.id for h in candidates)
-        if meeting.support_groups
-        else {}
+        uow.meetings.household_groups(h.id for h in candidates) if meeting.support_groups else {}
     )
     rows = [
         core.HouseholdRow(
@@ -164,14 +162,14 @@ async def sync(uow: UnitOfWork, meeting: Meeting) -> list[MeetingInvitation]:
         for h in candidates
     ]
     eligible = core.invited_households(rows, villages, meeting.categories, meeting.support_groups)
-    existing = await uow.meetings.invitations(meeting.id)
+    existing = uow.meetings.invitations(meeting.id)
     plan = core.sync_invitations(
         eligible,
         {i.household_id: i.id for i in existing},
         frozen=meeting.invitations_frozen_at is not None,
     )
-    await uow.meetings.remove_invitations(plan.remove)
-    collaborators = await uow.meetings.collaborators(villages)
+    uow.meetings.remove_invitations(plan.remove)
+    collaborators = uow.meetings.collaborators(villages)
     for new in plan.add:
         uow.meetings.add_invitation(
             MeetingInvitation(
@@ -182,37 +180,36 @@ async def sync(uow: UnitOfWork, meeting: Meeting) -> list[MeetingInvitation]:
                 added_late=new.added_late,
             )
         )
-    await uow.session.flush()
-    return await uow.meetings.invitations(meeting.id)
+    uow.flush()
+    return uow.meetings.invitations(meeting.id)
 
 
-async def _locales(
-    uow: UnitOfWork, invitations: Sequence[MeetingInvitation], *also: int | None
+def _locales(
+    uow: Work, invitations: Sequence[MeetingInvitation], *also: int | None
 ) -> dict[int, str]:
     ids = [i.collaborator_id for i in invitations if i.collaborator_id]
-    users = await uow.meetings.users([*ids, *(u for u in also if u is not None)])
+    users = uow.meetings.users([*ids, *(u for u in also if u is not None)])
     return {user_id: user.locale for user_id, user in users.items()}
 
 
-async def send_due_reminders(
-    uow: UnitOfWork, settings: Settings, now: datetime, offsets: Sequence[core.Offset]
+def send_due_reminders(
+    uow: Work, settings: Settings, now: datetime, offsets: Sequence[core.Offset]
 ) -> list[core.OutboxMessage]:
     """Every reminder due at ``now``, written to the outbox with what it changes (the
     list frozen, the households marked reminded, the offsets done), in ``uow``'s
     transaction; returns what was enqueued. Run it periodically, and at start (what fell
-    due while the bot was down)."""
+    due while the bot was down). Synchronous, so the whole sweep is one transaction on
+    SQLite's writer like a turn; on the event loop: ``await uow.run(...)``."""
     longest = max((o.before for o in offsets), default=timedelta(0)) + timedelta(days=2)
     sent: list[core.OutboxMessage] = []
-    for found in await uow.meetings.open_since(now - longest):
-        meeting = await uow.meetings.get(found.id, for_update=True)
+    for found in uow.meetings.open_since(now - longest):
+        meeting = uow.meetings.get(found.id, for_update=True)
         if meeting is None:
             continue
         invitations = (
-            await sync(uow, meeting)
-            if meeting.starts_at > now
-            else await uow.meetings.invitations(meeting.id)
+            sync(uow, meeting) if meeting.starts_at > now else uow.meetings.invitations(meeting.id)
         )
-        row = meeting_row(meeting, await uow.meetings.villages(meeting.id))
+        row = meeting_row(meeting, uow.meetings.villages(meeting.id))
         rows = [invitation_row(i) for i in invitations]
         plan = core.due_reminders(
             row,
@@ -220,7 +217,7 @@ async def send_due_reminders(
             offsets,
             now,
             settings.tz,
-            await _locales(uow, invitations, meeting.created_by),
+            _locales(uow, invitations, meeting.created_by),
         )
         if not plan.done:
             continue
@@ -242,43 +239,43 @@ async def send_due_reminders(
 # -- the dialog -----------------------------------------------------------------------------
 
 
-async def _turn(ctx: DialogContext, state: core.State | None, event: core.Event) -> list[Outgoing]:
+def _turn(ctx: DialogContext, state: core.State | None, event: core.Event) -> list[Outgoing]:
     assert ctx.user is not None
-    year = await _year(ctx)
-    env = await _env(ctx, year)
+    year = _year(ctx)
+    env = _env(ctx, year)
     decision = core.decide(state, event, env)
     match decision:
         case core.Reply(replies):
             return list(replies)
         case core.Save(new_state, replies):
             if new_state is None:
-                await ctx.uow.dialogs.clear(ctx.user)
+                ctx.uow.dialogs.clear(ctx.user)
             else:
-                await ctx.uow.dialogs.set(ctx.user, DIALOG, new_state.to_json())
+                ctx.uow.dialogs.set(ctx.user, DIALOG, new_state.to_json())
             return list(replies)
         case core.ShowList():
-            scope = None if ctx.user.role is Role.ADMIN else await scope_ids(ctx)
+            scope = None if ctx.user.role is Role.ADMIN else scope_ids(ctx)
             since = ctx.now - timedelta(days=30)
-            found = await ctx.uow.meetings.in_areas(scope, since=since)
-            rows = [meeting_row(m, await ctx.uow.meetings.villages(m.id)) for m in found]
+            found = ctx.uow.meetings.in_areas(scope, since=since)
+            rows = [meeting_row(m, ctx.uow.meetings.villages(m.id)) for m in found]
             return core.render_list(rows, env)
         case core.Schedule(draft):
-            return await _schedule(ctx, draft, env, year)
+            return _schedule(ctx, draft, env, year)
         case core.StartChange(meeting_id):
-            meeting = await _mine(ctx, meeting_id)
+            meeting = _mine(ctx, meeting_id)
             if meeting is None:
                 return core.not_found(env)
             if meeting.status not in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED):
                 return core.not_found(env)
-            villages = await ctx.uow.meetings.villages(meeting.id)
+            villages = ctx.uow.meetings.villages(meeting.id)
             draft = core.draft_of(meeting_row(meeting, villages), [v.id for v in villages])
-            await ctx.uow.dialogs.set(ctx.user, DIALOG, draft.to_json())
+            ctx.uow.dialogs.set(ctx.user, DIALOG, draft.to_json())
             return [
                 *core.change_started(meeting_row(meeting, villages), env),
                 *core.render_step(draft, env),
             ]
         case core.AskCancel(meeting_id):
-            meeting = await _mine(ctx, meeting_id)
+            meeting = _mine(ctx, meeting_id)
             if meeting is None or meeting.status not in (
                 MeetingStatus.SCHEDULED,
                 MeetingStatus.CHANGED,
@@ -286,31 +283,29 @@ async def _turn(ctx: DialogContext, state: core.State | None, event: core.Event)
                 return core.not_found(env)
             return core.ask_cancel(meeting_row(meeting, []), env)
         case core.Cancel(meeting_id):
-            return await _cancel(ctx, meeting_id, env)
+            return _cancel(ctx, meeting_id, env)
         case core.ShowStatus(meeting_id):
-            return await _status(ctx, meeting_id, env)
+            return _status(ctx, meeting_id, env)
         case core.ShowAttendance(meeting_id):
-            meeting = await _mine(ctx, meeting_id)
+            meeting = _mine(ctx, meeting_id)
             if meeting is None or meeting.status is MeetingStatus.CANCELLED:
                 return core.not_found(env)
-            await ctx.uow.dialogs.set(ctx.user, DIALOG, core.Recording(meeting.id).to_json())
-            invitations = await ctx.uow.meetings.invitations(meeting.id)
+            ctx.uow.dialogs.set(ctx.user, DIALOG, core.Recording(meeting.id).to_json())
+            invitations = ctx.uow.meetings.invitations(meeting.id)
             return core.render_attendance(
                 meeting_row(meeting, []), [invitation_row(i) for i in invitations], env
             )
         case core.PickHousehold(meeting_id, invitation_id):
-            meeting = await _mine(ctx, meeting_id)
-            invitation = await ctx.uow.meetings.invitation(invitation_id)
+            meeting = _mine(ctx, meeting_id)
+            invitation = ctx.uow.meetings.invitation(invitation_id)
             if meeting is None or invitation is None or invitation.meeting_id != meeting.id:
                 return core.not_found(env)
             row = invitation_row(invitation)
-            await ctx.uow.dialogs.set(
-                ctx.user, DIALOG, core.recording_of(meeting.id, row).to_json()
-            )
+            ctx.uow.dialogs.set(ctx.user, DIALOG, core.recording_of(meeting.id, row).to_json())
             return core.ask_attended(row, env)
         case core.Record(meeting_id, invitation_id, attended, needs, note):
-            meeting = await _mine(ctx, meeting_id)
-            invitation = await ctx.uow.meetings.invitation(invitation_id)
+            meeting = _mine(ctx, meeting_id)
+            invitation = ctx.uow.meetings.invitation(invitation_id)
             if meeting is None or invitation is None or invitation.meeting_id != meeting.id:
                 return core.not_found(env)
             invitation.attended = attended
@@ -325,22 +320,20 @@ async def _turn(ctx: DialogContext, state: core.State | None, event: core.Event)
                 entity_id=str(invitation.id),
                 details={"attended": attended, "needs": list(needs)},
             )
-            await ctx.uow.dialogs.set(ctx.user, DIALOG, core.Recording(meeting.id).to_json())
-            await ctx.uow.session.flush()
-            invitations = await ctx.uow.meetings.invitations(meeting.id)
+            ctx.uow.dialogs.set(ctx.user, DIALOG, core.Recording(meeting.id).to_json())
+            ctx.uow.flush()
+            invitations = ctx.uow.meetings.invitations(meeting.id)
             return core.render_attendance(
                 meeting_row(meeting, []), [invitation_row(i) for i in invitations], env
             )
     raise AssertionError(decision)
 
 
-async def _schedule(
-    ctx: DialogContext, draft: core.Draft, env: core.Env, year: int
-) -> list[Outgoing]:
+def _schedule(ctx: DialogContext, draft: core.Draft, env: core.Env, year: int) -> list[Outgoing]:
     assert ctx.user is not None and draft.starts_at is not None
     village_ids = [int(v) for v in draft.villages]
     if draft.meeting_id is None:
-        meeting = await ctx.uow.meetings.add(
+        meeting = ctx.uow.meetings.add(
             Meeting(
                 area_id=ctx.user.areas[0].id,
                 review_year=year,
@@ -356,21 +349,21 @@ async def _schedule(
             ),
             village_ids,
         )
-        invitations = await sync(ctx.uow, meeting)
+        invitations = sync(ctx.uow, meeting)
         ctx.uow.audit.record(
             "meeting.scheduled", actor=ctx.user, entity="meeting", entity_id=str(meeting.id)
         )
-        await ctx.uow.dialogs.clear(ctx.user)
+        ctx.uow.dialogs.clear(ctx.user)
         return core.scheduled(meeting.id, draft, len(invitations), env, changed=False)
-    meeting_or_none = await _mine(ctx, draft.meeting_id)
+    meeting_or_none = _mine(ctx, draft.meeting_id)
     if meeting_or_none is None or meeting_or_none.status not in (
         MeetingStatus.SCHEDULED,
         MeetingStatus.CHANGED,
     ):
-        await ctx.uow.dialogs.clear(ctx.user)
+        ctx.uow.dialogs.clear(ctx.user)
         return core.not_found(env)
     meeting = meeting_or_none
-    before = meeting_row(meeting, await ctx.uow.meetings.villages(meeting.id))
+    before = meeting_row(meeting, ctx.uow.meetings.villages(meeting.id))
     meeting.starts_at = draft.starts_at
     meeting.place = draft.place
     meeting.categories = list(draft.categories)
@@ -380,114 +373,112 @@ async def _schedule(
     if draft.starts_at != before.starts_at:
         # A new date: its reminders are due again at their new moments.
         meeting.reminders_done = []
-    await ctx.uow.meetings.set_villages(meeting, village_ids)
-    invitations = await sync(ctx.uow, meeting)
-    after = meeting_row(meeting, await ctx.uow.meetings.villages(meeting.id))
+    ctx.uow.meetings.set_villages(meeting, village_ids)
+    invitations = sync(ctx.uow, meeting)
+    after = meeting_row(meeting, ctx.uow.meetings.villages(meeting.id))
     rows = [invitation_row(i) for i in invitations]
     enqueue(
         ctx.uow,
         core.announcements(
-            before, after, rows, ctx.now, ctx.settings.tz, await _locales(ctx.uow, invitations)
+            before, after, rows, ctx.now, ctx.settings.tz, _locales(ctx.uow, invitations)
         ),
     )
     ctx.uow.audit.record(
         "meeting.changed", actor=ctx.user, entity="meeting", entity_id=str(meeting.id)
     )
-    await ctx.uow.dialogs.clear(ctx.user)
+    ctx.uow.dialogs.clear(ctx.user)
     return core.scheduled(meeting.id, draft, len(invitations), env, changed=True)
 
 
-async def cancel_meeting(
-    uow: UnitOfWork, meeting: Meeting, settings: Settings, now: datetime
+def cancel_meeting(
+    uow: Work, meeting: Meeting, settings: Settings, now: datetime
 ) -> tuple[core.OutboxMessage, ...]:
     """Cancel ``meeting`` and announce it to those already reminded (what was enqueued)."""
     before = meeting_row(meeting, [])
     meeting.status = MeetingStatus.CANCELLED
     meeting.updated_at = now
     after = meeting_row(meeting, [])
-    invitations = await uow.meetings.invitations(meeting.id)
+    invitations = uow.meetings.invitations(meeting.id)
     messages = core.announcements(
         before,
         after,
         [invitation_row(i) for i in invitations],
         now,
         settings.tz,
-        await _locales(uow, invitations),
+        _locales(uow, invitations),
     )
     enqueue(uow, messages)
     return messages
 
 
-async def _cancel(ctx: DialogContext, meeting_id: int, env: core.Env) -> list[Outgoing]:
+def _cancel(ctx: DialogContext, meeting_id: int, env: core.Env) -> list[Outgoing]:
     assert ctx.user is not None
-    meeting = await _mine(ctx, meeting_id)
+    meeting = _mine(ctx, meeting_id)
     if meeting is None or meeting.status not in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED):
         return core.not_found(env)
-    told = len(await cancel_meeting(ctx.uow, meeting, ctx.settings, ctx.now))
+    told = len(cancel_meeting(ctx.uow, meeting, ctx.settings, ctx.now))
     ctx.uow.audit.record(
         "meeting.cancelled", actor=ctx.user, entity="meeting", entity_id=str(meeting.id)
     )
     return [Text(ctx.t("meetings.cancelled", id=meeting.id, count=told))]
 
 
-async def _status(ctx: DialogContext, meeting_id: int | None, env: core.Env) -> list[Outgoing]:
+def _status(ctx: DialogContext, meeting_id: int | None, env: core.Env) -> list[Outgoing]:
     assert ctx.user is not None
     if meeting_id is None:
-        scope = None if ctx.user.role is Role.ADMIN else await scope_ids(ctx)
+        scope = None if ctx.user.role is Role.ADMIN else scope_ids(ctx)
         ahead = [
             m
-            for m in await ctx.uow.meetings.in_areas(scope, since=ctx.now)
+            for m in ctx.uow.meetings.in_areas(scope, since=ctx.now)
             if m.status in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED)
         ]
         if not ahead:
             return [Text(ctx.t("meetings.none"))]
         meeting_id = ahead[0].id
-    meeting = await _mine(ctx, meeting_id)
+    meeting = _mine(ctx, meeting_id)
     if meeting is None:
         return core.not_found(env)
     invitations = (
-        await sync(ctx.uow, meeting)
+        sync(ctx.uow, meeting)
         if meeting.status in (MeetingStatus.SCHEDULED, MeetingStatus.CHANGED)
-        else await ctx.uow.meetings.invitations(meeting.id)
+        else ctx.uow.meetings.invitations(meeting.id)
     )
-    users = await ctx.uow.meetings.users(
-        i.collaborator_id for i in invitations if i.collaborator_id
-    )
+    users = ctx.uow.meetings.users(i.collaborator_id for i in invitations if i.collaborator_id)
     names: Mapping[int, str] = {uid: u.display_name for uid, u in users.items()}
-    row = meeting_row(meeting, await ctx.uow.meetings.villages(meeting.id))
+    row = meeting_row(meeting, ctx.uow.meetings.villages(meeting.id))
     return core.render_status(row, [invitation_row(i) for i in invitations], names, env)
 
 
-async def start(ctx: DialogContext) -> list[Outgoing]:
+def start(ctx: DialogContext) -> list[Outgoing]:
     """/doithoai [ds | doi N | huy N | trangthai [N] | diemdanh N]."""
-    return await _turn(ctx, await _stored(ctx), core.Opened(ctx.incoming.args))
+    return _turn(ctx, _stored(ctx), core.Opened(ctx.incoming.args))
 
 
-async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
+def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
     """Typed text while the dialog is open: the date, the place, or a household's note."""
-    state = await _stored(ctx)
+    state = _stored(ctx)
     if state is None:
         return None
     if ctx.reply_lost and isinstance(state, core.Draft):
         # They may not have seen the step they answer: it is shown again, nothing stored.
-        env = await _env(ctx, await _year(ctx))
+        env = _env(ctx, _year(ctx))
         return [Text(ctx.t("meetings.shown_again")), *core.render_step(state, env)]
-    return await _turn(ctx, state, core.Typed(text))
+    return _turn(ctx, state, core.Typed(text))
 
 
-async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     _, _, rest = data.partition(":")
     verb, _, arg = rest.partition(":")
-    return await _turn(ctx, await _stored(ctx), core.Pressed(verb, arg))
+    return _turn(ctx, _stored(ctx), core.Pressed(verb, arg))
 
 
-async def on_invited(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+def on_invited(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     """A collaborator's "Đã mời": the household is marked invited, once."""
     assert ctx.user is not None
     invitation_id = core.parse_invited(data)
     if invitation_id is None:
         return None
-    invitation = await ctx.uow.meetings.invitation(invitation_id)
+    invitation = ctx.uow.meetings.invitation(invitation_id)
     if invitation is None or (
         ctx.user.role is not Role.ADMIN and invitation.collaborator_id != ctx.user.id
     ):
@@ -505,9 +496,9 @@ async def on_invited(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     return core.invited_ack(invitation_row(invitation), already, ctx.locale)
 
 
-async def household_detail(ctx: DialogContext, household_id: int, year: int) -> str:
+def household_detail(ctx: DialogContext, household_id: int, year: int) -> str:
     """The household's dialogues and their outcome, for its detail (empty if none)."""
-    found = await ctx.uow.meetings.for_household(household_id)
+    found = ctx.uow.meetings.for_household(household_id)
     rows = [(meeting_row(m, []), invitation_row(i)) for m, i in found]
     labels = {o.id: o.label for o in need_options(year, ctx.settings, ctx.locale)}
     return core.household_detail(rows, labels, ctx.settings.tz, ctx.locale)
