@@ -27,10 +27,12 @@ from storage.async_repositories import (
     AsyncInbox,
     AsyncInterviewRepository,
     AsyncInviteRepository,
+    AsyncMeetingRepository,
     AsyncRegistrationFailureRepository,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
+from storage.meetings import MeetingRepository
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
@@ -65,6 +67,7 @@ class Work:
         self.updates = UpdateLedger(session)
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
+        self.meetings = MeetingRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -93,6 +96,7 @@ class UnitOfWork:
         self.updates = AsyncUpdateLedger(self.session, work.updates)
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
+        self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         return self
 
     async def __aexit__(
