@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 from bot.commands import BY_NAME
 from bot.context import DialogContext
-from bot.dialogs import exports, fallback, households, interview, menu, registration, summary
+from bot.dialogs import (
+    exports,
+    fallback,
+    followup,
+    households,
+    interview,
+    menu,
+    registration,
+    summary,
+)
 from bot.messages import Kind, Notice, Outgoing
 
 CommandHandler = Callable[[DialogContext], list[Outgoing]]
@@ -26,6 +35,10 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "pause": interview.pause,
     "cancel": interview.cancel,
     "tiep": interview.again,
+    "phutrach": followup.assign,
+    "assign": followup.assign,
+    "theodoi": followup.follow,
+    "followup": followup.follow,
 }
 
 ChoiceHandler = Callable[[DialogContext, str], list[Outgoing] | None]
@@ -38,6 +51,8 @@ BUTTONS: dict[str, tuple[str, ChoiceHandler]] = {
     households.PAGE: ("interview", households.on_choice),
     **{prefix: ("interview", interview.on_choice) for prefix in interview.button_namespaces()},
     summary.CALLBACK: ("summary", summary.on_choice),
+    followup.ASSIGN: ("phutrach", followup.on_assign_choice),
+    followup.RECORD: ("theodoi", followup.on_record_choice),
 }
 
 # Typed text goes to the dialog the person's stored state names: the interview (an answer)
@@ -47,6 +62,16 @@ TEXT_COMMAND = "interview"
 TEXT_HANDLERS: dict[str, Callable[[DialogContext, str], list[Outgoing] | None]] = {
     interview.DIALOG: interview.on_text,
     households.DIALOG: households.on_text,
+}
+
+
+# Typed text of the follow-up dialogs (an officer's name and phone, a date, a note), by the
+# dialog the stored state names, with the command whose roles may type it.
+OWNED_TEXT_HANDLERS: dict[
+    str, tuple[str, Callable[[DialogContext, str], list[Outgoing] | None]]
+] = {
+    followup.ASSIGN_DIALOG: ("phutrach", followup.on_assign_text),
+    followup.RECORD_DIALOG: ("theodoi", followup.on_record_text),
 }
 
 
@@ -67,13 +92,19 @@ def route(ctx: DialogContext) -> list[Outgoing]:
         return _on_choice(ctx, incoming.choice or "")
     if len(incoming.text) > fallback.MAX_TEXT_LENGTH:
         return fallback.too_long(ctx)
-    if ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
+    state = ctx.uow.dialogs.get(ctx.user)
+    owned = OWNED_TEXT_HANDLERS.get(state.dialog) if state is not None else None
+    if owned is not None and ctx.user.role in BY_NAME[owned[0]].roles:
+        if ctx.reply_lost:
+            return followup.again(ctx)
+        replies = owned[1](ctx, incoming.text)
+        if replies is not None:
+            return replies
+    elif ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
         if ctx.reply_lost:
             # What they typed may answer a question they never saw (the reply carrying it
             # was lost): it is not applied; where they stand is shown instead.
             return interview.again(ctx, not_taken=True)
-        # Loaded with the user: routing reads no more than the turn had already.
-        state = ctx.uow.dialogs.get(ctx.user)
         handler = TEXT_HANDLERS.get(state.dialog) if state is not None else None
         if handler is not None:
             replies = handler(ctx, incoming.text)

@@ -23,6 +23,7 @@ from storage.async_repositories import (
     AsyncAuditRepository,
     AsyncClassificationRepository,
     AsyncDialogStateRepository,
+    AsyncFollowupRepository,
     AsyncHouseholdRepository,
     AsyncInbox,
     AsyncInterviewRepository,
@@ -31,6 +32,7 @@ from storage.async_repositories import (
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
+from storage.followup import FollowupRepository
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
@@ -65,6 +67,7 @@ class Work:
         self.updates = UpdateLedger(session)
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
+        self.followup = FollowupRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -93,6 +96,7 @@ class UnitOfWork:
         self.updates = AsyncUpdateLedger(self.session, work.updates)
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
+        self.followup = AsyncFollowupRepository(self.session, work.followup)
         return self
 
     async def __aexit__(
