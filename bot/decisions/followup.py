@@ -20,6 +20,7 @@ from classification.followup import FollowupData
 from forms.model import Invalid
 from forms.parsing import ascii_int, fold, parse_date
 from locales.catalog import translate
+from storage.text import phone_number
 
 ASSIGN_DIALOG = "followup_assign"
 RECORD_DIALOG = "followup_record"
@@ -28,8 +29,6 @@ RECORD = "pt"
 PAGE_SIZE = 8
 MAX_NAME = 200
 MAX_NOTE = 500
-# A Vietnamese phone number: 0 or +84 then 9 or 10 digits, with spaces, dots or dashes.
-PHONE = re.compile(r"^(?:\+?84|0)\d{9,10}$")
 TODAY_WORDS = ("hom nay", "nay", "today")
 YESTERDAY_WORDS = ("hom qua", "qua", "yesterday")
 DAY_MONTH = re.compile(r"^(\d{1,2})\s*[-/.]\s*(\d{1,2})$")
@@ -212,10 +211,10 @@ def parse_officer(text: str) -> TypedOfficer | str:
     if not comma:
         return "followup.officer_format"
     name = " ".join(name.split())
-    digits = re.sub(r"[\s.\-()]", "", phone)
     if not name or len(name) > MAX_NAME:
         return "followup.officer_format"
-    if not PHONE.match(digits):
+    digits = phone_number(phone)
+    if digits is None:
         return "followup.bad_phone"
     return TypedOfficer(name, digits)
 
