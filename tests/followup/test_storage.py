@@ -8,11 +8,13 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
+from bot.dialogs.followup import due_reminders
+from bot.retention import Purge, purge_year
 from classification import rules_for
 from classification.followup import no_capacity_group, support_groups
 from storage.models import Area, InterviewStatus, Role, SupportAssignment, SupportContact
 from storage.uow import UnitOfWork
-from tests.conftest import Database
+from tests.conftest import Database, database_settings
 from tests.exports.data import Planned, insert_households
 from tests.helpers import add_user, seed_areas
 
@@ -139,3 +141,85 @@ async def test_reassigning_ends_the_previous_assignment_and_contacts_are_kept(
         assert [a.id for a in await uow.followup.current_in_year(YEAR, [person.group])] == [
             second.id
         ]
+
+
+async def _assigned(database: Database, officer: int | None) -> tuple[int, str]:
+    """One person of Ấp 1 without labour capacity assigned to ``officer`` (or to someone
+    typed) on 2026-10-01, visited once on 2026-10-20; their assignment id and name."""
+    village = await _village(database, "87-MH-A1")
+    group = no_capacity_group(rules_for(YEAR))
+    async with UnitOfWork(database.sessions) as uow:
+        people, _ = await uow.followup.people([village], YEAR, [group])
+        person = people[0]
+        assignment = await uow.followup.assign(
+            SupportAssignment(
+                review_year=YEAR,
+                household_id=person.household_id,
+                member_index=person.member_index,
+                member_name=person.member_name,
+                group=person.group,
+                officer_user_id=officer,
+                officer_name=None if officer else "Trần Văn Ba",
+                officer_phone=None if officer else "0912345678",
+            ),
+            datetime(2026, 10, 1, 3, 0, tzinfo=UTC),
+        )
+        await uow.followup.record(
+            SupportContact(
+                assignment_id=assignment.id,
+                contact_date=date(2026, 10, 20),
+                kind="visit",
+                outcome="in_progress",
+                note="Bà Hạnh cần thuốc",
+            )
+        )
+        await uow.commit()
+        return assignment.id, person.member_name
+
+
+async def test_due_reminders_name_who_was_not_visited(database: Database) -> None:
+    await _commune(database)
+    officer = (
+        await add_user(
+            database.sessions,
+            platform="telegram",
+            platform_user_id="78",
+            name="Lê Thị Hoa",
+            role=Role.COLLABORATOR,
+            area_codes=["87-MH-A1"],
+            locale="vi",
+        )
+    ).id
+    _, name = await _assigned(database, officer)
+    settings = database_settings(database, RASOAT_FOLLOWUP_INTERVAL_DAYS="30")
+    async with UnitOfWork(database.sessions) as uow:
+        # 2026-11-10: 21 days after the visit, nothing is due.
+        early = await uow.run(
+            lambda work: due_reminders(work, settings, datetime(2026, 11, 10, 3, tzinfo=UTC))
+        )
+        late = await uow.run(
+            lambda work: due_reminders(work, settings, datetime(2026, 11, 20, 3, tzinfo=UTC))
+        )
+    assert early == []
+    [reminder] = late
+    assert reminder.recipient_user_id == officer
+    assert name in reminder.text and "lần gần nhất 20/10/2026" in reminder.text
+
+
+async def test_purging_a_year_takes_its_follow_up_with_it(database: Database) -> None:
+    await _commune(database)
+    await _assigned(database, None)
+    await purge_year(database.sessions, YEAR, Purge.ANONYMISE, apply=True)
+    async with database.sessions() as session:
+        [assignment] = (await session.scalars(select(SupportAssignment))).all()
+        [contact] = (await session.scalars(select(SupportContact))).all()
+    assert (assignment.member_name, assignment.officer_name, assignment.officer_phone) == (
+        "",
+        None,
+        None,
+    )
+    assert contact.note is None and contact.kind == "visit"
+    await purge_year(database.sessions, YEAR, Purge.DELETE, apply=True)
+    async with database.sessions() as session:
+        assert (await session.scalars(select(SupportAssignment))).all() == []
+        assert (await session.scalars(select(SupportContact))).all() == []
