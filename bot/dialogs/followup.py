@@ -22,7 +22,7 @@ from bot.settings import Settings
 from classification import rules_for
 from classification.followup import followup_data, no_capacity_group, support_groups
 from storage.followup import SupportPerson
-from storage.models import Household, Role, SupportAssignment, SupportContact
+from storage.models import Area, Household, Role, SupportAssignment, SupportContact
 from storage.uow import Work
 
 __all__ = ["ASSIGN", "ASSIGN_DIALOG", "RECORD", "RECORD_DIALOG"]
@@ -150,14 +150,8 @@ def on_assign_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
 
 def _officer_areas(ctx: DialogContext, village_id: int) -> set[int]:
     """Users assigned to the village or to any area above it are its officers."""
-    areas = {area.id: area for area in ctx.uow.areas.all()}
-    chain: set[int] = set()
-    current: int | None = village_id
-    while current is not None and current not in chain:
-        chain.add(current)
-        area = areas.get(current)
-        current = area.parent_id if area is not None else None
-    return chain
+    village = ctx.uow.session.get(Area, village_id)
+    return {area.id for area in ctx.uow.areas.path(village)} if village is not None else set()
 
 
 def _person(person: SupportPerson) -> core.Person:
@@ -273,8 +267,8 @@ def follow(ctx: DialogContext) -> list[Outgoing]:
     """/theodoi: the people the user follows up, with their last contact."""
     assert ctx.user is not None
     assignments = ctx.uow.followup.of_officer(ctx.user.id)
+    # The dialog state is left as it is: a collaborator's interview stays where it was.
     labels = _labels(ctx, _year(ctx))
-    ctx.uow.dialogs.clear(ctx.user)
     return core.officer_list(_followed(ctx.uow, assignments), labels)
 
 

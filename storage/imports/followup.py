@@ -128,16 +128,6 @@ def _same(current: SupportAssignment, plan: Planned) -> bool:
     )
 
 
-def _chain(areas: dict[int, Area], area_id: int) -> set[int]:
-    chain: set[int] = set()
-    current: int | None = area_id
-    while current is not None and current not in chain:
-        chain.add(current)
-        area = areas.get(current)
-        current = area.parent_id if area is not None else None
-    return chain
-
-
 async def _check(
     uow: UnitOfWork,
     tables: list[tuple[str, Sheet]],
@@ -183,9 +173,9 @@ async def _check(
                 continue
             seen[key] = row.number
             if person.village_id not in officers_of:
-                officers_of[person.village_id] = await uow.followup.officers(
-                    _chain(areas, person.village_id)
-                )
+                village = areas[person.village_id]
+                chain = {area.id for area in await uow.areas.path(village)}
+                officers_of[person.village_id] = await uow.followup.officers(chain)
             matches = [
                 u for u in officers_of[person.village_id] if fold(u.display_name) == fold(officer)
             ]

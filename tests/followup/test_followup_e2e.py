@@ -80,6 +80,10 @@ async def test_staff_assign_an_officer_who_records_a_contact(
         replies = "\n".join(await staff.type("Trần Văn Ba, 0912 345 678"))
         assert "Đã phân công Trần Văn Ba (0912345678)" in replies
 
+        # The English alias is the same dialog.
+        assert "chọn ấp" in "\n".join(await staff.type("/assign"))
+        assert [label for label, _ in staff.buttons()] == ["Ấp 1", "Ấp 2"]
+
         # The officer's list, and a contact recorded step by step.
         listed = "\n".join(await officer.type("/theodoi"))
         name = first_label.split(" · ")[0]
