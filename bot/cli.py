@@ -41,6 +41,7 @@ from exports.stats_import import import_area_stats
 from locales.catalog import translate
 from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
+from storage.imports.followup import import_followup
 from storage.imports.responses import import_responses
 from storage.models import Role
 from storage.stats_facts import rebuild_member_facts
@@ -96,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     roster_import = roster.add_parser("import", help="import households from .xlsx or .csv")
     roster_import.add_argument("file")
     roster_import.add_argument("--year", type=int, default=None, help="review year")
+
+    followup = commands.add_parser(
+        "followup", help="responsible officers of the people on the support lists"
+    ).add_subparsers(dest="followup_command", required=True)
+    followup_import = followup.add_parser(
+        "import", help="import the filled-in 'Người phụ trách' column of the exported lists"
+    )
+    followup_import.add_argument("file")
+    followup_import.add_argument("--year", type=int, default=None, help="review year")
 
     reclassify = commands.add_parser(
         "reclassify", help="recompute stored classifications under a rule set"
@@ -274,6 +284,15 @@ async def dispatch(
                 year=year,
                 progress=progress,
                 reference_date=settings.review_dates.reference(year, now),
+            )
+            print(result.render(settings.locale))
+        elif args.command == "followup":
+            result = await import_followup(
+                rt.sessions,
+                Path(args.file),
+                year=args.year or this_year,
+                rules=settings.rules,
+                now=now,
             )
             print(result.render(settings.locale))
         elif args.command == "reclassify":

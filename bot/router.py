@@ -9,6 +9,7 @@ from bot.context import DialogContext
 from bot.dialogs import (
     exports,
     fallback,
+    followup,
     households,
     interview,
     meetings,
@@ -37,6 +38,10 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "pause": interview.pause,
     "cancel": interview.cancel,
     "tiep": interview.again,
+    "phutrach": followup.assign,
+    "assign": followup.assign,
+    "theodoi": followup.follow,
+    "followup": followup.follow,
 }
 
 ChoiceHandler = Callable[[DialogContext, str], list[Outgoing] | None]
@@ -52,6 +57,8 @@ BUTTONS: dict[str, tuple[str, ChoiceHandler]] = {
     meetings.BUTTON: ("doithoai", meetings.on_choice),
     # "Đã mời", pressed by the collaborator who invites the household.
     meetings.INVITED: ("interview", meetings.on_invited),
+    followup.ASSIGN: ("phutrach", followup.on_assign_choice),
+    followup.RECORD: ("theodoi", followup.on_record_choice),
 }
 
 # Typed text goes to the dialog the person's stored state names: the interview (an answer)
@@ -63,6 +70,16 @@ MEETING_COMMAND = "doithoai"
 TEXT_HANDLERS: dict[str, Callable[[DialogContext, str], list[Outgoing] | None]] = {
     interview.DIALOG: interview.on_text,
     households.DIALOG: households.on_text,
+}
+
+
+# Typed text of the follow-up dialogs (an officer's name and phone, a date, a note), by the
+# dialog the stored state names, with the command whose roles may type it.
+OWNED_TEXT_HANDLERS: dict[
+    str, tuple[str, Callable[[DialogContext, str], list[Outgoing] | None]]
+] = {
+    followup.ASSIGN_DIALOG: ("phutrach", followup.on_assign_text),
+    followup.RECORD_DIALOG: ("theodoi", followup.on_record_text),
 }
 
 
@@ -83,19 +100,25 @@ def route(ctx: DialogContext) -> list[Outgoing]:
         return _on_choice(ctx, incoming.choice or "")
     if len(incoming.text) > fallback.MAX_TEXT_LENGTH:
         return fallback.too_long(ctx)
-    if ctx.user.role in BY_NAME[MEETING_COMMAND].roles:
-        state = ctx.uow.dialogs.get(ctx.user)
-        if state is not None and state.dialog == meetings.DIALOG:
-            replies = meetings.on_text(ctx, incoming.text)
-            if replies is not None:
-                return replies
-    if ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
+    state = ctx.uow.dialogs.get(ctx.user)
+    in_meeting = state is not None and state.dialog == meetings.DIALOG
+    if in_meeting and ctx.user.role in BY_NAME[MEETING_COMMAND].roles:
+        replies = meetings.on_text(ctx, incoming.text)
+        if replies is not None:
+            return replies
+    state = ctx.uow.dialogs.get(ctx.user)
+    owned = OWNED_TEXT_HANDLERS.get(state.dialog) if state is not None else None
+    if owned is not None and ctx.user.role in BY_NAME[owned[0]].roles:
+        if ctx.reply_lost:
+            return followup.again(ctx)
+        replies = owned[1](ctx, incoming.text)
+        if replies is not None:
+            return replies
+    elif ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
         if ctx.reply_lost:
             # What they typed may answer a question they never saw (the reply carrying it
             # was lost): it is not applied; where they stand is shown instead.
             return interview.again(ctx, not_taken=True)
-        # Loaded with the user: routing reads no more than the turn had already.
-        state = ctx.uow.dialogs.get(ctx.user)
         handler = TEXT_HANDLERS.get(state.dialog) if state is not None else None
         if handler is not None:
             replies = handler(ctx, incoming.text)

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     flood_limit: int = Field(default=20, alias="RASOAT_FLOOD_LIMIT", ge=0)
     # Seconds at least between a question reaching a phone and a typed answer to it: text
     # sooner was typed before the question was seen (see bot.conversation.unseen). 0: off.
+    # Days after which a person without labour capacity not visited is reminded to their
+    # responsible officer (section II.2: "thường xuyên theo dõi").
+    followup_interval_days: int = Field(
+        default=30, alias="RASOAT_FOLLOWUP_INTERVAL_DAYS", ge=1, le=366
+    )
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
     # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
     # before it, or a local time on its day ("07:00").

@@ -26,6 +26,8 @@ from storage.models import (
     InterviewStatus,
     Meeting,
     MeetingInvitation,
+    SupportAssignment,
+    User,
 )
 
 BATCH_SIZE = 500
@@ -75,6 +77,8 @@ class HouseholdRecord:
     meeting_attended: bool | None = None
     meeting_needs: list[str] = field(default_factory=list)
     meeting_note: str | None = None
+    # The responsible officer of each member who has one: name and phone (section II.2).
+    officers: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
     def member_indices(self) -> list[int]:
         return sorted(set(self.members) | set(self.member_results))
@@ -134,6 +138,7 @@ async def load_batch(
     if by_interview:
         await _answers(session, by_interview)
         await _results(session, by_interview)
+        await _officers(session, found)
     await _meetings(session, found)
     return [found[household_id] for household_id in wanted if household_id in found]
 
@@ -248,6 +253,25 @@ async def _results(session: AsyncSession, by_interview: dict[int, HouseholdRecor
             record.result = result
         else:
             record.member_results[member_index] = result
+
+
+async def _officers(session: AsyncSession, found: dict[int, HouseholdRecord]) -> None:
+    rows = await session.execute(
+        select(
+            SupportAssignment.household_id,
+            SupportAssignment.member_index,
+            SupportAssignment.officer_name,
+            SupportAssignment.officer_phone,
+            User.display_name,
+        )
+        .outerjoin(User, User.id == SupportAssignment.officer_user_id)
+        .where(
+            SupportAssignment.household_id.in_(list(found)),
+            SupportAssignment.ended_at.is_(None),
+        )
+    )
+    for household_id, member_index, name, phone, user_name in rows:
+        found[household_id].officers[member_index] = (user_name or name or "", phone)
 
 
 def _decode(text: Any) -> Any:

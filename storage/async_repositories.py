@@ -10,11 +10,12 @@ every query; ``tests/test_storage_faces.py`` keeps the two lists of methods equa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.followup import FollowupRepository, SupportPerson
 from storage.meetings import MeetingRepository
 from storage.models import (
     Area,
@@ -29,6 +30,8 @@ from storage.models import (
     Meeting,
     MeetingInvitation,
     Role,
+    SupportAssignment,
+    SupportContact,
     User,
 )
 from storage.repositories import (
@@ -341,3 +344,53 @@ class AsyncMeetingRepository(_Async[MeetingRepository]):
 
     async def for_household(self, household_id: int) -> list[tuple[Meeting, MeetingInvitation]]:
         return await self._run(lambda r: r.for_household(household_id))
+
+
+class AsyncFollowupRepository(_Async[FollowupRepository]):
+    async def people(
+        self,
+        area_ids: Iterable[int],
+        year: int,
+        groups: Iterable[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[SupportPerson], int]:
+        return await self._run(
+            lambda r: r.people(area_ids, year, groups, offset=offset, limit=limit)
+        )
+
+    async def person(
+        self, household_id: int, member_index: int, groups: Iterable[str]
+    ) -> SupportPerson | None:
+        return await self._run(lambda r: r.person(household_id, member_index, groups))
+
+    async def officers(self, area_ids: Iterable[int]) -> list[User]:
+        return await self._run(lambda r: r.officers(area_ids))
+
+    async def current(self, household_id: int, member_index: int) -> SupportAssignment | None:
+        return await self._run(lambda r: r.current(household_id, member_index))
+
+    async def assign(self, assignment: SupportAssignment, now: datetime) -> SupportAssignment:
+        return await self._run(lambda r: r.assign(assignment, now))
+
+    async def get(self, assignment_id: int) -> SupportAssignment | None:
+        return await self._run(lambda r: r.get(assignment_id))
+
+    async def of_officer(self, user_id: int) -> list[SupportAssignment]:
+        return await self._run(lambda r: r.of_officer(user_id))
+
+    async def current_for(self, household_ids: Iterable[int]) -> list[SupportAssignment]:
+        return await self._run(lambda r: r.current_for(household_ids))
+
+    async def current_in_year(self, year: int, groups: Iterable[str]) -> list[SupportAssignment]:
+        return await self._run(lambda r: r.current_in_year(year, groups))
+
+    async def record(self, contact: SupportContact) -> SupportContact:
+        return await self._run(lambda r: r.record(contact))
+
+    async def contacts(self, assignment_ids: Iterable[int]) -> list[SupportContact]:
+        return await self._run(lambda r: r.contacts(assignment_ids))
+
+    async def last_contacts(self, assignment_ids: Iterable[int]) -> dict[int, date]:
+        return await self._run(lambda r: r.last_contacts(assignment_ids))

@@ -482,6 +482,49 @@ class MeetingInvitation(Base):
     household: Mapped[Household] = relationship(lazy="joined")
 
 
+class SupportAssignment(Base):
+    """Who is responsible for following up one member in a support group (section II.2:
+    "phân công cụ thể người phụ trách"). The officer is a registered user, or a name and
+    phone for someone not using the bot. Re-assigning ends the previous row
+    (``ended_at``), so the history of who followed whom stays."""
+
+    __tablename__ = "support_assignments"
+    __table_args__ = (Index("ix_support_assignments_member", "household_id", "member_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_year: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    member_index: Mapped[int] = mapped_column(Integer)
+    # A snapshot for lists: the member's name as classified when assigned.
+    member_name: Mapped[str] = mapped_column(String(200))
+    # The labour/support group code of the rule set (classification rules' labour_groups).
+    group: Mapped[str] = mapped_column(String(32))
+    officer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    officer_name: Mapped[str | None] = mapped_column(String(200))
+    officer_phone: Mapped[str | None] = mapped_column(String(32))
+    # None when assigned from the command line (the import is in the audit log).
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SupportContact(Base):
+    """One contact or support given, recorded by the responsible officer; the kind,
+    programme and outcome are codes of ``classification/followup.toml``."""
+
+    __tablename__ = "support_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("support_assignments.id"), index=True)
+    contact_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))
+    programme: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 __all__ = [
     "Answer",
     "Area",
@@ -505,6 +548,8 @@ __all__ = [
     "MemberFact",
     "ProcessedUpdate",
     "Role",
+    "SupportAssignment",
+    "SupportContact",
     "User",
     "UserArea",
 ]

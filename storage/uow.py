@@ -23,6 +23,7 @@ from storage.async_repositories import (
     AsyncAuditRepository,
     AsyncClassificationRepository,
     AsyncDialogStateRepository,
+    AsyncFollowupRepository,
     AsyncHouseholdRepository,
     AsyncInbox,
     AsyncInterviewRepository,
@@ -32,6 +33,7 @@ from storage.async_repositories import (
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
+from storage.followup import FollowupRepository
 from storage.meetings import MeetingRepository
 from storage.repositories import (
     AreaRepository,
@@ -68,6 +70,7 @@ class Work:
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
         self.meetings = MeetingRepository(session)
+        self.followup = FollowupRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -97,6 +100,7 @@ class UnitOfWork:
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
         self.meetings = AsyncMeetingRepository(self.session, work.meetings)
+        self.followup = AsyncFollowupRepository(self.session, work.followup)
         return self
 
     async def __aexit__(

@@ -235,6 +235,7 @@ PURE_MODULES = (
     "bot.decisions.fallback",
     "bot.decisions.summary",
     "bot.decisions.meetings",
+    "bot.decisions.followup",
 )
 IMPURE = frozenset(
     {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}

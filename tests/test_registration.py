@@ -66,6 +66,7 @@ async def test_register_with_code_binds_role_and_area(
         "cmd:export",
         "cmd:report",
         "cmd:doithoai",
+        "cmd:theodoi",
         "cmd:whoami",
         "cmd:help",
     }

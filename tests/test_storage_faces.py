@@ -8,11 +8,15 @@ import inspect
 import pytest
 
 import storage.async_repositories as faces
+import storage.followup as followup
 import storage.meetings as meetings
 import storage.repositories as repositories
 
-# Repositories kept in modules of their own, beside storage.repositories'.
-ELSEWHERE: dict[str, type] = {"MeetingRepository": meetings.MeetingRepository}
+# Repositories kept in modules of their own, each with its face beside the others.
+OWN_MODULE_REPOSITORIES: dict[str, type] = {
+    "FollowupRepository": followup.FollowupRepository,
+    "MeetingRepository": meetings.MeetingRepository,
+}
 
 
 def _public(cls: type) -> dict[str, inspect.Signature]:
@@ -39,12 +43,14 @@ def test_every_repository_has_a_face() -> None:
         and issubclass(cls, repositories._Repository)
         and cls is not repositories._Repository
     }
-    assert {name.removeprefix("Async") for name in FACES} == repository_names | set(ELSEWHERE)
+    assert {name.removeprefix("Async") for name in FACES} == (
+        repository_names | set(OWN_MODULE_REPOSITORIES)
+    )
 
 
 @pytest.mark.parametrize("face_name", sorted(FACES))
 def test_a_face_has_the_repository_methods_with_their_signatures(face_name: str) -> None:
     face = FACES[face_name]
     name = face_name.removeprefix("Async")
-    repository = ELSEWHERE[name] if name in ELSEWHERE else getattr(repositories, name)
+    repository = OWN_MODULE_REPOSITORIES.get(name) or getattr(repositories, name)
     assert _public(face) == _public(repository)
