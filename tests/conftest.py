@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.settings import Settings, load_settings
 from storage.db import create_engine, session_factory, upgrade
 
-pytest_plugins = ["tests.fakes.telegram"]
+pytest_plugins = ["tests.fakes.telegram", "tests.fakes.zalo_bot"]
 
 # Scripted users answer far faster than people, and would trip the per-person flood limit;
 # tests of the limit itself set it (tests/test_odd_input.py).

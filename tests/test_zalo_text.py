@@ -71,6 +71,7 @@ def test_choices_become_numbered_and_lettered_keys() -> None:
     shown = numbered(reply, "Gõ 1,3")
     assert shown.messages == ("Nguồn nước?\n1. Giếng khoan\n2. Nước máy\na. Bỏ qua\nGõ số.",)
     assert shown.keys == {"1": "a:1:2:0", "2": "a:1:2:1", "a": "s"}
+    assert shown.picked(" A ") == "s" and shown.picked("2") == "a:1:2:1"
 
 
 def test_several_answers_are_typed_and_have_no_done_item() -> None:
@@ -87,7 +88,8 @@ def test_several_answers_are_typed_and_have_no_done_item() -> None:
     shown = numbered(reply, "Gõ các số, ví dụ 1,3.")
     assert shown.messages == ("Thiết bị?\n1. TV\n2. ✅ Điện thoại\nGõ các số, ví dụ 1,3.",)
     # The numbers go to the dialog as typed text ("1,2"), which answers in one message.
-    assert shown.keys == {"1": None, "2": None}
+    assert shown.keys == {"1": "t:1:3:0", "2": "t:1:3:1"}
+    assert shown.picked("2") is None and shown.picked("1,2") is None
 
 
 def test_a_long_list_is_paged_with_keys_running_on() -> None:

@@ -22,7 +22,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -30,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bot.channels.zalo_text import numbered, split_message
+from bot.channels.zalo_text import NumberedList, numbered, split_message
 from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver
 from bot.messages import (
@@ -43,8 +44,9 @@ from bot.messages import (
     Outgoing,
     Text,
 )
-from bot.runtime import Runtime
+from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
+from bot.settings import Settings
 from locales.catalog import translate
 from storage.repositories import Received
 
@@ -56,6 +58,8 @@ TEXT_EVENT = "message.text.received"
 # waits: a request that gave up before Zalo answered could lose the update Zalo sends then.
 POLL_SECONDS = 30
 HTTP_MARGIN_SECONDS = 15
+# Any other call.
+HTTP_SECONDS = 20.0
 # Zalo's 429 says nothing of how long to wait: these waits, then the reply is logged as
 # lost (the answer behind it is stored) and the person is told how to get it again.
 RATE_LIMIT_WAITS = (1.0, 2.0, 4.0)
@@ -201,7 +205,9 @@ class ZaloBotChannel:
         # memory, as the terminal does: a choice question's numbers do not need it (the
         # dialog reads them against the stored question), and a key typed after a restart
         # is taken as text, which the dialog answers by showing its question again.
-        self.lists: dict[str, dict[str, str | None]] = {}
+        self.lists: dict[str, NumberedList] = {}
+        # Called with each update once it is applied (tests wait on it).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
         self.tasks: set[asyncio.Task[None]] = set()
 
     async def keep(self, raw: dict[str, Any]) -> str | None:
@@ -241,12 +247,15 @@ class ZaloBotChannel:
                 await self._apply_one(raw)
             except Exception:
                 log.exception("unhandled error in the Zalo channel")
+            for observe in self.observers:
+                observe(raw)
 
     def incoming(self, raw: dict[str, Any]) -> Incoming | None:
         incoming = to_incoming(raw)
         if incoming is None or incoming.kind is not Kind.TEXT:
             return incoming
-        data = self.lists.get(incoming.user_id, {}).get(incoming.text.strip().lower())
+        shown = self.lists.get(incoming.user_id)
+        data = None if shown is None else shown.picked(incoming.text)
         if data is None:
             return incoming
         return replace(incoming, kind=Kind.CHOICE, choice=data, text="")
@@ -268,7 +277,7 @@ class ZaloBotChannel:
             self.lists.pop(incoming.user_id, None)
             if lists:
                 shown = numbered(lists[-1], translate("zalo.several_hint", locale))
-                self.lists[incoming.user_id] = shown.keys
+                self.lists[incoming.user_id] = shown
                 if len(self.lists) > LISTS_REMEMBERED:
                     del self.lists[next(iter(self.lists))]
 
@@ -354,3 +363,42 @@ def parse_body(body: bytes) -> dict[str, Any] | None:
     except (ValueError, RecursionError):
         return None
     return unwrapped(decoded)
+
+
+@asynccontextmanager
+async def open_channel(
+    settings: Settings, runtime: Runtime | None = None, sleep: Sleep = asyncio.sleep
+) -> AsyncIterator[ZaloBotChannel]:
+    """The channel on ``runtime`` (or a runtime of its own), with what a stop interrupted
+    applied first; at exit the updates in hand are finished."""
+    token = settings.require_zalo_bot_token()
+    own = runtime is None
+    runtime = runtime or await open_runtime(settings)
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_SECONDS) as client:
+            channel = ZaloBotChannel(
+                runtime, ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep)
+            )
+            await channel.replay()
+            try:
+                yield channel
+            finally:
+                await channel.drain()
+    finally:
+        if own:
+            await runtime.close()
+
+
+async def run_polling(
+    settings: Settings,
+    stop: asyncio.Event,
+    runtime: Runtime | None = None,
+    *,
+    seconds: int = POLL_SECONDS,
+    sleep: Sleep = asyncio.sleep,
+) -> None:
+    """``rasoat run --channel zalo-bot``: getUpdates until ``stop`` is set."""
+    async with open_channel(settings, runtime, sleep) as channel:
+        # Zalo answers getUpdates only while no webhook is set.
+        await channel.api.call("deleteWebhook", {})
+        await channel.poll(stop, seconds)

@@ -74,12 +74,21 @@ def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class NumberedList:
-    """A :class:`Choices` as Zalo shows it: the messages to send, and what typing each key
-    picks (the choice's data), or None where the typed number goes to the dialog as text
-    (several answers, typed in one message: "1,3")."""
+    """A :class:`Choices` as Zalo shows it: the messages to send, and the choice's data by
+    the key that is typed to pick it."""
 
     messages: tuple[str, ...]
-    keys: dict[str, str | None]
+    keys: dict[str, str]
+    # Several answers: numbers are typed in one message ("1,3") and read by the dialog as
+    # text; only the lettered actions are picked by their key.
+    several: bool = False
+
+    def picked(self, typed: str) -> str | None:
+        """The data of the choice ``typed`` picks, if it picks one."""
+        key = typed.strip().lower()
+        if self.several and key.isdigit():
+            return None
+        return self.keys.get(key)
 
 
 def numbered(reply: Choices, several_hint: str, limit: int = MESSAGE_LIMIT) -> NumberedList:
@@ -104,10 +113,8 @@ def numbered(reply: Choices, several_hint: str, limit: int = MESSAGE_LIMIT) -> N
     messages = _paged(split_message(text, limit), lines, hints, limit)
     return NumberedList(
         tuple(messages),
-        {
-            key: None if reply.several and not c.action else c.data
-            for key, c in zip(keys, shown, strict=True)
-        },
+        {key: c.data for key, c in zip(keys, shown, strict=True)},
+        reply.several,
     )
 
 

@@ -9,15 +9,20 @@ turn. A duplicated event is stored once and applied once (its key is claimed in 
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import socket
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.channels.zalo_bot import ZaloBotChannel, parse_body
+from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body
+from bot.runtime import Runtime
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,8 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 HEALTH_PATH = "/healthz"
 # An event is a few kilobytes.
 MAX_BODY = 1024 * 1024
+# At a stop, how long the requests in hand have to finish (storing takes milliseconds).
+GRACEFUL_SECONDS = 10
 
 
 def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Starlette:
@@ -78,3 +85,47 @@ async def _body(request: Request) -> bytes:
         if len(body) > MAX_BODY:
             raise ValueError("too large")
     return bytes(body)
+
+
+async def serve_zalo_webhook(
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    path: str,
+    secret: str,
+    url: str,
+    stop: asyncio.Event,
+    runtime: Runtime | None = None,
+) -> None:
+    """``rasoat run --channel zalo-bot --webhook``: what a stop interrupted is applied, the
+    server listens, the webhook is set; until ``stop``. Then the server finishes the
+    requests in hand and the channel the updates in hand."""
+    async with open_channel(settings, runtime) as channel:
+        config = uvicorn.Config(
+            zalo_webhook_app(channel, path=path, secret=secret),
+            log_config=None,
+            log_level=logging.WARNING,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                    raise RuntimeError("the webhook server stopped before it started")
+                await asyncio.sleep(0.01)
+            await channel.api.call("setWebhook", {"url": url, "secret_token": secret})
+            log.info("Zalo webhook set")
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+        finally:
+            server.should_exit = True
+            await serving
