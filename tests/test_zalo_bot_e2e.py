@@ -25,6 +25,8 @@ from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, Surface, seed_household
 from tests.surfaces import ZaloSurface
 from tests.test_interview_e2e import check_stored_answers, interview_scenario, register
+from tests.test_telegram_e2e import start_rasoat
+from tests.test_telegram_e2e import stop as stop_rasoat
 
 YEAR = datetime.now(UTC).year
 USER = "6ede9afa66b88fe6d6a9"
@@ -84,7 +86,7 @@ async def test_registration_by_typed_code_and_summary_as_text(
         assert any("giám sát" in reply for reply in replies), replies
         # The menu is a numbered list: typing its key runs the command behind it.
         assert surface.buttons(), replies
-        [(label, data)] = [(label, d) for label, d in surface.buttons() if d == "cmd:whoami"]
+        [data] = [d for _, d in surface.buttons() if d == "cmd:whoami"]
         [who] = await surface.press(data)
         assert "Vai trò" in who
         summary = "\n".join(await surface.type("/summary"))
@@ -187,9 +189,7 @@ async def test_webhook_takes_wrapped_and_flat_bodies_and_refuses_forgeries(
         )
     )
     try:
-        async with asyncio.timeout(15):
-            while not fake_zalo.webhook:
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(fake_zalo.webhook_set.wait(), 15)
         code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
         forged = fake_zalo.event(USER, f"/start {code}")
         assert await fake_zalo.post(forged, secret="not-the-secret") == 401
@@ -212,3 +212,21 @@ async def test_webhook_takes_wrapped_and_flat_bodies_and_refuses_forgeries(
     assert await stored_updates(database) == 2
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.users.by_platform_id(PLATFORM, USER) is not None
+
+
+async def test_rasoat_run_channel_zalo_bot_registers_a_user(
+    database: Database, fake_zalo: FakeZaloBot
+) -> None:
+    await seed_areas(database.sessions)
+    code = await new_invite(database, Role.COMMUNE_STAFF, "87-MH")
+    env = {**database.env(), "ZALO_BOT_TOKEN": TOKEN, "ZALO_BOT_API_URL": fake_zalo.base_url}
+    process = await start_rasoat(env, "--channel", "zalo-bot")
+    try:
+        await asyncio.wait_for(fake_zalo.webhook_deleted.wait(), 20)
+        await fake_zalo.send(fake_zalo.event(USER, f"/start {code}", name="Dung"))
+        await fake_zalo.wait_for_sent(2, seconds=20)
+    finally:
+        output = await stop_rasoat(process)
+    assert process.returncode == 0, output
+    assert "cán bộ xã của Xã Mỹ Hòa" in fake_zalo.messages_to(USER)[0]
+    assert TOKEN not in output and "Dung" not in output

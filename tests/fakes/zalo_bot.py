@@ -47,6 +47,8 @@ class FakeZaloBot:
         self.errors: list[tuple[str, int]] = []
         self.violations: list[str] = []
         self.webhook: Json = {}
+        self.webhook_set = asyncio.Event()
+        self.webhook_deleted = asyncio.Event()
         # method -> statuses to answer its next calls with, in order.
         self.failing: dict[str, list[int]] = defaultdict(list)
         self.longest_poll = 1.0
@@ -102,9 +104,11 @@ class FakeZaloBot:
                 self.violations.append("setWebhook: secret_token of a wrong length")
                 return self._error(method, 400)
             self.webhook = {"url": params.get("url", ""), "secret": secret}
+            self.webhook_set.set()
             return _ok({**SAMPLES["setWebhook"]["result"], "url": self.webhook["url"]})
         if method == "deleteWebhook":
             self.webhook = {}
+            self.webhook_deleted.set()
             return _ok(SAMPLES["deleteWebhook"]["result"])
         return self._error(method, 404)
 
