@@ -28,6 +28,7 @@ from storage.async_repositories import (
     AsyncInterviewRepository,
     AsyncInviteRepository,
     AsyncRegistrationFailureRepository,
+    AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
@@ -41,6 +42,7 @@ from storage.repositories import (
     InterviewRepository,
     InviteRepository,
     RegistrationFailureRepository,
+    ShownLists,
     UpdateLedger,
     UserRepository,
 )
@@ -65,6 +67,7 @@ class Work:
         self.updates = UpdateLedger(session)
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
+        self.shown_lists = ShownLists(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -93,6 +96,7 @@ class UnitOfWork:
         self.updates = AsyncUpdateLedger(self.session, work.updates)
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
+        self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
         return self
 
     async def __aexit__(

@@ -97,6 +97,25 @@ async def test_registration_by_typed_code_and_summary_as_text(
         assert await uow.users.by_platform_id(PLATFORM, USER) is not None
 
 
+async def test_a_key_typed_after_a_restart_picks_what_was_shown(
+    database: Database, fake_zalo: FakeZaloBot
+) -> None:
+    await seed_areas(database.sessions)
+    settings = zalo_settings(database, fake_zalo)
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    async with polling(settings) as channel:
+        surface = ZaloSurface(fake_zalo, channel, USER)
+        await surface.type(f"/start {code}")
+        key = surface.key_for("cmd:whoami")
+    # A new process: nothing of the list in memory, the key still names the same choice.
+    async with polling(settings) as channel:
+        surface.attach(channel)
+        [who] = await surface.type(key)
+        assert "Vai trò" in who
+        # A reply without a list: the key names nothing now, and is read as text.
+        assert channel.lists[USER].keys == {}
+
+
 async def test_full_interview_over_zalo(database: Database, fake_zalo: FakeZaloBot) -> None:
     await seed_areas(database.sessions)
     await seed_household(database.sessions, YEAR)

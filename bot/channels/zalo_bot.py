@@ -201,10 +201,8 @@ class ZaloBotChannel:
         self.runtime = runtime
         self.api = api
         self.senders = PerSender()
-        # What typing each key of the last list shown to a sender picks, by sender. Kept in
-        # memory, as the terminal does: a choice question's numbers do not need it (the
-        # dialog reads them against the stored question), and a key typed after a restart
-        # is taken as text, which the dialog answers by showing its question again.
+        # The last list shown to each sender (what typing each key picks), as stored in the
+        # database (see remember_list), the oldest forgotten first.
         self.lists: dict[str, NumberedList] = {}
         # Called with each update once it is applied (tests wait on it).
         self.observers: list[Callable[[dict[str, Any]], None]] = []
@@ -250,42 +248,62 @@ class ZaloBotChannel:
             for observe in self.observers:
                 observe(raw)
 
-    def incoming(self, raw: dict[str, Any]) -> Incoming | None:
+    async def incoming(self, raw: dict[str, Any]) -> Incoming | None:
         incoming = to_incoming(raw)
         if incoming is None or incoming.kind is not Kind.TEXT:
             return incoming
-        shown = self.lists.get(incoming.user_id)
-        data = None if shown is None else shown.picked(incoming.text)
+        data = (await self.shown(incoming.user_id)).picked(incoming.text)
         if data is None:
             return incoming
         return replace(incoming, kind=Kind.CHOICE, choice=data, text="")
 
+    async def shown(self, user_id: str) -> NumberedList:
+        """The list last shown to ``user_id``: from memory, or the database after a start
+        (and always where several workers share it: another may have shown a newer one)."""
+        conversation = self.runtime.conversation
+        if conversation.shared or user_id not in self.lists:
+            stored = await conversation.shown_list(PLATFORM, user_id)
+            keys, several = stored or ({}, False)
+            self.lists[user_id] = NumberedList((), keys, several)
+            if len(self.lists) > LISTS_REMEMBERED:
+                del self.lists[next(iter(self.lists))]
+        return self.lists[user_id]
+
     async def _apply_one(self, raw: dict[str, Any]) -> None:
-        incoming = self.incoming(raw)
+        incoming = await self.incoming(raw)
         if incoming is None:
             return
         replies = await self.runtime.conversation.handle(incoming)
+        await self.remember_list(incoming.user_id, replies)
         failed = await self.deliver(incoming, replies)
         if replies and not must_be_seen(failed):
             await self.runtime.conversation.delivered(incoming)
 
-    async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
-        locale = self.runtime.settings.locale
+    async def remember_list(self, user_id: str, replies: Sequence[Outgoing]) -> None:
+        """Keys typed next name the newest list only (a question without one has none):
+        stored before the list is sent. If it cannot be, a key typed next is taken as text,
+        which the dialog answers by showing its question again."""
         lists = [reply for reply in replies if isinstance(reply, Choices)]
-        if lists or any(isinstance(reply, Text) for reply in replies):
-            # Keys typed next name the newest list only; a question with none has none.
-            self.lists.pop(incoming.user_id, None)
-            if lists:
-                shown = numbered(lists[-1], translate("zalo.several_hint", locale))
-                self.lists[incoming.user_id] = shown
-                if len(self.lists) > LISTS_REMEMBERED:
-                    del self.lists[next(iter(self.lists))]
+        before = self.lists.get(user_id)
+        if lists:
+            locale = self.runtime.settings.locale
+            now = numbered(lists[-1], translate("zalo.several_hint", locale))
+        elif any(isinstance(reply, Text) for reply in replies) and before and before.keys:
+            now = NumberedList((), {})
+        else:
+            return
+        self.lists[user_id] = now
+        try:
+            await self.runtime.conversation.show_list(PLATFORM, user_id, now.keys, now.several)
+        except Exception as error:
+            log.warning("the list shown could not be stored: %s", type(error).__name__)
 
+    async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         async def send(reply: Outgoing) -> None:
             for text in self.texts(reply):
                 await self.send_text(incoming.chat_id, text)
 
-        return await deliver(replies, send, locale, incoming.update_key)
+        return await deliver(replies, send, self.runtime.settings.locale, incoming.update_key)
 
     def texts(self, reply: Outgoing) -> list[str]:
         """The messages that say ``reply`` on Zalo."""
