@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.admin import create_invites
 from bot.channels.zalo_bot import PLATFORM, ZaloBotChannel, open_channel
 from bot.channels.zalo_webhook import serve_zalo_webhook
+from bot.messages import Incoming, Kind, Text
 from bot.settings import Settings, load_settings
 from locales.catalog import translate
 from storage.models import InboxUpdate, Role
@@ -249,3 +250,31 @@ async def test_rasoat_run_channel_zalo_bot_registers_a_user(
     assert process.returncode == 0, output
     assert "cán bộ xã của Xã Mỹ Hòa" in fake_zalo.messages_to(USER)[0]
     assert TOKEN not in output and "Dung" not in output
+
+
+async def test_a_long_text_goes_in_pieces_cut_between_lines(
+    database: Database, fake_zalo: FakeZaloBot
+) -> None:
+    lines = [
+        f"{n}. Hộ ông Nguyễn Văn {n} 😀 — thu nhập 1.200.000 đồng/người/tháng" for n in range(200)
+    ]
+    async with polling(zalo_settings(database, fake_zalo)) as channel:
+        incoming = Incoming(PLATFORM, USER, USER, "Hoa", Kind.TEXT, update_key="x")
+        assert await channel.deliver(incoming, [Text("\n".join(lines))]) == []
+    pieces = fake_zalo.messages_to(USER)
+    assert len(pieces) > 1
+    # Each fits (the fake refuses a text over 2,000 UTF-16 units), and no line was cut.
+    assert [line for piece in pieces for line in piece.split("\n")] == lines
+
+
+async def test_zalos_403_is_a_lost_reply_not_a_blocked_user(
+    database: Database, fake_zalo: FakeZaloBot
+) -> None:
+    fake_zalo.fail("sendMessage", 403)
+    async with polling(zalo_settings(database, fake_zalo)) as channel:
+        surface = ZaloSurface(fake_zalo, channel, USER)
+        [notice] = await surface.type("xin chào")
+        assert notice.startswith(translate("delivery.reply_lost", command="/tiep"))
+        # Not retried, and the person is still answered next time.
+        assert fake_zalo.errors == [("sendMessage", 403)]
+        assert await surface.type("xin chào") == [translate("registration.unknown_user")]

@@ -240,8 +240,17 @@ class ZaloBotChannel:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     async def apply(self, raw: dict[str, Any]) -> None:
-        async with self.senders.turn(sender_of(raw)):
+        sender = sender_of(raw)
+        async with self.senders.turn(sender):
             try:
+                conversation = self.runtime.conversation
+                if conversation.shared and sender is not None:
+                    # Another worker received this person's earlier updates and has not
+                    # applied them (busy, or dead): they come first, so one person's
+                    # messages apply in the order sent; those it applies meanwhile are
+                    # duplicates here.
+                    for earlier in await conversation.unapplied(PLATFORM, sender, update_key(raw)):
+                        await self._apply_one(earlier)
                 await self._apply_one(raw)
             except Exception:
                 log.exception("unhandled error in the Zalo channel")
