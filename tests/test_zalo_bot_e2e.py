@@ -182,6 +182,7 @@ async def test_polling_survives_empty_polls_and_zalo_errors(
         surface = ZaloSurface(fake_zalo, channel, USER)
         assert await surface.type("xin chào") == [translate("registration.unknown_user")]
     assert ("getUpdates", 403) in fake_zalo.errors
+    assert waits.asked == [1.0]  # 408 is no error: no wait
 
 
 def free_socket() -> socket.socket:

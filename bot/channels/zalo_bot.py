@@ -356,7 +356,7 @@ class ZaloBotChannel:
                 wait = POLL_RETRY_WAITS[min(failures, len(POLL_RETRY_WAITS) - 1)]
                 failures += 1
                 log.warning("getUpdates failed (%s): again in %.0f s", _reason(error), wait)
-                await _wait(stop, wait)
+                await _wait(stop, wait, self.api.sleep)
                 continue
             failures = 0
             update = unwrapped(raw)
@@ -378,9 +378,17 @@ def _reason(error: Exception) -> str:
     return type(error).__name__
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+async def _wait(stop: asyncio.Event, seconds: float, sleep: Sleep) -> None:
+    """``sleep(seconds)``, cut short by ``stop``."""
+    pause = asyncio.ensure_future(sleep(seconds))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({pause, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pause, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def parse_body(body: bytes) -> dict[str, Any] | None:
