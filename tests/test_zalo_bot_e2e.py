@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -26,6 +27,7 @@ from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, Surface, seed_household
 from tests.surfaces import ZaloSurface
 from tests.test_interview_e2e import check_stored_answers, interview_scenario, register
+from tests.test_settings_and_cli import rasoat
 from tests.test_telegram_e2e import start_rasoat
 from tests.test_telegram_e2e import stop as stop_rasoat
 
@@ -279,3 +281,15 @@ async def test_zalos_403_is_a_lost_reply_not_a_blocked_user(
         # Not retried, and the person is still answered next time.
         assert fake_zalo.errors == [("sendMessage", 403)]
         assert await surface.type("xin chào") == [translate("registration.unknown_user")]
+
+
+def test_rasoat_run_zalo_bot_says_what_is_missing(tmp_path: Path) -> None:
+    result = rasoat("run", "--channel", "zalo-bot", env={"ZALO_BOT_TOKEN": ""}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "ZALO_BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
+    env = {"ZALO_BOT_TOKEN": TOKEN}
+    result = rasoat(
+        "run", "--channel", "zalo-bot", "--webhook", "--secret", "short", env=env, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "WEBHOOK_SECRET" in result.stderr and TOKEN not in result.stderr
