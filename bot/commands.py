@@ -23,6 +23,8 @@ class CommandSpec:
 # module stays importable by dialogs without cycles.
 INTERVIEWERS = frozenset({Role.COLLABORATOR, Role.ADMIN})
 REVIEWERS = frozenset({Role.SUPERVISOR, Role.COMMUNE_STAFF, Role.ADMIN})
+# Who schedules policy dialogues (đối thoại chính sách) and records their outcome.
+ORGANISERS = REVIEWERS
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("interview", INTERVIEWERS),
@@ -34,6 +36,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("summary", ALL_ROLES),
     CommandSpec("export", ALL_ROLES),
     CommandSpec("report", REVIEWERS),
+    CommandSpec("doithoai", ORGANISERS),
+    # The English name of /doithoai.
+    CommandSpec("meeting", ORGANISERS, in_menu=False, listed=False),
     # "Tiếp": the current question again, the way back when a reply was lost on the way.
     CommandSpec("tiep", ALL_ROLES, in_menu=False),
     CommandSpec("menu", ALL_ROLES, in_menu=False),

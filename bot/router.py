@@ -6,7 +6,16 @@ from collections.abc import Callable
 
 from bot.commands import BY_NAME
 from bot.context import DialogContext
-from bot.dialogs import exports, fallback, households, interview, menu, registration, summary
+from bot.dialogs import (
+    exports,
+    fallback,
+    households,
+    interview,
+    meetings,
+    menu,
+    registration,
+    summary,
+)
 from bot.messages import Kind, Notice, Outgoing
 
 CommandHandler = Callable[[DialogContext], list[Outgoing]]
@@ -20,6 +29,8 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "summary": summary.summary,
     "export": exports.export,
     "report": exports.report,
+    "doithoai": meetings.start,
+    "meeting": meetings.start,
     "back": interview.back,
     "skip": interview.skip,
     "review": interview.review,
@@ -38,12 +49,17 @@ BUTTONS: dict[str, tuple[str, ChoiceHandler]] = {
     households.PAGE: ("interview", households.on_choice),
     **{prefix: ("interview", interview.on_choice) for prefix in interview.button_namespaces()},
     summary.CALLBACK: ("summary", summary.on_choice),
+    meetings.BUTTON: ("doithoai", meetings.on_choice),
+    # "Đã mời", pressed by the collaborator who invites the household.
+    meetings.INVITED: ("interview", meetings.on_invited),
 }
 
 # Typed text goes to the dialog the person's stored state names: the interview (an answer)
 # or the household list (a search). Both are the interview command's, and only its roles'
 # text reaches them.
 TEXT_COMMAND = "interview"
+# Typed text of an organiser in the /doithoai dialog: a date, a place, a note.
+MEETING_COMMAND = "doithoai"
 TEXT_HANDLERS: dict[str, Callable[[DialogContext, str], list[Outgoing] | None]] = {
     interview.DIALOG: interview.on_text,
     households.DIALOG: households.on_text,
@@ -67,6 +83,12 @@ def route(ctx: DialogContext) -> list[Outgoing]:
         return _on_choice(ctx, incoming.choice or "")
     if len(incoming.text) > fallback.MAX_TEXT_LENGTH:
         return fallback.too_long(ctx)
+    if ctx.user.role in BY_NAME[MEETING_COMMAND].roles:
+        state = ctx.uow.dialogs.get(ctx.user)
+        if state is not None and state.dialog == meetings.DIALOG:
+            replies = meetings.on_text(ctx, incoming.text)
+            if replies is not None:
+                return replies
     if ctx.user.role in BY_NAME[TEXT_COMMAND].roles:
         if ctx.reply_lost:
             # What they typed may answer a question they never saw (the reply carrying it

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.decisions.meetings import DEFAULT_OFFSETS, Offset, parse_offsets
 from classification import ReferenceRule, ReviewDates, available_versions
 from locales.catalog import SUPPORTED_LOCALES
 
@@ -61,6 +62,9 @@ class Settings(BaseSettings):
     # Seconds at least between a question reaching a phone and a typed answer to it: text
     # sooner was typed before the question was seen (see bot.conversation.unseen). 0: off.
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
+    # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
+    # before it, or a local time on its day ("07:00").
+    reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
 
     @field_validator("database_url")
     @classmethod
@@ -91,6 +95,16 @@ class Settings(BaseSettings):
         if value not in available_versions():
             raise ValueError(f"use one of: {', '.join(available_versions())}, or a .toml file")
         return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _check_offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @property
+    def offsets(self) -> tuple[Offset, ...]:
+        return parse_offsets(self.reminder_offsets)
 
     @field_validator("telegram_api_url", "zalo_bot_api_url")
     @classmethod

@@ -160,6 +160,8 @@ class Layout:
             *(Column(f"{i.id} {i.name.vi}", Kind.FLAG, 8) for i in self.rules.indicators),
             Column(header("exports.col.income_line"), Kind.NUMBER, 12),
             Column(header("exports.col.rule_set"), Kind.TEXT, 12),
+            Column(header("exports.col.meeting_attended"), Kind.TEXT, 12),
+            Column(header("exports.col.meeting_needs"), Kind.TEXT, 24),
         )
 
     def _member_columns(self) -> tuple[Column, ...]:
@@ -256,16 +258,30 @@ class Layout:
         row += result_cells
         if result is None:
             row += [None, None, *(None for _ in self.rules.indicators), None, None]
-            return row
-        deprived = set(result.deprived)
-        row += [
-            len(result.deprived),
-            LIST_SEPARATOR.join(result.deprived),
-            *(1 if i.id in deprived else 0 for i in self.rules.indicators),
-            _number(result.details.get("income_line")),
-            result.rule_set,
-        ]
-        return row
+        else:
+            deprived = set(result.deprived)
+            row += [
+                len(result.deprived),
+                LIST_SEPARATOR.join(result.deprived),
+                *(1 if i.id in deprived else 0 for i in self.rules.indicators),
+                _number(result.details.get("income_line")),
+                result.rule_set,
+            ]
+        return row + self._meeting_cells(record)
+
+    def _meeting_cells(self, record: HouseholdRecord) -> Row:
+        """The latest policy dialogue recorded for the household: present or not, and the
+        needs voiced there, in the rule set's words, with the note."""
+        if record.meeting_attended is None:
+            return [None, None]
+        attended = header(
+            "exports.meeting.present" if record.meeting_attended else "exports.meeting.absent"
+        )
+        labels = {n.id: n.label.vi for n in self.rules.support_needs}
+        needs = LIST_SEPARATOR.join(labels.get(code, code) for code in record.meeting_needs)
+        if record.meeting_note:
+            needs = f"{needs} ({record.meeting_note})" if needs else record.meeting_note
+        return [attended, needs or None]
 
     def _member_row(
         self,

@@ -24,6 +24,8 @@ from storage.models import (
     Household,
     Interview,
     InterviewStatus,
+    Meeting,
+    MeetingInvitation,
 )
 
 BATCH_SIZE = 500
@@ -68,6 +70,11 @@ class HouseholdRecord:
     members: dict[int, dict[str, Any]] = field(default_factory=dict)
     result: Result | None = None
     member_results: dict[int, Result] = field(default_factory=dict)
+    # The latest policy dialogue whose outcome was recorded for the household: present or
+    # not, the needs voiced (support_needs codes) and the note.
+    meeting_attended: bool | None = None
+    meeting_needs: list[str] = field(default_factory=list)
+    meeting_note: str | None = None
 
     def member_indices(self) -> list[int]:
         return sorted(set(self.members) | set(self.member_results))
@@ -127,7 +134,32 @@ async def load_batch(
     if by_interview:
         await _answers(session, by_interview)
         await _results(session, by_interview)
+    await _meetings(session, found)
     return [found[household_id] for household_id in wanted if household_id in found]
+
+
+async def _meetings(session: AsyncSession, found: dict[int, HouseholdRecord]) -> None:
+    if not found:
+        return
+    rows = await session.execute(
+        select(
+            MeetingInvitation.household_id,
+            MeetingInvitation.attended,
+            MeetingInvitation.needs,
+            MeetingInvitation.needs_note,
+        )
+        .join(Meeting, Meeting.id == MeetingInvitation.meeting_id)
+        .where(
+            MeetingInvitation.household_id.in_(list(found)),
+            MeetingInvitation.attended.is_not(None),
+        )
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    # Ordered by date: the latest recorded dialogue is the one kept.
+    for household_id, attended, needs, note in rows:
+        record = found[household_id]
+        record.meeting_attended, record.meeting_needs = attended, list(needs or [])
+        record.meeting_note = note
 
 
 async def _households(session: AsyncSession, ids: list[int]) -> dict[int, HouseholdRecord]:

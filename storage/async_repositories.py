@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.meetings import MeetingRepository
 from storage.models import (
     Area,
     AreaYearStats,
@@ -25,6 +26,8 @@ from storage.models import (
     Interview,
     InterviewStatus,
     Invite,
+    Meeting,
+    MeetingInvitation,
     Role,
     ShownList,
     User,
@@ -302,3 +305,56 @@ class AsyncMemberFactRepository(_Async[MemberFactRepository]):
 
     async def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         return await self._run(lambda r: r.replace_many(items))
+
+
+class AsyncMeetingRepository(_Async[MeetingRepository]):
+    """The face of :class:`storage.meetings.MeetingRepository` (the command line's)."""
+
+    async def add(self, meeting: Meeting, village_ids: Iterable[int]) -> Meeting:
+        return await self._run(lambda r: r.add(meeting, village_ids))
+
+    async def set_villages(self, meeting: Meeting, village_ids: Iterable[int]) -> None:
+        return await self._run(lambda r: r.set_villages(meeting, village_ids))
+
+    async def get(self, meeting_id: int, *, for_update: bool = False) -> Meeting | None:
+        return await self._run(lambda r: r.get(meeting_id, for_update=for_update))
+
+    async def villages(self, meeting_id: int) -> list[Area]:
+        return await self._run(lambda r: r.villages(meeting_id))
+
+    async def in_areas(
+        self, area_ids: Iterable[int] | None, *, since: datetime | None = None
+    ) -> list[Meeting]:
+        return await self._run(lambda r: r.in_areas(area_ids, since=since))
+
+    async def open_since(self, since: datetime) -> list[Meeting]:
+        return await self._run(lambda r: r.open_since(since))
+
+    async def invitations(self, meeting_id: int) -> list[MeetingInvitation]:
+        return await self._run(lambda r: r.invitations(meeting_id))
+
+    async def invitation(self, invitation_id: int) -> MeetingInvitation | None:
+        return await self._run(lambda r: r.invitation(invitation_id))
+
+    def add_invitation(self, invitation: MeetingInvitation) -> None:
+        return self.sync.add_invitation(invitation)
+
+    async def remove_invitations(self, invitation_ids: Sequence[int]) -> None:
+        return await self._run(lambda r: r.remove_invitations(invitation_ids))
+
+    async def candidates(
+        self, year: int, village_ids: Iterable[int], categories: Iterable[str]
+    ) -> list[Household]:
+        return await self._run(lambda r: r.candidates(year, village_ids, categories))
+
+    async def household_groups(self, household_ids: Iterable[int]) -> dict[int, set[str]]:
+        return await self._run(lambda r: r.household_groups(household_ids))
+
+    async def collaborators(self, village_ids: Iterable[int]) -> dict[int, list[int]]:
+        return await self._run(lambda r: r.collaborators(village_ids))
+
+    async def users(self, user_ids: Iterable[int]) -> dict[int, User]:
+        return await self._run(lambda r: r.users(user_ids))
+
+    async def for_household(self, household_id: int) -> list[tuple[Meeting, MeetingInvitation]]:
+        return await self._run(lambda r: r.for_household(household_id))

@@ -27,11 +27,13 @@ from storage.async_repositories import (
     AsyncInbox,
     AsyncInterviewRepository,
     AsyncInviteRepository,
+    AsyncMeetingRepository,
     AsyncRegistrationFailureRepository,
     AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
+from storage.meetings import MeetingRepository
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
@@ -68,6 +70,7 @@ class Work:
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
         self.shown_lists = ShownLists(session)
+        self.meetings = MeetingRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -97,6 +100,7 @@ class UnitOfWork:
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
         self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
+        self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         return self
 
     async def __aexit__(

@@ -235,6 +235,7 @@ PURE_MODULES = (
     "bot.decisions.fallback",
     "bot.decisions.summary",
     "bot.channels.zalo_text",
+    "bot.decisions.meetings",
 )
 IMPURE = frozenset(
     {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}

@@ -65,6 +65,7 @@ async def test_register_with_code_binds_role_and_area(
         "cmd:summary",
         "cmd:export",
         "cmd:report",
+        "cmd:doithoai",
         "cmd:whoami",
         "cmd:help",
     }

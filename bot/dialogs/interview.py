@@ -30,7 +30,7 @@ from bot.decisions.interview import (
     Snapshot,
     Typed,
 )
-from bot.dialogs import menu
+from bot.dialogs import meetings, menu
 from bot.dialogs.scope import may_interview
 from bot.interview.results import household_rows, member_row
 from bot.interview.session import InterviewSession, roster_answers, start_interview
@@ -187,7 +187,10 @@ def open_household(ctx: DialogContext, household: Household) -> list[Outgoing]:
             Choice(ctx.t("interview.review_button"), f"{REVIEW}:{latest.id}"),
             Choice(ctx.t("interview.back_to_list"), "cmd:interview"),
         )
-        return [Choices(ctx.t("interview.already_done", household=title), buttons)]
+        text = ctx.t("interview.already_done", household=title)
+        # What came of the household's policy dialogues belongs with its detail.
+        detail = meetings.household_detail(ctx, household.id, household.review_year)
+        return [Choices(f"{text}\n\n{detail}" if detail else text, buttons)]
     household_full = ctx.uow.households.with_members(household.id)
     assert household_full is not None
     interview = start_interview(ctx.uow, household_full, ctx.user, ctx.now)

@@ -452,3 +452,24 @@ def test_skip_typed_while_a_cancellation_awaits_drops_it_and_skips() -> None:
     assert shell.cursor is not None
     assert shell.cursor.mode is Mode.ASK
     assert not any(isinstance(effect, core.SetStatus) for effect in decision.effects)
+
+
+def test_skip_typed_on_the_review_list_shows_the_question_instead_of_skipping_it() -> None:
+    shell = Shell.new()
+    shell.press("Đúng")
+    for _, wanted in script.HOUSEHOLD_SCRIPT[:9]:
+        answer(shell, wanted)
+    step = shell.snapshot.step
+    shell.apply(core.decide(shell.cursor, Commanded("review"), shell.snapshot, shell.env))
+    assert shell.cursor is not None
+    assert shell.cursor.mode is Mode.REVIEWING
+    decision = core.decide(shell.cursor, Commanded("skip"), shell.snapshot, shell.env)
+    replies = shell.apply(decision)
+    assert shell.snapshot.step == step  # nothing recorded
+    assert not [effect for effect in decision.effects if isinstance(effect, core.Record)]
+    assert shell.cursor is not None
+    assert shell.cursor.mode is Mode.ASK
+    assert (
+        replies
+        == shell.apply(core.decide(shell.cursor, Commanded("again"), shell.snapshot, shell.env))[1:]
+    )
