@@ -30,6 +30,7 @@ from storage.async_repositories import (
     AsyncInviteRepository,
     AsyncMeetingRepository,
     AsyncRegistrationFailureRepository,
+    AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
@@ -45,6 +46,7 @@ from storage.repositories import (
     InterviewRepository,
     InviteRepository,
     RegistrationFailureRepository,
+    ShownLists,
     UpdateLedger,
     UserRepository,
 )
@@ -69,6 +71,7 @@ class Work:
         self.updates = UpdateLedger(session)
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
+        self.shown_lists = ShownLists(session)
         self.meetings = MeetingRepository(session)
         self.followup = FollowupRepository(session)
 
@@ -99,6 +102,7 @@ class UnitOfWork:
         self.updates = AsyncUpdateLedger(self.session, work.updates)
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
+        self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
         self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         return self

@@ -234,6 +234,7 @@ PURE_MODULES = (
     "bot.decisions.menu",
     "bot.decisions.fallback",
     "bot.decisions.summary",
+    "bot.channels.zalo_text",
     "bot.decisions.meetings",
     "bot.decisions.followup",
 )
