@@ -236,6 +236,8 @@ PURE_MODULES = (
     "bot.decisions.summary",
     "bot.decisions.meetings",
     "bot.decisions.followup",
+    "bot.decisions.reports",
+    "storage.report_facts",
 )
 IMPURE = frozenset(
     {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}
