@@ -30,11 +30,13 @@ from storage.async_repositories import (
     AsyncInviteRepository,
     AsyncMeetingRepository,
     AsyncRegistrationFailureRepository,
+    AsyncReportRepository,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
 from storage.followup import FollowupRepository
 from storage.meetings import MeetingRepository
+from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
@@ -71,6 +73,7 @@ class Work:
         self.dialogs = DialogStateRepository(session)
         self.meetings = MeetingRepository(session)
         self.followup = FollowupRepository(session)
+        self.reports = ReportRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -101,6 +104,7 @@ class UnitOfWork:
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
         self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         self.followup = AsyncFollowupRepository(self.session, work.followup)
+        self.reports = AsyncReportRepository(self.session, work.reports)
         return self
 
     async def __aexit__(
