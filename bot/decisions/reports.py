@@ -20,6 +20,7 @@ from datetime import date, datetime, time, tzinfo
 from enum import StrEnum
 
 from classification.followup import FollowupData
+from exports.report_tables import Table
 from forms.parsing import ascii_int, fold
 from locales.catalog import translate
 from storage.report_facts import ContactFact, ReportFacts
@@ -133,10 +134,9 @@ def make(span: Span, year: int, number: int) -> Period:
 
 def parse_chat(args: str, today: date) -> Period:
     """``quy 3 2026``, ``quý 3``, ``quy``, ``6 tháng 1``, ``năm 2026``, ``nam``; also
-    ``2026-Q3``. Missing parts are today's."""
-    text = fold(args)
-    if not text:
-        raise PeriodError("reports.error.empty")
+    ``2026-Q3``. Missing parts are today's; nothing at all is the current quarter."""
+    # Bare /baocao (the menu's button) is the current quarter.
+    text = fold(args) or "quy"
     if CODE.match(text.replace(" ", "")):
         return parse_code(text.replace(" ", ""))
     span, rest = None, ""
@@ -321,3 +321,70 @@ def render(report: PeriodicReport, locale: str) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def tables(report: PeriodicReport, locale: str) -> list[Table]:
+    """The report's tables, for the workbook and the Word file."""
+
+    def t(key: str, **params: object) -> str:
+        return translate(f"reports.{key}", locale, **params)
+
+    counts = (t("column.contacts"), t("column.people"))
+
+    def table(key: str, lines: tuple[Line, ...]) -> Table:
+        return Table(
+            key,
+            t(f"table.{key}"),
+            (t(f"column.{key}"), *counts),
+            tuple((i.label, i.tally.contacts, i.tally.people) for i in lines),
+        )
+
+    return [
+        table("group", report.by_group),
+        table("programme", report.by_programme),
+        table("village", report.by_village),
+        Table(
+            "results",
+            t("table.results"),
+            (t("column.item"), t("column.number")),
+            (
+                (t("row.found_job"), report.found_job),
+                (t("row.started_training"), report.started_training),
+                (t("row.meetings"), report.meetings),
+                (t("row.invited"), report.invited),
+                (t("row.attended"), report.attended),
+                (t("row.people"), report.people),
+                (t("row.unassigned"), report.unassigned),
+                (t("row.not_visited"), report.not_visited),
+            ),
+        ),
+    ]
+
+
+def paragraphs(report: PeriodicReport, locale: str) -> list[str]:
+    """The Word file's text before its tables: the chat's sentences, one paragraph each
+    (the per-line detail is in the tables)."""
+    lines = render(report, locale).split("\n")[1:]
+    return [line for line in lines if line and not line.startswith("•") and not line.endswith(":")]
+
+
+def file_stem(report: PeriodicReport) -> str:
+    return f"bao-cao-{report.area_code}-{report.period.code}"
+
+
+def split_args(args: str) -> tuple[str, str | None]:
+    """/baocao's words: the period, and an area code if one is given (a word with a dash
+    and a letter, "87-MH-A1", unlike "2026-Q3")."""
+    period, area = [], None
+    for token in args.split():
+        if (
+            area is None
+            and "-" in token
+            and not CODE.match(token)
+            and any(ch.isalpha() for ch in token.split("-", 1)[1])
+            and not re.match(r"^\d{4}-[QqHh]\d$", token)
+        ):
+            area = token
+        else:
+            period.append(token)
+    return " ".join(period), area
