@@ -237,6 +237,7 @@ PURE_MODULES = (
     "bot.decisions.meetings",
     "bot.decisions.followup",
     "bot.decisions.reports",
+    "bot.decisions.report_schedule",
     "storage.report_facts",
 )
 IMPURE = frozenset(

@@ -113,6 +113,11 @@ class Period:
             datetime.combine(self.end, time(), tzinfo=tz),
         )
 
+    def previous(self) -> Period:
+        if self.number > 1:
+            return Period(self.year, self.span, self.number - 1)
+        return Period(self.year - 1, self.span, COUNT[self.span])
+
     def next(self) -> Period:
         if self.number < COUNT[self.span]:
             return Period(self.year, self.span, self.number + 1)
