@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -19,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.admin import AdminError
 from bot.context import DialogContext, Later
 from bot.decisions import reports as core
+from bot.decisions.meetings import OutboxMessage
+from bot.decisions.report_schedule import Schedule, UserRef, due_reports, parse_schedule
 from bot.decisions.reports import Period, PeriodError
 from bot.dialogs.summary import default_year
 from bot.messages import Deferred, Document, Outgoing, Text
@@ -26,8 +30,9 @@ from bot.settings import Settings
 from classification import rules_for
 from classification.followup import followup_data, support_groups
 from exports.periodic import write_docx, write_xlsx
+from locales.catalog import translate
 from storage.models import Area, Role, User
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +107,12 @@ def _may_see(ctx: DialogContext, user: User, area: Area) -> bool:
     return area.id in ctx.uow.areas.subtree_ids([a.id for a in user.areas])
 
 
-async def produce(
-    uow: UnitOfWork, area: Area, period: Period, settings: Settings, locale: str, folder: Path
-) -> Produced:
-    """The report of ``area`` and everything below it for ``period``: its text, and the
-    workbook and the Word file written into ``folder``."""
-    year = await uow.session.run_sync(default_year, period.year)
+def compute(
+    work: Work, area: Area, period: Period, settings: Settings, locale: str
+) -> core.PeriodicReport:
+    """The report of ``area`` and everything below it for ``period``, over the lists of
+    the latest review year on the roster up to the period's."""
+    year = default_year(work.session, period.year)
     rules = rules_for(year, settings.rules)
     groups = support_groups(rules)
     lang = "vi" if locale == "vi" else "en"
@@ -117,10 +122,17 @@ async def produce(
         if g.id in groups
     }
     start_at, end_at = period.bounds(settings.tz)
-    facts = await uow.reports.facts(
+    facts = work.reports.facts(
         area.id, year, groups, start=period.start, end=period.end, start_at=start_at, end_at=end_at
     )
-    report = core.build(facts, period, followup_data(), labels, locale)
+    return core.build(facts, period, followup_data(), labels, locale)
+
+
+async def produce(
+    uow: UnitOfWork, area: Area, period: Period, settings: Settings, locale: str, folder: Path
+) -> Produced:
+    """The report's text, and the workbook and the Word file written into ``folder``."""
+    report = await uow.run(lambda work: compute(work, area, period, settings, locale))
     text = core.render(report, locale)
     tables = core.tables(report, locale)
     title = text.split("\n", 1)[0]
@@ -129,6 +141,58 @@ async def produce(
     xlsx = write_xlsx(folder / f"{stem}.xlsx", title, tables, footer=footer)
     docx = write_docx(folder / f"{stem}.docx", title, core.paragraphs(report, locale), tables)
     return Produced(text, (xlsx, docx))
+
+
+# -- scheduled reports ------------------------------------------------------------------------
+
+
+def enqueue(work: Work, messages: Sequence[OutboxMessage]) -> None:
+    # outbox: the one place scheduled reports are handed to the durable outbox, in the
+    # sweep's transaction; the dedupe key (area, period, user) makes a report that fell due
+    # while the bot was down go once when it is back. Until the outbox lands it stores
+    # nothing; the merge wires it to ``work.outbox.enqueue(...)`` as bot.dialogs.meetings.
+    del work, messages
+
+
+def load_schedule(settings: Settings) -> Schedule | None:
+    """The staff's schedule file, if one is set (None: no scheduled reports)."""
+    path = settings.report_schedule
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PeriodError("reports.schedule.invalid", detail=f"{path}: {exc}") from exc
+    return parse_schedule(text)
+
+
+def send_due_reports(
+    work: Work, settings: Settings, now: datetime, schedule: Schedule | None
+) -> list[OutboxMessage]:
+    """The sweep: every report due at ``now`` as a message to the outbox, in this
+    transaction. The text goes by itself; the files come with /baocao (the hint says how),
+    as an outbox message carries no file."""
+    if schedule is None:
+        return []
+    by_id = {u.id: u for u in work.session.scalars(select(User))}
+    users = [
+        UserRef(u.id, u.role.value, frozenset(a.code for a in u.areas), u.active)
+        for u in by_id.values()
+    ]
+    messages = []
+    for due in due_reports(schedule, users, now, settings.tz):
+        area = work.areas.by_code(due.area_code)
+        if area is None:
+            continue
+        locale = by_id[due.user_id].locale
+        report = compute(work, area, due.period, settings, locale)
+        hint = translate(
+            "reports.scheduled_hint", locale, command=f"/baocao {due.period.command} {area.code}"
+        )
+        text = f"{core.render(report, locale)}\n\n{hint}"
+        messages.append(OutboxMessage(due.user_id, Text(text), due.dedupe_key, due.not_before))
+    enqueue(work, messages)
+    return messages
 
 
 async def report_to_files(
