@@ -26,6 +26,7 @@ from bot.admin import (
 )
 from bot.channels.terminal import TerminalChannel, stdin_line
 from bot.demo.loader import load_demo
+from bot.dialogs.reports import report_to_files
 from bot.dialogs.summary import summary_cli
 from bot.export_cli import export_to_files
 from bot.interview.results import classify_interviews
@@ -147,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--year", type=int, default=None, help="review year")
     export.add_argument("--sheet", default=None, help="csv: one sheet, e.g. thanh-vien")
     export.add_argument("--output", default=".", help="folder for the files")
+
+    # /baocao's report; /report's Word file of section II is `export --format docx`.
+    periodic = commands.add_parser(
+        "report", help="the periodic report (quarter, half year, year): text, .xlsx, .docx"
+    )
+    periodic.add_argument("--period", required=True, help="2026-Q3, 2026-H1 or 2026")
+    periodic.add_argument("--area", default=None, help="area code (default: the top area)")
+    periodic.add_argument("--output", default=".", help="folder for the files")
 
     meetings = commands.add_parser(
         "meetings", help="policy dialogues (đối thoại chính sách)"
@@ -360,6 +369,17 @@ async def dispatch(
                 now=now,
             )
             for path in written:
+                print(path)
+        elif args.command == "report":
+            produced = await report_to_files(
+                rt.sessions,
+                settings,
+                period_code=args.period,
+                area_code=args.area,
+                output=Path(args.output),
+            )
+            print(produced.text)
+            for path in produced.files:
                 print(path)
         elif args.command == "meetings":
             print(await _meetings(rt, settings, args, now))

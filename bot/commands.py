@@ -37,6 +37,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("summary", ALL_ROLES),
     CommandSpec("export", ALL_ROLES),
     CommandSpec("report", REVIEWERS),
+    # Periodic reports (plan III.9): quarterly, six-monthly, yearly.
+    CommandSpec("baocao", REVIEWERS),
     CommandSpec("doithoai", ORGANISERS),
     # The English name of /doithoai.
     CommandSpec("meeting", ORGANISERS, in_menu=False, listed=False),

@@ -15,6 +15,7 @@ from bot.dialogs import (
     meetings,
     menu,
     registration,
+    reports,
     summary,
 )
 from bot.messages import Kind, Notice, Outgoing
@@ -30,6 +31,7 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "summary": summary.summary,
     "export": exports.export,
     "report": exports.report,
+    "baocao": reports.baocao,
     "doithoai": meetings.start,
     "meeting": meetings.start,
     "back": interview.back,

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
     # before it, or a local time on its day ("07:00").
     reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
+    # The staff's schedule of periodic reports (bot.decisions.report_schedule); none: off.
+    report_schedule: Path | None = Field(default=None, alias="RASOAT_REPORT_SCHEDULE")
 
     @field_validator("database_url")
     @classmethod

@@ -35,6 +35,8 @@ from storage.models import (
     SupportContact,
     User,
 )
+from storage.report_facts import ReportFacts
+from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
     AreaYearStatsRepository,
@@ -411,3 +413,28 @@ class AsyncFollowupRepository(_Async[FollowupRepository]):
 
     async def last_contacts(self, assignment_ids: Iterable[int]) -> dict[int, date]:
         return await self._run(lambda r: r.last_contacts(assignment_ids))
+
+
+class AsyncReportRepository(_Async[ReportRepository]):
+    async def facts(
+        self,
+        area_id: int,
+        review_year: int,
+        groups: Iterable[str],
+        *,
+        start: date,
+        end: date,
+        start_at: datetime,
+        end_at: datetime,
+    ) -> ReportFacts:
+        return await self._run(
+            lambda r: r.facts(
+                area_id,
+                review_year,
+                groups,
+                start=start,
+                end=end,
+                start_at=start_at,
+                end_at=end_at,
+            )
+        )

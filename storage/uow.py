@@ -30,12 +30,14 @@ from storage.async_repositories import (
     AsyncInviteRepository,
     AsyncMeetingRepository,
     AsyncRegistrationFailureRepository,
+    AsyncReportRepository,
     AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
 from storage.followup import FollowupRepository
 from storage.meetings import MeetingRepository
+from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
@@ -74,6 +76,7 @@ class Work:
         self.shown_lists = ShownLists(session)
         self.meetings = MeetingRepository(session)
         self.followup = FollowupRepository(session)
+        self.reports = ReportRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -105,6 +108,7 @@ class UnitOfWork:
         self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
         self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         self.followup = AsyncFollowupRepository(self.session, work.followup)
+        self.reports = AsyncReportRepository(self.session, work.reports)
         return self
 
     async def __aexit__(

@@ -49,6 +49,7 @@ ALLOWED = {
     "summary": EVERYONE,
     "export": EVERYONE,
     "report": {SUPERVISOR, STAFF, ADMIN},
+    "baocao": {SUPERVISOR, STAFF, ADMIN},
     "phutrach": {STAFF, ADMIN},
     "assign": {STAFF, ADMIN},
     "theodoi": EVERYONE,

@@ -237,6 +237,9 @@ PURE_MODULES = (
     "bot.channels.zalo_text",
     "bot.decisions.meetings",
     "bot.decisions.followup",
+    "bot.decisions.reports",
+    "bot.decisions.report_schedule",
+    "storage.report_facts",
 )
 IMPURE = frozenset(
     {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}

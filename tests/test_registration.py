@@ -64,6 +64,7 @@ async def test_register_with_code_binds_role_and_area(
     assert {c.data for c in menu.choices} == {
         "cmd:summary",
         "cmd:export",
+        "cmd:baocao",
         "cmd:report",
         "cmd:doithoai",
         "cmd:theodoi",

@@ -10,12 +10,14 @@ import pytest
 import storage.async_repositories as faces
 import storage.followup as followup
 import storage.meetings as meetings
+import storage.reports as reports
 import storage.repositories as repositories
 
 # Repositories kept in modules of their own, each with its face beside the others.
 OWN_MODULE_REPOSITORIES: dict[str, type] = {
     "FollowupRepository": followup.FollowupRepository,
     "MeetingRepository": meetings.MeetingRepository,
+    "ReportRepository": reports.ReportRepository,
 }
 
 
