@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.decisions.pacing import Limits
 from classification import ReferenceRule, ReviewDates, available_versions
 from locales.catalog import SUPPORTED_LOCALES
 
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     # Seconds at least between a question reaching a phone and a typed answer to it: text
     # sooner was typed before the question was seen (see bot.conversation.unseen). 0: off.
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
+    # The platform's limits the outbox keeps to (Telegram: 30 messages a second, 1 per chat).
+    push_rate: float = Field(default=30.0, alias="RASOAT_PUSH_RATE", gt=0, le=1000)
+    push_chat_interval: float = Field(default=1.0, alias="RASOAT_PUSH_CHAT_INTERVAL", ge=0, le=60)
 
     @field_validator("database_url")
     @classmethod
@@ -123,6 +127,10 @@ class Settings(BaseSettings):
     def review_dates(self) -> ReviewDates:
         """Turns a moment into a review's reference date, in the commune's time zone."""
         return ReviewDates(ReferenceRule.parse(self.reference_date), self.tz)
+
+    @property
+    def push_limits(self) -> Limits:
+        return Limits(self.push_rate, self.push_chat_interval)
 
     @property
     def is_sqlite(self) -> bool:

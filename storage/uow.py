@@ -13,6 +13,7 @@ from typing import Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.outbox import Outbox
 from storage.repositories import (
     AreaRepository,
     AuditRepository,
@@ -55,6 +56,7 @@ class UnitOfWork:
         self.updates = UpdateLedger(self.session)
         self.inbox = Inbox(self.session)
         self.dialogs = DialogStateRepository(self.session)
+        self.outbox = Outbox(self.session)
         self._after_commit: list[Callable[[], None]] = []
 
     async def __aexit__(

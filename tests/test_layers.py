@@ -234,6 +234,9 @@ PURE_MODULES = (
     "bot.decisions.menu",
     "bot.decisions.fallback",
     "bot.decisions.summary",
+    "bot.decisions.pacing",
+    "bot.decisions.outbox",
+    "bot.push",
 )
 IMPURE = frozenset(
     {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}

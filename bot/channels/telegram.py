@@ -24,7 +24,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -35,6 +35,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import push
 from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
 from bot.messages import (
@@ -47,9 +48,11 @@ from bot.messages import (
     Outgoing,
     Text,
 )
+from bot.outbox import OutboxSender
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from locales.catalog import DEFAULT_LOCALE, translate
+from storage.leader import PostgresLeader
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)
@@ -342,6 +345,8 @@ class StatusMessage:
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
+        # The outbox sender, told of every reply: they share Telegram's limits.
+        self.outbox: OutboxSender | None = None
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -442,13 +447,19 @@ class TelegramChannel:
                 self._answer_callback(update, notices[-1] if notices else None)
             )
         locale = self.runtime.settings.locale if self.runtime else DEFAULT_LOCALE
-        send = partial(
+        sending = partial(
             _send,
             application.bot,
             int(incoming.chat_id),
             update,
             [] if numbers is None else numbers,
         )
+
+        async def send(reply: Outgoing) -> None:
+            if self.outbox is not None and isinstance(reply, Text | Choices | Document):
+                self.outbox.replied(incoming.chat_id)
+            await sending(reply)
+
         try:
             return await deliver(replies, send, locale, incoming.update_key)
         finally:
@@ -461,6 +472,35 @@ class TelegramChannel:
             await update.callback_query.answer(notice[:200] if notice else None)
         except Exception as error:
             log.warning("could not answer a callback query: %s", type(error).__name__)
+
+
+class TelegramPush:
+    """The push seam on Telegram (bot.push): one message, and Telegram's answer as an outcome."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def push(self, chat_id: str, message: push.Pushable) -> push.PushResult:
+        *head, last = split_text(message.text)
+        markup = keyboard(message) if isinstance(message, Choices) else None
+        try:
+            for part in head:
+                await self.bot.send_message(int(chat_id), part)
+            await self.bot.send_message(int(chat_id), last, reply_markup=markup)
+        except RetryAfter as error:
+            return push.RetryAfter(retry_seconds(error))
+        except Forbidden:
+            return push.Blocked()
+        except BadRequest as error:
+            # Telegram's description names the problem ("chat not found"), not the message.
+            return push.Failed(f"BadRequest: {error}", permanent=True)
+        except TelegramError as error:
+            return push.Failed(type(error).__name__)
+        except Exception as error:
+            return push.Failed(type(error).__name__)
+        return push.Sent()
 
 
 async def _send(
@@ -555,7 +595,7 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except RetryAfter as error:
-            seconds = _retry_seconds(error)
+            seconds = retry_seconds(error)
             if attempt == FLOOD_RETRIES or seconds > FLOOD_WAIT_LIMIT:
                 raise
             log.info("Telegram flood control: sending again in %.0f s", seconds)
@@ -578,7 +618,7 @@ async def _keep_trying(call: Callable[[], Awaitable[object]]) -> None:
         return
 
 
-def _retry_seconds(error: RetryAfter) -> float:
+def retry_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         # PTB is moving retry_after from seconds to a timedelta (PTB_TIMEDELTA): read both.
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -588,6 +628,23 @@ def _retry_seconds(error: RetryAfter) -> float:
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
+
+
+def start_outbox(
+    runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
+) -> OutboxSender:
+    """The outbox sender of this process, running (its task added to ``tasks``)."""
+    settings = runtime.settings
+    sender = OutboxSender(
+        runtime.sessions,
+        TelegramPush(application.bot),
+        # Only one process pushes per database: the limits are the bot's, not a process's.
+        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
+        limits=settings.push_limits,
+        locale=settings.locale,
+    )
+    tasks.add(asyncio.create_task(sender.run()))
+    return sender
 
 
 def build_application(
@@ -602,12 +659,14 @@ def build_application(
     token = settings.require_token()
     channel = TelegramChannel(runtime)
     retrying: set[asyncio.Task[None]] = set()
+    sending: set[asyncio.Task[None]] = set()
 
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
             channel.runtime = await open_runtime(settings)
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
+        channel.outbox = start_outbox(channel.runtime, application, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -626,6 +685,9 @@ def build_application(
     async def post_shutdown(application: Application) -> None:
         for task in retrying:
             task.cancel()
+        if channel.outbox is not None:
+            channel.outbox.stop()
+            await asyncio.gather(*sending, return_exceptions=True)
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 

@@ -1,0 +1,63 @@
+"""When the next pushed message may go: Telegram's limits as token buckets over a given time.
+
+Two gates: all messages together (30 a second by default) and each chat (one a second). The
+overall gate is shared with the interactive replies, which go first: they never wait, but
+each one they send is counted, so the outbox only uses what they leave. Times are seconds
+on any one clock; nothing here reads one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+NEVER = float("-inf")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_second: float = 30.0
+    # Seconds between two messages to one chat.
+    chat_interval: float = 1.0
+
+    @property
+    def interval(self) -> float:
+        return 1.0 / self.per_second
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    # When the overall bucket has a token again; later than now while replies ran ahead of it.
+    next_any: float = NEVER
+    # Per chat, when it may get a message again (only chats still waiting are kept).
+    next_chat: Mapping[str, float] = field(default_factory=dict)
+    # Nothing goes before this: the platform's flood control asked for a pause.
+    paused_until: float = NEVER
+
+
+def ready_at(pace: Pace, chat: str, now: float) -> float:
+    """The earliest time, not before ``now``, a message to ``chat`` may go."""
+    return max(now, pace.next_any, pace.next_chat.get(chat, NEVER), pace.paused_until)
+
+
+def pick(pace: Pace, chats: Sequence[str], now: float) -> tuple[int, float]:
+    """Which of the waiting messages (by chat, oldest first) goes next, and when: the one
+    ready first, so a chat that must wait does not hold up the others."""
+    if not chats:
+        raise ValueError("nothing to pick from")
+    times = [ready_at(pace, chat, now) for chat in chats]
+    best = min(range(len(chats)), key=lambda index: (times[index], index))
+    return best, times[best]
+
+
+def sent(pace: Pace, limits: Limits, chat: str, at: float) -> Pace:
+    """The pace after a message to ``chat`` at ``at``: a pushed one, or a reply, which may
+    go while the bucket is empty and then delays the next push by its share."""
+    chats = {c: t for c, t in pace.next_chat.items() if t > at}
+    chats[chat] = max(chats.get(chat, NEVER), at + limits.chat_interval)
+    return Pace(max(pace.next_any, at) + limits.interval, chats, pace.paused_until)
+
+
+def paused(pace: Pace, until: float) -> Pace:
+    """Flood control: nothing before ``until``."""
+    return Pace(pace.next_any, pace.next_chat, max(pace.paused_until, until))

@@ -1,0 +1,245 @@
+"""The outbox sender: pushes due outbox messages, paced, and records what became of each.
+
+The shell around bot/decisions/pacing.py and bot/decisions/outbox.py. One loop per process
+(per database with PostgreSQL: only the holder of the leader lock pushes). It claims a batch
+in one short transaction, pushes each message outside any transaction, and records the
+outcome right after, each in its own. A crash between a push and its record re-sends that
+message once its lease runs out: the only duplicate there can be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.decisions import pacing
+from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Unreachable, after_push
+from bot.messages import Text
+from bot.push import Push, decode, encode
+from locales.catalog import translate
+from storage.outbox import BLOCKED, Claimed
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+BATCH = 30
+# Far longer than a batch takes at 30 a second; a sender that died holds its batch this long.
+LEASE = timedelta(minutes=2)
+# A batch is put back this long before its lease ends, rather than pushed past it.
+LEASE_MARGIN = timedelta(seconds=20)
+# How often an idle sender looks for messages other processes enqueued (its own wake it).
+IDLE = timedelta(seconds=5)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Alarm(Protocol):
+    async def wait(self, until: datetime) -> None:
+        """Return at ``until``, or sooner if woken."""
+
+    def wake(self) -> None: ...
+
+
+class Leader(Protocol):
+    async def hold(self) -> bool: ...
+
+    async def release(self) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class EventAlarm:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._woken = asyncio.Event()
+
+    async def wait(self, until: datetime) -> None:
+        seconds = (until - self.clock.now()).total_seconds()
+        if seconds > 0 and not self._woken.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), seconds)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        self._woken.set()
+
+
+def moment(seconds: float) -> datetime:
+    """The first datetime not before ``seconds`` (datetimes count whole microseconds: one
+    rounded down would wake a waiter just before its time, for ever)."""
+    at = datetime.fromtimestamp(seconds, UTC)
+    return at if at.timestamp() >= seconds else at + timedelta(microseconds=1)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        push: Push,
+        *,
+        clock: Clock | None = None,
+        alarm: Alarm | None = None,
+        leader: Leader | None = None,
+        limits: pacing.Limits | None = None,
+        locale: str = "vi",
+        worker: str | None = None,
+        batch: int = BATCH,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self.sessions = sessions
+        self.push = push
+        self.clock = clock or SystemClock()
+        self.alarm = alarm or EventAlarm(self.clock)
+        self.leader = leader
+        self.limits = limits or pacing.Limits()
+        self.locale = locale
+        self.worker = worker or worker_name()
+        self.batch = batch
+        self.lease = lease
+        self.pace = pacing.Pace()
+        self._stopping = False
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def replied(self, chat_id: str) -> None:
+        """An interactive reply went to ``chat_id``: it shares the platform's limits."""
+        self.pace = pacing.sent(self.pace, self.limits, chat_id, self._now())
+
+    def wake(self) -> None:
+        """Something was enqueued: look now rather than at the next idle check."""
+        self.alarm.wake()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.alarm.wake()
+
+    async def run(self) -> None:
+        """Until :meth:`stop`: push what is due, then sleep until the next is."""
+        try:
+            while not self._stopping:
+                now = self.clock.now()
+                if self.leader is not None and not await self.leader.hold():
+                    await self.alarm.wait(now + IDLE)
+                    continue
+                try:
+                    await self.send_due()
+                    wake_at = await self._next_wake()
+                except Exception:
+                    # The database is away, say: nothing is lost, it is all still pending.
+                    log.exception("outbox: could not send; trying again shortly")
+                    wake_at = self.clock.now() + IDLE
+                if not self._stopping:
+                    await self.alarm.wait(wake_at)
+        finally:
+            if self.leader is not None:
+                await self.leader.release()
+
+    async def send_due(self) -> int:
+        """Push every message due now; how many were pushed."""
+        pushed = 0
+        while not self._stopping:
+            now = self.clock.now()
+            async with UnitOfWork(self.sessions) as uow:
+                claimed = await uow.outbox.claim(self.worker, now, self.lease, self.batch)
+                await uow.commit()
+            if not claimed:
+                break
+            pushed += await self._push(claimed, now + self.lease - LEASE_MARGIN)
+        return pushed
+
+    async def _next_wake(self) -> datetime:
+        now = self.clock.now()
+        async with UnitOfWork(self.sessions) as uow:
+            due = await uow.outbox.next_due()
+        paused = moment(max(self.pace.paused_until, 0.0))
+        if due is None:
+            return now + IDLE
+        return min(max(due, paused, now), now + IDLE)
+
+    async def _push(self, claimed: Sequence[Claimed], hold_until: datetime) -> int:
+        waiting = list(claimed)
+        pushed = 0
+        try:
+            while waiting and not self._stopping and self.clock.now() < hold_until:
+                index, at = pacing.pick(self.pace, [m.chat_id for m in waiting], self._now())
+                if at > self._now():
+                    await self.alarm.wait(moment(at))
+                    continue
+                message = waiting.pop(index)
+                result = await self.push.push(message.chat_id, decode(message.message))
+                now = self.clock.now()
+                self.pace = pacing.sent(self.pace, self.limits, message.chat_id, now.timestamp())
+                outcome = after_push(result, message.attempts, now)
+                await self._record(message, outcome, now)
+                pushed += 1
+                if isinstance(outcome, Unreachable):
+                    # Failed with them in the database already (Outbox.block).
+                    waiting = [m for m in waiting if m.user_id != message.user_id]
+                if isinstance(outcome, Later) and outcome.pause:
+                    log.info("outbox: flood control, pausing until %s", outcome.at.isoformat())
+                    self.pace = pacing.paused(self.pace, outcome.at.timestamp())
+                    break
+        finally:
+            if waiting:
+                # Not tried: free for the next claim at once, in their order.
+                async with UnitOfWork(self.sessions) as uow:
+                    await uow.outbox.release([m.id for m in waiting])
+                    await uow.commit()
+        return pushed
+
+    async def _record(self, message: Claimed, outcome: Outcome, now: datetime) -> None:
+        async with UnitOfWork(self.sessions) as uow:
+            if isinstance(outcome, Done):
+                await uow.outbox.sent(message.id, now)
+            elif isinstance(outcome, Later):
+                await uow.outbox.again([message.id], outcome.at, counted=not outcome.pause)
+            elif isinstance(outcome, GiveUp):
+                log.warning("outbox: message %d not delivered: %s", message.id, outcome.reason)
+                await uow.outbox.failed(message.id, now, outcome.reason)
+            elif isinstance(outcome, Unreachable):
+                await uow.outbox.failed(message.id, now, BLOCKED)
+                if await uow.outbox.block(message.user_id, now):
+                    await self._tell_supervisors(uow, message, now)
+            await uow.commit()
+
+    async def _tell_supervisors(self, uow: UnitOfWork, message: Claimed, now: datetime) -> None:
+        user = await uow.users.get(message.user_id)
+        if user is None:
+            return
+        supervisors = await uow.outbox.supervisors_of(user.id)
+        log.info(
+            "outbox: user %d blocked the bot; %d supervisor(s) told", user.id, len(supervisors)
+        )
+        note = translate(
+            "outbox.blocked_note",
+            self.locale,
+            name=user.display_name,
+            areas=", ".join(area.name for area in user.areas),
+        )
+        for supervisor in supervisors:
+            await uow.outbox.enqueue(
+                supervisor.id,
+                encode(Text(note)),
+                f"blocked:{message.id}:{supervisor.id}",
+                now,
+                now,
+            )
