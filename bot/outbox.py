@@ -185,9 +185,11 @@ class OutboxSender:
                     await self.alarm.wait(moment(at))
                     continue
                 message = waiting.pop(index)
+                # Counted from when it was let through: the time the push and its record
+                # take is then part of the wait for the next, not added to it.
+                self.pace = pacing.sent(self.pace, self.limits, message.chat_id, self._now())
                 result = await self.push.push(message.chat_id, decode(message.message))
                 now = self.clock.now()
-                self.pace = pacing.sent(self.pace, self.limits, message.chat_id, now.timestamp())
                 outcome = after_push(result, message.attempts, now)
                 await self._record(message, outcome, now)
                 pushed += 1

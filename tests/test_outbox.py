@@ -17,6 +17,7 @@ from telegram import Bot
 
 from bot.admin import add_user
 from bot.channels.telegram import TelegramPush
+from bot.conversation import Conversation
 from bot.decisions.pacing import Limits
 from bot.messages import Choice, Choices, Text
 from bot.outbox import LEASE, OutboxSender
@@ -26,9 +27,9 @@ from storage.db import create_engine, session_factory
 from storage.leader import PostgresLeader
 from storage.models import ChatBinding, OutboxMessage, Role
 from storage.uow import UnitOfWork
-from tests.conftest import POSTGRESQL_ONLY, Database
+from tests.conftest import POSTGRESQL_ONLY, Database, database_settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
-from tests.helpers import seed_areas
+from tests.helpers import message, seed_areas
 
 START = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 SUPERVISOR = 9001
@@ -399,3 +400,19 @@ async def test_the_sender_loop_sends_what_is_enqueued_and_stops(
     outbox.stop()
     await asyncio.wait_for(running, 5)
     assert delivered(fake_telegram) == Counter({(1001, "Có sẵn"): 1, (1002, "Mới"): 1})
+
+
+async def test_start_after_unblocking_reopens_the_chat(
+    database: Database, fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    ids = await people(database, range(1001, 1002))
+    fake_telegram.user(id=1001).block()
+    await enqueue(database, ids[1001], "Trước", "r:1")
+    clock = VirtualClock()
+    await sender(database, bot, clock).send_due()
+    fake_telegram.user(id=1001).block(False)
+    conversation = Conversation(database.sessions, database_settings(database))
+    await conversation.handle(message("/start", user_id="1001", platform="telegram"))
+    await enqueue(database, ids[1001], "Sau", "r:2")
+    await sender(database, bot, clock).send_due()
+    assert [m["text"] for m in fake_telegram.messages_to(1001)] == ["Sau"]

@@ -682,12 +682,17 @@ def build_application(
             log.warning("command menu not set (%s): starting anyway, will try again", failed)
             retrying.add(asyncio.create_task(_keep_trying(set_menu)))
 
-    async def post_shutdown(application: Application) -> None:
-        for task in retrying:
-            task.cancel()
+    async def stop_outbox(application: Application) -> None:
+        # Before the bot's HTTP client closes (PTB's polling closes it before post_shutdown):
+        # a message being pushed finishes and is recorded.
         if channel.outbox is not None:
             channel.outbox.stop()
             await asyncio.gather(*sending, return_exceptions=True)
+
+    async def post_shutdown(application: Application) -> None:
+        for task in retrying:
+            task.cancel()
+        await stop_outbox(application)
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
@@ -702,6 +707,7 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor())
         .update_queue(queue)
         .post_init(post_init)
+        .post_stop(stop_outbox)
         .post_shutdown(post_shutdown)
     )
     if webhook:
