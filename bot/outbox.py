@@ -3,8 +3,9 @@
 The shell around bot/decisions/pacing.py and bot/decisions/outbox.py. One loop per process
 (per database with PostgreSQL: only the holder of the leader lock pushes). It claims a batch
 in one short transaction, pushes each message outside any transaction, and records the
-outcome right after, each in its own. A crash between a push and its record re-sends that
-message once its lease runs out: the only duplicate there can be.
+outcomes right after, while the next messages are pushed (those that came in while one write
+was going share the next: a group commit). A crash between a push and its record re-sends
+that message once its lease runs out: the only duplicate there can be.
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-BATCH = 30
+# Seconds of pushing at the full rate: the claim between two batches (and the writes
+# finished before it) is time the outbox does not push.
+BATCH = 150
 # Far longer than a batch takes at 30 a second; a sender that died holds its batch this long.
 LEASE = timedelta(minutes=2)
 # A batch is put back this long before its lease ends, rather than pushed past it.
 LEASE_MARGIN = timedelta(seconds=20)
+# A push this late (seconds: a timer's lateness) still counts as on time (see _push).
+LATENESS = 0.003
 # How often an idle sender looks for messages other processes enqueued (its own wake it).
 IDLE = timedelta(seconds=5)
 
@@ -122,7 +127,7 @@ class OutboxSender:
 
     def replied(self, chat_id: str) -> None:
         """An interactive reply went to ``chat_id``: it shares the platform's limits."""
-        self.pace = pacing.sent(self.pace, self.limits, chat_id, self._now())
+        self.pace = pacing.replied(self.pace, self.limits, chat_id, self._now())
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next idle check."""
@@ -178,29 +183,45 @@ class OutboxSender:
     async def _push(self, claimed: Sequence[Claimed], hold_until: datetime) -> int:
         waiting = list(claimed)
         pushed = 0
+        # Outcomes not yet written, and the write under way: one at a time, so the sender's
+        # writes stay in order, each taking every outcome that came in meanwhile. All are
+        # written before the next claim.
+        outcomes: list[tuple[Claimed, Outcome, datetime]] = []
+        recording: asyncio.Task[None] | None = None
         try:
             while waiting and not self._stopping and self.clock.now() < hold_until:
+                if outcomes and (recording is None or recording.done()):
+                    if recording is not None:
+                        await recording
+                    recording = asyncio.create_task(self._record(outcomes))
+                    outcomes = []
                 index, at = pacing.pick(self.pace, [m.chat_id for m in waiting], self._now())
                 if at > self._now():
                     await self.alarm.wait(moment(at))
                     continue
                 message = waiting.pop(index)
-                # Counted from when it was let through: the time the push and its record
-                # take is then part of the wait for the next, not added to it.
-                self.pace = pacing.sent(self.pace, self.limits, message.chat_id, self._now())
+                # Counted from when it was due to go (if the wake-up was only a timer's
+                # lateness behind) rather than when it went: else each message's lateness
+                # and the time its push takes would add up to a slower rate.
+                let_through = max(at, self._now() - LATENESS)
+                self.pace = pacing.sent(self.pace, self.limits, message.chat_id, let_through)
                 result = await self.push.push(message.chat_id, decode(message.message))
                 now = self.clock.now()
                 outcome = after_push(result, message.attempts, now)
-                await self._record(message, outcome, now)
+                outcomes.append((message, outcome, now))
                 pushed += 1
                 if isinstance(outcome, Unreachable):
-                    # Failed with them in the database already (Outbox.block).
+                    # Failed with them once recorded (Outbox.block): not tried meanwhile.
                     waiting = [m for m in waiting if m.user_id != message.user_id]
                 if isinstance(outcome, Later) and outcome.pause:
                     log.info("outbox: flood control, pausing until %s", outcome.at.isoformat())
                     self.pace = pacing.paused(self.pace, outcome.at.timestamp())
                     break
         finally:
+            if recording is not None:
+                await recording
+            if outcomes:
+                await self._record(outcomes)
             if waiting:
                 # Not tried: free for the next claim at once, in their order.
                 async with UnitOfWork(self.sessions) as uow:
@@ -208,20 +229,26 @@ class OutboxSender:
                     await uow.commit()
         return pushed
 
-    async def _record(self, message: Claimed, outcome: Outcome, now: datetime) -> None:
+    async def _record(self, outcomes: Sequence[tuple[Claimed, Outcome, datetime]]) -> None:
         async with UnitOfWork(self.sessions) as uow:
-            if isinstance(outcome, Done):
-                await uow.outbox.sent(message.id, now)
-            elif isinstance(outcome, Later):
-                await uow.outbox.again([message.id], outcome.at, counted=not outcome.pause)
-            elif isinstance(outcome, GiveUp):
-                log.warning("outbox: message %d not delivered: %s", message.id, outcome.reason)
-                await uow.outbox.failed(message.id, now, outcome.reason)
-            elif isinstance(outcome, Unreachable):
-                await uow.outbox.failed(message.id, now, BLOCKED)
-                if await uow.outbox.block(message.user_id, now):
-                    await self._tell_supervisors(uow, message, now)
+            for message, outcome, now in outcomes:
+                await self._record_one(uow, message, outcome, now)
             await uow.commit()
+
+    async def _record_one(
+        self, uow: UnitOfWork, message: Claimed, outcome: Outcome, now: datetime
+    ) -> None:
+        if isinstance(outcome, Done):
+            await uow.outbox.sent(message.id, now)
+        elif isinstance(outcome, Later):
+            await uow.outbox.again([message.id], outcome.at, counted=not outcome.pause)
+        elif isinstance(outcome, GiveUp):
+            log.warning("outbox: message %d not delivered: %s", message.id, outcome.reason)
+            await uow.outbox.failed(message.id, now, outcome.reason)
+        elif isinstance(outcome, Unreachable):
+            await uow.outbox.failed(message.id, now, BLOCKED)
+            if await uow.outbox.block(message.user_id, now):
+                await self._tell_supervisors(uow, message, now)
 
     async def _tell_supervisors(self, uow: UnitOfWork, message: Claimed, now: datetime) -> None:
         user = await uow.users.get(message.user_id)

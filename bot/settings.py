@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # The platform's limits the outbox keeps to (Telegram: 30 messages a second, 1 per chat).
     push_rate: float = Field(default=30.0, alias="RASOAT_PUSH_RATE", gt=0, le=1000)
     push_chat_interval: float = Field(default=1.0, alias="RASOAT_PUSH_CHAT_INTERVAL", ge=0, le=60)
+    # Of that rate, what the outbox leaves to the replies people are waiting for.
+    push_reserve: float = Field(default=2.0, alias="RASOAT_PUSH_RESERVE", ge=0)
 
     @field_validator("database_url")
     @classmethod
@@ -130,7 +132,9 @@ class Settings(BaseSettings):
 
     @property
     def push_limits(self) -> Limits:
-        return Limits(self.push_rate, self.push_chat_interval)
+        return Limits(
+            self.push_rate, self.push_chat_interval, min(self.push_reserve, self.push_rate / 2)
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.decisions.pacing import Limits, Pace, paused, pick, ready_at, sent
+from bot.decisions.pacing import Limits, Pace, paused, pick, ready_at, replied, sent
 
-LIMITS = Limits(per_second=30, chat_interval=1.0)
+# 30 a second in all, 2 of them kept for replies: the outbox alone goes at 28.
+LIMITS = Limits(per_second=30, chat_interval=1.0, reserve=2)
 
 
 def drain(chats: Sequence[str], limits: Limits = LIMITS, start: float = 1000.0) -> list[float]:
@@ -41,7 +42,8 @@ def most_in_a_second(times: Sequence[float]) -> int:
 def test_never_more_than_the_limits(chat_numbers: list[int]) -> None:
     chats = [str(n) for n in chat_numbers]
     times = drain(chats)
-    assert most_in_a_second(times) <= 30
+    # 28 a second, so at most 29 in a second (one at each end).
+    assert most_in_a_second(times) <= 29
     for chat in set(chats):
         mine = sorted(t for t, c in zip(times, chats, strict=True) if c == chat)
         assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(mine))
@@ -49,8 +51,8 @@ def test_never_more_than_the_limits(chat_numbers: list[int]) -> None:
 
 def test_many_chats_go_at_the_full_rate() -> None:
     times = drain([str(n) for n in range(600)])
-    # 600 messages at 30 a second: the last leaves 599/30 s after the first.
-    assert max(times) - min(times) == pytest.approx(599 / 30)
+    # 600 messages at 28 a second: the last leaves 599/28 s after the first.
+    assert max(times) - min(times) == pytest.approx(599 / 28)
 
 
 def test_a_chat_that_must_wait_does_not_hold_up_the_others() -> None:
@@ -62,13 +64,22 @@ def test_a_chat_that_must_wait_does_not_hold_up_the_others() -> None:
 
 def test_interactive_replies_go_first_and_the_outbox_gets_what_is_left() -> None:
     pace = Pace()
-    # Five replies in the same instant: none waits for anything...
+    # Five replies in the same instant: none waits for anything; the first is the reserve's...
     for chat in "vwxyz":
-        pace = sent(pace, LIMITS, chat, 100.0)
-    # ...and the next pushed message waits for their share of the second.
-    assert ready_at(pace, "other", 100.0) == pytest.approx(100.0 + 5 / 30)
+        pace = replied(pace, LIMITS, chat, 100.0)
+    # ...and the next pushed message waits for the other four's share of the second.
+    assert ready_at(pace, "other", 100.0) == pytest.approx(100.0 + 4 / 28)
     # A reply in a chat keeps that chat's next push a second away.
     assert ready_at(pace, "v", 100.0) == 101.0
+
+
+def test_replies_within_the_reserve_cost_the_outbox_nothing() -> None:
+    pace = Pace()
+    for second in range(10):
+        # Two replies a second, spread out: the reserve's two.
+        pace = replied(pace, LIMITS, "a", 100.0 + second)
+        pace = replied(pace, LIMITS, "b", 100.5 + second)
+    assert ready_at(pace, "other", 110.0) == 110.0
 
 
 def test_flood_control_pauses_everything() -> None:
@@ -78,5 +89,5 @@ def test_flood_control_pauses_everything() -> None:
 
 
 def test_configurable_limits() -> None:
-    times = drain(["a", "b", "a"], Limits(per_second=2, chat_interval=5.0))
+    times = drain(["a", "b", "a"], Limits(per_second=2, chat_interval=5.0, reserve=0))
     assert times == [1000.0, 1000.5, 1005.0]
