@@ -10,7 +10,14 @@ with ``TELEGRAM_API_URL`` in the environment (the fake Bot API server):
   one ``sendMessage`` of the next question. Exactly the Bot API calls of an interview
   answer, with no database and no questionnaire: no bot answering buttons can be faster.
 
-Both are python-telegram-bot's "custom webhook server" pattern (an Application without an
+- ``durable``: the button bot keeping rasoat's promise, "durable before polite", in the
+  fewest writes it allows: each update committed before its 200, and the answer it carries
+  committed before the reply (``--db URL``: SQLite, one writer thread owning a ``sqlite3``
+  connection, WAL and ``synchronous=FULL``, writes arriving together sharing one COMMIT;
+  or PostgreSQL through asyncpg, one round trip per write). No ORM, no questionnaire, no
+  dialog: the ceiling of any bot that stores what it is told before saying so.
+
+All are python-telegram-bot's "custom webhook server" pattern (an Application without an
 updater, each update POSTed put on its ``update_queue``) on uvicorn and Starlette, the
 server rasoat's own webhook uses, so the difference measured is the bot, not the server.
 Updates are handled concurrently, as rasoat handles different people's.
@@ -21,11 +28,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
+import json
 import logging
 import os
+import sqlite3
 import sys
+import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
 
+import asyncpg
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -70,7 +84,104 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await question(update.effective_chat.id, context)
 
 
-def application(kind: str, api: str) -> Application:
+class Store(Protocol):
+    async def write(self, table: str, key: str, body: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+UPDATES = "CREATE TABLE IF NOT EXISTS updates (key TEXT PRIMARY KEY, body TEXT NOT NULL)"
+ANSWERS = "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, body TEXT NOT NULL)"
+
+
+class SQLiteStore:
+    """One writer thread owns the connection (datasette's shape); the writes waiting when
+    it is free go in one transaction, so one COMMIT (one fsync) makes them all durable,
+    and each caller returns only after it."""
+
+    def __init__(self, path: str) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
+        self._waiting: list[tuple[str, str, str, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._db = self._thread.submit(self._open, path).result()
+
+    @staticmethod
+    def _open(path: str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute(UPDATES)
+        db.execute(ANSWERS)
+        return db
+
+    def _apply(self, batch: list[tuple[str, str, str]]) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+        for table, key, body in batch:
+            self._db.execute(f"INSERT INTO {table} (key, body) VALUES (?, ?)", (key, body))
+        self._db.execute("COMMIT")
+
+    async def write(self, table: str, key: str, body: str) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((table, key, body, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            rows = [(table, key, body) for table, key, body, _ in batch]
+            try:
+                await loop.run_in_executor(self._thread, self._apply, rows)
+            except Exception as error:
+                for *_, done in batch:
+                    done.set_exception(error)
+            else:
+                for *_, done in batch:
+                    done.set_result(None)
+
+    async def close(self) -> None:
+        self._thread.submit(self._db.close).result()
+        self._thread.shutdown()
+
+
+class PostgresStore:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresStore:
+        pool = await asyncpg.create_pool(url, min_size=4, max_size=MAX_CONNECTIONS)
+        async with pool.acquire() as connection:
+            await connection.execute(UPDATES)
+            await connection.execute(ANSWERS)
+        return cls(pool)
+
+    async def write(self, table: str, key: str, body: str) -> None:
+        await self._pool.execute(f"INSERT INTO {table} (key, body) VALUES ($1, $2)", key, body)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_store(url: str) -> Store:
+    if url.startswith("sqlite"):
+        return SQLiteStore(url.split(":///", 1)[1])
+    return await PostgresStore.open(url.replace("postgresql+asyncpg://", "postgresql://"))
+
+
+def durable_tap(store: Store) -> Any:
+    async def on_durable_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        query = update.callback_query
+        await store.write("answers", str(update.update_id), query.data or "")
+        await on_tap(update, context)
+
+    return on_durable_tap
+
+
+def application(kind: str, api: str, store: Store | None = None) -> Application:
     built = (
         ApplicationBuilder()
         .token(TOKEN)
@@ -82,28 +193,48 @@ def application(kind: str, api: str) -> Application:
     )
     if kind == "echo":
         built.add_handler(MessageHandler(filters.TEXT, echo))
+    elif store is not None:
+        built.add_handler(CallbackQueryHandler(durable_tap(store)))
+        built.add_handler(MessageHandler(filters.TEXT, on_text))
     else:
         built.add_handler(CallbackQueryHandler(on_tap))
         built.add_handler(MessageHandler(filters.TEXT, on_text))
     return built
 
 
-def web(app: Application, path: str, secret: str) -> Starlette:
+def web(app: Application, path: str, secret: str, store: Store | None = None) -> Starlette:
     async def receive(request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return PlainTextResponse("forbidden", status_code=403)
-        await app.update_queue.put(Update.de_json(await request.json(), app.bot))
+        body = await request.json()
+        if store is not None:
+            await store.write("updates", str(body["update_id"]), json.dumps(body))
+        await app.update_queue.put(Update.de_json(body, app.bot))
         return Response()
 
     return Starlette(routes=[Route(f"/{path}", receive, methods=["POST"])])
 
 
-async def serve(kind: str, port: int, path: str, secret: str, url: str) -> None:
-    app = application(kind, os.environ["TELEGRAM_API_URL"])
+async def serve(kind: str, port: int, path: str, secret: str, url: str, db: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="rasoat-durable-") as folder:
+        if kind == "durable" and db == "sqlite":
+            db = f"sqlite:///{Path(folder) / 'durable.db'}"
+        store = await open_store(db) if kind == "durable" else None
+        try:
+            await _serve(kind, port, path, secret, url, store)
+        finally:
+            if store is not None:
+                await store.close()
+
+
+async def _serve(
+    kind: str, port: int, path: str, secret: str, url: str, store: Store | None
+) -> None:
+    app = application(kind, os.environ["TELEGRAM_API_URL"], store)
     server = uvicorn.Server(
         uvicorn.Config(
-            web(app, path, secret),
+            web(app, path, secret, store),
             host="127.0.0.1",
             port=port,
             log_config=None,
@@ -133,14 +264,17 @@ async def serve(kind: str, port: int, path: str, secret: str, url: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bots")
-    parser.add_argument("kind", choices=("echo", "button"))
+    parser.add_argument("kind", choices=("echo", "button", "durable"))
+    parser.add_argument(
+        "--db", default="sqlite", help="durable: 'sqlite' (a fresh file) or a PostgreSQL URL"
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="telegram")
     parser.add_argument("--secret", required=True)
     parser.add_argument("--webhook-url", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args.kind, args.port, args.path, args.secret, args.webhook_url))
+    asyncio.run(serve(args.kind, args.port, args.path, args.secret, args.webhook_url, args.db))
     return 0
 
 

@@ -124,6 +124,7 @@ class Result:
     interview: Phase
     direct: float
     latency: Phase
+    durable: Phase
 
     @property
     def button(self) -> float:
@@ -132,6 +133,12 @@ class Result:
     @property
     def ratio(self) -> float:
         return self.interview.rate / self.button if self.button else 0.0
+
+    @property
+    def floor(self) -> float:
+        """The durable button bot over the button bot: what storing before answering costs
+        with nothing else, the best ratio a bot keeping that promise can reach here."""
+        return self.durable.rate / self.button if self.button else 0.0
 
     @property
     def p99(self) -> float:
@@ -208,11 +215,21 @@ def _webhook_command(module: Sequence[str], port: int, secret: str, ready: Json)
     ]  # fmt: skip
 
 
-async def baseline(kind: str, options: Options) -> Phase:
-    """Taps (``button``) or messages (``echo``) per second of a bare bot of bench.bots."""
+async def baseline(kind: str, options: Options, backend: str = "") -> Phase:
+    """Taps (``button``, ``durable`` on ``backend``) or messages (``echo``) per second of a
+    bare bot of bench.bots."""
+    if kind == "durable":
+        async with fresh_database(backend) as url:
+            db = "sqlite" if backend == "sqlite" else url
+            return await _baseline(kind, options, ("--db", db))
+    return await _baseline(kind, options, ())
+
+
+async def _baseline(kind: str, options: Options, extra: Sequence[str]) -> Phase:
     port, secret = free_port(), uuid.uuid4().hex
     config = {
-        "bot": kind,
+        # The load process drives the durable bot as it drives the button bot.
+        "bot": "button" if kind == "durable" else kind,
         "ports": [port],
         "seconds": options.seconds,
         "think": 0.0,
@@ -222,7 +239,7 @@ async def baseline(kind: str, options: Options) -> Phase:
 
     def bots(ready: Json) -> list[tuple[list[str], dict[str, str]]]:
         command = _webhook_command(("bench.bots", kind), port, secret, ready)
-        return [(command, child_env("", ready["api"]))]
+        return [([*command, *extra], child_env("", ready["api"]))]
 
     return Phase(await run_bots(config, "", bots))
 
@@ -356,6 +373,7 @@ async def measure(backend: str, plan: Sequence[Action], options: Options) -> Res
         backend, plan, options.chats, options.seconds, 0.0, options.seed
     )
     after = await baseline("button", options)
+    durable = await baseline("durable", options, backend)
     direct, problem = await direct_rate(backend, plan, options)
     if problem:
         raise BenchError(f"direct, {backend}: {problem}")
@@ -367,7 +385,7 @@ async def measure(backend: str, plan: Sequence[Action], options: Options) -> Res
         options.think,
         options.seed,
     )
-    return Result(backend, echo, (before, after), interview, direct, latency)
+    return Result(backend, echo, (before, after), interview, direct, latency, durable)
 
 
 # -- the report ------------------------------------------------------------------------------
@@ -392,20 +410,24 @@ def report(results: Sequence[Result], options: Options) -> str:
         f"throughput: {options.chats} chats answering as fast as they can (each waits for "
         f"the reply) for {options.seconds:g} s, webhook, one process per bot",
         f"{'database':<12}{'echo msg/s':>11}{'button/s':>10}{'answers/s':>11}{'updates/s':>11}"
-        f"{'ratio':>8}{'direct/s':>10}",
+        f"{'ratio':>8}{'direct/s':>10}{'durable/s':>11}{'floor':>7}",
     ]
     for r in results:
         updates = float(r.interview.result["actions"]) / float(r.interview.result["elapsed"])
         lines.append(
             f"{r.backend:<12}{r.echo.rate:>11.1f}{r.button:>10.1f}{r.interview.rate:>11.1f}"
-            f"{updates:>11.1f}{r.ratio:>7.2f}x{r.direct:>10.1f}"
+            f"{updates:>11.1f}{r.ratio:>7.2f}x{r.direct:>10.1f}{r.durable.rate:>11.1f}"
+            f"{r.floor:>6.2f}x"
         )
     lines += [
         "ratio = answers/s / button/s (the bare button bot: the Bot API calls of an answer and",
         "nothing else; averaged over a run before and one after the bot's); updates/s counts",
         "the bot's every update (households opened, toggles); echo msg/s is for reference;",
         f"direct = {options.direct_answers} answers handed to Conversation.handle by "
-        f"{options.direct_chats} chats at once, no Telegram, each committed.",
+        f"{options.direct_chats} chats at once, no Telegram, each committed;",
+        "durable = the button bot committing each update before its 200 and each answer",
+        "before its reply, nothing else (bench/bots.py); floor = durable/s / button/s, the",
+        "best ratio any bot that stores before it answers reaches on this machine.",
         "",
         f"latency: {options.collaborators} collaborators, one action every "
         f"{options.think / 2:g} s on average (pause 0-{options.think:g} s), "
@@ -436,6 +458,7 @@ def report(results: Sequence[Result], options: Options) -> str:
             ("button bot", r.buttons[0]),
             ("interview", r.interview),
             ("button bot (after)", r.buttons[1]),
+            ("durable button bot", r.durable),
             ("latency", r.latency),
         ]
         for name, phase in phases:

@@ -9,7 +9,7 @@ on disk (WAL, ``synchronous=FULL``), so commits pay for their fsync.
     python -m bench.writepath [--chats 1,8,32] [--rounds 1]
 
 Prints, for each number of chats, turns per second, COMMITs per turn, and the process's CPU
-time per turn (every thread's, aiosqlite's included: less sensitive to a busy machine than
+time per turn (every thread's, the writer's included: less sensitive to a busy machine than
 the rate). Information only: no target.
 """
 
@@ -109,7 +109,11 @@ async def run(chats: int, rounds: int, folder: Path) -> Figures:
                 locale="vi",
             )
         settings = load_settings(DATABASE_URL=url, RASOAT_FLOOD_LIMIT=0, RASOAT_READING_TIME=0)
-        conversation = Delivering(Conversation(sessions, settings))
+        core = Conversation(sessions, settings)
+        assert core.writer is not None
+        # The turns' COMMITs are the writer thread's.
+        event.listen(core.writer.engine, "commit", commits.append)
+        conversation = Delivering(core)
         keys: Iterator[int] = itertools.count(1)
 
         async def chat(index: int) -> None:
@@ -124,6 +128,7 @@ async def run(chats: int, rounds: int, folder: Path) -> Figures:
         await asyncio.gather(*(chat(index) for index in range(chats)))
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         turns = conversation.turns
+        core.close()
         return Figures(turns / elapsed, len(commits) / turns, 1000 * cpu / turns)
     finally:
         await engine.dispose()

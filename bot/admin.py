@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -67,7 +68,9 @@ async def create_invites(
             raise AdminError("admin.unknown_area", codes=area_code)
         created = []
         for _ in range(count):
-            code, invite = await create_invite(uow, key, role, area, now, days)
+            code, invite = await uow.run(
+                partial(create_invite, key=key, role=role, area=area, now=now, days=days)
+            )
             uow.audit.record(
                 "invite.created", entity="invite", entity_id=invite.id, role=role.value
             )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot import meetings_cli
 from bot.admin import (
     AdminError,
     add_user,
@@ -40,6 +41,7 @@ from exports.stats_import import import_area_stats
 from locales.catalog import translate
 from storage.backup import BackupFailed, backup
 from storage.imports import ImportFailed, import_areas, import_roster
+from storage.imports.followup import import_followup
 from storage.imports.responses import import_responses
 from storage.models import Role
 from storage.stats_facts import rebuild_member_facts
@@ -96,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     roster_import.add_argument("file")
     roster_import.add_argument("--year", type=int, default=None, help="review year")
 
+    followup = commands.add_parser(
+        "followup", help="responsible officers of the people on the support lists"
+    ).add_subparsers(dest="followup_command", required=True)
+    followup_import = followup.add_parser(
+        "import", help="import the filled-in 'Người phụ trách' column of the exported lists"
+    )
+    followup_import.add_argument("file")
+    followup_import.add_argument("--year", type=int, default=None, help="review year")
+
     reclassify = commands.add_parser(
         "reclassify", help="recompute stored classifications under a rule set"
     )
@@ -129,6 +140,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--year", type=int, default=None, help="review year")
     export.add_argument("--sheet", default=None, help="csv: one sheet, e.g. thanh-vien")
     export.add_argument("--output", default=".", help="folder for the files")
+
+    meetings = commands.add_parser(
+        "meetings", help="policy dialogues (đối thoại chính sách)"
+    ).add_subparsers(dest="meetings_command", required=True)
+    meeting_add = meetings.add_parser("add", help="schedule a policy dialogue")
+    meeting_add.add_argument(
+        "--when", required=True, help='local date and time: "15/12/2026 08:00"'
+    )
+    meeting_add.add_argument("--place", required=True)
+    meeting_add.add_argument("--villages", required=True, help="village codes: 87-MH-A1,87-MH-A2")
+    meeting_add.add_argument(
+        "--categories", required=True, help="poor,near_poor,escaped (or hộ nghèo, cận nghèo…)"
+    )
+    meeting_add.add_argument("--groups", default="", help="support group ids (default: all)")
+    meetings.add_parser("list", help="every dialogue, with how many households are invited")
+    meetings.add_parser("cancel", help="cancel a dialogue (announced)").add_argument("id", type=int)
+    meetings.add_parser("import", help="dialogues from a .csv or .xlsx file").add_argument("file")
+    meetings.add_parser("remind", help="send the reminders due now (for cron)")
 
     users = commands.add_parser("users", help="users").add_subparsers(
         dest="users_command", required=True
@@ -258,6 +287,15 @@ async def dispatch(
                 reference_date=settings.review_dates.reference(year, now),
             )
             print(result.render(settings.locale))
+        elif args.command == "followup":
+            result = await import_followup(
+                rt.sessions,
+                Path(args.file),
+                year=args.year or this_year,
+                rules=settings.rules,
+                now=now,
+            )
+            print(result.render(settings.locale))
         elif args.command == "reclassify":
             report = await reclassify(
                 rt.sessions,
@@ -317,6 +355,8 @@ async def dispatch(
             )
             for path in written:
                 print(path)
+        elif args.command == "meetings":
+            print(await _meetings(rt, settings, args, now))
         elif args.command == "users" and args.users_command in ("activate", "deactivate"):
             active = args.users_command == "activate"
             user = await set_active(rt.sessions, args.who, active=active)
@@ -354,6 +394,30 @@ async def dispatch(
                 )
             )
     return 0
+
+
+async def _meetings(
+    rt: Runtime, settings: Settings, args: argparse.Namespace, now: datetime
+) -> str:
+    command = args.meetings_command
+    if command == "add":
+        return await meetings_cli.add_meeting(
+            rt.sessions,
+            settings,
+            when=args.when,
+            place=args.place,
+            villages=args.villages,
+            categories=args.categories,
+            groups=args.groups,
+            now=now,
+        )
+    if command == "cancel":
+        return await meetings_cli.cancel_meeting(rt.sessions, settings, args.id, now=now)
+    if command == "import":
+        return await meetings_cli.import_meetings(rt.sessions, settings, Path(args.file), now=now)
+    if command == "remind":
+        return await meetings_cli.remind(rt.sessions, settings, now=now)
+    return await meetings_cli.list_meetings(rt.sessions, settings, now=now)
 
 
 async def _purge(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:

@@ -23,6 +23,9 @@ class CommandSpec:
 # module stays importable by dialogs without cycles.
 INTERVIEWERS = frozenset({Role.COLLABORATOR, Role.ADMIN})
 REVIEWERS = frozenset({Role.SUPERVISOR, Role.COMMUNE_STAFF, Role.ADMIN})
+# Who schedules policy dialogues (đối thoại chính sách) and records their outcome.
+ORGANISERS = REVIEWERS
+STAFF = frozenset({Role.COMMUNE_STAFF, Role.ADMIN})
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("interview", INTERVIEWERS),
@@ -34,6 +37,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("summary", ALL_ROLES),
     CommandSpec("export", ALL_ROLES),
     CommandSpec("report", REVIEWERS),
+    CommandSpec("doithoai", ORGANISERS),
+    # The English name of /doithoai.
+    CommandSpec("meeting", ORGANISERS, in_menu=False, listed=False),
+    # Follow-up of support (plan II.2): staff assign a responsible officer to each person
+    # on a support list; every officer records the contacts. The English names are
+    # aliases, routed to the same dialogs and not listed twice.
+    CommandSpec("phutrach", STAFF),
+    CommandSpec("assign", STAFF, in_menu=False, listed=False),
+    CommandSpec("theodoi", ALL_ROLES),
+    CommandSpec("followup", ALL_ROLES, in_menu=False, listed=False),
     # "Tiếp": the current question again, the way back when a reply was lost on the way.
     CommandSpec("tiep", ALL_ROLES, in_menu=False),
     CommandSpec("menu", ALL_ROLES, in_menu=False),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -12,16 +11,17 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.context import DialogContext, Progress
+from bot.context import DialogContext, Later, Progress
 from bot.delivery import harmless
 from bot.flood import FloodGate, Verdict
 from bot.messages import Choices, Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
 from bot.settings import Settings
 from locales.catalog import translate
+from storage.db import sqlite_writer
 from storage.models import DialogState
 from storage.repositories import Receipt, Received
-from storage.uow import GroupTransaction, TransactionLost, UnitOfWork
+from storage.uow import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ SERVER_AWAY_STATES = ("08", "57P01", "57P02", "57P03")
 # Group chats already told that rasoat works in private chats only, remembered in memory
 # (never stored: nothing of a group reaches the database), the oldest forgotten first.
 GROUPS_REMEMBERED = 1000
-# Turns (and other writes) applied in one SQLite transaction at most (see GroupedWrites):
+# Turns (and other writes) applied in one SQLite transaction at most (see storage.writer):
 # enough to share one fsync among every chat active at once, few enough that the first of
 # them doesn't wait long for the COMMIT the last one shares.
 GROUP_LIMIT = 32
@@ -60,14 +60,14 @@ class Conversation:
         self.settings = settings
         self.clock = clock
         # SQLite has one writer at a time, and every update writes (the ledger row comes
-        # first). This process's writes queue up here and are applied one transaction at a
-        # time; those that arrive meanwhile share the next one, with one COMMIT (one fsync)
-        # for them all. Left to SQLite, concurrent writers would sleep and poll in its busy
-        # handler. Other processes are still kept out by SQLite's lock. On PostgreSQL each
-        # turn has its own transaction: concurrency is the server's job.
+        # first). This process's turns go to one thread that owns a connection, and are
+        # applied one transaction at a time; those that arrive meanwhile share the next
+        # one, with one COMMIT (one fsync) for them all (storage.writer). Other processes
+        # are still kept out by SQLite's lock. On PostgreSQL each turn has its own
+        # transaction: concurrency is the server's job.
         bind = sessions.kw.get("bind")
         dialect = getattr(getattr(bind, "dialect", None), "name", "")
-        self._writes = GroupedWrites(sessions, GROUP_LIMIT) if dialect == "sqlite" else None
+        self.writer = sqlite_writer(bind, GROUP_LIMIT) if dialect == "sqlite" else None
         # Several workers may share this database (PostgreSQL): one person's updates can
         # then reach two of them (see TelegramChannel.apply).
         self.shared = dialect != "sqlite"
@@ -80,13 +80,20 @@ class Conversation:
         self._asked: dict[str, tuple[int, datetime]] = {}
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
 
-    async def _write(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """What ``work`` returns once its changes are committed; if it raises, nothing of it
-        is stored."""
-        if self._writes is not None:
-            return await self._writes.run(work)
+    def close(self) -> None:
+        """Stops the writer thread (SQLite); what it applied is committed."""
+        if self.writer is not None:
+            self.writer.close()
+
+    async def write(self, job: Callable[[Work], T]) -> T:
+        """What ``job`` returns once its changes are committed; if it raises, nothing of it
+        is stored. Every write of this process goes here (turns, the outbox sender's claims
+        and outcomes, the reminders' sweep): on SQLite the writer thread stays its only
+        writer."""
+        if self.writer is not None:
+            return await self.writer.run(job)
         async with UnitOfWork(self.sessions) as uow:
-            result = await work(uow)
+            result = await uow.run(job)
             await uow.commit()
             return result
 
@@ -112,7 +119,7 @@ class Conversation:
             # A status line is a courtesy: whatever it meets, the work goes on.
             progress = harmless(progress)
         try:
-            applied = await _reconnecting(lambda: self._apply(incoming, progress))
+            applied = await _reconnecting(lambda: self._apply(incoming))
         except DatabaseAway:
             log.error("database server unreachable: an update was not applied")
             return [Text(translate("error.database_unavailable", self.settings.locale))]
@@ -123,22 +130,22 @@ class Conversation:
         if applied is None:
             return []
         replies, ctx = applied
-        return [out for reply in replies for out in await self._resolve(reply, ctx)]
+        return [out for reply in replies for out in await self._resolve(reply, ctx, progress)]
 
     async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         """Store updates as received, before the platform is told they arrived: one a crash
         interrupts is applied at the next start (see :meth:`unapplied`)."""
-        await self._write(lambda uow: uow.inbox.keep(platform, updates))
+        await self.write(lambda work: work.inbox.keep(platform, updates))
 
     async def settle(self, platform: str, update_keys: list[str]) -> None:
         """Mark stored updates done without applying them (ones the platform adapter cannot
         read): they are no longer :meth:`unapplied`."""
 
-        async def claim(uow: UnitOfWork) -> None:
+        def claim(work: Work) -> None:
             for key in update_keys:
-                await uow.updates.claim(platform, key)
+                work.updates.claim(platform, key)
 
-        await self._write(claim)
+        await self.write(claim)
 
     async def unapplied(
         self, platform: str, sender: str | None = None, before: str | None = None
@@ -164,10 +171,10 @@ class Conversation:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
     async def _write_receipts(self, receipts: list[Receipt]) -> None:
-        async def write(uow: UnitOfWork) -> None:
-            await uow.dialogs.seen(receipts, self.clock())
+        def write(work: Work) -> None:
+            work.dialogs.seen(receipts, self.clock())
 
-        await _reconnecting(lambda: self._write(write))
+        await _reconnecting(lambda: self.write(write))
 
     def _remember_turn(self, turn: str, user_id: int, asked_at: datetime) -> None:
         self._asked[turn] = (user_id, asked_at)
@@ -192,11 +199,9 @@ class Conversation:
             del self._groups_told[next(iter(self._groups_told))]
         return [Text(text)]
 
-    async def _apply(
-        self, incoming: Incoming, progress: Progress | None
-    ) -> tuple[list[Outgoing], DialogContext] | None:
+    async def _apply(self, incoming: Incoming) -> tuple[list[Outgoing], DialogContext] | None:
         """The update's effects and its replies, committed; None for a duplicate."""
-        applied = await self._write(lambda uow: self._turn(uow, incoming, progress))
+        applied = await self.write(lambda work: self._turn(work, incoming))
         if applied is None:
             return None
         replies, ctx, asked = applied
@@ -204,42 +209,47 @@ class Conversation:
             self._remember_turn(_turn(incoming), *asked)
         return replies, ctx
 
-    async def _turn(
-        self, uow: UnitOfWork, incoming: Incoming, progress: Progress | None
+    def _turn(
+        self, work: Work, incoming: Incoming
     ) -> tuple[list[Outgoing], DialogContext, tuple[int, datetime] | None] | None:
-        """One turn in ``uow``: its replies, its context, and (user id, asked_at) if its
-        replies must be seen; None for a duplicate. Whatever reads at length is Deferred,
-        and runs after the commit."""
+        """One turn in ``work``, synchronous: its replies, its context, and (user id,
+        asked_at) if its replies must be seen; None for a duplicate. Whatever reads at
+        length is Deferred, and runs after the commit."""
         # One person's updates one at a time, whichever worker holds them.
-        await uow.updates.hold_sender(incoming.platform, incoming.user_id)
-        if incoming.update_key is not None and not await uow.updates.claim(
+        work.updates.hold_sender(incoming.platform, incoming.user_id)
+        if incoming.update_key is not None and not work.updates.claim(
             incoming.platform, incoming.update_key
         ):
             log.info("duplicate update %s ignored", incoming.update_key)
             return None
-        user, state = await uow.users.with_dialog_state(incoming.platform, incoming.user_id)
+        user, state = work.users.with_dialog_state(incoming.platform, incoming.user_id)
         if user is not None:
-            uow.dialogs.remember(user, state)
-        ctx = DialogContext(uow, incoming, user, self.settings, self.clock(), progress)
-        ctx.reply_lost = state is not None and unseen(state, incoming, ctx.now, self._reading)
-        replies = await route(ctx)
+            work.dialogs.remember(user, state)
+        now = self.clock()
+        ctx = DialogContext(incoming=incoming, user=user, settings=self.settings, now=now, uow=work)
+        ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
+        replies = route(ctx)
         asked = None
-        if user is not None and incoming.update_key is not None and must_be_seen(replies):
-            # Until the channel confirms these replies went out (delivered()), typed
-            # text is not taken as an answer: the person may not have seen the question.
-            current = await uow.dialogs.get(user)
-            if current is not None:
-                current.asked_at = ctx.now
-                asked = (user.id, ctx.now)
+        # Until the channel confirms these replies went out (delivered()), typed text is
+        # not taken as an answer: the person may not have seen the question.
+        if (
+            user is not None
+            and incoming.update_key is not None
+            and must_be_seen(replies)
+            and work.dialogs.mark_asked(user, now)
+        ):
+            asked = (user.id, now)
         return replies, ctx, asked
 
-    async def _resolve(self, reply: Outgoing, done: DialogContext) -> list[Outgoing]:
+    async def _resolve(
+        self, reply: Outgoing, done: DialogContext, progress: Progress | None
+    ) -> list[Outgoing]:
         """A reply as sent; deferred work runs now, after the message's commit, outside the
         write queue, in a transaction of its own."""
         if not isinstance(reply, Deferred):
             return [reply]
         try:
-            return await _reconnecting(lambda: self._run_deferred(reply, done))
+            return await _reconnecting(lambda: self._run_deferred(reply, done, progress))
         except DatabaseAway:
             log.error("database server unreachable: deferred work not done")
             return [Text(translate("error.database_unavailable", done.locale))]
@@ -247,12 +257,14 @@ class Conversation:
             log.exception("deferred work failed")
             return [Text(translate("error.internal", done.locale))]
 
-    async def _run_deferred(self, reply: Deferred, done: DialogContext) -> list[Outgoing]:
+    async def _run_deferred(
+        self, reply: Deferred, done: DialogContext, progress: Progress | None
+    ) -> list[Outgoing]:
         async with UnitOfWork(self.sessions) as uow:
             user = None
             if done.user is not None:
                 user = await uow.users.by_platform_id(done.incoming.platform, done.incoming.user_id)
-            ctx = DialogContext(uow, done.incoming, user, self.settings, done.now, done.progress)
+            ctx = Later(done.incoming, user, self.settings, done.now, uow, progress)
             out = await reply.run(ctx)
             await uow.commit()
             return [item for item in out if not isinstance(item, Deferred)]
@@ -307,14 +319,14 @@ class GroupCommit(Generic[T]):
     def __init__(self, write: Callable[[list[T]], Awaitable[None]]) -> None:
         self._write = write
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self.writer: asyncio.Task[None] | None = None
 
     async def add(self, item: T) -> None:
         """Returns once ``item`` is written; raises what its write raised."""
         done = asyncio.get_running_loop().create_future()
         self._waiting.append((item, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._drain())
         await done
 
     async def _drain(self) -> None:
@@ -330,80 +342,6 @@ class GroupCommit(Generic[T]):
                 for _, done in batch:
                     if not done.done():
                         done.set_result(None)
-
-
-Work = Callable[[UnitOfWork], Awaitable[Any]]
-
-
-class GroupedWrites:
-    """SQLite's one writer in this process: units of work applied one transaction at a
-    time, where those that arrived while one was being applied share the next (up to
-    ``limit`` of them), each in a savepoint of its own (see GroupTransaction).
-
-    A unit that raises is undone alone and its caller gets the error; the others commit.
-    Every caller learns its outcome only once the COMMIT succeeded, and if it fails, each
-    of them gets its error: no reply is sent as if stored before it is durable. Units run
-    in the order they arrived, so one person's turns keep theirs. A caller that goes away
-    (cancelled) before its unit began leaves it out; once begun, the unit is applied all
-    the same, like a transaction whose reply is lost on the way.
-    """
-
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], limit: int) -> None:
-        self._sessions = sessions
-        self._limit = limit
-        self._waiting: deque[tuple[Work, asyncio.Future[Any]]] = deque()
-        self._writer: asyncio.Task[None] | None = None
-
-    async def run(self, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._waiting.append((work, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._drain())
-        return await done
-
-    async def _drain(self) -> None:
-        try:
-            while self._waiting:
-                count = min(self._limit, len(self._waiting))
-                await self._apply([self._waiting.popleft() for _ in range(count)])
-        finally:
-            # Stopped (the loop is closing): nobody may wait for a write that never comes.
-            while self._waiting:
-                self._waiting.popleft()[1].cancel()
-
-    async def _apply(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
-        applied: list[tuple[asyncio.Future[Any], Any]] = []
-        try:
-            # Left out: those whose caller went away before they began.
-            live = [(work, done) for work, done in batch if not done.cancelled()]
-            async with GroupTransaction(self._sessions) as group:
-                for work, done in live:
-                    if done.cancelled():
-                        continue
-                    try:
-                        applied.append((done, await group.run(work, alone=len(live) == 1)))
-                    except TransactionLost:
-                        raise
-                    except Exception as error:
-                        # Undone alone; saying so promises nothing stored.
-                        if not done.done():
-                            done.set_exception(error)
-                await group.commit()
-        except BaseException as error:
-            # Nothing of the batch is stored: every caller is told its work failed.
-            for _, done in batch:
-                if done.done():
-                    continue
-                if isinstance(error, Exception):
-                    done.set_exception(error)
-                else:
-                    done.cancel()
-            if not isinstance(error, Exception):
-                raise
-            return
-        for done, result in applied:
-            if not done.done():
-                done.set_result(result)
 
 
 async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:

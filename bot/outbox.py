@@ -15,10 +15,11 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,7 +29,7 @@ from bot.messages import Text
 from bot.push import Push, decode, encode
 from locales.catalog import translate
 from storage.outbox import BLOCKED, Claimed
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,28 @@ LEASE_MARGIN = timedelta(seconds=20)
 LATENESS = 0.003
 # How often an idle sender looks for messages other processes enqueued (its own wake it).
 IDLE = timedelta(seconds=5)
+
+
+T = TypeVar("T")
+
+
+class Write(Protocol):
+    """How this process writes (``Conversation.write``): ``job`` over one transaction,
+    committed before its result is returned."""
+
+    def __call__(self, job: Callable[[Work], T]) -> Awaitable[T]: ...
+
+
+def writer_over(sessions: async_sessionmaker[AsyncSession]) -> Write:
+    """A :class:`Write` of its own transactions, for a process without a Conversation."""
+
+    async def write(job: Callable[[Work], T]) -> T:
+        async with UnitOfWork(sessions) as uow:
+            result = await uow.run(job)
+            await uow.commit()
+            return result
+
+    return write
 
 
 class Clock(Protocol):
@@ -100,6 +123,7 @@ class OutboxSender:
         sessions: async_sessionmaker[AsyncSession],
         push: Push,
         *,
+        write: Write | None = None,
         clock: Clock | None = None,
         alarm: Alarm | None = None,
         leader: Leader | None = None,
@@ -111,6 +135,8 @@ class OutboxSender:
     ) -> None:
         self.sessions = sessions
         self.push = push
+        # Claims and outcomes go the way turns do: on SQLite, one writer per process.
+        self.write = write or writer_over(sessions)
         self.clock = clock or SystemClock()
         self.alarm = alarm or EventAlarm(self.clock)
         self.leader = leader
@@ -163,13 +189,14 @@ class OutboxSender:
         pushed = 0
         while not self._stopping:
             now = self.clock.now()
-            async with UnitOfWork(self.sessions) as uow:
-                claimed = await uow.outbox.claim(self.worker, now, self.lease, self.batch)
-                await uow.commit()
+            claimed = await self.write(partial(self._claim, now))
             if not claimed:
                 break
             pushed += await self._push(claimed, now + self.lease - LEASE_MARGIN)
         return pushed
+
+    def _claim(self, now: datetime, work: Work) -> list[Claimed]:
+        return work.outbox.claim(self.worker, now, self.lease, self.batch)
 
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
@@ -224,37 +251,35 @@ class OutboxSender:
                 await self._record(outcomes)
             if waiting:
                 # Not tried: free for the next claim at once, in their order.
-                async with UnitOfWork(self.sessions) as uow:
-                    await uow.outbox.release([m.id for m in waiting])
-                    await uow.commit()
+                ids = [m.id for m in waiting]
+                await self.write(lambda work: work.outbox.release(ids))
         return pushed
 
     async def _record(self, outcomes: Sequence[tuple[Claimed, Outcome, datetime]]) -> None:
-        async with UnitOfWork(self.sessions) as uow:
+        def record(work: Work) -> None:
             for message, outcome, now in outcomes:
-                await self._record_one(uow, message, outcome, now)
-            await uow.commit()
+                self._record_one(work, message, outcome, now)
 
-    async def _record_one(
-        self, uow: UnitOfWork, message: Claimed, outcome: Outcome, now: datetime
-    ) -> None:
+        await self.write(record)
+
+    def _record_one(self, work: Work, message: Claimed, outcome: Outcome, now: datetime) -> None:
         if isinstance(outcome, Done):
-            await uow.outbox.sent(message.id, now)
+            work.outbox.sent(message.id, now)
         elif isinstance(outcome, Later):
-            await uow.outbox.again([message.id], outcome.at, counted=not outcome.pause)
+            work.outbox.again([message.id], outcome.at, counted=not outcome.pause)
         elif isinstance(outcome, GiveUp):
             log.warning("outbox: message %d not delivered: %s", message.id, outcome.reason)
-            await uow.outbox.failed(message.id, now, outcome.reason)
+            work.outbox.failed(message.id, now, outcome.reason)
         elif isinstance(outcome, Unreachable):
-            await uow.outbox.failed(message.id, now, BLOCKED)
-            if await uow.outbox.block(message.user_id, now):
-                await self._tell_supervisors(uow, message, now)
+            work.outbox.failed(message.id, now, BLOCKED)
+            if work.outbox.block(message.user_id, now):
+                self._tell_supervisors(work, message, now)
 
-    async def _tell_supervisors(self, uow: UnitOfWork, message: Claimed, now: datetime) -> None:
-        user = await uow.users.get(message.user_id)
+    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime) -> None:
+        user = work.users.get(message.user_id)
         if user is None:
             return
-        supervisors = await uow.outbox.supervisors_of(user.id)
+        supervisors = work.outbox.supervisors_of(user.id)
         log.info(
             "outbox: user %d blocked the bot; %d supervisor(s) told", user.id, len(supervisors)
         )
@@ -265,7 +290,7 @@ class OutboxSender:
             areas=", ".join(area.name for area in user.areas),
         )
         for supervisor in supervisors:
-            await uow.outbox.enqueue(
+            work.outbox.enqueue(
                 supervisor.id,
                 encode(Text(note)),
                 f"blocked:{message.id}:{supervisor.id}",

@@ -27,6 +27,8 @@ from storage.models import (
     Interview,
     Member,
     MemberFact,
+    SupportAssignment,
+    SupportContact,
 )
 from storage.uow import UnitOfWork
 
@@ -110,7 +112,17 @@ async def _forget_audit_details(
         )
 
 
+def _assignments(households: list[int]) -> Any:
+    return select(SupportAssignment.id).where(SupportAssignment.household_id.in_(households))
+
+
 async def _delete(session: AsyncSession, households: list[int], interviews: list[int]) -> None:
+    await session.execute(
+        delete(SupportContact).where(SupportContact.assignment_id.in_(_assignments(households)))
+    )
+    await session.execute(
+        delete(SupportAssignment).where(SupportAssignment.household_id.in_(households))
+    )
     for table, column in (
         (MemberFact, MemberFact.interview_id),
         (Classification, Classification.interview_id),
@@ -154,6 +166,18 @@ async def _anonymise(
     for result in results:
         result.member_name = None
         result.inputs = scrub(dict(result.inputs or {}), fields)
+    # Who was followed and by whom go; the support given (kind, programme, outcome, dates)
+    # stays for the reports.
+    await session.execute(
+        update(SupportAssignment)
+        .where(SupportAssignment.household_id.in_(households))
+        .values(member_name="", officer_name=None, officer_phone=None)
+    )
+    await session.execute(
+        update(SupportContact)
+        .where(SupportContact.assignment_id.in_(_assignments(households)))
+        .values(note=None)
+    )
 
 
 def _texts(ids: Iterable[int]) -> list[str]:

@@ -35,6 +35,7 @@ class Runtime:
     conversation: Conversation
 
     async def close(self) -> None:
+        self.conversation.close()
         await self.engine.dispose()
 
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.decisions.meetings import DEFAULT_OFFSETS, Offset, parse_offsets
 from bot.decisions.pacing import Limits
 from classification import ReferenceRule, ReviewDates, available_versions
 from locales.catalog import SUPPORTED_LOCALES
@@ -56,12 +57,20 @@ class Settings(BaseSettings):
     flood_limit: int = Field(default=20, alias="RASOAT_FLOOD_LIMIT", ge=0)
     # Seconds at least between a question reaching a phone and a typed answer to it: text
     # sooner was typed before the question was seen (see bot.conversation.unseen). 0: off.
+    # Days after which a person without labour capacity not visited is reminded to their
+    # responsible officer (section II.2: "thường xuyên theo dõi").
+    followup_interval_days: int = Field(
+        default=30, alias="RASOAT_FOLLOWUP_INTERVAL_DAYS", ge=1, le=366
+    )
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
     # The platform's limits the outbox keeps to (Telegram: 30 messages a second, 1 per chat).
     push_rate: float = Field(default=30.0, alias="RASOAT_PUSH_RATE", gt=0, le=1000)
     push_chat_interval: float = Field(default=1.0, alias="RASOAT_PUSH_CHAT_INTERVAL", ge=0, le=60)
     # Of that rate, what the outbox leaves to the replies people are waiting for.
     push_reserve: float = Field(default=2.0, alias="RASOAT_PUSH_RESERVE", ge=0)
+    # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
+    # before it, or a local time on its day ("07:00").
+    reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
 
     @field_validator("database_url")
     @classmethod
@@ -92,6 +101,16 @@ class Settings(BaseSettings):
         if value not in available_versions():
             raise ValueError(f"use one of: {', '.join(available_versions())}, or a .toml file")
         return value
+
+    @field_validator("reminder_offsets")
+    @classmethod
+    def _check_offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @property
+    def offsets(self) -> tuple[Offset, ...]:
+        return parse_offsets(self.reminder_offsets)
 
     @field_validator("telegram_api_url")
     @classmethod

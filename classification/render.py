@@ -9,6 +9,7 @@ from classification.household import HouseholdResult, SupportReferral
 from classification.labour import MemberOutcome, MemberResult
 from classification.reasons import ParamValue, Reason
 from classification.ruleset import Lang, RuleSet, RuleSetRef
+from locales.catalog import format_number as format_catalog_number
 
 REASON_SEPARATOR = "; "
 LIST_SEPARATOR = ", "
@@ -18,12 +19,7 @@ def format_number(value: ParamValue, lang: Lang) -> str:
     """1500000 -> "1.500.000" (vi) / "1,500,000" (en); 6.5 -> "6,5" / "6.5"."""
     if isinstance(value, str):
         return value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = f"{value:,}" if isinstance(value, int) else f"{value:,.2f}".rstrip("0").rstrip(".")
-    if lang == "vi":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    return text
+    return format_catalog_number(value, lang)
 
 
 def render_reason(reason: Reason, rules: RuleSet, lang: Lang = "vi") -> str:

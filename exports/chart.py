@@ -12,7 +12,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from exports.summary import CATEGORIES, STATUSES, SummaryReport, format_count
-from locales.catalog import translate
+from locales.catalog import format_number, translate
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,6 +38,7 @@ def employment_figure(report: SummaryReport, locale: str = "vi") -> Figure:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     categories = [c for c in CATEGORIES if report.counts(c).aged_15_plus > 0] or list(CATEGORIES)
     labels = [translate(f"summary.status.{name}", locale) for name in STATUSES]
@@ -69,6 +70,9 @@ def employment_figure(report: SummaryReport, locale: str = "vi") -> Figure:
         )
         # Room after the longest bar for its number.
         axes.set_xlim(0, max(longest, 1) * LABEL_ROOM)
+        # People are counted in whole numbers, written as the text writes them ("2.500").
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: format_number(int(x), locale)))
         # Below the plot, not in it: inside, it covered the numbers of the longest bars.
         figure.legend(loc="outside lower center", ncols=len(categories), frameon=False)
         axes.spines[["top", "right"]].set_visible(False)

@@ -15,6 +15,7 @@ from datetime import tzinfo
 from typing import Any
 
 from classification import Reason, RuleSet, UnknownVersionError, load_rule_set
+from classification.followup import support_groups
 from classification.render import render_reasons
 from exports.export_columns import (
     LIST_SEPARATOR,
@@ -92,8 +93,10 @@ class Layout:
             for name in ("training_trade", "production_support_kinds")
             if name in by_name
         ]
-        # The lists the commune acts on: every group but "no employment support needed".
-        self.action_groups = [g for g in rules.labour_groups if g.id != rules.grouping.stable_group]
+        # The lists the commune acts on: every group but "no employment support needed" (the
+        # same people the follow-up of support assigns officers to).
+        wanted = set(support_groups(rules))
+        self.action_groups = [g for g in rules.labour_groups if g.id in wanted]
         self.sheets = self._sheets()
         self.by_key = {sheet.key: sheet for sheet in self.sheets}
 
@@ -160,6 +163,8 @@ class Layout:
             *(Column(f"{i.id} {i.name.vi}", Kind.FLAG, 8) for i in self.rules.indicators),
             Column(header("exports.col.income_line"), Kind.NUMBER, 12),
             Column(header("exports.col.rule_set"), Kind.TEXT, 12),
+            Column(header("exports.col.meeting_attended"), Kind.TEXT, 12),
+            Column(header("exports.col.meeting_needs"), Kind.TEXT, 24),
         )
 
     def _member_columns(self) -> tuple[Column, ...]:
@@ -184,6 +189,7 @@ class Layout:
             *(self.needs.columns if self.needs else ()),
             *(column for fc in self.group_extra for column in fc.columns),
             Column(header("exports.col.person_in_charge"), Kind.TEXT, 20),
+            Column(header("exports.col.officer_phone"), Kind.TEXT, 14),
             Column(header("exports.col.note"), Kind.TEXT, 20),
         )
 
@@ -213,7 +219,8 @@ class Layout:
             if result is not None and result.group and result.outcome == "grouped":
                 key = GROUP_PREFIX + result.group
                 if key in self.by_key:
-                    yield key, self._group_row(common, index, answers, result)
+                    officer = record.officers.get(index, (None, None))
+                    yield key, self._group_row(common, index, answers, result, officer)
         if record.result is not None:
             for indicator in record.result.deprived:
                 yield (
@@ -256,16 +263,30 @@ class Layout:
         row += result_cells
         if result is None:
             row += [None, None, *(None for _ in self.rules.indicators), None, None]
-            return row
-        deprived = set(result.deprived)
-        row += [
-            len(result.deprived),
-            LIST_SEPARATOR.join(result.deprived),
-            *(1 if i.id in deprived else 0 for i in self.rules.indicators),
-            _number(result.details.get("income_line")),
-            result.rule_set,
-        ]
-        return row
+        else:
+            deprived = set(result.deprived)
+            row += [
+                len(result.deprived),
+                LIST_SEPARATOR.join(result.deprived),
+                *(1 if i.id in deprived else 0 for i in self.rules.indicators),
+                _number(result.details.get("income_line")),
+                result.rule_set,
+            ]
+        return row + self._meeting_cells(record)
+
+    def _meeting_cells(self, record: HouseholdRecord) -> Row:
+        """The latest policy dialogue recorded for the household: present or not, and the
+        needs voiced there, in the rule set's words, with the note."""
+        if record.meeting_attended is None:
+            return [None, None]
+        attended = header(
+            "exports.meeting.present" if record.meeting_attended else "exports.meeting.absent"
+        )
+        labels = {n.id: n.label.vi for n in self.rules.support_needs}
+        needs = LIST_SEPARATOR.join(labels.get(code, code) for code in record.meeting_needs)
+        if record.meeting_note:
+            needs = f"{needs} ({record.meeting_note})" if needs else record.meeting_note
+        return [attended, needs or None]
 
     def _member_row(
         self,
@@ -297,7 +318,12 @@ class Layout:
         ]
 
     def _group_row(
-        self, common: Row, index: int, answers: Mapping[str, Any], result: Result
+        self,
+        common: Row,
+        index: int,
+        answers: Mapping[str, Any],
+        result: Result,
+        officer: tuple[str | None, str | None] = (None, None),
     ) -> Row:
         row: Row = [*common, index + 1, _text(answers.get("name")), _age(result)]
         for fc in self.group_fields:
@@ -309,7 +335,7 @@ class Layout:
             row += self.needs.cells(wished)
         for fc in self.group_extra:
             row += fc.cells(answers.get(fc.field.name))
-        row += [None, None]
+        row += [*officer, None]
         return row
 
     def _deprivation_row(

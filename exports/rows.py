@@ -24,6 +24,10 @@ from storage.models import (
     Household,
     Interview,
     InterviewStatus,
+    Meeting,
+    MeetingInvitation,
+    SupportAssignment,
+    User,
 )
 
 BATCH_SIZE = 500
@@ -68,6 +72,13 @@ class HouseholdRecord:
     members: dict[int, dict[str, Any]] = field(default_factory=dict)
     result: Result | None = None
     member_results: dict[int, Result] = field(default_factory=dict)
+    # The latest policy dialogue whose outcome was recorded for the household: present or
+    # not, the needs voiced (support_needs codes) and the note.
+    meeting_attended: bool | None = None
+    meeting_needs: list[str] = field(default_factory=list)
+    meeting_note: str | None = None
+    # The responsible officer of each member who has one: name and phone (section II.2).
+    officers: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
     def member_indices(self) -> list[int]:
         return sorted(set(self.members) | set(self.member_results))
@@ -127,7 +138,33 @@ async def load_batch(
     if by_interview:
         await _answers(session, by_interview)
         await _results(session, by_interview)
+        await _officers(session, found)
+    await _meetings(session, found)
     return [found[household_id] for household_id in wanted if household_id in found]
+
+
+async def _meetings(session: AsyncSession, found: dict[int, HouseholdRecord]) -> None:
+    if not found:
+        return
+    rows = await session.execute(
+        select(
+            MeetingInvitation.household_id,
+            MeetingInvitation.attended,
+            MeetingInvitation.needs,
+            MeetingInvitation.needs_note,
+        )
+        .join(Meeting, Meeting.id == MeetingInvitation.meeting_id)
+        .where(
+            MeetingInvitation.household_id.in_(list(found)),
+            MeetingInvitation.attended.is_not(None),
+        )
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    # Ordered by date: the latest recorded dialogue is the one kept.
+    for household_id, attended, needs, note in rows:
+        record = found[household_id]
+        record.meeting_attended, record.meeting_needs = attended, list(needs or [])
+        record.meeting_note = note
 
 
 async def _households(session: AsyncSession, ids: list[int]) -> dict[int, HouseholdRecord]:
@@ -216,6 +253,25 @@ async def _results(session: AsyncSession, by_interview: dict[int, HouseholdRecor
             record.result = result
         else:
             record.member_results[member_index] = result
+
+
+async def _officers(session: AsyncSession, found: dict[int, HouseholdRecord]) -> None:
+    rows = await session.execute(
+        select(
+            SupportAssignment.household_id,
+            SupportAssignment.member_index,
+            SupportAssignment.officer_name,
+            SupportAssignment.officer_phone,
+            User.display_name,
+        )
+        .outerjoin(User, User.id == SupportAssignment.officer_user_id)
+        .where(
+            SupportAssignment.household_id.in_(list(found)),
+            SupportAssignment.ended_at.is_(None),
+        )
+    )
+    for household_id, member_index, name, phone, user_name in rows:
+        found[household_id].officers[member_index] = (user_name or name or "", phone)
 
 
 def _decode(text: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from exports.summary import CATEGORIES, STATUSES, Counts, PreviousYear, SummaryReport
@@ -69,8 +70,10 @@ class AreaTree:
             self.children.setdefault(node.parent_id, []).append(node.id)
 
     @classmethod
-    async def load(cls, session: AsyncSession) -> AreaTree:
-        rows = await session.execute(
+    def load(cls, session: Session) -> AreaTree:
+        """Synchronous: read in a chat turn; ``await session.run_sync(AreaTree.load)``
+        on the event loop."""
+        rows = session.execute(
             select(Area.id, Area.code, Area.name, Area.level, Area.parent_id, Area.total_households)
         )
         return cls(AreaNode(*row) for row in rows)
@@ -133,7 +136,7 @@ Key = tuple[int | None, HouseholdCategory]
 async def build_report(uow: UnitOfWork, area: Area, year: int) -> SummaryReport:
     """The counts of ``area`` and everything below it, for review year ``year``."""
     session = uow.session
-    tree = await AreaTree.load(session)
+    tree = await session.run_sync(AreaTree.load)
     area_ids = tree.subtree(area.id)
     scope = None if len(area_ids) == len(tree.nodes) else area_ids
     tallies = await _tallies(session, scope, year, by_area=False)
@@ -155,7 +158,7 @@ async def village_breakdown(uow: UnitOfWork, area: Area, year: int) -> list[Summ
     district...), each counting its own subtree; empty for an area without children.
     Without last year's comparison, to stay one line per child."""
     session = uow.session
-    tree = await AreaTree.load(session)
+    tree = await session.run_sync(AreaTree.load)
     children = tree.children.get(area.id, [])
     if not children:
         return []
@@ -264,7 +267,7 @@ async def _tallies(
 async def _stats(
     session: AsyncSession, years: Iterable[int]
 ) -> dict[tuple[int, int], AreaYearStats]:
-    rows = await AreaYearStatsRepository(session).for_years(years)
+    rows = await session.run_sync(lambda sync: AreaYearStatsRepository(sync).for_years(years))
     return {(row.area_id, row.year): row for row in rows}
 
 

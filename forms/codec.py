@@ -8,6 +8,7 @@ arrives and lets reports query a single question.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -19,10 +20,14 @@ from forms.model import AnswerValue, FieldType, Form, Path
 SEPARATOR = "/"
 
 
+# The same few hundred paths, spelt and parsed at every answer: once per process each
+# (both are pure).
+@functools.lru_cache(maxsize=1 << 16)
 def path_key(path: Path) -> str:
     return SEPARATOR.join(str(part) for part in path)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def key_path(key: str) -> Path:
     return tuple(int(part) if part.isdigit() else part for part in key.split(SEPARATOR))
 

@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from forms.model import Choice, Field, FieldType, Form, Invalid, Parsed, Question
+from locales.catalog import format_number
 
 MULTIPLIERS: dict[str, Decimal] = {
     "ty": Decimal(10) ** 9,
@@ -127,16 +128,6 @@ def parse_number(text: str) -> Decimal | None:
     return -value if sign else value
 
 
-def format_number_vi(value: int | Decimal) -> str:
-    """Vietnamese style: "." between thousands, "," before decimals."""
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", ".")
-    sign = "-" if value < 0 else ""
-    whole, _, fraction = format(abs(value), "f").partition(".")
-    grouped = f"{int(whole):,}".replace(",", ".")
-    return sign + grouped + ("," + fraction if fraction else "")
-
-
 def display_value(form: Form, name: str, value: object, locale: str) -> str:
     """How the value of field ``name`` reads inside a label (``${name}``): choice labels,
     dd/mm/yyyy dates, Vietnamese numbers; empty for no value or a name that is no field."""
@@ -150,8 +141,8 @@ def display_value(form: Form, name: str, value: object, locale: str) -> str:
         return ", ".join(labels.get(code, code) for code in codes)
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
-    if isinstance(value, int | Decimal) and not isinstance(value, bool) and locale == "vi":
-        return format_number_vi(value)
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return format_number(value, locale, exact=True)
     return str(value)
 
 

@@ -21,9 +21,10 @@ repeat_count when it is relevant and has one, else the instances stored in the a
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -785,12 +786,20 @@ def default(plan: Plan, state: State, path: Path) -> Any:
     return _reader(plan, state).default(_field(plan, path), path)
 
 
-def settled_answers(plan: Plan, state: State, *, relevant_only: bool = False) -> dict[str, Any]:
+def settled_answers(
+    plan: Plan,
+    state: State,
+    *,
+    relevant_only: bool = False,
+    visible: Collection[Path] | None = None,
+) -> dict[str, Any]:
     """Nested answers with calculations set and repeats sized, like the engine's
     ``apply_calculations`` (fields unknown to the form are not kept). With
     ``relevant_only``, calculations are kept only where relevant, as in the output of
-    ``drop_irrelevant`` (use after :func:`prune`)."""
-    visible = {path for _, path in walk(plan, state)}
+    ``drop_irrelevant`` (use after :func:`prune`). ``visible``: the paths of
+    ``walk(plan, state)``, when the caller has them already."""
+    if visible is None:
+        visible = {path for _, path in walk(plan, state)}
 
     def build(container: str, prefix: Path) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -815,10 +824,14 @@ def settled_answers(plan: Plan, state: State, *, relevant_only: bool = False) ->
 # -- JSON -----------------------------------------------------------------------------------
 
 
+# A state's keys are the same few hundred paths turn after turn: each is spelt and parsed
+# once per process (both are pure).
+@functools.lru_cache(maxsize=1 << 16)
 def _path_key(path: Path) -> str:
     return "/".join(map(str, path))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _key_path(key: str) -> Path:
     if not key:
         return ()

@@ -56,6 +56,15 @@ def _same(left: tuple[Path, Any], right: tuple[Path, Any]) -> bool:
     return True
 
 
+def _copy(value: Any) -> Any:
+    """A copy of nested answers, down to their lists (a value inside is immutable)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
 class StateError(ValueError):
     """Stored state data that is not a questionnaire state at all (corrupt or foreign)."""
 
@@ -157,11 +166,22 @@ class Questionnaire:
         """The answers as nested data (a new copy), calculations included: what the
         classification reads, and the engine's answers after ``apply_calculations`` and
         ``drop_irrelevant``."""
-        return planned.settled_answers(self.plan, self.state, relevant_only=True)
+        return _copy(self._settled)
 
     def rows(self) -> dict[str, Any]:
         """The answers as stored rows, {path key: JSON value} (:func:`forms.codec.flatten`)."""
-        return flatten(self.answers())
+        return dict(self._rows)
+
+    # A value never changes: a turn asks for its answers and rows several times (the
+    # progress line, the rows to write, the classification), they are worked out once.
+    @cached_property
+    def _settled(self) -> dict[str, Any]:
+        visible = {path for _, path in self._visible}
+        return planned.settled_answers(self.plan, self.state, relevant_only=True, visible=visible)
+
+    @cached_property
+    def _rows(self) -> dict[str, Any]:
+        return flatten(self._settled)
 
     # -- navigating -------------------------------------------------------------------------
 

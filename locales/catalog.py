@@ -55,11 +55,14 @@ def translate(key: str, locale: str = DEFAULT_LOCALE, /, **params: object) -> st
     return string.Formatter().vformat(text, (), shown)
 
 
-def format_number(value: int | float | Decimal, locale: str = DEFAULT_LOCALE) -> str:
+def format_number(
+    value: int | float | Decimal, locale: str = DEFAULT_LOCALE, *, exact: bool = False
+) -> str:
     """The one number format of every message: "2.031" and "52,77" in Vietnamese,
-    "2,031" and "52.77" in English; at most two decimals."""
+    "2,031" and "52.77" in English; at most two decimals, or every decimal of the value
+    with ``exact`` (an answer shown back as it was given: 36,125 m², not 36,13)."""
     language = locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
-    return format_decimal(value, format="#,##0.##", locale=language)
+    return format_decimal(value, format="#,##0.##", locale=language, decimal_quantization=not exact)
 
 
 def _is_quantity(name: str, value: int | float | Decimal) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from storage.models import Base
+from storage.writer import Writer, sync_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -77,6 +78,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_writer(engine: AsyncEngine | None, limit: int) -> Writer | None:
+    """The writer thread for the SQLite file ``engine`` opens (see storage.writer); None
+    for an in-memory database, which only the engine's one connection sees: its writes go
+    through that connection like any other."""
+    if engine is None or in_memory(engine.url.render_as_string(hide_password=False)):
+        return None
+    return Writer(
+        sync_engine(engine.url.render_as_string(hide_password=False), _sqlite_pragmas), limit
+    )
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[Any]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
@@ -106,4 +118,11 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         )
 
 
-__all__ = ["Base", "create_engine", "current_revision", "session_factory", "upgrade"]
+__all__ = [
+    "Base",
+    "create_engine",
+    "current_revision",
+    "session_factory",
+    "sqlite_writer",
+    "upgrade",
+]

@@ -453,6 +453,120 @@ class MemberFact(Base):
     employment_status: Mapped[str | None] = mapped_column(String(16))
 
 
+class MeetingStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    # Moved or re-placed after it was scheduled: announced to those already reminded.
+    CHANGED = "changed"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Meeting(Base):
+    """A policy dialogue (đối thoại chính sách) of a commune with the households it invites.
+
+    ``categories`` holds HouseholdCategory values ("escaped" is the roster's category for
+    households out of poverty within 36 months); ``support_groups`` the labour/support group
+    ids of the classification rule set, empty for every household of those categories.
+    """
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    review_year: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    place: Mapped[str] = mapped_column(String(300))
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    support_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[MeetingStatus] = mapped_column(_enum(MeetingStatus, "meeting_status"))
+    # The reminder offsets already handled (sent, or passed over for a later one).
+    reminders_done: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # When the first reminders went out: households added after are flagged added_late.
+    invitations_frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    area: Mapped[Area] = relationship(lazy="joined")
+
+
+class MeetingVillage(Base):
+    __tablename__ = "meeting_villages"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), primary_key=True)
+
+
+class MeetingInvitation(Base):
+    """One household invited to a meeting, and what came of it."""
+
+    __tablename__ = "meeting_invitations"
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "household_id", name="uq_meeting_invitations_household"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    # The village's collaborator, who invites the household in person.
+    collaborator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the collaborator was first sent this household in a reminder.
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    attended: Mapped[bool | None] = mapped_column()
+    # Codes of the form's support_needs choices voiced at the meeting.
+    needs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    needs_note: Mapped[str | None] = mapped_column(String(1000))
+    # Added after the list was frozen (the reminders had gone out).
+    added_late: Mapped[bool] = mapped_column(default=False)
+
+    household: Mapped[Household] = relationship(lazy="joined")
+
+
+class SupportAssignment(Base):
+    """Who is responsible for following up one member in a support group (section II.2:
+    "phân công cụ thể người phụ trách"). The officer is a registered user, or a name and
+    phone for someone not using the bot. Re-assigning ends the previous row
+    (``ended_at``), so the history of who followed whom stays."""
+
+    __tablename__ = "support_assignments"
+    __table_args__ = (Index("ix_support_assignments_member", "household_id", "member_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_year: Mapped[int] = mapped_column(Integer)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    member_index: Mapped[int] = mapped_column(Integer)
+    # A snapshot for lists: the member's name as classified when assigned.
+    member_name: Mapped[str] = mapped_column(String(200))
+    # The labour/support group code of the rule set (classification rules' labour_groups).
+    group: Mapped[str] = mapped_column(String(32))
+    officer_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    officer_name: Mapped[str | None] = mapped_column(String(200))
+    officer_phone: Mapped[str | None] = mapped_column(String(32))
+    # None when assigned from the command line (the import is in the audit log).
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class SupportContact(Base):
+    """One contact or support given, recorded by the responsible officer; the kind,
+    programme and outcome are codes of ``classification/followup.toml``."""
+
+    __tablename__ = "support_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("support_assignments.id"), index=True)
+    contact_date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))
+    programme: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(500))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 __all__ = [
     "Answer",
     "Area",
@@ -468,11 +582,17 @@ __all__ = [
     "Interview",
     "InterviewStatus",
     "Invite",
+    "Meeting",
+    "MeetingInvitation",
+    "MeetingStatus",
+    "MeetingVillage",
     "Member",
     "MemberFact",
     "OutboxMessage",
     "ProcessedUpdate",
     "Role",
+    "SupportAssignment",
+    "SupportContact",
     "User",
     "UserArea",
 ]

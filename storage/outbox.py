@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea
 
@@ -53,14 +53,14 @@ def _pending() -> ColumnElement[bool]:
 
 
 class Outbox:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
     @property
     def _dialect(self) -> str:
         return self.session.bind.dialect.name if self.session.bind else "sqlite"
 
-    async def enqueue(
+    def enqueue(
         self,
         user_id: int,
         message: dict[str, Any],
@@ -75,12 +75,12 @@ class Outbox:
         chat, their platform id (a private chat's id is its user's). A message to someone
         who blocked the bot is kept, as failed, so it shows among the undelivered.
         """
-        user = await self.session.get(User, user_id)
+        user = self.session.get(User, user_id)
         if user is None:
             raise ValueError(f"no user {user_id}")
-        binding = await self.session.get(ChatBinding, user_id)
+        binding = self.session.get(ChatBinding, user_id)
         blocked = binding is not None and not binding.active
-        result = await self.session.execute(
+        result = self.session.execute(
             _insert_ignoring_duplicates(self._dialect),
             {
                 "user_id": user_id,
@@ -97,9 +97,7 @@ class Outbox:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def claim(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[Claimed]:
+    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
         """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease.
 
         On PostgreSQL rows another sender is claiming are skipped (FOR UPDATE SKIP LOCKED),
@@ -119,10 +117,10 @@ class Outbox:
         )
         if self._dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        ids = list(await self.session.scalars(query))
+        ids = list(self.session.scalars(query))
         if not ids:
             return []
-        await self.session.execute(
+        self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(ids), due)
             .values(
@@ -132,7 +130,7 @@ class Outbox:
             )
             .execution_options(synchronize_session=False)
         )
-        rows = await self.session.execute(
+        rows = self.session.execute(
             select(
                 OutboxMessage.id,
                 OutboxMessage.user_id,
@@ -146,14 +144,14 @@ class Outbox:
         )
         return [Claimed(*row) for row in rows]
 
-    async def next_due(self) -> datetime | None:
+    def next_due(self) -> datetime | None:
         """When the earliest pending message may be claimed (its time, or its lease's end)."""
-        unclaimed = await self.session.scalar(
+        unclaimed = self.session.scalar(
             select(func.min(OutboxMessage.not_before)).where(
                 _pending(), OutboxMessage.claimed_until.is_(None)
             )
         )
-        leased = await self.session.scalar(
+        leased = self.session.scalar(
             select(func.min(OutboxMessage.claimed_until)).where(
                 _pending(), OutboxMessage.claimed_until.is_not(None)
             )
@@ -161,10 +159,10 @@ class Outbox:
         times = [t for t in (unclaimed, leased) if t is not None]
         return min(times) if times else None
 
-    async def sent(self, message_id: int, at: datetime) -> None:
-        await self._set(message_id, sent_at=at, claimed_by=None, claimed_until=None)
+    def sent(self, message_id: int, at: datetime) -> None:
+        self._set(message_id, sent_at=at, claimed_by=None, claimed_until=None)
 
-    async def again(
+    def again(
         self, message_ids: Iterable[int], not_before: datetime, *, counted: bool = True
     ) -> None:
         """Back to pending, due at ``not_before``: after a transient failure, or, not
@@ -172,7 +170,7 @@ class Outbox:
         ids = list(message_ids)
         if ids:
             attempts = OutboxMessage.attempts if counted else OutboxMessage.attempts - 1
-            await self.session.execute(
+            self.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids), _pending())
                 .values(
@@ -181,46 +179,46 @@ class Outbox:
                 .execution_options(synchronize_session=False)
             )
 
-    async def release(self, message_ids: Iterable[int]) -> None:
+    def release(self, message_ids: Iterable[int]) -> None:
         """Claimed and never tried: free for the next claim, as if never claimed."""
         ids = list(message_ids)
         if ids:
-            await self.session.execute(
+            self.session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids), _pending())
                 .values(claimed_by=None, claimed_until=None, attempts=OutboxMessage.attempts - 1)
                 .execution_options(synchronize_session=False)
             )
 
-    async def failed(self, message_id: int, at: datetime, reason: str) -> None:
-        await self._set(
+    def failed(self, message_id: int, at: datetime, reason: str) -> None:
+        self._set(
             message_id, failed_at=at, failure=reason[:200], claimed_by=None, claimed_until=None
         )
 
-    async def _set(self, message_id: int, **values: Any) -> None:
-        await self.session.execute(
+    def _set(self, message_id: int, **values: Any) -> None:
+        self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id, _pending())
             .values(**values)
             .execution_options(synchronize_session=False)
         )
 
-    async def block(self, user_id: int, at: datetime) -> bool:
+    def block(self, user_id: int, at: datetime) -> bool:
         """The user blocked the bot: stop sending there; False if that was known already.
 
         Their other pending messages fail with them, rather than each meeting a 403."""
-        binding = await self.session.get(ChatBinding, user_id)
+        binding = self.session.get(ChatBinding, user_id)
         if binding is not None and not binding.active:
             return False
         if binding is None:
-            user = await self.session.get(User, user_id)
+            user = self.session.get(User, user_id)
             if user is None:
                 return False
             binding = ChatBinding(user_id=user_id, chat_id=user.platform_user_id)
             self.session.add(binding)
         binding.active = False
         binding.blocked_at = at
-        await self.session.execute(
+        self.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.user_id == user_id, _pending())
             .values(failed_at=at, failure=BLOCKED, claimed_by=None, claimed_until=None)
@@ -228,14 +226,14 @@ class Outbox:
         )
         return True
 
-    async def supervisors_of(self, user_id: int) -> list[User]:
+    def supervisors_of(self, user_id: int) -> list[User]:
         """The active supervisors of an area of ``user_id`` or of an area above it."""
         own = list(
-            await self.session.scalars(select(UserArea.area_id).where(UserArea.user_id == user_id))
+            self.session.scalars(select(UserArea.area_id).where(UserArea.user_id == user_id))
         )
         parents: dict[int, int | None] = {
             area_id: parent_id
-            for area_id, parent_id in await self.session.execute(select(Area.id, Area.parent_id))
+            for area_id, parent_id in self.session.execute(select(Area.id, Area.parent_id))
         }
         above: set[int] = set()
         for area_id in own:
@@ -257,10 +255,10 @@ class Outbox:
             .order_by(User.id)
             .distinct()
         )
-        return list(await self.session.scalars(query))
+        return list(self.session.scalars(query))
 
-    async def counts(self) -> OutboxCounts:
-        rows = await self.session.execute(
+    def counts(self) -> OutboxCounts:
+        rows = self.session.execute(
             select(
                 func.count().filter(_pending()),
                 func.count().filter(OutboxMessage.sent_at.is_not(None)),

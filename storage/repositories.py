@@ -11,14 +11,15 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import Session, joinedload, selectinload, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import (
     Answer,
     Area,
     AreaYearStats,
     AuditEntry,
+    Base,
     ChatBinding,
     Classification,
     DialogState,
@@ -53,28 +54,28 @@ def legacy_hash_code(code: str) -> str:
 
 
 class _Repository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
 
 
 class AreaRepository(_Repository):
-    async def by_code(self, code: str) -> Area | None:
-        return await self.session.scalar(select(Area).where(Area.code == code))
+    def by_code(self, code: str) -> Area | None:
+        return self.session.scalar(select(Area).where(Area.code == code))
 
-    async def by_codes(self, codes: Iterable[str]) -> dict[str, Area]:
+    def by_codes(self, codes: Iterable[str]) -> dict[str, Area]:
         wanted = list(set(codes))
         if not wanted:
             return {}
-        rows = await self.session.scalars(select(Area).where(Area.code.in_(wanted)))
+        rows = self.session.scalars(select(Area).where(Area.code.in_(wanted)))
         return {area.code: area for area in rows}
 
-    async def all(self) -> Sequence[Area]:
-        return (await self.session.scalars(select(Area).order_by(Area.code))).all()
+    def all(self) -> Sequence[Area]:
+        return (self.session.scalars(select(Area).order_by(Area.code))).all()
 
-    async def subtree_ids(self, root_ids: Iterable[int]) -> set[int]:
+    def subtree_ids(self, root_ids: Iterable[int]) -> set[int]:
         """The given areas and all their descendants, whatever the depth of the tree."""
         parents: dict[int | None, list[int]] = {}
-        for area_id, parent_id in await self.session.execute(select(Area.id, Area.parent_id)):
+        for area_id, parent_id in self.session.execute(select(Area.id, Area.parent_id)):
             parents.setdefault(parent_id, []).append(area_id)
         found: set[int] = set()
         frontier = list(root_ids)
@@ -86,11 +87,11 @@ class AreaRepository(_Repository):
             frontier.extend(parents.get(area_id, []))
         return found
 
-    async def path(self, area: Area) -> list[Area]:
+    def path(self, area: Area) -> list[Area]:
         """From the root down to ``area``, for display ("Đồng Tháp › Mỹ Hòa › Ấp 1")."""
         chain = [area]
         while chain[-1].parent_id is not None:
-            parent = await self.session.get(Area, chain[-1].parent_id)
+            parent = self.session.get(Area, chain[-1].parent_id)
             if parent is None:
                 break
             chain.append(parent)
@@ -100,7 +101,7 @@ class AreaRepository(_Repository):
         self.session.add(area)
 
 
-def _dialect(session: AsyncSession) -> str:
+def _dialect(session: Session) -> str:
     return session.bind.dialect.name if session.bind else "sqlite"
 
 
@@ -122,6 +123,18 @@ def _answer_upsert(dialect: str) -> Any:
 
 
 @functools.cache
+def _row_update(model: type[Base], key: str, *columns: str) -> Any:
+    """UPDATE of ``columns`` of one row of ``model``'s table, found by ``key``: built once
+    per set of columns (a chat turn writes the same two rows every time)."""
+    table = cast(Table, model.__table__)
+    return (
+        update(table)
+        .where(table.c[key] == bindparam("key_"))
+        .values({column: bindparam(column) for column in columns})
+    )
+
+
+@functools.cache
 def _user_with_dialog_state() -> Any:
     # Built once, like every statement a chat turn runs: composing it costs more CPU than
     # the database takes to answer it.
@@ -137,17 +150,17 @@ def _user_with_dialog_state() -> Any:
 
 
 class UserRepository(_Repository):
-    async def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
-        return await self.session.scalar(
+    def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
+        return self.session.scalar(
             select(User).where(User.platform == platform, User.platform_user_id == platform_user_id)
         )
 
-    async def with_dialog_state(
+    def with_dialog_state(
         self, platform: str, platform_user_id: str
     ) -> tuple[User | None, DialogState | None]:
         """The user, their areas and their dialog state in one round trip (every update
         needs all three; separately they are three queries)."""
-        rows = await self.session.execute(
+        rows = self.session.execute(
             _user_with_dialog_state(),
             {"platform": platform, "platform_user_id": platform_user_id},
         )
@@ -156,16 +169,16 @@ class UserRepository(_Repository):
             return None, None
         return found[0], found[1]
 
-    async def get(self, user_id: int) -> User | None:
-        return await self.session.get(User, user_id)
+    def get(self, user_id: int) -> User | None:
+        return self.session.get(User, user_id)
 
-    async def add(self, user: User) -> User:
+    def add(self, user: User) -> User:
         self.session.add(user)
-        await self.session.flush()
+        self.session.flush()
         return user
 
-    async def bind_chat(self, user: User, chat_id: str) -> None:
-        binding = await self.session.get(ChatBinding, user.id)
+    def bind_chat(self, user: User, chat_id: str) -> None:
+        binding = self.session.get(ChatBinding, user.id)
         if binding is None:
             self.session.add(ChatBinding(user_id=user.id, chat_id=chat_id))
         else:
@@ -178,18 +191,18 @@ class UserRepository(_Repository):
 
 
 class InviteRepository(_Repository):
-    async def by_code(self, code: str, key: bytes) -> Invite | None:
+    def by_code(self, code: str, key: bytes) -> Invite | None:
         digests = (hash_code(code, key), legacy_hash_code(code))
-        return await self.session.scalar(select(Invite).where(Invite.code_hash.in_(digests)))
+        return self.session.scalar(select(Invite).where(Invite.code_hash.in_(digests)))
 
-    async def claim(self, invite: Invite, now: datetime) -> bool:
+    def claim(self, invite: Invite, now: datetime) -> bool:
         """Mark ``invite`` used, unless another transaction did first.
 
         Two people sending the same code at once both read it unused; the conditional
         UPDATE lets only one of them through (on PostgreSQL the second waits on the row
         lock, then finds ``used_at`` set and changes nothing).
         """
-        claimed = await self.session.scalar(
+        claimed = self.session.scalar(
             update(Invite)
             .where(Invite.id == invite.id, Invite.used_at.is_(None))
             .values(used_at=now)
@@ -197,14 +210,12 @@ class InviteRepository(_Repository):
         )
         return claimed is not None
 
-    async def add(
-        self, code: str, key: bytes, role: Role, area: Area, expires_at: datetime
-    ) -> Invite:
+    def add(self, code: str, key: bytes, role: Role, area: Area, expires_at: datetime) -> Invite:
         invite = Invite(
             code_hash=hash_code(code, key), role=role, area_id=area.id, expires_at=expires_at
         )
         self.session.add(invite)
-        await self.session.flush()
+        self.session.flush()
         return invite
 
 
@@ -219,16 +230,16 @@ class RegistrationFailureRepository(_Repository):
             )
         )
 
-    async def count_since(self, platform: str, user_id: str, since: datetime) -> int:
+    def count_since(self, platform: str, user_id: str, since: datetime) -> int:
         query = select(func.count(RegistrationFailure.id)).where(
             RegistrationFailure.platform == platform,
             RegistrationFailure.platform_user_id == user_id,
             RegistrationFailure.lifted_at.is_(None),
             RegistrationFailure.at > since,
         )
-        return int(await self.session.scalar(query) or 0)
+        return int(self.session.scalar(query) or 0)
 
-    async def locked(self, since: datetime, limit: int) -> list[tuple[str, str, str, datetime]]:
+    def locked(self, since: datetime, limit: int) -> list[tuple[str, str, str, datetime]]:
         """(platform, user id, name, last failure) of everyone at or over ``limit``."""
         query = (
             select(
@@ -242,11 +253,9 @@ class RegistrationFailureRepository(_Repository):
             .having(func.count(RegistrationFailure.id) >= limit)
             .order_by(func.max(RegistrationFailure.at))
         )
-        return [(p, u, n, at) for p, u, n, at in (await self.session.execute(query)).all()]
+        return [(p, u, n, at) for p, u, n, at in (self.session.execute(query)).all()]
 
-    async def lift(
-        self, now: datetime, platform: str | None = None, user_id: str | None = None
-    ) -> int:
+    def lift(self, now: datetime, platform: str | None = None, user_id: str | None = None) -> int:
         """Forgive the failures of one person, or of everyone; how many were forgiven."""
         query = update(RegistrationFailure).where(RegistrationFailure.lifted_at.is_(None))
         if platform is not None and user_id is not None:
@@ -254,27 +263,27 @@ class RegistrationFailureRepository(_Repository):
                 RegistrationFailure.platform == platform,
                 RegistrationFailure.platform_user_id == user_id,
             )
-        result = await self.session.execute(query.values(lifted_at=now))
+        result = self.session.execute(query.values(lifted_at=now))
         return int(getattr(result, "rowcount", 0) or 0)
 
 
 class HouseholdRepository(_Repository):
-    async def by_code(self, code: str, year: int) -> Household | None:
-        return await self.session.scalar(
+    def by_code(self, code: str, year: int) -> Household | None:
+        return self.session.scalar(
             select(Household).where(Household.code == code, Household.review_year == year)
         )
 
-    async def get(self, household_id: int) -> Household | None:
-        return await self.session.get(Household, household_id)
+    def get(self, household_id: int) -> Household | None:
+        return self.session.get(Household, household_id)
 
-    async def with_members(self, household_id: int) -> Household | None:
-        return await self.session.scalar(
+    def with_members(self, household_id: int) -> Household | None:
+        return self.session.scalar(
             select(Household)
             .where(Household.id == household_id)
             .options(selectinload(Household.members))
         )
 
-    async def in_areas(
+    def in_areas(
         self,
         area_ids: Iterable[int],
         year: int,
@@ -295,14 +304,14 @@ class HouseholdRepository(_Repository):
                     Household.head_name_search.contains(folded, autoescape=True),
                 ),
             )
-        total = await self.session.scalar(select(func.count(Household.id)).where(condition))
-        page = await self.session.scalars(
+        total = self.session.scalar(select(func.count(Household.id)).where(condition))
+        page = self.session.scalars(
             select(Household).where(condition).order_by(Household.code).offset(offset).limit(limit)
         )
         return list(page), int(total or 0)
 
-    async def count(self) -> int:
-        return int(await self.session.scalar(select(func.count(Household.id))) or 0)
+    def count(self) -> int:
+        return int(self.session.scalar(select(func.count(Household.id))) or 0)
 
 
 @functools.cache
@@ -322,26 +331,26 @@ def _interview_for_update() -> Any:
 
 
 class InterviewRepository(_Repository):
-    async def get(self, interview_id: int) -> Interview | None:
-        return await self.session.get(Interview, interview_id)
+    def get(self, interview_id: int) -> Interview | None:
+        return self.session.get(Interview, interview_id)
 
-    async def get_for_update(self, interview_id: int) -> Interview | None:
+    def get_for_update(self, interview_id: int) -> Interview | None:
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
-        return await self.session.scalar(_interview_for_update(), {"interview_id": interview_id})
+        return self.session.scalar(_interview_for_update(), {"interview_id": interview_id})
 
-    async def open_for_household(self, household_id: int) -> Interview | None:
-        return await self.session.scalar(
+    def open_for_household(self, household_id: int) -> Interview | None:
+        return self.session.scalar(
             select(Interview).where(
                 Interview.household_id == household_id,
                 Interview.status == InterviewStatus.IN_PROGRESS,
             )
         )
 
-    async def latest_for_household(self, household_id: int) -> Interview | None:
+    def latest_for_household(self, household_id: int) -> Interview | None:
         """The open interview, else the last completed one."""
-        return await self.session.scalar(
+        return self.session.scalar(
             select(Interview)
             .where(
                 Interview.household_id == household_id,
@@ -351,18 +360,18 @@ class InterviewRepository(_Repository):
             .limit(1)
         )
 
-    async def add(self, interview: Interview) -> Interview:
+    def add(self, interview: Interview) -> Interview:
         self.session.add(interview)
-        await self.session.flush()
+        self.session.flush()
         return interview
 
-    async def answers(self, interview: Interview) -> list[tuple[str, Any]]:
-        rows = await self.session.execute(
+    def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+        rows = self.session.execute(
             select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
         )
         return [(path, value) for path, value in rows]
 
-    async def save_answers(
+    def save_answers(
         self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
     ) -> None:
         """Insert or overwrite the given answers ({path: JSON value}) in one statement.
@@ -374,7 +383,7 @@ class InterviewRepository(_Repository):
             return
         statement = _answer_upsert(_dialect(self.session))
         by_id = by.id if by else None
-        await self.session.execute(
+        self.session.execute(
             statement,
             [
                 {
@@ -388,19 +397,30 @@ class InterviewRepository(_Repository):
             ],
         )
 
-    async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+    def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
         wanted = list(paths)
         if wanted:
-            await self.session.execute(
+            self.session.execute(
                 delete(Answer).where(Answer.interview_id == interview.id, Answer.path.in_(wanted))
             )
 
-    async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
+    def advance(
+        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> None:
+        """The interview moved to ``step`` at ``at``, its questionnaire state with it: one
+        UPDATE at every answer, without the unit of work's flush."""
+        values = {"step": step, "updated_at": at, "plan_state": plan_state}
+        statement = _row_update(Interview, "id", "plan_state", "step", "updated_at")
+        self.session.execute(statement, {"key_": interview.id, **values})
+        for key, value in values.items():
+            set_committed_value(interview, key, value)
+
+    def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
         """Each household's most advanced interview status (completed beats in progress)."""
         ids = list(household_ids)
         if not ids:
             return {}
-        rows = await self.session.execute(
+        rows = self.session.execute(
             select(Interview.household_id, Interview.status).where(
                 Interview.household_id.in_(ids), Interview.status != InterviewStatus.CANCELLED
             )
@@ -413,30 +433,30 @@ class InterviewRepository(_Repository):
 
 
 class ClassificationRepository(_Repository):
-    async def current_for(self, interview: Interview) -> list[Classification]:
-        rows = await self.session.scalars(
+    def current_for(self, interview: Interview) -> list[Classification]:
+        rows = self.session.scalars(
             select(Classification).where(
                 Classification.interview_id == interview.id, Classification.current.is_(True)
             )
         )
         return list(rows)
 
-    async def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+    def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
         """Make ``rows`` the current results for their members (and household) of ``interview``;
         earlier results of the same members stay, no longer current."""
         indices = {row.member_index for row in rows}
-        for old in await self.current_for(interview):
+        for old in self.current_for(interview):
             if old.member_index in indices:
                 old.current = False
         self.session.add_all(rows)
 
-    async def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
+    def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
         query = select(Interview).where(Interview.status == InterviewStatus.COMPLETED)
         if area_ids is not None:
             query = query.join(Household, Household.id == Interview.household_id).where(
                 Household.area_id.in_(list(area_ids))
             )
-        return list(await self.session.scalars(query.order_by(Interview.id)))
+        return list(self.session.scalars(query.order_by(Interview.id)))
 
 
 ENTITY_ID_LENGTH = 64  # storage.models.AuditEntry.entity_id
@@ -464,9 +484,9 @@ class AuditRepository(_Repository):
             )
         )
 
-    async def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
+    def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-        return (await self.session.scalars(query)).all()
+        return (self.session.scalars(query)).all()
 
 
 @functools.cache
@@ -486,7 +506,7 @@ def sender_lock_key(platform: str, sender: str) -> int:
 class UpdateLedger(_Repository):
     """Remembers which platform updates were applied, for exactly-once handling."""
 
-    async def hold_sender(self, platform: str, sender: str) -> None:
+    def hold_sender(self, platform: str, sender: str) -> None:
         """Wait until no other transaction applies an update of this sender, and keep them
         out until this one ends.
 
@@ -496,27 +516,23 @@ class UpdateLedger(_Repository):
         """
         if _dialect(self.session) != "postgresql":
             return
-        await self.session.execute(
-            select(func.pg_advisory_xact_lock(sender_lock_key(platform, sender)))
-        )
+        self.session.execute(select(func.pg_advisory_xact_lock(sender_lock_key(platform, sender))))
 
-    async def claim(self, platform: str, update_key: str) -> bool:
+    def claim(self, platform: str, update_key: str) -> bool:
         """True if this update is new; False if it was already applied.
 
         ON CONFLICT DO NOTHING keeps two workers racing on a redelivered update from
         erroring: one inserts the row, the other learns it lost.
         """
-        result = await self.session.execute(
+        result = self.session.execute(
             _ledger_claim(_dialect(self.session)),
             {"platform": platform, "update_key": update_key, "processed_at": utcnow()},
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def prune(self, before: datetime) -> None:
+    def prune(self, before: datetime) -> None:
         """Forget updates older than any platform redelivers (Telegram keeps them 24 h)."""
-        await self.session.execute(
-            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before)
-        )
+        self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before))
 
 
 class Receipt(NamedTuple):
@@ -540,14 +556,14 @@ class Received(NamedTuple):
 class Inbox(_Repository):
     """Updates as received (see :class:`storage.models.InboxUpdate`)."""
 
-    async def keep(self, platform: str, updates: Sequence[Received]) -> None:
+    def keep(self, platform: str, updates: Sequence[Received]) -> None:
         if not updates:
             return
         dialect_insert = (
             postgresql.insert if _dialect(self.session) == "postgresql" else sqlite.insert
         )
         now = utcnow()
-        await self.session.execute(
+        self.session.execute(
             dialect_insert(cast(Table, InboxUpdate.__table__)).on_conflict_do_nothing(),
             [
                 {
@@ -561,7 +577,7 @@ class Inbox(_Repository):
             ],
         )
 
-    async def unapplied(
+    def unapplied(
         self, platform: str, sender: str | None = None, before: str | None = None
     ) -> list[dict[str, Any]]:
         """Stored updates no turn has applied yet, in the order they arrived: all of them,
@@ -580,10 +596,10 @@ class Inbox(_Repository):
                 InboxUpdate.platform == platform, InboxUpdate.update_key == before
             )
             query = query.where(InboxUpdate.id < position.scalar_subquery())
-        return list((await self.session.scalars(query.order_by(InboxUpdate.id))).all())
+        return list((self.session.scalars(query.order_by(InboxUpdate.id))).all())
 
-    async def prune(self, before: datetime) -> None:
-        await self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))
+    def prune(self, before: datetime) -> None:
+        self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))
 
 
 # The dialog of someone in none: the menu, or nothing yet.
@@ -591,7 +607,7 @@ IDLE = "idle"
 
 
 class DialogStateRepository(_Repository):
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__(session)
         # Users whose state this transaction already read (None: they have none), so the
         # state loaded along with the user costs no second query.
@@ -600,25 +616,45 @@ class DialogStateRepository(_Repository):
     def remember(self, user: User, state: DialogState | None) -> None:
         self._known[user.id] = state
 
-    async def get(self, user: User) -> DialogState | None:
+    def get(self, user: User) -> DialogState | None:
         if user.id in self._known:
             return self._known[user.id]
-        state = await self.session.get(DialogState, user.id)
+        state = self.session.get(DialogState, user.id)
         self._known[user.id] = state
         return state
 
-    async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
-        current = await self.get(user)
+    def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+        current = self.get(user)
         if current is None:
             current = DialogState(user_id=user.id, dialog=dialog, state=state)
             self.session.add(current)
             self._known[user.id] = current
         else:
-            current.dialog = dialog
-            # A new dict object, so SQLAlchemy sees the JSON column changed.
-            current.state = dict(state)
+            self._update(current, dialog=dialog, state=dict(state))
 
-    async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
+    def mark_asked(self, user: User, at: datetime) -> bool:
+        """Replies that must be seen were sent at ``at`` (see DialogState.asked_at);
+        False if the user has no dialog state to mark."""
+        current = self.get(user)
+        if current is None:
+            return False
+        self._update(current, asked_at=at)
+        return True
+
+    def _update(self, current: DialogState, **values: Any) -> None:
+        # Every chat turn writes here: one UPDATE statement, without the unit of work's
+        # flush, and the loaded object told the new values as already stored.
+        if current in self.session.new:
+            for key, value in values.items():
+                setattr(current, key, value)
+            return
+        values["updated_at"] = utcnow()
+        statement = _row_update(DialogState, "user_id", *sorted(values))
+        self.session.execute(statement, {"key_": current.user_id, **values})
+        for key, value in values.items():
+            set_committed_value(current, key, value)
+
+    def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose
         message is newest in the chat, unless a newer one is recorded already (by message
         number where the platform numbers messages, else by turn)."""
@@ -632,7 +668,7 @@ class DialogStateRepository(_Repository):
         numbered = [row for row in rows if row["number"] is not None]
         unnumbered = [row for row in rows if row["number"] is None]
         if numbered:
-            await self.session.execute(
+            self.session.execute(
                 update(table)
                 .where(
                     table.c.user_id == bindparam("user"),
@@ -642,7 +678,7 @@ class DialogStateRepository(_Repository):
                 numbered,
             )
         if unnumbered:
-            await self.session.execute(
+            self.session.execute(
                 update(table)
                 .where(
                     table.c.user_id == bindparam("user"),
@@ -652,13 +688,13 @@ class DialogStateRepository(_Repository):
                 unnumbered,
             )
 
-    async def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+    def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
         """Out of any dialog, ``last`` saying what was done last (a finished interview).
 
         The row stays, idle: it keeps whether the person saw the last replies (see
         DialogState.asked_at), so a lost "interview finished" is noticed like a lost question.
         """
-        await self.set(user, IDLE, dict(last or {}))
+        self.set(user, IDLE, dict(last or {}))
 
 
 # -- statistics (summary) ------------------------------------------------------------------
@@ -674,24 +710,20 @@ FactRow = tuple[int, int | None, str | None, str | None]
 
 
 class AreaYearStatsRepository(_Repository):
-    async def for_years(self, years: Iterable[int]) -> list[AreaYearStats]:
+    def for_years(self, years: Iterable[int]) -> list[AreaYearStats]:
         wanted = sorted(set(years))
         if not wanted:
             return []
-        rows = await self.session.scalars(
-            select(AreaYearStats).where(AreaYearStats.year.in_(wanted))
-        )
+        rows = self.session.scalars(select(AreaYearStats).where(AreaYearStats.year.in_(wanted)))
         return list(rows)
 
-    async def for_areas(
-        self, pairs: Iterable[tuple[int, int]]
-    ) -> dict[tuple[int, int], AreaYearStats]:
+    def for_areas(self, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], AreaYearStats]:
         """The stored rows of the given (area id, year) pairs."""
         wanted = list(set(pairs))
         found: dict[tuple[int, int], AreaYearStats] = {}
         for start in range(0, len(wanted), 500):
             batch = wanted[start : start + 500]
-            rows = await self.session.scalars(
+            rows = self.session.scalars(
                 select(AreaYearStats).where(
                     tuple_(AreaYearStats.area_id, AreaYearStats.year).in_(batch)
                 )
@@ -706,8 +738,8 @@ class AreaYearStatsRepository(_Repository):
 class MemberFactRepository(_Repository):
     """The ``member_facts`` projection of interview answers (see storage/stats_facts.py)."""
 
-    async def for_interview(self, interview_id: int) -> dict[int, FactRow]:
-        rows = await self.session.execute(
+    def for_interview(self, interview_id: int) -> dict[int, FactRow]:
+        rows = self.session.execute(
             select(
                 MemberFact.member_index,
                 MemberFact.age,
@@ -717,32 +749,32 @@ class MemberFactRepository(_Repository):
         )
         return {row[0]: (row[0], row[1], row[2], row[3]) for row in rows}
 
-    async def replace(self, interview_id: int, facts: Sequence[FactRow]) -> bool:
+    def replace(self, interview_id: int, facts: Sequence[FactRow]) -> bool:
         """Make ``facts`` the interview's members, writing only what differs (one answer
         changes at most one member); returns whether anything was written."""
-        stored = await self.for_interview(interview_id)
+        stored = self.for_interview(interview_id)
         wanted = {fact[0]: fact for fact in facts}
         stale = [index for index, fact in stored.items() if wanted.get(index) != fact]
         fresh = [fact for index, fact in wanted.items() if stored.get(index) != fact]
         if stale:
-            await self.session.execute(
+            self.session.execute(
                 delete(MemberFact).where(
                     MemberFact.interview_id == interview_id, MemberFact.member_index.in_(stale)
                 )
             )
         if fresh:
-            await self.session.execute(
+            self.session.execute(
                 _member_fact_insert(), [_fact_values(interview_id, fact) for fact in fresh]
             )
         return bool(stale or fresh)
 
-    async def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
+    def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts
         the new ones with executemany; returns how many facts were written."""
         written = 0
         for start in range(0, len(items), 1000):
             batch = items[start : start + 1000]
-            await self.session.execute(
+            self.session.execute(
                 delete(MemberFact).where(
                     MemberFact.interview_id.in_([interview_id for interview_id, _ in batch])
                 )
@@ -751,7 +783,7 @@ class MemberFactRepository(_Repository):
                 _fact_values(interview_id, fact) for interview_id, facts in batch for fact in facts
             ]
             if values:
-                await self.session.execute(_member_fact_insert(), values)
+                self.session.execute(_member_fact_insert(), values)
             written += len(values)
         return written
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Answer, Interview
 from storage.repositories import FactRow, MemberFactRepository
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 
 MEMBERS = "members"
 FIELDS = ("age", "labour_capacity", "employment_status")
@@ -76,8 +76,8 @@ def _age(value: Any) -> int | None:
     return None
 
 
-async def refresh_member_facts(
-    uow: UnitOfWork,
+def refresh_member_facts(
+    work: Work,
     interview: Interview,
     answers: Mapping[str, Any],
     previous: Mapping[str, Any] | None = None,
@@ -102,7 +102,7 @@ async def refresh_member_facts(
     facts = project_members(answers)
     if previous is not None and project_members(previous) == facts:
         return False
-    return await MemberFactRepository(uow.session).replace(interview.id, facts)
+    return MemberFactRepository(work.session).replace(interview.id, facts)
 
 
 async def write_member_facts(
@@ -111,7 +111,7 @@ async def write_member_facts(
     """Bulk: replace the facts of each (interview id, its stored answers); returns how many
     member rows were written."""
     items = [(interview_id, project_members(rows)) for interview_id, rows in interviews]
-    return await MemberFactRepository(session).replace_many(items)
+    return await session.run_sync(lambda sync: MemberFactRepository(sync).replace_many(items))
 
 
 async def refresh_member_facts_for(uow: UnitOfWork, interview_ids: Sequence[int]) -> int:

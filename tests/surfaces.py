@@ -70,6 +70,9 @@ class TerminalSurface:
         return key
 
 
+observer_groups = itertools.count(1)
+
+
 class TelegramSurface:
     """A Telegram user talking to the real PTB application through the fake Bot API.
 
@@ -91,7 +94,9 @@ class TelegramSurface:
         async def observe(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
             self.handled.setdefault(update.update_id, asyncio.Event()).set()
 
-        application.add_handler(TypeHandler(Update, observe), group=1)
+        # A group of its own after the bot's (group 0): in one group only the first
+        # matching handler runs, so a second person's surface would never hear of theirs.
+        application.add_handler(TypeHandler(Update, observe), group=next(observer_groups))
 
     async def handled_update(self, update: dict[str, Any]) -> None:
         """Wait until the application has finished handling ``update``."""

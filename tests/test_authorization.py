@@ -49,6 +49,10 @@ ALLOWED = {
     "summary": EVERYONE,
     "export": EVERYONE,
     "report": {SUPERVISOR, STAFF, ADMIN},
+    "phutrach": {STAFF, ADMIN},
+    "assign": {STAFF, ADMIN},
+    "theodoi": EVERYONE,
+    "followup": EVERYONE,
     "tiep": EVERYONE,
     "menu": EVERYONE,
     "whoami": EVERYONE,
@@ -182,6 +186,16 @@ async def test_forged_buttons_of_the_interview_are_refused_to_other_roles(
             select(func.count(AuditEntry.id)).where(AuditEntry.action == "button.refused")
         )
     assert refusals == 2 * len(forged)
+
+
+async def test_forged_follow_up_buttons_are_refused(commune: Commune) -> None:
+    refused = translate("fallback.button_not_allowed")
+    for user in (COLLABORATOR, SUPERVISOR):
+        for data in (f"pa:v:{commune.own_area}", f"pa:m:{commune.own_household}:0", "pa:o:1"):
+            assert said(await commune.tap(user, data)) == refused, (user, data)
+    # An assignment that is not one's own, forged by id.
+    for user in EVERYONE:
+        assert said(await commune.tap(user, "pt:a:4242")) == translate("followup.not_yours")
 
 
 async def test_a_collaborator_is_kept_to_their_own_village(commune: Commune) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from bench import interview, load
+import pytest
+
+from bench import floor, interview, load
 from tests.conftest import POSTGRESQL_ONLY
 
 
@@ -30,7 +32,8 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     assert result.direct > 0
     assert result.latency.result["latency"]["count"] > 0
     assert result.latency.result["latency_by_kind"]["button"]["count"] > 0
-    for phase in (result.echo, *result.buttons, result.interview, result.latency):
+    assert result.durable.rate > 0
+    for phase in (result.echo, *result.buttons, result.durable, result.interview, result.latency):
         assert phase.errors() == []
     report = out.getvalue()
     assert f"{result.ratio:.2f}x" in report and f"{result.direct:.1f}" in report
@@ -58,3 +61,10 @@ async def test_load_benchmark_completes_and_reports_latency(backend: str) -> Non
     assert run_.result["actions"] > 0 and run_.result["latency"]["count"] > 0
     report = out.getvalue()
     assert f"{run_.rate:.1f}" in report and "p99 ms" in report and "answers/s" in report
+
+
+def test_floor_benchmark_completes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert floor.main(["--turns", "40", "--runs", "1"]) == 0
+    printed = capsys.readouterr().out
+    for what in ("sqlite3", "SQLAlchemy Core", "Questionnaire turn from JSON", "ceiling"):
+        assert what in printed

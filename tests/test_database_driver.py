@@ -89,7 +89,7 @@ async def test_a_long_read_runs_off_the_event_loop(database: Database) -> None:
 async def test_waiting_for_another_process_lock_blocks_no_one(
     database: Database, settings: Settings
 ) -> None:
-    """A turn waits for SQLite's write lock on aiosqlite's thread: meanwhile the event
+    """A turn waits for SQLite's write lock on the writer thread: meanwhile the event
     loop, i.e. every other chat, goes on (a read completes)."""
     conversation = Conversation(database.sessions, settings)
     path = database.url.split(":///", 1)[1]

@@ -1,67 +1,88 @@
-"""Group commit on SQLite: writes that arrive while one transaction is being applied share
-the next, each in a savepoint, with one COMMIT; nobody learns an outcome before it."""
+"""SQLite's writer thread (storage.writer): a turn's reads and writes are one function run
+there; jobs that arrive while one batch is being applied share the next, each in a
+savepoint, with one COMMIT; nobody learns an outcome before it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
 
 import bot.conversation
 from bot.context import DialogContext
-from bot.conversation import Conversation, GroupedWrites
+from bot.conversation import Conversation
 from bot.messages import Outgoing, Text
 from bot.settings import Settings
 from locales.catalog import translate
+from storage.db import sqlite_writer
 from storage.models import ProcessedUpdate
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
+from storage.writer import Writer
 from tests.conftest import SQLITE_ONLY, Database
 from tests.helpers import message
 
-Work = Callable[[UnitOfWork], Awaitable[Any]]
+Job = Callable[[Work], Any]
 
 
 class Gate:
-    """A unit of work that holds its batch open until the test lets it go, so that the
-    writes submitted meanwhile are known to make up the next batch."""
+    """A job that holds its batch open on the writer thread until the test lets it go, so
+    that the jobs submitted meanwhile are known to make up the next batch."""
 
     def __init__(self) -> None:
-        self.entered = asyncio.Event()
-        self.open = asyncio.Event()
+        self.entered = threading.Event()
+        self.open = threading.Event()
 
-    async def __call__(self, uow: UnitOfWork) -> str:
+    def __call__(self, work: Work) -> str:
         self.entered.set()
-        await self.open.wait()
+        assert self.open.wait(30)
         return "gate"
+
+    async def reached(self) -> None:
+        assert await asyncio.to_thread(self.entered.wait, 30)
+
+
+@pytest.fixture
+async def writer(database: Database) -> Any:
+    made = sqlite_writer(database.engine, 32)
+    assert made is not None
+    yield made
+    made.close()
+
+
+def bounded(database: Database, limit: int) -> Writer:
+    made = sqlite_writer(database.engine, limit)
+    assert made is not None
+    return made
 
 
 @contextmanager
-def counted_commits(database: Database) -> Iterator[list[object]]:
+def counted_commits(engine: Engine) -> Iterator[list[object]]:
     commits: list[object] = []
 
     def count(connection: Any) -> None:
         commits.append(connection)
 
-    event.listen(database.engine.sync_engine, "commit", count)
+    event.listen(engine, "commit", count)
     try:
         yield commits
     finally:
-        event.remove(database.engine.sync_engine, "commit", count)
+        event.remove(engine, "commit", count)
 
 
-def claim(key: str, *, then_fail: bool = False) -> Work:
-    async def work(uow: UnitOfWork) -> str:
-        assert await uow.updates.claim("test", key)
+def claim(key: str, *, then_fail: bool = False) -> Job:
+    def job(work: Work) -> str:
+        assert work.updates.claim("test", key)
         if then_fail:
             raise ValueError(key)
         return key
 
-    return work
+    return job
 
 
 async def claimed(database: Database) -> set[str]:
@@ -73,33 +94,32 @@ async def claimed(database: Database) -> set[str]:
 
 
 async def behind_a_gate(
-    writes: GroupedWrites, works: list[Work]
+    writer: Writer, jobs: list[Job]
 ) -> tuple[asyncio.Task[Any], list[asyncio.Task[Any]]]:
-    """``works`` submitted while a first batch is held open: they form the second."""
+    """``jobs`` submitted while a first batch is held open: they form the second."""
     gate = Gate()
-    first = asyncio.create_task(writes.run(gate))
-    await gate.entered.wait()
-    tasks = [asyncio.create_task(writes.run(work)) for work in works]
+    first = asyncio.create_task(writer.run(gate))
+    await gate.reached()
+    tasks = [asyncio.create_task(writer.run(job)) for job in jobs]
     await asyncio.sleep(0)  # every one of them is queued
     gate.open.set()
     return first, tasks
 
 
 @SQLITE_ONLY
-async def test_writes_arriving_together_share_one_commit(database: Database) -> None:
-    writes = GroupedWrites(database.sessions, limit=32)
+async def test_jobs_arriving_together_share_one_commit(writer: Writer, database: Database) -> None:
     order: list[int] = []
 
-    def step(number: int) -> Work:
-        async def work(uow: UnitOfWork) -> int:
-            await uow.updates.claim("test", str(number))
+    def step(number: int) -> Job:
+        def job(work: Work) -> int:
+            work.updates.claim("test", str(number))
             order.append(number)
             return number
 
-        return work
+        return job
 
-    with counted_commits(database) as commits:
-        first, tasks = await behind_a_gate(writes, [step(n) for n in range(10)])
+    with counted_commits(writer.engine) as commits:
+        first, tasks = await behind_a_gate(writer, [step(n) for n in range(10)])
         assert await first == "gate"
         assert [await task for task in tasks] == list(range(10))
 
@@ -109,57 +129,47 @@ async def test_writes_arriving_together_share_one_commit(database: Database) -> 
 
 
 @SQLITE_ONLY
-async def test_a_batch_is_bounded(database: Database) -> None:
-    writes = GroupedWrites(database.sessions, limit=4)
-    with counted_commits(database) as commits:
-        first, tasks = await behind_a_gate(writes, [claim(str(n)) for n in range(10)])
-        await first
-        await asyncio.gather(*tasks)
-    assert len(commits) == 1 + 3  # the gate's, then 4 + 4 + 2
+async def test_jobs_run_on_the_writer_thread(writer: Writer) -> None:
+    threads = await writer.run(lambda work: threading.current_thread().name)
+    assert threads.startswith("sqlite-writer")
+    assert threading.current_thread().name != threads
 
 
 @SQLITE_ONLY
-async def test_a_write_that_raises_is_undone_alone(database: Database) -> None:
-    writes = GroupedWrites(database.sessions, limit=32)
-    stored_after: list[str] = []
+async def test_a_batch_is_bounded(database: Database) -> None:
+    writer = bounded(database, 4)
+    try:
+        with counted_commits(writer.engine) as commits:
+            first, tasks = await behind_a_gate(writer, [claim(str(n)) for n in range(10)])
+            await first
+            await asyncio.gather(*tasks)
+        assert len(commits) == 1 + 3  # the gate's, then 4 + 4 + 2
+    finally:
+        writer.close()
 
-    def remembering(key: str) -> Work:
-        async def work(uow: UnitOfWork) -> str:
-            await uow.updates.claim("test", key)
-            uow.after_commit(lambda: stored_after.append(key))
-            if key == "b":
-                raise ValueError(key)
-            return key
 
-        return work
-
-    with counted_commits(database) as commits:
-        first, tasks = await behind_a_gate(writes, [remembering(k) for k in "abc"])
+@SQLITE_ONLY
+async def test_a_job_that_raises_is_undone_alone(writer: Writer, database: Database) -> None:
+    with counted_commits(writer.engine) as commits:
+        first, tasks = await behind_a_gate(
+            writer, [claim("a"), claim("b", then_fail=True), claim("c")]
+        )
         await first
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
 
-    assert outcomes[0] == "a" and outcomes[2] == "c"
+    assert outcomes[0] == "a"
+    assert outcomes[2] == "c"
     assert isinstance(outcomes[1], ValueError)
     assert len(commits) == 2
     assert await claimed(database) == {"a", "c"}
-    assert stored_after == ["a", "c"]  # never for the write undone
 
 
 @SQLITE_ONLY
-async def test_a_failed_commit_fails_every_write_of_its_batch(database: Database) -> None:
-    """No caller is told its write is stored before the COMMIT that stores it succeeded."""
-    writes = GroupedWrites(database.sessions, limit=32)
-    stored_after: list[str] = []
+async def test_a_failed_commit_fails_every_job_of_its_batch(
+    writer: Writer, database: Database
+) -> None:
+    """No caller is told its job is stored before the COMMIT that stores it succeeded."""
     gate = Gate()
-
-    def remembering(key: str) -> Work:
-        async def work(uow: UnitOfWork) -> str:
-            await uow.updates.claim("test", key)
-            uow.after_commit(lambda: stored_after.append(key))
-            return key
-
-        return work
-
     commits: list[object] = []
     answered_before_commit: list[bool] = []
 
@@ -169,57 +179,41 @@ async def test_a_failed_commit_fails_every_write_of_its_batch(database: Database
             answered_before_commit.extend(task.done() for task in tasks)
             raise OSError("disk I/O error")
 
-    first = asyncio.create_task(writes.run(gate))
-    await gate.entered.wait()
-    tasks = [asyncio.create_task(writes.run(remembering(k))) for k in "abc"]
+    first = asyncio.create_task(writer.run(gate))
+    await gate.reached()
+    tasks = [asyncio.create_task(writer.run(claim(k))) for k in "abc"]
     await asyncio.sleep(0)
-    event.listen(database.engine.sync_engine, "commit", refuse)
+    event.listen(writer.engine, "commit", refuse)
     try:
         gate.open.set()
         assert await first == "gate"
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     finally:
-        event.remove(database.engine.sync_engine, "commit", refuse)
+        event.remove(writer.engine, "commit", refuse)
 
     assert answered_before_commit == [False, False, False]
     assert [type(outcome) for outcome in outcomes] == [OSError, OSError, OSError]
-    assert stored_after == []
     assert await claimed(database) == set()
     # The writer goes on with the next batch.
-    assert await writes.run(remembering("d")) == "d"
+    assert await writer.run(claim("d")) == "d"
     assert await claimed(database) == {"d"}
 
 
 @SQLITE_ONLY
-async def test_a_write_whose_transaction_is_lost_fails_its_whole_batch(
-    database: Database,
+async def test_a_job_whose_transaction_is_lost_fails_its_whole_batch(
+    writer: Writer, database: Database
 ) -> None:
-    """A write that ends the transaction under the batch (as SQLite does on some errors)
+    """A job that ends the transaction under the batch (as SQLite does on some errors)
     takes the others down with it rather than let them be committed piecemeal."""
-    writes = GroupedWrites(database.sessions, limit=32)
 
-    async def ends_the_transaction(uow: UnitOfWork) -> None:
-        connection = await uow.session.connection()
-        await connection.exec_driver_sql("ROLLBACK")
+    def ends_the_transaction(work: Work) -> None:
+        work.session.connection().exec_driver_sql("ROLLBACK")
 
-    first, tasks = await behind_a_gate(writes, [claim("a"), ends_the_transaction, claim("c")])
+    first, tasks = await behind_a_gate(writer, [claim("a"), ends_the_transaction, claim("c")])
     await first
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
 
-    assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
-    assert await claimed(database) == set()
-
-
-@SQLITE_ONLY
-async def test_a_part_cannot_commit_the_group_itself(database: Database) -> None:
-    writes = GroupedWrites(database.sessions, limit=32)
-
-    async def commits(uow: UnitOfWork) -> None:
-        await uow.updates.claim("test", "x")
-        await uow.commit()
-
-    with pytest.raises(RuntimeError):
-        await writes.run(commits)
+    assert [isinstance(outcome, Exception) for outcome in outcomes] == [True, True, True]
     assert await claimed(database) == set()
 
 
@@ -232,18 +226,18 @@ async def test_a_turn_that_fails_gets_its_error_while_the_others_are_answered(
     conversation = Conversation(database.sessions, settings)
     route = bot.conversation.route
 
-    async def failing_route(ctx: DialogContext) -> list[Outgoing]:
+    def failing_route(ctx: DialogContext) -> list[Outgoing]:
         if ctx.incoming.text == "/fail":
             ctx.uow.session.add(ProcessedUpdate(platform="terminal", update_key="1"))
-            await ctx.uow.session.flush()  # the key "1" is taken: IntegrityError
-        return await route(ctx)
+            ctx.uow.session.flush()  # the key "1" is taken: IntegrityError
+        return route(ctx)
 
     monkeypatch.setattr(bot.conversation, "route", failing_route)
-    writes = conversation._writes
-    assert writes is not None
+    writer = conversation.writer
+    assert writer is not None
     gate = Gate()
-    first = asyncio.create_task(writes.run(gate))
-    await gate.entered.wait()
+    first = asyncio.create_task(writer.run(gate))
+    await gate.reached()
     turns = [
         asyncio.create_task(conversation.handle(message(text, update_key=key)))
         for text, key in [("/help", "1"), ("/fail", "2"), ("/help", "3"), ("/help", "1")]
@@ -255,7 +249,8 @@ async def test_a_turn_that_fails_gets_its_error_while_the_others_are_answered(
     helped, failed, helped_again, duplicate = await asyncio.gather(*turns)
 
     assert failed == [Text(translate("error.internal", "vi"))]
-    assert helped and helped == helped_again
+    assert helped
+    assert helped == helped_again
     assert duplicate == []  # the same update, applied earlier in the same batch
     async with UnitOfWork(database.sessions) as uow:
         keys = await uow.session.scalars(
@@ -265,36 +260,38 @@ async def test_a_turn_that_fails_gets_its_error_while_the_others_are_answered(
     # The failed turn was undone, so the same update sent again is applied.
     again = await conversation.handle(message("/help", update_key="2"))
     assert again == helped
+    conversation.close()
 
 
 @SQLITE_ONLY
-async def test_an_integrity_error_in_one_turn_leaves_the_session_usable(
-    database: Database,
+async def test_an_integrity_error_in_one_job_leaves_the_session_usable(
+    writer: Writer, database: Database
 ) -> None:
-    """After a part's failed flush, the next part of the same transaction works."""
-    writes = GroupedWrites(database.sessions, limit=32)
+    """After a job's failed flush, the next job of the same transaction works."""
 
-    async def duplicate(uow: UnitOfWork) -> None:
-        uow.session.add(ProcessedUpdate(platform="test", update_key="a"))
-        await uow.session.flush()
+    def duplicate(work: Work) -> None:
+        work.session.add(ProcessedUpdate(platform="test", update_key="a"))
+        work.session.flush()
 
-    first, tasks = await behind_a_gate(writes, [claim("a"), duplicate, claim("b")])
+    first, tasks = await behind_a_gate(writer, [claim("a"), duplicate, claim("b")])
     await first
     outcomes = await asyncio.gather(*tasks, return_exceptions=True)
 
-    assert outcomes[0] == "a" and outcomes[2] == "b"
+    assert outcomes[0] == "a"
+    assert outcomes[2] == "b"
     assert isinstance(outcomes[1], IntegrityError)
     assert await claimed(database) == {"a", "b"}
 
 
 @SQLITE_ONLY
-async def test_a_caller_gone_before_its_write_began_leaves_it_out(database: Database) -> None:
-    writes = GroupedWrites(database.sessions, limit=32)
+async def test_a_caller_gone_before_its_job_began_leaves_it_out(
+    writer: Writer, database: Database
+) -> None:
     gate = Gate()
-    first = asyncio.create_task(writes.run(gate))
-    await gate.entered.wait()
-    gone = asyncio.create_task(writes.run(claim("gone")))
-    stays = asyncio.create_task(writes.run(claim("stays")))
+    first = asyncio.create_task(writer.run(gate))
+    await gate.reached()
+    gone = asyncio.create_task(writer.run(claim("gone")))
+    stays = asyncio.create_task(writer.run(claim("stays")))
     await asyncio.sleep(0)
     gone.cancel()
     gate.open.set()
@@ -306,29 +303,28 @@ async def test_a_caller_gone_before_its_write_began_leaves_it_out(database: Data
 
 @pytest.mark.parametrize("fails", [False, True], ids=["applied", "undone"])
 @SQLITE_ONLY
-async def test_a_caller_gone_while_its_write_runs_disturbs_no_other(
-    database: Database, fails: bool
+async def test_a_caller_gone_while_its_job_runs_disturbs_no_other(
+    writer: Writer, database: Database, fails: bool
 ) -> None:
-    """Once begun, a write runs to its end (applied, or undone if it raises) though its
-    caller went away, as if its reply were lost; the writes of its batch are unaffected."""
-    writes = GroupedWrites(database.sessions, limit=32)
+    """Once begun, a job runs to its end (applied, or undone if it raises) though its
+    caller went away, as if its reply were lost; the jobs of its batch are unaffected."""
     gate, inside = Gate(), Gate()
 
-    async def slow(uow: UnitOfWork) -> str:
-        await uow.updates.claim("test", "slow")
-        await inside(uow)
+    def slow(work: Work) -> str:
+        work.updates.claim("test", "slow")
+        inside(work)
         if fails:
             raise ValueError("slow")
         return "slow"
 
-    first = asyncio.create_task(writes.run(gate))
-    await gate.entered.wait()
-    running = asyncio.create_task(writes.run(slow))
-    after = asyncio.create_task(writes.run(claim("after")))
+    first = asyncio.create_task(writer.run(gate))
+    await gate.reached()
+    running = asyncio.create_task(writer.run(slow))
+    after = asyncio.create_task(writer.run(claim("after")))
     await asyncio.sleep(0)
     gate.open.set()
     await first
-    await inside.entered.wait()
+    await inside.reached()
     running.cancel()
     await asyncio.sleep(0)
     inside.open.set()
@@ -339,31 +335,50 @@ async def test_a_caller_gone_while_its_write_runs_disturbs_no_other(
 
 
 @SQLITE_ONLY
-async def test_a_write_alone_in_its_batch_is_undone_whole_when_it_raises(
-    database: Database,
+async def test_a_job_alone_in_its_batch_is_undone_whole_when_it_raises(
+    writer: Writer, database: Database
 ) -> None:
     """A batch of one needs no savepoint; what it raises still undoes it."""
-    writes = GroupedWrites(database.sessions, limit=32)
     with pytest.raises(ValueError):
-        await writes.run(claim("a", then_fail=True))
-    assert await writes.run(claim("b")) == "b"
+        await writer.run(claim("a", then_fail=True))
+    assert await writer.run(claim("b")) == "b"
     assert await claimed(database) == {"b"}
 
 
 @pytest.mark.parametrize("alone", [True, False], ids=["alone", "grouped"])
 @SQLITE_ONLY
-async def test_what_a_write_only_adds_is_stored(database: Database, alone: bool) -> None:
-    """Objects added to the session and never flushed by the write itself (an audit
-    row) are stored with it."""
-    writes = GroupedWrites(database.sessions, limit=32)
+async def test_what_a_job_only_adds_is_stored(
+    writer: Writer, database: Database, alone: bool
+) -> None:
+    """Objects added to the session and never flushed by the job itself (an audit row)
+    are stored with it."""
 
-    async def adds(uow: UnitOfWork) -> None:
-        uow.session.add(ProcessedUpdate(platform="test", update_key="added"))
+    def adds(work: Work) -> None:
+        work.session.add(ProcessedUpdate(platform="test", update_key="added"))
 
     if alone:
-        await writes.run(adds)
+        await writer.run(adds)
     else:
-        first, tasks = await behind_a_gate(writes, [adds, claim("other")])
+        first, tasks = await behind_a_gate(writer, [adds, claim("other")])
         await first
         await asyncio.gather(*tasks)
     assert "added" in await claimed(database)
+
+
+@SQLITE_ONLY
+async def test_the_write_lock_is_taken_before_anything_is_read(
+    writer: Writer, database: Database
+) -> None:
+    """BEGIN IMMEDIATE: while a batch runs, another connection cannot begin a write, so a
+    read of the batch is never made stale by another writer."""
+    gate = Gate()
+    first = asyncio.create_task(writer.run(gate))
+    await gate.reached()
+    try:
+        async with database.engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            with pytest.raises(Exception, match="locked"):
+                await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        gate.open.set()
+        await first

@@ -44,7 +44,9 @@ async def _load(database: Database, interview_id: int) -> tuple[dict[str, Any], 
     async with UnitOfWork(database.sessions) as uow:
         interview = await uow.interviews.get_for_update(interview_id)
         assert interview is not None
-        session = await InterviewSession.load(uow, interview, datetime.now(UTC).date())
+        session = await uow.run(
+            lambda work: InterviewSession.load(work, interview, datetime.now(UTC).date())
+        )
         rows = await uow.interviews.answers(interview)
         return session.answers, assemble(current_form(), rows)
 
@@ -99,25 +101,15 @@ async def test_nothing_is_remembered_from_a_rolled_back_answer(
     async with UnitOfWork(database.sessions) as uow:
         interview = await uow.interviews.get_for_update(interview_id)
         assert interview is not None
-        session = await InterviewSession.load(uow, interview, datetime.now(UTC).date())
+        session = await uow.run(
+            lambda work: InterviewSession.load(work, interview, datetime.now(UTC).date())
+        )
         value = question.default if question.default is not None else question.choices[0].name
-        await session.record(question.path, value, None, datetime.now(UTC))
+        await uow.run(lambda _work: session.record(question.path, value, None, datetime.now(UTC)))
         await uow.rollback()
     cached, stored = await _load(database, interview_id)
     assert cached == stored
     assert await collab.question() == question
-
-
-async def test_after_commit_runs_only_on_commit(database: Database) -> None:
-    calls: list[str] = []
-    async with UnitOfWork(database.sessions) as uow:
-        uow.after_commit(lambda: calls.append("rolled back"))
-        await uow.rollback()
-        uow.after_commit(lambda: calls.append("committed"))
-        await uow.commit()
-    async with UnitOfWork(database.sessions) as uow:
-        uow.after_commit(lambda: calls.append("left without commit"))
-    assert calls == ["committed"]
 
 
 async def test_save_answers_inserts_then_overwrites(database: Database, settings: Settings) -> None:

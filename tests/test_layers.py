@@ -237,6 +237,8 @@ PURE_MODULES = (
     "bot.decisions.pacing",
     "bot.decisions.outbox",
     "bot.push",
+    "bot.decisions.meetings",
+    "bot.decisions.followup",
 )
 IMPURE = frozenset(
     {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}

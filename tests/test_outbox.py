@@ -396,8 +396,8 @@ async def test_the_sender_loop_sends_what_is_enqueued_and_stops(
     await fake_telegram.wait_for_messages(1001)
     async with UnitOfWork(database.sessions) as uow:
         await uow.outbox.enqueue(ids[1002], encode(Text("Mới")), "r:2", clock.now(), clock.now())
-        uow.after_commit(outbox.wake)
         await uow.commit()
+    outbox.wake()
     [new] = await fake_telegram.wait_for_messages(1002)
     assert new["text"] == "Mới"
     outbox.stop()

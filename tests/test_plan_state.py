@@ -58,7 +58,7 @@ async def test_each_step_stores_the_state_of_its_answers(
             plan_of(current_form()), assemble(current_form(), rows.items()), today=today
         )
         assert stored.state == fresh.state
-        session = await InterviewSession.load(uow, interview, today)
+        session = await uow.run(lambda work: InterviewSession.load(work, interview, today))
         assert session.rows == rows and session.questionnaire.state == stored.state
 
 
@@ -86,6 +86,6 @@ async def test_a_state_older_than_its_answers_is_not_used(
         interview = await uow.interviews.get_for_update(interview_id)
         assert interview is not None
         today = settings.review_dates.reference(YEAR, interview.updated_at)
-        loaded = await InterviewSession.load(uow, interview, today)
+        loaded = await uow.run(lambda work: InterviewSession.load(work, interview, today))
         assert loaded.questionnaire.answers()["area_type"] == "urban"
         assert loaded.rows["area_type"] == "urban"

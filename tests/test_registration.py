@@ -65,6 +65,8 @@ async def test_register_with_code_binds_role_and_area(
         "cmd:summary",
         "cmd:export",
         "cmd:report",
+        "cmd:doithoai",
+        "cmd:theodoi",
         "cmd:whoami",
         "cmd:help",
     }
@@ -140,7 +142,7 @@ async def test_failed_handler_rolls_back_and_says_so(
     code = await invite(database)
     conversation = Conversation(database.sessions, settings, clock=lambda: NOW)
 
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
     from storage.repositories import UserRepository

@@ -638,6 +638,7 @@ def start_outbox(
     sender = OutboxSender(
         runtime.sessions,
         TelegramPush(application.bot),
+        write=runtime.conversation.write,
         # Only one process pushes per database: the limits are the bot's, not a process's.
         leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
         limits=settings.push_limits,

@@ -660,6 +660,11 @@ def _back(turn: _Turn) -> list[Outgoing]:
 
 
 def _skip_command(turn: _Turn) -> list[Outgoing]:
+    if turn.cursor.mode is Mode.REVIEWING:
+        # The list of answers is on screen, not the question /skip would skip: the
+        # question is shown again, to be skipped (or answered) knowingly.
+        turn.keep(replace(turn.cursor, mode=Mode.ASK, at=None, return_to_review=False))
+        return _ask(turn)
     question = turn.step()
     if isinstance(question, Done):
         return _finish(turn)

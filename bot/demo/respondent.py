@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from bot.interview.results import classify, household_rows
@@ -130,6 +131,6 @@ async def interview_demo_households(
         await uow.classifications.replace(
             interview, household_rows(interview, answers, result, today)
         )
-        await refresh_member_facts(uow, interview, rows)
+        await uow.run(partial(refresh_member_facts, interview=interview, answers=rows))
         done += 1
     return done

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.context import DialogContext
+from bot.context import Context, DialogContext, Later
 from bot.messages import Deferred, Document, Kind, Outgoing, Text
 from exports.export_run import (
     ExportOutcome,
@@ -41,11 +41,11 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 ProgressSink = Callable[[str], Awaitable[None]]
 
 
-async def export(ctx: DialogContext) -> list[Outgoing]:
+def export(ctx: DialogContext) -> list[Outgoing]:
     return _deferred(parse_request(ctx, Format.XLSX))
 
 
-async def report(ctx: DialogContext) -> list[Outgoing]:
+def report(ctx: DialogContext) -> list[Outgoing]:
     request = parse_request(ctx, Format.DOCX)
     return _deferred(ExportRequest(Format.DOCX, request.area_code, request.year))
 
@@ -53,13 +53,13 @@ async def report(ctx: DialogContext) -> list[Outgoing]:
 def _deferred(request: ExportRequest) -> list[Outgoing]:
     # A large export reads for minutes: it runs after the message's commit, so it never
     # holds the write transaction the collaborators' answers are waiting for.
-    async def run(ctx: DialogContext) -> list[Outgoing]:
+    async def run(ctx: Later) -> list[Outgoing]:
         return await _run(ctx, request)
 
     return [Deferred(run)]
 
 
-def parse_request(ctx: DialogContext, default: Format) -> ExportRequest:
+def parse_request(ctx: Context, default: Format) -> ExportRequest:
     """Arguments in any order: a format word, a year, a sheet name (CSV), an area code."""
     fmt, year, area, sheet = default, None, None, None
     tokens = ctx.incoming.args.split()
@@ -76,12 +76,12 @@ def parse_request(ctx: DialogContext, default: Format) -> ExportRequest:
     return ExportRequest(fmt, area, year, sheet if fmt is Format.CSV else None)
 
 
-def _is_sheet(ctx: DialogContext, word: str, year: int | None) -> bool:
+def _is_sheet(ctx: Context, word: str, year: int | None) -> bool:
     review_year = year or ctx.now.astimezone(ctx.settings.tz).year
     return word in sheet_names(review_year, ctx.settings.rules)
 
 
-async def _run(ctx: DialogContext, request: ExportRequest) -> list[Outgoing]:
+async def _run(ctx: Later, request: ExportRequest) -> list[Outgoing]:
     assert ctx.user is not None
     settings = ExportSettings(tz=ctx.settings.tz, rules=ctx.settings.rules, limit=UPLOAD_LIMIT)
     with tempfile.TemporaryDirectory(prefix="rasoat-export-") as folder:
@@ -101,7 +101,7 @@ async def _run(ctx: DialogContext, request: ExportRequest) -> list[Outgoing]:
         return _replies(ctx, request, outcome)
 
 
-def _again(ctx: DialogContext, request: ExportRequest) -> str:
+def _again(ctx: Later, request: ExportRequest) -> str:
     """The command that sends the file again, as the user gave it (a menu button gives none)."""
     name = "report" if request.format is Format.DOCX else "export"
     incoming = ctx.incoming
@@ -110,7 +110,7 @@ def _again(ctx: DialogContext, request: ExportRequest) -> str:
     return f"/{name}"
 
 
-def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome) -> list[Outgoing]:
+def _replies(ctx: Later, request: ExportRequest, outcome: ExportOutcome) -> list[Outgoing]:
     scope = outcome.scope
     year = scope.selection.year
     if outcome.households == 0:
@@ -141,7 +141,7 @@ def _replies(ctx: DialogContext, request: ExportRequest, outcome: ExportOutcome)
     ]
 
 
-def _progress(ctx: DialogContext) -> Callable[[float], Awaitable[None]] | None:
+def _progress(ctx: Later) -> Callable[[float], Awaitable[None]] | None:
     # Set by channels that can show a message before the handler's replies.
     sink: ProgressSink | None = ctx.progress
     if sink is None:

@@ -40,5 +40,5 @@ def stale_button(ctx: DialogContext) -> list[Outgoing]:
     return core.stale_button(ctx.locale)
 
 
-async def idle_text(ctx: DialogContext) -> list[Outgoing]:
+def idle_text(ctx: DialogContext) -> list[Outgoing]:
     return core.idle_text(ctx.locale, menu.menu_for(ctx))

@@ -21,47 +21,47 @@ def review_year(ctx: DialogContext) -> int:
     return ctx.now.astimezone(ctx.settings.tz).year
 
 
-async def _stored(ctx: DialogContext) -> ListState | None:
+def _stored(ctx: DialogContext) -> ListState | None:
     """The list's stored state; None when another dialog (or none) is open."""
     assert ctx.user is not None
-    row = await ctx.uow.dialogs.get(ctx.user)
+    row = ctx.uow.dialogs.get(ctx.user)
     if row is None or row.dialog != DIALOG:
         return None
     return ListState.from_json(row.state)
 
 
-async def _turn(ctx: DialogContext, state: ListState, event: core.Event) -> list[Outgoing]:
+def _turn(ctx: DialogContext, state: ListState, event: core.Event) -> list[Outgoing]:
     assert ctx.user is not None
     decision = core.decide(state, event, ctx.locale)
     match decision:
         case core.Reply(replies):
             return list(replies)
         case core.ShowPage(state):
-            page = await _read(ctx, state)
+            page = _read(ctx, state)
             if (last := core.past_end(page)) is not None:
-                page = await _read(ctx, last)
-            await ctx.uow.dialogs.set(ctx.user, DIALOG, page.state.to_json())
+                page = _read(ctx, last)
+            ctx.uow.dialogs.set(ctx.user, DIALOG, page.state.to_json())
             return core.render(page, ctx.locale)
         case core.OpenHousehold(household_id, given):
-            household = await ctx.uow.households.get(household_id)
-            if household is None or not await may_interview(ctx, household):
+            household = ctx.uow.households.get(household_id)
+            if household is None or not may_interview(ctx, household):
                 ctx.uow.audit.record(
                     "scope.refused", actor=ctx.user, entity="household", entity_id=given
                 )
                 return core.refused(ctx.locale)
-            return await interview.open_household(ctx, household)
+            return interview.open_household(ctx, household)
     raise AssertionError(decision)
 
 
-async def _read(ctx: DialogContext, state: ListState) -> core.Page:
-    households, total = await ctx.uow.households.in_areas(
-        await scope_ids(ctx),
+def _read(ctx: DialogContext, state: ListState) -> core.Page:
+    households, total = ctx.uow.households.in_areas(
+        scope_ids(ctx),
         review_year(ctx),
         query=state.query,
         offset=state.offset,
         limit=PAGE_SIZE,
     )
-    statuses = await ctx.uow.interviews.statuses(h.id for h in households) if households else {}
+    statuses = ctx.uow.interviews.statuses(h.id for h in households) if households else {}
     rows = [
         core.Row(
             h.id, h.code, h.head_name, status.value if (status := statuses.get(h.id)) else None
@@ -71,23 +71,23 @@ async def _read(ctx: DialogContext, state: ListState) -> core.Page:
     return core.Page(state, rows, total)
 
 
-async def start(ctx: DialogContext) -> list[Outgoing]:
+def start(ctx: DialogContext) -> list[Outgoing]:
     """/interview: the first page of households."""
-    return await _turn(ctx, ListState(), core.Opened())
+    return _turn(ctx, ListState(), core.Opened())
 
 
-async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
+def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
     """Typed text while the list is open is a search by code or head's name."""
-    state = await _stored(ctx)
+    state = _stored(ctx)
     if state is None:
         return None
-    return await _turn(ctx, state, core.Typed(text))
+    return _turn(ctx, state, core.Typed(text))
 
 
-async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     verb, _, arg = data.partition(":")
     if verb not in (PICK, PAGE):
         return None
     # A page button of a list left since (for an interview) shows a fresh list's page.
-    state = await _stored(ctx) or ListState()
-    return await _turn(ctx, state, core.Pressed(verb, arg))
+    state = _stored(ctx) or ListState()
+    return _turn(ctx, state, core.Pressed(verb, arg))

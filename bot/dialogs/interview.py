@@ -30,7 +30,7 @@ from bot.decisions.interview import (
     Snapshot,
     Typed,
 )
-from bot.dialogs import menu
+from bot.dialogs import meetings, menu
 from bot.dialogs.scope import may_interview
 from bot.interview.results import household_rows, member_row
 from bot.interview.session import InterviewSession, roster_answers, start_interview
@@ -65,22 +65,22 @@ class _Open:
     idle_seconds: float = 0.0
 
 
-async def _load(ctx: DialogContext) -> _Open | None:
+def _load(ctx: DialogContext) -> _Open | None:
     assert ctx.user is not None
-    row = await ctx.uow.dialogs.get(ctx.user)
+    row = ctx.uow.dialogs.get(ctx.user)
     if row is None or row.dialog != DIALOG:
         return None
     cursor = Cursor.from_json(row.state)
     # Locked: this turn may record an answer, which moves the step.
-    interview = await ctx.uow.interviews.get_for_update(cursor.interview_id) if cursor else None
+    interview = ctx.uow.interviews.get_for_update(cursor.interview_id) if cursor else None
     if cursor is None or interview is None or interview.status is InterviewStatus.CANCELLED:
-        await ctx.uow.dialogs.clear(ctx.user)
+        ctx.uow.dialogs.clear(ctx.user)
         return None
     # An answer moves the interview's updated_at rather than the dialog's (whose row is
     # not rewritten when only the time would change): the later of the two is when the
     # collaborator was last active.
     idle = (ctx.now - max(row.updated_at, interview.updated_at)).total_seconds()
-    session = await InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
+    session = InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
     return _Open(cursor, session, dict(row.state), idle)
 
 
@@ -113,7 +113,7 @@ def _env(ctx: DialogContext, session: InterviewSession) -> Env:
     )
 
 
-async def _apply(
+def _apply(
     ctx: DialogContext,
     session: InterviewSession,
     decision: Decision,
@@ -126,7 +126,7 @@ async def _apply(
         match effect:
             case core.Record(after=after, write=write, delete=delete):
                 assert isinstance(after, Questionnaire)
-                await session.save(after, write, delete, ctx.user, ctx.now)
+                session.save(after, write, delete, ctx.user, ctx.now)
             case core.SetPrefill(prefill=prefill):
                 interview.prefill = prefill
             case core.SetStatus(status=status):
@@ -141,10 +141,10 @@ async def _apply(
                 )
             case core.StoreMember(index=index, member=member, result=result):
                 row = member_row(interview, index, member, result, session.today)
-                await ctx.uow.classifications.replace(interview, [row])
+                ctx.uow.classifications.replace(interview, [row])
             case core.StoreHousehold(answers=answers, result=result):
                 rows = household_rows(interview, answers, result, session.today)
-                await ctx.uow.classifications.replace(interview, rows)
+                ctx.uow.classifications.replace(interview, rows)
     match decision.save:
         case core.Save(cursor=cursor, touch=touch):
             saved = cursor.to_json()
@@ -153,68 +153,71 @@ async def _apply(
             if touch or saved != stored:
                 # Unchanged and untouched: an answer marks the collaborator active
                 # already (see _load), this spares an UPDATE per answer.
-                await ctx.uow.dialogs.set(ctx.user, DIALOG, saved)
+                ctx.uow.dialogs.set(ctx.user, DIALOG, saved)
         case core.Close(finished=finished):
-            await ctx.uow.dialogs.clear(ctx.user, {FINISHED: finished} if finished else None)
+            ctx.uow.dialogs.clear(ctx.user, {FINISHED: finished} if finished else None)
     return list(decision.replies)
 
 
-async def _turn(ctx: DialogContext, opened: _Open, event: Event) -> list[Outgoing]:
+def _turn(ctx: DialogContext, opened: _Open, event: Event) -> list[Outgoing]:
     session = opened.session
     snapshot = _snapshot(session, opened.idle_seconds)
     decision = core.decide(opened.cursor, event, snapshot, _env(ctx, session))
-    return await _apply(ctx, session, decision, opened.stored)
+    return _apply(ctx, session, decision, opened.stored)
 
 
 # -- starting --------------------------------------------------------------------------
 
 
-async def open_household(ctx: DialogContext, household: Household) -> list[Outgoing]:
+def open_household(ctx: DialogContext, household: Household) -> list[Outgoing]:
     """Start, resume or review the interview of a household the user may interview."""
     assert ctx.user is not None
-    current = await ctx.uow.interviews.open_for_household(household.id)
+    current = ctx.uow.interviews.open_for_household(household.id)
     title = _household(household).title
     if current is not None:
         if current.collaborator_id not in (None, ctx.user.id):
-            other = await ctx.uow.users.get(current.collaborator_id)
+            other = ctx.uow.users.get(current.collaborator_id)
             name = other.display_name if other else "?"
             return [Text(ctx.t("interview.taken", household=title, name=name))]
-        session = await InterviewSession.load(ctx.uow, current, reference_day(ctx, current))
-        return await _apply(ctx, session, core.resume(_snapshot(session), _env(ctx, session)))
-    latest = await ctx.uow.interviews.latest_for_household(household.id)
+        session = InterviewSession.load(ctx.uow, current, reference_day(ctx, current))
+        return _apply(ctx, session, core.resume(_snapshot(session), _env(ctx, session)))
+    latest = ctx.uow.interviews.latest_for_household(household.id)
     if latest is not None and latest.status is InterviewStatus.COMPLETED:
         buttons = (
             Choice(ctx.t("interview.review_button"), f"{REVIEW}:{latest.id}"),
             Choice(ctx.t("interview.back_to_list"), "cmd:interview"),
         )
-        return [Choices(ctx.t("interview.already_done", household=title), buttons)]
-    household_full = await ctx.uow.households.with_members(household.id)
+        text = ctx.t("interview.already_done", household=title)
+        # What came of the household's policy dialogues belongs with its detail.
+        detail = meetings.household_detail(ctx, household.id, household.review_year)
+        return [Choices(f"{text}\n\n{detail}" if detail else text, buttons)]
+    household_full = ctx.uow.households.with_members(household.id)
     assert household_full is not None
-    interview = await start_interview(ctx.uow, household_full, ctx.user, ctx.now)
-    session = await InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
-    return await _apply(ctx, session, core.started(_snapshot(session), _env(ctx, session)))
+    interview = start_interview(ctx.uow, household_full, ctx.user, ctx.now)
+    session = InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
+    return _apply(ctx, session, core.started(_snapshot(session), _env(ctx, session)))
 
 
-async def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
+def _open_review(ctx: DialogContext, interview_id: int) -> list[Outgoing]:
     """Review a completed interview chosen from the household list (edits are audited)."""
-    interview = await ctx.uow.interviews.get(interview_id)
+    interview = ctx.uow.interviews.get(interview_id)
     if interview is None or interview.status is not InterviewStatus.COMPLETED:
         return [Notice(ctx.t("interview.stale"))]
-    if not await may_interview(ctx, interview.household):
+    if not may_interview(ctx, interview.household):
         return [Text(ctx.t("scope.refused"))]
-    session = await InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
-    return await _apply(ctx, session, core.open_review(_snapshot(session), _env(ctx, session)))
+    session = InterviewSession.load(ctx.uow, interview, reference_day(ctx, interview))
+    return _apply(ctx, session, core.open_review(_snapshot(session), _env(ctx, session)))
 
 
 # -- incoming --------------------------------------------------------------------------
 
 
-async def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
+def on_text(ctx: DialogContext, text: str) -> list[Outgoing] | None:
     """Handle typed text if an interview is open for this user; None otherwise."""
-    opened = await _load(ctx)
+    opened = _load(ctx)
     if opened is None:
         return None
-    return await _turn(ctx, opened, Typed(text))
+    return _turn(ctx, opened, Typed(text))
 
 
 def button_namespaces() -> frozenset[str]:
@@ -222,7 +225,7 @@ def button_namespaces() -> frozenset[str]:
     return core.VERBS
 
 
-async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     """Handle a button of this dialog; None when ``data`` isn't one of ours."""
     verb, _, rest = data.partition(":")
     if verb not in core.VERBS:
@@ -231,64 +234,64 @@ async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     interview_id = ascii_int(parts[0])
     if interview_id is None:
         return [Notice(ctx.t("interview.stale"))]
-    opened = await _load(ctx)
+    opened = _load(ctx)
     if opened is None or opened.cursor.interview_id != interview_id:
         if verb == REVIEW:
-            return await _open_review(ctx, interview_id)
+            return _open_review(ctx, interview_id)
         # A button of another (or a finished) interview, or forged data.
         return [Notice(ctx.t("interview.stale"))]
-    return await _turn(ctx, opened, Pressed(verb, tuple(parts[1:])))
+    return _turn(ctx, opened, Pressed(verb, tuple(parts[1:])))
 
 
 # -- commands --------------------------------------------------------------------------
 
 
-async def _command(ctx: DialogContext, name: core.Command) -> list[Outgoing]:
-    opened = await _load(ctx)
+def _command(ctx: DialogContext, name: core.Command) -> list[Outgoing]:
+    opened = _load(ctx)
     if opened is None:
         return [Text(ctx.t("interview.none_open"))]
-    return await _turn(ctx, opened, Commanded(name))
+    return _turn(ctx, opened, Commanded(name))
 
 
-async def back(ctx: DialogContext) -> list[Outgoing]:
-    return await _command(ctx, "back")
+def back(ctx: DialogContext) -> list[Outgoing]:
+    return _command(ctx, "back")
 
 
-async def skip(ctx: DialogContext) -> list[Outgoing]:
-    return await _command(ctx, "skip")
+def skip(ctx: DialogContext) -> list[Outgoing]:
+    return _command(ctx, "skip")
 
 
-async def review(ctx: DialogContext) -> list[Outgoing]:
-    return await _command(ctx, "review")
+def review(ctx: DialogContext) -> list[Outgoing]:
+    return _command(ctx, "review")
 
 
-async def pause(ctx: DialogContext) -> list[Outgoing]:
-    return await _command(ctx, "pause")
+def pause(ctx: DialogContext) -> list[Outgoing]:
+    return _command(ctx, "pause")
 
 
-async def cancel(ctx: DialogContext) -> list[Outgoing]:
-    return await _command(ctx, "cancel")
+def cancel(ctx: DialogContext) -> list[Outgoing]:
+    return _command(ctx, "cancel")
 
 
-async def again(ctx: DialogContext, *, not_taken: bool = False) -> list[Outgoing]:
+def again(ctx: DialogContext, *, not_taken: bool = False) -> list[Outgoing]:
     """/tiep: where the user stands, shown again from the stored state (after a reply was
     lost on the way): the current question, or outside an interview the main menu, after
     the interview they finished last, if that is the last thing they did. ``not_taken``:
     said first that what they typed was not stored."""
-    opened = await _load(ctx)
+    opened = _load(ctx)
     if opened is not None:
-        return await _turn(ctx, opened, Commanded("again_not_taken" if not_taken else "again"))
+        return _turn(ctx, opened, Commanded("again_not_taken" if not_taken else "again"))
     said = [Text(ctx.t("delivery.not_taken"))] if not_taken else []
-    return [*said, *await _last_finished(ctx), *menu.menu_for(ctx)]
+    return [*said, *_last_finished(ctx), *menu.menu_for(ctx)]
 
 
-async def _last_finished(ctx: DialogContext) -> list[Outgoing]:
+def _last_finished(ctx: DialogContext) -> list[Outgoing]:
     assert ctx.user is not None
-    row = await ctx.uow.dialogs.get(ctx.user)
+    row = ctx.uow.dialogs.get(ctx.user)
     interview_id = row.state.get(FINISHED) if row is not None else None
     if not isinstance(interview_id, int):
         return []
-    interview = await ctx.uow.interviews.get(interview_id)
+    interview = ctx.uow.interviews.get(interview_id)
     if interview is None or interview.status is not InterviewStatus.COMPLETED:
         return []
     title = _household(interview.household).title

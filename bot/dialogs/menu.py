@@ -15,7 +15,7 @@ def _user(ctx: DialogContext) -> User:
     return ctx.user
 
 
-async def main_menu(ctx: DialogContext, *, with_command_menu: bool = False) -> list[Outgoing]:
+def main_menu(ctx: DialogContext, *, with_command_menu: bool = False) -> list[Outgoing]:
     return menu_for(ctx, with_command_menu=with_command_menu)
 
 
@@ -31,16 +31,16 @@ def command_menu(ctx: DialogContext) -> CommandMenu:
     return core.command_menu(ctx.locale, commands_for(_user(ctx).role))
 
 
-async def show_menu(ctx: DialogContext) -> list[Outgoing]:
+def show_menu(ctx: DialogContext) -> list[Outgoing]:
     return menu_for(ctx)
 
 
-async def show_help(ctx: DialogContext) -> list[Outgoing]:
+def show_help(ctx: DialogContext) -> list[Outgoing]:
     role = _user(ctx).role
     return core.help_text(role.value, ctx.locale, commands_for(role))
 
 
-async def who_am_i(ctx: DialogContext) -> list[Outgoing]:
+def who_am_i(ctx: DialogContext) -> list[Outgoing]:
     user = _user(ctx)
     areas = [(area.name, area.code) for area in user.areas]
     return core.who_am_i(user.display_name, user.role.value, areas, ctx.locale)

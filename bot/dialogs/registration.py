@@ -20,7 +20,7 @@ from bot.decisions.registration import WRONG_CODES_ALLOWED, normalise_code
 from bot.messages import Outgoing
 from bot.server_key import server_key
 from storage.models import Area, Invite, Role, User
-from storage.uow import UnitOfWork
+from storage.uow import Work
 
 __all__ = ["WRONG_CODES_ALLOWED", "WRONG_CODES_WINDOW", "normalise_code"]
 
@@ -37,11 +37,11 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-async def create_invite(
-    uow: UnitOfWork, key: bytes, role: Role, area: Area, now: datetime, days: int
+def create_invite(
+    uow: Work, key: bytes, role: Role, area: Area, now: datetime, days: int
 ) -> tuple[str, Invite]:
     code = new_code()
-    invite = await uow.invites.add(code, key, role, area, expires_at=now + timedelta(days=days))
+    invite = uow.invites.add(code, key, role, area, expires_at=now + timedelta(days=days))
     return code, invite
 
 
@@ -57,7 +57,7 @@ def _menu(locale: str) -> core.Env:
     return core.Env(locale, menu)
 
 
-async def start(ctx: DialogContext) -> list[Outgoing]:
+def start(ctx: DialogContext) -> list[Outgoing]:
     env = _menu(ctx.locale)
     user = ctx.user
     member = core.Member(user.display_name, user.role.value) if user is not None else None
@@ -66,14 +66,12 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
         if user is not None:
             # Telegram's "Restart" after unblocking the bot sends /start: the outbox may
             # reach this chat again.
-            await ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
+            ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
         return list(step.replies)
     incoming = ctx.incoming
     since = ctx.now - WRONG_CODES_WINDOW
-    failures = await ctx.uow.registration_failures.count_since(
-        incoming.platform, incoming.user_id, since
-    )
-    invite = await ctx.uow.invites.by_code(step.code, server_key(ctx.settings))
+    failures = ctx.uow.registration_failures.count_since(incoming.platform, incoming.user_id, since)
+    invite = ctx.uow.invites.by_code(step.code, server_key(ctx.settings))
     seen = (
         core.InviteSeen(
             invite.role.value, invite.area.name, invite.used_at is not None, invite.expires_at
@@ -85,15 +83,15 @@ async def start(ctx: DialogContext) -> list[Outgoing]:
     decision = core.check(failures, seen, ctx.now, name, env)
     if isinstance(decision, core.Claim):
         assert invite is not None
-        claimed = await ctx.uow.invites.claim(invite, ctx.now)
+        claimed = ctx.uow.invites.claim(invite, ctx.now)
         decision = core.check(failures, seen, ctx.now, name, env, claimed=claimed)
         assert isinstance(decision, core.Decision)
     for effect in decision.effects:
-        await _apply(ctx, effect, invite)
+        _apply(ctx, effect, invite)
     return list(decision.replies)
 
 
-async def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> None:
+def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> None:
     incoming = ctx.incoming
     match effect:
         case core.LockedOut():
@@ -107,7 +105,7 @@ async def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None)
             log.info("registration refused: %s code", reason)
         case core.Register(name=name, role=role):
             assert invite is not None
-            user = await ctx.uow.users.add(
+            user = ctx.uow.users.add(
                 User(
                     platform=incoming.platform,
                     platform_user_id=incoming.user_id,
@@ -117,7 +115,7 @@ async def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None)
                     areas=[invite.area],
                 )
             )
-            await ctx.uow.users.bind_chat(user, incoming.chat_id)
+            ctx.uow.users.bind_chat(user, incoming.chat_id)
             invite.used_by = user.id
             ctx.uow.audit.record(
                 "user.registered", actor=user, entity="invite", entity_id=invite.id, role=role

@@ -6,10 +6,10 @@ from bot.context import DialogContext
 from storage.models import Household
 
 
-async def scope_ids(ctx: DialogContext) -> set[int]:
+def scope_ids(ctx: DialogContext) -> set[int]:
     assert ctx.user is not None
-    return await ctx.uow.areas.subtree_ids(area.id for area in ctx.user.areas)
+    return ctx.uow.areas.subtree_ids(area.id for area in ctx.user.areas)
 
 
-async def may_interview(ctx: DialogContext, household: Household) -> bool:
-    return household.area_id in await scope_ids(ctx)
+def may_interview(ctx: DialogContext, household: Household) -> bool:
+    return household.area_id in scope_ids(ctx)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.admin import AdminError
-from bot.context import DialogContext
+from bot.context import DialogContext, Later
 from bot.decisions import summary as core
 from bot.decisions.summary import CALLBACK, VILLAGES, Request, find_areas, parse_args
 from bot.messages import Choice, Choices, Deferred, Document, Outgoing, Text
@@ -28,10 +29,10 @@ from storage.models import Area, Household, Role
 from storage.uow import UnitOfWork
 
 
-async def default_year(uow: UnitOfWork, current: int) -> int:
+def default_year(session: Session, current: int) -> int:
     """The latest review year on the roster (the report of "cuối năm 2023" is written in
     early 2024), else the current year."""
-    latest = await uow.session.scalar(
+    latest = session.scalar(
         select(func.max(Household.review_year)).where(Household.review_year <= current)
     )
     return int(latest) if latest is not None else current
@@ -43,22 +44,22 @@ def _viewer(ctx: DialogContext) -> core.Viewer:
     return core.Viewer(ctx.user.role is Role.ADMIN, areas, ctx.locale)
 
 
-async def summary(ctx: DialogContext) -> list[Outgoing]:
+def summary(ctx: DialogContext) -> list[Outgoing]:
     """/summary [area] [year] [chi tiết]."""
     request = parse_args(ctx.incoming.args)
-    tree = await AreaTree.load(ctx.uow.session)
-    year = request.year or await default_year(ctx.uow, ctx.now.astimezone(ctx.settings.tz).year)
+    tree = AreaTree.load(ctx.uow.session)
+    year = request.year or default_year(ctx.uow.session, ctx.now.astimezone(ctx.settings.tz).year)
     return _run(ctx, tree, core.asked(request, year, tree, _viewer(ctx)))
 
 
-async def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
+def on_choice(ctx: DialogContext, data: str) -> list[Outgoing] | None:
     """The area buttons and the per-village button; the data is re-checked, never trusted."""
     if data.partition(":")[0] != CALLBACK:
         return None
     button = core.parse_button(data)
     if button is None:
         return list(core.stale(ctx.locale).replies)
-    tree = await AreaTree.load(ctx.uow.session)
+    tree = AreaTree.load(ctx.uow.session)
     return _run(ctx, tree, core.pressed(button, tree, _viewer(ctx)))
 
 
@@ -84,7 +85,7 @@ def _run(ctx: DialogContext, tree: AreaTree, decision: core.Decision) -> list[Ou
     raise AssertionError(decision)
 
 
-async def _area(ctx: DialogContext, node: AreaNode) -> Area:
+async def _area(ctx: Later, node: AreaNode) -> Area:
     area = await ctx.uow.session.get(Area, node.id)
     assert area is not None
     return area
@@ -95,7 +96,7 @@ async def _area(ctx: DialogContext, node: AreaNode) -> Area:
 
 
 async def _show(
-    ctx: DialogContext, tree: AreaTree, node: AreaNode, year: int, *, villages: bool
+    ctx: Later, tree: AreaTree, node: AreaNode, year: int, *, villages: bool
 ) -> list[Outgoing]:
     area = await _area(ctx, node)
     report = await build_report(ctx.uow, area, year)
@@ -121,9 +122,7 @@ async def _show(
     return replies
 
 
-async def _show_villages(
-    ctx: DialogContext, tree: AreaTree, node: AreaNode, year: int
-) -> list[Outgoing]:
+async def _show_villages(ctx: Later, tree: AreaTree, node: AreaNode, year: int) -> list[Outgoing]:
     if not tree.children.get(node.id):
         return [Text(ctx.t("summary.no_children", area=node.name))]
     breakdown = await village_breakdown(ctx.uow, await _area(ctx, node), year)
@@ -136,7 +135,7 @@ async def _show_villages(
     return [Text("\n".join(lines))]
 
 
-def _audit(ctx: DialogContext, node: AreaNode, year: int, villages: bool) -> None:
+def _audit(ctx: Later, node: AreaNode, year: int, villages: bool) -> None:
     ctx.uow.audit.record(
         "summary.viewed",
         actor=ctx.user,
@@ -159,10 +158,12 @@ async def summary_cli(
     """`rasoat summary --area X [--year Y] [--villages]`: the same text as /summary (the
     CLI is run by whoever holds the database, so there is no scope); audited."""
     async with UnitOfWork(sessions) as uow:
-        tree = await AreaTree.load(uow.session)
+        tree = await uow.session.run_sync(AreaTree.load)
         nodes = sorted(tree.nodes.values(), key=lambda node: node.code)
         matches = find_areas(nodes, area_code)
-        chosen_year = year or await default_year(uow, current_year)
+        chosen_year = year
+        if chosen_year is None:
+            chosen_year = await uow.session.run_sync(default_year, current_year)
         if not nodes:
             raise AdminError("cli.summary.no_areas")
         if not matches:

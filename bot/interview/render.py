@@ -13,8 +13,8 @@ from decimal import Decimal
 from bot.messages import Choice as Button
 from bot.messages import Choices, Outgoing, Text
 from forms import AnswerValue, FieldType, Question
-from forms.parsing import format_number_vi, is_year_field
-from locales.catalog import translate
+from forms.parsing import is_year_field
+from locales.catalog import format_number, translate
 
 # Callback data: "<verb>:<interview id>:<step>[:<index>]". Short ids only, so they fit
 # Telegram's 64 bytes whatever the language of the labels.
@@ -52,9 +52,9 @@ def format_value(question: Question, value: AnswerValue, locale: str) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int | Decimal):
-        return format_number_vi(value)
+        return format_number(value, locale, exact=True)
     if isinstance(value, float):
-        return format_number_vi(Decimal(str(value)))
+        return format_number(Decimal(str(value)), locale, exact=True)
     return labels.get(str(value), str(value))
 
 

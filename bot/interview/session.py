@@ -27,7 +27,7 @@ from forms.plan import Plan, compile_plan
 from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus, User
 from storage.stats_facts import refresh_member_facts
-from storage.uow import UnitOfWork
+from storage.uow import Work
 
 SEX_CODES = {"nam": "male", "male": "male", "nu": "female", "nữ": "female", "female": "female"}
 
@@ -44,13 +44,14 @@ def plan_of(form: Form) -> Plan:
         return found[1]
 
 
-def _stamp(interview: Interview) -> dict[str, Any]:
-    return {"step": interview.step, "updated_at": interview.updated_at.isoformat()}
+def _stamp(step: int, at: datetime) -> dict[str, Any]:
+    """What a stored questionnaire state belongs to: the step and time of its answers."""
+    return {"step": step, "updated_at": at.isoformat()}
 
 
 @dataclass(slots=True)
 class InterviewSession:
-    uow: UnitOfWork
+    uow: Work
     interview: Interview
     household: Household
     form: Form
@@ -60,7 +61,7 @@ class InterviewSession:
     today: date
 
     @classmethod
-    async def load(cls, uow: UnitOfWork, interview: Interview, today: date) -> InterviewSession:
+    def load(cls, uow: Work, interview: Interview, today: date) -> InterviewSession:
         """The interview's session; load ``interview`` with ``get_for_update`` when answers
         may be recorded, so its step can't move under this transaction (that also loads
         the stored questionnaire state, which other loads leave in the database)."""
@@ -70,7 +71,9 @@ class InterviewSession:
             form, decoded_prefill(form, dict(interview.prefill or {})), interview.household
         )
         stored = None if "plan_state" in inspect(interview).unloaded else interview.plan_state
-        if stored is not None and stored.get("stamp") == _stamp(interview):
+        if stored is not None and stored.get("stamp") == _stamp(
+            interview.step, interview.updated_at
+        ):
             questionnaire = Questionnaire.from_json(
                 plan, stored["questionnaire"], today=today, prefill=prefill
             )
@@ -85,12 +88,12 @@ class InterviewSession:
                     questionnaire.rows(),
                     today,
                 )
-        rows = dict(await uow.interviews.answers(interview))
+        rows = dict(uow.interviews.answers(interview))
         answers = with_household_code(form, assemble(form, rows.items()), interview.household)
         questionnaire = Questionnaire.start(plan, answers, today=today, prefill=prefill)
         return cls(uow, interview, interview.household, form, questionnaire, rows, today)
 
-    async def save(
+    def save(
         self,
         after: Questionnaire,
         write: dict[str, Any],
@@ -100,34 +103,31 @@ class InterviewSession:
     ) -> None:
         """Store one step: ``write`` and ``delete`` take the stored rows to ``after``'s."""
         after_rows = after.rows()
-        await self.uow.interviews.save_answers(self.interview, write, by, now)
-        await self.uow.interviews.delete_answers(self.interview, list(delete))
+        self.uow.interviews.save_answers(self.interview, write, by, now)
+        self.uow.interviews.delete_answers(self.interview, list(delete))
         # The statistics projection commits with the answer it derives from.
-        await refresh_member_facts(self.uow, self.interview, after_rows, self.rows)
-        self.interview.step += 1
-        self.interview.updated_at = now
-        self.interview.plan_state = {
-            "stamp": _stamp(self.interview),
-            "questionnaire": after.to_json(),
-        }
+        refresh_member_facts(self.uow, self.interview, after_rows, self.rows)
+        step = self.interview.step + 1
+        state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
+        self.uow.interviews.advance(self.interview, step, now, state)
         self.questionnaire, self.rows = after, after_rows
 
-    async def record(
+    def record(
         self, path: Path, value: AnswerValue, by: User | None, now: datetime
     ) -> AnswerValue | None:
         """Store one answer as one step (see :meth:`record_all`); returns the previous
         stored value of ``path`` when it overwrote one."""
-        previous = await self.record_all([(path, value)], by, now)
+        previous = self.record_all([(path, value)], by, now)
         return previous.get(path_key(path))
 
-    async def record_all(
+    def record_all(
         self, values: Iterable[tuple[Path, AnswerValue]], by: User | None, now: datetime
     ) -> dict[str, Any]:
         """Store several answers as one step, each as if given alone; returns the previous
         stored value of each path it overwrote with another."""
         step, previous = record(self.questionnaire, self.rows, list(values))
         assert isinstance(step.after, Questionnaire)
-        await self.save(step.after, step.write, step.delete, by, now)
+        self.save(step.after, step.write, step.delete, by, now)
         return previous
 
     @property
@@ -191,11 +191,11 @@ def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:
     return assemble(form, flatten(prefill).items())
 
 
-async def start_interview(
-    uow: UnitOfWork, household: Household, collaborator: User, now: datetime
+def start_interview(
+    uow: Work, household: Household, collaborator: User, now: datetime
 ) -> Interview:
     form = current_form()
-    return await uow.interviews.add(
+    return uow.interviews.add(
         Interview(
             household_id=household.id,
             collaborator_id=collaborator.id,

@@ -72,6 +72,32 @@ def read_table(path: Path, columns: Sequence[Column]) -> Sheet:
     return _match_header(raw_rows, columns)
 
 
+def read_tables(path: Path, columns: Sequence[Column]) -> list[tuple[str, Sheet]]:
+    """Every sheet of a workbook that has the required columns, by title (a CSV file is
+    one sheet, titled by its name); the exported workbook's other sheets are skipped.
+    Raises ImportFailed when no sheet has them, naming what the first sheet lacks."""
+    if path.suffix.lower() != ".xlsx" or not path.is_file() or too_large(path):
+        # The one-table reader says what is wrong with such a file.
+        return [(path.name, read_table(path, columns))]
+    errors = ErrorList()
+    sheets = xlsx_sheets(path)
+    if sheets is None:
+        errors.add(None, None, "imports.unreadable_xlsx", file=path.name)
+        errors.raise_if_any()
+        return []
+    found: list[tuple[str, Sheet]] = []
+    first_failure: ImportFailed | None = None
+    for title, raw in sheets:
+        rows = [(number, [_clean_xlsx(value) for value in values]) for number, values in raw]
+        try:
+            found.append((title, _match_header(rows, columns)))
+        except ImportFailed as failure:
+            first_failure = first_failure or failure
+    if not found:
+        raise first_failure or ImportFailed([RowError(None, None, "imports.empty_file")])
+    return found
+
+
 # A district's whole roster is a few MB; past these, a file is a mistake (or an attack) and is
 # refused before it is read, rather than after it has filled the memory.
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -297,4 +323,4 @@ def _at(cells: list[Cell], position: int) -> Cell:
     return cells[position] if position < len(cells) else None
 
 
-__all__ = ["Cell", "Column", "Sheet", "SourceRow", "header_key", "read_table"]
+__all__ = ["Cell", "Column", "Sheet", "SourceRow", "header_key", "read_table", "read_tables"]

@@ -419,7 +419,13 @@ def test_any_sequence_of_turns_keeps_the_dialog_sound(
                 isinstance(event, Pressed) and event.verb in core.VERBS - {core.REVIEW, core.CANCEL}
             )
             assert answering or event == Commanded("skip"), event
-            assert cursor.mode in (Mode.ASK, Mode.ROSTER_CHECK, Mode.ADD_MEMBER)
+            # /skip typed while a cancellation awaits its answer drops the cancellation
+            # and skips the question on screen (the collaborator changed their mind).
+            modes = (Mode.ASK, Mode.ROSTER_CHECK, Mode.ADD_MEMBER)
+            if event == Commanded("skip"):
+                modes += (Mode.CONFIRM_CANCEL,)
+            assert cursor.mode in modes
+            assert shell.cursor is None or shell.cursor.mode is not Mode.CONFIRM_CANCEL
         if (
             isinstance(event, Pressed)
             and event.verb in core.ANSWER_VERBS
@@ -429,3 +435,41 @@ def test_any_sequence_of_turns_keeps_the_dialog_sound(
             assert not decision.effects
         if cursor.mode in (Mode.ROSTER_CHECK, Mode.CONFIRM_CANCEL) and isinstance(event, Typed):
             assert not decision.effects
+
+
+def test_skip_typed_while_a_cancellation_awaits_drops_it_and_skips() -> None:
+    shell = Shell.new()
+    shell.press("Đúng")
+    for _, wanted in script.HOUSEHOLD_SCRIPT[:9]:
+        answer(shell, wanted)
+    step = shell.snapshot.step
+    shell.apply(core.decide(shell.cursor, Commanded("cancel"), shell.snapshot, shell.env))
+    assert shell.cursor is not None
+    assert shell.cursor.mode is Mode.CONFIRM_CANCEL
+    decision = core.decide(shell.cursor, Commanded("skip"), shell.snapshot, shell.env)
+    shell.apply(decision)
+    assert shell.snapshot.step == step + 1
+    assert shell.cursor is not None
+    assert shell.cursor.mode is Mode.ASK
+    assert not any(isinstance(effect, core.SetStatus) for effect in decision.effects)
+
+
+def test_skip_typed_on_the_review_list_shows_the_question_instead_of_skipping_it() -> None:
+    shell = Shell.new()
+    shell.press("Đúng")
+    for _, wanted in script.HOUSEHOLD_SCRIPT[:9]:
+        answer(shell, wanted)
+    step = shell.snapshot.step
+    shell.apply(core.decide(shell.cursor, Commanded("review"), shell.snapshot, shell.env))
+    assert shell.cursor is not None
+    assert shell.cursor.mode is Mode.REVIEWING
+    decision = core.decide(shell.cursor, Commanded("skip"), shell.snapshot, shell.env)
+    replies = shell.apply(decision)
+    assert shell.snapshot.step == step  # nothing recorded
+    assert not [effect for effect in decision.effects if isinstance(effect, core.Record)]
+    assert shell.cursor is not None
+    assert shell.cursor.mode is Mode.ASK
+    assert (
+        replies
+        == shell.apply(core.decide(shell.cursor, Commanded("again"), shell.snapshot, shell.env))[1:]
+    )

@@ -19,6 +19,8 @@ def test_a_collaborators_menu_has_the_interview_and_no_report() -> None:
         "cmd:interview",
         "cmd:summary",
         "cmd:export",
+        # Anyone may be a responsible officer of a person needing support (plan II.2).
+        "cmd:theodoi",
         "cmd:whoami",
         "cmd:help",
     ]

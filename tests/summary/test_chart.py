@@ -67,3 +67,20 @@ def test_no_bar_label_is_covered_or_cut(case: str) -> None:
 
 def test_the_chart_is_a_png() -> None:
     assert employment_chart(_report(CASES["even, one category"])).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("vi", ["0", "300", "600", "900", "1.200", "1.500", "1.800", "2.100", "2.400", "2.700"]),
+        ("en", ["0", "300", "600", "900", "1,200", "1,500", "1,800", "2,100", "2,400", "2,700"]),
+    ],
+)
+def test_axis_numbers_are_whole_and_written_as_the_text_writes_them(
+    locale: str, expected: list[str]
+) -> None:
+    figure = employment_figure(_report(CASES["uneven sizes"]), locale)
+    [axes] = figure.axes
+    low, high = axes.get_xlim()
+    shown = zip(axes.get_xticks(), axes.get_xticklabels(), strict=True)
+    assert [label.get_text() for value, label in shown if low <= value <= high] == expected

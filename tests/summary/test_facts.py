@@ -89,11 +89,17 @@ async def test_facts_follow_answers_recorded_in_the_chat(database: Database) -> 
         async with UnitOfWork(database.sessions) as uow:
             interview = await uow.interviews.get(interview_id)
             assert interview is not None
-            session = await InterviewSession.load(uow, interview, date(2026, 11, 30))
+            session = await uow.run(
+                lambda work: InterviewSession.load(work, interview, date(2026, 11, 30))
+            )
             for path, value in pairs:
-                await session.record(path, value, None, NOW)  # type: ignore[arg-type]
+                await uow.run(lambda _work, p=path, v=value: session.record(p, v, None, NOW))  # type: ignore[misc]
                 # record() refreshed the facts already: a second refresh has nothing to write.
-                wrote.append(await refresh_member_facts(uow, interview, flatten(session.answers)))
+                wrote.append(
+                    await uow.run(
+                        lambda work: refresh_member_facts(work, interview, flatten(session.answers))
+                    )
+                )
             await uow.commit()
         return wrote
 

@@ -1,0 +1,442 @@
+"""Async faces of :mod:`storage.repositories`, for code that runs on the event loop (the
+command line, imports, exports, deferred reads).
+
+The repositories are synchronous: a chat turn runs them in one function, on SQLite's writer
+thread or inside ``AsyncSession.run_sync`` (see :mod:`storage.uow`). Each method here runs
+the repository's own on the session's synchronous side, so there is one implementation of
+every query; ``tests/test_storage_faces.py`` keeps the two lists of methods equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.followup import FollowupRepository, SupportPerson
+from storage.meetings import MeetingRepository
+from storage.models import (
+    Area,
+    AreaYearStats,
+    AuditEntry,
+    Classification,
+    DialogState,
+    Household,
+    Interview,
+    InterviewStatus,
+    Invite,
+    Meeting,
+    MeetingInvitation,
+    Role,
+    SupportAssignment,
+    SupportContact,
+    User,
+)
+from storage.outbox import Claimed, Outbox, OutboxCounts
+from storage.repositories import (
+    AreaRepository,
+    AreaYearStatsRepository,
+    AuditRepository,
+    ClassificationRepository,
+    DialogStateRepository,
+    FactRow,
+    HouseholdRepository,
+    Inbox,
+    InterviewRepository,
+    InviteRepository,
+    MemberFactRepository,
+    Receipt,
+    Received,
+    RegistrationFailureRepository,
+    UpdateLedger,
+    UserRepository,
+)
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+class _Async(Generic[R]):
+    def __init__(self, session: AsyncSession, sync: R) -> None:
+        self.session = session
+        self.sync = sync
+        """The repository itself, bound to ``session``'s synchronous side."""
+
+    async def _run(self, call: Callable[[R], T]) -> T:
+        return await self.session.run_sync(lambda _session: call(self.sync))
+
+
+class AsyncAreaRepository(_Async[AreaRepository]):
+    async def by_code(self, code: str) -> Area | None:
+        return await self._run(lambda r: r.by_code(code))
+
+    async def by_codes(self, codes: Iterable[str]) -> dict[str, Area]:
+        return await self._run(lambda r: r.by_codes(codes))
+
+    async def all(self) -> Sequence[Area]:
+        return await self._run(lambda r: r.all())
+
+    async def subtree_ids(self, root_ids: Iterable[int]) -> set[int]:
+        return await self._run(lambda r: r.subtree_ids(root_ids))
+
+    async def path(self, area: Area) -> list[Area]:
+        return await self._run(lambda r: r.path(area))
+
+    def add(self, area: Area) -> None:
+        return self.sync.add(area)
+
+
+class AsyncUserRepository(_Async[UserRepository]):
+    async def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
+        return await self._run(lambda r: r.by_platform_id(platform, platform_user_id))
+
+    async def with_dialog_state(
+        self, platform: str, platform_user_id: str
+    ) -> tuple[User | None, DialogState | None]:
+        return await self._run(lambda r: r.with_dialog_state(platform, platform_user_id))
+
+    async def get(self, user_id: int) -> User | None:
+        return await self._run(lambda r: r.get(user_id))
+
+    async def add(self, user: User) -> User:
+        return await self._run(lambda r: r.add(user))
+
+    async def bind_chat(self, user: User, chat_id: str) -> None:
+        return await self._run(lambda r: r.bind_chat(user, chat_id))
+
+
+class AsyncInviteRepository(_Async[InviteRepository]):
+    async def by_code(self, code: str, key: bytes) -> Invite | None:
+        return await self._run(lambda r: r.by_code(code, key))
+
+    async def claim(self, invite: Invite, now: datetime) -> bool:
+        return await self._run(lambda r: r.claim(invite, now))
+
+    async def add(
+        self, code: str, key: bytes, role: Role, area: Area, expires_at: datetime
+    ) -> Invite:
+        return await self._run(lambda r: r.add(code, key, role, area, expires_at))
+
+
+class AsyncRegistrationFailureRepository(_Async[RegistrationFailureRepository]):
+    def record(self, platform: str, user_id: str, display_name: str, at: datetime) -> None:
+        return self.sync.record(platform, user_id, display_name, at)
+
+    async def count_since(self, platform: str, user_id: str, since: datetime) -> int:
+        return await self._run(lambda r: r.count_since(platform, user_id, since))
+
+    async def locked(self, since: datetime, limit: int) -> list[tuple[str, str, str, datetime]]:
+        return await self._run(lambda r: r.locked(since, limit))
+
+    async def lift(
+        self, now: datetime, platform: str | None = None, user_id: str | None = None
+    ) -> int:
+        return await self._run(lambda r: r.lift(now, platform, user_id))
+
+
+class AsyncHouseholdRepository(_Async[HouseholdRepository]):
+    async def by_code(self, code: str, year: int) -> Household | None:
+        return await self._run(lambda r: r.by_code(code, year))
+
+    async def get(self, household_id: int) -> Household | None:
+        return await self._run(lambda r: r.get(household_id))
+
+    async def with_members(self, household_id: int) -> Household | None:
+        return await self._run(lambda r: r.with_members(household_id))
+
+    async def in_areas(
+        self,
+        area_ids: Iterable[int],
+        year: int,
+        *,
+        query: str = "",
+        offset: int = 0,
+        limit: int = 8,
+    ) -> tuple[list[Household], int]:
+        return await self._run(
+            lambda r: r.in_areas(area_ids, year, query=query, offset=offset, limit=limit)
+        )
+
+    async def count(self) -> int:
+        return await self._run(lambda r: r.count())
+
+
+class AsyncInterviewRepository(_Async[InterviewRepository]):
+    async def get(self, interview_id: int) -> Interview | None:
+        return await self._run(lambda r: r.get(interview_id))
+
+    async def get_for_update(self, interview_id: int) -> Interview | None:
+        return await self._run(lambda r: r.get_for_update(interview_id))
+
+    async def open_for_household(self, household_id: int) -> Interview | None:
+        return await self._run(lambda r: r.open_for_household(household_id))
+
+    async def latest_for_household(self, household_id: int) -> Interview | None:
+        return await self._run(lambda r: r.latest_for_household(household_id))
+
+    async def add(self, interview: Interview) -> Interview:
+        return await self._run(lambda r: r.add(interview))
+
+    async def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+        return await self._run(lambda r: r.answers(interview))
+
+    async def save_answers(
+        self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
+    ) -> None:
+        return await self._run(lambda r: r.save_answers(interview, rows, by, at))
+
+    async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+        return await self._run(lambda r: r.delete_answers(interview, paths))
+
+    async def advance(
+        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> None:
+        return await self._run(lambda r: r.advance(interview, step, at, plan_state))
+
+    async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
+        return await self._run(lambda r: r.statuses(household_ids))
+
+
+class AsyncClassificationRepository(_Async[ClassificationRepository]):
+    async def current_for(self, interview: Interview) -> list[Classification]:
+        return await self._run(lambda r: r.current_for(interview))
+
+    async def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+        return await self._run(lambda r: r.replace(interview, rows))
+
+    async def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
+        return await self._run(lambda r: r.completed_interviews(area_ids))
+
+
+class AsyncAuditRepository(_Async[AuditRepository]):
+    def record(
+        self,
+        action: str,
+        *,
+        actor: User | None = None,
+        entity: str | None = None,
+        entity_id: object = None,
+        **details: Any,
+    ) -> None:
+        return self.sync.record(action, actor=actor, entity=entity, entity_id=entity_id, **details)
+
+    async def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
+        return await self._run(lambda r: r.recent(limit))
+
+
+class AsyncUpdateLedger(_Async[UpdateLedger]):
+    async def hold_sender(self, platform: str, sender: str) -> None:
+        return await self._run(lambda r: r.hold_sender(platform, sender))
+
+    async def claim(self, platform: str, update_key: str) -> bool:
+        return await self._run(lambda r: r.claim(platform, update_key))
+
+    async def prune(self, before: datetime) -> None:
+        return await self._run(lambda r: r.prune(before))
+
+
+class AsyncInbox(_Async[Inbox]):
+    async def keep(self, platform: str, updates: Sequence[Received]) -> None:
+        return await self._run(lambda r: r.keep(platform, updates))
+
+    async def unapplied(
+        self, platform: str, sender: str | None = None, before: str | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._run(lambda r: r.unapplied(platform, sender, before))
+
+    async def prune(self, before: datetime) -> None:
+        return await self._run(lambda r: r.prune(before))
+
+
+class AsyncDialogStateRepository(_Async[DialogStateRepository]):
+    def remember(self, user: User, state: DialogState | None) -> None:
+        return self.sync.remember(user, state)
+
+    async def get(self, user: User) -> DialogState | None:
+        return await self._run(lambda r: r.get(user))
+
+    async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+        return await self._run(lambda r: r.set(user, dialog, state))
+
+    async def mark_asked(self, user: User, at: datetime) -> bool:
+        return await self._run(lambda r: r.mark_asked(user, at))
+
+    async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
+        return await self._run(lambda r: r.seen(receipts, now))
+
+    async def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+        return await self._run(lambda r: r.clear(user, last))
+
+
+class AsyncAreaYearStatsRepository(_Async[AreaYearStatsRepository]):
+    async def for_years(self, years: Iterable[int]) -> list[AreaYearStats]:
+        return await self._run(lambda r: r.for_years(years))
+
+    async def for_areas(
+        self, pairs: Iterable[tuple[int, int]]
+    ) -> dict[tuple[int, int], AreaYearStats]:
+        return await self._run(lambda r: r.for_areas(pairs))
+
+    def add(self, stats: AreaYearStats) -> None:
+        return self.sync.add(stats)
+
+
+class AsyncMemberFactRepository(_Async[MemberFactRepository]):
+    async def for_interview(self, interview_id: int) -> dict[int, FactRow]:
+        return await self._run(lambda r: r.for_interview(interview_id))
+
+    async def replace(self, interview_id: int, facts: Sequence[FactRow]) -> bool:
+        return await self._run(lambda r: r.replace(interview_id, facts))
+
+    async def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
+        return await self._run(lambda r: r.replace_many(items))
+
+
+class AsyncMeetingRepository(_Async[MeetingRepository]):
+    """The face of :class:`storage.meetings.MeetingRepository` (the command line's)."""
+
+    async def add(self, meeting: Meeting, village_ids: Iterable[int]) -> Meeting:
+        return await self._run(lambda r: r.add(meeting, village_ids))
+
+    async def set_villages(self, meeting: Meeting, village_ids: Iterable[int]) -> None:
+        return await self._run(lambda r: r.set_villages(meeting, village_ids))
+
+    async def get(self, meeting_id: int, *, for_update: bool = False) -> Meeting | None:
+        return await self._run(lambda r: r.get(meeting_id, for_update=for_update))
+
+    async def villages(self, meeting_id: int) -> list[Area]:
+        return await self._run(lambda r: r.villages(meeting_id))
+
+    async def in_areas(
+        self, area_ids: Iterable[int] | None, *, since: datetime | None = None
+    ) -> list[Meeting]:
+        return await self._run(lambda r: r.in_areas(area_ids, since=since))
+
+    async def open_since(self, since: datetime) -> list[Meeting]:
+        return await self._run(lambda r: r.open_since(since))
+
+    async def invitations(self, meeting_id: int) -> list[MeetingInvitation]:
+        return await self._run(lambda r: r.invitations(meeting_id))
+
+    async def invitation(self, invitation_id: int) -> MeetingInvitation | None:
+        return await self._run(lambda r: r.invitation(invitation_id))
+
+    def add_invitation(self, invitation: MeetingInvitation) -> None:
+        return self.sync.add_invitation(invitation)
+
+    async def remove_invitations(self, invitation_ids: Sequence[int]) -> None:
+        return await self._run(lambda r: r.remove_invitations(invitation_ids))
+
+    async def candidates(
+        self, year: int, village_ids: Iterable[int], categories: Iterable[str]
+    ) -> list[Household]:
+        return await self._run(lambda r: r.candidates(year, village_ids, categories))
+
+    async def household_groups(self, household_ids: Iterable[int]) -> dict[int, set[str]]:
+        return await self._run(lambda r: r.household_groups(household_ids))
+
+    async def collaborators(self, village_ids: Iterable[int]) -> dict[int, list[int]]:
+        return await self._run(lambda r: r.collaborators(village_ids))
+
+    async def users(self, user_ids: Iterable[int]) -> dict[int, User]:
+        return await self._run(lambda r: r.users(user_ids))
+
+    async def for_household(self, household_id: int) -> list[tuple[Meeting, MeetingInvitation]]:
+        return await self._run(lambda r: r.for_household(household_id))
+
+
+class AsyncFollowupRepository(_Async[FollowupRepository]):
+    async def people(
+        self,
+        area_ids: Iterable[int],
+        year: int,
+        groups: Iterable[str],
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[SupportPerson], int]:
+        return await self._run(
+            lambda r: r.people(area_ids, year, groups, offset=offset, limit=limit)
+        )
+
+    async def person(
+        self, household_id: int, member_index: int, groups: Iterable[str]
+    ) -> SupportPerson | None:
+        return await self._run(lambda r: r.person(household_id, member_index, groups))
+
+    async def officers(self, area_ids: Iterable[int]) -> list[User]:
+        return await self._run(lambda r: r.officers(area_ids))
+
+    async def current(self, household_id: int, member_index: int) -> SupportAssignment | None:
+        return await self._run(lambda r: r.current(household_id, member_index))
+
+    async def assign(self, assignment: SupportAssignment, now: datetime) -> SupportAssignment:
+        return await self._run(lambda r: r.assign(assignment, now))
+
+    async def get(self, assignment_id: int) -> SupportAssignment | None:
+        return await self._run(lambda r: r.get(assignment_id))
+
+    async def of_officer(self, user_id: int) -> list[SupportAssignment]:
+        return await self._run(lambda r: r.of_officer(user_id))
+
+    async def current_for(self, household_ids: Iterable[int]) -> list[SupportAssignment]:
+        return await self._run(lambda r: r.current_for(household_ids))
+
+    async def current_in_year(self, year: int, groups: Iterable[str]) -> list[SupportAssignment]:
+        return await self._run(lambda r: r.current_in_year(year, groups))
+
+    async def record(self, contact: SupportContact) -> SupportContact:
+        return await self._run(lambda r: r.record(contact))
+
+    async def contacts(self, assignment_ids: Iterable[int]) -> list[SupportContact]:
+        return await self._run(lambda r: r.contacts(assignment_ids))
+
+    async def last_contacts(self, assignment_ids: Iterable[int]) -> dict[int, date]:
+        return await self._run(lambda r: r.last_contacts(assignment_ids))
+
+
+class AsyncOutbox(_Async[Outbox]):
+    """The face of :class:`storage.outbox.Outbox` (the command line's, the sender's reads)."""
+
+    async def enqueue(
+        self,
+        user_id: int,
+        message: dict[str, Any],
+        dedupe_key: str,
+        not_before: datetime,
+        now: datetime,
+    ) -> bool:
+        return await self._run(lambda r: r.enqueue(user_id, message, dedupe_key, not_before, now))
+
+    async def claim(
+        self, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Claimed]:
+        return await self._run(lambda r: r.claim(worker, now, lease, limit))
+
+    async def next_due(self) -> datetime | None:
+        return await self._run(lambda r: r.next_due())
+
+    async def sent(self, message_id: int, at: datetime) -> None:
+        return await self._run(lambda r: r.sent(message_id, at))
+
+    async def again(
+        self, message_ids: Iterable[int], not_before: datetime, *, counted: bool = True
+    ) -> None:
+        return await self._run(lambda r: r.again(message_ids, not_before, counted=counted))
+
+    async def release(self, message_ids: Iterable[int]) -> None:
+        return await self._run(lambda r: r.release(message_ids))
+
+    async def failed(self, message_id: int, at: datetime, reason: str) -> None:
+        return await self._run(lambda r: r.failed(message_id, at, reason))
+
+    async def block(self, user_id: int, at: datetime) -> bool:
+        return await self._run(lambda r: r.block(user_id, at))
+
+    async def supervisors_of(self, user_id: int) -> list[User]:
+        return await self._run(lambda r: r.supervisors_of(user_id))
+
+    async def counts(self) -> OutboxCounts:
+        return await self._run(lambda r: r.counts())

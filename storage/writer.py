@@ -1,0 +1,171 @@
+"""SQLite's one writer: a thread that owns a synchronous connection (datasette's write
+thread).
+
+A chat turn is one synchronous function over a :class:`~storage.uow.Work`: its reads and
+writes cross to this thread once, where they run back to back on a connection nobody else
+uses, instead of crossing to a driver's thread for each statement. Turns that arrive while
+one batch is being applied make the next batch: one transaction, each turn in a savepoint of
+its own (one that raises is undone alone), one COMMIT (one fsync) for all. No caller learns
+its outcome before that COMMIT succeeded, and if it fails, every caller of the batch gets
+the error: nothing is promised before it is durable. Long reads and the wait for another
+process's write lock happen here, never on the event loop.
+
+The transaction begins with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe for
+pysqlite: the driver's own transaction handling off, the BEGIN issued on the ``begin``
+event), so the write lock is taken before anything is read and a read never has to be
+redone as a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
+
+from storage.uow import Work
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[Work], Any]
+
+
+class TransactionLost(Exception):
+    """SQLite ended the transaction by itself (disk full, I/O error): nothing of the batch
+    can be committed any more."""
+
+
+@dataclass(slots=True)
+class _Failed:
+    error: Exception
+
+
+def sync_engine(url: str, pragmas: Callable[[Any, Any], None]) -> Engine:
+    """A synchronous engine on the SQLite file of the aiosqlite ``url``, for one thread."""
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    # One connection, used by the writer thread alone.
+    engine = create_sync_engine(
+        sync_url,
+        poolclass=StaticPool,
+        connect_args={"check_same_thread": False},
+        hide_parameters=True,
+    )
+
+    @event.listens_for(engine, "connect")
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        pragmas(dbapi_connection, record)
+        # The driver begins nothing by itself: "begin" below does, IMMEDIATE.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Writer:
+    def __init__(self, engine: Engine, limit: int) -> None:
+        self.engine = engine
+        self._limit = limit
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._waiting: deque[tuple[Job, asyncio.Future[Any]]] = deque()
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def run(self, job: Callable[[Work], T]) -> T:
+        """What ``job`` returns once the transaction it ran in has committed; if it raises,
+        nothing of it is stored and the caller gets its error. A caller that goes away
+        before its job began leaves it out; once begun, the job is applied all the same,
+        like a transaction whose reply is lost on the way."""
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._waiting.append((job, done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await done
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                count = min(self._limit, len(self._waiting))
+                batch = [self._waiting.popleft() for _ in range(count)]
+                live = [(job, done) for job, done in batch if not done.cancelled()]
+                if not live:
+                    continue
+                try:
+                    outcomes = await loop.run_in_executor(
+                        self._thread, self._apply, [job for job, _ in live]
+                    )
+                except Exception as error:
+                    # Nothing of the batch is stored: every caller is told.
+                    for _, done in live:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for (_, done), outcome in zip(live, outcomes, strict=True):
+                    if done.done():
+                        continue
+                    if isinstance(outcome, _Failed):
+                        done.set_exception(outcome.error)
+                    else:
+                        done.set_result(outcome)
+        finally:
+            # Stopped (the loop is closing): nobody may wait for a write that never comes.
+            while self._waiting:
+                self._waiting.popleft()[1].cancel()
+
+    def _apply(self, jobs: list[Job]) -> list[Any]:
+        """On the writer thread: the jobs in one transaction, committed."""
+        outcomes: list[Any] = []
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            # BEGIN IMMEDIATE now: the write lock is this batch's before any job runs.
+            session.connection()
+            work = Work(session)
+            alone = len(jobs) == 1
+            for job in jobs:
+                if alone:
+                    # The only job: if it raises, the whole transaction is undone.
+                    outcomes.append(job(work))
+                    session.flush()
+                    continue
+                savepoint = session.begin_nested()
+                try:
+                    outcomes.append(job(work))
+                    savepoint.commit()
+                except Exception as error:
+                    try:
+                        savepoint.rollback()
+                    except Exception as lost:
+                        raise TransactionLost() from lost
+                    self._check(session)
+                    outcomes.append(_Failed(error))
+                finally:
+                    # Each job starts with nothing loaded, as in a transaction of its own,
+                    # and what one handed out is never expired by a later one's undoing.
+                    session.expunge_all()
+                    work = Work(session)
+                self._check(session)
+        return outcomes
+
+    @staticmethod
+    def _check(session: Session) -> None:
+        # SQLite rolls a whole transaction back by itself on some errors (disk full, I/O);
+        # the next savepoint would then begin a transaction of its own, and the COMMIT
+        # would store that one alone.
+        raw = session.connection().connection.driver_connection
+        if not getattr(raw, "in_transaction", True):
+            raise TransactionLost()
+
+    def close(self) -> None:
+        self._thread.submit(self.engine.dispose).result()
+        self._thread.shutdown()
