@@ -49,6 +49,7 @@ from bot.messages import (
     Text,
 )
 from bot.outbox import OutboxSender
+from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from locales.catalog import DEFAULT_LOCALE, translate
@@ -347,6 +348,8 @@ class TelegramChannel:
         self.runtime = runtime
         # The outbox sender, told of every reply: they share Telegram's limits.
         self.outbox: OutboxSender | None = None
+        # The reminders' sweeps, once a minute, writing to the outbox.
+        self.reminders: ReminderScheduler | None = None
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -648,6 +651,16 @@ def start_outbox(
     return sender
 
 
+def start_reminders(
+    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
+) -> ReminderScheduler:
+    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
+    write as the turns do, and wake ``sender`` for what they enqueue."""
+    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
+    tasks.add(asyncio.create_task(reminders.run()))
+    return reminders
+
+
 def build_application(
     settings: Settings, runtime: Runtime | None = None, *, webhook: bool = False
 ) -> Application:
@@ -668,6 +681,7 @@ def build_application(
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
         channel.outbox = start_outbox(channel.runtime, application, sending)
+        channel.reminders = start_reminders(channel.runtime, channel.outbox, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -686,6 +700,8 @@ def build_application(
     async def stop_outbox(application: Application) -> None:
         # Before the bot's HTTP client closes (PTB's polling closes it before post_shutdown):
         # a message being pushed finishes and is recorded.
+        if channel.reminders is not None:
+            channel.reminders.stop()
         if channel.outbox is not None:
             channel.outbox.stop()
             await asyncio.gather(*sending, return_exceptions=True)
