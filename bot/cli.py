@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import getpass
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the Telegram bot (long polling or webhook)")
+    run = commands.add_parser("run", help="run the chat bot (long polling or webhook)")
+    run.add_argument(
+        "--channel",
+        choices=("telegram", "zalo-bot"),
+        default="telegram",
+        help="the platform: telegram (default) or zalo-bot (Zalo Bot Platform)",
+    )
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
     run.add_argument(
         "--listen",
@@ -522,6 +529,8 @@ def make_backup(settings: Settings, output: Path | None) -> int:
 
 
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    if getattr(args, "channel", "telegram") == "zalo-bot":
+        return run_zalo_bot(settings, args)
     # Imported here to keep python-telegram-bot (and httpx) out of the start-up of the
     # commands that don't talk to Telegram.
     from telegram.error import InvalidToken, NetworkError
@@ -594,6 +603,61 @@ def _run_webhook(
             secret=secret,
             url=args.webhook_url,
             max_connections=args.max_connections,
+        )
+    )
+    return 0
+
+
+def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
+    """``rasoat run --channel zalo-bot``: getUpdates, or with ``--webhook`` (recommended:
+    polling loses an update fetched by a process that dies before storing it)."""
+    # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
+    from bot.channels.webhook import listening_socket
+    from bot.channels.zalo_bot import run_polling
+    from bot.channels.zalo_webhook import serve_zalo_webhook
+
+    settings.require_zalo_bot_token()
+    secret = args.secret or (
+        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    )
+    if args.webhook and not (secret and 8 <= len(secret) <= 256):
+        raise SettingsError(
+            "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET (8 to 256 "
+            "characters), so that only Zalo can post updates to the webhook"
+        )
+    if args.webhook and not args.webhook_url:
+        raise SettingsError(
+            "--webhook-url is not set: give the public HTTPS address Zalo should post "
+            "updates to (your reverse proxy's, e.g. https://bot.example.vn/zalo)"
+        )
+
+    async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+        await run(stop)
+
+    if not args.webhook:
+        asyncio.run(until_signal(lambda stop: run_polling(settings, stop)))
+        return 0
+    assert secret is not None and args.webhook_url
+    try:
+        sock = listening_socket(args.listen, args.port)
+    except OSError as error:
+        address = f"{args.listen}:{args.port}"
+        detail = error.strerror or type(error).__name__
+        print(
+            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
+            file=sys.stderr,
+        )
+        return 1
+    url = args.webhook_url
+    asyncio.run(
+        until_signal(
+            lambda stop: serve_zalo_webhook(
+                settings, sock, path=args.path, secret=secret, url=url, stop=stop
+            )
         )
     )
     return 0

@@ -156,6 +156,25 @@ class Conversation:
         async with UnitOfWork(self.sessions) as uow:
             return await uow.inbox.unapplied(platform, sender, before)
 
+    async def shown_list(self, platform: str, user_id: str) -> tuple[dict[str, str], bool] | None:
+        """The numbered list last shown to a person where there are no buttons: the choice
+        data by the key typed to pick it, and whether it takes several answers typed
+        together ("1,3"); None if none was stored."""
+        async with UnitOfWork(self.sessions) as uow:
+            row = await uow.shown_lists.get(platform, user_id)
+            return None if row is None else (dict(row.keys), row.several)
+
+    async def show_list(
+        self, platform: str, user_id: str, keys: dict[str, str], several: bool
+    ) -> None:
+        """Store the list about to be shown (no keys: a message without one), so that a
+        key typed after a restart, or received by another worker, picks what was seen."""
+
+        def store(work: Work) -> None:
+            work.shown_lists.show(platform, user_id, keys, several, self.clock())
+
+        await _reconnecting(lambda: self.write(store))
+
     async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
         """Every reply to ``incoming`` reached its person, the last numbered
         ``last_message`` in the chat where the platform numbers messages: typed text may be

@@ -20,7 +20,12 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 def secrets_of(settings: Settings) -> list[str]:
     return [
         value.get_secret_value()
-        for value in (settings.telegram_bot_token, settings.webhook_secret, settings.secret_key)
+        for value in (
+            settings.telegram_bot_token,
+            settings.zalo_bot_token,
+            settings.webhook_secret,
+            settings.secret_key,
+        )
         if value is not None and value.get_secret_value()
     ]
 

@@ -82,6 +82,9 @@ class Choice:
     # show numbered lists label these with letters (see list_keys), so a typed number is
     # always an answer or the choice with that number, never one of these.
     action: bool = False
+    # The action that ends picking several answers one toggle at a time ("Xong"): where the
+    # answers are typed in one message instead ("1,3", on Zalo) it is not offered.
+    finish: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,11 @@ class Choices:
     # How to pick from the list where it is shown as numbered (and lettered) lines: said
     # only there, since buttons need no explanation.
     list_hint: str = ""
+    # The choices are toggles of a question of several answers, which platforms without
+    # buttons take typed in one message ("1,3"); ``pick_line``, the text's line telling
+    # how to pick them with buttons, is left out there.
+    several: bool = False
+    pick_line: str = ""
 
 
 LETTERS = "abcdefghijklmnopqrstuvwxyz"

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field(default="https://api.telegram.org", alias="TELEGRAM_API_URL")
     telegram_bot_username: str | None = Field(default=None, alias="TELEGRAM_BOT_USERNAME")
+    # Zalo Bot Platform (bot.channels.zalo_bot): the bot's token and the API's base URL.
+    zalo_bot_token: SecretStr | None = Field(default=None, alias="ZALO_BOT_TOKEN")
+    zalo_bot_api_url: str = Field(
+        default="https://bot-api.zaloplatforms.com", alias="ZALO_BOT_API_URL"
+    )
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     database_schema: str | None = Field(default=None, alias="DATABASE_SCHEMA")
     locale: str = Field(default="vi", alias="RASOAT_LOCALE")
@@ -112,7 +117,7 @@ class Settings(BaseSettings):
     def offsets(self) -> tuple[Offset, ...]:
         return parse_offsets(self.reminder_offsets)
 
-    @field_validator("telegram_api_url")
+    @field_validator("telegram_api_url", "zalo_bot_api_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -173,6 +178,14 @@ class Settings(BaseSettings):
                 "environment or in .env (TELEGRAM_BOT_TOKEN=123456:ABC...)"
             )
         return self.telegram_bot_token.get_secret_value()
+
+    def require_zalo_bot_token(self) -> str:
+        if self.zalo_bot_token is None or not self.zalo_bot_token.get_secret_value():
+            raise SettingsError(
+                "ZALO_BOT_TOKEN is not set: put the token Zalo Bot Creator gave you in the "
+                "environment or in .env (ZALO_BOT_TOKEN=12345689:abc-xyz)"
+            )
+        return self.zalo_bot_token.get_secret_value()
 
 
 def load_settings(**overrides: object) -> Settings:

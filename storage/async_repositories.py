@@ -30,6 +30,7 @@ from storage.models import (
     Meeting,
     MeetingInvitation,
     Role,
+    ShownList,
     SupportAssignment,
     SupportContact,
     User,
@@ -50,6 +51,7 @@ from storage.repositories import (
     Receipt,
     Received,
     RegistrationFailureRepository,
+    ShownLists,
     UpdateLedger,
     UserRepository,
 )
@@ -248,6 +250,21 @@ class AsyncInbox(_Async[Inbox]):
 
     async def prune(self, before: datetime) -> None:
         return await self._run(lambda r: r.prune(before))
+
+
+class AsyncShownLists(_Async[ShownLists]):
+    async def get(self, platform: str, platform_user_id: str) -> ShownList | None:
+        return await self._run(lambda r: r.get(platform, platform_user_id))
+
+    async def show(
+        self,
+        platform: str,
+        platform_user_id: str,
+        keys: dict[str, str],
+        several: bool,
+        now: datetime,
+    ) -> None:
+        return await self._run(lambda r: r.show(platform, platform_user_id, keys, several, now))
 
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Enum,
@@ -263,6 +264,22 @@ class DialogState(Base):
     seen_message: Mapped[int | None] = mapped_column(BigInteger)
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ShownList(Base):
+    """The numbered list last shown to a person on a platform without buttons (Zalo Bot):
+    the data of the choice each key picks. Stored before the list is sent, so a key typed
+    after a restart, or received by another worker, picks what the person saw."""
+
+    __tablename__ = "shown_lists"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # {"1": "a:3:7:0", "a": "k:3:7"}; empty once a message without a list was sent.
+    keys: Mapped[dict[str, str]] = mapped_column(JSON)
+    # A question of several answers: numbers are typed together ("1,3") as text.
+    several: Mapped[bool] = mapped_column(Boolean)
+    shown_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class InterviewStatus(enum.StrEnum):

@@ -32,6 +32,7 @@ from storage.models import (
     ProcessedUpdate,
     RegistrationFailure,
     Role,
+    ShownList,
     User,
     utcnow,
 )
@@ -551,6 +552,32 @@ class Received(NamedTuple):
     key: str
     sender: str | None
     payload: dict[str, Any]
+
+
+class ShownLists(_Repository):
+    """The numbered list last shown to each person where there are no buttons (see
+    :class:`storage.models.ShownList`)."""
+
+    def get(self, platform: str, platform_user_id: str) -> ShownList | None:
+        return self.session.get(ShownList, (platform, platform_user_id))
+
+    def show(
+        self,
+        platform: str,
+        platform_user_id: str,
+        keys: dict[str, str],
+        several: bool,
+        now: datetime,
+    ) -> None:
+        dialect_insert = (
+            postgresql.insert if _dialect(self.session) == "postgresql" else sqlite.insert
+        )
+        values = {"keys": keys, "several": several, "shown_at": now}
+        self.session.execute(
+            dialect_insert(cast(Table, ShownList.__table__))
+            .values(platform=platform, platform_user_id=platform_user_id, **values)
+            .on_conflict_do_update(index_elements=["platform", "platform_user_id"], set_=values)
+        )
 
 
 class Inbox(_Repository):

@@ -31,6 +31,7 @@ from storage.async_repositories import (
     AsyncMeetingRepository,
     AsyncOutbox,
     AsyncRegistrationFailureRepository,
+    AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
 )
@@ -47,6 +48,7 @@ from storage.repositories import (
     InterviewRepository,
     InviteRepository,
     RegistrationFailureRepository,
+    ShownLists,
     UpdateLedger,
     UserRepository,
 )
@@ -71,6 +73,7 @@ class Work:
         self.updates = UpdateLedger(session)
         self.inbox = Inbox(session)
         self.dialogs = DialogStateRepository(session)
+        self.shown_lists = ShownLists(session)
         self.meetings = MeetingRepository(session)
         self.followup = FollowupRepository(session)
         self.outbox = Outbox(session)
@@ -102,6 +105,7 @@ class UnitOfWork:
         self.updates = AsyncUpdateLedger(self.session, work.updates)
         self.inbox = AsyncInbox(self.session, work.inbox)
         self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
+        self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
         self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         self.outbox = AsyncOutbox(self.session, work.outbox)

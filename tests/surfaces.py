@@ -14,11 +14,13 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.channels.terminal import TerminalChannel
+from bot.channels.zalo_bot import ZaloBotChannel
 from bot.conversation import Conversation
 from bot.messages import Choices, Notice, Outgoing, Text
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from tests.fakes.telegram import FakeTelegram
+from tests.fakes.zalo_bot import FakeZaloBot
 
 
 def texts(replies: list[Outgoing]) -> list[str]:
@@ -228,3 +230,75 @@ class ConversationSurface:
 
     def buttons(self) -> list[tuple[str, str]]:
         return list(self.last_buttons)
+
+
+class ZaloSurface:
+    """A Zalo user typing to the real Zalo Bot channel through the fake Bot Platform.
+
+    Zalo has no buttons: ``press`` types the key the numbered list shows for the choice;
+    toggles of several answers are remembered and typed together in one message ("1,3")
+    when "done" is pressed, as a person answers there.
+    """
+
+    def __init__(self, fake: FakeZaloBot, channel: ZaloBotChannel, user_id: str) -> None:
+        self.fake = fake
+        self.user_id = user_id
+        self.seen = len(fake.messages_to(user_id))
+        self.applied: dict[str, asyncio.Event] = {}
+        self.picks: list[str] = []
+        self.last: list[str] = []
+        # Everything typed, in order.
+        self.typed: list[str] = []
+        self.attach(channel)
+
+    def attach(self, channel: ZaloBotChannel) -> None:
+        self.channel = channel
+
+        def observe(raw: dict[str, Any]) -> None:
+            key = raw["message"]["message_id"]
+            self.applied.setdefault(key, asyncio.Event()).set()
+
+        channel.observers.append(observe)
+
+    async def send_event(self, event: dict[str, Any]) -> list[str]:
+        key = event["message"]["message_id"]
+        await self.fake.send(event)
+        await asyncio.wait_for(self.applied.setdefault(key, asyncio.Event()).wait(), 15)
+        messages = self.fake.messages_to(self.user_id)
+        new, self.seen = messages[self.seen :], len(messages)
+        if new:
+            self.last = new
+        return new
+
+    async def type(self, text: str) -> list[str]:
+        self.picks = []
+        self.typed.append(text)
+        return await self.send_event(self.fake.event(self.user_id, text))
+
+    async def press(self, data: str) -> list[str]:
+        shown = self.channel.lists[self.user_id]
+        if shown.several and data == "d":
+            return await self.type(",".join(self.picks))
+        key = self.key_for(data)
+        if shown.several and key.isdigit():
+            self.picks.append(key)
+            return []
+        return await self.type(key)
+
+    def key_for(self, data: str) -> str:
+        [key] = [k for k, shown in self.channel.lists[self.user_id].keys.items() if shown == data]
+        return key
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """The lines of the last numbered list the bot sent, with the data of their keys."""
+        shown = self.channel.lists.get(self.user_id)
+        if shown is None:
+            return []
+        labels = {}
+        for message in self.last:
+            for line in message.split("\n"):
+                key, dot, label = line.partition(". ")
+                if dot and key in shown.keys:
+                    labels[key] = label
+        found = [(labels[key], data) for key, data in shown.keys.items() if key in labels]
+        return found + ([("Xong", "d")] if shown.several else [])

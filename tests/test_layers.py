@@ -237,6 +237,7 @@ PURE_MODULES = (
     "bot.decisions.pacing",
     "bot.decisions.outbox",
     "bot.push",
+    "bot.channels.zalo_text",
     "bot.decisions.meetings",
     "bot.decisions.followup",
 )

@@ -51,6 +51,7 @@ from bot.messages import (
 from bot.outbox import OutboxSender
 from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
+from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import DEFAULT_LOCALE, translate
 from storage.leader import PostgresLeader
@@ -172,15 +173,17 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
     A collaborator's answers must apply in the order sent (the dialog state is per user),
     but there is no reason for one village's collaborator to wait for another's database
     commit and reply round trips. PTB starts one task per update in arrival order, and
-    ``asyncio.Lock`` wakes its waiters first come, first served, so each user's updates
-    keep Telegram's order.
+    ``bot.serial.PerSender`` (what every channel uses) keeps each user's in that order.
     """
 
     def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
         super().__init__(max_concurrent_updates)
-        # key -> (lock, updates holding or waiting for it); dropped when unused, so the
-        # table holds only people with an update in flight.
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self.senders = PerSender()
+
+    @property
+    def _locks(self) -> dict[Any, tuple[asyncio.Lock, int]]:
+        """The people with an update in flight (their turns), for tests."""
+        return self.senders.locks
 
     @staticmethod
     def _key(update: object) -> int | None:
@@ -191,21 +194,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         return update.effective_chat.id if update.effective_chat is not None else None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = self._key(update)
-        if key is None:
+        async with self.senders.turn(self._key(update)):
             await coroutine
-            return
-        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                await coroutine
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
     async def initialize(self) -> None:
         pass

@@ -88,6 +88,7 @@ def render_question(
         lines.append(translate("interview.current_value", locale, value=shown))
     suggestion = question.default if current is None else current
     buttons: list[Button] = []
+    pick_line = ""
     if kind is FieldType.SELECT_ONE:
         # The suggested (roster) or current choice is marked on its own button, so each
         # choice is offered once.
@@ -101,7 +102,8 @@ def render_question(
             for i, c in enumerate(question.choices)
         ]
     elif kind is FieldType.SELECT_MULTIPLE:
-        lines.append(translate("interview.pick_many", locale))
+        pick_line = translate("interview.pick_many", locale)
+        lines.append(pick_line)
         buttons += [
             Button(
                 c.label.get(locale),
@@ -115,6 +117,7 @@ def render_question(
                 translate("interview.done_button", locale),
                 callback(DONE, interview_id, step),
                 action=True,
+                finish=True,
             )
         )
     elif kind is FieldType.ACKNOWLEDGE:
@@ -147,5 +150,15 @@ def render_question(
     if any(b.action for b in buttons):
         hint_key = "interview.list_hint_typed" if typed else "interview.list_hint_choices"
         list_hint = translate(hint_key, locale)
-    out.append(Choices(text, tuple(buttons), columns=columns, list_hint=list_hint))
+    several = kind is FieldType.SELECT_MULTIPLE
+    out.append(
+        Choices(
+            text,
+            tuple(buttons),
+            columns=columns,
+            list_hint=list_hint,
+            several=several,
+            pick_line=pick_line if several else "",
+        )
+    )
     return out

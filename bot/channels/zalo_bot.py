@@ -1,0 +1,439 @@
+"""Zalo Bot Platform channel over httpx: one update in, replies out as numbered text.
+
+``{base}/bot{token}/{method}``; answers are ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error_code": ..., "description": ...}`` (see README, "Zalo Bot").
+
+What Zalo's API does not give, and how the channel makes up for it:
+
+- getUpdates returns one update (an object, not a list), HTTP 408 when nothing came, and
+  has no offset: an update fetched is gone from Zalo. Each is stored (``keep``) before
+  anything else is done with it, and the next start applies what was stored and not
+  applied. One fetched by a process that dies before storing it is lost: the webhook, which
+  is answered 200 only once the update is stored, is the production mode.
+- No update ids: an update's key is its event name and message id, which the conversation
+  claims in the turn's transaction, so a duplicated event is applied once.
+- No buttons: choices are numbered lists (``bot.channels.zalo_text``); a typed key becomes
+  the choice it names. No files: a document is replaced by a line saying it is on Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from bot.channels.zalo_text import NumberedList, numbered, split_message
+from bot.conversation import must_be_seen
+from bot.delivery import SendFailed, deliver
+from bot.messages import (
+    Choices,
+    CommandMenu,
+    Document,
+    Incoming,
+    Kind,
+    Notice,
+    Outgoing,
+    Text,
+)
+from bot.runtime import Runtime, open_runtime
+from bot.serial import PerSender
+from bot.settings import Settings
+from locales.catalog import translate
+from storage.repositories import Received
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "zalo-bot"
+TEXT_EVENT = "message.text.received"
+# How long Zalo holds a getUpdates open (its default), and how much longer the HTTP request
+# waits: a request that gave up before Zalo answered could lose the update Zalo sends then.
+POLL_SECONDS = 30
+HTTP_MARGIN_SECONDS = 15
+# Any other call.
+HTTP_SECONDS = 20.0
+# Zalo's 429 says nothing of how long to wait: these waits, then the reply is logged as
+# lost (the answer behind it is stored) and the person is told how to get it again.
+RATE_LIMIT_WAITS = (1.0, 2.0, 4.0)
+# After a failed poll (network, Zalo down), waits growing up to the last.
+POLL_RETRY_WAITS = (1.0, 2.0, 5.0, 10.0, 30.0)
+# Senders whose last list's keys are remembered (see ZaloBotChannel.lists).
+LISTS_REMEMBERED = 10_000
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class ZaloBotError(Exception):
+    """A call Zalo answered with an error; never carries a message's text."""
+
+    def __init__(self, method: str, status: int, description: str) -> None:
+        super().__init__(f"{method}: HTTP {status}: {description}")
+        self.method = method
+        self.status = status
+        self.description = description
+
+
+class ZaloBotApi:
+    """The Bot Platform's methods this channel calls, over one httpx client."""
+
+    def __init__(
+        self, base_url: str, token: str, client: httpx.AsyncClient, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        self.base = f"{base_url.rstrip('/')}/bot{token}"
+        self.client = client
+        self.sleep = sleep
+
+    async def call(
+        self, method: str, payload: dict[str, Any], http_seconds: float | None = None
+    ) -> Any:
+        response = await self.client.post(
+            f"{self.base}/{method}",
+            json=payload,
+            timeout=httpx.USE_CLIENT_DEFAULT if http_seconds is None else http_seconds,
+        )
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code == HTTPStatus.OK and isinstance(body, dict) and body.get("ok"):
+            return body.get("result")
+        description = body.get("description", "") if isinstance(body, dict) else ""
+        raise ZaloBotError(method, response.status_code, str(description)[:200])
+
+    async def get_update(self, seconds: int = POLL_SECONDS) -> dict[str, Any] | None:
+        """The next update, or None when none came within ``seconds`` (HTTP 408)."""
+        try:
+            result = await self.call(
+                "getUpdates", {"timeout": seconds}, http_seconds=seconds + HTTP_MARGIN_SECONDS
+            )
+        except ZaloBotError as error:
+            if error.status == HTTPStatus.REQUEST_TIMEOUT:
+                return None
+            raise
+        return result if isinstance(result, dict) else None
+
+    async def send_message(self, chat_id: str, text: str) -> Any:
+        """sendMessage, sent again after a bounded wait while Zalo answers 429."""
+        for wait in (*RATE_LIMIT_WAITS, None):
+            try:
+                return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
+            except ZaloBotError as error:
+                if error.status != HTTPStatus.TOO_MANY_REQUESTS or wait is None:
+                    raise
+                log.info("Zalo rate limit: sending again in %.0f s", wait)
+                await self.sleep(wait)
+        raise AssertionError("unreachable")
+
+
+def unwrapped(body: Any) -> dict[str, Any] | None:
+    """The update in a webhook body or a getUpdates result: Zalo's documentation shows it
+    wrapped (``{"ok": true, "result": {...}}``), deployments receive it flat."""
+    if isinstance(body, dict) and "event_name" not in body and isinstance(body.get("result"), dict):
+        body = body["result"]
+    if isinstance(body, dict) and isinstance(body.get("event_name"), str):
+        return body
+    return None
+
+
+def update_key(raw: dict[str, Any]) -> str | None:
+    """What makes an update unique: its event and its message's id (Zalo has no update id)."""
+    message = raw.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("message_id"), str):
+        return None
+    return f"{raw['event_name']}:{message['message_id']}"[:128]
+
+
+def sender_of(raw: dict[str, Any]) -> str | None:
+    message = raw.get("message")
+    sender = message.get("from") if isinstance(message, dict) else None
+    if isinstance(sender, dict) and isinstance(sender.get("id"), str):
+        return str(sender["id"])
+    return None
+
+
+def to_incoming(raw: dict[str, Any]) -> Incoming | None:
+    """The platform-neutral form of an update, or None for one the bot ignores (follows,
+    other bots, a shape it does not know)."""
+    message = raw.get("message")
+    key = update_key(raw)
+    if not isinstance(message, dict) or key is None:
+        return None
+    sender: dict[str, Any] = message.get("from") or {}
+    chat: dict[str, Any] = message.get("chat") or {}
+    if not isinstance(sender, dict) or not isinstance(chat, dict):
+        return None
+    user_id = sender.get("id")
+    if not isinstance(user_id, str) or sender.get("is_bot"):
+        return None
+    stamp = message.get("date")
+    base = Incoming(
+        platform=PLATFORM,
+        user_id=user_id,
+        chat_id=str(chat.get("id") or user_id),
+        display_name=str(sender.get("display_name") or ""),
+        kind=Kind.TEXT,
+        update_key=key,
+        private=chat.get("chat_type", "PRIVATE") == "PRIVATE",
+        # Zalo stamps messages in milliseconds.
+        sent_at=datetime.fromtimestamp(stamp / 1000, UTC) if isinstance(stamp, int) else None,
+    )
+    event = str(raw["event_name"])
+    if event == TEXT_EVENT and isinstance(message.get("text"), str):
+        kind, command, args = Incoming.parse_text(message["text"])
+        return replace(base, kind=kind, text=message["text"], command=command, args=args)
+    # "message.image.received" -> "image"; stickers, voice and the unknown alike.
+    content = event.split(".")[1] if event.count(".") == 2 else "other"
+    return replace(base, kind=Kind.UNSUPPORTED, content_type=content)
+
+
+class ZaloBotChannel:
+    """Stores, applies and answers Zalo updates; one sender's in order, others at once."""
+
+    def __init__(self, runtime: Runtime, api: ZaloBotApi) -> None:
+        self.runtime = runtime
+        self.api = api
+        self.senders = PerSender()
+        # The last list shown to each sender (what typing each key picks), as stored in the
+        # database (see remember_list), the oldest forgotten first.
+        self.lists: dict[str, NumberedList] = {}
+        # Called with each update once it is applied (tests wait on it).
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def keep(self, raw: dict[str, Any]) -> str | None:
+        """Store an update as received; its key, or None for one that has none (ignored)."""
+        key = update_key(raw)
+        if key is None:
+            log.warning("a Zalo update without a message id was skipped")
+            return None
+        await self.runtime.conversation.keep(PLATFORM, [Received(key, sender_of(raw), raw)])
+        return key
+
+    async def replay(self) -> int:
+        """Apply the updates stored but not applied before the last stop; how many."""
+        pending = await self.runtime.conversation.unapplied(PLATFORM)
+        for raw in pending:
+            await self.apply(raw)
+        if pending:
+            log.info("%d Zalo update(s) received before a stop applied now", len(pending))
+        return len(pending)
+
+    def start(self, raw: dict[str, Any]) -> asyncio.Task[None]:
+        """Apply a stored update in the background (started in arrival order, so each
+        sender's wait their turn in that order)."""
+        task = asyncio.create_task(self.apply(raw))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for the updates being applied."""
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def apply(self, raw: dict[str, Any]) -> None:
+        sender = sender_of(raw)
+        async with self.senders.turn(sender):
+            try:
+                conversation = self.runtime.conversation
+                if conversation.shared and sender is not None:
+                    # Another worker received this person's earlier updates and has not
+                    # applied them (busy, or dead): they come first, so one person's
+                    # messages apply in the order sent; those it applies meanwhile are
+                    # duplicates here.
+                    for earlier in await conversation.unapplied(PLATFORM, sender, update_key(raw)):
+                        await self._apply_one(earlier)
+                await self._apply_one(raw)
+            except Exception:
+                log.exception("unhandled error in the Zalo channel")
+            for observe in self.observers:
+                observe(raw)
+
+    async def incoming(self, raw: dict[str, Any]) -> Incoming | None:
+        incoming = to_incoming(raw)
+        if incoming is None or incoming.kind is not Kind.TEXT:
+            return incoming
+        data = (await self.shown(incoming.user_id)).picked(incoming.text)
+        if data is None:
+            return incoming
+        return replace(incoming, kind=Kind.CHOICE, choice=data, text="")
+
+    async def shown(self, user_id: str) -> NumberedList:
+        """The list last shown to ``user_id``: from memory, or the database after a start
+        (and always where several workers share it: another may have shown a newer one)."""
+        conversation = self.runtime.conversation
+        if conversation.shared or user_id not in self.lists:
+            stored = await conversation.shown_list(PLATFORM, user_id)
+            keys, several = stored or ({}, False)
+            self.lists[user_id] = NumberedList((), keys, several)
+            if len(self.lists) > LISTS_REMEMBERED:
+                del self.lists[next(iter(self.lists))]
+        return self.lists[user_id]
+
+    async def _apply_one(self, raw: dict[str, Any]) -> None:
+        incoming = await self.incoming(raw)
+        if incoming is None:
+            return
+        replies = await self.runtime.conversation.handle(incoming)
+        await self.remember_list(incoming.user_id, replies)
+        failed = await self.deliver(incoming, replies)
+        if replies and not must_be_seen(failed):
+            await self.runtime.conversation.delivered(incoming)
+
+    async def remember_list(self, user_id: str, replies: Sequence[Outgoing]) -> None:
+        """Keys typed next name the newest list only (a question without one has none):
+        stored before the list is sent. If it cannot be, a key typed next is taken as text,
+        which the dialog answers by showing its question again."""
+        lists = [reply for reply in replies if isinstance(reply, Choices)]
+        before = self.lists.get(user_id)
+        if lists:
+            locale = self.runtime.settings.locale
+            now = numbered(lists[-1], translate("zalo.several_hint", locale))
+        elif any(isinstance(reply, Text) for reply in replies) and before and before.keys:
+            now = NumberedList((), {})
+        else:
+            return
+        self.lists[user_id] = now
+        try:
+            await self.runtime.conversation.show_list(PLATFORM, user_id, now.keys, now.several)
+        except Exception as error:
+            log.warning("the list shown could not be stored: %s", type(error).__name__)
+
+    async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
+        async def send(reply: Outgoing) -> None:
+            for text in self.texts(reply):
+                await self.send_text(incoming.chat_id, text)
+
+        return await deliver(replies, send, self.runtime.settings.locale, incoming.update_key)
+
+    def texts(self, reply: Outgoing) -> list[str]:
+        """The messages that say ``reply`` on Zalo."""
+        locale = self.runtime.settings.locale
+        if isinstance(reply, Text | Notice):
+            return split_message(reply.text)
+        if isinstance(reply, Choices):
+            return list(numbered(reply, translate("zalo.several_hint", locale)).messages)
+        if isinstance(reply, Document):
+            if reply.inline:
+                # A chart beside text that says the same: Zalo takes photos by URL only.
+                return []
+            # TODO(issue 13 §1): a signed download link when RASOAT_PUBLIC_URL is set.
+            if reply.again:
+                text = translate(
+                    "zalo.file_on_telegram", locale, file=reply.filename, command=reply.again
+                )
+            else:
+                text = translate("zalo.file_on_telegram_plain", locale, file=reply.filename)
+            return split_message(text)
+        if isinstance(reply, CommandMenu):
+            return []  # Zalo has no command menu.
+        return []
+
+    async def send_text(self, chat_id: str, text: str) -> None:
+        try:
+            await self.api.send_message(chat_id, text)
+        except ZaloBotError as error:
+            # Zalo's 403 is its own internal error, not a person who blocked the bot.
+            raise SendFailed("sendMessage", f"HTTP {error.status}: {error.description}") from None
+        except httpx.HTTPError as error:
+            raise SendFailed("sendMessage", type(error).__name__) from None
+
+    async def poll(self, stop: asyncio.Event, seconds: int = POLL_SECONDS) -> None:
+        """getUpdates until ``stop``: each update stored first, then applied."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                raw = await self.api.get_update(seconds)
+            except (ZaloBotError, httpx.HTTPError) as error:
+                wait = POLL_RETRY_WAITS[min(failures, len(POLL_RETRY_WAITS) - 1)]
+                failures += 1
+                log.warning("getUpdates failed (%s): again in %.0f s", _reason(error), wait)
+                await _wait(stop, wait, self.api.sleep)
+                continue
+            failures = 0
+            update = unwrapped(raw)
+            if update is None:
+                continue
+            try:
+                if await self.keep(update) is None:
+                    continue
+            except Exception as error:
+                # Zalo will not send it again: the one case polling loses an update.
+                log.error("a Zalo update could not be stored (%s): lost", type(error).__name__)
+                continue
+            self.start(update)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ZaloBotError):
+        return f"HTTP {error.status}"
+    return type(error).__name__
+
+
+async def _wait(stop: asyncio.Event, seconds: float, sleep: Sleep) -> None:
+    """``sleep(seconds)``, cut short by ``stop``."""
+    pause = asyncio.ensure_future(sleep(seconds))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({pause, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pause, stopping):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def parse_body(body: bytes) -> dict[str, Any] | None:
+    """The update in a webhook request's body, or None if it holds none."""
+    try:
+        decoded = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return unwrapped(decoded)
+
+
+@asynccontextmanager
+async def open_channel(
+    settings: Settings, runtime: Runtime | None = None, sleep: Sleep = asyncio.sleep
+) -> AsyncIterator[ZaloBotChannel]:
+    """The channel on ``runtime`` (or a runtime of its own), with what a stop interrupted
+    applied first; at exit the updates in hand are finished."""
+    token = settings.require_zalo_bot_token()
+    own = runtime is None
+    runtime = runtime or await open_runtime(settings)
+    try:
+        async with httpx.AsyncClient(timeout=HTTP_SECONDS) as client:
+            channel = ZaloBotChannel(
+                runtime, ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep)
+            )
+            await channel.replay()
+            try:
+                yield channel
+            finally:
+                await channel.drain()
+    finally:
+        if own:
+            await runtime.close()
+
+
+async def run_polling(
+    settings: Settings,
+    stop: asyncio.Event,
+    runtime: Runtime | None = None,
+    *,
+    seconds: int = POLL_SECONDS,
+    sleep: Sleep = asyncio.sleep,
+) -> None:
+    """``rasoat run --channel zalo-bot``: getUpdates until ``stop`` is set."""
+    async with open_channel(settings, runtime, sleep) as channel:
+        # Zalo answers getUpdates only while no webhook is set.
+        await channel.api.call("deleteWebhook", {})
+        await channel.poll(stop, seconds)

@@ -1,0 +1,131 @@
+"""The Zalo Bot webhook: each event stored before Zalo gets its 200, applied after.
+
+A request is answered 401 without the right ``X-Bot-Api-Secret-Token`` (compared in
+constant time; its body is not read), 400 if its body holds no event with a message id
+(wrapped ``{"ok", "result"}`` or flat, both accepted), 500 if it could not be stored (Zalo
+may send it again), and 200 once it is stored; it is applied after that, in the sender's
+turn. A duplicated event is stored once and applied once (its key is claimed in its turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+HEALTH_PATH = "/healthz"
+# An event is a few kilobytes.
+MAX_BODY = 1024 * 1024
+# At a stop, how long the requests in hand have to finish (storing takes milliseconds).
+GRACEFUL_SECONDS = 10
+
+
+def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Starlette:
+    expected = secret.encode()
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER)
+        if given is None or not hmac.compare_digest(given.encode("latin-1"), expected):
+            log.warning("Zalo webhook: a request without the right secret token was refused")
+            return Response(status_code=401)
+        try:
+            body = await _body(request)
+        except (ClientDisconnect, ValueError):
+            return Response(status_code=400)
+        raw = parse_body(body)
+        if raw is None:
+            log.warning("Zalo webhook: a request that is not an event was refused")
+            return Response(status_code=400)
+        try:
+            key = await channel.keep(raw)
+        except Exception as error:
+            log.error("Zalo webhook: an event could not be stored (%s)", type(error).__name__)
+            return Response(status_code=500)
+        if key is None:
+            return Response(status_code=400)
+        channel.start(raw)
+        return Response(status_code=200)
+
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return Response(status_code=404)
+
+    return Starlette(
+        routes=[
+            Route("/" + path.strip("/"), receive, methods=["POST"]),
+            Route(HEALTH_PATH, health, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: not_found},
+    )
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ValueError("too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ValueError("too large")
+    return bytes(body)
+
+
+async def serve_zalo_webhook(
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    path: str,
+    secret: str,
+    url: str,
+    stop: asyncio.Event,
+    runtime: Runtime | None = None,
+) -> None:
+    """``rasoat run --channel zalo-bot --webhook``: what a stop interrupted is applied, the
+    server listens, the webhook is set; until ``stop``. Then the server finishes the
+    requests in hand and the channel the updates in hand."""
+    async with open_channel(settings, runtime) as channel:
+        config = uvicorn.Config(
+            zalo_webhook_app(channel, path=path, secret=secret),
+            log_config=None,
+            log_level=logging.WARNING,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                    raise RuntimeError("the webhook server stopped before it started")
+                await asyncio.sleep(0.01)
+            await channel.api.call("setWebhook", {"url": url, "secret_token": secret})
+            log.info("Zalo webhook set")
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stopping.cancel()
+        finally:
+            server.should_exit = True
+            await serving
