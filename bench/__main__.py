@@ -31,9 +31,17 @@ def _load(argv: Sequence[str]) -> int:
     return load.main(list(argv))
 
 
+def _push(argv: Sequence[str]) -> int:
+    from bench import push
+
+    return push.main(list(argv))
+
+
 def main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "load":
         return _load(argv[1:])
+    if argv and argv[0] == "push":
+        return _push(argv[1:])
     runners = _runners()
     if argv and argv[0] == "all":
         return max(runner(list(argv[1:])) for runner in runners.values())

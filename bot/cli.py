@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--anonymise", action="store_true", help="keep the statistics, remove who they are"
     )
     purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
+    commands.add_parser("outbox", help="how many messages the bot sent on its own, and waits to")
     backup = commands.add_parser(
         "backup", help="copy the whole database to a file, while the bot runs"
     )
@@ -407,6 +408,18 @@ async def dispatch(
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
+        elif args.command == "outbox":
+            async with UnitOfWork(rt.sessions) as uow:
+                counts = await uow.outbox.counts()
+            print(
+                translate(
+                    "outbox.counts",
+                    settings.locale,
+                    pending=counts.pending,
+                    sent=counts.sent,
+                    failed=counts.failed,
+                )
+            )
     return 0
 
 

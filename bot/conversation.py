@@ -85,9 +85,11 @@ class Conversation:
         if self.writer is not None:
             self.writer.close()
 
-    async def _write(self, job: Callable[[Work], T]) -> T:
+    async def write(self, job: Callable[[Work], T]) -> T:
         """What ``job`` returns once its changes are committed; if it raises, nothing of it
-        is stored."""
+        is stored. Every write of this process goes here (turns, the outbox sender's claims
+        and outcomes, the reminders' sweep): on SQLite the writer thread stays its only
+        writer."""
         if self.writer is not None:
             return await self.writer.run(job)
         async with UnitOfWork(self.sessions) as uow:
@@ -133,7 +135,7 @@ class Conversation:
     async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         """Store updates as received, before the platform is told they arrived: one a crash
         interrupts is applied at the next start (see :meth:`unapplied`)."""
-        await self._write(lambda work: work.inbox.keep(platform, updates))
+        await self.write(lambda work: work.inbox.keep(platform, updates))
 
     async def settle(self, platform: str, update_keys: list[str]) -> None:
         """Mark stored updates done without applying them (ones the platform adapter cannot
@@ -143,7 +145,7 @@ class Conversation:
             for key in update_keys:
                 work.updates.claim(platform, key)
 
-        await self._write(claim)
+        await self.write(claim)
 
     async def unapplied(
         self, platform: str, sender: str | None = None, before: str | None = None
@@ -171,7 +173,7 @@ class Conversation:
         def store(work: Work) -> None:
             work.shown_lists.show(platform, user_id, keys, several, self.clock())
 
-        await _reconnecting(lambda: self._write(store))
+        await _reconnecting(lambda: self.write(store))
 
     async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
         """Every reply to ``incoming`` reached its person, the last numbered
@@ -191,7 +193,7 @@ class Conversation:
         def write(work: Work) -> None:
             work.dialogs.seen(receipts, self.clock())
 
-        await _reconnecting(lambda: self._write(write))
+        await _reconnecting(lambda: self.write(write))
 
     def _remember_turn(self, turn: str, user_id: int, asked_at: datetime) -> None:
         self._asked[turn] = (user_id, asked_at)
@@ -218,7 +220,7 @@ class Conversation:
 
     async def _apply(self, incoming: Incoming) -> tuple[list[Outgoing], DialogContext] | None:
         """The update's effects and its replies, committed; None for a duplicate."""
-        applied = await self._write(lambda work: self._turn(work, incoming))
+        applied = await self.write(lambda work: self._turn(work, incoming))
         if applied is None:
             return None
         replies, ctx, asked = applied

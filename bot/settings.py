@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.decisions.meetings import DEFAULT_OFFSETS, Offset, parse_offsets
+from bot.decisions.pacing import Limits
 from classification import ReferenceRule, ReviewDates, available_versions
 from locales.catalog import SUPPORTED_LOCALES
 
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
         default=30, alias="RASOAT_FOLLOWUP_INTERVAL_DAYS", ge=1, le=366
     )
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
+    # The platform's limits the outbox keeps to (Telegram: 30 messages a second, 1 per chat).
+    push_rate: float = Field(default=30.0, alias="RASOAT_PUSH_RATE", gt=0, le=1000)
+    push_chat_interval: float = Field(default=1.0, alias="RASOAT_PUSH_CHAT_INTERVAL", ge=0, le=60)
+    # Of that rate, what the outbox leaves to the replies people are waiting for.
+    push_reserve: float = Field(default=2.0, alias="RASOAT_PUSH_RESERVE", ge=0)
     # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
     # before it, or a local time on its day ("07:00").
     reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
@@ -149,6 +155,12 @@ class Settings(BaseSettings):
     def review_dates(self) -> ReviewDates:
         """Turns a moment into a review's reference date, in the commune's time zone."""
         return ReviewDates(ReferenceRule.parse(self.reference_date), self.tz)
+
+    @property
+    def push_limits(self) -> Limits:
+        return Limits(
+            self.push_rate, self.push_chat_interval, min(self.push_reserve, self.push_rate / 2)
+        )
 
     @property
     def is_sqlite(self) -> bool:

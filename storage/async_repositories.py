@@ -10,7 +10,7 @@ every query; ``tests/test_storage_faces.py`` keeps the two lists of methods equa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,7 @@ from storage.models import (
     SupportContact,
     User,
 )
+from storage.outbox import Claimed, Outbox, OutboxCounts
 from storage.report_facts import ReportFacts
 from storage.reports import ReportRepository
 from storage.repositories import (
@@ -438,3 +439,51 @@ class AsyncReportRepository(_Async[ReportRepository]):
                 end_at=end_at,
             )
         )
+
+
+class AsyncOutbox(_Async[Outbox]):
+    """The face of :class:`storage.outbox.Outbox` (the command line's, the sender's reads)."""
+
+    async def enqueue(
+        self,
+        user_id: int,
+        message: dict[str, Any],
+        dedupe_key: str,
+        not_before: datetime,
+        now: datetime,
+    ) -> bool:
+        return await self._run(lambda r: r.enqueue(user_id, message, dedupe_key, not_before, now))
+
+    async def claim(
+        self, worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Claimed]:
+        return await self._run(lambda r: r.claim(worker, now, lease, limit))
+
+    async def next_due(self) -> datetime | None:
+        return await self._run(lambda r: r.next_due())
+
+    async def sent(self, message_id: int, at: datetime) -> None:
+        return await self._run(lambda r: r.sent(message_id, at))
+
+    async def again(
+        self, message_ids: Iterable[int], not_before: datetime, *, counted: bool = True
+    ) -> None:
+        return await self._run(lambda r: r.again(message_ids, not_before, counted=counted))
+
+    async def release(self, message_ids: Iterable[int]) -> None:
+        return await self._run(lambda r: r.release(message_ids))
+
+    async def failed(self, message_id: int, at: datetime, reason: str) -> None:
+        return await self._run(lambda r: r.failed(message_id, at, reason))
+
+    async def block(self, user_id: int, at: datetime) -> bool:
+        return await self._run(lambda r: r.block(user_id, at))
+
+    async def supervisors_of(self, user_id: int) -> list[User]:
+        return await self._run(lambda r: r.supervisors_of(user_id))
+
+    async def known(self, dedupe_keys: Iterable[str]) -> set[str]:
+        return await self._run(lambda r: r.known(dedupe_keys))
+
+    async def counts(self) -> OutboxCounts:
+        return await self._run(lambda r: r.counts())

@@ -387,6 +387,48 @@ class ChatBinding(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(64))
+    # False once the platform refused a message because the person blocked the bot: the
+    # outbox stops sending there until they write to the bot again.
+    active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A message the bot sends on its own (a reminder, a notice, a report), written in the
+    same transaction as what caused it and delivered by the sender (bot/outbox.py).
+
+    ``message`` is the rendered message as JSON (bot/push.py encodes it). A row is pending
+    until ``sent_at`` or ``failed_at``; a sender claims it for a while (``claimed_until``),
+    so a sender that dies mid-way only delays it until the lease runs out.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        # The sender's one query: what is due and not done, oldest first.
+        Index(
+            "ix_outbox_pending",
+            "not_before",
+            sqlite_where=text("sent_at IS NULL AND failed_at IS NULL"),
+            postgresql_where=text("sent_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Whoever schedules a message names it ("reminder:12:3d"): the same one twice is one row.
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure: Mapped[str | None] = mapped_column(String(200))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AreaYearStats(Base):
@@ -563,6 +605,7 @@ __all__ = [
     "MeetingVillage",
     "Member",
     "MemberFact",
+    "OutboxMessage",
     "ProcessedUpdate",
     "Role",
     "SupportAssignment",

@@ -182,8 +182,13 @@ class UserRepository(_Repository):
         binding = self.session.get(ChatBinding, user.id)
         if binding is None:
             self.session.add(ChatBinding(user_id=user.id, chat_id=chat_id))
-        elif binding.chat_id != chat_id:
-            binding.chat_id = chat_id
+        else:
+            if binding.chat_id != chat_id:
+                binding.chat_id = chat_id
+            # Registering again (after unblocking the bot) reopens the chat to the outbox.
+            if not binding.active:
+                binding.active = True
+                binding.blocked_at = None
 
 
 class InviteRepository(_Repository):

@@ -29,6 +29,7 @@ from storage.async_repositories import (
     AsyncInterviewRepository,
     AsyncInviteRepository,
     AsyncMeetingRepository,
+    AsyncOutbox,
     AsyncRegistrationFailureRepository,
     AsyncReportRepository,
     AsyncShownLists,
@@ -37,6 +38,7 @@ from storage.async_repositories import (
 )
 from storage.followup import FollowupRepository
 from storage.meetings import MeetingRepository
+from storage.outbox import Outbox
 from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
@@ -77,6 +79,7 @@ class Work:
         self.meetings = MeetingRepository(session)
         self.followup = FollowupRepository(session)
         self.reports = ReportRepository(session)
+        self.outbox = Outbox(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -109,6 +112,7 @@ class UnitOfWork:
         self.meetings = AsyncMeetingRepository(self.session, work.meetings)
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         self.reports = AsyncReportRepository(self.session, work.reports)
+        self.outbox = AsyncOutbox(self.session, work.outbox)
         return self
 
     async def __aexit__(

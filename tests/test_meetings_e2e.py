@@ -3,7 +3,7 @@ dialogue in chat and sees it listed; the reminder reaches the collaborator, who 
 "Đã mời"; the supervisor sees the status.
 
 The reminder is produced by the real sweep (``send_due_reminders``) and delivered with the
-Telegram adapter's own keyboard, as the outbox sender will once it is merged."""
+Telegram adapter's own keyboard (tests/test_reminders_outbox.py sends it through the outbox)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ import pytest
 import storage.async_repositories as faces
 import storage.followup as followup
 import storage.meetings as meetings
+import storage.outbox as outbox
 import storage.reports as reports
 import storage.repositories as repositories
 
@@ -18,6 +19,7 @@ OWN_MODULE_REPOSITORIES: dict[str, type] = {
     "FollowupRepository": followup.FollowupRepository,
     "MeetingRepository": meetings.MeetingRepository,
     "ReportRepository": reports.ReportRepository,
+    "Outbox": outbox.Outbox,
 }
 
 

@@ -24,7 +24,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -35,6 +35,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import push
 from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
 from bot.messages import (
@@ -47,10 +48,13 @@ from bot.messages import (
     Outgoing,
     Text,
 )
+from bot.outbox import OutboxSender
+from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import DEFAULT_LOCALE, translate
+from storage.leader import PostgresLeader
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)
@@ -332,6 +336,10 @@ class StatusMessage:
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
+        # The outbox sender, told of every reply: they share Telegram's limits.
+        self.outbox: OutboxSender | None = None
+        # The reminders' sweeps, once a minute, writing to the outbox.
+        self.reminders: ReminderScheduler | None = None
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -432,13 +440,19 @@ class TelegramChannel:
                 self._answer_callback(update, notices[-1] if notices else None)
             )
         locale = self.runtime.settings.locale if self.runtime else DEFAULT_LOCALE
-        send = partial(
+        sending = partial(
             _send,
             application.bot,
             int(incoming.chat_id),
             update,
             [] if numbers is None else numbers,
         )
+
+        async def send(reply: Outgoing) -> None:
+            if self.outbox is not None and isinstance(reply, Text | Choices | Document):
+                self.outbox.replied(incoming.chat_id)
+            await sending(reply)
+
         try:
             return await deliver(replies, send, locale, incoming.update_key)
         finally:
@@ -451,6 +465,35 @@ class TelegramChannel:
             await update.callback_query.answer(notice[:200] if notice else None)
         except Exception as error:
             log.warning("could not answer a callback query: %s", type(error).__name__)
+
+
+class TelegramPush:
+    """The push seam on Telegram (bot.push): one message, and Telegram's answer as an outcome."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def push(self, chat_id: str, message: push.Pushable) -> push.PushResult:
+        *head, last = split_text(message.text)
+        markup = keyboard(message) if isinstance(message, Choices) else None
+        try:
+            for part in head:
+                await self.bot.send_message(int(chat_id), part)
+            await self.bot.send_message(int(chat_id), last, reply_markup=markup)
+        except RetryAfter as error:
+            return push.RetryAfter(retry_seconds(error))
+        except Forbidden:
+            return push.Blocked()
+        except BadRequest as error:
+            # Telegram's description names the problem ("chat not found"), not the message.
+            return push.Failed(f"BadRequest: {error}", permanent=True)
+        except TelegramError as error:
+            return push.Failed(type(error).__name__)
+        except Exception as error:
+            return push.Failed(type(error).__name__)
+        return push.Sent()
 
 
 async def _send(
@@ -545,7 +588,7 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except RetryAfter as error:
-            seconds = _retry_seconds(error)
+            seconds = retry_seconds(error)
             if attempt == FLOOD_RETRIES or seconds > FLOOD_WAIT_LIMIT:
                 raise
             log.info("Telegram flood control: sending again in %.0f s", seconds)
@@ -568,7 +611,7 @@ async def _keep_trying(call: Callable[[], Awaitable[object]]) -> None:
         return
 
 
-def _retry_seconds(error: RetryAfter) -> float:
+def retry_seconds(error: RetryAfter) -> float:
     with warnings.catch_warnings():
         # PTB is moving retry_after from seconds to a timedelta (PTB_TIMEDELTA): read both.
         warnings.simplefilter("ignore", PTBDeprecationWarning)
@@ -578,6 +621,34 @@ def _retry_seconds(error: RetryAfter) -> float:
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
+
+
+def start_outbox(
+    runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
+) -> OutboxSender:
+    """The outbox sender of this process, running (its task added to ``tasks``)."""
+    settings = runtime.settings
+    sender = OutboxSender(
+        runtime.sessions,
+        TelegramPush(application.bot),
+        write=runtime.conversation.write,
+        # Only one process pushes per database: the limits are the bot's, not a process's.
+        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
+        limits=settings.push_limits,
+        locale=settings.locale,
+    )
+    tasks.add(asyncio.create_task(sender.run()))
+    return sender
+
+
+def start_reminders(
+    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
+) -> ReminderScheduler:
+    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
+    write as the turns do, and wake ``sender`` for what they enqueue."""
+    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
+    tasks.add(asyncio.create_task(reminders.run()))
+    return reminders
 
 
 def build_application(
@@ -592,12 +663,15 @@ def build_application(
     token = settings.require_token()
     channel = TelegramChannel(runtime)
     retrying: set[asyncio.Task[None]] = set()
+    sending: set[asyncio.Task[None]] = set()
 
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
             channel.runtime = await open_runtime(settings)
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
+        channel.outbox = start_outbox(channel.runtime, application, sending)
+        channel.reminders = start_reminders(channel.runtime, channel.outbox, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -613,9 +687,19 @@ def build_application(
             log.warning("command menu not set (%s): starting anyway, will try again", failed)
             retrying.add(asyncio.create_task(_keep_trying(set_menu)))
 
+    async def stop_outbox(application: Application) -> None:
+        # Before the bot's HTTP client closes (PTB's polling closes it before post_shutdown):
+        # a message being pushed finishes and is recorded.
+        if channel.reminders is not None:
+            channel.reminders.stop()
+        if channel.outbox is not None:
+            channel.outbox.stop()
+            await asyncio.gather(*sending, return_exceptions=True)
+
     async def post_shutdown(application: Application) -> None:
         for task in retrying:
             task.cancel()
+        await stop_outbox(application)
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
@@ -630,6 +714,7 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor())
         .update_queue(queue)
         .post_init(post_init)
+        .post_stop(stop_outbox)
         .post_shutdown(post_shutdown)
     )
     if webhook:

@@ -18,6 +18,7 @@ from bot.decisions.followup import ASSIGN, ASSIGN_DIALOG, PAGE_SIZE, RECORD, REC
 from bot.dialogs.scope import scope_ids
 from bot.dialogs.summary import default_year
 from bot.messages import Notice, Outgoing, Text
+from bot.push import encode
 from bot.settings import Settings
 from classification import rules_for
 from classification.followup import followup_data, no_capacity_group, support_groups
@@ -379,7 +380,8 @@ def again(ctx: DialogContext) -> list[Outgoing]:
 
 def due_reminders(work: Work, settings: Settings, now: datetime) -> list[core.Reminder]:
     """The follow-up reminders due now (people without labour capacity not visited within
-    ``RASOAT_FOLLOWUP_INTERVAL_DAYS``), handed to the outbox."""
+    ``RASOAT_FOLLOWUP_INTERVAL_DAYS``) that the outbox did not have yet, written to it. A
+    reminder stays due all its period: sweeps after the first find it there already."""
     year = default_year(work.session, now.astimezone(settings.tz).year)
     group = no_capacity_group(rules_for(year, settings.rules))
     assignments = work.followup.current_in_year(year, [group])
@@ -397,11 +399,16 @@ def due_reminders(work: Work, settings: Settings, now: datetime) -> list[core.Re
         group=group,
         locale=settings.locale,
     )
-    outbox(work, reminders)
-    return reminders
+    return outbox(work, reminders)
 
 
-# outbox: the one place follow-up reminders leave this module. It stores nothing yet; the
-# merge with the outbox writes them there, in the caller's transaction, deduplicated by key.
-def outbox(work: Work, reminders: Sequence[core.Reminder]) -> None:
-    del work, reminders
+def outbox(work: Work, reminders: Sequence[core.Reminder]) -> list[core.Reminder]:
+    """The reminders into the durable outbox, in the caller's transaction; a key already
+    there (the same officer, interval and period) is not written twice. Those written."""
+    return [
+        r
+        for r in reminders
+        if work.outbox.enqueue(
+            r.recipient_user_id, encode(Text(r.text)), r.dedupe_key, r.not_before, r.not_before
+        )
+    ]

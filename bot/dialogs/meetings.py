@@ -18,7 +18,8 @@ from bot.decisions import meetings as core
 from bot.decisions.meetings import BUTTON, DIALOG, INVITED
 from bot.dialogs.scope import scope_ids
 from bot.dialogs.summary import default_year
-from bot.messages import Notice, Outgoing, Text
+from bot.messages import Choices, Notice, Outgoing, Text
+from bot.push import encode
 from bot.settings import Settings
 from classification import rules_for
 from classification.ruleset import Lang
@@ -34,11 +35,13 @@ log = logging.getLogger(__name__)
 
 
 def enqueue(work: Work, messages: Sequence[core.OutboxMessage]) -> None:
-    # outbox: the one place meetings hand messages to the durable outbox. It is called in
-    # the transaction that caused the messages (a reminder sweep, a change, a cancellation);
-    # until the outbox lands it stores nothing. The merge wires it to
-    # ``work.outbox.enqueue(user_id, message, dedupe_key=..., not_before=...)``.
-    del work, messages
+    """``messages`` into the durable outbox, in the transaction that caused them (a
+    reminder sweep, a change, a cancellation); the same key twice is one message."""
+    for m in messages:
+        if not isinstance(m.message, Text | Choices):
+            raise TypeError(f"the outbox sends text and buttons, not {type(m.message).__name__}")
+        # Made when they are due: the core dates each message at the moment it decided.
+        work.outbox.enqueue(m.user_id, encode(m.message), m.dedupe_key, m.not_before, m.not_before)
 
 
 # -- rows for the core --------------------------------------------------------------------

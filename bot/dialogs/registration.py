@@ -63,6 +63,10 @@ def start(ctx: DialogContext) -> list[Outgoing]:
     member = core.Member(user.display_name, user.role.value) if user is not None else None
     step = core.start(member, normalise_code(ctx.incoming.args), env)
     if isinstance(step, core.Decision):
+        if user is not None:
+            # Telegram's "Restart" after unblocking the bot sends /start: the outbox may
+            # reach this chat again.
+            ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
         return list(step.replies)
     incoming = ctx.incoming
     since = ctx.now - WRONG_CODES_WINDOW

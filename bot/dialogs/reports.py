@@ -26,6 +26,7 @@ from bot.decisions.report_schedule import Schedule, UserRef, due_reports, parse_
 from bot.decisions.reports import Period, PeriodError
 from bot.dialogs.summary import default_year
 from bot.messages import Deferred, Document, Outgoing, Text
+from bot.push import encode
 from bot.settings import Settings
 from classification import rules_for
 from classification.followup import followup_data, support_groups
@@ -146,12 +147,18 @@ async def produce(
 # -- scheduled reports ------------------------------------------------------------------------
 
 
-def enqueue(work: Work, messages: Sequence[OutboxMessage]) -> None:
-    # outbox: the one place scheduled reports are handed to the durable outbox, in the
-    # sweep's transaction; the dedupe key (area, period, user) makes a report that fell due
-    # while the bot was down go once when it is back. Until the outbox lands it stores
-    # nothing; the merge wires it to ``work.outbox.enqueue(...)`` as bot.dialogs.meetings.
-    del work, messages
+def enqueue(work: Work, messages: Sequence[OutboxMessage]) -> list[OutboxMessage]:
+    """Scheduled reports into the durable outbox, in the sweep's transaction; the dedupe
+    key (area, period, user) makes a report that fell due while the bot was down go once
+    when it is back. Those newly written."""
+    written = []
+    for m in messages:
+        if not isinstance(m.message, Text):
+            raise TypeError(f"a scheduled report is text, not {type(m.message).__name__}")
+        message = encode(m.message)
+        if work.outbox.enqueue(m.user_id, message, m.dedupe_key, m.not_before, m.not_before):
+            written.append(m)
+    return written
 
 
 def load_schedule(settings: Settings) -> Schedule | None:
@@ -180,7 +187,13 @@ def send_due_reports(
         for u in by_id.values()
     ]
     messages = []
-    for due in due_reports(schedule, users, now, settings.tz):
+    dues = due_reports(schedule, users, now, settings.tz)
+    # A report stays due until its next period: each minute's sweep would otherwise work
+    # it out again only for the outbox to ignore it.
+    queued = work.outbox.known(due.dedupe_key for due in dues)
+    for due in dues:
+        if due.dedupe_key in queued:
+            continue
         area = work.areas.by_code(due.area_code)
         if area is None:
             continue
@@ -191,8 +204,7 @@ def send_due_reports(
         )
         text = f"{core.render(report, locale)}\n\n{hint}"
         messages.append(OutboxMessage(due.user_id, Text(text), due.dedupe_key, due.not_before))
-    enqueue(work, messages)
-    return messages
+    return enqueue(work, messages)
 
 
 async def report_to_files(

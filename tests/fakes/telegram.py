@@ -11,15 +11,17 @@ Tests drive the "user side" through :class:`FakeUser` and inspect what the bot s
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import enum
 import itertools
 import json
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,38 @@ class _Queued:
     @property
     def kind(self) -> str:
         return next(k for k in self.update if k != "update_id")
+
+
+@dataclass
+class _Limits:
+    per_second: int
+    chat_interval: float
+    chat_burst: int
+    clock: Callable[[], float]
+    # Times of the messages let through: all of them (the last second's), and per chat.
+    times: collections.deque[float] = field(default_factory=collections.deque)
+    chats: dict[int, collections.deque[float]] = field(default_factory=dict)
+
+    def wait(self, chat_id: int) -> float:
+        """0 and the message counted, or how long it would have to wait."""
+        now = self.clock()
+        # A hair of slack: a sender pacing exactly at the limit lands on the window's edge.
+        slack = 1e-6
+        while self.times and self.times[0] <= now - 1.0 + slack:
+            self.times.popleft()
+        chat = self.chats.setdefault(chat_id, collections.deque())
+        while chat and chat[0] <= now - self.chat_interval + slack:
+            chat.popleft()
+        waits = [0.0]
+        if len(self.times) >= self.per_second:
+            waits.append(self.times[0] + 1.0 - now)
+        if len(chat) >= self.chat_burst:
+            waits.append(chat[0] + self.chat_interval - now)
+        if max(waits) > 0:
+            return max(waits)
+        self.times.append(now)
+        chat.append(now)
+        return 0.0
 
 
 @dataclass
@@ -302,6 +336,10 @@ class FakeTelegram:
         self._flooded: dict[int, tuple[int, int]] = {}
         # method -> how and how often it fails (see fail)
         self._failing: dict[str, _Failing] = {}
+        # Telegram's sending limits, when enforced (see enforce_limits).
+        self._limits: _Limits | None = None
+        # Messages refused with 429 for going beyond those limits.
+        self.rate_limited = 0
         self._groups: dict[int, Json] = {}
         self._commands: dict[tuple[str, str], list[Json]] = {}
         self._menu_buttons: dict[int | None, Json] = {}
@@ -438,6 +476,20 @@ class FakeTelegram:
             secret = self._webhook.get("secret_token")
         return await self._post_webhook(update, secret)
 
+    def enforce_limits(
+        self,
+        per_second: int = 30,
+        chat_interval: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        chat_burst: int = 1,
+    ) -> None:
+        """From now on, like Telegram: at most ``per_second`` messages in any second, and
+        ``chat_burst`` to one chat within ``chat_interval`` seconds; beyond, 429 with the
+        wait (counted in ``rate_limited``). ``clock``: the seconds the limits are measured
+        on (a test's clock)."""
+        self._limits = _Limits(per_second, chat_interval, chat_burst, clock)
+
     # -- driver: inspecting the bot --------------------------------------------------------------
 
     def calls(self, method: str) -> list[Json]:
@@ -461,6 +513,11 @@ class FakeTelegram:
             timeout,
             lambda: f"{len(self.api_errors)} errors: {self.api_errors}",
         )
+
+    @property
+    def sent(self) -> list[Json]:
+        """Every message the bot sent, to anyone, in order (as in ``messages_to``)."""
+        return list(self._sent)
 
     def messages_to(self, chat_id: int) -> list[Json]:
         """Every message the bot sent to the chat: request params + ``message_id`` + ``method``."""
@@ -787,6 +844,7 @@ class FakeTelegram:
         chat_id = _chat_key(params["chat_id"])
         self._check_not_blocked(chat_id)
         self._check_flood(chat_id)
+        self._check_limits(chat_id)
         message: Json = {
             "message_id": self._next_message_id(chat_id),
             "date": int(time.time()),
@@ -864,6 +922,16 @@ class FakeTelegram:
             return
         self._flooded[chat_id] = (refused - 1, seconds)
         raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
+
+    def _check_limits(self, chat_id: int) -> None:
+        limits = self._limits
+        if limits is None:
+            return
+        wait = limits.wait(chat_id)
+        if wait > 0:
+            self.rate_limited += 1
+            seconds = max(1, math.ceil(wait))
+            raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
 
     def _next_message_id(self, chat_id: int) -> int:
         # Both sides of a private chat share one message_id sequence, as in Telegram.

@@ -4,7 +4,7 @@ half year's and the year's, under keys that make them go once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.decisions.report_schedule import parse_schedule
 from bot.dialogs.reports import send_due_reports
@@ -45,6 +45,16 @@ async def test_the_new_year_sweep(database: Database) -> None:
             )
         )
         sent = await uow.run(lambda work: send_due_reports(work, settings, now, schedule))
+        # The next minute's sweep finds them queued: nothing is worked out or written again.
+        again = await uow.run(
+            lambda work: send_due_reports(work, settings, now + timedelta(minutes=1), schedule)
+        )
+        queued = await uow.outbox.known(m.dedupe_key for m in [*early, *sent])
+        await uow.commit()
+    assert again == []
+    assert queued == {m.dedupe_key for m in [*early, *sent]}
+    async with UnitOfWork(database.sessions) as uow:
+        assert (await uow.outbox.counts()).pending == 6
     assert {m.dedupe_key for m in early} == {
         "report:87-MH:2026-Q3:" + str(staff.id),
         "report:87-MH:2026-H1:" + str(staff.id),

@@ -1,0 +1,281 @@
+"""The outbox: messages the bot sends on its own, stored with what caused them.
+
+Enqueued inside the transaction of the change that calls for the message, so a message
+exists exactly when its cause was committed. A sender claims due rows for a lease, pushes
+them outside any transaction and records each outcome (bot/outbox.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea
+
+BLOCKED = "blocked"
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A due message a sender holds until ``claimed_until``."""
+
+    id: int
+    user_id: int
+    platform: str
+    chat_id: str
+    message: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    pending: int
+    sent: int
+    failed: int
+
+
+@functools.cache
+def _insert_ignoring_duplicates(dialect: str) -> Any:
+    table = cast(Table, OutboxMessage.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+
+
+def _pending() -> ColumnElement[bool]:
+    return and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+
+
+class Outbox:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.bind.dialect.name if self.session.bind else "sqlite"
+
+    def enqueue(
+        self,
+        user_id: int,
+        message: dict[str, Any],
+        dedupe_key: str,
+        not_before: datetime,
+        now: datetime,
+    ) -> bool:
+        """Store a message for ``user_id``, due at ``not_before``; False if one with this
+        ``dedupe_key`` exists already (nothing is changed then).
+
+        The chat is the user's binding, or, for someone added without registering in a
+        chat, their platform id (a private chat's id is its user's). A message to someone
+        who blocked the bot is kept, as failed, so it shows among the undelivered.
+        """
+        user = self.session.get(User, user_id)
+        if user is None:
+            raise ValueError(f"no user {user_id}")
+        binding = self.session.get(ChatBinding, user_id)
+        blocked = binding is not None and not binding.active
+        result = self.session.execute(
+            _insert_ignoring_duplicates(self._dialect),
+            {
+                "user_id": user_id,
+                "platform": user.platform,
+                "chat_id": binding.chat_id if binding else user.platform_user_id,
+                "message": message,
+                "dedupe_key": dedupe_key,
+                "not_before": not_before,
+                "created_at": now,
+                "attempts": 0,
+                "failed_at": now if blocked else None,
+                "failure": BLOCKED if blocked else None,
+            },
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
+        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease.
+
+        On PostgreSQL rows another sender is claiming are skipped (FOR UPDATE SKIP LOCKED),
+        not waited for; SQLite has one sender. The UPDATE repeats the conditions, so a row
+        claimed meanwhile by someone else is not taken over. Committed by the caller.
+        """
+        due = and_(
+            _pending(),
+            OutboxMessage.not_before <= now,
+            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
+        )
+        query = (
+            select(OutboxMessage.id)
+            .where(due)
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self.session.scalars(query))
+        if not ids:
+            return []
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), due)
+            .values(
+                claimed_by=worker,
+                claimed_until=now + lease,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        rows = self.session.execute(
+            select(
+                OutboxMessage.id,
+                OutboxMessage.user_id,
+                OutboxMessage.platform,
+                OutboxMessage.chat_id,
+                OutboxMessage.message,
+                OutboxMessage.attempts,
+            )
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == worker)
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        )
+        return [Claimed(*row) for row in rows]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending message may be claimed (its time, or its lease's end)."""
+        unclaimed = self.session.scalar(
+            select(func.min(OutboxMessage.not_before)).where(
+                _pending(), OutboxMessage.claimed_until.is_(None)
+            )
+        )
+        leased = self.session.scalar(
+            select(func.min(OutboxMessage.claimed_until)).where(
+                _pending(), OutboxMessage.claimed_until.is_not(None)
+            )
+        )
+        times = [t for t in (unclaimed, leased) if t is not None]
+        return min(times) if times else None
+
+    def sent(self, message_id: int, at: datetime) -> None:
+        self._set(message_id, sent_at=at, claimed_by=None, claimed_until=None)
+
+    def again(
+        self, message_ids: Iterable[int], not_before: datetime, *, counted: bool = True
+    ) -> None:
+        """Back to pending, due at ``not_before``: after a transient failure, or, not
+        ``counted`` as an attempt, after flood control or claimed and never tried."""
+        ids = list(message_ids)
+        if ids:
+            attempts = OutboxMessage.attempts if counted else OutboxMessage.attempts - 1
+            self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), _pending())
+                .values(
+                    not_before=not_before, claimed_by=None, claimed_until=None, attempts=attempts
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def release(self, message_ids: Iterable[int]) -> None:
+        """Claimed and never tried: free for the next claim, as if never claimed."""
+        ids = list(message_ids)
+        if ids:
+            self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), _pending())
+                .values(claimed_by=None, claimed_until=None, attempts=OutboxMessage.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    def failed(self, message_id: int, at: datetime, reason: str) -> None:
+        self._set(
+            message_id, failed_at=at, failure=reason[:200], claimed_by=None, claimed_until=None
+        )
+
+    def _set(self, message_id: int, **values: Any) -> None:
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, _pending())
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def block(self, user_id: int, at: datetime) -> bool:
+        """The user blocked the bot: stop sending there; False if that was known already.
+
+        Their other pending messages fail with them, rather than each meeting a 403."""
+        binding = self.session.get(ChatBinding, user_id)
+        if binding is not None and not binding.active:
+            return False
+        if binding is None:
+            user = self.session.get(User, user_id)
+            if user is None:
+                return False
+            binding = ChatBinding(user_id=user_id, chat_id=user.platform_user_id)
+            self.session.add(binding)
+        binding.active = False
+        binding.blocked_at = at
+        self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.user_id == user_id, _pending())
+            .values(failed_at=at, failure=BLOCKED, claimed_by=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+    def supervisors_of(self, user_id: int) -> list[User]:
+        """The active supervisors of an area of ``user_id`` or of an area above it."""
+        own = list(
+            self.session.scalars(select(UserArea.area_id).where(UserArea.user_id == user_id))
+        )
+        parents: dict[int, int | None] = {
+            area_id: parent_id
+            for area_id, parent_id in self.session.execute(select(Area.id, Area.parent_id))
+        }
+        above: set[int] = set()
+        for area_id in own:
+            current: int | None = area_id
+            while current is not None and current not in above:
+                above.add(current)
+                current = parents.get(current)
+        if not above:
+            return []
+        query = (
+            select(User)
+            .join(UserArea, UserArea.user_id == User.id)
+            .where(
+                UserArea.area_id.in_(above),
+                User.role == Role.SUPERVISOR,
+                User.active.is_(True),
+                User.id != user_id,
+            )
+            .order_by(User.id)
+            .distinct()
+        )
+        return list(self.session.scalars(query))
+
+    def known(self, dedupe_keys: Iterable[str]) -> set[str]:
+        """Which of ``dedupe_keys`` the outbox holds already (sent or not): a sweep skips
+        working out a message that would be ignored."""
+        keys = list(dict.fromkeys(dedupe_keys))
+        if not keys:
+            return set()
+        return set(
+            self.session.scalars(
+                select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys))
+            )
+        )
+
+    def counts(self) -> OutboxCounts:
+        rows = self.session.execute(
+            select(
+                func.count().filter(_pending()),
+                func.count().filter(OutboxMessage.sent_at.is_not(None)),
+                func.count().filter(OutboxMessage.failed_at.is_not(None)),
+            ).select_from(OutboxMessage)
+        )
+        pending, sent, failed = rows.one()
+        return OutboxCounts(pending, sent, failed)
