@@ -34,17 +34,16 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 from telegram import Bot, Update
 from telegram.ext import Application
 
+from bot.channels.http import BodyTooLarge, one_route_app, read_body
 from bot.channels.telegram import ALLOWED_UPDATES, DurableQueue
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-HEALTH_PATH = "/healthz"
 # Telegram's own default: at most this many requests at once from Telegram.
 MAX_CONNECTIONS = 40
 # An update is a few kilobytes; a body past this is not one.
@@ -98,32 +97,14 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
         await queue.put(update)
         return Response(status_code=200)
 
-    async def health(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        # A wrong method on a known path too: nothing to tell a stranger.
-        return Response(status_code=404)
-
-    return Starlette(
-        routes=[
-            Route("/" + path.strip("/"), receive, methods=["POST"]),
-            Route(HEALTH_PATH, health, methods=["GET"]),
-        ],
-        exception_handlers={404: not_found, 405: not_found},
-    )
+    return one_route_app(path, receive)
 
 
 async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise _NotAnUpdate(f"a body of {declared} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _NotAnUpdate(f"a body over {MAX_BODY} bytes")
-    return bytes(body)
+    try:
+        return await read_body(request, MAX_BODY)
+    except BodyTooLarge as error:
+        raise _NotAnUpdate(str(error)) from None
 
 
 def _update(body: bytes) -> dict[str, Any]:

@@ -17,9 +17,9 @@ import socket
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
+from bot.channels.http import one_route_app, read_body
 from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -27,7 +27,6 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
-HEALTH_PATH = "/healthz"
 # An event is a few kilobytes.
 MAX_BODY = 1024 * 1024
 # At a stop, how long the requests in hand have to finish (storing takes milliseconds).
@@ -43,7 +42,7 @@ def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Star
             log.warning("Zalo webhook: a request without the right secret token was refused")
             return Response(status_code=401)
         try:
-            body = await _body(request)
+            body = await read_body(request, MAX_BODY)
         except (ClientDisconnect, ValueError):
             return Response(status_code=400)
         raw = parse_body(body)
@@ -60,31 +59,7 @@ def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Star
         channel.start(raw)
         return Response(status_code=200)
 
-    async def health(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return Response(status_code=404)
-
-    return Starlette(
-        routes=[
-            Route("/" + path.strip("/"), receive, methods=["POST"]),
-            Route(HEALTH_PATH, health, methods=["GET"]),
-        ],
-        exception_handlers={404: not_found, 405: not_found},
-    )
-
-
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise ValueError("too large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise ValueError("too large")
-    return bytes(body)
+    return one_route_app(path, receive)
 
 
 async def serve_zalo_webhook(
