@@ -140,8 +140,10 @@ class Writer:
                     continue
                 savepoint = session.begin_nested()
                 try:
-                    outcomes.append(job(work))
+                    outcome = job(work)
+                    # What the job only added is written here: that too may fail.
                     savepoint.commit()
+                    outcomes.append(outcome)
                 except Exception as error:
                     try:
                         savepoint.rollback()

@@ -382,3 +382,24 @@ async def test_the_write_lock_is_taken_before_anything_is_read(
     finally:
         gate.open.set()
         await first
+
+
+@SQLITE_ONLY
+async def test_a_job_whose_additions_fail_when_written_is_undone_alone(
+    writer: Writer, database: Database
+) -> None:
+    """A job that only adds a row which its savepoint's flush refuses (a duplicate key) gets
+    that error; the jobs around it are stored."""
+
+    def adds_a_duplicate(work: Work) -> str:
+        work.session.add(ProcessedUpdate(platform="test", update_key="a"))
+        return "never"
+
+    first, tasks = await behind_a_gate(writer, [claim("a"), adds_a_duplicate, claim("b")])
+    await first
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+
+    assert outcomes[0] == "a"
+    assert outcomes[2] == "b"
+    assert isinstance(outcomes[1], IntegrityError)
+    assert await claimed(database) == {"a", "b"}
