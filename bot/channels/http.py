@@ -3,14 +3,19 @@ and a request body read with a bound."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 HEALTH_PATH = "/healthz"
+# At a stop, how long the requests in hand have to finish (storing takes milliseconds); one
+# cut short was not answered 200, so the platform sends it again.
+GRACEFUL_SECONDS = 10
 
 
 class BodyTooLarge(ValueError):
@@ -47,3 +52,20 @@ async def read_body(request: Request, limit: int) -> bytes:
         if len(body) > limit:
             raise BodyTooLarge(f"a body over {limit} bytes")
     return bytes(body)
+
+
+def quiet_server(app: Starlette) -> uvicorn.Server:
+    """uvicorn serving ``app`` with rasoat's own log set-up (bot.logs): no access log (a
+    line per update says nothing), no server header, no proxy headers trusted."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_config=None,
+            log_level=logging.WARNING,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )
+    )

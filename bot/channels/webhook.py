@@ -38,7 +38,7 @@ from starlette.responses import Response
 from telegram import Bot, Update
 from telegram.ext import Application
 
-from bot.channels.http import BodyTooLarge, one_route_app, read_body
+from bot.channels.http import BodyTooLarge, one_route_app, quiet_server, read_body
 from bot.channels.telegram import ALLOWED_UPDATES, DurableQueue
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,6 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40
 # An update is a few kilobytes; a body past this is not one.
 MAX_BODY = 1024 * 1024
-# At a stop, how long the requests in hand have to finish (storing takes milliseconds);
-# one cut short was not answered 200, so Telegram sends it again.
-GRACEFUL_SECONDS = 10
 
 
 class _NotAnUpdate(ValueError):
@@ -169,18 +166,7 @@ async def serve_webhook(
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
             signals.append(number)
-    config = uvicorn.Config(
-        webhook_app(queue, application.bot, path=path, secret=secret),
-        # Our own log set-up (bot.logs); no access log: a line per update says nothing.
-        log_config=None,
-        log_level=logging.WARNING,
-        access_log=False,
-        lifespan="off",
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=GRACEFUL_SECONDS,
-    )
-    server = uvicorn.Server(config)
+    server = quiet_server(webhook_app(queue, application.bot, path=path, secret=secret))
     try:
         async with application:
             try:

@@ -14,12 +14,11 @@ import hmac
 import logging
 import socket
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from bot.channels.http import one_route_app, read_body
+from bot.channels.http import one_route_app, quiet_server, read_body
 from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -29,8 +28,6 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 # An event is a few kilobytes.
 MAX_BODY = 1024 * 1024
-# At a stop, how long the requests in hand have to finish (storing takes milliseconds).
-GRACEFUL_SECONDS = 10
 
 
 def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Starlette:
@@ -76,17 +73,7 @@ async def serve_zalo_webhook(
     server listens, the webhook is set; until ``stop``. Then the server finishes the
     requests in hand and the channel the updates in hand."""
     async with open_channel(settings, runtime) as channel:
-        config = uvicorn.Config(
-            zalo_webhook_app(channel, path=path, secret=secret),
-            log_config=None,
-            log_level=logging.WARNING,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            proxy_headers=False,
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
-        )
-        server = uvicorn.Server(config)
+        server = quiet_server(zalo_webhook_app(channel, path=path, secret=secret))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             while not server.started:
