@@ -9,10 +9,9 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot import meetings_cli
 from bot.admin import (
@@ -25,6 +24,7 @@ from bot.admin import (
     unlock_chats,
 )
 from bot.channels.terminal import TerminalChannel, stdin_line
+from bot.cli_run import add_run_arguments, channel_plans
 from bot.demo.loader import load_demo
 from bot.dialogs.reports import report_to_files
 from bot.dialogs.summary import summary_cli
@@ -49,9 +49,6 @@ from storage.models import Role
 from storage.stats_facts import rebuild_member_facts
 from storage.uow import UnitOfWork
 
-if TYPE_CHECKING:
-    from telegram.ext import Application
-
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 EXIT_USAGE = 2
 
@@ -61,29 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the chat bot (long polling or webhook)")
-    run.add_argument(
-        "--channel",
-        choices=("telegram", "zalo-bot"),
-        default="telegram",
-        help="the platform: telegram (default) or zalo-bot (Zalo Bot Platform)",
-    )
-    run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
-    run.add_argument(
-        "--listen",
-        default="127.0.0.1",
-        help="webhook listen address (default: this machine only, behind a reverse proxy)",
-    )
-    run.add_argument("--port", type=int, default=8443, help="webhook listen port")
-    run.add_argument("--path", default="telegram", help="webhook URL path")
-    run.add_argument("--secret", help="webhook secret token (or WEBHOOK_SECRET)")
-    run.add_argument("--webhook-url", help="public HTTPS URL Telegram should call")
-    run.add_argument(
-        "--max-connections",
-        type=int,
-        default=40,
-        help="webhook requests Telegram may have open at once (1-100, default 40)",
-    )
+    run = commands.add_parser("run", help="run the chat bot: one or several channels")
+    add_run_arguments(run)
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal")
     chat.add_argument("--demo", action="store_true", help="use the bundled demo commune")
@@ -549,137 +525,38 @@ def make_backup(settings: Settings, output: Path | None) -> int:
 
 
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
-    if getattr(args, "channel", "telegram") == "zalo-bot":
-        return run_zalo_bot(settings, args)
-    # Imported here to keep python-telegram-bot (and httpx) out of the start-up of the
-    # commands that don't talk to Telegram.
-    from telegram.error import InvalidToken, NetworkError
+    """``rasoat run``: the channels of ``--channel`` in this process, until SIGTERM or
+    Ctrl-C (bot.service)."""
+    from bot.channels.registry import ChannelUnavailable
+    from bot.service import CannotListen, bind, serve
 
-    from bot.channels.telegram import ALLOWED_UPDATES, build_application
-
-    secret = args.secret or (
-        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    )
-    if args.webhook and not secret:
-        raise SettingsError(
-            "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET, so that only "
-            "Telegram can post updates to the webhook"
-        )
-    if args.webhook and not args.webhook_url:
-        raise SettingsError(
-            "--webhook-url is not set: give the public HTTPS address Telegram should post "
-            "updates to (your reverse proxy's, e.g. https://bot.example.vn/telegram)"
-        )
-    if args.webhook and not 1 <= args.max_connections <= 100:
-        raise SettingsError("--max-connections must be between 1 and 100 (Telegram's limits)")
-    application = build_application(settings, webhook=args.webhook)
-    try:
-        if not args.webhook:
-            application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
-        else:
-            return _run_webhook(application, settings, args, secret)
-    except InvalidToken:
-        print(
-            translate("cli.token_rejected", settings.locale, url=settings.telegram_api_url),
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    except NetworkError as error:
-        print(
-            translate("cli.telegram_unreachable", settings.locale, url=settings.telegram_api_url),
-            file=sys.stderr,
-        )
-        print(redact(str(error), secrets_of(settings)), file=sys.stderr)
-        return 1
-    return 0
-
-
-def _run_webhook(
-    application: Application,
-    settings: Settings,
-    args: argparse.Namespace,
-    secret: str | None,
-) -> int:
-    # Imported here to keep starlette and uvicorn out of the start-up of the other commands.
-    from bot.channels.webhook import listening_socket, serve_webhook
-
-    assert secret is not None and args.webhook_url
+    plans = channel_plans(settings, args)
+    for kind, endpoint in plans:
+        kind.check(settings, endpoint)
     try:
         # Bound first: a port in use stops the start before anything else is done.
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
+        sockets = bind(settings, plans)
+    except CannotListen as error:
         print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
+            translate(
+                "cli.cannot_listen", settings.locale, address=error.address, error=error.detail
+            ),
             file=sys.stderr,
         )
         return 1
-    asyncio.run(
-        serve_webhook(
-            application,
-            sock,
-            path=args.path,
-            secret=secret,
-            url=args.webhook_url,
-            max_connections=args.max_connections,
-        )
-    )
-    return 0
 
-
-def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
-    """``rasoat run --channel zalo-bot``: getUpdates, or with ``--webhook`` (recommended:
-    polling loses an update fetched by a process that dies before storing it)."""
-    # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
-    from bot.channels.webhook import listening_socket
-    from bot.channels.zalo_bot import run_polling
-    from bot.channels.zalo_webhook import serve_zalo_webhook
-
-    settings.require_zalo_bot_token()
-    secret = args.secret or (
-        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    )
-    if args.webhook and not (secret and 8 <= len(secret) <= 256):
-        raise SettingsError(
-            "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET (8 to 256 "
-            "characters), so that only Zalo can post updates to the webhook"
-        )
-    if args.webhook and not args.webhook_url:
-        raise SettingsError(
-            "--webhook-url is not set: give the public HTTPS address Zalo should post "
-            "updates to (your reverse proxy's, e.g. https://bot.example.vn/zalo)"
-        )
-
-    async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    async def until_signal() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
-        await run(stop)
+        await serve(settings, plans, sockets, stop)
 
-    if not args.webhook:
-        asyncio.run(until_signal(lambda stop: run_polling(settings, stop)))
-        return 0
-    assert secret is not None and args.webhook_url
     try:
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
-        return 1
-    url = args.webhook_url
-    asyncio.run(
-        until_signal(
-            lambda stop: serve_zalo_webhook(
-                settings, sock, path=args.path, secret=secret, url=url, stop=stop
-            )
-        )
-    )
+        asyncio.run(until_signal())
+    except ChannelUnavailable as error:
+        print(error.text, file=sys.stderr)
+        return error.status
     return 0
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.decisions import pacing
 from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Unreachable, after_push
 from bot.messages import Text
-from bot.push import Push, decode, encode
+from bot.push import Push, Pushes, decode, encode
 from locales.catalog import translate
 from storage.outbox import BLOCKED, Claimed
 from storage.uow import UnitOfWork, Work
@@ -121,7 +121,7 @@ class OutboxSender:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        push: Push,
+        push: Push | Pushes,
         *,
         write: Write | None = None,
         clock: Clock | None = None,
@@ -134,7 +134,9 @@ class OutboxSender:
         lease: timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
-        self.push = push
+        # Each message goes to the channel of its person's platform; messages to people of
+        # platforms without a push here are left for a process that has one.
+        self.pushes = push if isinstance(push, Pushes) else Pushes(push)
         # Claims and outcomes go the way turns do: on SQLite, one writer per process.
         self.write = write or writer_over(sessions)
         self.clock = clock or SystemClock()
@@ -196,12 +198,12 @@ class OutboxSender:
         return pushed
 
     def _claim(self, now: datetime, work: Work) -> list[Claimed]:
-        return work.outbox.claim(self.worker, now, self.lease, self.batch)
+        return work.outbox.claim(self.worker, now, self.lease, self.batch, self.pushes.platforms)
 
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
         async with UnitOfWork(self.sessions) as uow:
-            due = await uow.outbox.next_due()
+            due = await uow.outbox.next_due(self.pushes.platforms)
         paused = moment(max(self.pace.paused_until, 0.0))
         if due is None:
             return now + IDLE
@@ -232,7 +234,9 @@ class OutboxSender:
                 # and the time its push takes would add up to a slower rate.
                 let_through = max(at, self._now() - LATENESS)
                 self.pace = pacing.sent(self.pace, self.limits, message.chat_id, let_through)
-                result = await self.push.push(message.chat_id, decode(message.message))
+                result = await self.pushes.push(
+                    message.platform, message.chat_id, decode(message.message)
+                )
                 now = self.clock.now()
                 outcome = after_push(result, message.attempts, now)
                 outcomes.append((message, outcome, now))

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
     # The staff's schedule of periodic reports (bot.decisions.report_schedule); none: off.
     report_schedule: Path | None = Field(default=None, alias="RASOAT_REPORT_SCHEDULE")
+    # Where people reach rasoat's own HTTP server (its download links, bot.links): files go
+    # to platforms that take none (Zalo Bot) as links only when it is set.
+    public_url: str | None = Field(default=None, alias="RASOAT_PUBLIC_URL")
+    # How long a download link works, and where its files wait (owner-only) meanwhile.
+    link_minutes: int = Field(default=60, alias="RASOAT_LINK_MINUTES", ge=1, le=24 * 60)
+    links_dir: Path = Field(default=Path("data/links"), alias="RASOAT_LINKS_DIR")
 
     @field_validator("database_url")
     @classmethod
@@ -124,6 +130,15 @@ class Settings(BaseSettings):
     def _check_api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("use the server's base URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("use the address people reach the bot at, e.g. https://bot.example.vn")
         return value.rstrip("/")
 
     @field_validator("locale")

@@ -455,12 +455,17 @@ class AsyncOutbox(_Async[Outbox]):
         return await self._run(lambda r: r.enqueue(user_id, message, dedupe_key, not_before, now))
 
     async def claim(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platforms: Sequence[str] | None = None,
     ) -> list[Claimed]:
-        return await self._run(lambda r: r.claim(worker, now, lease, limit))
+        return await self._run(lambda r: r.claim(worker, now, lease, limit, platforms))
 
-    async def next_due(self) -> datetime | None:
-        return await self._run(lambda r: r.next_due())
+    async def next_due(self, platforms: Sequence[str] | None = None) -> datetime | None:
+        return await self._run(lambda r: r.next_due(platforms))
 
     async def sent(self, message_id: int, at: datetime) -> None:
         return await self._run(lambda r: r.sent(message_id, at))

@@ -3,6 +3,10 @@
 The outbox's limits (30 messages a second) are the bot's, not a process's: with several
 workers only the holder of a session-level advisory lock pushes. The lock lives as long as
 its server session, so a worker that dies (or loses its connection) hands it over.
+
+A lock is per database schema and per set of channels (``scope``): processes that run the
+same channels share one pusher; one that runs other channels (Zalo Bot beside a Telegram
+process) pushes to its own people, whose messages the other does not claim.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
-def lock_key(schema: str) -> int:
+def lock_key(schema: str, scope: str = "") -> int:
     # Advisory locks are per database; communes in separate schemas each have a pusher.
-    digest = hashlib.blake2b(f"rasoat-outbox:{schema}".encode(), digest_size=8).digest()
+    name = f"rasoat-outbox:{schema}" + (f":{scope}" if scope else "")
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
 class PostgresLeader:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, scope: str = "") -> None:
         self.engine = engine
+        self.scope = scope
         self._held: AsyncConnection | None = None
 
     async def hold(self) -> bool:
@@ -38,7 +44,9 @@ class PostgresLeader:
         try:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             schema = str(await connection.scalar(select(func.current_schema())))
-            taken = await connection.scalar(select(func.pg_try_advisory_lock(lock_key(schema))))
+            taken = await connection.scalar(
+                select(func.pg_try_advisory_lock(lock_key(schema, self.scope)))
+            )
         except Exception:
             await connection.close()
             return False

@@ -8,7 +8,7 @@ them outside any transaction and records each outcome (bot/outbox.py).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -48,8 +48,12 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
     return insert(table).on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
 
 
-def _pending() -> ColumnElement[bool]:
-    return and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+def _pending(platforms: Sequence[str] | None = None) -> ColumnElement[bool]:
+    pending = and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+    if platforms is None:
+        return pending
+    # A message to someone of a channel this process does not run waits for one that does.
+    return and_(pending, OutboxMessage.platform.in_(list(platforms)))
 
 
 class Outbox:
@@ -97,15 +101,23 @@ class Outbox:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease.
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platforms: Sequence[str] | None = None,
+    ) -> list[Claimed]:
+        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease;
+        only those to people of ``platforms`` (the channels the sender runs), if given.
 
         On PostgreSQL rows another sender is claiming are skipped (FOR UPDATE SKIP LOCKED),
         not waited for; SQLite has one sender. The UPDATE repeats the conditions, so a row
         claimed meanwhile by someone else is not taken over. Committed by the caller.
         """
         due = and_(
-            _pending(),
+            _pending(platforms),
             OutboxMessage.not_before <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
         )
@@ -144,16 +156,17 @@ class Outbox:
         )
         return [Claimed(*row) for row in rows]
 
-    def next_due(self) -> datetime | None:
-        """When the earliest pending message may be claimed (its time, or its lease's end)."""
+    def next_due(self, platforms: Sequence[str] | None = None) -> datetime | None:
+        """When the earliest pending message (to people of ``platforms``, if given) may be
+        claimed: its time, or its lease's end."""
         unclaimed = self.session.scalar(
             select(func.min(OutboxMessage.not_before)).where(
-                _pending(), OutboxMessage.claimed_until.is_(None)
+                _pending(platforms), OutboxMessage.claimed_until.is_(None)
             )
         )
         leased = self.session.scalar(
             select(func.min(OutboxMessage.claimed_until)).where(
-                _pending(), OutboxMessage.claimed_until.is_not(None)
+                _pending(platforms), OutboxMessage.claimed_until.is_not(None)
             )
         )
         times = [t for t in (unclaimed, leased) if t is not None]

@@ -6,7 +6,8 @@ import asyncio
 import json
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -48,13 +49,10 @@ from bot.messages import (
     Outgoing,
     Text,
 )
-from bot.outbox import OutboxSender
-from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import DEFAULT_LOCALE, translate
-from storage.leader import PostgresLeader
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)
@@ -336,10 +334,8 @@ class StatusMessage:
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
-        # The outbox sender, told of every reply: they share Telegram's limits.
-        self.outbox: OutboxSender | None = None
-        # The reminders' sweeps, once a minute, writing to the outbox.
-        self.reminders: ReminderScheduler | None = None
+        # Told of every reply (the outbox sender's ``replied``): they share Telegram's limits.
+        self.replied: Callable[[str], None] | None = None
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -449,8 +445,8 @@ class TelegramChannel:
         )
 
         async def send(reply: Outgoing) -> None:
-            if self.outbox is not None and isinstance(reply, Text | Choices | Document):
-                self.outbox.replied(incoming.chat_id)
+            if self.replied is not None and isinstance(reply, Text | Choices | Document):
+                self.replied(incoming.chat_id)
             await sending(reply)
 
         try:
@@ -623,55 +619,31 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
 
 
-def start_outbox(
-    runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
-) -> OutboxSender:
-    """The outbox sender of this process, running (its task added to ``tasks``)."""
-    settings = runtime.settings
-    sender = OutboxSender(
-        runtime.sessions,
-        TelegramPush(application.bot),
-        write=runtime.conversation.write,
-        # Only one process pushes per database: the limits are the bot's, not a process's.
-        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
-        limits=settings.push_limits,
-        locale=settings.locale,
-    )
-    tasks.add(asyncio.create_task(sender.run()))
-    return sender
-
-
-def start_reminders(
-    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
-) -> ReminderScheduler:
-    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
-    write as the turns do, and wake ``sender`` for what they enqueue."""
-    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
-    tasks.add(asyncio.create_task(reminders.run()))
-    return reminders
-
-
 def build_application(
-    settings: Settings, runtime: Runtime | None = None, *, webhook: bool = False
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    webhook: bool = False,
+    replied: Callable[[str], None] | None = None,
 ) -> Application:
-    """A ready-to-run PTB Application: polling (``run_polling``), or, with ``webhook``,
-    without an updater, for ``bot.channels.webhook.serve_webhook``.
+    """A ready-to-run PTB Application: polling (:func:`polling`), or, with ``webhook``,
+    without an updater, for ``bot.channels.webhook``. ``replied`` is told of each reply
+    sent (the outbox sender's pacing).
 
-    Without ``runtime`` the database is opened in ``post_init``, which PTB runs inside
-    ``run_polling`` (and ``serve_webhook`` likewise), on the loop that will serve updates.
+    Without ``runtime`` the database is opened in ``post_init``, on the loop that will
+    serve updates. The outbox sender and the reminders are the process's
+    (``bot.service``), not the application's.
     """
     token = settings.require_token()
     channel = TelegramChannel(runtime)
+    channel.replied = replied
     retrying: set[asyncio.Task[None]] = set()
-    sending: set[asyncio.Task[None]] = set()
 
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
             channel.runtime = await open_runtime(settings)
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
-        channel.outbox = start_outbox(channel.runtime, application, sending)
-        channel.reminders = start_reminders(channel.runtime, channel.outbox, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -687,19 +659,9 @@ def build_application(
             log.warning("command menu not set (%s): starting anyway, will try again", failed)
             retrying.add(asyncio.create_task(_keep_trying(set_menu)))
 
-    async def stop_outbox(application: Application) -> None:
-        # Before the bot's HTTP client closes (PTB's polling closes it before post_shutdown):
-        # a message being pushed finishes and is recorded.
-        if channel.reminders is not None:
-            channel.reminders.stop()
-        if channel.outbox is not None:
-            channel.outbox.stop()
-            await asyncio.gather(*sending, return_exceptions=True)
-
     async def post_shutdown(application: Application) -> None:
         for task in retrying:
             task.cancel()
-        await stop_outbox(application)
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
@@ -714,7 +676,6 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor())
         .update_queue(queue)
         .post_init(post_init)
-        .post_stop(stop_outbox)
         .post_shutdown(post_shutdown)
     )
     if webhook:
@@ -722,10 +683,33 @@ def build_application(
         builder = builder.updater(None)
     else:
         # PTB's own default for the polling connection, but reading updates one by one.
-        polling = ReadableUpdates(connection_pool_size=1)
-        polling.keep = queue.keep
-        builder = builder.get_updates_request(polling)
+        polling_request = ReadableUpdates(connection_pool_size=1)
+        polling_request.keep = queue.keep
+        builder = builder.get_updates_request(polling_request)
     application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
     application.add_error_handler(_on_error)
     return application
+
+
+@asynccontextmanager
+async def polling(application: Application) -> AsyncIterator[Application]:
+    """``application`` (built for polling) receiving updates: the bot checked (getMe: a
+    refused token raises InvalidToken here), what a stop interrupted applied, then
+    getUpdates. At exit polling stops, the updates in hand are finished and what
+    ``post_shutdown`` closes is closed (PTB's run_polling, as a part of a larger process)."""
+    assert application.updater is not None, "built with webhook=True"
+    async with application:
+        try:
+            if application.post_init is not None:
+                await application.post_init(application)
+            await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+            await application.start()
+            yield application
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)

@@ -13,7 +13,10 @@ What Zalo's API does not give, and how the channel makes up for it:
 - No update ids: an update's key is its event name and message id, which the conversation
   claims in the turn's transaction, so a duplicated event is applied once.
 - No buttons: choices are numbered lists (``bot.channels.zalo_text``); a typed key becomes
-  the choice it names. No files: a document is replaced by a line saying it is on Telegram.
+  the choice it names.
+- No files: with ``RASOAT_PUBLIC_URL`` set, a document goes as a short-lived signed link to
+  rasoat's own server (``bot.links``) and the chart as ``sendPhoto`` of such a link (Zalo
+  takes photos by URL only); without it, a line says the file is on Telegram.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import asyncio
 import contextlib
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -34,6 +39,7 @@ import httpx
 from bot.channels.zalo_text import NumberedList, numbered, split_message
 from bot.conversation import must_be_seen
 from bot.delivery import SendFailed, deliver
+from bot.links import LinkStore
 from bot.messages import (
     Choices,
     CommandMenu,
@@ -46,6 +52,7 @@ from bot.messages import (
 )
 from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
+from bot.server_key import server_key
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.repositories import Received
@@ -121,10 +128,13 @@ class ZaloBotApi:
         return result if isinstance(result, dict) else None
 
     async def send_message(self, chat_id: str, text: str) -> Any:
-        """sendMessage, sent again after a bounded wait while Zalo answers 429."""
+        return await self.patiently("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def patiently(self, method: str, payload: dict[str, Any]) -> Any:
+        """``method``, made again after a bounded wait while Zalo answers 429."""
         for wait in (*RATE_LIMIT_WAITS, None):
             try:
-                return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
+                return await self.call(method, payload)
             except ZaloBotError as error:
                 if error.status != HTTPStatus.TOO_MANY_REQUESTS or wait is None:
                     raise
@@ -197,10 +207,18 @@ def to_incoming(raw: dict[str, Any]) -> Incoming | None:
 class ZaloBotChannel:
     """Stores, applies and answers Zalo updates; one sender's in order, others at once."""
 
-    def __init__(self, runtime: Runtime, api: ZaloBotApi) -> None:
+    def __init__(self, runtime: Runtime, api: ZaloBotApi, links: LinkStore | None = None) -> None:
         self.runtime = runtime
         self.api = api
+        # Where files go as links (None: no public address, files are said to be on Telegram).
+        self.links = links
         self.senders = PerSender()
+        # What a person has on screen changes one sender at a time: a turn's replies, or a
+        # message pushed to them (bot.channels.zalo_push), so the list stored is the last
+        # one sent. Held only while replies are sent, not while a turn is worked out.
+        self.screens = PerSender()
+        # Told of every message sent in reply: the outbox keeps to the limits with them.
+        self.replied: Callable[[str], None] | None = None
         # The last list shown to each sender (what typing each key picks), as stored in the
         # database (see remember_list), the oldest forgotten first.
         self.lists: dict[str, NumberedList] = {}
@@ -283,8 +301,9 @@ class ZaloBotChannel:
         if incoming is None:
             return
         replies = await self.runtime.conversation.handle(incoming)
-        await self.remember_list(incoming.user_id, replies)
-        failed = await self.deliver(incoming, replies)
+        async with self.screens.turn(incoming.user_id):
+            await self.remember_list(incoming.user_id, replies)
+            failed = await self.deliver(incoming, replies)
         if replies and not must_be_seen(failed):
             await self.runtime.conversation.delivered(incoming)
 
@@ -295,37 +314,76 @@ class ZaloBotChannel:
         lists = [reply for reply in replies if isinstance(reply, Choices)]
         before = self.lists.get(user_id)
         if lists:
-            locale = self.runtime.settings.locale
-            now = numbered(lists[-1], translate("zalo.several_hint", locale))
+            now = self.numbered(lists[-1])
         elif any(isinstance(reply, Text) for reply in replies) and before and before.keys:
             now = NumberedList((), {})
         else:
             return
-        self.lists[user_id] = now
         try:
-            await self.runtime.conversation.show_list(PLATFORM, user_id, now.keys, now.several)
+            await self.show(user_id, now)
         except Exception as error:
             log.warning("the list shown could not be stored: %s", type(error).__name__)
 
+    async def show(self, user_id: str, shown: NumberedList) -> None:
+        """``shown`` is the list on ``user_id``'s screen from now on: what a key they type
+        picks, stored first (here and in the database)."""
+        self.lists[user_id] = shown
+        await self.runtime.conversation.show_list(PLATFORM, user_id, shown.keys, shown.several)
+
+    def numbered(self, reply: Choices) -> NumberedList:
+        return numbered(reply, translate("zalo.several_hint", self.runtime.settings.locale))
+
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         async def send(reply: Outgoing) -> None:
+            if isinstance(reply, Document) and self.links is not None:
+                await self.send_link(incoming, reply)
+                return
             for text in self.texts(reply):
                 await self.send_text(incoming.chat_id, text)
 
         return await deliver(replies, send, self.runtime.settings.locale, incoming.update_key)
 
+    async def send_link(self, incoming: Incoming, reply: Document) -> None:
+        """A file as a link to rasoat's own server: a download for the person who asked,
+        once; a chart as a photo Zalo fetches from there."""
+        assert self.links is not None
+        owner = f"{PLATFORM}:{incoming.user_id}"
+        media_type = mimetypes.guess_type(reply.filename)[0] or "application/octet-stream"
+        keep = partial(self.links.put, once=not reply.inline)
+        try:
+            link = await asyncio.to_thread(keep, owner, reply.filename, reply.content, media_type)
+        except OSError as error:
+            raise SendFailed("link", type(error).__name__) from None
+        if reply.inline:
+            payload = {"chat_id": incoming.chat_id, "photo": link.url}
+            caption = split_message(reply.caption)[0] if reply.caption else ""
+            if caption:
+                payload["caption"] = caption
+            await self._sent("sendPhoto", payload)
+            return
+        settings = self.runtime.settings
+        text = translate(
+            "zalo.file_link",
+            settings.locale,
+            caption=reply.caption or reply.filename,
+            url=link.url,
+            until=link.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"),
+        )
+        for piece in split_message(text):
+            await self.send_text(incoming.chat_id, piece)
+
     def texts(self, reply: Outgoing) -> list[str]:
-        """The messages that say ``reply`` on Zalo."""
+        """The messages that say ``reply`` on Zalo (a file as a line: see :meth:`send_link`
+        for files as links)."""
         locale = self.runtime.settings.locale
         if isinstance(reply, Text | Notice):
             return split_message(reply.text)
         if isinstance(reply, Choices):
-            return list(numbered(reply, translate("zalo.several_hint", locale)).messages)
+            return list(self.numbered(reply).messages)
         if isinstance(reply, Document):
             if reply.inline:
                 # A chart beside text that says the same: Zalo takes photos by URL only.
                 return []
-            # TODO(issue 13 §1): a signed download link when RASOAT_PUBLIC_URL is set.
             if reply.again:
                 text = translate(
                     "zalo.file_on_telegram", locale, file=reply.filename, command=reply.again
@@ -338,13 +396,18 @@ class ZaloBotChannel:
         return []
 
     async def send_text(self, chat_id: str, text: str) -> None:
+        await self._sent("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def _sent(self, method: str, payload: dict[str, Any]) -> None:
+        if self.replied is not None:
+            self.replied(str(payload["chat_id"]))
         try:
-            await self.api.send_message(chat_id, text)
+            await self.api.patiently(method, payload)
         except ZaloBotError as error:
             # Zalo's 403 is its own internal error, not a person who blocked the bot.
-            raise SendFailed("sendMessage", f"HTTP {error.status}: {error.description}") from None
+            raise SendFailed(method, f"HTTP {error.status}: {error.description}") from None
         except httpx.HTTPError as error:
-            raise SendFailed("sendMessage", type(error).__name__) from None
+            raise SendFailed(method, type(error).__name__) from None
 
     async def poll(self, stop: asyncio.Event, seconds: int = POLL_SECONDS) -> None:
         """getUpdates until ``stop``: each update stored first, then applied."""
@@ -400,19 +463,37 @@ def parse_body(body: bytes) -> dict[str, Any] | None:
     return unwrapped(decoded)
 
 
+def link_store(settings: Settings) -> LinkStore | None:
+    """Where files wait as links, when people can reach rasoat's server (RASOAT_PUBLIC_URL)."""
+    if settings.public_url is None:
+        return None
+    return LinkStore(
+        settings.links_dir,
+        server_key(settings),
+        settings.public_url,
+        timedelta(minutes=settings.link_minutes),
+    )
+
+
 @asynccontextmanager
 async def open_channel(
-    settings: Settings, runtime: Runtime | None = None, sleep: Sleep = asyncio.sleep
+    settings: Settings,
+    runtime: Runtime | None = None,
+    sleep: Sleep = asyncio.sleep,
+    links: LinkStore | None = None,
 ) -> AsyncIterator[ZaloBotChannel]:
     """The channel on ``runtime`` (or a runtime of its own), with what a stop interrupted
-    applied first; at exit the updates in hand are finished."""
+    applied first; at exit the updates in hand are finished. Files go as links through
+    ``links`` (by default as the settings say)."""
     token = settings.require_zalo_bot_token()
     own = runtime is None
     runtime = runtime or await open_runtime(settings)
     try:
         async with httpx.AsyncClient(timeout=HTTP_SECONDS) as client:
             channel = ZaloBotChannel(
-                runtime, ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep)
+                runtime,
+                ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep),
+                links or link_store(settings),
             )
             await channel.replay()
             try:
@@ -422,18 +503,3 @@ async def open_channel(
     finally:
         if own:
             await runtime.close()
-
-
-async def run_polling(
-    settings: Settings,
-    stop: asyncio.Event,
-    runtime: Runtime | None = None,
-    *,
-    seconds: int = POLL_SECONDS,
-    sleep: Sleep = asyncio.sleep,
-) -> None:
-    """``rasoat run --channel zalo-bot``: getUpdates until ``stop`` is set."""
-    async with open_channel(settings, runtime, sleep) as channel:
-        # Zalo answers getUpdates only while no webhook is set.
-        await channel.api.call("deleteWebhook", {})
-        await channel.poll(stop, seconds)
