@@ -110,7 +110,9 @@ class LinkStore:
         )
 
     def check(self, file_id: str, expires: str, signature: str) -> Kept | Refused:
-        """The file a link names, if the link is one this server made and still works."""
+        """The file a link names, if the link is one this server made and still works. The
+        expired files go first, this one's too."""
+        self.sweep()
         if not (FILE_ID.fullmatch(file_id) and SIGNATURE.fullmatch(signature)):
             return Refused.FORGED
         if not expires.isdigit() or len(expires) > 12:

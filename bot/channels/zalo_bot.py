@@ -366,6 +366,7 @@ class ZaloBotChannel:
             "zalo.file_link",
             settings.locale,
             caption=reply.caption or reply.filename,
+            file=reply.filename,
             url=link.url,
             until=link.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"),
         )
