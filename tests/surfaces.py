@@ -262,7 +262,10 @@ class ZaloSurface:
 
     async def send_event(self, event: dict[str, Any]) -> list[str]:
         key = event["message"]["message_id"]
-        await self.fake.send(event)
+        if self.fake.webhook:
+            assert await self.fake.post(event) == 200
+        else:
+            await self.fake.send(event)
         await asyncio.wait_for(self.applied.setdefault(key, asyncio.Event()).wait(), 15)
         messages = self.fake.messages_to(self.user_id)
         new, self.seen = messages[self.seen :], len(messages)
