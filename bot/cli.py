@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user_add = users.add_parser("add", help="add a user directly (without an invite)")
     user_add.add_argument(
-        "--platform", default="telegram", choices=["telegram", "zalo", "terminal"]
+        "--platform", default="telegram", choices=["telegram", "zalo-bot", "zalo", "terminal"]
     )
     user_add.add_argument("--id", required=True, help="the user's platform id")
     user_add.add_argument("--name", required=True)

@@ -152,12 +152,18 @@ class LinkStore:
         now = self._now()
         removed = 0
         for meta in self.directory.glob(f"*{META}"):
-            kept = self._kept(meta.name.removesuffix(META))
+            file_id = meta.name.removesuffix(META)
+            if not FILE_ID.fullmatch(file_id):
+                continue
+            kept = self._kept(file_id)
             if kept is None or kept.expires <= now:
-                self._remove(meta.name.removesuffix(META))
+                self._remove(file_id)
                 removed += 1
         for path in self.directory.iterdir():
-            file_id = path.name.rsplit(".", 1)[0]
+            file_id, dot, suffix = path.name.partition(".")
+            # Only what this store wrote: the folder may be shared with anything else.
+            if not (FILE_ID.fullmatch(file_id) and dot + suffix in (DATA, TAKEN)):
+                continue
             if not self._path(file_id, META).exists() and self._stale(path):
                 path.unlink(missing_ok=True)
                 removed += 1

@@ -496,6 +496,9 @@ async def open_channel(
                 ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep),
                 links or link_store(settings),
             )
+            if channel.links is not None:
+                # What expired while the bot was down goes now, not at the next request.
+                await asyncio.to_thread(channel.links.sweep)
             await channel.replay()
             try:
                 yield channel
