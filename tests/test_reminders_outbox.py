@@ -21,21 +21,17 @@ from bot.settings import Settings
 from classification import rules_for
 from classification.followup import no_capacity_group
 from storage.models import (
-    Area,
-    Household,
-    HouseholdCategory,
     MeetingInvitation,
     OutboxMessage,
     Role,
     SupportAssignment,
     SupportContact,
 )
-from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import FakeTelegram, Json
-from tests.helpers import seed_areas
+from tests.helpers import add_poor_households, seed_areas
 from tests.test_outbox import VirtualAlarm, VirtualClock
 from tests.test_telegram_e2e import bot_settings, new_invite
 
@@ -111,22 +107,7 @@ async def register(database: Database, fake: FakeTelegram, chat: int, role: Role
 async def test_a_meeting_reminder_reaches_the_collaborator_once_with_its_buttons(
     bot: Bot, database: Database, fake_telegram: FakeTelegram
 ) -> None:
-    async with UnitOfWork(database.sessions) as uow:
-        village = await uow.areas.by_code("87-MH-A1")
-        assert isinstance(village, Area)
-        village_id = village.id
-        for code, name in (("A1-01", "Nguyễn Văn An"), ("A1-02", "Trần Thị Bé")):
-            uow.session.add(
-                Household(
-                    code=code,
-                    review_year=datetime.now(UTC).year,
-                    area_id=village.id,
-                    head_name=name,
-                    head_name_search=fold(name),
-                    category=HouseholdCategory.POOR,
-                )
-            )
-        await uow.commit()
+    village_id = await add_poor_households(database.sessions)
     await register(database, fake_telegram, SUPERVISOR, Role.SUPERVISOR, "87-MH")
     await register(database, fake_telegram, COLLABORATOR, Role.COLLABORATOR, "87-MH-A1")
     supervisor = fake_telegram.user(id=SUPERVISOR)

@@ -22,19 +22,16 @@ from bot.reminders import ReminderScheduler
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.models import (
-    Area,
     ChatBinding,
     Household,
-    HouseholdCategory,
     MeetingInvitation,
     OutboxMessage,
     Role,
 )
-from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.fakes.zalo_bot import FakeZaloBot
-from tests.helpers import seed_areas
+from tests.helpers import add_poor_households, seed_areas
 from tests.surfaces import ZaloSurface
 from tests.test_outbox import VirtualAlarm, VirtualClock
 from tests.test_zalo_bot_e2e import Waits, new_invite, zalo_settings
@@ -74,24 +71,6 @@ async def register(fake: FakeZaloBot, channel: ZaloBotChannel, database: Databas
         return user.id
 
 
-async def households(database: Database) -> None:
-    async with UnitOfWork(database.sessions) as uow:
-        village = await uow.areas.by_code("87-MH-A1")
-        assert isinstance(village, Area)
-        for code, name in (("A1-01", "Nguyễn Văn An"), ("A1-02", "Trần Thị Bé")):
-            uow.session.add(
-                Household(
-                    code=code,
-                    review_year=datetime.now(UTC).year,
-                    area_id=village.id,
-                    head_name=name,
-                    head_name_search=fold(name),
-                    category=HouseholdCategory.POOR,
-                )
-            )
-        await uow.commit()
-
-
 async def invited(database: Database) -> list[str]:
     async with database.sessions() as session:
         rows = await session.execute(
@@ -107,7 +86,7 @@ async def test_a_meeting_reminder_reaches_a_zalo_collaborator_as_a_numbered_list
     database: Database, fake_zalo: FakeZaloBot
 ) -> None:
     await seed_areas(database.sessions)
-    await households(database)
+    await add_poor_households(database.sessions)
     settings = zalo_settings(database, fake_zalo)
     day = (datetime.now(UTC) + VN + timedelta(days=10)).date()
     starts_at = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
@@ -164,6 +143,16 @@ async def outbox_rows(database: Database) -> list[OutboxMessage]:
         return found
 
 
+@asynccontextmanager
+async def registered(
+    database: Database, fake: FakeZaloBot
+) -> AsyncIterator[tuple[ZaloBotChannel, int]]:
+    """The channel, and the collaborator who registered on it by a typed code."""
+    await seed_areas(database.sessions)
+    async with zalo(zalo_settings(database, fake)) as channel:
+        yield channel, await register(fake, channel, database)
+
+
 async def enqueue(database: Database, user_id: int, text: str, at: datetime) -> None:
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.outbox.enqueue(user_id, encode(Text(text)), text, at, at)
@@ -173,10 +162,8 @@ async def enqueue(database: Database, user_id: int, text: str, at: datetime) -> 
 async def test_zalos_429_pauses_the_outbox_a_bounded_while_then_the_message_goes(
     database: Database, fake_zalo: FakeZaloBot
 ) -> None:
-    await seed_areas(database.sessions)
     clock = VirtualClock()
-    async with zalo(zalo_settings(database, fake_zalo)) as channel:
-        user = await register(fake_zalo, channel, database)
+    async with registered(database, fake_zalo) as (channel, user):
         seen = len(fake_zalo.messages_to(COLLABORATOR))
         await enqueue(database, user, "Nhắc: họp thôn tối nay", clock.now())
         fake_zalo.fail("sendMessage", 429, 429)
@@ -204,10 +191,8 @@ async def test_zalos_429_pauses_the_outbox_a_bounded_while_then_the_message_goes
 async def test_zalos_403_is_tried_again_later_not_a_blocked_person(
     database: Database, fake_zalo: FakeZaloBot
 ) -> None:
-    await seed_areas(database.sessions)
     clock = VirtualClock()
-    async with zalo(zalo_settings(database, fake_zalo)) as channel:
-        user = await register(fake_zalo, channel, database)
+    async with registered(database, fake_zalo) as (channel, user):
         await add_user(
             database.sessions,
             platform=PLATFORM,
