@@ -25,8 +25,9 @@ from bot.admin import (
     unlock_chats,
 )
 from bot.channels.terminal import TerminalChannel, stdin_line
+from bot.decisions.reports import PeriodError
 from bot.demo.loader import load_demo
-from bot.dialogs.reports import report_to_files
+from bot.dialogs.reports import load_schedule, report_to_files
 from bot.dialogs.summary import summary_cli
 from bot.export_cli import export_to_files
 from bot.interview.results import classify_interviews
@@ -235,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
+            # A wrong schedule of reports is said now, not in the log every minute.
+            load_schedule(settings)
             return run_bot(settings, args)
         if args.command == "backup":
             return make_backup(settings, args.output)
@@ -252,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ExportRefused as error:
         print(translate(error.key, _locale(), **error.params), file=sys.stderr)
+        return EXIT_USAGE
+    except PeriodError as error:
+        print(error.text(_locale()), file=sys.stderr)
         return EXIT_USAGE
     except (RuleFileError, VocabularyError) as error:
         print(str(error), file=sys.stderr)
