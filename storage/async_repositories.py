@@ -57,6 +57,7 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -487,3 +488,48 @@ class AsyncOutbox(_Async[Outbox]):
 
     async def counts(self) -> OutboxCounts:
         return await self._run(lambda r: r.counts())
+
+
+class AsyncZaloOaTokens(_Async[ZaloOaTokens]):
+    """The face of :class:`storage.zalo_oa_tokens.ZaloOaTokens` (the command line's)."""
+
+    async def current(self) -> OaToken | None:
+        return await self._run(lambda r: r.current())
+
+    async def set(
+        self,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: datetime,
+        refresh_expires_at: datetime,
+        now: datetime,
+    ) -> OaToken:
+        return await self._run(
+            lambda r: r.set(access_token, refresh_token, access_expires_at, refresh_expires_at, now)
+        )
+
+    async def begin_refresh(
+        self, token_id: int, worker: str, now: datetime, lease: timedelta
+    ) -> bool:
+        return await self._run(lambda r: r.begin_refresh(token_id, worker, now, lease))
+
+    async def refreshed(
+        self,
+        token_id: int,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: datetime,
+        refresh_expires_at: datetime,
+        now: datetime,
+    ) -> OaToken:
+        return await self._run(
+            lambda r: r.refreshed(
+                token_id, access_token, refresh_token, access_expires_at, refresh_expires_at, now
+            )
+        )
+
+    async def refused(self, token_id: int, now: datetime) -> None:
+        return await self._run(lambda r: r.refused(token_id, now))
+
+    async def abandon(self, token_id: int) -> None:
+        return await self._run(lambda r: r.abandon(token_id))
