@@ -456,12 +456,17 @@ class AsyncOutbox(_Async[Outbox]):
         return await self._run(lambda r: r.enqueue(user_id, message, dedupe_key, not_before, now))
 
     async def claim(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platform: str | None = None,
     ) -> list[Claimed]:
-        return await self._run(lambda r: r.claim(worker, now, lease, limit))
+        return await self._run(lambda r: r.claim(worker, now, lease, limit, platform))
 
-    async def next_due(self) -> datetime | None:
-        return await self._run(lambda r: r.next_due())
+    async def next_due(self, platform: str | None = None) -> datetime | None:
+        return await self._run(lambda r: r.next_due(platform))
 
     async def sent(self, message_id: int, at: datetime) -> None:
         return await self._run(lambda r: r.sent(message_id, at))
@@ -479,6 +484,15 @@ class AsyncOutbox(_Async[Outbox]):
 
     async def block(self, user_id: int, at: datetime) -> bool:
         return await self._run(lambda r: r.block(user_id, at))
+
+    async def undeliverable(self, message_id: int, user_id: int, at: datetime) -> bool:
+        return await self._run(lambda r: r.undeliverable(message_id, user_id, at))
+
+    async def waiting_for_window(self, platform: str, platform_user_id: str) -> int:
+        return await self._run(lambda r: r.waiting_for_window(platform, platform_user_id))
+
+    async def reopen(self, platform: str, platform_user_id: str, now: datetime) -> int:
+        return await self._run(lambda r: r.reopen(platform, platform_user_id, now))
 
     async def supervisors_of(self, user_id: int) -> list[User]:
         return await self._run(lambda r: r.supervisors_of(user_id))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import ZaloOaToken
@@ -133,7 +133,7 @@ class ZaloOaTokens:
         )
 
     def _spend(self, token_id: int | None, now: datetime) -> None:
-        condition = ZaloOaToken.used_at.is_(None)
+        condition: ColumnElement[bool] = ZaloOaToken.used_at.is_(None)
         if token_id is not None:
             condition = and_(condition, ZaloOaToken.id == token_id)
         self.session.execute(
