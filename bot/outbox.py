@@ -283,9 +283,11 @@ class OutboxSender:
             work.outbox.failed(message.id, now, BLOCKED)
             if work.outbox.block(message.user_id, now):
                 self._tell_supervisors(work, message, now, "blocked")
-        elif isinstance(outcome, Undeliverable):
-            if work.outbox.undeliverable(message.id, message.user_id, now):
-                self._tell_supervisors(work, message, now, "window")
+        elif isinstance(outcome, Undeliverable) and work.outbox.undeliverable(
+            message.id, message.user_id, now
+        ):
+            # The first of this person's silence: told once, not at every reminder.
+            self._tell_supervisors(work, message, now, "window")
 
     def _tell_supervisors(self, work: Work, message: Claimed, now: datetime, why: str) -> None:
         """``why``: "blocked" (the person blocked the bot) or "window" (the platform
