@@ -66,6 +66,10 @@ class EventChannel:
         """Send the replies, each on its own; those that could not be delivered."""
         raise NotImplementedError
 
+    async def before(self, incoming: Incoming) -> Incoming:
+        """What the platform adds before a message is handled (nothing, by default)."""
+        return incoming
+
     # -- shared ---------------------------------------------------------------------------
 
     async def keep(self, raw: dict[str, Any]) -> str | None:
@@ -150,6 +154,7 @@ class EventChannel:
         incoming = await self.incoming(raw)
         if incoming is None:
             return
+        incoming = await self.before(incoming)
         replies = await self.runtime.conversation.handle(incoming)
         await self.remember_list(incoming.user_id, replies)
         failed = await self.deliver(incoming, replies)
