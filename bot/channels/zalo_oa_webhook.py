@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,6 +105,18 @@ def zalo_oa_webhook_app(
     return one_route_app(path, receive)
 
 
+def _told(
+    ready: Callable[[ZaloOaChannel], None] | None, channel: ZaloOaChannel
+) -> Callable[[], Awaitable[None]] | None:
+    if ready is None:
+        return None
+
+    async def tell() -> None:
+        ready(channel)
+
+    return tell
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -117,11 +129,13 @@ async def serve_zalo_oa(
     stop: asyncio.Event,
     runtime: Runtime | None = None,
     clock: Clock = _utcnow,
+    ready: Callable[[ZaloOaChannel], None] | None = None,
 ) -> None:
     """``rasoat run --channel zalo-oa``: what a stop interrupted is applied, the token is
     checked (NoToken if none was set), the server listens (the URL is set in Zalo's
     developer console: the OA API has no setWebhook), and the outbox sender, the reminders
-    and the token keeper run; until ``stop``."""
+    and the token keeper run; until ``stop``. ``ready`` is handed the channel once it
+    listens (tests watch it)."""
     app_id, _, secret_key = settings.require_zalo_oa()
     async with open_channel(settings, runtime, clock=clock) as channel:
         keeper = channel.api.tokens
@@ -142,7 +156,7 @@ async def serve_zalo_oa(
         )
         try:
             log.info("Zalo OA webhook listening (%s)", PLATFORM)
-            await serve_until(app, sock, stop)
+            await serve_until(app, sock, stop, _told(ready, channel))
         finally:
             reminders.stop()
             channel.outbox.stop()
