@@ -42,7 +42,9 @@ class PostgresLeader:
         try:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             schema = str(await connection.scalar(select(func.current_schema())))
-            taken = await connection.scalar(select(func.pg_try_advisory_lock(lock_key(schema, self.scope))))
+            taken = await connection.scalar(
+                select(func.pg_try_advisory_lock(lock_key(schema, self.scope)))
+            )
         except Exception:
             await connection.close()
             return False

@@ -20,6 +20,7 @@ from bot.admin import create_invites
 from bot.channels.zalo_oa import PLATFORM, ZaloOaChannel
 from bot.channels.zalo_oa_tokens import set_tokens
 from bot.channels.zalo_oa_webhook import serve_zalo_oa
+from bot.demo.loader import load_demo
 from bot.messages import Text
 from bot.push import encode
 from bot.settings import Settings, load_settings
@@ -41,16 +42,18 @@ SUPERVISOR = "7142494823556900001"
 
 
 class MovableClock:
-    """The bot's and the fake's time: moved by the test, never slept on."""
+    """The token keeper's, the webhook's and the fake's time: the real time moved on by
+    the test (never slept on). Events are stamped with it, and a message stamped before
+    the question it answers reached the phone would not be taken as its answer."""
 
     def __init__(self) -> None:
-        self.at = datetime.now(UTC)
+        self.ahead = timedelta(0)
 
     def __call__(self) -> datetime:
-        return self.at
+        return datetime.now(UTC) + self.ahead
 
     def move(self, delta: timedelta) -> None:
-        self.at += delta
+        self.ahead += delta
 
 
 def oa_settings(database: Database, fake: FakeZaloOa) -> Settings:
@@ -159,15 +162,17 @@ async def test_summary_chart_report_file_and_a_workbook_it_cannot_send(
 ) -> None:
     clock = MovableClock()
     fake_oa.clock = clock
-    await seed_areas(database.sessions)
+    settings = oa_settings(database, fake_oa)
+    # The demo commune: three villages interviewed, figures for a chart.
+    invites = await load_demo(
+        database.sessions, INVITE_KEY, settings.review_dates, datetime.now(UTC)
+    )
     await given_tokens(database, fake_oa)
     fake_oa.names[SUPERVISOR] = "Trần Văn Giám"
-    [invite] = await create_invites(
-        database.sessions, Role.SUPERVISOR, "87-MH", days=1, key=INVITE_KEY
-    )
-    async with oa_bot(oa_settings(database, fake_oa), fake_oa, clock) as channel:
+    async with oa_bot(settings, fake_oa, clock) as channel:
         surface = OaSurface(fake_oa, channel, SUPERVISOR)
-        assert any("giám sát" in r for r in await surface.type(f"/start {invite.code}"))
+        code = invites[Role.SUPERVISOR].code
+        assert any("giám sát" in r for r in await surface.type(f"/start {code}"))
         summary = await surface.type("/summary")
         assert "[image]" in summary, summary
         report = await surface.type("/report")
@@ -178,8 +183,8 @@ async def test_summary_chart_report_file_and_a_workbook_it_cannot_send(
     assert kinds == ["file", "image"]
     async with UnitOfWork(database.sessions) as uow:
         user = await uow.users.by_platform_id(PLATFORM, SUPERVISOR)
-    # The name Zalo shows, read from the OA's user/detail at registration.
-    assert user is not None and user.display_name == "Trần Văn Giám"
+        # The name Zalo shows, read from the OA's user/detail at registration.
+        assert user is not None and user.display_name == "Trần Văn Giám"
 
 
 async def test_forged_stale_and_replayed_events_change_nothing(
