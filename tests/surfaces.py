@@ -333,7 +333,8 @@ class OaSurface(ZaloSurface):
         return new
 
     async def press(self, data: str) -> list[str]:
-        payloads = [b["payload"] for b in self.fake.buttons_to(self.user_id)]
+        oa: Any = self.fake
+        payloads = [b["payload"] for b in oa.buttons_to(self.user_id)]
         if f"#rs:{data}" in payloads:
             self.taps.append(data)
             self.picks = []

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -89,7 +88,8 @@ async def oa_bot(
         )
     )
     try:
-        done, _ = await asyncio.wait({serving, ready}, timeout=20, return_when="FIRST_COMPLETED")
+        waiting: set[asyncio.Future[object]] = {serving, ready}  # type: ignore[arg-type]
+        done, _ = await asyncio.wait(waiting, timeout=20, return_when="FIRST_COMPLETED")
         assert ready in done, serving.result() if serving.done() else "not ready"
         yield ready.result()
     finally:
@@ -319,7 +319,7 @@ async def test_a_reminder_past_the_window_waits_the_supervisor_is_told_and_it_go
         assert channel.outbox is not None
         channel.outbox.wake()
         note = translate("outbox.window_note", name="Người dùng Zalo", areas="Ấp 1")
-        await wait_until(lambda: note in fake_oa.messages_to(SUPERVISOR))
+        await fake_oa.wait_for(lambda: note in fake_oa.messages_to(SUPERVISOR))
         async with UnitOfWork(database.sessions) as uow:
             failures = await uow.session.scalars(
                 select(OutboxMessage.failure).where(OutboxMessage.user_id == user.id)
@@ -330,14 +330,8 @@ async def test_a_reminder_past_the_window_waits_the_supervisor_is_told_and_it_go
         # The collaborator writes: asked to write more often, and the reminders follow.
         replies = await collaborator.type("/whoami")
         assert replies[0] == translate("zalo_oa.window_reopened", count=2)
-        await wait_until(lambda: "Nhắc việc 2" in fake_oa.messages_to(USER))
+        await fake_oa.wait_for(lambda: "Nhắc việc 2" in fake_oa.messages_to(USER))
     assert fake_oa.messages_to(USER).count("Nhắc việc 1") == 1
-
-
-async def wait_until(condition: Any, seconds: float = 15) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():
-            await asyncio.sleep(0.05)
 
 
 def test_rasoat_run_zalo_oa_says_what_is_missing(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ write). People's messages are posted to the webhook signed as Zalo signs them, o
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import secrets
@@ -61,6 +62,7 @@ class FakeZaloOa:
         # Answer a spent refresh with HTTP 502 instead of the pair (the answer lost).
         self.lose_refresh_answer = False
         self.webhook_url = ""
+        self._sent_changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._port = 0
@@ -169,7 +171,9 @@ class FakeZaloOa:
         problem = self._check(message)
         if problem:
             return self._invalid(problem)
-        self.sent.append((user, message))
+        async with self._sent_changed:
+            self.sent.append((user, message))
+            self._sent_changed.notify_all()
         return web.json_response(
             {**SAMPLES["sent"], "data": {**SAMPLES["sent"]["data"], "user_id": user}}
         )
@@ -256,6 +260,11 @@ class FakeZaloOa:
             if reply.status == 200:
                 self.silent.discard(event["sender"]["id"])
             return reply.status
+
+    async def wait_for(self, seen: Callable[[], bool], seconds: float = 15) -> None:
+        """Until ``seen()`` holds of what was sent."""
+        async with asyncio.timeout(seconds), self._sent_changed:
+            await self._sent_changed.wait_for(seen)
 
     def messages_to(self, user_id: str) -> list[str]:
         """What ``user_id`` sees, one entry a message: its text, "[image]" or "[file NAME]"."""
