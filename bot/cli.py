@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import signal
+import socket
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -659,19 +660,11 @@ def _run_webhook(
     secret: str | None,
 ) -> int:
     # Imported here to keep starlette and uvicorn out of the start-up of the other commands.
-    from bot.channels.webhook import listening_socket, serve_webhook
+    from bot.channels.webhook import serve_webhook
 
     assert secret is not None and args.webhook_url
-    try:
-        # Bound first: a port in use stops the start before anything else is done.
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
+    sock = _bound(settings, args)
+    if sock is None:
         return 1
     asyncio.run(
         serve_webhook(
@@ -686,11 +679,37 @@ def _run_webhook(
     return 0
 
 
+async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """``run(stop)``, ``stop`` set by SIGTERM or Ctrl-C."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    await run(stop)
+
+
+def _bound(settings: Settings, args: argparse.Namespace) -> socket.socket | None:
+    """The webhook's socket, bound first: a port in use stops the start before anything
+    else is done (None, said on stderr)."""
+    # Imported here to keep starlette and uvicorn out of the other commands' start-up.
+    from bot.channels.webhook import listening_socket
+
+    try:
+        return listening_socket(args.listen, args.port)
+    except OSError as error:
+        address = f"{args.listen}:{args.port}"
+        detail = error.strerror or type(error).__name__
+        print(
+            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
+            file=sys.stderr,
+        )
+        return None
+
+
 def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
     """``rasoat run --channel zalo-bot``: getUpdates, or with ``--webhook`` (recommended:
     polling loses an update fetched by a process that dies before storing it)."""
     # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
-    from bot.channels.webhook import listening_socket
     from bot.channels.zalo_bot import run_polling
     from bot.channels.zalo_webhook import serve_zalo_webhook
 
@@ -709,26 +728,12 @@ def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
             "updates to (your reverse proxy's, e.g. https://bot.example.vn/zalo)"
         )
 
-    async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await run(stop)
-
     if not args.webhook:
         asyncio.run(until_signal(lambda stop: run_polling(settings, stop)))
         return 0
     assert secret is not None and args.webhook_url
-    try:
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
+    sock = _bound(settings, args)
+    if sock is None:
         return 1
     url = args.webhook_url
     asyncio.run(
@@ -744,32 +749,17 @@ def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
 def run_zalo_oa(settings: Settings, args: argparse.Namespace) -> int:
     """``rasoat run --channel zalo-oa``: the signed webhook (the OA API has no polling)."""
     # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
-    from bot.channels.webhook import listening_socket
     from bot.channels.zalo_oa_tokens import NoToken
     from bot.channels.zalo_oa_webhook import serve_zalo_oa
 
     settings.require_zalo_oa()
     path = args.path if args.path != "telegram" else "zalo-oa"
-    try:
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
+    sock = _bound(settings, args)
+    if sock is None:
         return 1
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await serve_zalo_oa(settings, sock, path=path, stop=stop)
-
     try:
-        asyncio.run(serve())
+        asyncio.run(until_signal(lambda stop: serve_zalo_oa(settings, sock, path=path, stop=stop)))
     except NoToken:
         print(translate("zalo_oa.cli_no_pair", settings.locale), file=sys.stderr)
         return EXIT_USAGE
