@@ -25,8 +25,9 @@ from bot.admin import (
 )
 from bot.channels.terminal import TerminalChannel, stdin_line
 from bot.cli_run import add_run_arguments, channel_plans
+from bot.decisions.reports import PeriodError
 from bot.demo.loader import load_demo
-from bot.dialogs.reports import report_to_files
+from bot.dialogs.reports import load_schedule, report_to_files
 from bot.dialogs.summary import summary_cli
 from bot.export_cli import export_to_files
 from bot.interview.results import classify_interviews
@@ -156,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user_add = users.add_parser("add", help="add a user directly (without an invite)")
     user_add.add_argument(
-        "--platform", default="telegram", choices=["telegram", "zalo-bot", "zalo", "terminal"]
+        "--platform",
+        default="telegram",
+        choices=["telegram", "zalo-bot", "zalo-oa", "zalo", "terminal"],
     )
     user_add.add_argument("--id", required=True, help="the user's platform id")
     user_add.add_argument("--name", required=True)
@@ -186,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
     commands.add_parser("outbox", help="how many messages the bot sent on its own, and waits to")
+    zalo_oa = commands.add_parser("zalo-oa", help="the Zalo Official Account").add_subparsers(
+        dest="zalo_oa_command", required=True
+    )
+    tokens = zalo_oa.add_parser("tokens", help="the OA's access and refresh tokens")
+    tokens_do = tokens.add_subparsers(dest="tokens_command", required=True)
+    tokens_set = tokens_do.add_parser(
+        "set", help="store a new pair (at the start, or after Zalo refused a refresh)"
+    )
+    tokens_set.add_argument(
+        "--refresh-token", default=None, help="the refresh token (default: read from stdin)"
+    )
+    tokens_set.add_argument("--access-token", default="", help="its access token, if at hand")
+    tokens_set.add_argument(
+        "--expires-in", type=int, default=0, help="seconds the access token has left"
+    )
+    tokens_do.add_parser("status", help="when the access token expires, and what went wrong")
     backup = commands.add_parser(
         "backup", help="copy the whole database to a file, while the bot runs"
     )
@@ -211,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
+            # A wrong schedule of reports is said now, not in the log every minute.
+            load_schedule(settings)
             return run_bot(settings, args)
         if args.command == "backup":
             return make_backup(settings, args.output)
@@ -228,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ExportRefused as error:
         print(translate(error.key, _locale(), **error.params), file=sys.stderr)
+        return EXIT_USAGE
+    except PeriodError as error:
+        print(error.text(_locale()), file=sys.stderr)
         return EXIT_USAGE
     except (RuleFileError, VocabularyError) as error:
         print(str(error), file=sys.stderr)
@@ -384,6 +408,8 @@ async def dispatch(
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
+        elif args.command == "zalo-oa":
+            return await _zalo_oa_tokens(rt, settings, args)
         elif args.command == "outbox":
             async with UnitOfWork(rt.sessions) as uow:
                 counts = await uow.outbox.counts()
@@ -396,6 +422,43 @@ async def dispatch(
                     failed=counts.failed,
                 )
             )
+    return 0
+
+
+async def _zalo_oa_tokens(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.zalo_oa_tokens import set_tokens
+
+    if args.tokens_command == "set":
+        refresh = args.refresh_token or sys.stdin.readline().strip()
+        if not refresh:
+            print(translate("zalo_oa.cli_no_token", settings.locale), file=sys.stderr)
+            return EXIT_USAGE
+        await set_tokens(rt.sessions, refresh, args.access_token, args.expires_in)
+        print(translate("zalo_oa.cli_tokens_set", settings.locale))
+        return 0
+    async with UnitOfWork(rt.sessions) as uow:
+        token = await uow.zalo_oa_tokens.current()
+    if token is None:
+        print(translate("zalo_oa.cli_no_pair", settings.locale))
+        return 1
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+
+    print(
+        translate(
+            "zalo_oa.cli_status",
+            settings.locale,
+            expires=local(token.access_expires_at),
+            since=local(token.created_at),
+            source=token.source,
+        )
+    )
+    if token.refused_at is not None:
+        print(translate("zalo_oa.cli_refused", settings.locale, at=local(token.refused_at)))
+        return 1
+    if token.refreshing_until is not None:
+        print(translate("zalo_oa.cli_refreshing", settings.locale))
     return 0
 
 

@@ -6,8 +6,8 @@ own options, ``--telegram-port``, ``--zalo-bot-path``, ``--zalo-bot-webhook-url`
 ``--zalo-bot-secret``, ``--zalo-bot-listen``…, made from the registry; the plain ones
 (``--port``, ``--path``, ``--secret``, ``--webhook-url``, ``--listen``) apply to every
 channel not given its own, and a channel given neither has its defaults (Telegram: port
-8443, path /telegram; Zalo Bot: 8444, /zalo), so two channels never meet on one port
-unless told to, which is refused.
+8443, path /telegram; Zalo Bot: 8444, /zalo; Zalo OA, webhook only: 8445, /zalo-oa), so two
+channels never meet on one port unless told to, which is refused.
 """
 
 from __future__ import annotations
@@ -96,12 +96,12 @@ def channel_plans(settings: Settings, args: argparse.Namespace) -> list[Plan]:
             (
                 kind,
                 Endpoint(
-                    webhook=name in webhooks,
-                    listen=str(own("listen") or args.listen),
-                    port=int(own("port") or args.port or kind.port),
-                    path=str(own("path") or args.path or kind.path),
-                    secret=own("secret") or args.secret or default_secret,
-                    url=own("webhook-url") or args.webhook_url,
+                    webhook=name in webhooks or not kind.polls,
+                    listen=_first(own("listen"), args.listen),
+                    port=_first(own("port"), args.port, kind.port),
+                    path=_first(own("path"), args.path, kind.path),
+                    secret=_first(own("secret"), args.secret, default_secret),
+                    url=_first(own("webhook-url"), args.webhook_url),
                     max_connections=args.max_connections,
                 ),
             )
@@ -110,16 +110,22 @@ def channel_plans(settings: Settings, args: argparse.Namespace) -> list[Plan]:
     return plans
 
 
+def _first(*given: Any) -> Any:
+    """The first value given (0 is a port: the system picks one)."""
+    return next((value for value in given if value is not None), None)
+
+
 def _no_clash(settings: Settings, plans: list[Plan]) -> None:
     listening = [(k, e) for k, e in plans if k.listens(settings, e)]
     for index, (kind, endpoint) in enumerate(listening):
         for other, theirs in listening[index + 1 :]:
-            if (endpoint.listen, endpoint.port) == (theirs.listen, theirs.port):
+            # Port 0: the system picks a free one for each.
+            if endpoint.port and (endpoint.listen, endpoint.port) == (theirs.listen, theirs.port):
                 raise SettingsError(
                     f"{kind.name} and {other.name} would both listen on port {endpoint.port}: "
                     f"give each its own (--{other.name}-port)"
                 )
-    urls = [(k.name, e.url) for k, e in plans if e.webhook]
+    urls = [(k.name, e.url) for k, e in plans if e.webhook and e.url]
     for index, (first, url) in enumerate(urls):
         for second, same in urls[index + 1 :]:
             if url == same:

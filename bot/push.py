@@ -1,10 +1,8 @@
 """The push seam: how a channel delivers a message nobody asked for.
 
-A channel adapter (Telegram, Zalo Bot) implements :class:`Push`, turning a platform's
-answer into one of four outcomes the outbox sender acts on; :class:`Pushes` holds those of
-the channels one process runs, so one sender routes each message to its person's platform.
-Messages travel through the outbox as JSON: :func:`encode` and :func:`decode` are the only
-two places that know it.
+A channel adapter (Telegram now, Zalo later) implements :class:`Push`, turning a platform's
+answer into one of five outcomes the outbox sender acts on. Messages travel through the
+outbox as JSON: :func:`encode` and :func:`decode` are the only two places that know it.
 """
 
 from __future__ import annotations
@@ -35,6 +33,12 @@ class Blocked:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowClosed:
+    """The platform delivers to this person only once they write to the bot again (Zalo
+    OA's interaction window): kept until they do, and their supervisors told."""
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """Anything else; ``permanent`` when trying again cannot help (a malformed message)."""
 
@@ -42,36 +46,13 @@ class Failed:
     permanent: bool = False
 
 
-PushResult = Sent | RetryAfter | Blocked | Failed
+PushResult = Sent | RetryAfter | Blocked | WindowClosed | Failed
 
 
 class Push(Protocol):
     platform: str
 
     async def push(self, chat_id: str, message: Pushable) -> PushResult: ...
-
-
-class Pushes:
-    """The pushes of the channels a process runs, by the platform their people are of."""
-
-    def __init__(self, *pushes: Push) -> None:
-        self.by_platform: dict[str, Push] = {}
-        for push in pushes:
-            self.add(push)
-
-    def add(self, push: Push) -> None:
-        self.by_platform[push.platform] = push
-
-    @property
-    def platforms(self) -> tuple[str, ...]:
-        return tuple(sorted(self.by_platform))
-
-    async def push(self, platform: str, chat_id: str, message: Pushable) -> PushResult:
-        found = self.by_platform.get(platform)
-        if found is None:
-            # Not claimed by a sender without the channel (storage.outbox.Outbox.claim).
-            return Failed(f"no {platform} channel in this process")
-        return await found.push(chat_id, message)
 
 
 def encode(message: Pushable) -> dict[str, Any]:

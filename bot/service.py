@@ -1,13 +1,18 @@
 """``rasoat run``: one process, one or several channels (``bot.channels.registry``), one
-database, one Conversation, one outbox sender and one reminders' clock.
+database, one Conversation and one reminders' clock.
+
+Each message the bot sends on its own goes to the channel of its person's platform: each
+channel has its platform's outbox sender (``bot.sending``), which claims that platform's
+messages only, keeps to its limits (a 429 from Zalo does not hold up Telegram) and, with
+several processes on PostgreSQL, is the one pusher of its platform's lock.
 
 In order: the sockets of the channels that listen are bound (a port in use stops the start
 before anything else), the database is opened and migrated, each channel applies what it
 stored and did not apply before the last stop and starts receiving, and only then the
-outbox sender (routing each message to the channel of its person's platform) and the
-reminders' sweeps start. A stop undoes it in reverse: the sweeps and the sender first (a
-push in hand finishes and is recorded while the channels' clients are still open), then
-each channel stops receiving and finishes the updates in hand, then the database closes.
+senders and the reminders' sweeps (which wake them all) start. A stop undoes it in reverse:
+the sweeps and the senders first (a push in hand finishes and is recorded while the
+channels' clients are still open), then each channel stops receiving and finishes the
+updates in hand, then the database closes.
 """
 
 from __future__ import annotations
@@ -21,11 +26,11 @@ from dataclasses import dataclass, field
 from bot.channels.http import listening_socket, until
 from bot.channels.registry import ChannelKind, Endpoint, Hooks
 from bot.outbox import OutboxSender
-from bot.push import Pushes
+from bot.push import Push, Pushable, PushResult
 from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
+from bot.sending import sender_for
 from bot.settings import Settings
-from storage.leader import PostgresLeader
 
 Plan = tuple[ChannelKind, Endpoint]
 
@@ -33,12 +38,30 @@ Plan = tuple[ChannelKind, Endpoint]
 @dataclass(slots=True)
 class Service:
     runtime: Runtime
-    sender: OutboxSender
-    reminders: ReminderScheduler
     # Set when a channel's receiving ended by itself: the process should stop.
     ended: asyncio.Event
-    # By channel name, the channel object (a PTB Application, a ZaloBotChannel).
+    # By channel name, the channel object (a PTB Application, a ZaloBotChannel…).
     channels: dict[str, object] = field(default_factory=dict)
+    # By platform, its outbox sender.
+    senders: dict[str, OutboxSender] = field(default_factory=dict)
+
+    def wake(self) -> None:
+        for sender in self.senders.values():
+            sender.wake()
+
+
+class LatePush:
+    """A channel's push, known once the channel is open: its sender is made before, so
+    that the channel is told of it (the replies it sends count in its pacing)."""
+
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
+        self.target: Push | None = None
+
+    async def push(self, chat_id: str, message: Pushable) -> PushResult:
+        if self.target is None:
+            raise RuntimeError(f"the {self.platform} channel is not open")
+        return await self.target.push(chat_id, message)
 
 
 class CannotListen(Exception):
@@ -73,38 +96,38 @@ async def running(
     sockets: dict[str, socket.socket],
     runtime: Runtime | None = None,
 ) -> AsyncIterator[Service]:
-    """The channels of ``plans`` receiving, the sender and the sweeps running (on
+    """The channels of ``plans`` receiving, their senders and the sweeps running (on
     ``runtime``, or a runtime of its own); everything stopped at exit."""
     own = runtime is None
     runtime = runtime or await open_runtime(settings)
-    platforms = sorted({kind.platform for kind, _ in plans})
-    pushes = Pushes()
-    sender = OutboxSender(
-        runtime.sessions,
-        pushes,
-        write=runtime.conversation.write,
-        # One pusher per database and set of channels: the limits are the bot's.
-        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine, ",".join(platforms)),
-        limits=settings.push_limits,
-        locale=settings.locale,
-    )
-    reminders = ReminderScheduler(runtime.conversation.write, settings, wake=sender.wake)
-    service = Service(runtime, sender, reminders, asyncio.Event())
-    hooks = Hooks(sender.replied, service.ended)
+    service = Service(runtime, asyncio.Event())
+    # The sweeps write as the turns do, and wake every sender for what they enqueue.
+    reminders = ReminderScheduler(runtime.conversation.write, settings, wake=service.wake)
     try:
         async with AsyncExitStack() as stack:
             for kind, endpoint in plans:
+                push = LatePush(kind.platform)
+                sender = sender_for(runtime, push)
                 opened = await stack.enter_async_context(
-                    kind.open(settings, runtime, endpoint, sockets.pop(kind.name, None), hooks)
+                    kind.open(
+                        settings,
+                        runtime,
+                        endpoint,
+                        sockets.pop(kind.name, None),
+                        Hooks(sender, service.ended),
+                    )
                 )
-                pushes.add(opened.push)
+                push.target = opened.push
+                service.senders[kind.platform] = sender
                 service.channels[kind.name] = opened.handle
-            tasks = [asyncio.create_task(sender.run()), asyncio.create_task(reminders.run())]
+            tasks = [asyncio.create_task(s.run()) for s in service.senders.values()]
+            tasks.append(asyncio.create_task(reminders.run()))
             try:
                 yield service
             finally:
                 reminders.stop()
-                sender.stop()
+                for sender in service.senders.values():
+                    sender.stop()
                 await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         for sock in sockets.values():

@@ -3,10 +3,6 @@
 The outbox's limits (30 messages a second) are the bot's, not a process's: with several
 workers only the holder of a session-level advisory lock pushes. The lock lives as long as
 its server session, so a worker that dies (or loses its connection) hands it over.
-
-A lock is per database schema and per set of channels (``scope``): processes that run the
-same channels share one pusher; one that runs other channels (Zalo Bot beside a Telegram
-process) pushes to its own people, whose messages the other does not claim.
 """
 
 from __future__ import annotations
@@ -18,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
 def lock_key(schema: str, scope: str = "") -> int:
-    # Advisory locks are per database; communes in separate schemas each have a pusher.
+    # Advisory locks are per database; communes in separate schemas each have a pusher,
+    # and so has each platform (``scope``) other than Telegram, whose key is as it was.
     name = f"rasoat-outbox:{schema}" + (f":{scope}" if scope else "")
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -27,6 +24,7 @@ def lock_key(schema: str, scope: str = "") -> int:
 class PostgresLeader:
     def __init__(self, engine: AsyncEngine, scope: str = "") -> None:
         self.engine = engine
+        # Processes of one channel share a pusher; another channel's process has its own.
         self.scope = scope
         self._held: AsyncConnection | None = None
 

@@ -1,7 +1,7 @@
 """Several channels in one process (bot.service): Telegram polling and Zalo Bot by webhook
-against their fakes over loopback HTTP, one database, one Conversation, one outbox sender
-routing each message to its person's platform; and `rasoat run --channel telegram,zalo-bot`
-as a process."""
+against their fakes over loopback HTTP, one database, one Conversation, each message sent
+on its own taken to its person's platform; and `rasoat run --channel telegram,zalo-bot` as
+a process."""
 
 from __future__ import annotations
 
@@ -119,18 +119,18 @@ async def test_a_telegram_and_a_zalo_collaborator_interview_at_once_in_one_proce
             interview(on_telegram, HOUSEHOLD_CODE), interview(on_zalo, ZALO_HOUSEHOLD)
         )
 
-        # The one sender takes each person's message to their own platform.
+        # Each person's message goes to their own platform (its channel's sender).
         zalo_seen = len(fake_zalo.messages_to(ZALO_USER))
         telegram_seen = len(fake_telegram.messages_to(TELEGRAM_USER))
         async with UnitOfWork(database.sessions) as uow:
             for platform, user_id in (("telegram", str(TELEGRAM_USER)), (ZALO, ZALO_USER)):
                 user = await uow.users.by_platform_id(platform, user_id)
                 assert user is not None
-                now = service.sender.clock.now()
+                now = service.senders[platform].clock.now()
                 text = f"Nhắc riêng cho {platform}"
                 assert await uow.outbox.enqueue(user.id, encode(Text(text)), text, now, now)
             await uow.commit()
-        service.sender.wake()
+        service.wake()
         # (Nothing waited on this chat before: the first messages sent to it.)
         *_, pushed = await fake_telegram.wait_for_messages(
             TELEGRAM_USER, count=telegram_seen + 1, timeout=10

@@ -219,7 +219,7 @@ async def test_zalos_403_is_tried_again_later_not_a_blocked_person(
     assert [r.dedupe_key for r in await outbox_rows(database)] == ["Nhắc: nộp phiếu"]
 
 
-async def test_a_sender_claims_only_the_messages_of_its_channels(database: Database) -> None:
+async def test_each_platforms_sender_claims_its_own_peoples_messages(database: Database) -> None:
     await seed_areas(database.sessions)
     ids = {}
     for platform, person in (("telegram", "111"), (PLATFORM, COLLABORATOR)):
@@ -237,15 +237,11 @@ async def test_a_sender_claims_only_the_messages_of_its_channels(database: Datab
     await enqueue(database, ids[PLATFORM], "cho Zalo", now)
     await enqueue(database, ids["telegram"], "cho Telegram", now + timedelta(minutes=1))
     async with UnitOfWork(database.sessions) as uow:
-        # A process running Telegram only never takes the Zalo message, nor wakes for it.
-        assert await uow.outbox.next_due(["telegram"]) == now + timedelta(minutes=1)
+        # Telegram's sender never takes the Zalo message, nor wakes for it.
+        assert await uow.outbox.next_due("telegram") == now + timedelta(minutes=1)
         later = now + timedelta(minutes=5)
-        [claimed] = await uow.outbox.claim(
-            "telegram-only", later, timedelta(minutes=2), 10, ["telegram"]
-        )
+        [claimed] = await uow.outbox.claim("t", later, timedelta(minutes=2), 10, "telegram")
         assert claimed.platform == "telegram" and claimed.message == {"text": "cho Telegram"}
-        [claimed] = await uow.outbox.claim(
-            "both", later, timedelta(minutes=2), 10, ["telegram", PLATFORM]
-        )
+        [claimed] = await uow.outbox.claim("z", later, timedelta(minutes=2), 10, PLATFORM)
         assert claimed.platform == PLATFORM and claimed.chat_id == COLLABORATOR
         await uow.commit()

@@ -1,5 +1,6 @@
 """What the HTTP servers of every channel share: routes beside a health check, a request
-body read with a bound, the listening socket and uvicorn's set-up."""
+body read with a bound, an event stored before its 200, the listening socket and the
+server's life."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
+
+log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 # At a stop, how long the requests in hand have to finish (storing takes milliseconds); one
@@ -121,3 +124,44 @@ async def until(stop: asyncio.Event, *ended: asyncio.Future[Any]) -> None:
         await asyncio.wait({stopping, *ended}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopping.cancel()
+
+
+class Keeper(Protocol):
+    """A channel that stores an event before it is applied (bot.channels.events)."""
+
+    platform: str
+
+    async def keep(self, raw: dict[str, Any]) -> str | None: ...
+
+    def start(self, raw: dict[str, Any]) -> asyncio.Task[None]: ...
+
+
+async def stored_then_started(channel: Keeper, raw: dict[str, Any]) -> Response:
+    """200 once ``raw`` is stored (then it is applied in the background); 500 if it could
+    not be (the platform may send it again); 400 for an event the channel has no key for."""
+    try:
+        key = await channel.keep(raw)
+    except Exception as error:
+        log.error(
+            "%s webhook: an event could not be stored (%s)", channel.platform, type(error).__name__
+        )
+        return Response(status_code=500)
+    if key is None:
+        return Response(status_code=400)
+    channel.start(raw)
+    return Response(status_code=200)
+
+
+async def serve_until(
+    app: Starlette,
+    sock: socket.socket,
+    stop: asyncio.Event,
+    on_started: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serve ``app`` on ``sock`` until ``stop`` (or until the server stops by itself):
+    ``on_started`` once it listens (setting a platform's webhook, say); then the requests
+    in hand are finished."""
+    async with serving(app, sock) as served:
+        if on_started is not None:
+            await on_started()
+        await until(stop, served)

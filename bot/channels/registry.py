@@ -1,10 +1,12 @@
 """The channels ``rasoat run --channel`` knows: for each, how it is checked, started and
 stopped inside one process, and its push (``bot.push``).
 
-A channel is an async context manager: entered, it has applied what it stored and did not
-apply before the last stop and receives updates (polling or webhook); it gives its push,
-and the object tests attach to. Exited, it stops receiving and finishes the updates in
-hand. A new platform (Zalo OA) adds a :class:`ChannelKind` to :data:`CHANNELS`.
+A channel is an async context manager, opened with its platform's outbox sender (made
+first, started once every channel is open: it is told of the replies sent, and a channel
+may wake it). Entered, it has applied what it stored and did not apply before the last
+stop and receives updates (polling or webhook); it gives its push, and the object tests
+attach to. Exited, it stops receiving and finishes the updates in hand. A new platform adds
+a :class:`ChannelKind` to :data:`CHANNELS`.
 
 The heavy libraries (python-telegram-bot, starlette, uvicorn) are imported inside the
 openers, so that a process running one channel never loads another's.
@@ -15,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from bot.logs import redact, secrets_of
+from bot.outbox import OutboxSender
 from bot.push import Push
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
@@ -44,8 +47,9 @@ class Endpoint:
 class Hooks:
     """What the process gives each channel it runs."""
 
-    # Told of every message sent in reply (the outbox sender's pacing).
-    replied: Callable[[str], None]
+    # The channel's platform's outbox sender: told of every message sent in reply (they
+    # share the platform's limits), woken when messages wait no longer.
+    sender: OutboxSender
     # Set by a channel whose receiving ended by itself (its server died): the process stops.
     ended: asyncio.Event
 
@@ -84,6 +88,8 @@ class ChannelKind:
     # Whether it listens on its endpoint's port (a webhook, or files served when polling).
     listens: Callable[[Settings, Endpoint], bool]
     open: Opener
+    # False for a platform that only posts to a webhook (Zalo OA): it always takes one.
+    polls: bool = True
 
 
 def check_telegram(settings: Settings, endpoint: Endpoint) -> None:
@@ -118,7 +124,7 @@ async def open_telegram(
     from bot.channels.webhook import receiving
 
     application = build_application(
-        settings, runtime, webhook=endpoint.webhook, replied=hooks.replied
+        settings, runtime, webhook=endpoint.webhook, replied=hooks.sender.replied
     )
     started: AbstractAsyncContextManager[object]
     if endpoint.webhook:
@@ -177,7 +183,7 @@ async def open_zalo_bot(
     from bot.channels.zalo_push import ZaloBotPush
 
     async with open_channel(settings, runtime) as channel:
-        channel.replied = hooks.replied
+        channel.replied = hooks.sender.replied
         if endpoint.webhook:
             assert sock is not None and endpoint.secret and endpoint.url
             started = zalo_webhook.webhook(
@@ -188,6 +194,35 @@ async def open_zalo_bot(
         async with started as running:
             running.add_done_callback(lambda _: hooks.ended.set())
             yield Opened(ZaloBotPush(channel), channel)
+
+
+def check_zalo_oa(settings: Settings, endpoint: Endpoint) -> None:
+    settings.require_zalo_oa()
+
+
+@asynccontextmanager
+async def open_zalo_oa(
+    settings: Settings,
+    runtime: Runtime,
+    endpoint: Endpoint,
+    sock: socket.socket | None,
+    hooks: Hooks,
+) -> AsyncIterator[Opened]:
+    from bot.channels.zalo_oa import ZaloOaPush, open_channel
+    from bot.channels.zalo_oa_tokens import NoToken
+    from bot.channels.zalo_oa_webhook import receiving
+
+    assert sock is not None
+    async with AsyncExitStack() as stack:
+        channel = await stack.enter_async_context(open_channel(settings, runtime))
+        channel.outbox = hooks.sender
+        try:
+            served = await stack.enter_async_context(receiving(channel, sock, path=endpoint.path))
+        except NoToken:
+            text = translate("zalo_oa.cli_no_pair", settings.locale)
+            raise ChannelUnavailable(text, 2) from None
+        served.add_done_callback(lambda _: hooks.ended.set())
+        yield Opened(ZaloOaPush(channel.api, settings.locale), channel)
 
 
 CHANNELS: dict[str, ChannelKind] = {
@@ -211,6 +246,17 @@ CHANNELS: dict[str, ChannelKind] = {
             # Polled, it still serves its download links when there is a public address.
             listens=lambda settings, endpoint: endpoint.webhook or settings.public_url is not None,
             open=open_zalo_bot,
+        ),
+        ChannelKind(
+            "zalo-oa",
+            "zalo-oa",
+            port=8445,
+            path="zalo-oa",
+            check=check_zalo_oa,
+            listens=lambda settings, endpoint: True,
+            open=open_zalo_oa,
+            # The OA API has no polling.
+            polls=False,
         ),
     )
 }

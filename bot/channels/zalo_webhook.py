@@ -25,7 +25,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.channels.files import file_routes
-from bot.channels.http import one_route_app, read_body, routes_app, serving, until
+from bot.channels.http import (
+    one_route_app,
+    read_body,
+    routes_app,
+    serving,
+    stored_then_started,
+    until,
+)
 from bot.channels.zalo_bot import POLL_SECONDS, ZaloBotChannel, open_channel, parse_body
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -54,15 +61,7 @@ def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Star
         if raw is None:
             log.warning("Zalo webhook: a request that is not an event was refused")
             return Response(status_code=400)
-        try:
-            key = await channel.keep(raw)
-        except Exception as error:
-            log.error("Zalo webhook: an event could not be stored (%s)", type(error).__name__)
-            return Response(status_code=500)
-        if key is None:
-            return Response(status_code=400)
-        channel.start(raw)
-        return Response(status_code=200)
+        return await stored_then_started(channel, raw)
 
     return one_route_app(path, receive, link_routes(channel))
 
