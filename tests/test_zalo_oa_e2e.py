@@ -277,10 +277,9 @@ async def test_a_refresh_zalo_spent_but_rasoat_never_stored_is_told_to_the_opera
         "zalo-oa",
         "tokens",
         "set",
-        "--refresh-token",
-        refresh,
-        "--access-token",
-        access,
+        # With '=': a token may begin with '-', which argparse would take for an option.
+        f"--refresh-token={refresh}",
+        f"--access-token={access}",
         "--expires-in",
         "90000",
         env=env,
