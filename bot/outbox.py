@@ -27,7 +27,9 @@ from bot.decisions import pacing
 from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Unreachable, after_push
 from bot.messages import Text
 from bot.push import Push, decode, encode
+from bot.runtime import Runtime
 from locales.catalog import translate
+from storage.leader import PostgresLeader
 from storage.outbox import BLOCKED, Claimed
 from storage.uow import UnitOfWork, Work
 
@@ -111,6 +113,23 @@ def moment(seconds: float) -> datetime:
     rounded down would wake a waiter just before its time, for ever)."""
     at = datetime.fromtimestamp(seconds, UTC)
     return at if at.timestamp() >= seconds else at + timedelta(microseconds=1)
+
+
+def start_sender(runtime: Runtime, push: Push, tasks: set[asyncio.Task[None]]) -> OutboxSender:
+    """The outbox sender of this process, pushing through ``push``, running (its task added
+    to ``tasks``)."""
+    settings = runtime.settings
+    sender = OutboxSender(
+        runtime.sessions,
+        push,
+        write=runtime.conversation.write,
+        # Only one process pushes per database: the limits are the bot's, not a process's.
+        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
+        limits=settings.push_limits,
+        locale=settings.locale,
+    )
+    tasks.add(asyncio.create_task(sender.run()))
+    return sender
 
 
 def worker_name() -> str:

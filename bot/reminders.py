@@ -10,13 +10,15 @@ done) or keys its messages (the outbox's ``dedupe_key``).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
 from bot.dialogs import followup, meetings, reports
-from bot.outbox import Alarm, Clock, EventAlarm, SystemClock, Write
+from bot.outbox import Alarm, Clock, EventAlarm, OutboxSender, SystemClock, Write
+from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.uow import Work
 
@@ -88,3 +90,13 @@ class ReminderScheduler:
     def stop(self) -> None:
         self._stopping = True
         self.alarm.wake()
+
+
+def start_reminders(
+    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
+) -> ReminderScheduler:
+    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
+    write as the turns do, and wake ``sender`` for what they enqueue."""
+    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
+    tasks.add(asyncio.create_task(reminders.run()))
+    return reminders

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -21,24 +21,31 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 from sqlalchemy import select
 
 from bot.channels.aiogram_router import dialog_button, rasoat_router
-from bot.runtime import open_runtime
+from bot.messages import Choice, Choices, Text
+from bot.push import encode
+from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings, load_settings
 from locales.catalog import translate
 from storage.models import InboxUpdate, Role
 from storage.repositories import Received
+from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.helpers import seed_areas
 from tests.interview_driver import seed_household
 from tests.surfaces import TelegramSurface
 from tests.test_interview_e2e import interview_with_a_restart
+from tests.test_outbox import SUPERVISOR, people
 from tests.test_reports_e2e import documents, interviewed_commune
 from tests.test_telegram_e2e import new_invite, text_update
 
 YEAR = datetime.now(UTC).year
+WEBHOOK_SECRET = "team-webhook-secret"
 
 
 def host_router() -> Router:
@@ -56,19 +63,19 @@ def host_router() -> Router:
     return router
 
 
-@asynccontextmanager
-async def aiogram_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[Dispatcher]:
-    """A team's aiogram bot with rasoat's router mounted, polling the fake: what a restart
-    makes anew (a new runtime, dispatcher and bot; nothing kept in memory)."""
-    runtime = await open_runtime(settings)
+def team_bot(fake: FakeTelegram) -> Bot:
+    """The team's Bot, pointed at the fake, with HTML as its default parse mode."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url))
-    bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+    return Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode="HTML"))
+
+
+def team_dispatcher(runtime: Runtime, started: asyncio.Event) -> Dispatcher:
+    """The team's Dispatcher: their handlers, then rasoat's router; ``started`` is set at
+    the end of its startup (router by router in the order included: after rasoat's, which
+    applies what a stop interrupted)."""
     dispatcher = Dispatcher()
     dispatcher.include_router(host_router())
     dispatcher.include_router(rasoat_router(runtime))
-    # Startup runs router by router in the order included: this one's comes after rasoat's
-    # (which applies what a stop interrupted).
-    started = asyncio.Event()
     last = Router(name="last")
 
     @last.startup()
@@ -76,9 +83,20 @@ async def aiogram_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[D
         started.set()
 
     dispatcher.include_router(last)
+    return dispatcher
+
+
+@asynccontextmanager
+async def aiogram_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[Dispatcher]:
+    """A team's aiogram bot with rasoat's router mounted, polling the fake one update at a
+    time: what a restart makes anew (a new runtime, dispatcher and bot; nothing kept in
+    memory)."""
+    runtime = await open_runtime(settings)
+    started = asyncio.Event()
+    dispatcher = team_dispatcher(runtime, started)
     polling = asyncio.create_task(
         dispatcher.start_polling(
-            bot, polling_timeout=1, handle_as_tasks=False, handle_signals=False
+            team_bot(fake), polling_timeout=1, handle_as_tasks=False, handle_signals=False
         )
     )
     try:
@@ -88,6 +106,38 @@ async def aiogram_bot(settings: Settings, fake: FakeTelegram) -> AsyncIterator[D
     finally:
         await dispatcher.stop_polling()
         await polling
+        await runtime.close()
+
+
+@asynccontextmanager
+async def aiogram_webhook(settings: Settings, fake: FakeTelegram) -> AsyncIterator[Dispatcher]:
+    """The same bot served by aiogram's own webhook server (aiohttp) on a free port, each
+    update handled before its answer (``handle_in_background=False``)."""
+    runtime = await open_runtime(settings)
+    started = asyncio.Event()
+    dispatcher = team_dispatcher(runtime, started)
+    bot = team_bot(fake)
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher, bot, secret_token=WEBHOOK_SECRET, handle_in_background=False
+    ).register(app, path="/hook")
+    setup_application(app, dispatcher, bot=bot)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    try:
+        await site.start()
+        async with asyncio.timeout(10):
+            await started.wait()
+        await bot.set_webhook(
+            f"http://127.0.0.1:{runner.addresses[0][1]}/hook",
+            secret_token=WEBHOOK_SECRET,
+            allowed_updates=dispatcher.resolve_used_update_types(),
+        )
+        yield dispatcher
+    finally:
+        await runner.cleanup()
+        await bot.session.close()
         await runtime.close()
 
 
@@ -199,6 +249,26 @@ async def test_a_duplicated_update_is_applied_once(
     assert len(await inbox_keys(database)) == 2
 
 
+async def test_a_webhook_update_is_stored_and_answered_before_its_200(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await seed_areas(database.sessions)
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    user = fake_telegram.user(id=951, first_name="Tâm")
+    update = text_update(user, 95001, f"/start {code}")
+    async with aiogram_webhook(bot_settings(database, fake_telegram), fake_telegram):
+        assert await fake_telegram.deliver_webhook(update, secret="wrong") == 401
+        assert await inbox_keys(database) == []
+        assert await fake_telegram.deliver_webhook(update) == 200
+        # By the time Telegram hears it arrived, it is stored and answered.
+        assert await inbox_keys(database) == ["95001"]
+        welcome, _menu = fake_telegram.messages_to(951)
+        assert "cộng tác viên của Ấp 1" in welcome["text"]
+        # Telegram sends it again (its 200 lost on the way): applied once.
+        assert await fake_telegram.deliver_webhook(update) == 200
+        assert len(fake_telegram.messages_to(951)) == 2
+
+
 async def test_an_update_stored_but_not_applied_is_applied_at_startup(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
@@ -220,6 +290,33 @@ async def test_an_update_stored_but_not_applied_is_applied_at_startup(
         assert await runtime.conversation.unapplied("telegram") == []
     finally:
         await runtime.close()
+
+
+async def test_the_outbox_goes_through_the_hosts_bot(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    """What rasoat sends on its own (here, messages that fell due while the bot was down)
+    goes out through the team's bot once its Dispatcher has started: buttons kept, a
+    person who blocked the bot reported to the supervisor."""
+    ids = await people(database, range(1001, 1003))
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    invited = Choices("Nhắc: hộ HH-001", (Choice("Đã mời", "mi:1"),))
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.outbox.enqueue(ids[1001], encode(invited), "r:1001", yesterday, yesterday)
+        await uow.outbox.enqueue(ids[1002], encode(Text("Nhắc")), "r:1002", yesterday, yesterday)
+        await uow.commit()
+    fake_telegram.user(id=1002).block()
+    async with aiogram_bot(bot_settings(database, fake_telegram), fake_telegram):
+        [reminder] = await fake_telegram.wait_for_messages(1001, timeout=10)
+        [note] = await fake_telegram.wait_for_messages(SUPERVISOR, timeout=10)
+    assert reminder["text"] == "Nhắc: hộ HH-001" and "parse_mode" not in reminder
+    assert reminder["reply_markup"]["inline_keyboard"] == [
+        [{"text": "Đã mời", "callback_data": "mi:1"}]
+    ]
+    assert note["text"] == translate("outbox.blocked_note", "vi", name="Người 1002", areas="Ấp 1")
+    async with UnitOfWork(database.sessions) as uow:
+        counts = await uow.outbox.counts()
+    assert (counts.pending, counts.sent, counts.failed) == (0, 2, 1)
 
 
 async def test_summary_chart_and_export_through_the_hosts_bot(

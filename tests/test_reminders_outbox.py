@@ -70,7 +70,7 @@ async def bot(database: Database, fake_telegram: FakeTelegram) -> AsyncIterator[
 
 
 def process(bot: Bot, clock: VirtualClock, name: str) -> tuple[ReminderScheduler, OutboxSender]:
-    """What `rasoat run` starts (bot.channels.telegram.start_outbox, start_reminders), on
+    """What `rasoat run` starts (bot.outbox.start_sender, bot.reminders.start_reminders), on
     the test's clock: a fresh pair stands for a restarted process."""
     sender = OutboxSender(
         bot.runtime.sessions,

@@ -28,15 +28,19 @@ use it, so rasoat's core and ``rasoat run`` never need it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from bot import push
 from bot.channels import bot_api
 from bot.channels.bot_api import PLATFORM, Rows, Turn, answer, sender_of
 from bot.commands import BY_NAME
 from bot.messages import Document, Incoming
+from bot.outbox import OutboxSender, start_sender
+from bot.reminders import ReminderScheduler, start_reminders
 from bot.router import BUTTONS, COMMAND_BUTTON
 from bot.runtime import Runtime
 from bot.serial import PerSender
@@ -50,9 +54,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def rasoat_router(runtime: Runtime, *, name: str = "rasoat") -> Router:
+def rasoat_router(
+    runtime: Runtime, *, name: str = "rasoat", command_menus: bool = True, outbox: bool = True
+) -> Router:
     """A Router serving rasoat's dialogs on ``runtime`` (``bot.runtime.open_runtime``; its
-    owner closes it)."""
+    owner closes it, after the Dispatcher has stopped).
+
+    ``command_menus``: set each registered person's command menu (their chat's scope) to
+    rasoat's commands, as ``rasoat run`` does; the bot's default menu is the team's, never
+    touched. ``outbox``: between the Dispatcher's startup and shutdown, send the messages
+    rasoat sends on its own (reminders, reports: the outbox and the minute-by-minute sweeps)
+    through the team's bot; one process per database does it (on PostgreSQL the others
+    wait their turn), so leave it on unless ``rasoat run`` serves the same bot elsewhere.
+    """
     try:
         # The optional extra: imported when a team builds the router, never by rasoat's core.
         from aiogram import F, Router
@@ -66,12 +80,13 @@ def rasoat_router(runtime: Runtime, *, name: str = "rasoat") -> Router:
 
         name: str
 
-    channel = AiogramChannel(runtime)
+    channel = AiogramChannel(runtime, command_menus=command_menus, outbox=outbox)
     router = Router(name=name)
     router.message.register(channel.on_event, F.chat.type == ChatType.PRIVATE)
     router.callback_query.register(channel.on_event, CommandButton.filter(F.name.in_(BY_NAME)))
     router.callback_query.register(channel.on_event, F.data.func(dialog_button))
     router.startup.register(channel.startup)
+    router.shutdown.register(channel.shutdown)
     return router
 
 
@@ -84,17 +99,37 @@ def dialog_button(data: str) -> bool:
 class AiogramChannel:
     """Stores, applies and answers the updates the router takes."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, command_menus: bool, outbox: bool) -> None:
         self.runtime = runtime
+        self.command_menus = command_menus
+        self.pushing = outbox
         self.senders = PerSender()
+        # The outbox sender and the reminders' sweeps, between startup and shutdown.
+        self.outbox: OutboxSender | None = None
+        self.reminders: ReminderScheduler | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def startup(self, bot: Bot | None = None) -> None:
-        """Apply what was stored and not applied before the last stop (the Dispatcher's
-        startup: before polling, or before the webhook server listens)."""
+        """The Dispatcher's startup (before polling, or before the webhook server listens):
+        what was stored and not applied before the last stop is applied, then the outbox
+        starts."""
         if bot is None:
-            log.warning("no bot at startup: updates stored before a stop wait for the next one")
+            # aiogram passes the bot to startup handlers when polling, and in a webhook
+            # when it is given to setup_application(app, dispatcher, bot=bot).
+            log.warning("no bot at startup: stored updates and the outbox wait for a restart")
             return
         await bot_api.replay(self.runtime.conversation, reader(bot), partial(self.apply, bot=bot))
+        if self.pushing:
+            self.outbox = start_sender(self.runtime, AiogramPush(bot), self.tasks)
+            self.reminders = start_reminders(self.runtime, self.outbox, self.tasks)
+
+    async def shutdown(self) -> None:
+        """Before the bot's session closes: a message being pushed finishes and is recorded."""
+        if self.reminders is not None:
+            self.reminders.stop()
+        if self.outbox is not None:
+            self.outbox.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def on_event(self, event: TelegramObject, event_update: Update, bot: Bot) -> None:
         """The handler of every event the router takes: aiogram hands it the whole update
@@ -135,8 +170,9 @@ class AiogramChannel:
         if query is not None:
             pressed = query.message.message_id if query.message is not None else None
             turn = Turn(incoming, pressed, partial(bot.answer_callback_query, query.id))
-        settings = self.runtime.settings
-        await answer(self.runtime.conversation, AiogramApi(bot), turn, settings.locale)
+        api = AiogramApi(bot, command_menus=self.command_menus)
+        replied = self.outbox.replied if self.outbox is not None else None
+        await answer(self.runtime.conversation, api, turn, self.runtime.settings.locale, replied)
 
 
 def reader(bot: Bot) -> Callable[[dict[str, Any]], Update]:
@@ -171,8 +207,9 @@ class AiogramApi:
     are plain text ("< 15 tuổi" is no HTML tag).
     """
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, command_menus: bool = True) -> None:
         self.bot = bot
+        self.command_menus = command_menus
 
     async def send_text(self, chat_id: int, text: str, rows: Rows | None = None) -> int:
         send = partial(
@@ -216,11 +253,44 @@ class AiogramApi:
         return (await _call("sendDocument", send)).message_id
 
     async def set_commands(self, chat_id: int, commands: Sequence[tuple[str, str]]) -> None:
+        if not self.command_menus:
+            return
         from aiogram.types import BotCommand, BotCommandScopeChat
 
         listed = [BotCommand(command=name, description=text) for name, text in commands]
         scope = BotCommandScopeChat(chat_id=chat_id)
         await _call("setMyCommands", partial(self.bot.set_my_commands, listed, scope=scope))
+
+
+class AiogramPush:
+    """The push seam (bot.push) through aiogram: one message, Telegram's answer as an
+    outcome."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def push(self, chat_id: str, message: push.Pushable) -> push.PushResult:
+        async def send(text: str, rows: Rows | None) -> None:
+            buttons = markup(rows) if rows else None
+            await self.bot.send_message(int(chat_id), text, parse_mode=None, reply_markup=buttons)
+
+        return await bot_api.push_message(send, message, _outcome)
+
+
+def _outcome(error: Exception) -> push.PushResult:
+    """What Telegram's answer to a pushed message means for the outbox."""
+    from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
+
+    if isinstance(error, TelegramRetryAfter):
+        return push.RetryAfter(float(error.retry_after))
+    if isinstance(error, TelegramForbiddenError):
+        return push.Blocked()
+    if isinstance(error, TelegramBadRequest):
+        # Telegram's description names the problem ("chat not found"), not the message.
+        return push.Failed(f"BadRequest: {error.message}", permanent=True)
+    return push.Failed(type(error).__name__)
 
 
 def markup(rows: Rows) -> InlineKeyboardMarkup:

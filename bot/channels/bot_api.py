@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from bot import push
 from bot.conversation import Conversation, must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
 from bot.messages import Choices, CommandMenu, Document, Incoming, Kind, Notice, Outgoing, Text
@@ -269,6 +270,26 @@ async def send_reply(
     elif isinstance(reply, CommandMenu):
         commands = [(name, text[:MAX_COMMAND_DESCRIPTION]) for name, text in reply.commands]
         await api.set_commands(chat_id, commands)
+
+
+async def push_message(
+    send_text: Callable[[str, Rows | None], Awaitable[None]],
+    message: push.Pushable,
+    outcome: Callable[[Exception], push.PushResult],
+) -> push.PushResult:
+    """A message nobody asked for (the outbox's, ``bot.push``): its text cut as a reply's
+    is, the buttons on its last part, sent once, with no patience (the outbox waits what
+    Telegram asks for); what Telegram answered as an outcome, read by ``outcome`` from the
+    library's error."""
+    *head, last = split_text(message.text)
+    rows = keyboard_rows(message) if isinstance(message, Choices) else None
+    try:
+        for part in head:
+            await send_text(part, None)
+        await send_text(last, rows)
+    except Exception as error:
+        return outcome(error)
+    return push.Sent()
 
 
 async def edited(edit: Awaitable[None]) -> None:

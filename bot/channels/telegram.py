@@ -42,17 +42,15 @@ from bot.channels.bot_api import (
     answer,
     keyboard_rows,
     sender_of,
-    split_text,
 )
 from bot.delivery import SendFailed
 from bot.messages import Choices, Document, Incoming
-from bot.outbox import OutboxSender
-from bot.reminders import ReminderScheduler
+from bot.outbox import OutboxSender, start_sender
+from bot.reminders import ReminderScheduler, start_reminders
 from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import translate
-from storage.leader import PostgresLeader
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)
@@ -358,24 +356,24 @@ class TelegramPush:
         self.bot = bot
 
     async def push(self, chat_id: str, message: push.Pushable) -> push.PushResult:
-        *head, last = split_text(message.text)
-        buttons = keyboard(message) if isinstance(message, Choices) else None
-        try:
-            for part in head:
-                await self.bot.send_message(int(chat_id), part)
-            await self.bot.send_message(int(chat_id), last, reply_markup=buttons)
-        except RetryAfter as error:
-            return push.RetryAfter(retry_seconds(error))
-        except Forbidden:
-            return push.Blocked()
-        except BadRequest as error:
-            # Telegram's description names the problem ("chat not found"), not the message.
-            return push.Failed(f"BadRequest: {error}", permanent=True)
-        except TelegramError as error:
-            return push.Failed(type(error).__name__)
-        except Exception as error:
-            return push.Failed(type(error).__name__)
-        return push.Sent()
+        async def send(text: str, rows: Rows | None) -> None:
+            await self.bot.send_message(
+                int(chat_id), text, reply_markup=markup(rows) if rows else None
+            )
+
+        return await bot_api.push_message(send, message, _outcome)
+
+
+def _outcome(error: Exception) -> push.PushResult:
+    """What Telegram's answer to a pushed message means for the outbox."""
+    if isinstance(error, RetryAfter):
+        return push.RetryAfter(retry_seconds(error))
+    if isinstance(error, Forbidden):
+        return push.Blocked()
+    if isinstance(error, BadRequest):
+        # Telegram's description names the problem ("chat not found"), not the message.
+        return push.Failed(f"BadRequest: {error}", permanent=True)
+    return push.Failed(type(error).__name__)
 
 
 async def _call(method: str, request: Callable[[], Awaitable[T]]) -> T:
@@ -419,34 +417,6 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
 
 
-def start_outbox(
-    runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
-) -> OutboxSender:
-    """The outbox sender of this process, running (its task added to ``tasks``)."""
-    settings = runtime.settings
-    sender = OutboxSender(
-        runtime.sessions,
-        TelegramPush(application.bot),
-        write=runtime.conversation.write,
-        # Only one process pushes per database: the limits are the bot's, not a process's.
-        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
-        limits=settings.push_limits,
-        locale=settings.locale,
-    )
-    tasks.add(asyncio.create_task(sender.run()))
-    return sender
-
-
-def start_reminders(
-    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
-) -> ReminderScheduler:
-    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
-    write as the turns do, and wake ``sender`` for what they enqueue."""
-    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
-    tasks.add(asyncio.create_task(reminders.run()))
-    return reminders
-
-
 def build_application(
     settings: Settings, runtime: Runtime | None = None, *, webhook: bool = False
 ) -> Application:
@@ -466,7 +436,7 @@ def build_application(
             channel.runtime = await open_runtime(settings)
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
-        channel.outbox = start_outbox(channel.runtime, application, sending)
+        channel.outbox = start_sender(channel.runtime, TelegramPush(application.bot), sending)
         channel.reminders = start_reminders(channel.runtime, channel.outbox, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
