@@ -24,12 +24,18 @@ from typing import Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.decisions import pacing
-from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Unreachable, after_push
+from bot.decisions.outbox import (
+    Done,
+    GiveUp,
+    Later,
+    Outcome,
+    Undeliverable,
+    Unreachable,
+    after_push,
+)
 from bot.messages import Text
 from bot.push import Push, decode, encode
-from bot.runtime import Runtime
 from locales.catalog import translate
-from storage.leader import PostgresLeader
 from storage.outbox import BLOCKED, Claimed
 from storage.uow import UnitOfWork, Work
 
@@ -115,23 +121,6 @@ def moment(seconds: float) -> datetime:
     return at if at.timestamp() >= seconds else at + timedelta(microseconds=1)
 
 
-def start_sender(runtime: Runtime, push: Push, tasks: set[asyncio.Task[None]]) -> OutboxSender:
-    """The outbox sender of this process, pushing through ``push``, running (its task added
-    to ``tasks``)."""
-    settings = runtime.settings
-    sender = OutboxSender(
-        runtime.sessions,
-        push,
-        write=runtime.conversation.write,
-        # Only one process pushes per database: the limits are the bot's, not a process's.
-        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
-        limits=settings.push_limits,
-        locale=settings.locale,
-    )
-    tasks.add(asyncio.create_task(sender.run()))
-    return sender
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -215,12 +204,13 @@ class OutboxSender:
         return pushed
 
     def _claim(self, now: datetime, work: Work) -> list[Claimed]:
-        return work.outbox.claim(self.worker, now, self.lease, self.batch)
+        # Each channel's sender pushes to its own platform's people only.
+        return work.outbox.claim(self.worker, now, self.lease, self.batch, self.push.platform)
 
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
         async with UnitOfWork(self.sessions) as uow:
-            due = await uow.outbox.next_due()
+            due = await uow.outbox.next_due(self.push.platform)
         paused = moment(max(self.pace.paused_until, 0.0))
         if due is None:
             return now + IDLE
@@ -292,18 +282,28 @@ class OutboxSender:
         elif isinstance(outcome, Unreachable):
             work.outbox.failed(message.id, now, BLOCKED)
             if work.outbox.block(message.user_id, now):
-                self._tell_supervisors(work, message, now)
+                self._tell_supervisors(work, message, now, "blocked")
+        elif isinstance(outcome, Undeliverable) and work.outbox.undeliverable(
+            message.id, message.user_id, now
+        ):
+            # The first of this person's silence: told once, not at every reminder.
+            self._tell_supervisors(work, message, now, "window")
 
-    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime) -> None:
+    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime, why: str) -> None:
+        """``why``: "blocked" (the person blocked the bot) or "window" (the platform
+        takes no message to them until they write again)."""
         user = work.users.get(message.user_id)
         if user is None:
             return
         supervisors = work.outbox.supervisors_of(user.id)
         log.info(
-            "outbox: user %d blocked the bot; %d supervisor(s) told", user.id, len(supervisors)
+            "outbox: user %d unreachable (%s); %d supervisor(s) told",
+            user.id,
+            why,
+            len(supervisors),
         )
         note = translate(
-            "outbox.blocked_note",
+            f"outbox.{why}_note",
             self.locale,
             name=user.display_name,
             areas=", ".join(area.name for area in user.areas),
@@ -312,7 +312,7 @@ class OutboxSender:
             work.outbox.enqueue(
                 supervisor.id,
                 encode(Text(note)),
-                f"blocked:{message.id}:{supervisor.id}",
+                f"{why}:{message.id}:{supervisor.id}",
                 now,
                 now,
             )

@@ -10,15 +10,14 @@ done) or keys its messages (the outbox's ``dedupe_key``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
+from bot.decisions.reports import PeriodError
 from bot.dialogs import followup, meetings, reports
-from bot.outbox import Alarm, Clock, EventAlarm, OutboxSender, SystemClock, Write
-from bot.runtime import Runtime
+from bot.outbox import Alarm, Clock, EventAlarm, SystemClock, Write
 from bot.settings import Settings
 from storage.uow import Work
 
@@ -73,6 +72,9 @@ class ReminderScheduler:
         for name, sweep in SWEEPS:
             try:
                 enqueued += await self.write(partial(sweep, self.settings, now))
+            except PeriodError as error:
+                # The schedule file was edited into something wrong while the bot ran.
+                log.warning("reminders: the %s sweep: %s", name, error.text("en"))
             except Exception:
                 log.exception("reminders: the %s sweep failed; trying again shortly", name)
         if enqueued:
@@ -90,13 +92,3 @@ class ReminderScheduler:
     def stop(self) -> None:
         self._stopping = True
         self.alarm.wake()
-
-
-def start_reminders(
-    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
-) -> ReminderScheduler:
-    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
-    write as the turns do, and wake ``sender`` for what they enqueue."""
-    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
-    tasks.add(asyncio.create_task(reminders.run()))
-    return reminders

@@ -35,6 +35,7 @@ from storage.async_repositories import (
     AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
+    AsyncZaloOaTokens,
 )
 from storage.followup import FollowupRepository
 from storage.meetings import MeetingRepository
@@ -54,6 +55,7 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.zalo_oa_tokens import ZaloOaTokens
 
 T = TypeVar("T")
 
@@ -80,6 +82,7 @@ class Work:
         self.followup = FollowupRepository(session)
         self.reports = ReportRepository(session)
         self.outbox = Outbox(session)
+        self.zalo_oa_tokens = ZaloOaTokens(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -113,6 +116,7 @@ class UnitOfWork:
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         self.reports = AsyncReportRepository(self.session, work.reports)
         self.outbox = AsyncOutbox(self.session, work.outbox)
+        self.zalo_oa_tokens = AsyncZaloOaTokens(self.session, work.zalo_oa_tokens)
         return self
 
     async def __aexit__(

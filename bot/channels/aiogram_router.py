@@ -39,10 +39,11 @@ from bot.channels import bot_api
 from bot.channels.bot_api import PLATFORM, Rows, Turn, answer, sender_of
 from bot.commands import BY_NAME
 from bot.messages import Document, Incoming
-from bot.outbox import OutboxSender, start_sender
-from bot.reminders import ReminderScheduler, start_reminders
+from bot.outbox import OutboxSender
+from bot.reminders import ReminderScheduler
 from bot.router import BUTTONS, COMMAND_BUTTON
 from bot.runtime import Runtime
+from bot.sending import start_reminders, start_sender
 from bot.serial import PerSender
 from storage.repositories import Received
 

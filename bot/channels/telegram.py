@@ -45,9 +45,10 @@ from bot.channels.bot_api import (
 )
 from bot.delivery import SendFailed
 from bot.messages import Choices, Document, Incoming
-from bot.outbox import OutboxSender, start_sender
-from bot.reminders import ReminderScheduler, start_reminders
+from bot.outbox import OutboxSender
+from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
+from bot.sending import start_reminders, start_sender
 from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import translate
@@ -417,6 +418,13 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
 
 
+def start_outbox(
+    runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
+) -> OutboxSender:
+    """The outbox sender of this process, running (its task added to ``tasks``)."""
+    return start_sender(runtime, TelegramPush(application.bot), tasks)
+
+
 def build_application(
     settings: Settings, runtime: Runtime | None = None, *, webhook: bool = False
 ) -> Application:
@@ -436,7 +444,7 @@ def build_application(
             channel.runtime = await open_runtime(settings)
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
-        channel.outbox = start_sender(channel.runtime, TelegramPush(application.bot), sending)
+        channel.outbox = start_outbox(channel.runtime, application, sending)
         channel.reminders = start_reminders(channel.runtime, channel.outbox, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
