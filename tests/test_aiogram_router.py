@@ -25,7 +25,7 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_applicati
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.channels.aiogram_router import dialog_button, rasoat_router
+from bot.channels.aiogram_router import dialog_button, rasoat_router, to_incoming
 from bot.messages import Choice, Choices, Text
 from bot.push import encode
 from bot.runtime import Runtime, open_runtime
@@ -235,6 +235,15 @@ async def test_rasoat_takes_only_its_own_buttons_and_private_chats(
         await user.handled_update(await user.user.send_text("chào cả nhóm", chat=group))
         assert len(fake_telegram.sent) == sent
         assert await inbox_keys(database) == stored
+
+
+async def test_a_sticker_is_no_answer(database: Database, fake_telegram: FakeTelegram) -> None:
+    async with collaborator(database, fake_telegram, 113) as (user, _registered):
+        update = await user.user.send_sticker()
+        await user.handled_update(update)
+    assert fake_telegram.messages_to(113)[-1]["text"] == translate("fallback.unsupported")
+    incoming = to_incoming(Update.model_validate(update))
+    assert incoming is not None and incoming.content_type == "sticker"
 
 
 async def test_a_duplicated_update_is_applied_once(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from enum import Enum
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -191,7 +192,9 @@ def to_incoming(update: Update) -> Incoming | None:
         return bot_api.incoming(update.update_id, query.from_user, chat, button=query.data or "")
     if message is None:
         return None
-    content_type = str(message.content_type)
+    kind = message.content_type
+    # aiogram's ContentType is an Enum of str: its value is the name ("sticker").
+    content_type = kind.value if isinstance(kind, Enum) else kind
     return bot_api.incoming(
         update.update_id,
         message.from_user,
