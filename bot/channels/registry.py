@@ -124,7 +124,7 @@ async def open_telegram(
     from bot.channels.webhook import receiving
 
     application = build_application(
-        settings, runtime, webhook=endpoint.webhook, replied=hooks.sender.replied
+        settings, runtime, webhook=endpoint.webhook, outbox=hooks.sender
     )
     started: AbstractAsyncContextManager[object]
     if endpoint.webhook:
