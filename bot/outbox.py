@@ -121,7 +121,7 @@ class OutboxSender:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        push: Push,
+        push: Push | Sequence[Push],
         *,
         write: Write | None = None,
         clock: Clock | None = None,
@@ -134,7 +134,11 @@ class OutboxSender:
         lease: timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
-        self.push = push
+        # A channel's push per platform: a message goes out on the platform its row names
+        # (the person's binding used last), and one to a platform without a push here is
+        # left to a process that has it.
+        pushes = [push] if not isinstance(push, Sequence) else list(push)
+        self.pushes = {each.platform: each for each in pushes}
         # Claims and outcomes go the way turns do: on SQLite, one writer per process.
         self.write = write or writer_over(sessions)
         self.clock = clock or SystemClock()
@@ -196,7 +200,7 @@ class OutboxSender:
         return pushed
 
     def _claim(self, now: datetime, work: Work) -> list[Claimed]:
-        return work.outbox.claim(self.worker, now, self.lease, self.batch)
+        return work.outbox.claim(self.worker, now, self.lease, self.batch, list(self.pushes))
 
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
@@ -232,14 +236,15 @@ class OutboxSender:
                 # and the time its push takes would add up to a slower rate.
                 let_through = max(at, self._now() - LATENESS)
                 self.pace = pacing.sent(self.pace, self.limits, message.chat_id, let_through)
-                result = await self.push.push(message.chat_id, decode(message.message))
+                push = self.pushes[message.platform]
+                result = await push.push(message.chat_id, decode(message.message))
                 now = self.clock.now()
                 outcome = after_push(result, message.attempts, now)
                 outcomes.append((message, outcome, now))
                 pushed += 1
                 if isinstance(outcome, Unreachable):
                     # Failed with them once recorded (Outbox.block): not tried meanwhile.
-                    waiting = [m for m in waiting if m.user_id != message.user_id]
+                    waiting = [m for m in waiting if not _same_chat(m, message)]
                 if isinstance(outcome, Later) and outcome.pause:
                     log.info("outbox: flood control, pausing until %s", outcome.at.isoformat())
                     self.pace = pacing.paused(self.pace, outcome.at.timestamp())
@@ -272,7 +277,7 @@ class OutboxSender:
             work.outbox.failed(message.id, now, outcome.reason)
         elif isinstance(outcome, Unreachable):
             work.outbox.failed(message.id, now, BLOCKED)
-            if work.outbox.block(message.user_id, now):
+            if work.outbox.block(message.user_id, now, message.platform):
                 self._tell_supervisors(work, message, now)
 
     def _tell_supervisors(self, work: Work, message: Claimed, now: datetime) -> None:
@@ -297,3 +302,8 @@ class OutboxSender:
                 now,
                 now,
             )
+
+
+def _same_chat(one: Claimed, other: Claimed) -> bool:
+    """Both to one person on one platform (a block there says nothing of their others)."""
+    return (one.user_id, one.platform) == (other.user_id, other.platform)

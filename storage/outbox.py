@@ -8,9 +8,9 @@ them outside any transaction and records each outcome (bot/outbox.py).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea
 
 BLOCKED = "blocked"
+# Before any binding was used (bindings made before their use was recorded).
+NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,12 @@ def _pending() -> ColumnElement[bool]:
     return and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
 
 
+def _preference(binding: ChatBinding) -> tuple[bool, datetime]:
+    """Open before blocked, then the one used last (or blocked last, among blocked)."""
+    used = binding.last_used_at if binding.active else binding.blocked_at
+    return binding.active, used or NEVER
+
+
 class Outbox:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -71,21 +79,17 @@ class Outbox:
         """Store a message for ``user_id``, due at ``not_before``; False if one with this
         ``dedupe_key`` exists already (nothing is changed then).
 
-        The chat is the user's binding, or, for someone added without registering in a
-        chat, their platform id (a private chat's id is its user's). A message to someone
-        who blocked the bot is kept, as failed, so it shows among the undelivered.
+        The chat is where the person was last asked something, among their chat bindings
+        that are not blocked (see :meth:`reach`). A message to someone who blocked the bot
+        everywhere is kept, as failed, so it shows among the undelivered.
         """
-        user = self.session.get(User, user_id)
-        if user is None:
-            raise ValueError(f"no user {user_id}")
-        binding = self.session.get(ChatBinding, user_id)
-        blocked = binding is not None and not binding.active
+        platform, chat_id, blocked = self.reach(user_id)
         result = self.session.execute(
             _insert_ignoring_duplicates(self._dialect),
             {
                 "user_id": user_id,
-                "platform": user.platform,
-                "chat_id": binding.chat_id if binding else user.platform_user_id,
+                "platform": platform,
+                "chat_id": chat_id,
                 "message": message,
                 "dedupe_key": dedupe_key,
                 "not_before": not_before,
@@ -97,8 +101,32 @@ class Outbox:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease.
+    def reach(self, user_id: int) -> tuple[str, str, bool]:
+        """(platform, chat, blocked) where a message to ``user_id`` goes: the binding they
+        used last among those not blocked, else the one blocked last; for someone added
+        without registering in a chat, their platform id (a private chat's id is its
+        user's)."""
+        bindings = list(
+            self.session.scalars(select(ChatBinding).where(ChatBinding.user_id == user_id))
+        )
+        if bindings:
+            best = max(bindings, key=_preference)
+            return best.platform, best.chat_id, not best.active
+        user = self.session.get(User, user_id)
+        if user is None:
+            raise ValueError(f"no user {user_id}")
+        return user.platform, user.platform_user_id, False
+
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platforms: Sequence[str] | None = None,
+    ) -> list[Claimed]:
+        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease;
+        only those to ``platforms`` (the ones the worker can push to) when given.
 
         On PostgreSQL rows another sender is claiming are skipped (FOR UPDATE SKIP LOCKED),
         not waited for; SQLite has one sender. The UPDATE repeats the conditions, so a row
@@ -109,6 +137,8 @@ class Outbox:
             OutboxMessage.not_before <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
         )
+        if platforms is not None:
+            due = and_(due, OutboxMessage.platform.in_(list(platforms)))
         query = (
             select(OutboxMessage.id)
             .where(due)
@@ -203,24 +233,25 @@ class Outbox:
             .execution_options(synchronize_session=False)
         )
 
-    def block(self, user_id: int, at: datetime) -> bool:
-        """The user blocked the bot: stop sending there; False if that was known already.
+    def block(self, user_id: int, at: datetime, platform: str) -> bool:
+        """The user blocked the bot on ``platform``: stop sending there (their other
+        bindings stay open); False if that was known already.
 
-        Their other pending messages fail with them, rather than each meeting a 403."""
-        binding = self.session.get(ChatBinding, user_id)
+        Their other pending messages there fail with them, rather than each meeting a 403."""
+        binding = self.session.get(ChatBinding, (user_id, platform))
         if binding is not None and not binding.active:
             return False
         if binding is None:
             user = self.session.get(User, user_id)
             if user is None:
                 return False
-            binding = ChatBinding(user_id=user_id, chat_id=user.platform_user_id)
+            binding = ChatBinding(user_id=user_id, platform=platform, chat_id=user.platform_user_id)
             self.session.add(binding)
         binding.active = False
         binding.blocked_at = at
         self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.user_id == user_id, _pending())
+            .where(OutboxMessage.user_id == user_id, OutboxMessage.platform == platform, _pending())
             .values(failed_at=at, failure=BLOCKED, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )

@@ -25,6 +25,7 @@ from storage.async_repositories import (
     AsyncDialogStateRepository,
     AsyncFollowupRepository,
     AsyncHouseholdRepository,
+    AsyncIdentityRepository,
     AsyncInbox,
     AsyncInterviewRepository,
     AsyncInviteRepository,
@@ -37,6 +38,7 @@ from storage.async_repositories import (
     AsyncUserRepository,
 )
 from storage.followup import FollowupRepository
+from storage.identities import IdentityRepository
 from storage.meetings import MeetingRepository
 from storage.outbox import Outbox
 from storage.reports import ReportRepository
@@ -80,6 +82,7 @@ class Work:
         self.followup = FollowupRepository(session)
         self.reports = ReportRepository(session)
         self.outbox = Outbox(session)
+        self.identities = IdentityRepository(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -113,6 +116,7 @@ class UnitOfWork:
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         self.reports = AsyncReportRepository(self.session, work.reports)
         self.outbox = AsyncOutbox(self.session, work.outbox)
+        self.identities = AsyncIdentityRepository(self.session, work.identities)
         return self
 
     async def __aexit__(

@@ -49,7 +49,10 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
-def _menu(locale: str) -> core.Env:
+def menu_env(locale: str) -> core.Env:
+    """What registration's decisions (and linking's) are given: the language, and the
+    role's main menu."""
+
     def menu(role: str, with_command_menu: bool) -> Sequence[Outgoing]:
         commands = commands_for(Role(role))
         return menus.main_menu(role, locale, commands, with_command_menu=with_command_menu)
@@ -58,7 +61,7 @@ def _menu(locale: str) -> core.Env:
 
 
 def start(ctx: DialogContext) -> list[Outgoing]:
-    env = _menu(ctx.locale)
+    env = menu_env(ctx.locale)
     user = ctx.user
     member = core.Member(user.display_name, user.role.value) if user is not None else None
     step = core.start(member, normalise_code(ctx.incoming.args), env)
@@ -66,7 +69,7 @@ def start(ctx: DialogContext) -> list[Outgoing]:
         if user is not None:
             # Telegram's "Restart" after unblocking the bot sends /start: the outbox may
             # reach this chat again.
-            ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
+            ctx.uow.users.bind_chat(user, ctx.incoming.platform, ctx.incoming.chat_id, ctx.now)
         return list(step.replies)
     incoming = ctx.incoming
     since = ctx.now - WRONG_CODES_WINDOW
@@ -115,7 +118,7 @@ def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> No
                     areas=[invite.area],
                 )
             )
-            ctx.uow.users.bind_chat(user, incoming.chat_id)
+            ctx.uow.users.bind_chat(user, incoming.platform, incoming.chat_id, ctx.now)
             invite.used_by = user.id
             ctx.uow.audit.record(
                 "user.registered", actor=user, entity="invite", entity_id=invite.id, role=role
