@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import os
 import signal
+import socket
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,8 +26,9 @@ from bot.admin import (
     unlock_chats,
 )
 from bot.channels.terminal import TerminalChannel, stdin_line
+from bot.decisions.reports import PeriodError
 from bot.demo.loader import load_demo
-from bot.dialogs.reports import report_to_files
+from bot.dialogs.reports import load_schedule, report_to_files
 from bot.dialogs.summary import summary_cli
 from bot.export_cli import export_to_files
 from bot.interview.results import classify_interviews
@@ -64,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the chat bot (long polling or webhook)")
     run.add_argument(
         "--channel",
-        choices=("telegram", "zalo-bot"),
+        choices=("telegram", "zalo-bot", "zalo-oa"),
         default="telegram",
-        help="the platform: telegram (default) or zalo-bot (Zalo Bot Platform)",
+        help="the platform: telegram (default), zalo-bot (Zalo Bot Platform) or zalo-oa "
+        "(Zalo Official Account: webhook only)",
     )
     run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
     run.add_argument(
@@ -180,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user_add = users.add_parser("add", help="add a user directly (without an invite)")
     user_add.add_argument(
-        "--platform", default="telegram", choices=["telegram", "zalo", "terminal"]
+        "--platform", default="telegram", choices=["telegram", "zalo", "zalo-oa", "terminal"]
     )
     user_add.add_argument("--id", required=True, help="the user's platform id")
     user_add.add_argument("--name", required=True)
@@ -210,6 +213,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
     commands.add_parser("outbox", help="how many messages the bot sent on its own, and waits to")
+    zalo_oa = commands.add_parser("zalo-oa", help="the Zalo Official Account").add_subparsers(
+        dest="zalo_oa_command", required=True
+    )
+    tokens = zalo_oa.add_parser("tokens", help="the OA's access and refresh tokens")
+    tokens_do = tokens.add_subparsers(dest="tokens_command", required=True)
+    tokens_set = tokens_do.add_parser(
+        "set", help="store a new pair (at the start, or after Zalo refused a refresh)"
+    )
+    tokens_set.add_argument(
+        "--refresh-token", default=None, help="the refresh token (default: read from stdin)"
+    )
+    tokens_set.add_argument("--access-token", default="", help="its access token, if at hand")
+    tokens_set.add_argument(
+        "--expires-in", type=int, default=0, help="seconds the access token has left"
+    )
+    tokens_do.add_parser("status", help="when the access token expires, and what went wrong")
     backup = commands.add_parser(
         "backup", help="copy the whole database to a file, while the bot runs"
     )
@@ -235,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
+            # A wrong schedule of reports is said now, not in the log every minute.
+            load_schedule(settings)
             return run_bot(settings, args)
         if args.command == "backup":
             return make_backup(settings, args.output)
@@ -252,6 +273,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ExportRefused as error:
         print(translate(error.key, _locale(), **error.params), file=sys.stderr)
+        return EXIT_USAGE
+    except PeriodError as error:
+        print(error.text(_locale()), file=sys.stderr)
         return EXIT_USAGE
     except (RuleFileError, VocabularyError) as error:
         print(str(error), file=sys.stderr)
@@ -408,6 +432,8 @@ async def dispatch(
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
+        elif args.command == "zalo-oa":
+            return await _zalo_oa_tokens(rt, settings, args)
         elif args.command == "outbox":
             async with UnitOfWork(rt.sessions) as uow:
                 counts = await uow.outbox.counts()
@@ -420,6 +446,43 @@ async def dispatch(
                     failed=counts.failed,
                 )
             )
+    return 0
+
+
+async def _zalo_oa_tokens(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.zalo_oa_tokens import set_tokens
+
+    if args.tokens_command == "set":
+        refresh = args.refresh_token or sys.stdin.readline().strip()
+        if not refresh:
+            print(translate("zalo_oa.cli_no_token", settings.locale), file=sys.stderr)
+            return EXIT_USAGE
+        await set_tokens(rt.sessions, refresh, args.access_token, args.expires_in)
+        print(translate("zalo_oa.cli_tokens_set", settings.locale))
+        return 0
+    async with UnitOfWork(rt.sessions) as uow:
+        token = await uow.zalo_oa_tokens.current()
+    if token is None:
+        print(translate("zalo_oa.cli_no_pair", settings.locale))
+        return 1
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+
+    print(
+        translate(
+            "zalo_oa.cli_status",
+            settings.locale,
+            expires=local(token.access_expires_at),
+            since=local(token.created_at),
+            source=token.source,
+        )
+    )
+    if token.refused_at is not None:
+        print(translate("zalo_oa.cli_refused", settings.locale, at=local(token.refused_at)))
+        return 1
+    if token.refreshing_until is not None:
+        print(translate("zalo_oa.cli_refreshing", settings.locale))
     return 0
 
 
@@ -551,6 +614,8 @@ def make_backup(settings: Settings, output: Path | None) -> int:
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
     if getattr(args, "channel", "telegram") == "zalo-bot":
         return run_zalo_bot(settings, args)
+    if getattr(args, "channel", "telegram") == "zalo-oa":
+        return run_zalo_oa(settings, args)
     # Imported here to keep python-telegram-bot (and httpx) out of the start-up of the
     # commands that don't talk to Telegram.
     from telegram.error import InvalidToken, NetworkError
@@ -601,19 +666,11 @@ def _run_webhook(
     secret: str | None,
 ) -> int:
     # Imported here to keep starlette and uvicorn out of the start-up of the other commands.
-    from bot.channels.webhook import listening_socket, serve_webhook
+    from bot.channels.webhook import serve_webhook
 
     assert secret is not None and args.webhook_url
-    try:
-        # Bound first: a port in use stops the start before anything else is done.
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
+    sock = _bound(settings, args)
+    if sock is None:
         return 1
     asyncio.run(
         serve_webhook(
@@ -628,11 +685,37 @@ def _run_webhook(
     return 0
 
 
+async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """``run(stop)``, ``stop`` set by SIGTERM or Ctrl-C."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(number, stop.set)
+    await run(stop)
+
+
+def _bound(settings: Settings, args: argparse.Namespace) -> socket.socket | None:
+    """The webhook's socket, bound first: a port in use stops the start before anything
+    else is done (None, said on stderr)."""
+    # Imported here to keep starlette and uvicorn out of the other commands' start-up.
+    from bot.channels.webhook import listening_socket
+
+    try:
+        return listening_socket(args.listen, args.port)
+    except OSError as error:
+        address = f"{args.listen}:{args.port}"
+        detail = error.strerror or type(error).__name__
+        print(
+            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
+            file=sys.stderr,
+        )
+        return None
+
+
 def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
     """``rasoat run --channel zalo-bot``: getUpdates, or with ``--webhook`` (recommended:
     polling loses an update fetched by a process that dies before storing it)."""
     # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
-    from bot.channels.webhook import listening_socket
     from bot.channels.zalo_bot import run_polling
     from bot.channels.zalo_webhook import serve_zalo_webhook
 
@@ -651,26 +734,12 @@ def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
             "updates to (your reverse proxy's, e.g. https://bot.example.vn/zalo)"
         )
 
-    async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await run(stop)
-
     if not args.webhook:
         asyncio.run(until_signal(lambda stop: run_polling(settings, stop)))
         return 0
     assert secret is not None and args.webhook_url
-    try:
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
+    sock = _bound(settings, args)
+    if sock is None:
         return 1
     url = args.webhook_url
     asyncio.run(
@@ -680,6 +749,26 @@ def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
             )
         )
     )
+    return 0
+
+
+def run_zalo_oa(settings: Settings, args: argparse.Namespace) -> int:
+    """``rasoat run --channel zalo-oa``: the signed webhook (the OA API has no polling)."""
+    # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
+    from bot.channels.zalo_oa_tokens import NoToken
+    from bot.channels.zalo_oa_webhook import serve_zalo_oa
+
+    settings.require_zalo_oa()
+    path = args.path if args.path != "telegram" else "zalo-oa"
+    sock = _bound(settings, args)
+    if sock is None:
+        return 1
+
+    try:
+        asyncio.run(until_signal(lambda stop: serve_zalo_oa(settings, sock, path=path, stop=stop)))
+    except NoToken:
+        print(translate("zalo_oa.cli_no_pair", settings.locale), file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 

@@ -24,7 +24,15 @@ from typing import Protocol, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.decisions import pacing
-from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Unreachable, after_push
+from bot.decisions.outbox import (
+    Done,
+    GiveUp,
+    Later,
+    Outcome,
+    Undeliverable,
+    Unreachable,
+    after_push,
+)
 from bot.messages import Text
 from bot.push import Push, decode, encode
 from locales.catalog import translate
@@ -121,7 +129,7 @@ class OutboxSender:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        push: Push | Sequence[Push],
+        push: Push,
         *,
         write: Write | None = None,
         clock: Clock | None = None,
@@ -134,11 +142,7 @@ class OutboxSender:
         lease: timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
-        # A channel's push per platform: a message goes out on the platform its row names
-        # (the person's binding used last), and one to a platform without a push here is
-        # left to a process that has it.
-        pushes = [push] if not isinstance(push, Sequence) else list(push)
-        self.pushes = {each.platform: each for each in pushes}
+        self.push = push
         # Claims and outcomes go the way turns do: on SQLite, one writer per process.
         self.write = write or writer_over(sessions)
         self.clock = clock or SystemClock()
@@ -200,12 +204,13 @@ class OutboxSender:
         return pushed
 
     def _claim(self, now: datetime, work: Work) -> list[Claimed]:
-        return work.outbox.claim(self.worker, now, self.lease, self.batch, list(self.pushes))
+        # Each channel's sender pushes to its own platform's people only.
+        return work.outbox.claim(self.worker, now, self.lease, self.batch, self.push.platform)
 
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
         async with UnitOfWork(self.sessions) as uow:
-            due = await uow.outbox.next_due()
+            due = await uow.outbox.next_due(self.push.platform)
         paused = moment(max(self.pace.paused_until, 0.0))
         if due is None:
             return now + IDLE
@@ -236,15 +241,14 @@ class OutboxSender:
                 # and the time its push takes would add up to a slower rate.
                 let_through = max(at, self._now() - LATENESS)
                 self.pace = pacing.sent(self.pace, self.limits, message.chat_id, let_through)
-                push = self.pushes[message.platform]
-                result = await push.push(message.chat_id, decode(message.message))
+                result = await self.push.push(message.chat_id, decode(message.message))
                 now = self.clock.now()
                 outcome = after_push(result, message.attempts, now)
                 outcomes.append((message, outcome, now))
                 pushed += 1
                 if isinstance(outcome, Unreachable):
                     # Failed with them once recorded (Outbox.block): not tried meanwhile.
-                    waiting = [m for m in waiting if not _same_chat(m, message)]
+                    waiting = [m for m in waiting if m.user_id != message.user_id]
                 if isinstance(outcome, Later) and outcome.pause:
                     log.info("outbox: flood control, pausing until %s", outcome.at.isoformat())
                     self.pace = pacing.paused(self.pace, outcome.at.timestamp())
@@ -278,18 +282,28 @@ class OutboxSender:
         elif isinstance(outcome, Unreachable):
             work.outbox.failed(message.id, now, BLOCKED)
             if work.outbox.block(message.user_id, now, message.platform):
-                self._tell_supervisors(work, message, now)
+                self._tell_supervisors(work, message, now, "blocked")
+        elif isinstance(outcome, Undeliverable) and work.outbox.undeliverable(
+            message.id, message.user_id, now
+        ):
+            # The first of this person's silence: told once, not at every reminder.
+            self._tell_supervisors(work, message, now, "window")
 
-    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime) -> None:
+    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime, why: str) -> None:
+        """``why``: "blocked" (the person blocked the bot) or "window" (the platform
+        takes no message to them until they write again)."""
         user = work.users.get(message.user_id)
         if user is None:
             return
         supervisors = work.outbox.supervisors_of(user.id)
         log.info(
-            "outbox: user %d blocked the bot; %d supervisor(s) told", user.id, len(supervisors)
+            "outbox: user %d unreachable (%s); %d supervisor(s) told",
+            user.id,
+            why,
+            len(supervisors),
         )
         note = translate(
-            "outbox.blocked_note",
+            f"outbox.{why}_note",
             self.locale,
             name=user.display_name,
             areas=", ".join(area.name for area in user.areas),
@@ -298,12 +312,7 @@ class OutboxSender:
             work.outbox.enqueue(
                 supervisor.id,
                 encode(Text(note)),
-                f"blocked:{message.id}:{supervisor.id}",
+                f"{why}:{message.id}:{supervisor.id}",
                 now,
                 now,
             )
-
-
-def _same_chat(one: Claimed, other: Claimed) -> bool:
-    """Both to one person on one platform (a block there says nothing of their others)."""
-    return (one.user_id, one.platform) == (other.user_id, other.platform)

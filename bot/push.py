@@ -1,7 +1,7 @@
 """The push seam: how a channel delivers a message nobody asked for.
 
 A channel adapter (Telegram now, Zalo later) implements :class:`Push`, turning a platform's
-answer into one of four outcomes the outbox sender acts on. Messages travel through the
+answer into one of five outcomes the outbox sender acts on. Messages travel through the
 outbox as JSON: :func:`encode` and :func:`decode` are the only two places that know it.
 """
 
@@ -33,6 +33,12 @@ class Blocked:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowClosed:
+    """The platform delivers to this person only once they write to the bot again (Zalo
+    OA's interaction window): kept until they do, and their supervisors told."""
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """Anything else; ``permanent`` when trying again cannot help (a malformed message)."""
 
@@ -40,7 +46,7 @@ class Failed:
     permanent: bool = False
 
 
-PushResult = Sent | RetryAfter | Blocked | Failed
+PushResult = Sent | RetryAfter | Blocked | WindowClosed | Failed
 
 
 class Push(Protocol):

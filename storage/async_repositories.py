@@ -59,6 +59,7 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -465,12 +466,12 @@ class AsyncOutbox(_Async[Outbox]):
         now: datetime,
         lease: timedelta,
         limit: int,
-        platforms: Sequence[str] | None = None,
+        platform: str | None = None,
     ) -> list[Claimed]:
-        return await self._run(lambda r: r.claim(worker, now, lease, limit, platforms))
+        return await self._run(lambda r: r.claim(worker, now, lease, limit, platform))
 
-    async def next_due(self) -> datetime | None:
-        return await self._run(lambda r: r.next_due())
+    async def next_due(self, platform: str | None = None) -> datetime | None:
+        return await self._run(lambda r: r.next_due(platform))
 
     async def sent(self, message_id: int, at: datetime) -> None:
         return await self._run(lambda r: r.sent(message_id, at))
@@ -491,6 +492,15 @@ class AsyncOutbox(_Async[Outbox]):
 
     async def block(self, user_id: int, at: datetime, platform: str) -> bool:
         return await self._run(lambda r: r.block(user_id, at, platform))
+
+    async def undeliverable(self, message_id: int, user_id: int, at: datetime) -> bool:
+        return await self._run(lambda r: r.undeliverable(message_id, user_id, at))
+
+    async def waiting_for_window(self, platform: str, platform_user_id: str) -> int:
+        return await self._run(lambda r: r.waiting_for_window(platform, platform_user_id))
+
+    async def reopen(self, platform: str, platform_user_id: str, now: datetime) -> int:
+        return await self._run(lambda r: r.reopen(platform, platform_user_id, now))
 
     async def supervisors_of(self, user_id: int) -> list[User]:
         return await self._run(lambda r: r.supervisors_of(user_id))
@@ -523,3 +533,48 @@ class AsyncIdentityRepository(_Async[IdentityRepository]):
 
     async def claim(self, link: LinkCode, now: datetime) -> bool:
         return await self._run(lambda r: r.claim(link, now))
+
+
+class AsyncZaloOaTokens(_Async[ZaloOaTokens]):
+    """The face of :class:`storage.zalo_oa_tokens.ZaloOaTokens` (the command line's)."""
+
+    async def current(self) -> OaToken | None:
+        return await self._run(lambda r: r.current())
+
+    async def set(
+        self,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: datetime,
+        refresh_expires_at: datetime,
+        now: datetime,
+    ) -> OaToken:
+        return await self._run(
+            lambda r: r.set(access_token, refresh_token, access_expires_at, refresh_expires_at, now)
+        )
+
+    async def begin_refresh(
+        self, token_id: int, worker: str, now: datetime, lease: timedelta
+    ) -> bool:
+        return await self._run(lambda r: r.begin_refresh(token_id, worker, now, lease))
+
+    async def refreshed(
+        self,
+        token_id: int,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: datetime,
+        refresh_expires_at: datetime,
+        now: datetime,
+    ) -> OaToken:
+        return await self._run(
+            lambda r: r.refreshed(
+                token_id, access_token, refresh_token, access_expires_at, refresh_expires_at, now
+            )
+        )
+
+    async def refused(self, token_id: int, now: datetime) -> None:
+        return await self._run(lambda r: r.refused(token_id, now))
+
+    async def abandon(self, token_id: int) -> None:
+        return await self._run(lambda r: r.abandon(token_id))

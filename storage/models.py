@@ -467,6 +467,33 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class ZaloOaToken(Base):
+    """A token pair of the Zalo Official Account (bot.channels.zalo_oa_tokens).
+
+    Zalo's refresh token works once: the pair it brings is inserted in the transaction that
+    marks the row before it ``used_at``, so the database always holds the pair that works.
+    The row with no ``used_at`` is the current one. ``refreshing_until`` is a lease (one
+    process refreshes at a time) and a trace: a lease left by a dead process says a refresh
+    may have been spent on Zalo's side and never stored; ``refused_at`` that Zalo refused the
+    refresh token (the operator must set a new pair: ``rasoat zalo-oa tokens set``).
+    """
+
+    __tablename__ = "zalo_oa_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    access_token: Mapped[str] = mapped_column(String(2048))
+    refresh_token: Mapped[str] = mapped_column(String(2048))
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "set" (the operator's command) or "refresh".
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refreshing_by: Mapped[str | None] = mapped_column(String(64))
+    refreshing_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class AreaYearStats(Base):
     """Figures of an area for a year that the interviews can't give: all households of the
     area (the poverty rate's denominator) and, for past years, the official counts per
@@ -650,4 +677,5 @@ __all__ = [
     "User",
     "UserArea",
     "UserIdentity",
+    "ZaloOaToken",
 ]

@@ -8,20 +8,23 @@ them outside any transaction and records each outcome (bot/outbox.py).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea
+from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea, UserIdentity
 
 BLOCKED = "blocked"
 # Before any binding was used (bindings made before their use was recorded).
 NEVER = datetime.min.replace(tzinfo=UTC)
+# The platform takes messages to this person only once they write again (Zalo OA's
+# interaction window): kept failed until they do, then due again (see reopen).
+WINDOW_CLOSED = "window-closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,26 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
 def _pending() -> ColumnElement[bool]:
     return and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+
+
+def _on(platform: str | None) -> ColumnElement[bool]:
+    """Messages to people on ``platform`` (all of them for None): each channel's sender
+    pushes its own platform's."""
+    return OutboxMessage.platform == platform if platform is not None else true()
+
+
+def _person(platform: str, platform_user_id: str) -> ColumnElement[bool]:
+    """Messages to the person of this account, on its platform (a person's accounts on
+    other platforms have windows of their own)."""
+    return and_(
+        OutboxMessage.platform == platform,
+        OutboxMessage.user_id.in_(
+            select(UserIdentity.user_id).where(
+                UserIdentity.platform == platform,
+                UserIdentity.platform_user_id == platform_user_id,
+            )
+        ),
+    )
 
 
 def _preference(binding: ChatBinding) -> tuple[bool, datetime]:
@@ -123,10 +146,10 @@ class Outbox:
         now: datetime,
         lease: timedelta,
         limit: int,
-        platforms: Sequence[str] | None = None,
+        platform: str | None = None,
     ) -> list[Claimed]:
-        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease;
-        only those to ``platforms`` (the ones the worker can push to) when given.
+        """Up to ``limit`` due messages (to people on ``platform``, if given), oldest first,
+        held by ``worker`` until now + lease.
 
         On PostgreSQL rows another sender is claiming are skipped (FOR UPDATE SKIP LOCKED),
         not waited for; SQLite has one sender. The UPDATE repeats the conditions, so a row
@@ -134,11 +157,10 @@ class Outbox:
         """
         due = and_(
             _pending(),
+            _on(platform),
             OutboxMessage.not_before <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
         )
-        if platforms is not None:
-            due = and_(due, OutboxMessage.platform.in_(list(platforms)))
         query = (
             select(OutboxMessage.id)
             .where(due)
@@ -174,16 +196,17 @@ class Outbox:
         )
         return [Claimed(*row) for row in rows]
 
-    def next_due(self) -> datetime | None:
-        """When the earliest pending message may be claimed (its time, or its lease's end)."""
+    def next_due(self, platform: str | None = None) -> datetime | None:
+        """When the earliest pending message (to people on ``platform``, if given) may be
+        claimed (its time, or its lease's end)."""
         unclaimed = self.session.scalar(
             select(func.min(OutboxMessage.not_before)).where(
-                _pending(), OutboxMessage.claimed_until.is_(None)
+                _pending(), _on(platform), OutboxMessage.claimed_until.is_(None)
             )
         )
         leased = self.session.scalar(
             select(func.min(OutboxMessage.claimed_until)).where(
-                _pending(), OutboxMessage.claimed_until.is_not(None)
+                _pending(), _on(platform), OutboxMessage.claimed_until.is_not(None)
             )
         )
         times = [t for t in (unclaimed, leased) if t is not None]
@@ -234,8 +257,8 @@ class Outbox:
         )
 
     def block(self, user_id: int, at: datetime, platform: str) -> bool:
-        """The user blocked the bot on ``platform``: stop sending there (their other
-        bindings stay open); False if that was known already.
+        """The user blocked the bot on ``platform``: stop sending there (their bindings on
+        other platforms stay open); False if that was known already.
 
         Their other pending messages there fail with them, rather than each meeting a 403."""
         binding = self.session.get(ChatBinding, (user_id, platform))
@@ -256,6 +279,38 @@ class Outbox:
             .execution_options(synchronize_session=False)
         )
         return True
+
+    def undeliverable(self, message_id: int, user_id: int, at: datetime) -> bool:
+        """The platform refused the message until its person writes again (their
+        interaction window closed): kept, failed as WINDOW_CLOSED. True if none of their
+        messages was waiting so already: the first of this silence, which their supervisors
+        are told of."""
+        first = not self._waiting_for_window(OutboxMessage.user_id == user_id)
+        self.failed(message_id, at, WINDOW_CLOSED)
+        return first
+
+    def waiting_for_window(self, platform: str, platform_user_id: str) -> int:
+        """How many messages to this person wait for them to write again."""
+        return self._waiting_for_window(_person(platform, platform_user_id))
+
+    def reopen(self, platform: str, platform_user_id: str, now: datetime) -> int:
+        """The person wrote: their window is open, what waited for it is due now; how
+        many messages."""
+        result = self.session.execute(
+            update(OutboxMessage)
+            .where(_person(platform, platform_user_id), OutboxMessage.failure == WINDOW_CLOSED)
+            .values(failed_at=None, failure=None, not_before=now, attempts=0)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def _waiting_for_window(self, whose: ColumnElement[bool]) -> int:
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(whose, OutboxMessage.failure == WINDOW_CLOSED)
+        )
+        return int(count or 0)
 
     def supervisors_of(self, user_id: int) -> list[User]:
         """The active supervisors of an area of ``user_id`` or of an area above it."""

@@ -36,6 +36,7 @@ from storage.async_repositories import (
     AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
+    AsyncZaloOaTokens,
 )
 from storage.followup import FollowupRepository
 from storage.identities import IdentityRepository
@@ -56,6 +57,7 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.zalo_oa_tokens import ZaloOaTokens
 
 T = TypeVar("T")
 
@@ -83,6 +85,7 @@ class Work:
         self.reports = ReportRepository(session)
         self.outbox = Outbox(session)
         self.identities = IdentityRepository(session)
+        self.zalo_oa_tokens = ZaloOaTokens(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -117,6 +120,7 @@ class UnitOfWork:
         self.reports = AsyncReportRepository(self.session, work.reports)
         self.outbox = AsyncOutbox(self.session, work.outbox)
         self.identities = AsyncIdentityRepository(self.session, work.identities)
+        self.zalo_oa_tokens = AsyncZaloOaTokens(self.session, work.zalo_oa_tokens)
         return self
 
     async def __aexit__(

@@ -289,3 +289,32 @@ async def test_the_sweeps_run_at_start_then_every_minute_and_wake_the_sender(
         for name in ("meeting_reminders", "followup_reminders", "scheduled_reports")
     ]
     assert woken == minutes
+
+
+async def test_a_schedule_file_gone_wrong_is_one_log_line_and_the_other_sweeps_run(
+    settings: Settings, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    schedule = tmp_path / "lich.toml"
+    schedule.write_text('send_at = "25:00"\n')
+    ran: list[str] = []
+
+    async def write(job: Any) -> int:
+        ran.append(job.func.__name__)
+        # The reports' sweep reads its file before it touches the database.
+        return int(job(None)) if job.func.__name__ == "scheduled_reports" else 1
+
+    scheduler = ReminderScheduler(
+        write,
+        settings.model_copy(update={"report_schedule": schedule}),
+        wake=lambda: None,
+        clock=VirtualClock(),
+    )
+    caplog.set_level("WARNING", logger="bot.reminders")
+    assert await scheduler.sweep() == 2
+    assert ran == ["meeting_reminders", "followup_reminders", "scheduled_reports"]
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "reminders: the reports sweep: The report schedule file (RASOAT_REPORT_SCHEDULE) "
+        "is not valid: send_at = '25:00'"
+    )
+    assert record.exc_info is None

@@ -14,6 +14,7 @@ import storage.meetings as meetings
 import storage.outbox as outbox
 import storage.reports as reports
 import storage.repositories as repositories
+import storage.zalo_oa_tokens as zalo_oa_tokens
 
 # Repositories kept in modules of their own, each with its face beside the others.
 OWN_MODULE_REPOSITORIES: dict[str, type] = {
@@ -22,6 +23,7 @@ OWN_MODULE_REPOSITORIES: dict[str, type] = {
     "ReportRepository": reports.ReportRepository,
     "Outbox": outbox.Outbox,
     "IdentityRepository": identities.IdentityRepository,
+    "ZaloOaTokens": zalo_oa_tokens.ZaloOaTokens,
 }
 
 

@@ -51,10 +51,10 @@ from bot.messages import (
 from bot.outbox import OutboxSender
 from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
+from bot.sending import start_reminders, start_sender
 from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import DEFAULT_LOCALE, translate
-from storage.leader import PostgresLeader
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)
@@ -627,28 +627,7 @@ def start_outbox(
     runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
 ) -> OutboxSender:
     """The outbox sender of this process, running (its task added to ``tasks``)."""
-    settings = runtime.settings
-    sender = OutboxSender(
-        runtime.sessions,
-        TelegramPush(application.bot),
-        write=runtime.conversation.write,
-        # Only one process pushes per database: the limits are the bot's, not a process's.
-        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
-        limits=settings.push_limits,
-        locale=settings.locale,
-    )
-    tasks.add(asyncio.create_task(sender.run()))
-    return sender
-
-
-def start_reminders(
-    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
-) -> ReminderScheduler:
-    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
-    write as the turns do, and wake ``sender`` for what they enqueue."""
-    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
-    tasks.add(asyncio.create_task(reminders.run()))
-    return reminders
+    return start_sender(runtime, TelegramPush(application.bot), tasks)
 
 
 def build_application(

@@ -19,7 +19,6 @@ What Zalo's API does not give, and how the channel makes up for it:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -31,8 +30,9 @@ from typing import Any
 
 import httpx
 
-from bot.channels.zalo_text import NumberedList, numbered, split_message
-from bot.conversation import must_be_seen
+from bot.channels.events import EventChannel
+from bot.channels.retry import patiently, wait_or_stop
+from bot.channels.zalo_text import split_message
 from bot.delivery import SendFailed, deliver
 from bot.messages import (
     Choices,
@@ -45,10 +45,8 @@ from bot.messages import (
     Text,
 )
 from bot.runtime import Runtime, open_runtime
-from bot.serial import PerSender
 from bot.settings import Settings
 from locales.catalog import translate
-from storage.repositories import Received
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +58,8 @@ POLL_SECONDS = 30
 HTTP_MARGIN_SECONDS = 15
 # Any other call.
 HTTP_SECONDS = 20.0
-# Zalo's 429 says nothing of how long to wait: these waits, then the reply is logged as
-# lost (the answer behind it is stored) and the person is told how to get it again.
-RATE_LIMIT_WAITS = (1.0, 2.0, 4.0)
 # After a failed poll (network, Zalo down), waits growing up to the last.
 POLL_RETRY_WAITS = (1.0, 2.0, 5.0, 10.0, 30.0)
-# Senders whose last list's keys are remembered (see ZaloBotChannel.lists).
-LISTS_REMEMBERED = 10_000
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -122,15 +115,13 @@ class ZaloBotApi:
 
     async def send_message(self, chat_id: str, text: str) -> Any:
         """sendMessage, sent again after a bounded wait while Zalo answers 429."""
-        for wait in (*RATE_LIMIT_WAITS, None):
-            try:
-                return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
-            except ZaloBotError as error:
-                if error.status != HTTPStatus.TOO_MANY_REQUESTS or wait is None:
-                    raise
-                log.info("Zalo rate limit: sending again in %.0f s", wait)
-                await self.sleep(wait)
-        raise AssertionError("unreachable")
+        return await patiently(
+            lambda: self.call("sendMessage", {"chat_id": chat_id, "text": text}),
+            lambda error: (
+                isinstance(error, ZaloBotError) and error.status == HTTPStatus.TOO_MANY_REQUESTS
+            ),
+            self.sleep,
+        )
 
 
 def unwrapped(body: Any) -> dict[str, Any] | None:
@@ -194,118 +185,23 @@ def to_incoming(raw: dict[str, Any]) -> Incoming | None:
     return replace(base, kind=Kind.UNSUPPORTED, content_type=content)
 
 
-class ZaloBotChannel:
-    """Stores, applies and answers Zalo updates; one sender's in order, others at once."""
+class ZaloBotChannel(EventChannel):
+    """Stores, applies and answers Zalo Bot updates (bot.channels.events)."""
+
+    platform = PLATFORM
 
     def __init__(self, runtime: Runtime, api: ZaloBotApi) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.api = api
-        self.senders = PerSender()
-        # The last list shown to each sender (what typing each key picks), as stored in the
-        # database (see remember_list), the oldest forgotten first.
-        self.lists: dict[str, NumberedList] = {}
-        # Called with each update once it is applied (tests wait on it).
-        self.observers: list[Callable[[dict[str, Any]], None]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
 
-    async def keep(self, raw: dict[str, Any]) -> str | None:
-        """Store an update as received; its key, or None for one that has none (ignored)."""
-        key = update_key(raw)
-        if key is None:
-            log.warning("a Zalo update without a message id was skipped")
-            return None
-        await self.runtime.conversation.keep(PLATFORM, [Received(key, sender_of(raw), raw)])
-        return key
+    def update_key(self, raw: dict[str, Any]) -> str | None:
+        return update_key(raw)
 
-    async def replay(self) -> int:
-        """Apply the updates stored but not applied before the last stop; how many."""
-        pending = await self.runtime.conversation.unapplied(PLATFORM)
-        for raw in pending:
-            await self.apply(raw)
-        if pending:
-            log.info("%d Zalo update(s) received before a stop applied now", len(pending))
-        return len(pending)
+    def sender_of(self, raw: dict[str, Any]) -> str | None:
+        return sender_of(raw)
 
-    def start(self, raw: dict[str, Any]) -> asyncio.Task[None]:
-        """Apply a stored update in the background (started in arrival order, so each
-        sender's wait their turn in that order)."""
-        task = asyncio.create_task(self.apply(raw))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
-    async def drain(self) -> None:
-        """Wait for the updates being applied."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
-
-    async def apply(self, raw: dict[str, Any]) -> None:
-        sender = sender_of(raw)
-        async with self.senders.turn(sender):
-            try:
-                conversation = self.runtime.conversation
-                if conversation.shared and sender is not None:
-                    # Another worker received this person's earlier updates and has not
-                    # applied them (busy, or dead): they come first, so one person's
-                    # messages apply in the order sent; those it applies meanwhile are
-                    # duplicates here.
-                    for earlier in await conversation.unapplied(PLATFORM, sender, update_key(raw)):
-                        await self._apply_one(earlier)
-                await self._apply_one(raw)
-            except Exception:
-                log.exception("unhandled error in the Zalo channel")
-            for observe in self.observers:
-                observe(raw)
-
-    async def incoming(self, raw: dict[str, Any]) -> Incoming | None:
-        incoming = to_incoming(raw)
-        if incoming is None or incoming.kind is not Kind.TEXT:
-            return incoming
-        data = (await self.shown(incoming.user_id)).picked(incoming.text)
-        if data is None:
-            return incoming
-        return replace(incoming, kind=Kind.CHOICE, choice=data, text="")
-
-    async def shown(self, user_id: str) -> NumberedList:
-        """The list last shown to ``user_id``: from memory, or the database after a start
-        (and always where several workers share it: another may have shown a newer one)."""
-        conversation = self.runtime.conversation
-        if conversation.shared or user_id not in self.lists:
-            stored = await conversation.shown_list(PLATFORM, user_id)
-            keys, several = stored or ({}, False)
-            self.lists[user_id] = NumberedList((), keys, several)
-            if len(self.lists) > LISTS_REMEMBERED:
-                del self.lists[next(iter(self.lists))]
-        return self.lists[user_id]
-
-    async def _apply_one(self, raw: dict[str, Any]) -> None:
-        incoming = await self.incoming(raw)
-        if incoming is None:
-            return
-        replies = await self.runtime.conversation.handle(incoming)
-        await self.remember_list(incoming.user_id, replies)
-        failed = await self.deliver(incoming, replies)
-        if replies and not must_be_seen(failed):
-            await self.runtime.conversation.delivered(incoming)
-
-    async def remember_list(self, user_id: str, replies: Sequence[Outgoing]) -> None:
-        """Keys typed next name the newest list only (a question without one has none):
-        stored before the list is sent. If it cannot be, a key typed next is taken as text,
-        which the dialog answers by showing its question again."""
-        lists = [reply for reply in replies if isinstance(reply, Choices)]
-        before = self.lists.get(user_id)
-        if lists:
-            locale = self.runtime.settings.locale
-            now = numbered(lists[-1], translate("zalo.several_hint", locale))
-        elif any(isinstance(reply, Text) for reply in replies) and before and before.keys:
-            now = NumberedList((), {})
-        else:
-            return
-        self.lists[user_id] = now
-        try:
-            await self.runtime.conversation.show_list(PLATFORM, user_id, now.keys, now.several)
-        except Exception as error:
-            log.warning("the list shown could not be stored: %s", type(error).__name__)
+    def to_incoming(self, raw: dict[str, Any]) -> Incoming | None:
+        return to_incoming(raw)
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         async def send(reply: Outgoing) -> None:
@@ -320,7 +216,7 @@ class ZaloBotChannel:
         if isinstance(reply, Text | Notice):
             return split_message(reply.text)
         if isinstance(reply, Choices):
-            return list(numbered(reply, translate("zalo.several_hint", locale)).messages)
+            return list(self.numbered(reply).messages)
         if isinstance(reply, Document):
             if reply.inline:
                 # A chart beside text that says the same: Zalo takes photos by URL only.
@@ -356,7 +252,7 @@ class ZaloBotChannel:
                 wait = POLL_RETRY_WAITS[min(failures, len(POLL_RETRY_WAITS) - 1)]
                 failures += 1
                 log.warning("getUpdates failed (%s): again in %.0f s", _reason(error), wait)
-                await _wait(stop, wait, self.api.sleep)
+                await wait_or_stop(stop, wait, self.api.sleep)
                 continue
             failures = 0
             update = unwrapped(raw)
@@ -376,19 +272,6 @@ def _reason(error: Exception) -> str:
     if isinstance(error, ZaloBotError):
         return f"HTTP {error.status}"
     return type(error).__name__
-
-
-async def _wait(stop: asyncio.Event, seconds: float, sleep: Sleep) -> None:
-    """``sleep(seconds)``, cut short by ``stop``."""
-    pause = asyncio.ensure_future(sleep(seconds))
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({pause, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pause, stopping):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 def parse_body(body: bytes) -> dict[str, Any] | None:

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from bot.channels.http import one_route_app, quiet_server, read_body
+from bot.channels.http import one_route_app, read_body, serve_until, stored_then_started
 from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body
 from bot.runtime import Runtime
 from bot.settings import Settings
@@ -46,15 +46,7 @@ def zalo_webhook_app(channel: ZaloBotChannel, *, path: str, secret: str) -> Star
         if raw is None:
             log.warning("Zalo webhook: a request that is not an event was refused")
             return Response(status_code=400)
-        try:
-            key = await channel.keep(raw)
-        except Exception as error:
-            log.error("Zalo webhook: an event could not be stored (%s)", type(error).__name__)
-            return Response(status_code=500)
-        if key is None:
-            return Response(status_code=400)
-        channel.start(raw)
-        return Response(status_code=200)
+        return await stored_then_started(channel, raw)
 
     return one_route_app(path, receive)
 
@@ -73,21 +65,10 @@ async def serve_zalo_webhook(
     server listens, the webhook is set; until ``stop``. Then the server finishes the
     requests in hand and the channel the updates in hand."""
     async with open_channel(settings, runtime) as channel:
-        server = quiet_server(zalo_webhook_app(channel, path=path, secret=secret))
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                    raise RuntimeError("the webhook server stopped before it started")
-                await asyncio.sleep(0.01)
+
+        async def set_webhook() -> None:
             await channel.api.call("setWebhook", {"url": url, "secret_token": secret})
             log.info("Zalo webhook set")
-            stopping = asyncio.create_task(stop.wait())
-            try:
-                await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stopping.cancel()
-        finally:
-            server.should_exit = True
-            await serving
+
+        app = zalo_webhook_app(channel, path=path, secret=secret)
+        await serve_until(app, sock, stop, set_webhook)
