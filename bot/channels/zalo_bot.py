@@ -30,8 +30,9 @@ from typing import Any
 
 import httpx
 
+from bot import push
 from bot.channels.events import EventChannel
-from bot.channels.retry import patiently, wait_or_stop
+from bot.channels.retry import RATE_LIMIT_WAITS, patiently, wait_or_stop
 from bot.channels.zalo_text import split_message
 from bot.delivery import SendFailed, deliver
 from bot.messages import (
@@ -45,6 +46,7 @@ from bot.messages import (
     Text,
 )
 from bot.runtime import Runtime, open_runtime
+from bot.sending import start_reminders, start_sender
 from bot.settings import Settings
 from locales.catalog import translate
 
@@ -268,6 +270,33 @@ class ZaloBotChannel(EventChannel):
             self.start(update)
 
 
+class ZaloBotPush:
+    """The push seam on Zalo Bot (bot.push): a message nobody asked for, in the person's
+    turn (a list it numbers is stored as a reply's is, so its keys pick what was pushed)."""
+
+    platform = PLATFORM
+
+    def __init__(self, channel: ZaloBotChannel) -> None:
+        self.channel = channel
+
+    async def push(self, chat_id: str, message: push.Pushable) -> push.PushResult:
+        # A private chat's id is its person's: their replies and this take turns.
+        async with self.channel.senders.turn(chat_id):
+            if isinstance(message, Choices):
+                await self.channel.remember_list(chat_id, [message])
+            try:
+                for text in self.channel.texts(message):
+                    await self.channel.api.send_message(chat_id, text)
+            except ZaloBotError as error:
+                if error.status == HTTPStatus.TOO_MANY_REQUESTS:
+                    return push.RetryAfter(RATE_LIMIT_WAITS[-1])
+                # Zalo's 403 is its own trouble, not a person who blocked the bot.
+                return push.Failed(_reason(error), permanent=error.status == HTTPStatus.BAD_REQUEST)
+            except httpx.HTTPError as error:
+                return push.Failed(type(error).__name__)
+        return push.Sent()
+
+
 def _reason(error: Exception) -> str:
     if isinstance(error, ZaloBotError):
         return f"HTTP {error.status}"
@@ -307,6 +336,21 @@ async def open_channel(
             await runtime.close()
 
 
+@asynccontextmanager
+async def sending(channel: ZaloBotChannel) -> AsyncIterator[None]:
+    """The outbox sender to Zalo Bot and the reminders' sweeps, while the channel runs: a
+    person whose account used last is on Zalo Bot is reached there."""
+    tasks: set[asyncio.Task[None]] = set()
+    sender = start_sender(channel.runtime, ZaloBotPush(channel), tasks)
+    reminders = start_reminders(channel.runtime, sender, tasks)
+    try:
+        yield
+    finally:
+        reminders.stop()
+        sender.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def run_polling(
     settings: Settings,
     stop: asyncio.Event,
@@ -316,7 +360,7 @@ async def run_polling(
     sleep: Sleep = asyncio.sleep,
 ) -> None:
     """``rasoat run --channel zalo-bot``: getUpdates until ``stop`` is set."""
-    async with open_channel(settings, runtime, sleep) as channel:
+    async with open_channel(settings, runtime, sleep) as channel, sending(channel):
         # Zalo answers getUpdates only while no webhook is set.
         await channel.api.call("deleteWebhook", {})
         await channel.poll(stop, seconds)

@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from bot.channels.http import one_route_app, read_body, serve_until, stored_then_started
-from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body
+from bot.channels.zalo_bot import ZaloBotChannel, open_channel, parse_body, sending
 from bot.runtime import Runtime
 from bot.settings import Settings
 
@@ -62,9 +62,10 @@ async def serve_zalo_webhook(
     runtime: Runtime | None = None,
 ) -> None:
     """``rasoat run --channel zalo-bot --webhook``: what a stop interrupted is applied, the
-    server listens, the webhook is set; until ``stop``. Then the server finishes the
-    requests in hand and the channel the updates in hand."""
-    async with open_channel(settings, runtime) as channel:
+    server listens, the webhook is set, the outbox sender and the reminders run; until
+    ``stop``. Then the server finishes the requests in hand and the channel the updates in
+    hand."""
+    async with open_channel(settings, runtime) as channel, sending(channel):
 
         async def set_webhook() -> None:
             await channel.api.call("setWebhook", {"url": url, "secret_token": secret})
