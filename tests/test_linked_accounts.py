@@ -38,16 +38,22 @@ async def person(database: Database, platform: str = "telegram", account: str = 
     return user.id
 
 
-async def test_a_linked_account_finds_the_same_person_with_their_dialog_state(
-    database: Database,
-) -> None:
+async def linked(database: Database, state: dict[str, object]) -> int:
+    """Hoa, on Telegram and Zalo, in the dialog state ``state``."""
     hoa = await person(database)
     async with UnitOfWork(database.sessions) as uow:
         user = await uow.users.get(hoa)
         assert user is not None
-        await uow.dialogs.set(user, "interview", {"interview_id": 5})
+        await uow.dialogs.set(user, "idle", state)
         await uow.identities.attach(hoa, "zalo-bot", "6ede9afa", NOW)
         await uow.commit()
+    return hoa
+
+
+async def test_a_linked_account_finds_the_same_person_with_their_dialog_state(
+    database: Database,
+) -> None:
+    hoa = await linked(database, {"interview_id": 5})
     async with UnitOfWork(database.sessions) as uow:
         found, state = await uow.users.with_dialog_state("zalo-bot", "6ede9afa")
         assert found is not None and found.id == hoa
@@ -266,13 +272,7 @@ def bump(platform: str, account: str) -> object:
 async def test_turns_of_one_persons_two_accounts_at_once_lose_nothing(
     database: Database,
 ) -> None:
-    hoa = await person(database)
-    async with UnitOfWork(database.sessions) as uow:
-        user = await uow.users.get(hoa)
-        assert user is not None
-        await uow.dialogs.set(user, "idle", {"n": 0})
-        await uow.identities.attach(hoa, "zalo-bot", "6ede9afa", NOW)
-        await uow.commit()
+    await linked(database, {"n": 0})
     conversation = Conversation(database.sessions, database_settings(database))
     accounts = [("telegram", "111"), ("zalo-bot", "6ede9afa")]
     try:
@@ -298,11 +298,7 @@ async def _waiting_on_a_lock(database: Database, pid: int) -> bool:
 async def test_on_postgresql_an_account_waits_while_another_of_the_person_holds_the_turn(
     database: Database,
 ) -> None:
-    hoa = await person(database)
-    async with UnitOfWork(database.sessions) as uow:
-        await uow.identities.attach(hoa, "zalo-bot", "6ede9afa", NOW)
-        await uow.commit()
-
+    await linked(database, {})
     async with database.sessions() as first, database.sessions() as second:
         await first.run_sync(lambda s: UpdateLedger(s).hold_sender("telegram", "111"))
         pid = int(await second.scalar(text("SELECT pg_backend_pid()")))

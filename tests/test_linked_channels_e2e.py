@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from telegram.ext import Application
 
-from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotPush, open_channel
 from bot.outbox import OutboxSender
 from bot.reminders import ReminderScheduler
@@ -34,7 +33,7 @@ from tests.fakes.zalo_bot import TOKEN as ZALO_TOKEN
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.helpers import seed_areas
 from tests.interview_driver import HOUSEHOLD_CODE, Collaborator, at_field, seed_household
-from tests.surfaces import TelegramSurface, ZaloSurface
+from tests.surfaces import TelegramSurface, ZaloSurface, telegram_bot
 from tests.test_interview_e2e import open_household, register
 from tests.test_outbox import VirtualAlarm, VirtualClock
 
@@ -56,27 +55,19 @@ async def both_channels(settings: Settings) -> AsyncIterator[Process]:
     """Telegram polling and Zalo Bot polling in one process, on one runtime (one
     Conversation: on SQLite, one writer)."""
     runtime = await open_runtime(settings)
-    application = build_application(settings, runtime)
     try:
-        async with application:
-            await application.start()
-            assert application.updater is not None
-            await application.updater.start_polling(
-                poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
-            )
+        async with (
+            telegram_bot(settings, runtime) as application,
+            open_channel(settings, runtime) as zalo,
+        ):
+            await zalo.api.call("deleteWebhook", {})
+            stop = asyncio.Event()
+            polling = asyncio.create_task(zalo.poll(stop, seconds=1))
             try:
-                async with open_channel(settings, runtime) as zalo:
-                    await zalo.api.call("deleteWebhook", {})
-                    stop = asyncio.Event()
-                    polling = asyncio.create_task(zalo.poll(stop, seconds=1))
-                    try:
-                        yield Process(runtime, application, zalo)
-                    finally:
-                        stop.set()
-                        await polling
+                yield Process(runtime, application, zalo)
             finally:
-                await application.updater.stop()
-                await application.stop()
+                stop.set()
+                await polling
     finally:
         await runtime.close()
 

@@ -114,12 +114,7 @@ def _apply(ctx: DialogContext, decision: core.Decision, found: LinkCode | None) 
             case core.LockedOut():
                 log.warning("a link code from a locked account refused")
             case core.Refuse(reason=reason):
-                # As for invites: counted against the account, never the code itself.
-                ctx.uow.registration_failures.record(
-                    incoming.platform, incoming.user_id, incoming.display_name, ctx.now
-                )
-                ctx.uow.audit.record("link.rejected", reason=reason, platform=incoming.platform)
-                log.info("link refused: %s code", reason)
+                registration.refused(ctx, "link", reason)
             case core.Attach(person=person_id, moved=moved):
                 person = ctx.uow.users.get(person_id)
                 assert person is not None and found is not None

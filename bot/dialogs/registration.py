@@ -94,18 +94,24 @@ def start(ctx: DialogContext) -> list[Outgoing]:
     return list(decision.replies)
 
 
+def refused(ctx: DialogContext, kind: str, reason: str) -> None:
+    """A wrong ``kind`` of code ("invite", "link") counted against the account typing it,
+    and audited. The code is never logged or stored: a log is no place to collect guesses."""
+    incoming = ctx.incoming
+    ctx.uow.registration_failures.record(
+        incoming.platform, incoming.user_id, incoming.display_name, ctx.now
+    )
+    ctx.uow.audit.record(f"{kind}.rejected", reason=reason, platform=incoming.platform)
+    log.info("%s refused: %s code", kind, reason)
+
+
 def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> None:
     incoming = ctx.incoming
     match effect:
         case core.LockedOut():
             log.warning("registration attempt from a locked chat refused")
         case core.Refuse(reason=reason):
-            # The code is never logged or stored: a log is no place to collect guesses.
-            ctx.uow.registration_failures.record(
-                incoming.platform, incoming.user_id, incoming.display_name, ctx.now
-            )
-            ctx.uow.audit.record("invite.rejected", reason=reason, platform=incoming.platform)
-            log.info("registration refused: %s code", reason)
+            refused(ctx, "invite", reason)
         case core.Register(name=name, role=role):
             assert invite is not None
             user = ctx.uow.users.add(
