@@ -51,6 +51,9 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
 
 ChoiceHandler = Callable[[DialogContext, str], list[Outgoing] | None]
 
+# The prefix of a button that runs a command ("cmd:interview"): the menus' buttons.
+COMMAND_BUTTON = "cmd"
+
 # Every kind of button, by the prefix of its data ("h:12"): the command whose roles may press
 # it (the same table that builds /help and the menus) and the dialog that handles it. A button
 # is authorised here, before any dialog sees its data; data with another prefix is stale.
@@ -154,7 +157,7 @@ def _run_command(ctx: DialogContext, name: str) -> list[Outgoing]:
 def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
     assert ctx.user is not None
     namespace, _, payload = data.partition(":")
-    if namespace == "cmd":
+    if namespace == COMMAND_BUTTON:
         return _run_command(ctx, payload)
     owner = BUTTONS.get(namespace)
     if owner is None:
