@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.admin import create_invites, set_active
 from bot.conversation import Conversation
-from bot.messages import Choices, Incoming, Kind, Notice, Outgoing, Text
+from bot.messages import Choices, CommandMenu, Incoming, Kind, Notice, Outgoing, Text
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.models import AuditEntry, RegistrationFailure, Role, UserIdentity
@@ -106,8 +106,10 @@ async def test_a_zalo_account_linked_by_a_code_is_the_same_person(
         "🔗 Đã liên kết: tài khoản Zalo này giờ là của Hoa (cộng tác viên)"
     )
     assert "Bạn dùng được bot trên: Telegram, Zalo." in replies[0]
-    # Where the person stands follows: outside an interview, their menu.
+    # Where the person stands follows: outside an interview, their menu, and the
+    # platform's command list for their role.
     assert ("Thông tin của tôi", "cmd:whoami") in chats.buttons()
+    assert any(isinstance(reply, CommandMenu) for reply in chats.replies)
     [who] = await chats.send(ZALO, "/whoami")
     assert "Tên: Hoa" in who and "Ấp 1" in who and "Kênh đã liên kết: Telegram, Zalo" in who
     [user_id] = {user for *_, user in await accounts(database)}

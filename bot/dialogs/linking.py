@@ -14,7 +14,7 @@ import logging
 from bot.context import DialogContext
 from bot.decisions import linking as core
 from bot.decisions.registration import normalise_code
-from bot.dialogs import fallback, interview, registration
+from bot.dialogs import fallback, interview, menu, registration
 from bot.messages import Outgoing
 from bot.server_key import server_key
 from storage.models import LinkCode, User
@@ -132,6 +132,7 @@ def _apply(ctx: DialogContext, decision: core.Decision, found: LinkCode | None) 
                 ctx.user = person
     replies = list(decision.replies)
     if decision.then_where:
-        # The dialog state is the person's: an interview in progress goes on here.
-        replies += interview.again(ctx)
+        # The dialog state is the person's: an interview in progress goes on here. The
+        # platform's command list for the role comes too (on Telegram, the chat's menu).
+        replies += [*interview.again(ctx), menu.command_menu(ctx)]
     return replies
