@@ -281,7 +281,7 @@ class OutboxSender:
             work.outbox.failed(message.id, now, outcome.reason)
         elif isinstance(outcome, Unreachable):
             work.outbox.failed(message.id, now, BLOCKED)
-            if work.outbox.block(message.user_id, now):
+            if work.outbox.block(message.user_id, now, message.platform):
                 self._tell_supervisors(work, message, now, "blocked")
         elif isinstance(outcome, Undeliverable) and work.outbox.undeliverable(
             message.id, message.user_id, now

@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.followup import FollowupRepository, SupportPerson
+from storage.identities import Account, IdentityRepository
 from storage.meetings import MeetingRepository
 from storage.models import (
     Area,
@@ -27,6 +28,7 @@ from storage.models import (
     Interview,
     InterviewStatus,
     Invite,
+    LinkCode,
     Meeting,
     MeetingInvitation,
     Role,
@@ -108,8 +110,8 @@ class AsyncUserRepository(_Async[UserRepository]):
     async def add(self, user: User) -> User:
         return await self._run(lambda r: r.add(user))
 
-    async def bind_chat(self, user: User, chat_id: str) -> None:
-        return await self._run(lambda r: r.bind_chat(user, chat_id))
+    async def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+        return await self._run(lambda r: r.bind_chat(user, platform, chat_id, now))
 
 
 class AsyncInviteRepository(_Async[InviteRepository]):
@@ -235,6 +237,9 @@ class AsyncUpdateLedger(_Async[UpdateLedger]):
     async def hold_sender(self, platform: str, sender: str) -> None:
         return await self._run(lambda r: r.hold_sender(platform, sender))
 
+    async def hold_person(self, user_id: int) -> None:
+        return await self._run(lambda r: r.hold_person(user_id))
+
     async def claim(self, platform: str, update_key: str) -> bool:
         return await self._run(lambda r: r.claim(platform, update_key))
 
@@ -280,8 +285,8 @@ class AsyncDialogStateRepository(_Async[DialogStateRepository]):
     async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
         return await self._run(lambda r: r.set(user, dialog, state))
 
-    async def mark_asked(self, user: User, at: datetime) -> bool:
-        return await self._run(lambda r: r.mark_asked(user, at))
+    async def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+        return await self._run(lambda r: r.mark_asked(user, at, platform))
 
     async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         return await self._run(lambda r: r.seen(receipts, now))
@@ -482,8 +487,11 @@ class AsyncOutbox(_Async[Outbox]):
     async def failed(self, message_id: int, at: datetime, reason: str) -> None:
         return await self._run(lambda r: r.failed(message_id, at, reason))
 
-    async def block(self, user_id: int, at: datetime) -> bool:
-        return await self._run(lambda r: r.block(user_id, at))
+    async def reach(self, user_id: int) -> tuple[str, str, bool]:
+        return await self._run(lambda r: r.reach(user_id))
+
+    async def block(self, user_id: int, at: datetime, platform: str) -> bool:
+        return await self._run(lambda r: r.block(user_id, at, platform))
 
     async def undeliverable(self, message_id: int, user_id: int, at: datetime) -> bool:
         return await self._run(lambda r: r.undeliverable(message_id, user_id, at))
@@ -502,6 +510,29 @@ class AsyncOutbox(_Async[Outbox]):
 
     async def counts(self) -> OutboxCounts:
         return await self._run(lambda r: r.counts())
+
+
+class AsyncIdentityRepository(_Async[IdentityRepository]):
+    """The face of :class:`storage.identities.IdentityRepository`."""
+
+    async def accounts(self, user_id: int) -> list[Account]:
+        return await self._run(lambda r: r.accounts(user_id))
+
+    async def attach(
+        self, user_id: int, platform: str, platform_user_id: str, now: datetime
+    ) -> None:
+        return await self._run(lambda r: r.attach(user_id, platform, platform_user_id, now))
+
+    async def issue(
+        self, user_id: int, code: str, key: bytes, now: datetime, expires_at: datetime
+    ) -> None:
+        return await self._run(lambda r: r.issue(user_id, code, key, now, expires_at))
+
+    async def code(self, code: str, key: bytes) -> LinkCode | None:
+        return await self._run(lambda r: r.code(code, key))
+
+    async def claim(self, link: LinkCode, now: datetime) -> bool:
+        return await self._run(lambda r: r.claim(link, now))
 
 
 class AsyncZaloOaTokens(_Async[ZaloOaTokens]):

@@ -10,16 +10,18 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea
+from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea, UserIdentity
 
 BLOCKED = "blocked"
+# Before any binding was used (bindings made before their use was recorded).
+NEVER = datetime.min.replace(tzinfo=UTC)
 # The platform takes messages to this person only once they write again (Zalo OA's
 # interaction window): kept failed until they do, then due again (see reopen).
 WINDOW_CLOSED = "window-closed"
@@ -62,9 +64,23 @@ def _on(platform: str | None) -> ColumnElement[bool]:
 
 
 def _person(platform: str, platform_user_id: str) -> ColumnElement[bool]:
-    return OutboxMessage.user_id.in_(
-        select(User.id).where(User.platform == platform, User.platform_user_id == platform_user_id)
+    """Messages to the person of this account, on its platform (a person's accounts on
+    other platforms have windows of their own)."""
+    return and_(
+        OutboxMessage.platform == platform,
+        OutboxMessage.user_id.in_(
+            select(UserIdentity.user_id).where(
+                UserIdentity.platform == platform,
+                UserIdentity.platform_user_id == platform_user_id,
+            )
+        ),
     )
+
+
+def _preference(binding: ChatBinding) -> tuple[bool, datetime]:
+    """Open before blocked, then the one used last (or blocked last, among blocked)."""
+    used = binding.last_used_at if binding.active else binding.blocked_at
+    return binding.active, used or NEVER
 
 
 class Outbox:
@@ -86,21 +102,17 @@ class Outbox:
         """Store a message for ``user_id``, due at ``not_before``; False if one with this
         ``dedupe_key`` exists already (nothing is changed then).
 
-        The chat is the user's binding, or, for someone added without registering in a
-        chat, their platform id (a private chat's id is its user's). A message to someone
-        who blocked the bot is kept, as failed, so it shows among the undelivered.
+        The chat is where the person was last asked something, among their chat bindings
+        that are not blocked (see :meth:`reach`). A message to someone who blocked the bot
+        everywhere is kept, as failed, so it shows among the undelivered.
         """
-        user = self.session.get(User, user_id)
-        if user is None:
-            raise ValueError(f"no user {user_id}")
-        binding = self.session.get(ChatBinding, user_id)
-        blocked = binding is not None and not binding.active
+        platform, chat_id, blocked = self.reach(user_id)
         result = self.session.execute(
             _insert_ignoring_duplicates(self._dialect),
             {
                 "user_id": user_id,
-                "platform": user.platform,
-                "chat_id": binding.chat_id if binding else user.platform_user_id,
+                "platform": platform,
+                "chat_id": chat_id,
                 "message": message,
                 "dedupe_key": dedupe_key,
                 "not_before": not_before,
@@ -111,6 +123,22 @@ class Outbox:
             },
         )
         return bool(getattr(result, "rowcount", 0))
+
+    def reach(self, user_id: int) -> tuple[str, str, bool]:
+        """(platform, chat, blocked) where a message to ``user_id`` goes: the binding they
+        used last among those not blocked, else the one blocked last; for someone added
+        without registering in a chat, their platform id (a private chat's id is its
+        user's)."""
+        bindings = list(
+            self.session.scalars(select(ChatBinding).where(ChatBinding.user_id == user_id))
+        )
+        if bindings:
+            best = max(bindings, key=_preference)
+            return best.platform, best.chat_id, not best.active
+        user = self.session.get(User, user_id)
+        if user is None:
+            raise ValueError(f"no user {user_id}")
+        return user.platform, user.platform_user_id, False
 
     def claim(
         self,
@@ -228,24 +256,25 @@ class Outbox:
             .execution_options(synchronize_session=False)
         )
 
-    def block(self, user_id: int, at: datetime) -> bool:
-        """The user blocked the bot: stop sending there; False if that was known already.
+    def block(self, user_id: int, at: datetime, platform: str) -> bool:
+        """The user blocked the bot on ``platform``: stop sending there (their bindings on
+        other platforms stay open); False if that was known already.
 
-        Their other pending messages fail with them, rather than each meeting a 403."""
-        binding = self.session.get(ChatBinding, user_id)
+        Their other pending messages there fail with them, rather than each meeting a 403."""
+        binding = self.session.get(ChatBinding, (user_id, platform))
         if binding is not None and not binding.active:
             return False
         if binding is None:
             user = self.session.get(User, user_id)
             if user is None:
                 return False
-            binding = ChatBinding(user_id=user_id, chat_id=user.platform_user_id)
+            binding = ChatBinding(user_id=user_id, platform=platform, chat_id=user.platform_user_id)
             self.session.add(binding)
         binding.active = False
         binding.blocked_at = at
         self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.user_id == user_id, _pending())
+            .where(OutboxMessage.user_id == user_id, OutboxMessage.platform == platform, _pending())
             .values(failed_at=at, failure=BLOCKED, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )

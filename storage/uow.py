@@ -25,6 +25,7 @@ from storage.async_repositories import (
     AsyncDialogStateRepository,
     AsyncFollowupRepository,
     AsyncHouseholdRepository,
+    AsyncIdentityRepository,
     AsyncInbox,
     AsyncInterviewRepository,
     AsyncInviteRepository,
@@ -38,6 +39,7 @@ from storage.async_repositories import (
     AsyncZaloOaTokens,
 )
 from storage.followup import FollowupRepository
+from storage.identities import IdentityRepository
 from storage.meetings import MeetingRepository
 from storage.outbox import Outbox
 from storage.reports import ReportRepository
@@ -82,6 +84,7 @@ class Work:
         self.followup = FollowupRepository(session)
         self.reports = ReportRepository(session)
         self.outbox = Outbox(session)
+        self.identities = IdentityRepository(session)
         self.zalo_oa_tokens = ZaloOaTokens(session)
 
     def flush(self) -> None:
@@ -116,6 +119,7 @@ class UnitOfWork:
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         self.reports = AsyncReportRepository(self.session, work.reports)
         self.outbox = AsyncOutbox(self.session, work.outbox)
+        self.identities = AsyncIdentityRepository(self.session, work.identities)
         self.zalo_oa_tokens = AsyncZaloOaTokens(self.session, work.zalo_oa_tokens)
         return self
 

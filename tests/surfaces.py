@@ -144,22 +144,29 @@ class TelegramSurface:
 
 
 @asynccontextmanager
-async def telegram_bot(settings: Settings) -> AsyncIterator[Application]:
-    """The real application polling the fake, as `rasoat run` would run it."""
-    runtime = await open_runtime(settings)
+async def telegram_bot(
+    settings: Settings, runtime: Runtime | None = None
+) -> AsyncIterator[Application]:
+    """The real application polling the fake, as `rasoat run` would run it: on ``runtime``
+    (shared with another channel of the process), or on a runtime of its own."""
+    own = runtime is None
+    runtime = runtime or await open_runtime(settings)
     application = build_application(settings, runtime)
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
-        )
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-    await runtime.close()
+    try:
+        async with application:
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
+            )
+            try:
+                yield application
+            finally:
+                await application.updater.stop()
+                await application.stop()
+    finally:
+        if own:
+            await runtime.close()
 
 
 update_ids = itertools.count(1)

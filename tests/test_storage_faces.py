@@ -9,6 +9,7 @@ import pytest
 
 import storage.async_repositories as faces
 import storage.followup as followup
+import storage.identities as identities
 import storage.meetings as meetings
 import storage.outbox as outbox
 import storage.reports as reports
@@ -21,6 +22,7 @@ OWN_MODULE_REPOSITORIES: dict[str, type] = {
     "MeetingRepository": meetings.MeetingRepository,
     "ReportRepository": reports.ReportRepository,
     "Outbox": outbox.Outbox,
+    "IdentityRepository": identities.IdentityRepository,
     "ZaloOaTokens": zalo_oa_tokens.ZaloOaTokens,
 }
 
