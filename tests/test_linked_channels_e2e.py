@@ -16,9 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from telegram.ext import Application
 
-from bot import push
-from bot.channels.zalo_bot import ZaloBotChannel, ZaloBotPush, open_channel
-from bot.messages import Choice, Choices, Text
+from bot.channels.zalo_bot import ZaloBotChannel, open_channel
+from bot.channels.zalo_push import ZaloBotPush
 from bot.outbox import OutboxSender
 from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
@@ -38,7 +37,6 @@ from tests.interview_driver import HOUSEHOLD_CODE, Collaborator, at_field, seed_
 from tests.surfaces import TelegramSurface, ZaloSurface, telegram_bot
 from tests.test_interview_e2e import open_household, register
 from tests.test_outbox import VirtualAlarm, VirtualClock
-from tests.test_zalo_bot_e2e import Waits, polling
 
 YEAR = datetime.now(UTC).year
 TELEGRAM_USER = 777
@@ -217,28 +215,3 @@ async def schedule_meeting(database: Database) -> datetime:
         )
         await uow.commit()
     return starts_at
-
-
-async def test_zalo_bots_push_says_what_zalo_answered(
-    database: Database, fake_zalo: FakeZaloBot
-) -> None:
-    """A 429 past the channel's waits pauses the outbox; Zalo's 403 is its own trouble,
-    tried again later, never a person who blocked the bot; a list pushed is the one its
-    keys pick."""
-    settings = load_settings(
-        **database.env(), ZALO_BOT_TOKEN=ZALO_TOKEN, ZALO_BOT_API_URL=fake_zalo.base_url
-    )
-    waits = Waits()
-    async with polling(settings, waits) as channel:
-        pusher = ZaloBotPush(channel)
-        fake_zalo.fail("sendMessage", 429, 429, 429, 429)
-        assert await pusher.push(ZALO_USER, Text("một")) == push.RetryAfter(4.0)
-        fake_zalo.fail("sendMessage", 403)
-        result = await pusher.push(ZALO_USER, Text("hai"))
-        assert isinstance(result, push.Failed) and not result.permanent
-        menu = Choices("Chọn:", (Choice("Đã mời: A1-01", "mi:1"), Choice("Đã mời: A1-02", "mi:2")))
-        assert await pusher.push(ZALO_USER, menu) == push.Sent()
-    [sent] = fake_zalo.messages_to(ZALO_USER)
-    assert "1. Đã mời: A1-01" in sent and "2. Đã mời: A1-02" in sent
-    assert channel.lists[ZALO_USER].keys == {"1": "mi:1", "2": "mi:2"}
-    assert waits.asked == [1.0, 2.0, 4.0]

@@ -210,7 +210,7 @@ async def test_zalos_403_is_tried_again_later_not_a_blocked_person(
         assert row.failed_at is None and row.sent_at is None
         assert row.not_before == clock.now() + timedelta(seconds=30)
         async with database.sessions() as session:
-            binding = await session.get(ChatBinding, user)
+            binding = await session.get(ChatBinding, (user, "zalo-bot"))
             assert binding is not None and binding.active
         clock.advance(timedelta(seconds=30))
         assert await outbox.send_due() == 1
