@@ -119,7 +119,11 @@ class TokenKeeper:
 
     async def access(self) -> str:
         """The access token to call Zalo with, refreshed first if it is due."""
-        token = self.token or await self.stored()
+        token = self.token
+        if token is None or token.refused_at is not None:
+            # After a refusal, the operator's new pair is taken at the first call after
+            # `rasoat zalo-oa tokens set` stored it.
+            token = await self.stored()
         if self.due(token):
             token = await self.refresh(token.id)
         return token.access_token
@@ -128,7 +132,7 @@ class TokenKeeper:
         """Zalo said ``used`` is invalid (-216): another process's newer token, or a fresh
         one; None if there is none better."""
         token = await self.stored()
-        if token.access_token != used:
+        if token.access_token != used and token.access_expires_at > self.clock():
             return token.access_token
         if token.refused_at is not None:
             # Nothing to refresh with until the operator sets a new pair.
@@ -147,7 +151,13 @@ class TokenKeeper:
             now = self.clock()
             taken = await self.write(partial(_begin, token.id, self.worker, now))
             if not taken:
-                return await self._wait_for_other(token)
+                if force or token.access_expires_at <= now:
+                    # Nothing works without a new token: the other process's is awaited.
+                    return await self._wait_for_other(token)
+                # Another process is refreshing, or died doing so (its lease runs out in
+                # LEASE): the current access token still works, so no call waits for it.
+                self._failed_at = now
+                return token
             try:
                 pair = await self.refresh_call(token.refresh_token)
             except Refused:

@@ -12,6 +12,10 @@ import asyncio
 from tests.test_telegram_e2e import start_rasoat
 
 
+def is_crash(line: str) -> bool:
+    return line.startswith("Traceback") or " ERROR " in line or " CRITICAL " in line
+
+
 class Rasoat:
     def __init__(self, process: asyncio.subprocess.Process) -> None:
         self.process = process
@@ -26,7 +30,7 @@ class Rasoat:
         assert self.process.stdout is not None
         async for raw in self.process.stdout:
             line = raw.decode(errors="replace").rstrip()
-            if line.startswith("Traceback") or " ERROR " in line or " CRITICAL " in line:
+            if is_crash(line):
                 self.crashes.append(line)
 
     async def kill(self) -> None:

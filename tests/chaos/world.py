@@ -11,12 +11,14 @@ from storage.models import ProcessedUpdate, Role
 from tests.conftest import Database
 
 
-async def add_collaborators(database: Database, people: Iterable[int]) -> None:
-    """Registered collaborators of village 87-MH-A1, by Telegram user id."""
+async def add_collaborators(
+    database: Database, people: Iterable[int | str], platform: str = "telegram"
+) -> None:
+    """Registered collaborators of village 87-MH-A1, by their user id on ``platform``."""
     for person in people:
         await add_user(
             database.sessions,
-            platform="telegram",
+            platform=platform,
             platform_user_id=str(person),
             name=f"CTV {person}",
             role=Role.COLLABORATOR,
@@ -25,8 +27,9 @@ async def add_collaborators(database: Database, people: Iterable[int]) -> None:
         )
 
 
-async def applied(database: Database) -> list[str]:
-    """The keys of the Telegram updates applied, one row each (duplicates included)."""
+async def applied(database: Database, platform: str = "telegram") -> list[str]:
+    """The keys of the updates applied from ``platform``, one row each (duplicates
+    included)."""
     async with database.sessions() as session:
-        query = select(ProcessedUpdate.update_key).where(ProcessedUpdate.platform == "telegram")
+        query = select(ProcessedUpdate.update_key).where(ProcessedUpdate.platform == platform)
         return list((await session.scalars(query)).all())

@@ -5,6 +5,11 @@ images), user/detail, and /v4/oa/access_token, whose refresh tokens work once an
 access tokens expire on the test's clock. Errors are injected per call (``fail``: -216,
 -230, an HTTP status); a person is made silent too long (``silence``: -230 until they
 write). People's messages are posted to the webhook signed as Zalo signs them, or forged.
+
+A refresh can be held on arrival, before the token is spent (``hold_refresh``, an
+asyncio.Event the test sets to let it go): a request whose client goes away meanwhile is
+dropped (aiohttp cancels its handler), as by a server that never got to it; or slowed
+before and after the spending (``slowness``).
 """
 
 from __future__ import annotations
@@ -49,8 +54,24 @@ class FakeZaloOa:
         self.refresh_tokens: set[str] = set()
         # Refresh tokens presented, in order, and whether each worked.
         self.refreshes: list[tuple[str, bool]] = []
-        # message/cs calls answered with success: (user id, message).
+        # The pair each spent refresh token brought, whether or not its answer arrived.
+        self.answers: dict[str, tuple[str, str]] = {}
+        # Refresh tokens of the requests held now, of those whose client went away while
+        # held (never spent), and of those whose answer was written to the client.
+        self.held: list[str] = []
+        self.dropped: list[str] = []
+        self.answered: list[str] = []
+        self.hold_refresh: asyncio.Event | None = None
+        # How long a refreshed access token lives (Zalo's expires_in); how long the token
+        # server takes before it spends the token, and again before it answers.
+        self.refresh_life = ACCESS_LIFE
+        self.slowness: Callable[[], float] = lambda: 0.0
+        # Refresh requests being answered now.
+        self.refreshing = 0
+        # message/cs calls answered with success: (user id, message), and the access token
+        # each came with.
         self.sent: list[tuple[str, Json]] = []
+        self.sent_with: list[str] = []
         self.uploads: dict[str, tuple[str, str, int]] = {}
         self.errors: list[tuple[str, int]] = []
         self.violations: list[str] = []
@@ -62,7 +83,8 @@ class FakeZaloOa:
         # Answer a spent refresh with HTTP 502 instead of the pair (the answer lost).
         self.lose_refresh_answer = False
         self.webhook_url = ""
-        self._sent_changed = asyncio.Condition()
+        # Set at each change the test may wait for (see wait_for).
+        self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._port = 0
@@ -122,27 +144,76 @@ class FakeZaloOa:
         if self.failing["refresh"]:
             return web.json_response({}, status=self.failing["refresh"].pop(0))
         token = str(form.get("refresh_token", ""))
+        self.refreshing += 1
+        try:
+            return await self._spend(request, token)
+        finally:
+            self.refreshing -= 1
+            self._changed.set()
+
+    async def _spend(self, request: web.Request, token: str) -> web.Response:
+        if self.hold_refresh is not None:
+            await self._held(token, self.hold_refresh)
+        await asyncio.sleep(self.slowness())
         if token not in self.refresh_tokens:
             self.refreshes.append((token, False))
+            self._changed.set()
             return web.json_response(SAMPLES["errors"]["refresh"])
         # Spent, whatever becomes of the answer: Zalo's refresh token works once.
         self.refresh_tokens.discard(token)
         self.refreshes.append((token, True))
-        access, refresh = self.issue()
+        access, refresh = self.issue(self.refresh_life)
+        self.answers[token] = (access, refresh)
+        self._changed.set()
         if self.after_refresh is not None:
             self.after_refresh()
+        await asyncio.sleep(self.slowness())
         if self.lose_refresh_answer:
             return web.json_response({}, status=502)
-        life = str(int(ACCESS_LIFE.total_seconds()))
-        return web.json_response(
+        life = str(int(self.refresh_life.total_seconds()))
+        response = web.json_response(
             {"access_token": access, "refresh_token": refresh, "expires_in": life}
         )
+        # Written here rather than after the handler, so the test knows it has gone.
+        await response.prepare(request)
+        await response.write_eof()
+        self.answered.append(token)
+        self._changed.set()
+        return response
+
+    async def _held(self, token: str, hold: asyncio.Event) -> None:
+        self.held.append(token)
+        self._changed.set()
+        try:
+            await hold.wait()
+        except asyncio.CancelledError:
+            # The client went away (aiohttp cancels the handler of a closed connection).
+            self.dropped.append(token)
+            raise
+        finally:
+            self.held.remove(token)
+            self._changed.set()
+
+    def idle(self) -> bool:
+        """No connection open and no refresh being answered: whatever a killed client had
+        sent is answered, or dropped."""
+        assert self._runner is not None and self._runner.server is not None
+        return not self._runner.server.connections and self.refreshing == 0
+
+    def live(self, access: str, refresh: str) -> bool:
+        """Whether Zalo takes this pair now: the access token unexpired, the refresh token
+        unspent."""
+        expiry = self.access.get(access)
+        return expiry is not None and self.clock() < expiry and refresh in self.refresh_tokens
 
     # -- the API ----------------------------------------------------------------------------
 
     def _token_ok(self, request: web.Request) -> bool:
-        expiry = self.access.get(request.headers.get("access_token", ""))
+        expiry = self.access.get(self._token_of(request))
         return expiry is not None and self.clock() < expiry
+
+    def _token_of(self, request: web.Request) -> str:
+        return request.headers.get("access_token", "")
 
     def _injected(self, call: str) -> web.Response | None:
         if not self.failing[call]:
@@ -171,9 +242,9 @@ class FakeZaloOa:
         problem = self._check(message)
         if problem:
             return self._invalid(problem)
-        async with self._sent_changed:
-            self.sent.append((user, message))
-            self._sent_changed.notify_all()
+        self.sent.append((user, message))
+        self.sent_with.append(self._token_of(request))
+        self._changed.set()
         return web.json_response(
             {**SAMPLES["sent"], "data": {**SAMPLES["sent"]["data"], "user_id": user}}
         )
@@ -262,9 +333,12 @@ class FakeZaloOa:
             return reply.status
 
     async def wait_for(self, seen: Callable[[], bool], seconds: float = 15) -> None:
-        """Until ``seen()`` holds of what was sent."""
-        async with asyncio.timeout(seconds), self._sent_changed:
-            await self._sent_changed.wait_for(seen)
+        """Until ``seen()`` holds of what was sent or refreshed."""
+        async with asyncio.timeout(seconds):
+            while not seen():
+                # Nothing runs between the look and the clear: no change is missed.
+                self._changed.clear()
+                await self._changed.wait()
 
     def messages_to(self, user_id: str) -> list[str]:
         """What ``user_id`` sees, one entry a message: its text, "[image]" or "[file NAME]"."""
