@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -125,6 +126,7 @@ async def test_a_refresh_survives_a_kill_at_each_point_and_at_random(
             await while_zalo_holds_it(world)
             await just_after_zalo_answered(world)
             await after_the_store(world)
+            await stopped_while_zalo_holds_it(world)
             kills = await at_random(world, random.Random(13))
         except BaseException:
             for process in world.forks.started[-3:]:
@@ -290,6 +292,24 @@ async def after_the_store(world: World) -> None:
     await process.stop()
     assert fake.live(*new) and len(fake.refreshes) == refreshes
     world.outcomes.points.append("after the store: works")
+
+
+async def stopped_while_zalo_holds_it(world: World) -> None:
+    """Stopped (SIGTERM, not a kill) while Zalo holds the request: the process waits for
+    Zalo's answer and stores the new pair before it exits."""
+    database, fake = world.database, world.fake
+    old = await operator_pair(database, fake, DUE)
+    fake.hold_refresh = asyncio.Event()
+    process = await world.start()
+    await fake.wait_for(lambda: old[1] in fake.held)
+    os.kill(process.pid, signal.SIGTERM)
+    fake.hold_refresh.set()
+    fake.hold_refresh = None
+    code = await process.finished()
+    new = fake.answers[old[1]]
+    assert code == 0 and (await current(database)).refresh_token == new[1]
+    assert fake.live(*new)
+    world.outcomes.points.append("stopped while Zalo held it: stored")
 
 
 async def at_random(world: World, rng: random.Random) -> str:
