@@ -3,12 +3,15 @@ stored before it is used.
 
 Zalo's access token lives about 25 hours; its refresh token about 3 months and works once.
 A refresh here is: a lease on the current pair, committed (one process refreshes at a time;
-the others wait for its pair); the call to Zalo; then the new pair stored in the transaction
-that marks the old one used (storage.zalo_oa_tokens). So a crash before the call leaves the
-old pair, which works; a crash after the store leaves the new one.
+the others go on with the current access token, and wait for the new pair only when theirs
+no longer works); the call to Zalo; then, the next thing after its answer, the new pair
+stored in the transaction that marks the old one used (storage.zalo_oa_tokens). So a crash
+before the request reaches Zalo leaves the old pair, which works; a crash after the store
+leaves the new one (tests/chaos/test_kill_oa_refresh.py kills a process at each point).
 
-What no client can make safe: Zalo spent the refresh token and answered, and the process
-died (or the answer was lost on the way) before the new pair was stored. The stored refresh
+What no client can make safe: Zalo spent the refresh token, and the process died (or the
+answer was lost on the way) before the new pair was stored; Zalo may spend it even after
+the process that sent the request died. The stored refresh
 token is then spent: Zalo refuses it at the next refresh, which is recorded (``refused_at``),
 logged as an error naming the command that fixes it (``rasoat zalo-oa tokens set``), and
 shown by ``rasoat zalo-oa tokens status``. The old access token is still used until it
