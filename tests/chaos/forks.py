@@ -14,8 +14,9 @@ import sys
 from tests.chaos.processes import is_crash
 from tests.test_telegram_e2e import ROOT
 
-# How long a fork may take to connect back (it does in milliseconds).
+# How long a fork may take to connect back (it does in milliseconds), and to stop.
 CONNECT_WITHIN = 15.0
+STOP_WITHIN = 30.0
 
 
 class Forked:
@@ -57,9 +58,14 @@ class Forked:
         await self.finished()
 
     async def stop(self) -> None:
-        """SIGTERM, as a service manager stops it."""
+        """SIGTERM, as a service manager stops it (SIGKILL if it is still there after
+        STOP_WITHIN)."""
         if not self.ended.done():
             os.kill(self.pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.ended), STOP_WITHIN)
+        except TimeoutError:
+            os.kill(self.pid, signal.SIGKILL)
         await self.finished()
 
 

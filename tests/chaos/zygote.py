@@ -5,7 +5,9 @@
 says its id and pid on that connection, makes it its stdout and stderr, adds ``env`` to its
 environment and runs ``bot.cli.main(args)``, the function the `rasoat` command runs, then
 exits with its code. The zygote reaps its children and writes ``{"exited": PID, "code": C}``
-on its stdout for each (-9 for one killed by SIGKILL).
+on its stdout for each (-9 for one killed by SIGKILL). When its stdin closes (the test is
+over, or died) it kills the children still running, and a child dies with the zygote, so
+none is left listening on the machine.
 
 Why: importing rasoat takes seconds on a busy machine, a fork milliseconds, so a kill test
 can start a process right after a kill and kill it again before the imports of a new one
@@ -15,12 +17,15 @@ event loop: it is the process the command would be, minus the wait.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import selectors
 import signal
 import socket
 import sys
+from typing import NoReturn
 
 import bot.channels.registry
 import bot.channels.zalo_oa
@@ -30,36 +35,29 @@ import bot.runtime
 import bot.service
 
 IMPORTED = (bot.cli, bot.service, bot.runtime, bot.channels.registry, bot.channels.zalo_oa)
+PR_SET_PDEATHSIG = 1
 
 
-def child(order: dict[str, object], port: int) -> None:
-    """In the forked child: never returns."""
-    code = 1
-    try:
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(f"{order['id']} {os.getpid()}\n".encode())
-            os.dup2(sock.fileno(), 1)
-            os.dup2(sock.fileno(), 2)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        env = order.get("env") or {}
-        assert isinstance(env, dict)
-        os.environ.update({str(k): str(v) for k, v in env.items()})
-        args = order.get("args") or []
-        assert isinstance(args, list)
-        code = bot.cli.main([str(arg) for arg in args])
-    except SystemExit as end:
-        code = end.code if isinstance(end.code, int) else 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+def child(order: dict[str, object], port: int) -> NoReturn:
+    """In the forked child: runs the order, then exits with its code (never returns: the
+    SystemExit unwinds the zygote's loop in this process only)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"{order['id']} {os.getpid()}\n".encode())
+        os.dup2(sock.fileno(), 1)
+        os.dup2(sock.fileno(), 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    env = order.get("env") or {}
+    args = order.get("args") or []
+    assert isinstance(env, dict) and isinstance(args, list)
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    sys.exit(bot.cli.main([str(arg) for arg in args]))
 
 
-def reap() -> None:
+def reap(children: set[int]) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -67,7 +65,14 @@ def reap() -> None:
             return
         if pid == 0:
             return
+        children.discard(pid)
         print(json.dumps({"exited": pid, "code": os.waitstatus_to_exitcode(status)}), flush=True)
+
+
+def die_with_parent() -> None:
+    """SIGKILL when the zygote dies (Linux's PR_SET_PDEATHSIG; elsewhere nothing)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def main() -> None:
@@ -80,27 +85,33 @@ def main() -> None:
     selector.register(0, selectors.EVENT_READ)
     selector.register(wake_read, selectors.EVENT_READ)
     pending = b""
+    children: set[int] = set()
     print(json.dumps({"ready": os.getpid()}), flush=True)
     while True:
         for key, _ in selector.select():
             if key.fd == wake_read:
                 os.read(wake_read, 512)
-                reap()
+                reap(children)
                 continue
             data = os.read(0, 65536)
             if not data:
+                for pid in children:
+                    os.kill(pid, signal.SIGKILL)
                 return
             pending += data
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
                 sys.stdout.flush()
-                if os.fork() == 0:
+                pid = os.fork()
+                if pid == 0:
                     signal.set_wakeup_fd(-1)
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    die_with_parent()
                     selector.close()
                     os.close(wake_read)
                     os.close(wake_write)
                     child(json.loads(line), port)
+                children.add(pid)
 
 
 if __name__ == "__main__":
