@@ -4,13 +4,14 @@ stored, the operator is told so, as the README says.
 
 The real `rasoat run --channel zalo-oa` (webhook) runs against the fake OA of the test
 process, its access token due for a refresh at start. It is killed (SIGKILL) at each point
-of a refresh, held there by the fake or by the database: before the request reached Zalo,
-while Zalo holds it (not yet spent), just after Zalo answered (spent: the window no client
-can close), and after the new pair was stored; then at random moments while people write
-and the outbox pushes, with pairs that fall due again two seconds after they came (a
-refresh at nearly every start) and a token server slow to answer once it spent the token.
-After each kill a new process starts at once. Runs with `make chaos` (CI runs it);
-RASOAT_KILLS sets how many random kills per database.
+of a refresh, held there by the fake, by a server that never reads the request, or by the
+database: before the request reached Zalo, while Zalo holds it (not yet spent), just after
+Zalo answered (spent: the window no client can close), and after the new pair was stored;
+stopped (SIGTERM) while Zalo holds it; then killed at random moments while people write and
+the outbox pushes, with pairs that fall due again two seconds after they came and a token
+server slow on both sides of spending a token. After each kill a new process starts at once
+(forked from a zygote that imported rasoat: tests/chaos/forks.py). Runs with `make chaos`
+(CI runs it); RASOAT_KILLS sets how many random kills per database.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ class Outcomes:
 
 
 class World:
+    """The database, the fake OA, the processes started, and what came of the kills."""
+
     def __init__(self, database: Database, fake: FakeZaloOa) -> None:
         self.database = database
         self.fake = fake
@@ -137,9 +140,9 @@ async def test_a_refresh_survives_a_kill_at_each_point_and_at_random(
     in_window = len(outcomes.token_lost) - len(outcomes.lost_elsewhere)
     print(
         f"\nkill -9 around the Zalo OA token refresh ({database.backend}): "
-        f"{', '.join(outcomes.points)}; {kills}; token-lost {len(outcomes.token_lost)} "
-        f"(in the spent-but-not-stored window {in_window}, "
-        f"told by `tokens status` {outcomes.told}), crashes {len(crashes)}"
+        f"{', '.join(outcomes.points)}; {kills}; token-lost in all {len(outcomes.token_lost)} "
+        f"(in the spent-but-not-stored window {in_window}, told by `tokens status` "
+        f"{outcomes.told}), crashes {len(crashes)}"
     )
     assert outcomes.lost_elsewhere == []
     assert outcomes.told == len(outcomes.token_lost)
@@ -159,6 +162,7 @@ async def before_the_request(world: World) -> None:
     """Killed with the lease taken and the request not at Zalo: the token is not spent."""
     database, fake = world.database, world.fake
     old = await operator_pair(database, fake, DUE)
+    refreshes = len(fake.refreshes)
     with black_hole() as nowhere:
         process = await world.start(ZALO_OA_OAUTH_URL=nowhere)
 
@@ -167,7 +171,7 @@ async def before_the_request(world: World) -> None:
 
         await until(leased)
         await process.kill()
-    assert fake.refreshes == []
+    assert len(fake.refreshes) == refreshes
     await after_an_unspent_kill(world, old)
     world.outcomes.points.append("before the request: works")
 
@@ -334,16 +338,16 @@ async def at_random(world: World, rng: random.Random) -> str:
     process = await world.start()
     cut_short: set[str] = set()
     for number in range(KILLS):
-        refreshes = len(fake.refreshes)
+        began = len(fake.refreshes)
         await asyncio.sleep(rng.uniform(0.0, 1.5))
-        moments[await kill(world, process, fake.refreshes[refreshes:])] += 1
-        spender |= {r: f"{process.number} killed" for r, ok in fake.refreshes[refreshes:] if ok}
+        moments[await kill(world, process, began)] += 1
+        spender |= {r: f"{process.number} killed" for r, ok in fake.refreshes[began:] if ok}
         if number == KILLS - 1:
             # The last start: the outbox messages killed processes claimed go once their
             # claims run out.
             cut_short = await run_out_claims(database)
         process = await world.start()
-    refreshes = len(fake.refreshes)
+    began = len(fake.refreshes)
     stop.set()
     taken = [key for keys in await asyncio.gather(*writers) for key in keys]
     queued = await pusher
@@ -358,7 +362,7 @@ async def at_random(world: World, rng: random.Random) -> str:
     await mend_a_lost_token(world)
     used = await answer(process, fake)
     await process.stop()
-    spender |= {r: f"{process.number} stopped" for r, ok in fake.refreshes[refreshes:] if ok}
+    spender |= {r: f"{process.number} stopped" for r, ok in fake.refreshes[began:] if ok}
     await mend_a_lost_token(world)
     done = await applied(database, "zalo-oa")
     texts = [str(m.get("text")) for _, m in fake.sent[sent_before:]]
@@ -397,10 +401,11 @@ async def at_random(world: World, rng: random.Random) -> str:
     return summary
 
 
-async def kill(world: World, process: Forked, refreshes: list[tuple[str, bool]]) -> str:
+async def kill(world: World, process: Forked, began: int) -> str:
     """``process`` killed: when in a refresh it was (IDLE, UNSPENT, SPENT, AGAIN; Zalo's
-    ``refreshes`` while it lived tell a token it spent from one spent before); then its
-    lease runs out, and a refresh token Zalo refused meanwhile is mended."""
+    refreshes since the ``began``-th, while it lived, tell a token it spent from one spent
+    before); then its lease runs out, and a refresh token Zalo refused meanwhile is
+    mended."""
     database, fake = world.database, world.fake
     await process.kill()
 
@@ -413,7 +418,7 @@ async def kill(world: World, process: Forked, refreshes: list[tuple[str, bool]])
     token = await current(database)
     if token.refreshing_until is None or token.refreshing_until <= datetime.now(UTC):
         moment = IDLE
-    elif (token.refresh_token, True) in refreshes:
+    elif (token.refresh_token, True) in fake.refreshes[began:]:
         moment = SPENT
     elif token.refresh_token in fake.answers:
         moment = AGAIN
