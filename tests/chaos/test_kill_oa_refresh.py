@@ -76,6 +76,11 @@ class Outcomes:
     # Of those, the ones outside the window the README admits, and how.
     lost_elsewhere: list[str] = field(default_factory=list)
     told: int = 0
+    # Refresh tokens Zalo spent for a process killed before it stored the pair.
+    spent_by_the_killed: set[str] = field(default_factory=set)
+    # Kills after which the stored pair was not one Zalo takes, though no kill had fallen
+    # between Zalo's spending of its refresh token and the store.
+    dead_pairs: list[str] = field(default_factory=list)
 
 
 class World:
@@ -393,9 +398,14 @@ async def at_random(world: World, rng: random.Random) -> str:
     assert ("message", -216) not in fake.errors
     assert unheld == []
     assert used in held
-    # A token was lost for each kill between Zalo's spending and the store, and no other.
+    # After each kill the stored pair was one Zalo takes, unless the kill fell between
+    # Zalo's spending and the store; a token was lost for each of those, and no other.
+    assert world.outcomes.dead_pairs == []
     lost_tokens = world.outcomes.token_lost[lost_before:]
-    assert token_lost == moments[SPENT], [spender.get(r, r[:6]) for r in lost_tokens]
+    assert set(lost_tokens) == world.outcomes.spent_by_the_killed, [
+        spender.get(r, r[:6]) for r in lost_tokens
+    ]
+    assert token_lost == moments[SPENT]
     # The OA is left with a pair Zalo takes.
     assert fake.live(token.access_token, token.refresh_token)
     return summary
@@ -424,6 +434,12 @@ async def kill(world: World, process: Forked, began: int) -> str:
         moment = AGAIN
     else:
         moment = UNSPENT
+    outcomes = world.outcomes
+    if moment == SPENT:
+        outcomes.spent_by_the_killed.add(token.refresh_token)
+    live = fake.live(token.access_token, token.refresh_token)
+    if not live and token.refresh_token not in outcomes.spent_by_the_killed:
+        outcomes.dead_pairs.append(f"after process {process.number} was killed ({moment})")
     await run_out_token_leases(database)
     await mend_a_lost_token(world)
     return moment
