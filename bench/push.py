@@ -193,6 +193,11 @@ def report(options: Options, result: Json, stored: tuple[int, int, int], errors:
     )
     for name, value, target, ok in checks:
         print(f"  {name:<36} {value:>16}   target {target:<10} {'PASS' if ok else 'FAIL'}")
+    if result["tightest"] is not None:
+        print(
+            f"  closest to the limit: 31 messages within {result['tightest'] * 1000:.1f} ms "
+            "(30 are allowed in any 1,000 ms)"
+        )
     for problem in [*result["errors"], *result["api_errors"], *errors][:8]:
         print(f"  ! {problem}")
     passed = all(ok for *_, ok in checks) and not result["errors"]
