@@ -162,7 +162,7 @@ class OutboxSender:
         try:
             yield
         finally:
-            self.pace = pacing.answered(self.pace, self.limits, at, self._now())
+            self.pace = pacing.reply_answered(self.pace, self.limits, at, self._now())
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next idle check."""
@@ -220,7 +220,7 @@ class OutboxSender:
                 sent_at = self._now()
                 self.pace = pacing.pushed(self.pace, self.limits, message.chat_id, sent_at)
                 result = await self.push.push(message.chat_id, decode(message.message))
-                self.pace = pacing.answered(self.pace, self.limits, sent_at, self._now())
+                self.pace = pacing.push_answered(self.pace, self.limits, sent_at, self._now())
                 now = self.clock.now()
                 outcome = after_push(result, message.attempts, now)
                 outcomes.add(message, outcome, now)

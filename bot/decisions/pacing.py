@@ -5,23 +5,23 @@ Telegram allows ``per_second`` messages (30) in any second, and one a second to 
 
 - **The limit** is a log of the messages of the last *window* (a second and a ``margin``):
   no message goes while the window holds ``per_second`` others. A message is logged from
-  the moment it is sent until the platform's answer came back, at which it is logged again
-  (:func:`answered`): the platform counted it somewhere in between, so a message that waits
-  for the one ``per_second`` before it to be answered a window ago cannot be one too many
-  in any second the platform counts, however late its clock or the network run. The margin
-  is only for the platform's rounding.
+  the moment it is sent, and again from the moment the platform's answer came back
+  (:func:`push_answered`, :func:`reply_answered`): the platform counted it somewhere in
+  between, so a message that waits for the one ``per_second`` before it to have been
+  answered a window ago cannot be one too many in any second the platform counts, however
+  the network delays either. The margin is only for the platform's rounding.
 - **The spacing**: the messages share a schedule of slots ``window / per_second`` apart, so
   the outbox never bursts, and each message takes the next slot (a virtual scheduling, as
   in the generic cell rate algorithm). A push late by less than half a spacing (a timer's
   lateness) keeps the schedule, one later starts it again; the log holds the limit either
   way.
 - **The replies come first**: one never waits for a push to come, nor behind the pushes
-  waiting. While the outbox is pushing, a reply takes the next free slot, which is at most
-  about a spacing away (34 ms at Telegram's limits), and the outbox the one after it. With
-  a ``reserve``, pushes leave that many slots of each window free and replies may take
-  them ahead of time. When nothing was pushed for a window, replies go at once: only the
-  outbox is paced (more replies than the limit meet the platform's flood control, as
-  without an outbox).
+  waiting. While the outbox is pushing, a reply takes the next free slot, about a spacing
+  away at most (34 ms at Telegram's limits), and the outbox the one after it. With a
+  ``reserve``, pushes leave that many slots of each window free and replies may take them
+  ahead of time. When no push counts any more (none answered within a window), replies go
+  at once: only the outbox is paced (more replies than the limit meet the platform's flood
+  control, as without an outbox).
 
 Times are seconds on any one clock; nothing here reads one.
 """
@@ -70,17 +70,20 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Pace:
-    # The messages of the last window, ascending: when each was sent or, once the platform
-    # answered, when the answer came back.
-    recent: tuple[float, ...] = ()
+    # The pushes and the replies of the last window, each ascending: when each was sent or,
+    # once the platform answered, when the answer came back.
+    pushes: tuple[float, ...] = ()
+    replies: tuple[float, ...] = ()
     # The next free slot.
     next_slot: float = NEVER
-    # When the outbox last pushed: replies wait for slots only while it is pushing.
-    last_push: float = NEVER
     # Per chat, when it may get a message again (only chats still waiting are kept).
     next_chat: Mapping[str, float] = field(default_factory=dict)
     # No push before this: the platform's flood control asked for a pause.
     paused_until: float = NEVER
+
+
+def _everything(pace: Pace) -> list[float]:
+    return sorted((*pace.pushes, *pace.replies))
 
 
 def _free_at(recent: Sequence[float], room: int, window: float, now: float) -> float:
@@ -98,7 +101,7 @@ def push_at(pace: Pace, limits: Limits, now: float) -> float:
         now,
         pace.next_slot,
         pace.paused_until,
-        _free_at(pace.recent, limits.pushes, limits.window, now),
+        _free_at(_everything(pace), limits.pushes, limits.window, now),
     )
 
 
@@ -123,22 +126,34 @@ def pushed(pace: Pace, limits: Limits, chat: str, at: float) -> Pace:
     interval = limits.interval
     slot = pace.next_slot if at < pace.next_slot + interval / 2 else at
     return Pace(
-        _logged(pace.recent, limits, at, at),
+        _logged(pace.pushes, limits, at, at),
+        _logged(pace.replies, limits, at),
         slot + interval,
-        at,
         _chat_waits(pace, limits, chat, at),
+        pace.paused_until,
+    )
+
+
+def push_answered(pace: Pace, limits: Limits, sent: float, at: float) -> Pace:
+    """The platform answered, at ``at``, the push sent at ``sent``: it counts until a
+    window after the answer."""
+    return Pace(
+        _moved(pace.pushes, limits, sent, at),
+        pace.replies,
+        pace.next_slot,
+        pace.next_chat,
         pace.paused_until,
     )
 
 
 def reply_at(pace: Pace, limits: Limits, now: float) -> float:
     """When an interactive reply asked for at ``now`` may go."""
-    if pace.last_push <= now - limits.window:
+    if not any(t > now - limits.window for t in pace.pushes):
         return now
     return max(
         now,
         pace.next_slot - limits.reserve * limits.interval,
-        _free_at(pace.recent, limits.per_second, limits.window, now),
+        _free_at(_everything(pace), limits.per_second, limits.window, now),
     )
 
 
@@ -148,34 +163,41 @@ def replied(pace: Pace, limits: Limits, chat: str, now: float) -> tuple[float, P
     beyond the limit, put the outbox off by a window, not by all they took."""
     at = reply_at(pace, limits, now)
     return at, Pace(
-        _logged(pace.recent, limits, now, at),
+        _logged(pace.pushes, limits, now),
+        _logged(pace.replies, limits, now, at),
         min(max(pace.next_slot, at) + limits.interval, at + limits.window),
-        pace.last_push,
         _chat_waits(pace, limits, chat, at),
         pace.paused_until,
     )
 
 
-def answered(pace: Pace, limits: Limits, sent: float, at: float) -> Pace:
-    """The platform answered, at ``at``, the message sent at ``sent``: it counts until a
-    window after the answer."""
-    recent = list(pace.recent)
-    if sent in recent:
-        recent.remove(sent)
+def reply_answered(pace: Pace, limits: Limits, sent: float, at: float) -> Pace:
+    """The platform answered, at ``at``, the reply sent at ``sent`` (its slot)."""
     return Pace(
-        _logged(tuple(recent), limits, at, at),
+        pace.pushes,
+        _moved(pace.replies, limits, sent, at),
         pace.next_slot,
-        pace.last_push,
         pace.next_chat,
         pace.paused_until,
     )
 
 
-def _logged(recent: tuple[float, ...], limits: Limits, now: float, at: float) -> tuple[float, ...]:
-    """``recent`` with ``at`` added, less what no longer counts at ``now``."""
-    live = [t for t in recent if t > now - limits.window]
-    insort(live, at)
+def _logged(
+    times: tuple[float, ...], limits: Limits, now: float, at: float | None = None
+) -> tuple[float, ...]:
+    """``times`` less those that no longer count at ``now``, with ``at`` added."""
+    live = [t for t in times if t > now - limits.window]
+    if at is not None:
+        insort(live, at)
     return tuple(live)
+
+
+def _moved(times: tuple[float, ...], limits: Limits, sent: float, at: float) -> tuple[float, ...]:
+    """``times`` with ``sent`` (if still there) moved to ``at``."""
+    rest = list(times)
+    if sent in rest:
+        rest.remove(sent)
+    return _logged(tuple(rest), limits, at, at)
 
 
 def _chat_waits(pace: Pace, limits: Limits, chat: str, at: float) -> dict[str, float]:
@@ -187,5 +209,5 @@ def _chat_waits(pace: Pace, limits: Limits, chat: str, at: float) -> dict[str, f
 def paused(pace: Pace, until: float) -> Pace:
     """Flood control: no push before ``until``."""
     return Pace(
-        pace.recent, pace.next_slot, pace.last_push, pace.next_chat, max(pace.paused_until, until)
+        pace.pushes, pace.replies, pace.next_slot, pace.next_chat, max(pace.paused_until, until)
     )
