@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     push_reserve: int = Field(default=0, alias="RASOAT_PUSH_RESERVE", ge=0)
     # Seconds added to the second the limit is kept over, for Telegram's rounding (the
     # network's delays are accounted for: see bot.decisions.pacing).
-    push_margin: float = Field(default=0.005, alias="RASOAT_PUSH_MARGIN", ge=0, le=0.5)
+    push_margin: float = Field(default=0.002, alias="RASOAT_PUSH_MARGIN", ge=0, le=0.5)
     # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
     # before it, or a local time on its day ("07:00").
     reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")

@@ -44,7 +44,7 @@ class Limits:
     # Of per_second, the slots of each window pushes leave to the replies.
     reserve: int = 0
     # Seconds added to the second the limit is kept over.
-    margin: float = 0.005
+    margin: float = 0.002
 
     def __post_init__(self) -> None:
         if not 0 <= self.reserve < self.per_second:
