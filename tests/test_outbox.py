@@ -111,6 +111,14 @@ async def enqueue(
     return stored
 
 
+async def one_each(database: Database, chats: range, text: str) -> dict[int, int]:
+    """A message ``"{text} {chat}"`` to each of ``chats`` (people made for them)."""
+    ids = await people(database, chats)
+    for chat in chats:
+        await enqueue(database, ids[chat], f"{text} {chat}", f"{text}:{chat}")
+    return ids
+
+
 def sender(database: Database, bot: Bot, clock: VirtualClock, **options: object) -> OutboxSender:
     return OutboxSender(
         database.sessions,
@@ -244,9 +252,7 @@ async def test_two_senders_drain_one_outbox_exactly_once(
     database: Database, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     chats = range(2001, 2121)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Tin {chat}", f"r:{chat}")
+    await one_each(database, chats, "Tin")
     second = create_engine(database.url, schema=database.schema)
     try:
         clock = VirtualClock()
@@ -336,9 +342,7 @@ async def test_pacing_keeps_within_the_bot_apis_limits(
     database: Database, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     chats = range(3001, 3061)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Một {chat}", f"a:{chat}")
+    ids = await one_each(database, chats, "Một")
     for chat in chats[:30]:
         await enqueue(database, ids[chat], f"Hai {chat}", f"b:{chat}")
     clock = VirtualClock()
@@ -360,9 +364,7 @@ async def test_without_pacing_the_fake_refuses(
 ) -> None:
     """The check above can fail: pushed faster than the limits, the fake answers 429."""
     chats = range(3001, 3041)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Một {chat}", f"a:{chat}")
+    await one_each(database, chats, "Một")
     clock = VirtualClock()
     fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
     await sender(database, bot, clock, limits=Limits(per_second=1000)).send_due()
@@ -375,9 +377,7 @@ async def test_interactive_replies_take_slots_of_the_broadcast_and_nothing_is_re
     database: Database, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     chats = range(3001, 3061)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Tin {chat}", f"r:{chat}")
+    await one_each(database, chats, "Tin")
     clock = VirtualClock()
     fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
     waits: list[float] = []
