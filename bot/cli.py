@@ -9,10 +9,9 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot import meetings_cli
 from bot.admin import (
@@ -25,8 +24,10 @@ from bot.admin import (
     unlock_chats,
 )
 from bot.channels.terminal import TerminalChannel, stdin_line
+from bot.cli_run import add_run_arguments, channel_plans
+from bot.decisions.reports import PeriodError
 from bot.demo.loader import load_demo
-from bot.dialogs.reports import report_to_files
+from bot.dialogs.reports import load_schedule, report_to_files
 from bot.dialogs.summary import summary_cli
 from bot.export_cli import export_to_files
 from bot.interview.results import classify_interviews
@@ -49,9 +50,6 @@ from storage.models import Role
 from storage.stats_facts import rebuild_member_facts
 from storage.uow import UnitOfWork
 
-if TYPE_CHECKING:
-    from telegram.ext import Application
-
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 EXIT_USAGE = 2
 
@@ -61,29 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the chat bot (long polling or webhook)")
-    run.add_argument(
-        "--channel",
-        choices=("telegram", "zalo-bot"),
-        default="telegram",
-        help="the platform: telegram (default) or zalo-bot (Zalo Bot Platform)",
-    )
-    run.add_argument("--webhook", action="store_true", help="receive updates by webhook")
-    run.add_argument(
-        "--listen",
-        default="127.0.0.1",
-        help="webhook listen address (default: this machine only, behind a reverse proxy)",
-    )
-    run.add_argument("--port", type=int, default=8443, help="webhook listen port")
-    run.add_argument("--path", default="telegram", help="webhook URL path")
-    run.add_argument("--secret", help="webhook secret token (or WEBHOOK_SECRET)")
-    run.add_argument("--webhook-url", help="public HTTPS URL Telegram should call")
-    run.add_argument(
-        "--max-connections",
-        type=int,
-        default=40,
-        help="webhook requests Telegram may have open at once (1-100, default 40)",
-    )
+    run = commands.add_parser("run", help="run the chat bot: one or several channels")
+    add_run_arguments(run)
 
     chat = commands.add_parser("chat", help="chat with the bot in this terminal")
     chat.add_argument("--demo", action="store_true", help="use the bundled demo commune")
@@ -180,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     user_add = users.add_parser("add", help="add a user directly (without an invite)")
     user_add.add_argument(
-        "--platform", default="telegram", choices=["telegram", "zalo", "terminal"]
+        "--platform",
+        default="telegram",
+        choices=["telegram", "zalo-bot", "zalo-oa", "zalo", "terminal"],
     )
     user_add.add_argument("--id", required=True, help="the user's platform id")
     user_add.add_argument("--name", required=True)
@@ -210,6 +189,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
     commands.add_parser("outbox", help="how many messages the bot sent on its own, and waits to")
+    zalo_oa = commands.add_parser("zalo-oa", help="the Zalo Official Account").add_subparsers(
+        dest="zalo_oa_command", required=True
+    )
+    tokens = zalo_oa.add_parser("tokens", help="the OA's access and refresh tokens")
+    tokens_do = tokens.add_subparsers(dest="tokens_command", required=True)
+    tokens_set = tokens_do.add_parser(
+        "set", help="store a new pair (at the start, or after Zalo refused a refresh)"
+    )
+    tokens_set.add_argument(
+        "--refresh-token", default=None, help="the refresh token (default: read from stdin)"
+    )
+    tokens_set.add_argument("--access-token", default="", help="its access token, if at hand")
+    tokens_set.add_argument(
+        "--expires-in", type=int, default=0, help="seconds the access token has left"
+    )
+    tokens_do.add_parser("status", help="when the access token expires, and what went wrong")
     backup = commands.add_parser(
         "backup", help="copy the whole database to a file, while the bot runs"
     )
@@ -235,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
         if args.command == "run":
+            # A wrong schedule of reports is said now, not in the log every minute.
+            load_schedule(settings)
             return run_bot(settings, args)
         if args.command == "backup":
             return make_backup(settings, args.output)
@@ -252,6 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except ExportRefused as error:
         print(translate(error.key, _locale(), **error.params), file=sys.stderr)
+        return EXIT_USAGE
+    except PeriodError as error:
+        print(error.text(_locale()), file=sys.stderr)
         return EXIT_USAGE
     except (RuleFileError, VocabularyError) as error:
         print(str(error), file=sys.stderr)
@@ -408,6 +408,8 @@ async def dispatch(
             await _create_invites(rt, settings, args)
         elif args.command == "chat":
             await _chat(rt, settings, args)
+        elif args.command == "zalo-oa":
+            return await _zalo_oa_tokens(rt, settings, args)
         elif args.command == "outbox":
             async with UnitOfWork(rt.sessions) as uow:
                 counts = await uow.outbox.counts()
@@ -420,6 +422,43 @@ async def dispatch(
                     failed=counts.failed,
                 )
             )
+    return 0
+
+
+async def _zalo_oa_tokens(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.zalo_oa_tokens import set_tokens
+
+    if args.tokens_command == "set":
+        refresh = args.refresh_token or sys.stdin.readline().strip()
+        if not refresh:
+            print(translate("zalo_oa.cli_no_token", settings.locale), file=sys.stderr)
+            return EXIT_USAGE
+        await set_tokens(rt.sessions, refresh, args.access_token, args.expires_in)
+        print(translate("zalo_oa.cli_tokens_set", settings.locale))
+        return 0
+    async with UnitOfWork(rt.sessions) as uow:
+        token = await uow.zalo_oa_tokens.current()
+    if token is None:
+        print(translate("zalo_oa.cli_no_pair", settings.locale))
+        return 1
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+
+    print(
+        translate(
+            "zalo_oa.cli_status",
+            settings.locale,
+            expires=local(token.access_expires_at),
+            since=local(token.created_at),
+            source=token.source,
+        )
+    )
+    if token.refused_at is not None:
+        print(translate("zalo_oa.cli_refused", settings.locale, at=local(token.refused_at)))
+        return 1
+    if token.refreshing_until is not None:
+        print(translate("zalo_oa.cli_refreshing", settings.locale))
     return 0
 
 
@@ -549,137 +588,38 @@ def make_backup(settings: Settings, output: Path | None) -> int:
 
 
 def run_bot(settings: Settings, args: argparse.Namespace) -> int:
-    if getattr(args, "channel", "telegram") == "zalo-bot":
-        return run_zalo_bot(settings, args)
-    # Imported here to keep python-telegram-bot (and httpx) out of the start-up of the
-    # commands that don't talk to Telegram.
-    from telegram.error import InvalidToken, NetworkError
+    """``rasoat run``: the channels of ``--channel`` in this process, until SIGTERM or
+    Ctrl-C (bot.service)."""
+    from bot.channels.registry import ChannelUnavailable
+    from bot.service import CannotListen, bind, serve
 
-    from bot.channels.telegram import ALLOWED_UPDATES, build_application
-
-    secret = args.secret or (
-        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    )
-    if args.webhook and not secret:
-        raise SettingsError(
-            "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET, so that only "
-            "Telegram can post updates to the webhook"
-        )
-    if args.webhook and not args.webhook_url:
-        raise SettingsError(
-            "--webhook-url is not set: give the public HTTPS address Telegram should post "
-            "updates to (your reverse proxy's, e.g. https://bot.example.vn/telegram)"
-        )
-    if args.webhook and not 1 <= args.max_connections <= 100:
-        raise SettingsError("--max-connections must be between 1 and 100 (Telegram's limits)")
-    application = build_application(settings, webhook=args.webhook)
-    try:
-        if not args.webhook:
-            application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
-        else:
-            return _run_webhook(application, settings, args, secret)
-    except InvalidToken:
-        print(
-            translate("cli.token_rejected", settings.locale, url=settings.telegram_api_url),
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    except NetworkError as error:
-        print(
-            translate("cli.telegram_unreachable", settings.locale, url=settings.telegram_api_url),
-            file=sys.stderr,
-        )
-        print(redact(str(error), secrets_of(settings)), file=sys.stderr)
-        return 1
-    return 0
-
-
-def _run_webhook(
-    application: Application,
-    settings: Settings,
-    args: argparse.Namespace,
-    secret: str | None,
-) -> int:
-    # Imported here to keep starlette and uvicorn out of the start-up of the other commands.
-    from bot.channels.webhook import listening_socket, serve_webhook
-
-    assert secret is not None and args.webhook_url
+    plans = channel_plans(settings, args)
+    for kind, endpoint in plans:
+        kind.check(settings, endpoint)
     try:
         # Bound first: a port in use stops the start before anything else is done.
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
+        sockets = bind(settings, plans)
+    except CannotListen as error:
         print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
+            translate(
+                "cli.cannot_listen", settings.locale, address=error.address, error=error.detail
+            ),
             file=sys.stderr,
         )
         return 1
-    asyncio.run(
-        serve_webhook(
-            application,
-            sock,
-            path=args.path,
-            secret=secret,
-            url=args.webhook_url,
-            max_connections=args.max_connections,
-        )
-    )
-    return 0
 
-
-def run_zalo_bot(settings: Settings, args: argparse.Namespace) -> int:
-    """``rasoat run --channel zalo-bot``: getUpdates, or with ``--webhook`` (recommended:
-    polling loses an update fetched by a process that dies before storing it)."""
-    # Imported here to keep httpx, starlette and uvicorn out of the other commands' start-up.
-    from bot.channels.webhook import listening_socket
-    from bot.channels.zalo_bot import run_polling
-    from bot.channels.zalo_webhook import serve_zalo_webhook
-
-    settings.require_zalo_bot_token()
-    secret = args.secret or (
-        settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-    )
-    if args.webhook and not (secret and 8 <= len(secret) <= 256):
-        raise SettingsError(
-            "WEBHOOK_SECRET is not set: give --secret or set WEBHOOK_SECRET (8 to 256 "
-            "characters), so that only Zalo can post updates to the webhook"
-        )
-    if args.webhook and not args.webhook_url:
-        raise SettingsError(
-            "--webhook-url is not set: give the public HTTPS address Zalo should post "
-            "updates to (your reverse proxy's, e.g. https://bot.example.vn/zalo)"
-        )
-
-    async def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    async def until_signal() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
-        await run(stop)
+        await serve(settings, plans, sockets, stop)
 
-    if not args.webhook:
-        asyncio.run(until_signal(lambda stop: run_polling(settings, stop)))
-        return 0
-    assert secret is not None and args.webhook_url
     try:
-        sock = listening_socket(args.listen, args.port)
-    except OSError as error:
-        address = f"{args.listen}:{args.port}"
-        detail = error.strerror or type(error).__name__
-        print(
-            translate("cli.cannot_listen", settings.locale, address=address, error=detail),
-            file=sys.stderr,
-        )
-        return 1
-    url = args.webhook_url
-    asyncio.run(
-        until_signal(
-            lambda stop: serve_zalo_webhook(
-                settings, sock, path=args.path, secret=secret, url=url, stop=stop
-            )
-        )
-    )
+        asyncio.run(until_signal())
+    except ChannelUnavailable as error:
+        print(error.text, file=sys.stderr)
+        return error.status
     return 0
 
 

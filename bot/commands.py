@@ -53,6 +53,10 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("tiep", ALL_ROLES, in_menu=False),
     CommandSpec("menu", ALL_ROLES, in_menu=False),
     CommandSpec("whoami", ALL_ROLES),
+    # One person on several platforms: a one-time code for another account (Zalo and
+    # Telegram, say), typed there as `/lienket CODE`. `/link` is its English name.
+    CommandSpec("lienket", ALL_ROLES, in_menu=False),
+    CommandSpec("link", ALL_ROLES, in_menu=False, listed=False),
     CommandSpec("help", ALL_ROLES),
     CommandSpec("start", ALL_ROLES, in_menu=False, listed=False),
 )

@@ -249,15 +249,18 @@ class Conversation:
         ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
         replies = route(ctx)
         asked = None
-        # Until the channel confirms these replies went out (delivered()), typed text is
-        # not taken as an answer: the person may not have seen the question.
-        if (
-            user is not None
-            and incoming.update_key is not None
-            and must_be_seen(replies)
-            and work.dialogs.mark_asked(user, now)
-        ):
-            asked = (user.id, now)
+        # The person as the turn leaves them: registered, or their account just linked.
+        person = ctx.user
+        if person is not None and incoming.update_key is not None and must_be_seen(replies):
+            # Asked something on another platform than last time: the outbox reaches them
+            # here from now on (the binding used last).
+            before = work.dialogs.get(person)
+            if before is None or before.asked_on != incoming.platform:
+                work.users.bind_chat(person, incoming.platform, incoming.chat_id, now)
+            # Until the channel confirms these replies went out (delivered()), typed text
+            # is not taken as an answer: the person may not have seen the question.
+            if work.dialogs.mark_asked(person, now, incoming.platform):
+                asked = (person.id, now)
         return replies, ctx, asked
 
     async def _resolve(
@@ -293,8 +296,9 @@ def unseen(
     state: DialogState, incoming: Incoming, now: datetime, reading: timedelta = timedelta(0)
 ) -> bool:
     """Whether the person may not have seen the replies of their latest turn when they sent
-    ``incoming``: they were not confirmed sent, older replies came after them, they came
-    after ``incoming`` was sent, or ``incoming`` came too soon after them to answer them.
+    ``incoming``: they went to another platform (an account linked to the same person),
+    they were not confirmed sent, older replies came after them, they came after
+    ``incoming`` was sent, or ``incoming`` came too soon after them to answer them.
 
     Where the platform numbers a chat's messages in order (Telegram), a message numbered
     below the last reply was sent before that reply arrived. Elsewhere the platform's
@@ -308,6 +312,10 @@ def unseen(
     """
     if state.asked_at is None:
         return False
+    if state.asked_on is not None and state.asked_on != incoming.platform:
+        # The latest replies went to the person's account on another platform: this chat
+        # shows an older question, or none.
+        return True
     if state.seen_turn != state.asked_at:
         # The latest turn's replies were not confirmed sent, or older ones arrived after them.
         return True

@@ -23,6 +23,8 @@ def secrets_of(settings: Settings) -> list[str]:
         for value in (
             settings.telegram_bot_token,
             settings.zalo_bot_token,
+            settings.zalo_oa_app_secret,
+            settings.zalo_oa_secret_key,
             settings.webhook_secret,
             settings.secret_key,
         )

@@ -239,8 +239,11 @@ class OutboxSender:
 
     async def _claim(self) -> list[Claimed]:
         now = self.clock.now()
+        # Each channel's sender pushes to its own platform's people only.
         return await self.write(
-            lambda work: work.outbox.claim(self.worker, now, self.lease, self.batch)
+            lambda work: work.outbox.claim(
+                self.worker, now, self.lease, self.batch, self.push.platform
+            )
         )
 
     async def _release(self, ids: list[int]) -> None:
@@ -249,7 +252,7 @@ class OutboxSender:
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
         async with UnitOfWork(self.sessions) as uow:
-            due = await uow.outbox.next_due()
+            due = await uow.outbox.next_due(self.push.platform)
         paused = moment(max(self.pace.paused_until, 0.0))
         if due is None:
             return now + IDLE

@@ -3,7 +3,8 @@
 One write at a time, so a sender's writes stay in order, each taking every outcome that came
 in while the one before was going (a group commit); the messages that went are marked in one
 statement. A person who blocked the bot has their chat closed and their supervisors told, in
-the same transaction.
+the same transaction; so do they when the platform takes no message until the person writes
+again (the first of such a silence).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Unreachable
+from bot.decisions.outbox import Done, GiveUp, Later, Outcome, Undeliverable, Unreachable
 from bot.messages import Text
 from bot.push import encode
 from locales.catalog import translate
@@ -76,19 +77,29 @@ class Outcomes:
             work.outbox.failed(message.id, now, outcome.reason)
         elif isinstance(outcome, Unreachable):
             work.outbox.failed(message.id, now, BLOCKED)
-            if work.outbox.block(message.user_id, now):
-                self._tell_supervisors(work, message, now)
+            if work.outbox.block(message.user_id, now, message.platform):
+                self._tell_supervisors(work, message, now, "blocked")
+        elif isinstance(outcome, Undeliverable) and work.outbox.undeliverable(
+            message.id, message.user_id, now
+        ):
+            # The first of this person's silence: told once, not at every reminder.
+            self._tell_supervisors(work, message, now, "window")
 
-    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime) -> None:
+    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime, why: str) -> None:
+        """``why``: "blocked" (the person blocked the bot) or "window" (the platform
+        takes no message to them until they write again)."""
         user = work.users.get(message.user_id)
         if user is None:
             return
         supervisors = work.outbox.supervisors_of(user.id)
         log.info(
-            "outbox: user %d blocked the bot; %d supervisor(s) told", user.id, len(supervisors)
+            "outbox: user %d unreachable (%s); %d supervisor(s) told",
+            user.id,
+            why,
+            len(supervisors),
         )
         note = translate(
-            "outbox.blocked_note",
+            f"outbox.{why}_note",
             self.locale,
             name=user.display_name,
             areas=", ".join(area.name for area in user.areas),
@@ -97,7 +108,7 @@ class Outcomes:
             work.outbox.enqueue(
                 supervisor.id,
                 encode(Text(note)),
-                f"blocked:{message.id}:{supervisor.id}",
+                f"{why}:{message.id}:{supervisor.id}",
                 now,
                 now,
             )

@@ -1,18 +1,24 @@
 """The push seam: how a channel delivers a message nobody asked for.
 
 A channel adapter (Telegram now, Zalo later) implements :class:`Push`, turning a platform's
-answer into one of four outcomes the outbox sender acts on. Messages travel through the
+answer into one of five outcomes the outbox sender acts on. Messages travel through the
 outbox as JSON: :func:`encode` and :func:`decode` are the only two places that know it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.messages import Choice, Choices, Text
 
 Pushable = Text | Choices
+
+# Around each message a channel sends in reply in a chat (its id): the outbox sender's
+# ``replying``, which shares the platform's limits between the replies and the pushes.
+Replying = Callable[[str], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,12 @@ class Blocked:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowClosed:
+    """The platform delivers to this person only once they write to the bot again (Zalo
+    OA's interaction window): kept until they do, and their supervisors told."""
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """Anything else; ``permanent`` when trying again cannot help (a malformed message)."""
 
@@ -40,7 +52,7 @@ class Failed:
     permanent: bool = False
 
 
-PushResult = Sent | RetryAfter | Blocked | Failed
+PushResult = Sent | RetryAfter | Blocked | WindowClosed | Failed
 
 
 class Push(Protocol):

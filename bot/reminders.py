@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
+from bot.decisions.reports import PeriodError
 from bot.dialogs import followup, meetings, reports
 from bot.outbox import Alarm, Clock, EventAlarm, SystemClock, Write
 from bot.settings import Settings
@@ -71,6 +72,9 @@ class ReminderScheduler:
         for name, sweep in SWEEPS:
             try:
                 enqueued += await self.write(partial(sweep, self.settings, now))
+            except PeriodError as error:
+                # The schedule file was edited into something wrong while the bot ran.
+                log.warning("reminders: the %s sweep: %s", name, error.text("en"))
             except Exception:
                 log.exception("reminders: the %s sweep failed; trying again shortly", name)
         if enqueued:

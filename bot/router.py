@@ -12,6 +12,7 @@ from bot.dialogs import (
     followup,
     households,
     interview,
+    linking,
     meetings,
     menu,
     registration,
@@ -44,9 +45,14 @@ COMMAND_HANDLERS: dict[str, CommandHandler] = {
     "assign": followup.assign,
     "theodoi": followup.follow,
     "followup": followup.follow,
+    "lienket": linking.command,
+    "link": linking.command,
 }
 
 ChoiceHandler = Callable[[DialogContext, str], list[Outgoing] | None]
+
+# The prefix of a button that runs a command ("cmd:interview"): the menus' buttons.
+COMMAND_BUTTON = "cmd"
 
 # Every kind of button, by the prefix of its data ("h:12"): the command whose roles may press
 # it (the same table that builds /help and the menus) and the dialog that handles it. A button
@@ -87,8 +93,16 @@ OWNED_TEXT_HANDLERS: dict[
 
 def route(ctx: DialogContext) -> list[Outgoing]:
     incoming = ctx.incoming
+    if (
+        incoming.kind is Kind.COMMAND
+        and incoming.command in linking.CODE_COMMANDS
+        and (ctx.user is None or not ctx.user.active)
+    ):
+        # A code typed by an account not in use: an invite, or a link code making it an
+        # account of someone registered (a deactivated person's account included).
+        return linking.from_outside(ctx)
     if ctx.user is not None and not ctx.user.active:
-        # Deactivated by commune staff: nothing they send is applied, a new code included.
+        # Deactivated by commune staff: nothing they send is applied, an invite included.
         return fallback.deactivated(ctx)
     if incoming.kind is Kind.COMMAND and incoming.command == "start":
         return registration.start(ctx)
@@ -143,7 +157,7 @@ def _run_command(ctx: DialogContext, name: str) -> list[Outgoing]:
 def _on_choice(ctx: DialogContext, data: str) -> list[Outgoing]:
     assert ctx.user is not None
     namespace, _, payload = data.partition(":")
-    if namespace == "cmd":
+    if namespace == COMMAND_BUTTON:
         return _run_command(ctx, payload)
     owner = BUTTONS.get(namespace)
     if owner is None:

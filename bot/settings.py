@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     zalo_bot_api_url: str = Field(
         default="https://bot-api.zaloplatforms.com", alias="ZALO_BOT_API_URL"
     )
+    # Zalo Official Account (bot.channels.zalo_oa): the app's id and secret (the token
+    # refresh's secret_key), the OA secret key webhook events are signed with, the API's
+    # and the token server's base URLs, and how old a signed event may be (seconds).
+    zalo_oa_app_id: str | None = Field(default=None, alias="ZALO_OA_APP_ID")
+    zalo_oa_app_secret: SecretStr | None = Field(default=None, alias="ZALO_OA_APP_SECRET")
+    zalo_oa_secret_key: SecretStr | None = Field(default=None, alias="ZALO_OA_SECRET_KEY")
+    zalo_oa_api_url: str = Field(default="https://openapi.zalo.me", alias="ZALO_OA_API_URL")
+    zalo_oa_oauth_url: str = Field(default="https://oauth.zaloapp.com", alias="ZALO_OA_OAUTH_URL")
+    zalo_oa_webhook_window: int = Field(default=300, alias="ZALO_OA_WEBHOOK_WINDOW", ge=10, le=3600)
     database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
     database_schema: str | None = Field(default=None, alias="DATABASE_SCHEMA")
     locale: str = Field(default="vi", alias="RASOAT_LOCALE")
@@ -82,6 +91,12 @@ class Settings(BaseSettings):
     reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
     # The staff's schedule of periodic reports (bot.decisions.report_schedule); none: off.
     report_schedule: Path | None = Field(default=None, alias="RASOAT_REPORT_SCHEDULE")
+    # Where people reach rasoat's own HTTP server (its download links, bot.links): files go
+    # to platforms that take none (Zalo Bot) as links only when it is set.
+    public_url: str | None = Field(default=None, alias="RASOAT_PUBLIC_URL")
+    # How long a download link works, and where its files wait (owner-only) meanwhile.
+    link_minutes: int = Field(default=60, alias="RASOAT_LINK_MINUTES", ge=1, le=24 * 60)
+    links_dir: Path = Field(default=Path("data/links"), alias="RASOAT_LINKS_DIR")
 
     @field_validator("database_url")
     @classmethod
@@ -123,11 +138,20 @@ class Settings(BaseSettings):
     def offsets(self) -> tuple[Offset, ...]:
         return parse_offsets(self.reminder_offsets)
 
-    @field_validator("telegram_api_url", "zalo_bot_api_url")
+    @field_validator("telegram_api_url", "zalo_bot_api_url", "zalo_oa_api_url", "zalo_oa_oauth_url")
     @classmethod
     def _check_api_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("use the server's base URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("http://", "https://")) or "?" in value or "#" in value:
+            raise ValueError("use the address people reach the bot at, e.g. https://bot.example.vn")
         return value.rstrip("/")
 
     @field_validator("locale")
@@ -195,6 +219,33 @@ class Settings(BaseSettings):
                 "environment or in .env (ZALO_BOT_TOKEN=12345689:abc-xyz)"
             )
         return self.zalo_bot_token.get_secret_value()
+
+    def require_zalo_oa(self) -> tuple[str, str, str]:
+        """The OA's app id, app secret and OA secret key, each named if missing."""
+        missing = [
+            (name, hint)
+            for name, value, hint in (
+                ("ZALO_OA_APP_ID", self.zalo_oa_app_id, "the app's ID"),
+                ("ZALO_OA_APP_SECRET", _secret(self.zalo_oa_app_secret), "the app's secret key"),
+                ("ZALO_OA_SECRET_KEY", _secret(self.zalo_oa_secret_key), "the OA secret key"),
+            )
+            if not value
+        ]
+        if missing:
+            name, hint = missing[0]
+            raise SettingsError(
+                f"{name} is not set: put {hint} from the Zalo for Developers console "
+                "(developers.zalo.me, your app) in the environment or in .env"
+            )
+        return (
+            str(self.zalo_oa_app_id),
+            _secret(self.zalo_oa_app_secret),
+            _secret(self.zalo_oa_secret_key),
+        )
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 def load_settings(**overrides: object) -> Settings:

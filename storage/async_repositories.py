@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.followup import FollowupRepository, SupportPerson
+from storage.identities import Account, IdentityRepository
 from storage.meetings import MeetingRepository
 from storage.models import (
     Area,
@@ -27,6 +28,7 @@ from storage.models import (
     Interview,
     InterviewStatus,
     Invite,
+    LinkCode,
     Meeting,
     MeetingInvitation,
     Role,
@@ -57,6 +59,7 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -107,8 +110,8 @@ class AsyncUserRepository(_Async[UserRepository]):
     async def add(self, user: User) -> User:
         return await self._run(lambda r: r.add(user))
 
-    async def bind_chat(self, user: User, chat_id: str) -> None:
-        return await self._run(lambda r: r.bind_chat(user, chat_id))
+    async def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+        return await self._run(lambda r: r.bind_chat(user, platform, chat_id, now))
 
 
 class AsyncInviteRepository(_Async[InviteRepository]):
@@ -234,6 +237,9 @@ class AsyncUpdateLedger(_Async[UpdateLedger]):
     async def hold_sender(self, platform: str, sender: str) -> None:
         return await self._run(lambda r: r.hold_sender(platform, sender))
 
+    async def hold_person(self, user_id: int) -> None:
+        return await self._run(lambda r: r.hold_person(user_id))
+
     async def claim(self, platform: str, update_key: str) -> bool:
         return await self._run(lambda r: r.claim(platform, update_key))
 
@@ -279,8 +285,8 @@ class AsyncDialogStateRepository(_Async[DialogStateRepository]):
     async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
         return await self._run(lambda r: r.set(user, dialog, state))
 
-    async def mark_asked(self, user: User, at: datetime) -> bool:
-        return await self._run(lambda r: r.mark_asked(user, at))
+    async def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+        return await self._run(lambda r: r.mark_asked(user, at, platform))
 
     async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         return await self._run(lambda r: r.seen(receipts, now))
@@ -455,12 +461,17 @@ class AsyncOutbox(_Async[Outbox]):
         return await self._run(lambda r: r.enqueue(user_id, message, dedupe_key, not_before, now))
 
     async def claim(
-        self, worker: str, now: datetime, lease: timedelta, limit: int
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platform: str | None = None,
     ) -> list[Claimed]:
-        return await self._run(lambda r: r.claim(worker, now, lease, limit))
+        return await self._run(lambda r: r.claim(worker, now, lease, limit, platform))
 
-    async def next_due(self) -> datetime | None:
-        return await self._run(lambda r: r.next_due())
+    async def next_due(self, platform: str | None = None) -> datetime | None:
+        return await self._run(lambda r: r.next_due(platform))
 
     async def sent(self, message_id: int, at: datetime) -> None:
         return await self._run(lambda r: r.sent(message_id, at))
@@ -479,8 +490,20 @@ class AsyncOutbox(_Async[Outbox]):
     async def failed(self, message_id: int, at: datetime, reason: str) -> None:
         return await self._run(lambda r: r.failed(message_id, at, reason))
 
-    async def block(self, user_id: int, at: datetime) -> bool:
-        return await self._run(lambda r: r.block(user_id, at))
+    async def reach(self, user_id: int) -> tuple[str, str, bool]:
+        return await self._run(lambda r: r.reach(user_id))
+
+    async def block(self, user_id: int, at: datetime, platform: str) -> bool:
+        return await self._run(lambda r: r.block(user_id, at, platform))
+
+    async def undeliverable(self, message_id: int, user_id: int, at: datetime) -> bool:
+        return await self._run(lambda r: r.undeliverable(message_id, user_id, at))
+
+    async def waiting_for_window(self, platform: str, platform_user_id: str) -> int:
+        return await self._run(lambda r: r.waiting_for_window(platform, platform_user_id))
+
+    async def reopen(self, platform: str, platform_user_id: str, now: datetime) -> int:
+        return await self._run(lambda r: r.reopen(platform, platform_user_id, now))
 
     async def supervisors_of(self, user_id: int) -> list[User]:
         return await self._run(lambda r: r.supervisors_of(user_id))
@@ -490,3 +513,71 @@ class AsyncOutbox(_Async[Outbox]):
 
     async def counts(self) -> OutboxCounts:
         return await self._run(lambda r: r.counts())
+
+
+class AsyncIdentityRepository(_Async[IdentityRepository]):
+    """The face of :class:`storage.identities.IdentityRepository`."""
+
+    async def accounts(self, user_id: int) -> list[Account]:
+        return await self._run(lambda r: r.accounts(user_id))
+
+    async def attach(
+        self, user_id: int, platform: str, platform_user_id: str, now: datetime
+    ) -> None:
+        return await self._run(lambda r: r.attach(user_id, platform, platform_user_id, now))
+
+    async def issue(
+        self, user_id: int, code: str, key: bytes, now: datetime, expires_at: datetime
+    ) -> None:
+        return await self._run(lambda r: r.issue(user_id, code, key, now, expires_at))
+
+    async def code(self, code: str, key: bytes) -> LinkCode | None:
+        return await self._run(lambda r: r.code(code, key))
+
+    async def claim(self, link: LinkCode, now: datetime) -> bool:
+        return await self._run(lambda r: r.claim(link, now))
+
+
+class AsyncZaloOaTokens(_Async[ZaloOaTokens]):
+    """The face of :class:`storage.zalo_oa_tokens.ZaloOaTokens` (the command line's)."""
+
+    async def current(self) -> OaToken | None:
+        return await self._run(lambda r: r.current())
+
+    async def set(
+        self,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: datetime,
+        refresh_expires_at: datetime,
+        now: datetime,
+    ) -> OaToken:
+        return await self._run(
+            lambda r: r.set(access_token, refresh_token, access_expires_at, refresh_expires_at, now)
+        )
+
+    async def begin_refresh(
+        self, token_id: int, worker: str, now: datetime, lease: timedelta
+    ) -> bool:
+        return await self._run(lambda r: r.begin_refresh(token_id, worker, now, lease))
+
+    async def refreshed(
+        self,
+        token_id: int,
+        access_token: str,
+        refresh_token: str,
+        access_expires_at: datetime,
+        refresh_expires_at: datetime,
+        now: datetime,
+    ) -> OaToken:
+        return await self._run(
+            lambda r: r.refreshed(
+                token_id, access_token, refresh_token, access_expires_at, refresh_expires_at, now
+            )
+        )
+
+    async def refused(self, token_id: int, now: datetime) -> None:
+        return await self._run(lambda r: r.refused(token_id, now))
+
+    async def abandon(self, token_id: int) -> None:
+        return await self._run(lambda r: r.abandon(token_id))

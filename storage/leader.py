@@ -13,15 +13,19 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 
-def lock_key(schema: str) -> int:
-    # Advisory locks are per database; communes in separate schemas each have a pusher.
-    digest = hashlib.blake2b(f"rasoat-outbox:{schema}".encode(), digest_size=8).digest()
+def lock_key(schema: str, scope: str = "") -> int:
+    # Advisory locks are per database; communes in separate schemas each have a pusher,
+    # and so has each platform (``scope``) other than Telegram, whose key is as it was.
+    name = f"rasoat-outbox:{schema}" + (f":{scope}" if scope else "")
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
 class PostgresLeader:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, scope: str = "") -> None:
         self.engine = engine
+        # Processes of one channel share a pusher; another channel's process has its own.
+        self.scope = scope
         self._held: AsyncConnection | None = None
 
     async def hold(self) -> bool:
@@ -38,7 +42,9 @@ class PostgresLeader:
         try:
             connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
             schema = str(await connection.scalar(select(func.current_schema())))
-            taken = await connection.scalar(select(func.pg_try_advisory_lock(lock_key(schema))))
+            taken = await connection.scalar(
+                select(func.pg_try_advisory_lock(lock_key(schema, self.scope)))
+            )
         except Exception:
             await connection.close()
             return False

@@ -115,6 +115,35 @@ class User(Base):
     areas: Mapped[list[Area]] = relationship(secondary="user_areas", lazy="selectin")
 
 
+class UserIdentity(Base):
+    """An account of a person on one platform: the one they registered with (the users
+    row's own platform id), and each one they linked since with a one-time code. Every
+    lookup of a person by platform id goes through here. One account per platform and
+    person: a second one is refused, never silently swapped for the first."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("user_id", "platform"),)
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform_user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code that links another account to a person (``/lienket``); only its
+    HMAC under the server's key is kept, as for invites."""
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class UserArea(Base):
     __tablename__ = "user_areas"
 
@@ -263,6 +292,9 @@ class DialogState(Base):
     seen_turn: Mapped[datetime | None] = mapped_column(UTCDateTime())
     seen_message: Mapped[int | None] = mapped_column(BigInteger)
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The platform the latest turn's replies went to: text typed on another one may answer
+    # what that chat shows, not them (a person with accounts linked on several platforms).
+    asked_on: Mapped[str | None] = mapped_column(String(16))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
@@ -381,12 +413,16 @@ class Classification(Base):
 
 
 class ChatBinding(Base):
-    """Where to reach a registered user (chat ids differ from user ids in groups)."""
+    """Where to reach a registered user on one platform (chat ids differ from user ids in
+    groups). A person with linked accounts has one per platform; the outbox uses the active
+    one they used last (``last_used_at``: where the bot last asked them something)."""
 
     __tablename__ = "chat_bindings"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     chat_id: Mapped[str] = mapped_column(String(64))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # False once the platform refused a message because the person blocked the bot: the
     # outbox stops sending there until they write to the bot again.
     active: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
@@ -429,6 +465,33 @@ class OutboxMessage(Base):
     failure: Mapped[str | None] = mapped_column(String(200))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ZaloOaToken(Base):
+    """A token pair of the Zalo Official Account (bot.channels.zalo_oa_tokens).
+
+    Zalo's refresh token works once: the pair it brings is inserted in the transaction that
+    marks the row before it ``used_at``, so the database always holds the pair that works.
+    The row with no ``used_at`` is the current one. ``refreshing_until`` is a lease (one
+    process refreshes at a time) and a trace: a lease left by a dead process says a refresh
+    may have been spent on Zalo's side and never stored; ``refused_at`` that Zalo refused the
+    refresh token (the operator must set a new pair: ``rasoat zalo-oa tokens set``).
+    """
+
+    __tablename__ = "zalo_oa_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    access_token: Mapped[str] = mapped_column(String(2048))
+    refresh_token: Mapped[str] = mapped_column(String(2048))
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # "set" (the operator's command) or "refresh".
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refreshing_by: Mapped[str | None] = mapped_column(String(64))
+    refreshing_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AreaYearStats(Base):
@@ -599,6 +662,7 @@ __all__ = [
     "Interview",
     "InterviewStatus",
     "Invite",
+    "LinkCode",
     "Meeting",
     "MeetingInvitation",
     "MeetingStatus",
@@ -612,4 +676,6 @@ __all__ = [
     "SupportContact",
     "User",
     "UserArea",
+    "UserIdentity",
+    "ZaloOaToken",
 ]

@@ -10,16 +10,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea
+from storage.models import Area, ChatBinding, OutboxMessage, Role, User, UserArea, UserIdentity
 
 BLOCKED = "blocked"
+# Before any binding was used (bindings made before their use was recorded).
+NEVER = datetime.min.replace(tzinfo=UTC)
+# The platform takes messages to this person only once they write again (Zalo OA's
+# interaction window): kept failed until they do, then due again (see reopen).
+WINDOW_CLOSED = "window-closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,32 @@ def _mark_sent() -> Any:
     )
 
 
+def _on(platform: str | None) -> ColumnElement[bool]:
+    """Messages to people on ``platform`` (all of them for None): each channel's sender
+    pushes its own platform's."""
+    return OutboxMessage.platform == platform if platform is not None else true()
+
+
+def _person(platform: str, platform_user_id: str) -> ColumnElement[bool]:
+    """Messages to the person of this account, on its platform (a person's accounts on
+    other platforms have windows of their own)."""
+    return and_(
+        OutboxMessage.platform == platform,
+        OutboxMessage.user_id.in_(
+            select(UserIdentity.user_id).where(
+                UserIdentity.platform == platform,
+                UserIdentity.platform_user_id == platform_user_id,
+            )
+        ),
+    )
+
+
+def _preference(binding: ChatBinding) -> tuple[bool, datetime]:
+    """Open before blocked, then the one used last (or blocked last, among blocked)."""
+    used = binding.last_used_at if binding.active else binding.blocked_at
+    return binding.active, used or NEVER
+
+
 class Outbox:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -82,21 +113,17 @@ class Outbox:
         """Store a message for ``user_id``, due at ``not_before``; False if one with this
         ``dedupe_key`` exists already (nothing is changed then).
 
-        The chat is the user's binding, or, for someone added without registering in a
-        chat, their platform id (a private chat's id is its user's). A message to someone
-        who blocked the bot is kept, as failed, so it shows among the undelivered.
+        The chat is where the person was last asked something, among their chat bindings
+        that are not blocked (see :meth:`reach`). A message to someone who blocked the bot
+        everywhere is kept, as failed, so it shows among the undelivered.
         """
-        user = self.session.get(User, user_id)
-        if user is None:
-            raise ValueError(f"no user {user_id}")
-        binding = self.session.get(ChatBinding, user_id)
-        blocked = binding is not None and not binding.active
+        platform, chat_id, blocked = self.reach(user_id)
         result = self.session.execute(
             _insert_ignoring_duplicates(self._dialect),
             {
                 "user_id": user_id,
-                "platform": user.platform,
-                "chat_id": binding.chat_id if binding else user.platform_user_id,
+                "platform": platform,
+                "chat_id": chat_id,
                 "message": message,
                 "dedupe_key": dedupe_key,
                 "not_before": not_before,
@@ -108,8 +135,32 @@ class Outbox:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def claim(self, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Claimed]:
-        """Up to ``limit`` due messages, oldest first, held by ``worker`` until now + lease.
+    def reach(self, user_id: int) -> tuple[str, str, bool]:
+        """(platform, chat, blocked) where a message to ``user_id`` goes: the binding they
+        used last among those not blocked, else the one blocked last; for someone added
+        without registering in a chat, their platform id (a private chat's id is its
+        user's)."""
+        bindings = list(
+            self.session.scalars(select(ChatBinding).where(ChatBinding.user_id == user_id))
+        )
+        if bindings:
+            best = max(bindings, key=_preference)
+            return best.platform, best.chat_id, not best.active
+        user = self.session.get(User, user_id)
+        if user is None:
+            raise ValueError(f"no user {user_id}")
+        return user.platform, user.platform_user_id, False
+
+    def claim(
+        self,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        platform: str | None = None,
+    ) -> list[Claimed]:
+        """Up to ``limit`` due messages (to people on ``platform``, if given), oldest first,
+        held by ``worker`` until now + lease.
 
         On PostgreSQL rows another sender is claiming are skipped (FOR UPDATE SKIP LOCKED),
         not waited for; SQLite has one sender. The UPDATE repeats the conditions, so a row
@@ -117,6 +168,7 @@ class Outbox:
         """
         due = and_(
             _pending(),
+            _on(platform),
             OutboxMessage.not_before <= now,
             or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
         )
@@ -155,16 +207,17 @@ class Outbox:
         )
         return [Claimed(*row) for row in rows]
 
-    def next_due(self) -> datetime | None:
-        """When the earliest pending message may be claimed (its time, or its lease's end)."""
+    def next_due(self, platform: str | None = None) -> datetime | None:
+        """When the earliest pending message (to people on ``platform``, if given) may be
+        claimed (its time, or its lease's end)."""
         unclaimed = self.session.scalar(
             select(func.min(OutboxMessage.not_before)).where(
-                _pending(), OutboxMessage.claimed_until.is_(None)
+                _pending(), _on(platform), OutboxMessage.claimed_until.is_(None)
             )
         )
         leased = self.session.scalar(
             select(func.min(OutboxMessage.claimed_until)).where(
-                _pending(), OutboxMessage.claimed_until.is_not(None)
+                _pending(), _on(platform), OutboxMessage.claimed_until.is_not(None)
             )
         )
         times = [t for t in (unclaimed, leased) if t is not None]
@@ -220,28 +273,61 @@ class Outbox:
             .execution_options(synchronize_session=False)
         )
 
-    def block(self, user_id: int, at: datetime) -> bool:
-        """The user blocked the bot: stop sending there; False if that was known already.
+    def block(self, user_id: int, at: datetime, platform: str) -> bool:
+        """The user blocked the bot on ``platform``: stop sending there (their bindings on
+        other platforms stay open); False if that was known already.
 
-        Their other pending messages fail with them, rather than each meeting a 403."""
-        binding = self.session.get(ChatBinding, user_id)
+        Their other pending messages there fail with them, rather than each meeting a 403."""
+        binding = self.session.get(ChatBinding, (user_id, platform))
         if binding is not None and not binding.active:
             return False
         if binding is None:
             user = self.session.get(User, user_id)
             if user is None:
                 return False
-            binding = ChatBinding(user_id=user_id, chat_id=user.platform_user_id)
+            binding = ChatBinding(user_id=user_id, platform=platform, chat_id=user.platform_user_id)
             self.session.add(binding)
         binding.active = False
         binding.blocked_at = at
         self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.user_id == user_id, _pending())
+            .where(OutboxMessage.user_id == user_id, OutboxMessage.platform == platform, _pending())
             .values(failed_at=at, failure=BLOCKED, claimed_by=None, claimed_until=None)
             .execution_options(synchronize_session=False)
         )
         return True
+
+    def undeliverable(self, message_id: int, user_id: int, at: datetime) -> bool:
+        """The platform refused the message until its person writes again (their
+        interaction window closed): kept, failed as WINDOW_CLOSED. True if none of their
+        messages was waiting so already: the first of this silence, which their supervisors
+        are told of."""
+        first = not self._waiting_for_window(OutboxMessage.user_id == user_id)
+        self.failed(message_id, at, WINDOW_CLOSED)
+        return first
+
+    def waiting_for_window(self, platform: str, platform_user_id: str) -> int:
+        """How many messages to this person wait for them to write again."""
+        return self._waiting_for_window(_person(platform, platform_user_id))
+
+    def reopen(self, platform: str, platform_user_id: str, now: datetime) -> int:
+        """The person wrote: their window is open, what waited for it is due now; how
+        many messages."""
+        result = self.session.execute(
+            update(OutboxMessage)
+            .where(_person(platform, platform_user_id), OutboxMessage.failure == WINDOW_CLOSED)
+            .values(failed_at=None, failure=None, not_before=now, attempts=0)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def _waiting_for_window(self, whose: ColumnElement[bool]) -> int:
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(whose, OutboxMessage.failure == WINDOW_CLOSED)
+        )
+        return int(count or 0)
 
     def supervisors_of(self, user_id: int) -> list[User]:
         """The active supervisors of an area of ``user_id`` or of an area above it."""

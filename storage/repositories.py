@@ -9,7 +9,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload, selectinload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,6 +46,7 @@ from storage.models import (
     Role,
     ShownList,
     User,
+    UserIdentity,
     utcnow,
 )
 from storage.text import fold
@@ -139,12 +152,14 @@ def _row_update(model: type[Base], key: str, *columns: str) -> Any:
 def _user_with_dialog_state() -> Any:
     # Built once, like every statement a chat turn runs: composing it costs more CPU than
     # the database takes to answer it.
+    # The person is found through the account (user_identities): any of theirs.
     return (
         select(User, DialogState)
+        .join(UserIdentity, UserIdentity.user_id == User.id)
         .outerjoin(DialogState, DialogState.user_id == User.id)
         .where(
-            User.platform == bindparam("platform"),
-            User.platform_user_id == bindparam("platform_user_id"),
+            UserIdentity.platform == bindparam("platform"),
+            UserIdentity.platform_user_id == bindparam("platform_user_id"),
         )
         .options(joinedload(User.areas))
     )
@@ -152,8 +167,14 @@ def _user_with_dialog_state() -> Any:
 
 class UserRepository(_Repository):
     def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
+        """The person an account belongs to: the one they registered with or one linked."""
         return self.session.scalar(
-            select(User).where(User.platform == platform, User.platform_user_id == platform_user_id)
+            select(User)
+            .join(UserIdentity, UserIdentity.user_id == User.id)
+            .where(
+                UserIdentity.platform == platform,
+                UserIdentity.platform_user_id == platform_user_id,
+            )
         )
 
     def with_dialog_state(
@@ -174,21 +195,34 @@ class UserRepository(_Repository):
         return self.session.get(User, user_id)
 
     def add(self, user: User) -> User:
+        """A new person, found from now on by the account they registered with."""
         self.session.add(user)
+        self.session.flush()
+        self.session.add(
+            UserIdentity(
+                platform=user.platform,
+                platform_user_id=user.platform_user_id,
+                user_id=user.id,
+                linked_at=user.created_at,
+            )
+        )
         self.session.flush()
         return user
 
-    def bind_chat(self, user: User, chat_id: str) -> None:
-        binding = self.session.get(ChatBinding, user.id)
-        if binding is None:
-            self.session.add(ChatBinding(user_id=user.id, chat_id=chat_id))
-        else:
-            if binding.chat_id != chat_id:
-                binding.chat_id = chat_id
-            # Registering again (after unblocking the bot) reopens the chat to the outbox.
-            if not binding.active:
-                binding.active = True
-                binding.blocked_at = None
+    def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+        """Where the outbox reaches ``user`` on ``platform``: this chat, used ``now``.
+
+        A person writing here again (after unblocking the bot: Telegram's "Restart" sends
+        /start) reopens the chat to the outbox."""
+        values = {"chat_id": chat_id, "last_used_at": now, "active": True, "blocked_at": None}
+        dialect_insert = (
+            postgresql.insert if _dialect(self.session) == "postgresql" else sqlite.insert
+        )
+        self.session.execute(
+            dialect_insert(cast(Table, ChatBinding.__table__))
+            .values(user_id=user.id, platform=platform, **values)
+            .on_conflict_do_update(index_elements=["user_id", "platform"], set_=values)
+        )
 
 
 class InviteRepository(_Repository):
@@ -504,20 +538,62 @@ def sender_lock_key(platform: str, sender: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+# The advisory locks of people (two int4 keys: this one and the user id), a key space apart
+# from the senders' single 64-bit keys.
+PERSON_LOCKS = 0x72736F74
+
+
+@functools.cache
+def _hold_sender() -> Any:
+    # The person the account belongs to, if any: locked as a person, so that the turns of
+    # their accounts on two platforms take turns too; an account of nobody as itself.
+    person = (
+        select(UserIdentity.user_id)
+        .where(
+            UserIdentity.platform == bindparam("platform"),
+            UserIdentity.platform_user_id == bindparam("sender"),
+        )
+        .scalar_subquery()
+    )
+    return select(
+        case(
+            (person.is_(None), func.pg_advisory_xact_lock(bindparam("sender_key"))),
+            else_=func.pg_advisory_xact_lock(PERSON_LOCKS, person),
+        )
+    )
+
+
 class UpdateLedger(_Repository):
     """Remembers which platform updates were applied, for exactly-once handling."""
 
     def hold_sender(self, platform: str, sender: str) -> None:
-        """Wait until no other transaction applies an update of this sender, and keep them
-        out until this one ends.
+        """Wait until no other transaction applies an update of this sender, or of another
+        account of the same person, and keep them out until this one ends.
 
         Several workers share one PostgreSQL, and Telegram may hand one person's updates to
-        two of them at once: the transaction-scoped advisory lock applies them one at a
-        time. SQLite needs nothing: it has one writer, and rasoat one process on it.
+        two of them at once, or the person writes on two platforms at once: the
+        transaction-scoped advisory lock (one statement, one round trip) applies them one at
+        a time, so the dialog state each turn reads is the one the previous turn wrote.
+        SQLite needs nothing: it has one writer, which applies one turn after another, and
+        rasoat one process on it.
         """
         if _dialect(self.session) != "postgresql":
             return
-        self.session.execute(select(func.pg_advisory_xact_lock(sender_lock_key(platform, sender))))
+        self.session.execute(
+            _hold_sender(),
+            {
+                "platform": platform,
+                "sender": sender,
+                "sender_key": sender_lock_key(platform, sender),
+            },
+        )
+
+    def hold_person(self, user_id: int) -> None:
+        """As :meth:`hold_sender`, for a person known by id: a turn that links an account
+        to them holds them before it reads their dialog state."""
+        if _dialect(self.session) != "postgresql":
+            return
+        self.session.execute(select(func.pg_advisory_xact_lock(PERSON_LOCKS, user_id)))
 
     def claim(self, platform: str, update_key: str) -> bool:
         """True if this update is new; False if it was already applied.
@@ -659,13 +735,16 @@ class DialogStateRepository(_Repository):
         else:
             self._update(current, dialog=dialog, state=dict(state))
 
-    def mark_asked(self, user: User, at: datetime) -> bool:
-        """Replies that must be seen were sent at ``at`` (see DialogState.asked_at);
-        False if the user has no dialog state to mark."""
+    def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+        """Replies that must be seen were sent at ``at`` on ``platform`` (see
+        DialogState.asked_at and asked_on); False if the user has no dialog state to mark."""
         current = self.get(user)
         if current is None:
             return False
-        self._update(current, asked_at=at)
+        if current.asked_on == platform:
+            self._update(current, asked_at=at)
+        else:
+            self._update(current, asked_at=at, asked_on=platform)
         return True
 
     def _update(self, current: DialogState, **values: Any) -> None:

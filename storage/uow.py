@@ -25,6 +25,7 @@ from storage.async_repositories import (
     AsyncDialogStateRepository,
     AsyncFollowupRepository,
     AsyncHouseholdRepository,
+    AsyncIdentityRepository,
     AsyncInbox,
     AsyncInterviewRepository,
     AsyncInviteRepository,
@@ -35,8 +36,10 @@ from storage.async_repositories import (
     AsyncShownLists,
     AsyncUpdateLedger,
     AsyncUserRepository,
+    AsyncZaloOaTokens,
 )
 from storage.followup import FollowupRepository
+from storage.identities import IdentityRepository
 from storage.meetings import MeetingRepository
 from storage.outbox import Outbox
 from storage.reports import ReportRepository
@@ -54,6 +57,7 @@ from storage.repositories import (
     UpdateLedger,
     UserRepository,
 )
+from storage.zalo_oa_tokens import ZaloOaTokens
 
 T = TypeVar("T")
 
@@ -80,6 +84,8 @@ class Work:
         self.followup = FollowupRepository(session)
         self.reports = ReportRepository(session)
         self.outbox = Outbox(session)
+        self.identities = IdentityRepository(session)
+        self.zalo_oa_tokens = ZaloOaTokens(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -113,6 +119,8 @@ class UnitOfWork:
         self.followup = AsyncFollowupRepository(self.session, work.followup)
         self.reports = AsyncReportRepository(self.session, work.reports)
         self.outbox = AsyncOutbox(self.session, work.outbox)
+        self.identities = AsyncIdentityRepository(self.session, work.identities)
+        self.zalo_oa_tokens = AsyncZaloOaTokens(self.session, work.zalo_oa_tokens)
         return self
 
     async def __aexit__(

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.settings import Settings, load_settings
 from storage.db import create_engine, session_factory, upgrade
 
-pytest_plugins = ["tests.fakes.telegram", "tests.fakes.zalo_bot"]
+pytest_plugins = ["tests.fakes.telegram", "tests.fakes.zalo_bot", "tests.fakes.zalo_oa"]
 
 # Property tests explore new random cases on a developer's machine; CI (HYPOTHESIS_PROFILE=ci,
 # set by .ci/run) replays the same pseudo-random ones every run, so that a case found once is

@@ -9,8 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import add_user
 from bot.messages import Incoming, Kind
-from storage.models import Area, Role
+from storage.models import Area, Household, HouseholdCategory, Role
+from storage.text import fold
 from storage.uow import UnitOfWork
+
+# Two poor households of Ấp 1, as the policy dialogues' tests invite them.
+TWO_HOUSEHOLDS = (("A1-01", "Nguyễn Văn An"), ("A1-02", "Trần Thị Bé"))
 
 
 async def seed_areas(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -83,3 +87,27 @@ def press(
 
 def fixed_clock(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+async def add_poor_households(
+    sessions: async_sessionmaker[AsyncSession],
+    village_code: str = "87-MH-A1",
+    households: tuple[tuple[str, str], ...] = TWO_HOUSEHOLDS,
+) -> int:
+    """Poor households of this year's roster in a village, (code, head) each; its id."""
+    async with UnitOfWork(sessions) as uow:
+        village = await uow.areas.by_code(village_code)
+        assert isinstance(village, Area)
+        for code, name in households:
+            uow.session.add(
+                Household(
+                    code=code,
+                    review_year=datetime.now(UTC).year,
+                    area_id=village.id,
+                    head_name=name,
+                    head_name_search=fold(name),
+                    category=HouseholdCategory.POOR,
+                )
+            )
+        await uow.commit()
+        return village.id

@@ -144,22 +144,29 @@ class TelegramSurface:
 
 
 @asynccontextmanager
-async def telegram_bot(settings: Settings) -> AsyncIterator[Application]:
-    """The real application polling the fake, as `rasoat run` would run it."""
-    runtime = await open_runtime(settings)
+async def telegram_bot(
+    settings: Settings, runtime: Runtime | None = None
+) -> AsyncIterator[Application]:
+    """The real application polling the fake, as `rasoat run` would run it: on ``runtime``
+    (shared with another channel of the process), or on a runtime of its own."""
+    own = runtime is None
+    runtime = runtime or await open_runtime(settings)
     application = build_application(settings, runtime)
-    async with application:
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
-        )
-        try:
-            yield application
-        finally:
-            await application.updater.stop()
-            await application.stop()
-    await runtime.close()
+    try:
+        async with application:
+            await application.start()
+            assert application.updater is not None
+            await application.updater.start_polling(
+                poll_interval=0, timeout=1, allowed_updates=list(ALLOWED_UPDATES)
+            )
+            try:
+                yield application
+            finally:
+                await application.updater.stop()
+                await application.stop()
+    finally:
+        if own:
+            await runtime.close()
 
 
 update_ids = itertools.count(1)
@@ -262,7 +269,10 @@ class ZaloSurface:
 
     async def send_event(self, event: dict[str, Any]) -> list[str]:
         key = event["message"]["message_id"]
-        await self.fake.send(event)
+        if self.fake.webhook:
+            assert await self.fake.post(event) == 200
+        else:
+            await self.fake.send(event)
         await asyncio.wait_for(self.applied.setdefault(key, asyncio.Event()).wait(), 15)
         messages = self.fake.messages_to(self.user_id)
         new, self.seen = messages[self.seen :], len(messages)
@@ -302,3 +312,41 @@ class ZaloSurface:
                     labels[key] = label
         found = [(labels[key], data) for key, data in shown.keys.items() if key in labels]
         return found + ([("Xong", "d")] if shown.several else [])
+
+
+class OaSurface(ZaloSurface):
+    """A Zalo user writing to the real Official Account channel through the fake OA: their
+    messages are posted, signed, to the bot's webhook; a choice with a button under the
+    question is tapped (its payload sent back as text), anything else typed by its key."""
+
+    def __init__(self, fake: Any, channel: Any, user_id: str) -> None:
+        super().__init__(fake, channel, user_id)
+        # The choices given by tapping a button.
+        self.taps: list[str] = []
+
+    def attach(self, channel: Any) -> None:
+        self.channel = channel
+
+        def observe(raw: dict[str, Any]) -> None:
+            self.applied.setdefault(raw["message"]["msg_id"], asyncio.Event()).set()
+
+        channel.observers.append(observe)
+
+    async def send_event(self, event: dict[str, Any]) -> list[str]:
+        key = event["message"]["msg_id"]
+        assert await self.fake.post(event) == 200
+        await asyncio.wait_for(self.applied.setdefault(key, asyncio.Event()).wait(), 15)
+        messages = self.fake.messages_to(self.user_id)
+        new, self.seen = messages[self.seen :], len(messages)
+        if new:
+            self.last = new
+        return new
+
+    async def press(self, data: str) -> list[str]:
+        oa: Any = self.fake
+        payloads = [b["payload"] for b in oa.buttons_to(self.user_id)]
+        if f"#rs:{data}" in payloads:
+            self.taps.append(data)
+            self.picks = []
+            return await self.send_event(self.fake.event(self.user_id, f"#rs:{data}"))
+        return await super().press(data)

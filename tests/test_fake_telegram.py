@@ -23,8 +23,9 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.http import listening_socket
 from bot.channels.telegram import DurableQueue
-from bot.channels.webhook import listening_socket, serve_webhook
+from bot.channels.webhook import serve_webhook
 from tests.fakes.telegram import TOKEN, Failure, FakeTelegram, fake_telegram  # noqa: F401 - fixture
 
 

@@ -7,9 +7,11 @@ Each run includes a wrong answer, /back, /review with a change, a restart in the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 from sqlalchemy import select
@@ -220,6 +222,45 @@ async def test_full_interview_in_the_terminal(database: Database, tmp_path: Path
     await check_stored_answers(database, collab)
 
 
+class Restartable(Surface, Protocol):
+    def attach(self, running: Any) -> None:
+        """Talk to ``running`` from now on (the channel started anew after a restart)."""
+
+
+S = TypeVar("S", bound=Restartable)
+
+
+async def interview_with_a_restart(
+    database: Database,
+    start: Callable[[], AbstractAsyncContextManager[Any]],
+    surface_on: Callable[[Any], S],
+    platform: str,
+    user_id: str,
+) -> S:
+    """The scenario through a running channel (``start()``: a bot polling, say), started
+    anew in the middle with nothing kept in memory, then every stored answer checked; the
+    surface, for what a test checks besides. On Telegram (a TelegramSurface) the scenario
+    also sends a duplicated update and presses a stale button."""
+    running = [start()]
+    surface = surface_on(await running[0].__aenter__())
+    await register(surface, database)
+    collab = Collaborator(surface, database.sessions, platform, user_id)
+
+    async def restart() -> Surface:
+        await running[-1].__aexit__(None, None, None)
+        running.append(start())
+        surface.attach(await running[-1].__aenter__())
+        return surface
+
+    telegram = surface if isinstance(surface, TelegramSurface) else None
+    try:
+        await interview_scenario(collab, restart, telegram=telegram)
+    finally:
+        await running[-1].__aexit__(None, None, None)
+    await check_stored_answers(database, collab)
+    return surface
+
+
 async def test_full_interview_over_telegram(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:
@@ -228,24 +269,13 @@ async def test_full_interview_over_telegram(
     settings = _settings(
         database, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake_telegram.base_url
     )
-    bots = [telegram_bot(settings)]
-    application = await bots[0].__aenter__()
-    surface = TelegramSurface(fake_telegram, application, user_id=777)
-    await register(surface, database)
-    collab = Collaborator(surface, database.sessions, "telegram", "777")
-
-    async def restart() -> Surface:
-        await bots[-1].__aexit__(None, None, None)
-        bots.append(telegram_bot(settings))
-        new_application = await bots[-1].__aenter__()
-        surface.attach(new_application)
-        return surface
-
-    try:
-        await interview_scenario(collab, restart, telegram=surface)
-    finally:
-        await bots[-1].__aexit__(None, None, None)
-    await check_stored_answers(database, collab)
+    await interview_with_a_restart(
+        database,
+        partial(telegram_bot, settings),
+        partial(TelegramSurface, fake_telegram, user_id=777),
+        "telegram",
+        "777",
+    )
     # Toggles edited the keyboard in place instead of sending new messages.
     assert fake_telegram.calls("editMessageReplyMarkup")
 

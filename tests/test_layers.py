@@ -245,7 +245,17 @@ PURE_MODULES = (
     "storage.report_facts",
 )
 IMPURE = frozenset(
-    {"sqlalchemy", "aiosqlite", "asyncpg", "telegram", "httpx", "asyncio", "starlette", "uvicorn"}
+    {
+        "sqlalchemy",
+        "aiosqlite",
+        "asyncpg",
+        "telegram",
+        "aiogram",
+        "httpx",
+        "asyncio",
+        "starlette",
+        "uvicorn",
+    }
 )
 
 
@@ -319,3 +329,89 @@ def test_the_purity_check_follows_imports_through_the_project(tmp_path: Path) ->
     )
     found = reachable_imports(tmp_path, "bot.core")
     assert str(found["sqlalchemy"]) == "storage/text.py:1 imports sqlalchemy"
+
+
+# -- optional extras are imported where they are used ----------------------------------------
+
+# Libraries of an optional extra (pyproject's optional-dependencies besides dev): rasoat
+# without the extra must import every module of its own, so these are imported inside the
+# functions that use them (or under TYPE_CHECKING, for annotations), never at module level.
+OPTIONAL = frozenset({"aiogram"})
+
+
+def module_level_imports(root: Path, file: Path, libraries: frozenset[str]) -> list[Import]:
+    """The imports of ``libraries`` that run when ``file`` is imported."""
+    tree = ast.parse((root / file).read_text(encoding="utf-8"), filename=str(file))
+    found: list[Import] = []
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(node, ast.If) and _type_checking(node.test):
+                visit(node.orelse)
+                continue
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                names = []
+            found.extend(
+                Import(file, node.lineno, name) for name in names if name.split(".")[0] in libraries
+            )
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                children = getattr(node, field, None)
+                if isinstance(children, list):
+                    visit([child for child in children if isinstance(child, ast.stmt)])
+            for handler in getattr(node, "handlers", []):
+                visit(handler.body)
+
+    visit(tree.body)
+    return found
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def test_optional_extras_are_imported_inside_functions_only() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    named = {
+        requirement.split(">")[0].split("[")[0].strip()
+        for extra, requirements in extras.items()
+        if extra != "dev"
+        for requirement in requirements
+    }
+    assert named == OPTIONAL
+    bad = [
+        str(item)
+        for package in LEVELS
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for item in module_level_imports(ROOT, path.relative_to(ROOT), OPTIONAL)
+    ]
+    assert not bad, "optional extras imported at module level:\n" + "\n".join(bad)
+
+
+def test_the_extras_check_finds_module_level_imports(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "bot/router.py": (
+                "from typing import TYPE_CHECKING\n"
+                "if TYPE_CHECKING:\n    from aiogram import Router\n"
+                "def make():\n    import aiogram\n"
+                "try:\n    from aiogram.types import Update\nexcept ImportError:\n    pass\n"
+                "class Channel:\n    import aiogram.enums\n"
+            ),
+        },
+    )
+    found = module_level_imports(tmp_path, Path("bot/router.py"), OPTIONAL)
+    assert [str(item) for item in found] == [
+        "bot/router.py:7 imports aiogram.types",
+        "bot/router.py:11 imports aiogram.enums",
+    ]

@@ -207,10 +207,32 @@ async def test_a_dialogue_from_scheduling_to_attendance(
             )
         )
         await uow.commit()
+    village_supervisor = await add_user(
+        database.sessions,
+        platform="terminal",
+        platform_user_id="sup2",
+        name="Người sup2",
+        role=Role.SUPERVISOR,
+        area_codes=["87-MH-A2"],
+        locale="vi",
+    )
     one_day = await sweep(database, settings, MEETING_AT - timedelta(days=1))
-    # The supervisor who scheduled it is told two collaborators are still behind.
+    # The supervisor who scheduled it (of the commune, so of both) is told who is still
+    # behind, once; the supervisor of Ấp 2 about Ấp 2's collaborator only.
     [note] = [m for m in one_day if m.user_id == ids["sup"]]
-    assert isinstance(note.message, Text) and "2 cộng tác viên" in note.message.text
+    assert isinstance(note.message, Text)
+    assert note.message.text.splitlines()[1:3] == [
+        "⏳ Người c2: còn 2 hộ chưa mời",
+        "⏳ Người c1: còn 1 hộ chưa mời",
+    ]
+    [village_note] = [m for m in one_day if m.user_id == village_supervisor.id]
+    assert isinstance(village_note.message, Text)
+    assert village_note.message.text.splitlines()[1:] == [
+        "⏳ Người c2: còn 2 hộ chưa mời",
+        "Xem: /doithoai trangthai 1",
+    ]
+    seen = "\n".join(await ConversationSurface(conversation, "sup2").type("/doithoai trangthai 1"))
+    assert "Người c2: còn 2 hộ chưa mời" in seen
     # c1 has one household left, c2 two (one of them late).
     [to_c2] = [m for m in one_day if m.user_id == ids["c2"]]
     assert isinstance(to_c2.message, Choices)

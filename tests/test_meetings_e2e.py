@@ -15,11 +15,11 @@ from telegram.ext import Application
 from bot.channels.telegram import keyboard
 from bot.dialogs import meetings as shell
 from bot.messages import Choices
-from storage.models import Area, Household, HouseholdCategory, MeetingInvitation, Role
-from storage.text import fold
+from storage.models import MeetingInvitation, Role
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram, Json
+from tests.helpers import add_poor_households
 from tests.test_telegram_e2e import bot_settings, new_invite, polling_bot
 
 __all__ = ["polling_bot"]
@@ -36,22 +36,7 @@ async def test_a_supervisor_schedules_and_a_collaborator_marks_invited(
     database: Database,
     fake_telegram: FakeTelegram,
 ) -> None:
-    async with UnitOfWork(database.sessions) as uow:
-        village = await uow.areas.by_code("87-MH-A1")
-        assert isinstance(village, Area)
-        village_id = village.id
-        for code, name in (("A1-01", "Nguyễn Văn An"), ("A1-02", "Trần Thị Bé")):
-            uow.session.add(
-                Household(
-                    code=code,
-                    review_year=datetime.now(UTC).year,
-                    area_id=village.id,
-                    head_name=name,
-                    head_name_search=fold(name),
-                    category=HouseholdCategory.POOR,
-                )
-            )
-        await uow.commit()
+    village_id = await add_poor_households(database.sessions)
 
     supervisor = fake_telegram.user(id=111, first_name="Sơn")
     await supervisor.send_command("/start", await new_invite(database, Role.SUPERVISOR, "87-MH"))

@@ -96,7 +96,7 @@ async def people(database: Database, chats: range) -> dict[int, int]:
             locale="vi",
         )
         async with UnitOfWork(database.sessions) as uow:
-            await uow.users.bind_chat(user, str(chat))
+            await uow.users.bind_chat(user, "telegram", str(chat), START)
             await uow.commit()
         ids[chat] = user.id
     return ids
@@ -320,7 +320,7 @@ async def test_a_user_who_blocked_the_bot_is_not_tried_again_and_the_supervisor_
     clock = VirtualClock()
     await sender(database, bot, clock).send_due()
     async with UnitOfWork(database.sessions) as uow:
-        binding = await uow.session.get(ChatBinding, ids[1001])
+        binding = await uow.session.get(ChatBinding, (ids[1001], "telegram"))
         assert binding is not None
         assert not binding.active and binding.blocked_at == START
     # One 403, not one per message.

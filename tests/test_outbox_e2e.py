@@ -61,7 +61,7 @@ async def test_messages_due_while_the_bot_was_down_are_sent_when_it_comes_back(
     # The log names no one and shows no token.
     assert TOKEN not in output and "Người" not in output and "Nhắc" not in output
     async with UnitOfWork(database.sessions) as uow:
-        binding = await uow.session.get(ChatBinding, ids[1002])
+        binding = await uow.session.get(ChatBinding, (ids[1002], "telegram"))
         assert binding is not None and not binding.active
         counts = await uow.outbox.counts()
     assert (counts.pending, counts.sent, counts.failed) == (0, 2, 1)

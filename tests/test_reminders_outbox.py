@@ -21,21 +21,17 @@ from bot.settings import Settings
 from classification import rules_for
 from classification.followup import no_capacity_group
 from storage.models import (
-    Area,
-    Household,
-    HouseholdCategory,
     MeetingInvitation,
     OutboxMessage,
     Role,
     SupportAssignment,
     SupportContact,
 )
-from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import FakeTelegram, Json
-from tests.helpers import seed_areas
+from tests.helpers import add_poor_households, seed_areas
 from tests.test_outbox import VirtualAlarm, VirtualClock
 from tests.test_telegram_e2e import bot_settings, new_invite
 
@@ -70,7 +66,7 @@ async def bot(database: Database, fake_telegram: FakeTelegram) -> AsyncIterator[
 
 
 def process(bot: Bot, clock: VirtualClock, name: str) -> tuple[ReminderScheduler, OutboxSender]:
-    """What `rasoat run` starts (bot.channels.telegram.start_outbox, start_reminders), on
+    """What `rasoat run` starts (bot.service.running: the sender and the sweeps), on
     the test's clock: a fresh pair stands for a restarted process."""
     sender = OutboxSender(
         bot.runtime.sessions,
@@ -111,22 +107,7 @@ async def register(database: Database, fake: FakeTelegram, chat: int, role: Role
 async def test_a_meeting_reminder_reaches_the_collaborator_once_with_its_buttons(
     bot: Bot, database: Database, fake_telegram: FakeTelegram
 ) -> None:
-    async with UnitOfWork(database.sessions) as uow:
-        village = await uow.areas.by_code("87-MH-A1")
-        assert isinstance(village, Area)
-        village_id = village.id
-        for code, name in (("A1-01", "Nguyễn Văn An"), ("A1-02", "Trần Thị Bé")):
-            uow.session.add(
-                Household(
-                    code=code,
-                    review_year=datetime.now(UTC).year,
-                    area_id=village.id,
-                    head_name=name,
-                    head_name_search=fold(name),
-                    category=HouseholdCategory.POOR,
-                )
-            )
-        await uow.commit()
+    village_id = await add_poor_households(database.sessions)
     await register(database, fake_telegram, SUPERVISOR, Role.SUPERVISOR, "87-MH")
     await register(database, fake_telegram, COLLABORATOR, Role.COLLABORATOR, "87-MH-A1")
     supervisor = fake_telegram.user(id=SUPERVISOR)
@@ -289,3 +270,32 @@ async def test_the_sweeps_run_at_start_then_every_minute_and_wake_the_sender(
         for name in ("meeting_reminders", "followup_reminders", "scheduled_reports")
     ]
     assert woken == minutes
+
+
+async def test_a_schedule_file_gone_wrong_is_one_log_line_and_the_other_sweeps_run(
+    settings: Settings, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    schedule = tmp_path / "lich.toml"
+    schedule.write_text('send_at = "25:00"\n')
+    ran: list[str] = []
+
+    async def write(job: Any) -> int:
+        ran.append(job.func.__name__)
+        # The reports' sweep reads its file before it touches the database.
+        return int(job(None)) if job.func.__name__ == "scheduled_reports" else 1
+
+    scheduler = ReminderScheduler(
+        write,
+        settings.model_copy(update={"report_schedule": schedule}),
+        wake=lambda: None,
+        clock=VirtualClock(),
+    )
+    caplog.set_level("WARNING", logger="bot.reminders")
+    assert await scheduler.sweep() == 2
+    assert ran == ["meeting_reminders", "followup_reminders", "scheduled_reports"]
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "reminders: the reports sweep: The report schedule file (RASOAT_REPORT_SCHEDULE) "
+        "is not valid: send_at = '25:00'"
+    )
+    assert record.exc_info is None

@@ -31,9 +31,8 @@ def documents(fake: FakeTelegram, chat_id: int, method: str = "sendDocument") ->
     ]
 
 
-async def test_summary_export_and_report_over_telegram(
-    database: Database, fake_telegram: FakeTelegram
-) -> None:
+async def interviewed_commune(database: Database) -> None:
+    """Two households of Ấp 1 and one of Ấp 2, interviewed."""
     await seed_areas(database.sessions)
     done = InterviewStatus.COMPLETED
     await insert_households(
@@ -45,6 +44,12 @@ async def test_summary_export_and_report_over_telegram(
             Planned("HH-003", "87-MH-A2", 0, done, None),
         ],
     )
+
+
+async def test_summary_export_and_report_over_telegram(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    await interviewed_commune(database)
     settings = load_settings(
         **database.env(), TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=fake_telegram.base_url
     )

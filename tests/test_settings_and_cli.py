@@ -273,3 +273,13 @@ async def test_summary_from_the_cli_takes_a_name_and_lists_namesakes(database: D
         "Không tìm thấy địa bàn “Phú Lợi”. Hãy ghi mã hoặc tên địa bàn, ví dụ: "
         "rasoat summary --area 87"
     )
+
+
+def test_run_with_a_wrong_report_schedule_says_so_at_start(tmp_path: Path) -> None:
+    schedule = tmp_path / "lich.toml"
+    schedule.write_text('[[recipients]]\narea = "87-MH"\nroles = ["admin"]\ncron = "0 7 * *"\n')
+    result = rasoat("run", env={"RASOAT_REPORT_SCHEDULE": str(schedule)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "Tệp lịch gửi báo cáo (RASOAT_REPORT_SCHEDULE) không hợp lệ: recipients #1: cron '0 7 * *'"
+    )

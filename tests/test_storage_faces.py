@@ -9,10 +9,12 @@ import pytest
 
 import storage.async_repositories as faces
 import storage.followup as followup
+import storage.identities as identities
 import storage.meetings as meetings
 import storage.outbox as outbox
 import storage.reports as reports
 import storage.repositories as repositories
+import storage.zalo_oa_tokens as zalo_oa_tokens
 
 # Repositories kept in modules of their own, each with its face beside the others.
 OWN_MODULE_REPOSITORIES: dict[str, type] = {
@@ -20,6 +22,8 @@ OWN_MODULE_REPOSITORIES: dict[str, type] = {
     "MeetingRepository": meetings.MeetingRepository,
     "ReportRepository": reports.ReportRepository,
     "Outbox": outbox.Outbox,
+    "IdentityRepository": identities.IdentityRepository,
+    "ZaloOaTokens": zalo_oa_tokens.ZaloOaTokens,
 }
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import sqlite3
 import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from tests.test_settings_and_cli import rasoat
 
@@ -22,10 +25,25 @@ def chat(cwd: Path, lines: list[str], user: str) -> subprocess.CompletedProcess[
     return rasoat("chat", "--demo", "--user", user, cwd=cwd, input="\n".join(lines) + "\n")
 
 
-def test_newcomer_registers_and_reaches_the_main_menu(tmp_path: Path) -> None:
-    first = chat(tmp_path, ["/quit"], user="an")
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A folder where `rasoat chat --demo` ran once (loading the demo takes seconds) and what
+    that first run printed; each test works on a copy of it."""
+    folder = tmp_path_factory.mktemp("demo")
+    first = chat(folder, ["/quit"], user="an")
     assert first.returncode == 0, first.stderr
-    codes = invite_codes(first.stdout)
+    return folder, first.stdout
+
+
+@pytest.fixture
+def demo(loaded: tuple[Path, str], tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    folder, printed = loaded
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    return tmp_path, invite_codes(printed)
+
+
+def test_newcomer_registers_and_reaches_the_main_menu(demo: tuple[Path, dict[str, str]]) -> None:
+    tmp_path, codes = demo
 
     session = chat(tmp_path, [f"/start {codes['collaborator']}"], user="an")
     assert session.returncode == 0, session.stderr
@@ -40,28 +58,19 @@ def test_newcomer_registers_and_reaches_the_main_menu(tmp_path: Path) -> None:
     assert "Traceback" not in session.stderr
 
 
-def test_demo_loads_once_and_other_roles_can_play(tmp_path: Path) -> None:
-    codes = invite_codes(chat(tmp_path, ["/quit"], user="an").stdout)
+def test_demo_loads_once_and_other_roles_can_play(demo: tuple[Path, dict[str, str]]) -> None:
+    tmp_path, codes = demo
     again = chat(tmp_path, [f"/start {codes['supervisor']}"], user="binh")
     assert "giám sát viên của Xã Mỹ Hòa" in again.stdout
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3; c=sqlite3.connect('data/demo.db');"
-            "print(c.execute('select count(*) from households').fetchone()[0],"
-            "c.execute(\"select count(*) from interviews where status='completed'\")"
-            ".fetchone()[0])",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    with sqlite3.connect(tmp_path / "data" / "demo.db") as db:
+        [households] = db.execute("select count(*) from households").fetchone()
+        [done] = db.execute("select count(*) from interviews where status='completed'").fetchone()
     # 36 households, of which those outside the collaborator's village are interviewed.
-    assert result.stdout.split() == ["36", "27"]
+    assert (households, done) == (36, 27)
 
 
-def test_unregistered_terminal_user_is_told_how_to_join(tmp_path: Path) -> None:
-    session = chat(tmp_path, ["xin chào"], user="lan")
+def test_unregistered_terminal_user_is_told_how_to_join(
+    demo: tuple[Path, dict[str, str]],
+) -> None:
+    session = chat(demo[0], ["xin chào"], user="lan")
     assert "Bạn chưa được đăng ký" in session.stdout

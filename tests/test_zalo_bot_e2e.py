@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -24,9 +25,9 @@ from storage.uow import UnitOfWork
 from tests.conftest import INVITE_KEY, Database
 from tests.fakes.zalo_bot import TOKEN, FakeZaloBot
 from tests.helpers import seed_areas
-from tests.interview_driver import Collaborator, Surface, seed_household
+from tests.interview_driver import seed_household
 from tests.surfaces import ZaloSurface
-from tests.test_interview_e2e import check_stored_answers, interview_scenario, register
+from tests.test_interview_e2e import interview_with_a_restart
 from tests.test_settings_and_cli import rasoat
 from tests.test_telegram_e2e import start_rasoat
 from tests.test_telegram_e2e import stop as stop_rasoat
@@ -122,23 +123,13 @@ async def test_a_key_typed_after_a_restart_picks_what_was_shown(
 async def test_full_interview_over_zalo(database: Database, fake_zalo: FakeZaloBot) -> None:
     await seed_areas(database.sessions)
     await seed_household(database.sessions, YEAR)
-    settings = zalo_settings(database, fake_zalo)
-    bots = [polling(settings)]
-    surface = ZaloSurface(fake_zalo, await bots[0].__aenter__(), USER)
-    await register(surface, database)
-    collab = Collaborator(surface, database.sessions, PLATFORM, USER)
-
-    async def restart() -> Surface:
-        await bots[-1].__aexit__(None, None, None)
-        bots.append(polling(settings))
-        surface.attach(await bots[-1].__aenter__())
-        return surface
-
-    try:
-        await interview_scenario(collab, restart)
-    finally:
-        await bots[-1].__aexit__(None, None, None)
-    await check_stored_answers(database, collab)
+    surface = await interview_with_a_restart(
+        database,
+        partial(polling, zalo_settings(database, fake_zalo)),
+        partial(ZaloSurface, fake_zalo, user_id=USER),
+        PLATFORM,
+        USER,
+    )
     # Several answers were typed in one message, as the prompt says.
     assert any(re.fullmatch(r"\d+(,\d+)+", typed) for typed in surface.typed), surface.typed
 

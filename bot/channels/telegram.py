@@ -6,8 +6,8 @@ import asyncio
 import json
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 from http import HTTPStatus
@@ -23,7 +23,6 @@ from telegram import (
     InputFile,
     Update,
 )
-from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -36,39 +35,30 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import push
-from bot.conversation import must_be_seen
-from bot.delivery import SendFailed, deliver, harmless
-from bot.messages import (
-    Choices,
-    CommandMenu,
-    Document,
-    Incoming,
-    Kind,
-    Notice,
-    Outgoing,
-    Text,
+from bot.channels import bot_api
+from bot.channels.bot_api import (
+    PLATFORM,
+    Rows,
+    Turn,
+    answer,
+    keyboard_rows,
+    sender_of,
 )
+from bot.delivery import SendFailed
+from bot.messages import Choices, Document, Incoming
 from bot.outbox import OutboxSender
-from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
 from bot.settings import Settings
-from locales.catalog import DEFAULT_LOCALE, translate
-from storage.leader import PostgresLeader
+from locales.catalog import translate
 from storage.repositories import Received
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PLATFORM = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
 # What an unregistered user sees in Telegram's command menu.
 DEFAULT_COMMANDS = ("start", "help")
-# Telegram's flood control (429): how often, and for how long at most, a reply waits and is
-# sent again. Past that the reply is dropped and logged; the answer behind it is stored, and
-# the collaborator's next message shows where the interview stands.
-FLOOD_RETRIES = 3
-FLOOD_WAIT_LIMIT = 30.0
 # The command menu set at start is cosmetic: when Telegram refuses it, the bot starts anyway
 # and sets it again in the background, waiting this long first, twice as long after each
 # failure, up to the longest wait.
@@ -77,86 +67,33 @@ MENU_RETRY_LONGEST = 600.0
 # Updates in flight at once, all chats together. Each one holds a database connection
 # only while its transaction runs, so this bounds memory, not the pool.
 MAX_CONCURRENT_UPDATES = 64
-# Telegram's description of an edit that changes nothing.
-NOT_MODIFIED = "message is not modified"
 
 
 def to_incoming(update: Update) -> Incoming | None:
     """The platform-neutral form of an update, or None for updates the bot ignores."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
-        return None
-    base = Incoming(
-        platform=PLATFORM,
-        user_id=str(user.id),
-        chat_id=str(chat.id),
-        display_name=user.full_name,
-        kind=Kind.TEXT,
-        update_key=str(update.update_id),
-        language=user.language_code,
-        private=chat.type == ChatType.PRIVATE,
+    query, message = update.callback_query, update.message
+    content_type = "other"
+    if message is not None and message.text is None:
+        attachment = message.effective_attachment
+        content_type = type(attachment).__name__.lower() if attachment is not None else "other"
+    return bot_api.incoming(
+        update.update_id,
+        update.effective_user,
+        update.effective_chat,
+        button=(query.data or "") if query is not None else None,
+        message=message,
+        content_type=content_type,
     )
-    if update.callback_query is not None:
-        return replace(base, kind=Kind.CHOICE, choice=update.callback_query.data or "")
-    message = update.message
-    if message is None:
-        return None
-    if message.text is not None:
-        kind, command, args = Incoming.parse_text(message.text)
-        return replace(
-            base,
-            kind=kind,
-            text=message.text,
-            command=command,
-            args=args,
-            sent_at=message.date,
-            message_number=message.message_id,
-        )
-    attachment = message.effective_attachment
-    content_type = type(attachment).__name__.lower() if attachment is not None else "other"
-    return replace(base, kind=Kind.UNSUPPORTED, content_type=content_type)
-
-
-def sender_of(raw: dict[str, Any]) -> str | None:
-    """The id of the person who sent a raw update (``from`` of its message or button
-    press), without parsing the rest."""
-    for value in raw.values():
-        if isinstance(value, dict):
-            sender = value.get("from")
-            if isinstance(sender, dict) and isinstance(sender.get("id"), int):
-                return str(sender["id"])
-    return None
-
-
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split on line breaks so a long list never breaks mid-line (unless a line is huge)."""
-    parts: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            parts.append(current)
-            current = ""
-        current += line
-    if current or not parts:
-        parts.append(current)
-    return [part.rstrip("\n") or "." for part in parts]
 
 
 def keyboard(message: Choices) -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(("✅ " if c.selected else "") + c.label, callback_data=c.data)
-        for c in message.choices
-    ]
-    columns = max(1, message.columns)
-    rows = [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
-    return InlineKeyboardMarkup(rows)
+    return markup(keyboard_rows(message))
+
+
+def markup(rows: Rows) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
 
 
 def _pressed(update: Update) -> int | None:
@@ -305,41 +242,57 @@ class DurableQueue(asyncio.Queue[object]):
         await super().put(item)
 
 
-class StatusMessage:
-    """One status message per update ("Đang xuất… 40%"), edited in place as work goes on.
+class PtbApi:
+    """The Bot API calls of a turn's replies (bot.channels.bot_api), over python-telegram-bot."""
 
-    Its failures are the caller's to absorb (``bot.delivery.harmless``): a status line is a
-    courtesy and must never fail the work it reports on.
-    """
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send_text(self, chat_id: int, text: str, rows: Rows | None = None) -> int:
+        reply_markup = markup(rows) if rows else None
+        send = partial(self.bot.send_message, chat_id, text, reply_markup=reply_markup)
+        return (await _call("sendMessage", send)).message_id
+
+    async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
+        edit = partial(self.bot.edit_message_text, text, chat_id=chat_id, message_id=message_id)
+        await _call("editMessageText", edit)
+
+    async def edit_rows(self, chat_id: int, message_id: int, rows: Rows) -> None:
+        edit = partial(
+            self.bot.edit_message_reply_markup, chat_id, message_id, reply_markup=markup(rows)
+        )
+        await _call("editMessageReplyMarkup", edit)
+
+    async def send_file(self, chat_id: int, document: Document) -> int:
+        # A photo shows in the chat itself; a document is a file to download.
+        method, upload = (
+            ("sendPhoto", self.bot.send_photo)
+            if document.inline
+            else ("sendDocument", self.bot.send_document)
+        )
+        content = InputFile(document.content, filename=document.filename)
+        send = partial(upload, chat_id, content, caption=document.caption or None)
+        return (await _call(method, send)).message_id
+
+    async def set_commands(self, chat_id: int, commands: Sequence[tuple[str, str]]) -> None:
+        listed = [BotCommand(name, text) for name, text in commands]
+        scope = BotCommandScopeChat(chat_id)
+        await _call("setMyCommands", partial(self.bot.set_my_commands, listed, scope=scope))
+
+
+class StatusMessage(bot_api.StatusMessage):
+    """The status line of an update (bot.channels.bot_api.StatusMessage) through ``bot``."""
 
     def __init__(self, bot: Bot, chat_id: int) -> None:
-        self.bot = bot
-        self.chat_id = chat_id
-        self.message_id: int | None = None
-
-    async def show(self, text: str) -> None:
-        if self.message_id is None:
-            sent = await _call("sendMessage", partial(self.bot.send_message, self.chat_id, text))
-            self.message_id = sent.message_id
-        else:
-            await _edit(
-                "editMessageText",
-                partial(
-                    self.bot.edit_message_text,
-                    text,
-                    chat_id=self.chat_id,
-                    message_id=self.message_id,
-                ),
-            )
+        super().__init__(PtbApi(bot), chat_id)
 
 
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
-        # The outbox sender, through which every reply goes: they share Telegram's limits.
+        # The outbox sender of Telegram in this process (bot.service), through which every
+        # reply goes: they share Telegram's limits.
         self.outbox: OutboxSender | None = None
-        # The reminders' sweeps, once a minute, writing to the outbox.
-        self.reminders: ReminderScheduler | None = None
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -356,38 +309,11 @@ class TelegramChannel:
     async def replay(self, application: Application) -> int:
         """Apply the updates stored but not applied before the last stop; how many."""
         assert self.runtime is not None
-        pending = await self._readable(
-            await self.runtime.conversation.unapplied(PLATFORM), application
+        return await bot_api.replay(
+            self.runtime.conversation,
+            partial(Update.de_json, bot=application.bot),
+            partial(self.apply, application=application),
         )
-        for update in pending:
-            await self.apply(update, application)
-        if pending:
-            log.info("%d update(s) received before a stop applied now", len(pending))
-        return len(pending)
-
-    async def _readable(
-        self, payloads: list[dict[str, Any]], application: Application
-    ) -> list[Update]:
-        """Stored updates as PTB reads them; one it cannot read is logged by id, settled
-        (or it would be read, and fail, at every start) and left out."""
-        assert self.runtime is not None
-        readable: list[Update] = []
-        unreadable: list[str] = []
-        for payload in payloads:
-            try:
-                readable.append(Update.de_json(payload, application.bot))
-            except Exception as error:
-                # Stored as the webhook received it, and PTB could not read it then either.
-                update_id = payload.get("update_id")
-                log.warning(
-                    "stored update %s could not be read (%s) and was skipped",
-                    update_id,
-                    type(error).__name__,
-                )
-                unreadable.append(str(update_id))
-        if unreadable:
-            await self.runtime.conversation.settle(PLATFORM, unreadable)
-        return readable
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.apply(update, context.application)
@@ -396,79 +322,28 @@ class TelegramChannel:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
-        conversation = self.runtime.conversation
-        if conversation.shared and incoming.update_key is not None:
-            # Another worker received this person's earlier updates and has not applied
-            # them (it is busy, or it died): they come first, so one person's messages
-            # apply in the order sent. Those it applies meanwhile are duplicates here.
-            earlier = await conversation.unapplied(PLATFORM, incoming.user_id, incoming.update_key)
-            for stored in await self._readable(earlier, application):
-                await self._apply_one(stored, application)
+        # Another worker received this person's earlier updates and has not applied them
+        # (it is busy, or it died): they come first, so one person's messages apply in the
+        # order sent. Those it applies meanwhile are duplicates here.
+        read = partial(Update.de_json, bot=application.bot)
+        for earlier in await bot_api.unapplied(self.runtime.conversation, read, incoming):
+            await self._apply_one(earlier, application)
         await self._apply_one(update, application)
 
     async def _apply_one(self, update: Update, application: Application) -> None:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
-        status = StatusMessage(application.bot, int(incoming.chat_id))
-        show = harmless(status.show)
-        replies = await self.runtime.conversation.handle(incoming, show)
-        numbers: list[int] = []
-        failed = await self.deliver(application, incoming, update, replies, numbers)
-        if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
-            # Else it would say "80%" for ever over a file that never came.
-            await show(translate("delivery.status_failed", self.runtime.settings.locale))
-        if not must_be_seen(failed):
-            await self.runtime.conversation.delivered(incoming, max(numbers, default=None))
-
-    async def deliver(
-        self,
-        application: Application,
-        incoming: Incoming,
-        update: Update,
-        replies: Sequence[Outgoing],
-        numbers: list[int] | None = None,
-    ) -> list[Outgoing]:
-        """Send the replies, each on its own; returns those that could not be delivered.
-        The ids of the messages sent are added to ``numbers``."""
-        # The button's spinner stops when the callback is answered: do it alongside the
-        # replies rather than after them (a Bot API round trip sooner on a real network).
-        answering: asyncio.Task[None] | None = None
-        if update.callback_query is not None:
-            notices = [reply.text for reply in replies if isinstance(reply, Notice)]
-            answering = asyncio.create_task(
-                self._answer_callback(update, notices[-1] if notices else None)
-            )
-        locale = self.runtime.settings.locale if self.runtime else DEFAULT_LOCALE
-        sending = partial(
-            _send,
-            application.bot,
-            int(incoming.chat_id),
-            update,
-            [] if numbers is None else numbers,
+        query = update.callback_query
+        turn = Turn(incoming, _pressed(update), query.answer if query is not None else None)
+        outbox = self.outbox
+        await answer(
+            self.runtime.conversation,
+            PtbApi(application.bot),
+            turn,
+            self.runtime.settings.locale,
+            outbox.replying if outbox is not None else None,
         )
-
-        async def send(reply: Outgoing) -> None:
-            if self.outbox is None or not isinstance(reply, Text | Choices | Document):
-                await sending(reply)
-                return
-            # Ahead of every push waiting; only when pushes filled the second does it wait,
-            # for the next slot (tens of milliseconds) rather than meet a 429.
-            async with self.outbox.replying(incoming.chat_id):
-                await sending(reply)
-
-        try:
-            return await deliver(replies, send, locale, incoming.update_key)
-        finally:
-            if answering is not None:
-                await answering
-
-    async def _answer_callback(self, update: Update, notice: str | None) -> None:
-        assert update.callback_query is not None
-        try:
-            await update.callback_query.answer(notice[:200] if notice else None)
-        except Exception as error:
-            log.warning("could not answer a callback query: %s", type(error).__name__)
 
 
 class TelegramPush:
@@ -480,124 +355,38 @@ class TelegramPush:
         self.bot = bot
 
     async def push(self, chat_id: str, message: push.Pushable) -> push.PushResult:
-        *head, last = split_text(message.text)
-        markup = keyboard(message) if isinstance(message, Choices) else None
-        try:
-            for part in head:
-                await self.bot.send_message(int(chat_id), part)
-            await self.bot.send_message(int(chat_id), last, reply_markup=markup)
-        except RetryAfter as error:
-            return push.RetryAfter(retry_seconds(error))
-        except Forbidden:
-            return push.Blocked()
-        except BadRequest as error:
-            # Telegram's description names the problem ("chat not found"), not the message.
-            return push.Failed(f"BadRequest: {error}", permanent=True)
-        except TelegramError as error:
-            return push.Failed(type(error).__name__)
-        except Exception as error:
-            return push.Failed(type(error).__name__)
-        return push.Sent()
-
-
-async def _send(
-    bot: Bot, chat_id: int, update: Update, numbers: list[int], reply: Outgoing
-) -> None:
-    """One reply as Bot API calls, the ids of the messages sent added to ``numbers``;
-    raises SendFailed naming the call that failed."""
-    if isinstance(reply, Text):
-        for part in split_text(reply.text):
-            numbers.append(
-                (await _call("sendMessage", partial(bot.send_message, chat_id, part))).message_id
+        async def send(text: str, rows: Rows | None) -> None:
+            await self.bot.send_message(
+                int(chat_id), text, reply_markup=markup(rows) if rows else None
             )
-    elif isinstance(reply, Choices) and reply.edit and _pressed(update):
-        await _edit(
-            "editMessageReplyMarkup",
-            partial(
-                bot.edit_message_reply_markup,
-                chat_id,
-                _pressed(update),
-                reply_markup=keyboard(reply),
-            ),
-        )
-    elif isinstance(reply, Choices):
-        *head, last = split_text(reply.text)
-        for part in head:
-            numbers.append(
-                (await _call("sendMessage", partial(bot.send_message, chat_id, part))).message_id
-            )
-        sent = await _call(
-            "sendMessage", partial(bot.send_message, chat_id, last, reply_markup=keyboard(reply))
-        )
-        numbers.append(sent.message_id)
-    elif isinstance(reply, Document):
-        # A photo shows in the chat itself; a document is a file to download.
-        method, upload = (
-            ("sendPhoto", bot.send_photo) if reply.inline else ("sendDocument", bot.send_document)
-        )
-        sent = await _call(
-            method,
-            partial(
-                upload,
-                chat_id,
-                InputFile(reply.content, filename=reply.filename),
-                caption=reply.caption or None,
-            ),
-        )
-        numbers.append(sent.message_id)
-    elif isinstance(reply, CommandMenu):
-        commands = [BotCommand(name, text[:256]) for name, text in reply.commands]
-        await _call(
-            "setMyCommands",
-            partial(bot.set_my_commands, commands, scope=BotCommandScopeChat(chat_id)),
-        )
+
+        return await bot_api.push_message(send, message, _outcome)
 
 
-async def _edit(method: str, call: Callable[[], Awaitable[object]]) -> None:
-    """An edit, through :func:`_call`; one that would change nothing is done already.
-
-    Telegram refuses an edit to the content a message has ("message is not modified": the
-    same status line twice, a keyboard pressed into the state it shows). The message shows
-    what was asked, so that is success, not a lost reply.
-    """
-    try:
-        await _call(method, call)
-    except SendFailed as failure:
-        cause = failure.__cause__
-        if not (isinstance(cause, BadRequest) and NOT_MODIFIED in str(cause).lower()):
-            raise
+def _outcome(error: Exception) -> push.PushResult:
+    """What Telegram's answer to a pushed message means for the outbox."""
+    if isinstance(error, RetryAfter):
+        return push.RetryAfter(retry_seconds(error))
+    if isinstance(error, Forbidden):
+        return push.Blocked()
+    if isinstance(error, BadRequest):
+        # Telegram's description names the problem ("chat not found"), not the message.
+        return push.Failed(f"BadRequest: {error}", permanent=True)
+    return push.Failed(type(error).__name__)
 
 
-async def _call(method: str, call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, patient with flood control; any failure becomes SendFailed(method)."""
-    try:
-        return await _patiently(call)
-    except TelegramError as error:
-        # Telegram's descriptions name the problem, not the message ("Forbidden: bot was
-        # blocked by the user"); PTB keeps the token out of them.
-        raise SendFailed(method, f"{type(error).__name__}: {error}") from error
-    except Exception as error:
-        raise SendFailed(method, type(error).__name__) from error
+async def _call(method: str, request: Callable[[], Awaitable[T]]) -> T:
+    """``request()``, patient with flood control; any failure becomes SendFailed(method).
+    PTB keeps the token out of its errors' descriptions."""
+    return await bot_api.call(method, request, _flood_wait, _from_telegram)
 
 
-async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
-    """``call()``, made again after the wait Telegram asks for when it answers 429.
+def _flood_wait(error: Exception) -> float | None:
+    return retry_seconds(error) if isinstance(error, RetryAfter) else None
 
-    Telegram's flood control says how long to wait (``retry_after``) and expects bots to
-    honour it. The answer behind the reply is committed already; waiting keeps the reply
-    (the next question, usually) from being lost. Only this person's updates wait: each
-    user's are handled in turn, everyone else's go on.
-    """
-    for attempt in range(FLOOD_RETRIES + 1):
-        try:
-            return await call()
-        except RetryAfter as error:
-            seconds = retry_seconds(error)
-            if attempt == FLOOD_RETRIES or seconds > FLOOD_WAIT_LIMIT:
-                raise
-            log.info("Telegram flood control: sending again in %.0f s", seconds)
-            await asyncio.sleep(seconds)
-    raise AssertionError("unreachable")
+
+def _from_telegram(error: Exception) -> bool:
+    return isinstance(error, TelegramError)
 
 
 async def _keep_trying(call: Callable[[], Awaitable[object]]) -> None:
@@ -627,55 +416,31 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("unhandled error in the Telegram channel", exc_info=context.error)
 
 
-def start_outbox(
-    runtime: Runtime, application: Application, tasks: set[asyncio.Task[None]]
-) -> OutboxSender:
-    """The outbox sender of this process, running (its task added to ``tasks``)."""
-    settings = runtime.settings
-    sender = OutboxSender(
-        runtime.sessions,
-        TelegramPush(application.bot),
-        write=runtime.conversation.write,
-        # Only one process pushes per database: the limits are the bot's, not a process's.
-        leader=None if settings.is_sqlite else PostgresLeader(runtime.engine),
-        limits=settings.push_limits,
-        locale=settings.locale,
-    )
-    tasks.add(asyncio.create_task(sender.run()))
-    return sender
-
-
-def start_reminders(
-    runtime: Runtime, sender: OutboxSender, tasks: set[asyncio.Task[None]]
-) -> ReminderScheduler:
-    """The reminders' sweeps of this process, running (its task added to ``tasks``): they
-    write as the turns do, and wake ``sender`` for what they enqueue."""
-    reminders = ReminderScheduler(runtime.conversation.write, runtime.settings, wake=sender.wake)
-    tasks.add(asyncio.create_task(reminders.run()))
-    return reminders
-
-
 def build_application(
-    settings: Settings, runtime: Runtime | None = None, *, webhook: bool = False
+    settings: Settings,
+    runtime: Runtime | None = None,
+    *,
+    webhook: bool = False,
+    outbox: OutboxSender | None = None,
 ) -> Application:
-    """A ready-to-run PTB Application: polling (``run_polling``), or, with ``webhook``,
-    without an updater, for ``bot.channels.webhook.serve_webhook``.
+    """A ready-to-run PTB Application: polling (:func:`polling`), or, with ``webhook``,
+    without an updater, for ``bot.channels.webhook``. ``outbox`` is Telegram's sender in
+    the process (started by ``bot.service`` with the reminders once every channel is
+    open), told of each reply sent.
 
-    Without ``runtime`` the database is opened in ``post_init``, which PTB runs inside
-    ``run_polling`` (and ``serve_webhook`` likewise), on the loop that will serve updates.
+    Without ``runtime`` the database is opened in ``post_init``, on the loop that will
+    serve updates.
     """
     token = settings.require_token()
     channel = TelegramChannel(runtime)
+    channel.outbox = outbox
     retrying: set[asyncio.Task[None]] = set()
-    sending: set[asyncio.Task[None]] = set()
 
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
             channel.runtime = await open_runtime(settings)
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
-        channel.outbox = start_outbox(channel.runtime, application, sending)
-        channel.reminders = start_reminders(channel.runtime, channel.outbox, sending)
         commands = [
             BotCommand(name, translate(f"command.{name}", settings.locale))
             for name in DEFAULT_COMMANDS
@@ -691,19 +456,9 @@ def build_application(
             log.warning("command menu not set (%s): starting anyway, will try again", failed)
             retrying.add(asyncio.create_task(_keep_trying(set_menu)))
 
-    async def stop_outbox(application: Application) -> None:
-        # Before the bot's HTTP client closes (PTB's polling closes it before post_shutdown):
-        # a message being pushed finishes and is recorded.
-        if channel.reminders is not None:
-            channel.reminders.stop()
-        if channel.outbox is not None:
-            channel.outbox.stop()
-            await asyncio.gather(*sending, return_exceptions=True)
-
     async def post_shutdown(application: Application) -> None:
         for task in retrying:
             task.cancel()
-        await stop_outbox(application)
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
@@ -718,7 +473,6 @@ def build_application(
         .concurrent_updates(PerUserUpdateProcessor())
         .update_queue(queue)
         .post_init(post_init)
-        .post_stop(stop_outbox)
         .post_shutdown(post_shutdown)
     )
     if webhook:
@@ -726,10 +480,33 @@ def build_application(
         builder = builder.updater(None)
     else:
         # PTB's own default for the polling connection, but reading updates one by one.
-        polling = ReadableUpdates(connection_pool_size=1)
-        polling.keep = queue.keep
-        builder = builder.get_updates_request(polling)
+        polling_request = ReadableUpdates(connection_pool_size=1)
+        polling_request.keep = queue.keep
+        builder = builder.get_updates_request(polling_request)
     application = builder.build()
     application.add_handler(TypeHandler(Update, channel.on_update))
     application.add_error_handler(_on_error)
     return application
+
+
+@asynccontextmanager
+async def polling(application: Application) -> AsyncIterator[Application]:
+    """``application`` (built for polling) receiving updates: the bot checked (getMe: a
+    refused token raises InvalidToken here), what a stop interrupted applied, then
+    getUpdates. At exit polling stops, the updates in hand are finished and what
+    ``post_shutdown`` closes is closed (PTB's run_polling, as a part of a larger process)."""
+    assert application.updater is not None, "built with webhook=True"
+    async with application:
+        try:
+            if application.post_init is not None:
+                await application.post_init(application)
+            await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+            await application.start()
+            yield application
+        finally:
+            if application.updater.running:
+                await application.updater.stop()
+            if application.running:
+                await application.stop()
+            if application.post_shutdown is not None:
+                await application.post_shutdown(application)

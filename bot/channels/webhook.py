@@ -29,16 +29,17 @@ import json
 import logging
 import signal
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from telegram import Bot, Update
 from telegram.ext import Application
 
-from bot.channels.http import BodyTooLarge, one_route_app, quiet_server, read_body
+from bot.channels.http import BodyTooLarge, one_route_app, read_body, serving, until
 from bot.channels.telegram import ALLOWED_UPDATES, DurableQueue
 
 log = logging.getLogger(__name__)
@@ -123,19 +124,6 @@ def _no_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The server's socket, bound now: a port in use is an error before anything starts."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    try:
-        # A restarted worker may bind while the last one's connections are in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 async def serve_webhook(
     application: Application,
     sock: socket.socket,
@@ -147,16 +135,7 @@ async def serve_webhook(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve ``application`` (built without an updater) by webhook on ``sock`` until ``stop``
-    is set, or, without ``stop``, until SIGTERM or SIGINT.
-
-    In order: what was stored and not applied before the last stop is applied (the
-    application's ``post_init``), the server listens, the webhook is set. At a stop the
-    server stops accepting and finishes the requests in hand, the application the updates
-    in hand, and the database is closed (``post_shutdown``).
-    """
-    queue = application.update_queue
-    if not isinstance(queue, DurableQueue):
-        raise TypeError("the application's update queue must be a DurableQueue")
+    is set, or, without ``stop``, until SIGTERM or SIGINT (see :func:`receiving`)."""
     loop = asyncio.get_running_loop()
     signals: list[signal.Signals] = []
     if stop is None:
@@ -166,7 +145,39 @@ async def serve_webhook(
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
             signals.append(number)
-    server = quiet_server(webhook_app(queue, application.bot, path=path, secret=secret))
+    try:
+        async with receiving(
+            application, sock, path=path, secret=secret, url=url, max_connections=max_connections
+        ) as served:
+            await until(stop, served)
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+@asynccontextmanager
+async def receiving(
+    application: Application,
+    sock: socket.socket,
+    *,
+    path: str,
+    secret: str,
+    url: str,
+    max_connections: int = MAX_CONNECTIONS,
+) -> AsyncIterator[asyncio.Task[None]]:
+    """``application`` (built without an updater) receiving updates by webhook on ``sock``;
+    the server's task is given (done if it stopped by itself).
+
+    In order: what was stored and not applied before the last stop is applied (the
+    application's ``post_init``), the server listens, the webhook is set. At exit the
+    server stops accepting and finishes the requests in hand, the application the updates
+    in hand, and what ``post_shutdown`` closes is closed. The webhook stays set: other
+    workers may serve the same URL.
+    """
+    queue = application.update_queue
+    if not isinstance(queue, DurableQueue):
+        raise TypeError("the application's update queue must be a DurableQueue")
+    app = webhook_app(queue, application.bot, path=path, secret=secret)
     try:
         async with application:
             try:
@@ -174,16 +185,16 @@ async def serve_webhook(
                     # The database, what a stop interrupted, the command menu.
                     await application.post_init(application)
                 await application.start()
-                if not stop.is_set():
-                    await _serve(
-                        server,
-                        sock,
-                        application.bot,
-                        stop,
-                        url=url,
-                        secret=secret,
+                async with serving(app, sock) as served:
+                    await application.bot.set_webhook(
+                        url,
+                        secret_token=secret,
+                        allowed_updates=list(ALLOWED_UPDATES),
                         max_connections=max_connections,
                     )
+                    log.info("webhook set; receiving updates on %s", _address(sock))
+                    yield served
+                log.info("webhook server stopped")
             finally:
                 if application.running:
                     await application.stop()  # the updates in hand are finished first
@@ -191,49 +202,6 @@ async def serve_webhook(
                     await application.post_shutdown(application)  # closes the database
     finally:
         sock.close()
-        for number in signals:
-            loop.remove_signal_handler(number)
-
-
-async def _serve(
-    server: uvicorn.Server,
-    sock: socket.socket,
-    bot: Bot,
-    stop: asyncio.Event,
-    *,
-    url: str,
-    secret: str,
-    max_connections: int,
-) -> None:
-    """Listen, set the webhook, serve until ``stop``; then stop accepting and finish the
-    requests in hand. The webhook stays set: other workers may serve the same URL."""
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        await _until_started(server, serving)
-        await bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=list(ALLOWED_UPDATES),
-            max_connections=max_connections,
-        )
-        log.info("webhook set; receiving updates on %s", _address(sock))
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-    finally:
-        server.should_exit = True
-        await serving
-        log.info("webhook server stopped")
-
-
-async def _until_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
-    while not server.started:
-        if serving.done():
-            serving.result()
-            raise RuntimeError("the webhook server stopped before it started")
-        await asyncio.sleep(0.01)
 
 
 def _address(sock: socket.socket) -> str:

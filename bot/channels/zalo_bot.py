@@ -13,27 +13,33 @@ What Zalo's API does not give, and how the channel makes up for it:
 - No update ids: an update's key is its event name and message id, which the conversation
   claims in the turn's transaction, so a duplicated event is applied once.
 - No buttons: choices are numbered lists (``bot.channels.zalo_text``); a typed key becomes
-  the choice it names. No files: a document is replaced by a line saying it is on Telegram.
+  the choice it names.
+- No files: with ``RASOAT_PUBLIC_URL`` set, a document goes as a short-lived signed link to
+  rasoat's own server (``bot.links``) and the chart as ``sendPhoto`` of such a link (Zalo
+  takes photos by URL only); without it, a line says the file is on Telegram.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
 import httpx
 
-from bot.channels.zalo_text import NumberedList, numbered, split_message
-from bot.conversation import must_be_seen
+from bot.channels.events import EventChannel
+from bot.channels.retry import patiently, wait_or_stop
+from bot.channels.zalo_text import split_message
 from bot.delivery import SendFailed, deliver
+from bot.links import LinkStore
 from bot.messages import (
     Choices,
     CommandMenu,
@@ -44,11 +50,11 @@ from bot.messages import (
     Outgoing,
     Text,
 )
+from bot.push import Replying
 from bot.runtime import Runtime, open_runtime
-from bot.serial import PerSender
+from bot.server_key import server_key
 from bot.settings import Settings
 from locales.catalog import translate
-from storage.repositories import Received
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +66,8 @@ POLL_SECONDS = 30
 HTTP_MARGIN_SECONDS = 15
 # Any other call.
 HTTP_SECONDS = 20.0
-# Zalo's 429 says nothing of how long to wait: these waits, then the reply is logged as
-# lost (the answer behind it is stored) and the person is told how to get it again.
-RATE_LIMIT_WAITS = (1.0, 2.0, 4.0)
 # After a failed poll (network, Zalo down), waits growing up to the last.
 POLL_RETRY_WAITS = (1.0, 2.0, 5.0, 10.0, 30.0)
-# Senders whose last list's keys are remembered (see ZaloBotChannel.lists).
-LISTS_REMEMBERED = 10_000
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -121,16 +122,17 @@ class ZaloBotApi:
         return result if isinstance(result, dict) else None
 
     async def send_message(self, chat_id: str, text: str) -> Any:
-        """sendMessage, sent again after a bounded wait while Zalo answers 429."""
-        for wait in (*RATE_LIMIT_WAITS, None):
-            try:
-                return await self.call("sendMessage", {"chat_id": chat_id, "text": text})
-            except ZaloBotError as error:
-                if error.status != HTTPStatus.TOO_MANY_REQUESTS or wait is None:
-                    raise
-                log.info("Zalo rate limit: sending again in %.0f s", wait)
-                await self.sleep(wait)
-        raise AssertionError("unreachable")
+        return await self.patiently("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def patiently(self, method: str, payload: dict[str, Any]) -> Any:
+        """``method``, made again after a bounded wait while Zalo answers 429."""
+        return await patiently(
+            lambda: self.call(method, payload),
+            lambda error: (
+                isinstance(error, ZaloBotError) and error.status == HTTPStatus.TOO_MANY_REQUESTS
+            ),
+            self.sleep,
+        )
 
 
 def unwrapped(body: Any) -> dict[str, Any] | None:
@@ -194,138 +196,80 @@ def to_incoming(raw: dict[str, Any]) -> Incoming | None:
     return replace(base, kind=Kind.UNSUPPORTED, content_type=content)
 
 
-class ZaloBotChannel:
-    """Stores, applies and answers Zalo updates; one sender's in order, others at once."""
+class ZaloBotChannel(EventChannel):
+    """Stores, applies and answers Zalo Bot updates (bot.channels.events)."""
 
-    def __init__(self, runtime: Runtime, api: ZaloBotApi) -> None:
-        self.runtime = runtime
+    platform = PLATFORM
+
+    def __init__(self, runtime: Runtime, api: ZaloBotApi, links: LinkStore | None = None) -> None:
+        super().__init__(runtime)
         self.api = api
-        self.senders = PerSender()
-        # The last list shown to each sender (what typing each key picks), as stored in the
-        # database (see remember_list), the oldest forgotten first.
-        self.lists: dict[str, NumberedList] = {}
-        # Called with each update once it is applied (tests wait on it).
-        self.observers: list[Callable[[dict[str, Any]], None]] = []
-        self.tasks: set[asyncio.Task[None]] = set()
+        # Where files go as links (None: no public address, files are said to be on Telegram).
+        self.links = links
+        # Around every message sent in reply: the outbox keeps to the limits with them.
+        self.replying: Replying | None = None
 
-    async def keep(self, raw: dict[str, Any]) -> str | None:
-        """Store an update as received; its key, or None for one that has none (ignored)."""
-        key = update_key(raw)
-        if key is None:
-            log.warning("a Zalo update without a message id was skipped")
-            return None
-        await self.runtime.conversation.keep(PLATFORM, [Received(key, sender_of(raw), raw)])
-        return key
+    def update_key(self, raw: dict[str, Any]) -> str | None:
+        return update_key(raw)
 
-    async def replay(self) -> int:
-        """Apply the updates stored but not applied before the last stop; how many."""
-        pending = await self.runtime.conversation.unapplied(PLATFORM)
-        for raw in pending:
-            await self.apply(raw)
-        if pending:
-            log.info("%d Zalo update(s) received before a stop applied now", len(pending))
-        return len(pending)
+    def sender_of(self, raw: dict[str, Any]) -> str | None:
+        return sender_of(raw)
 
-    def start(self, raw: dict[str, Any]) -> asyncio.Task[None]:
-        """Apply a stored update in the background (started in arrival order, so each
-        sender's wait their turn in that order)."""
-        task = asyncio.create_task(self.apply(raw))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
-    async def drain(self) -> None:
-        """Wait for the updates being applied."""
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)
-
-    async def apply(self, raw: dict[str, Any]) -> None:
-        sender = sender_of(raw)
-        async with self.senders.turn(sender):
-            try:
-                conversation = self.runtime.conversation
-                if conversation.shared and sender is not None:
-                    # Another worker received this person's earlier updates and has not
-                    # applied them (busy, or dead): they come first, so one person's
-                    # messages apply in the order sent; those it applies meanwhile are
-                    # duplicates here.
-                    for earlier in await conversation.unapplied(PLATFORM, sender, update_key(raw)):
-                        await self._apply_one(earlier)
-                await self._apply_one(raw)
-            except Exception:
-                log.exception("unhandled error in the Zalo channel")
-            for observe in self.observers:
-                observe(raw)
-
-    async def incoming(self, raw: dict[str, Any]) -> Incoming | None:
-        incoming = to_incoming(raw)
-        if incoming is None or incoming.kind is not Kind.TEXT:
-            return incoming
-        data = (await self.shown(incoming.user_id)).picked(incoming.text)
-        if data is None:
-            return incoming
-        return replace(incoming, kind=Kind.CHOICE, choice=data, text="")
-
-    async def shown(self, user_id: str) -> NumberedList:
-        """The list last shown to ``user_id``: from memory, or the database after a start
-        (and always where several workers share it: another may have shown a newer one)."""
-        conversation = self.runtime.conversation
-        if conversation.shared or user_id not in self.lists:
-            stored = await conversation.shown_list(PLATFORM, user_id)
-            keys, several = stored or ({}, False)
-            self.lists[user_id] = NumberedList((), keys, several)
-            if len(self.lists) > LISTS_REMEMBERED:
-                del self.lists[next(iter(self.lists))]
-        return self.lists[user_id]
-
-    async def _apply_one(self, raw: dict[str, Any]) -> None:
-        incoming = await self.incoming(raw)
-        if incoming is None:
-            return
-        replies = await self.runtime.conversation.handle(incoming)
-        await self.remember_list(incoming.user_id, replies)
-        failed = await self.deliver(incoming, replies)
-        if replies and not must_be_seen(failed):
-            await self.runtime.conversation.delivered(incoming)
-
-    async def remember_list(self, user_id: str, replies: Sequence[Outgoing]) -> None:
-        """Keys typed next name the newest list only (a question without one has none):
-        stored before the list is sent. If it cannot be, a key typed next is taken as text,
-        which the dialog answers by showing its question again."""
-        lists = [reply for reply in replies if isinstance(reply, Choices)]
-        before = self.lists.get(user_id)
-        if lists:
-            locale = self.runtime.settings.locale
-            now = numbered(lists[-1], translate("zalo.several_hint", locale))
-        elif any(isinstance(reply, Text) for reply in replies) and before and before.keys:
-            now = NumberedList((), {})
-        else:
-            return
-        self.lists[user_id] = now
-        try:
-            await self.runtime.conversation.show_list(PLATFORM, user_id, now.keys, now.several)
-        except Exception as error:
-            log.warning("the list shown could not be stored: %s", type(error).__name__)
+    def to_incoming(self, raw: dict[str, Any]) -> Incoming | None:
+        return to_incoming(raw)
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         async def send(reply: Outgoing) -> None:
+            if isinstance(reply, Document) and self.links is not None:
+                await self.send_link(incoming, reply)
+                return
             for text in self.texts(reply):
                 await self.send_text(incoming.chat_id, text)
 
         return await deliver(replies, send, self.runtime.settings.locale, incoming.update_key)
 
+    async def send_link(self, incoming: Incoming, reply: Document) -> None:
+        """A file as a link to rasoat's own server: a download for the person who asked,
+        once; a chart as a photo Zalo fetches from there."""
+        assert self.links is not None
+        owner = f"{PLATFORM}:{incoming.user_id}"
+        media_type = mimetypes.guess_type(reply.filename)[0] or "application/octet-stream"
+        keep = partial(self.links.put, once=not reply.inline)
+        try:
+            link = await asyncio.to_thread(keep, owner, reply.filename, reply.content, media_type)
+        except OSError as error:
+            raise SendFailed("link", type(error).__name__) from None
+        if reply.inline:
+            payload = {"chat_id": incoming.chat_id, "photo": link.url}
+            caption = split_message(reply.caption)[0] if reply.caption else ""
+            if caption:
+                payload["caption"] = caption
+            await self._sent("sendPhoto", payload)
+            return
+        settings = self.runtime.settings
+        text = translate(
+            "zalo.file_link",
+            settings.locale,
+            caption=reply.caption or reply.filename,
+            file=reply.filename,
+            url=link.url,
+            until=link.expires_at.astimezone(settings.tz).strftime("%H:%M %d/%m/%Y"),
+        )
+        for piece in split_message(text):
+            await self.send_text(incoming.chat_id, piece)
+
     def texts(self, reply: Outgoing) -> list[str]:
-        """The messages that say ``reply`` on Zalo."""
+        """The messages that say ``reply`` on Zalo (a file as a line: see :meth:`send_link`
+        for files as links)."""
         locale = self.runtime.settings.locale
         if isinstance(reply, Text | Notice):
             return split_message(reply.text)
         if isinstance(reply, Choices):
-            return list(numbered(reply, translate("zalo.several_hint", locale)).messages)
+            return list(self.numbered(reply).messages)
         if isinstance(reply, Document):
             if reply.inline:
                 # A chart beside text that says the same: Zalo takes photos by URL only.
                 return []
-            # TODO(issue 13 §1): a signed download link when RASOAT_PUBLIC_URL is set.
             if reply.again:
                 text = translate(
                     "zalo.file_on_telegram", locale, file=reply.filename, command=reply.again
@@ -338,13 +282,18 @@ class ZaloBotChannel:
         return []
 
     async def send_text(self, chat_id: str, text: str) -> None:
+        await self._sent("sendMessage", {"chat_id": chat_id, "text": text})
+
+    async def _sent(self, method: str, payload: dict[str, Any]) -> None:
+        chat_id = str(payload["chat_id"])
         try:
-            await self.api.send_message(chat_id, text)
+            async with self.replying(chat_id) if self.replying else nullcontext():
+                await self.api.patiently(method, payload)
         except ZaloBotError as error:
             # Zalo's 403 is its own internal error, not a person who blocked the bot.
-            raise SendFailed("sendMessage", f"HTTP {error.status}: {error.description}") from None
+            raise SendFailed(method, f"HTTP {error.status}: {error.description}") from None
         except httpx.HTTPError as error:
-            raise SendFailed("sendMessage", type(error).__name__) from None
+            raise SendFailed(method, type(error).__name__) from None
 
     async def poll(self, stop: asyncio.Event, seconds: int = POLL_SECONDS) -> None:
         """getUpdates until ``stop``: each update stored first, then applied."""
@@ -356,7 +305,7 @@ class ZaloBotChannel:
                 wait = POLL_RETRY_WAITS[min(failures, len(POLL_RETRY_WAITS) - 1)]
                 failures += 1
                 log.warning("getUpdates failed (%s): again in %.0f s", _reason(error), wait)
-                await _wait(stop, wait, self.api.sleep)
+                await wait_or_stop(stop, wait, self.api.sleep)
                 continue
             failures = 0
             update = unwrapped(raw)
@@ -378,19 +327,6 @@ def _reason(error: Exception) -> str:
     return type(error).__name__
 
 
-async def _wait(stop: asyncio.Event, seconds: float, sleep: Sleep) -> None:
-    """``sleep(seconds)``, cut short by ``stop``."""
-    pause = asyncio.ensure_future(sleep(seconds))
-    stopping = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({pause, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pause, stopping):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
 def parse_body(body: bytes) -> dict[str, Any] | None:
     """The update in a webhook request's body, or None if it holds none."""
     try:
@@ -400,20 +336,41 @@ def parse_body(body: bytes) -> dict[str, Any] | None:
     return unwrapped(decoded)
 
 
+def link_store(settings: Settings) -> LinkStore | None:
+    """Where files wait as links, when people can reach rasoat's server (RASOAT_PUBLIC_URL)."""
+    if settings.public_url is None:
+        return None
+    return LinkStore(
+        settings.links_dir,
+        server_key(settings),
+        settings.public_url,
+        timedelta(minutes=settings.link_minutes),
+    )
+
+
 @asynccontextmanager
 async def open_channel(
-    settings: Settings, runtime: Runtime | None = None, sleep: Sleep = asyncio.sleep
+    settings: Settings,
+    runtime: Runtime | None = None,
+    sleep: Sleep = asyncio.sleep,
+    links: LinkStore | None = None,
 ) -> AsyncIterator[ZaloBotChannel]:
     """The channel on ``runtime`` (or a runtime of its own), with what a stop interrupted
-    applied first; at exit the updates in hand are finished."""
+    applied first; at exit the updates in hand are finished. Files go as links through
+    ``links`` (by default as the settings say)."""
     token = settings.require_zalo_bot_token()
     own = runtime is None
     runtime = runtime or await open_runtime(settings)
     try:
         async with httpx.AsyncClient(timeout=HTTP_SECONDS) as client:
             channel = ZaloBotChannel(
-                runtime, ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep)
+                runtime,
+                ZaloBotApi(settings.zalo_bot_api_url, token, client, sleep),
+                links or link_store(settings),
             )
+            if channel.links is not None:
+                # What expired while the bot was down goes now, not at the next request.
+                await asyncio.to_thread(channel.links.sweep)
             await channel.replay()
             try:
                 yield channel
@@ -422,18 +379,3 @@ async def open_channel(
     finally:
         if own:
             await runtime.close()
-
-
-async def run_polling(
-    settings: Settings,
-    stop: asyncio.Event,
-    runtime: Runtime | None = None,
-    *,
-    seconds: int = POLL_SECONDS,
-    sleep: Sleep = asyncio.sleep,
-) -> None:
-    """``rasoat run --channel zalo-bot``: getUpdates until ``stop`` is set."""
-    async with open_channel(settings, runtime, sleep) as channel:
-        # Zalo answers getUpdates only while no webhook is set.
-        await channel.api.call("deleteWebhook", {})
-        await channel.poll(stop, seconds)

@@ -766,6 +766,17 @@ class ReminderPlan:
     freeze: bool = False
 
 
+def due_offsets(
+    meeting: MeetingRow, offsets: Sequence[Offset], now: datetime, tz: tzinfo
+) -> list[Offset]:
+    """The offsets of ``meeting`` fallen due by ``now`` and not yet done, earliest first."""
+    pending = [o for o in offsets if o.key not in meeting.reminders_done]
+    return sorted(
+        (o for o in pending if o.moment(meeting.starts_at, tz) <= now),
+        key=lambda o: o.moment(meeting.starts_at, tz),
+    )
+
+
 def due_reminders(
     meeting: MeetingRow,
     invitations: Sequence[InvitationRow],
@@ -773,16 +784,19 @@ def due_reminders(
     now: datetime,
     tz: tzinfo,
     locales: Mapping[int, str] | None = None,
+    supervisors: Mapping[int, Sequence[int]] | None = None,
+    names: Mapping[int, str] | None = None,
 ) -> ReminderPlan:
     """The reminders of ``meeting`` due at ``now``: one message per collaborator with their
     households not yet invited, each with a "Đã mời" button. Of several due together (the bot
     was down), only the latest is sent; all are marked done. A meeting already started,
-    cancelled or held sends nothing and drops what fell due."""
-    pending = [o for o in offsets if o.key not in meeting.reminders_done]
-    due = sorted(
-        (o for o in pending if o.moment(meeting.starts_at, tz) <= now),
-        key=lambda o: o.moment(meeting.starts_at, tz),
-    )
+    cancelled or held sends nothing and drops what fell due.
+
+    From the second reminder on (the list frozen), the collaborators still behind are also
+    named, with how many households each has left, to the organiser (all of them) and to
+    each collaborator's supervisors (``supervisors``: collaborator id -> supervisor ids; their
+    own collaborators), by their ``names``."""
+    due = due_offsets(meeting, offsets, now, tz)
     if not due:
         return ReminderPlan()
     keys = tuple(o.key for o in due)
@@ -807,30 +821,57 @@ def due_reminders(
             )
         )
         reminded += [r.id for r in rows if not r.reminded]
-    if meeting.frozen and meeting.organiser_id is not None and by_collaborator:
-        # A second reminder: the collaborators still behind get it above; the organiser a
-        # note of how many households each has left.
-        locale = (locales or {}).get(meeting.organiser_id, "vi")
-        lines = [
-            translate(
-                "meetings.organiser_note",
-                locale,
-                id=meeting.id,
-                when=show_when(meeting.starts_at, tz),
-                count=len(by_collaborator),
+    if meeting.frozen:
+        # A second reminder: the collaborators still behind got it above; whoever follows
+        # them is told who they are.
+        left = {user_id: len(rows) for user_id, rows in by_collaborator.items()}
+        for reader, behind in _who_follows(meeting.organiser_id, left, supervisors or {}):
+            messages.append(
+                OutboxMessage(
+                    reader,
+                    behind_note(
+                        meeting, behind, names or {}, tz, (locales or {}).get(reader, "vi")
+                    ),
+                    f"meeting:{meeting.id}:behind:{latest.key}:user:{reader}",
+                    now,
+                )
             )
-        ]
-        messages.append(
-            OutboxMessage(
-                meeting.organiser_id,
-                Text("\n".join(lines)),
-                f"meeting:{meeting.id}:behind:{latest.key}:user:{meeting.organiser_id}",
-                now,
-            )
-        )
     return ReminderPlan(
         tuple(messages), keys, keys[:-1], tuple(sorted(reminded)), freeze=not meeting.frozen
     )
+
+
+def _who_follows(
+    organiser: int | None, left: Mapping[int, int], supervisors: Mapping[int, Sequence[int]]
+) -> list[tuple[int, dict[int, int]]]:
+    """Who is told about which collaborators behind: the organiser about all of them, each
+    supervisor about their own; in the order of their ids."""
+    readers: dict[int, dict[int, int]] = {}
+    for collaborator, count in left.items():
+        for supervisor in supervisors.get(collaborator, ()):
+            readers.setdefault(supervisor, {})[collaborator] = count
+    if organiser is not None and left:
+        readers[organiser] = dict(left)
+    return sorted(readers.items())
+
+
+def behind_note(
+    meeting: MeetingRow, left: Mapping[int, int], names: Mapping[int, str], tz: tzinfo, locale: str
+) -> Text:
+    lines = [
+        translate(
+            "meetings.behind_note",
+            locale,
+            id=meeting.id,
+            when=show_when(meeting.starts_at, tz),
+            count=len(left),
+        )
+    ]
+    for user_id, count in sorted(left.items(), key=lambda kv: (-kv[1], kv[0])):
+        name = names.get(user_id, "—")
+        lines.append(translate("meetings.status_behind", locale, name=name, count=count))
+    lines.append(translate("meetings.behind_note_see", locale, id=meeting.id))
+    return Text("\n".join(lines))
 
 
 def reminder_message(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot.decisions import linking
 from bot.messages import Choice, Choices, CommandMenu, Outgoing, Text
 from locales.catalog import translate
 
@@ -60,8 +61,19 @@ def help_text(role: str, locale: str, commands: Sequence[Command]) -> list[Outgo
     return [Text("\n".join(lines))]
 
 
-def who_am_i(name: str, role: str, areas: Sequence[tuple[str, str]], locale: str) -> list[Outgoing]:
-    """``areas``: (name, code) of each area the person is assigned."""
+def who_am_i(
+    name: str,
+    role: str,
+    areas: Sequence[tuple[str, str]],
+    locale: str,
+    platforms: Sequence[str] = (),
+) -> list[Outgoing]:
+    """``areas``: (name, code) of each area the person is assigned; ``platforms``: those
+    of their accounts (several once linked with /lienket)."""
     shown = ", ".join(f"{area} ({code})" for area, code in areas) or "—"
     role_name = translate(f"role.{role}", locale)
-    return [Text(translate("whoami.text", locale, name=name, role=role_name, areas=shown))]
+    text = translate("whoami.text", locale, name=name, role=role_name, areas=shown)
+    if platforms:
+        channels = linking.channel_list(platforms, locale)
+        text += "\n" + translate("whoami.channels", locale, channels=channels)
+    return [Text(text)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.push import Blocked, Failed, PushResult, RetryAfter, Sent
+from bot.push import Blocked, Failed, PushResult, RetryAfter, Sent, WindowClosed
 
 # A network failure or a 5xx: tried again later, a few times, waiting longer each time.
 MAX_ATTEMPTS = 6
@@ -36,7 +36,13 @@ class Unreachable:
     """The person blocked the bot: the binding is closed and their supervisors told."""
 
 
-Outcome = Done | Later | GiveUp | Unreachable
+@dataclass(frozen=True, slots=True)
+class Undeliverable:
+    """The person's interaction window is closed: kept until they write again, their
+    supervisors told (once for a silence)."""
+
+
+Outcome = Done | Later | GiveUp | Unreachable | Undeliverable
 
 
 def after_push(result: PushResult, attempts: int, now: datetime) -> Outcome:
@@ -48,9 +54,20 @@ def after_push(result: PushResult, attempts: int, now: datetime) -> Outcome:
         return Later(now + timedelta(seconds=max(result.seconds, 0.0)), pause=True)
     if isinstance(result, Blocked):
         return Unreachable()
+    if isinstance(result, WindowClosed):
+        return Undeliverable()
     if result.permanent or attempts >= MAX_ATTEMPTS:
         return GiveUp(result.reason)
     return Later(now + min(FIRST_BACKOFF * 2 ** (attempts - 1), LONGEST_BACKOFF))
 
 
-__all__ = ["Done", "Failed", "GiveUp", "Later", "Outcome", "Unreachable", "after_push"]
+__all__ = [
+    "Done",
+    "Failed",
+    "GiveUp",
+    "Later",
+    "Outcome",
+    "Undeliverable",
+    "Unreachable",
+    "after_push",
+]

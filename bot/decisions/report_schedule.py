@@ -16,6 +16,18 @@ The file::
     spans = ["quarter", "half", "year"]
     roles = ["commune_staff"]             # every active user of the role in that area
     users = [12]                          # and/or users by id
+
+    [[recipients]]                        # on a cron expression instead (local time):
+    area = "87-MH"
+    spans = ["quarter"]
+    roles = ["supervisor"]
+    cron = "0 7 * * 1"                    # every Monday 07:00: the quarter so far
+
+An entry with ``cron`` is sent at each time the expression names (cronsim, the cron dialect
+of healthchecks.io), reporting on the period of each span that holds the day before (the
+last whole day): on Monday 5 October, the fourth quarter so far; on 1 January, the whole of
+the year before. Each firing is its own report (its key carries the firing's time); a
+firing missed while the bot was down is sent when it comes back, the latest only.
 """
 
 from __future__ import annotations
@@ -23,7 +35,9 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
+
+from cronsim import CronSim, CronSimError
 
 from bot.decisions.reports import Period, PeriodError, Span, containing
 
@@ -36,6 +50,8 @@ class Recipients:
     spans: tuple[Span, ...]
     roles: tuple[str, ...] = ()
     users: tuple[int, ...] = ()
+    # A cron expression (local time) in place of "the first day after each period".
+    cron: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +109,28 @@ def parse_schedule(text: str) -> Schedule:
             raise _fail(f"recipients #{number}: users")
         if not roles and not users:
             raise _fail(f"recipients #{number}: no roles and no users")
-        recipients.append(Recipients(entry["area"], spans, roles, tuple(users)))
+        cron = entry.get("cron")
+        if cron is not None and not _valid_cron(cron):
+            raise _fail(f"recipients #{number}: cron {cron!r}")
+        recipients.append(Recipients(entry["area"], spans, roles, tuple(users), cron))
     return Schedule(time(int(hour), int(minute)), tuple(recipients))
+
+
+def _valid_cron(expression: object) -> bool:
+    if not isinstance(expression, str):
+        return False
+    try:
+        CronSim(expression, datetime(2026, 1, 1))
+    except CronSimError:
+        return False
+    return True
+
+
+def last_firing(expression: str, now: datetime, tz: tzinfo) -> datetime:
+    """The latest time at or before ``now`` that ``expression`` names, in local time."""
+    # cronsim walks backwards from strictly before its start, and in whole minutes.
+    start = now.astimezone(tz).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return next(CronSim(expression, start, reverse=True))
 
 
 def due_at(period: Period, send_at: time, tz: tzinfo) -> datetime:
@@ -120,14 +156,15 @@ def due_reports(
             if user.id in entry.users
             or (user.role in entry.roles and entry.area in user.area_codes)
         )
+        fired = last_firing(entry.cron, now, tz) if entry.cron else None
         for span in entry.spans:
-            period = latest_due(span, schedule.send_at, now, tz)
+            if fired is None:
+                period = latest_due(span, schedule.send_at, now, tz)
+                when, suffix = due_at(period, schedule.send_at, tz), ""
+            else:
+                period = containing(span, fired.date() - timedelta(days=1))
+                when, suffix = fired, f"@{fired:%Y%m%dT%H%M}"
             for user_id in chosen:
-                key = f"report:{entry.area}:{period.code}:{user_id}"
-                found.setdefault(
-                    key,
-                    DueReport(
-                        user_id, entry.area, period, key, due_at(period, schedule.send_at, tz)
-                    ),
-                )
+                key = f"report:{entry.area}:{period.code}:{user_id}{suffix}"
+                found.setdefault(key, DueReport(user_id, entry.area, period, key, when))
     return sorted(found.values(), key=lambda d: (d.not_before, d.user_id, d.dedupe_key))

@@ -213,14 +213,26 @@ def send_due_reminders(
             sync(uow, meeting) if meeting.starts_at > now else uow.meetings.invitations(meeting.id)
         )
         row = meeting_row(meeting, uow.meetings.villages(meeting.id))
+        if not core.due_offsets(row, offsets, now, settings.tz):
+            continue
         rows = [invitation_row(i) for i in invitations]
+        # Only a second reminder names who is behind, to whoever follows them.
+        behind = {
+            i.collaborator_id
+            for i in invitations
+            if row.frozen and i.collaborator_id is not None and i.invited_at is None
+        }
+        supervisors = {c: [u.id for u in uow.outbox.supervisors_of(c)] for c in sorted(behind)}
+        readers = {u for ids in supervisors.values() for u in ids}
         plan = core.due_reminders(
             row,
             rows,
             offsets,
             now,
             settings.tz,
-            _locales(uow, invitations, meeting.created_by),
+            _locales(uow, invitations, meeting.created_by, *readers),
+            supervisors,
+            {c: u.display_name for c, u in uow.meetings.users(behind).items()},
         )
         if not plan.done:
             continue

@@ -43,4 +43,5 @@ def show_help(ctx: DialogContext) -> list[Outgoing]:
 def who_am_i(ctx: DialogContext) -> list[Outgoing]:
     user = _user(ctx)
     areas = [(area.name, area.code) for area in user.areas]
-    return core.who_am_i(user.display_name, user.role.value, areas, ctx.locale)
+    platforms = [account.platform for account in ctx.uow.identities.accounts(user.id)]
+    return core.who_am_i(user.display_name, user.role.value, areas, ctx.locale, platforms)

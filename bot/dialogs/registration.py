@@ -49,7 +49,10 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
-def _menu(locale: str) -> core.Env:
+def menu_env(locale: str) -> core.Env:
+    """What registration's decisions (and linking's) are given: the language, and the
+    role's main menu."""
+
     def menu(role: str, with_command_menu: bool) -> Sequence[Outgoing]:
         commands = commands_for(Role(role))
         return menus.main_menu(role, locale, commands, with_command_menu=with_command_menu)
@@ -58,7 +61,7 @@ def _menu(locale: str) -> core.Env:
 
 
 def start(ctx: DialogContext) -> list[Outgoing]:
-    env = _menu(ctx.locale)
+    env = menu_env(ctx.locale)
     user = ctx.user
     member = core.Member(user.display_name, user.role.value) if user is not None else None
     step = core.start(member, normalise_code(ctx.incoming.args), env)
@@ -66,7 +69,7 @@ def start(ctx: DialogContext) -> list[Outgoing]:
         if user is not None:
             # Telegram's "Restart" after unblocking the bot sends /start: the outbox may
             # reach this chat again.
-            ctx.uow.users.bind_chat(user, ctx.incoming.chat_id)
+            ctx.uow.users.bind_chat(user, ctx.incoming.platform, ctx.incoming.chat_id, ctx.now)
         return list(step.replies)
     incoming = ctx.incoming
     since = ctx.now - WRONG_CODES_WINDOW
@@ -91,18 +94,24 @@ def start(ctx: DialogContext) -> list[Outgoing]:
     return list(decision.replies)
 
 
+def refused(ctx: DialogContext, kind: str, reason: str) -> None:
+    """A wrong ``kind`` of code ("invite", "link") counted against the account typing it,
+    and audited. The code is never logged or stored: a log is no place to collect guesses."""
+    incoming = ctx.incoming
+    ctx.uow.registration_failures.record(
+        incoming.platform, incoming.user_id, incoming.display_name, ctx.now
+    )
+    ctx.uow.audit.record(f"{kind}.rejected", reason=reason, platform=incoming.platform)
+    log.info("%s refused: %s code", kind, reason)
+
+
 def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> None:
     incoming = ctx.incoming
     match effect:
         case core.LockedOut():
             log.warning("registration attempt from a locked chat refused")
         case core.Refuse(reason=reason):
-            # The code is never logged or stored: a log is no place to collect guesses.
-            ctx.uow.registration_failures.record(
-                incoming.platform, incoming.user_id, incoming.display_name, ctx.now
-            )
-            ctx.uow.audit.record("invite.rejected", reason=reason, platform=incoming.platform)
-            log.info("registration refused: %s code", reason)
+            refused(ctx, "invite", reason)
         case core.Register(name=name, role=role):
             assert invite is not None
             user = ctx.uow.users.add(
@@ -115,7 +124,7 @@ def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> No
                     areas=[invite.area],
                 )
             )
-            ctx.uow.users.bind_chat(user, incoming.chat_id)
+            ctx.uow.users.bind_chat(user, incoming.platform, incoming.chat_id, ctx.now)
             invite.used_by = user.id
             ctx.uow.audit.record(
                 "user.registered", actor=user, entity="invite", entity_id=invite.id, role=role

@@ -426,3 +426,53 @@ def test_a_later_reminder_tells_the_organiser_who_is_behind() -> None:
     everyone_done = [replace(i, invited=True) for i in INVITATIONS]
     quiet = core.due_reminders(later, everyone_done, OFFSETS, STARTS - timedelta(days=1), VN)
     assert quiet.messages == () and quiet.done == ("1d",)
+
+
+def test_a_second_reminder_names_who_is_behind_to_the_organiser_and_their_supervisors() -> None:
+    frozen = MeetingRow(7, STARTS, "x", "scheduled", ("Ấp 1",), reminders_done=("3d",), frozen=True)
+    frozen = replace(frozen, organiser_id=1)
+    more = [*INVITATIONS, InvitationRow(104, 5, "H05", "Võ E", "Ấp 2", 60)]
+    plan = core.due_reminders(
+        frozen,
+        more,
+        OFFSETS,
+        STARTS - timedelta(hours=23),
+        VN,
+        {8: "en"},
+        supervisors={50: [8], 60: [8, 9]},
+        names={50: "Chị Lan", 60: "Anh Minh"},
+    )
+    notes = {m.user_id: m for m in plan.messages if m.user_id not in (50, 60)}
+    assert sorted(notes) == [1, 8, 9]
+    assert notes[1].dedupe_key == "meeting:7:behind:1d:user:1"
+    # Most behind first: Anh Minh has H03 and H05 left, Chị Lan H01 (H04 is invited).
+    assert notes[1].message == Text(
+        "📋 Đối thoại số 7 (08:00 15/12/2026): 2 cộng tác viên còn hộ chưa mời, vừa được "
+        "nhắc lần nữa:\n⏳ Anh Minh: còn 2 hộ chưa mời\n⏳ Chị Lan: còn 1 hộ chưa mời\n"
+        "Xem: /doithoai trangthai 7"
+    )
+    assert isinstance(notes[8].message, Text) and notes[8].message.text.startswith(
+        "📋 Dialogue 7 (08:00 15/12/2026): 2 collaborators"
+    )
+    # A supervisor hears of their own collaborators only.
+    assert isinstance(notes[9].message, Text)
+    assert "Anh Minh" in notes[9].message.text and "Chị Lan" not in notes[9].message.text
+
+
+def test_the_first_reminder_sends_no_note_and_nobody_behind_means_no_note() -> None:
+    first = replace(MEETING, organiser_id=1)
+    plan = core.due_reminders(
+        first, INVITATIONS, OFFSETS, STARTS - timedelta(days=3), VN, supervisors={50: [8]}
+    )
+    assert [m.user_id for m in plan.messages] == [50, 60]
+    frozen = MeetingRow(7, STARTS, "x", "scheduled", ("Ấp 1",), reminders_done=("3d",), frozen=True)
+    everyone_invited = [replace(i, invited=True) for i in INVITATIONS]
+    plan = core.due_reminders(
+        replace(frozen, organiser_id=1),
+        everyone_invited,
+        OFFSETS,
+        STARTS - timedelta(hours=23),
+        VN,
+        supervisors={50: [8]},
+    )
+    assert plan.messages == () and plan.done == ("1d",)

@@ -1,6 +1,7 @@
 """A fake Zalo Bot Platform on 127.0.0.1 (aiohttp), with the documented shapes
 (``zalo-bot-api.json``): getMe, getUpdates (one update, HTTP 408 when none), sendMessage
-(at most 2,000 UTF-16 units), setWebhook, deleteWebhook; JSON and form bodies. Updates
+(at most 2,000 UTF-16 units), sendPhoto (a photo by http(s) URL only, as Zalo takes it),
+setWebhook, deleteWebhook; JSON and form bodies. Updates
 people send go to getUpdates, or are posted to the webhook once one is set, wrapped or
 flat, with the secret header. Errors are injected per method (``fail``).
 """
@@ -44,6 +45,8 @@ class FakeZaloBot:
         self.calls: list[tuple[str, Json]] = []
         # sendMessage calls answered ok: (chat_id, text).
         self.sent: list[tuple[str, str]] = []
+        # sendPhoto calls answered ok: (chat_id, photo URL, caption).
+        self.photos: list[tuple[str, str, str]] = []
         self.errors: list[tuple[str, int]] = []
         self.violations: list[str] = []
         self.webhook: Json = {}
@@ -97,6 +100,8 @@ class FakeZaloBot:
             return await self._get_updates(params)
         if method == "sendMessage":
             return await self._send_message(params)
+        if method == "sendPhoto":
+            return await self._send_photo(params)
         if method == "setWebhook":
             secret = str(params.get("secret_token", ""))
             low, high = SAMPLES["limits"]["setWebhook.secret_token"]
@@ -136,6 +141,23 @@ class FakeZaloBot:
             self._sent_changed.notify_all()
         return _ok({"message_id": hex_id(), "date": int(time.time() * 1000)})
 
+    async def _send_photo(self, params: Json) -> web.Response:
+        chat_id, photo = params.get("chat_id"), params.get("photo")
+        caption = params.get("caption", "")
+        if not isinstance(chat_id, str) or not isinstance(photo, str):
+            self.violations.append("sendPhoto without a chat_id and a photo")
+            return self._error("sendPhoto", 400)
+        if not photo.startswith(("http://", "https://")):
+            self.violations.append("sendPhoto of something else than a URL")
+            return self._error("sendPhoto", 400)
+        if not isinstance(caption, str) or utf16_units(caption) > TEXT_LIMIT:
+            self.violations.append("sendPhoto with a caption over the limit")
+            return self._error("sendPhoto", 400)
+        async with self._sent_changed:
+            self.photos.append((chat_id, photo, caption))
+            self._sent_changed.notify_all()
+        return _ok({"message_id": hex_id(), "date": int(time.time() * 1000)})
+
     def _error(self, method: str, status: int) -> web.Response:
         self.errors.append((method, status))
         body = SAMPLES["errors"].get(str(status), {"ok": False, "error_code": status})
@@ -170,6 +192,12 @@ class FakeZaloBot:
     async def wait_for_sent(self, count: int, seconds: float = 10) -> None:
         async with asyncio.timeout(seconds), self._sent_changed:
             await self._sent_changed.wait_for(lambda: len(self.sent) >= count)
+
+    async def wait_for_to(self, chat_id: str, count: int, seconds: float = 15) -> list[str]:
+        """The first ``count`` messages to ``chat_id``, once they came."""
+        async with asyncio.timeout(seconds), self._sent_changed:
+            await self._sent_changed.wait_for(lambda: len(self.messages_to(chat_id)) >= count)
+        return self.messages_to(chat_id)[:count]
 
 
 async def _params(request: web.Request) -> Json:

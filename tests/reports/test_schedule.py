@@ -109,3 +109,45 @@ def test_the_latest_due_is_past_and_the_next_is_not(now: datetime, span: Span) -
     assert due <= now < following
     assert isinstance(period, Period)
     assert following - due <= timedelta(days=366)
+
+
+CRON = """
+[[recipients]]
+area = "87-MH"
+spans = ["quarter", "year"]
+roles = ["supervisor"]
+cron = "0 7 * * 1"
+"""
+
+
+def test_a_cron_entry_reports_the_period_so_far_at_each_firing() -> None:
+    schedule = parse_schedule(CRON)
+    assert schedule.recipients[0].cron == "0 7 * * 1"
+    # Monday 5 October 2026, 07:00 in Vietnam = 00:00 UTC; the Monday before is 28 September.
+    just_before = due_reports(schedule, USERS, datetime(2026, 10, 4, 23, 59, tzinfo=UTC), VN)
+    at = due_reports(schedule, USERS, datetime(2026, 10, 5, 0, 0, tzinfo=UTC), VN)
+    assert [(d.user_id, d.period.code, d.dedupe_key) for d in just_before] == [
+        (4, "2026-Q3", "report:87-MH:2026-Q3:4@20260928T0700"),
+        (4, "2026", "report:87-MH:2026:4@20260928T0700"),
+    ]
+    assert {(d.period.code, d.dedupe_key) for d in at} == {
+        ("2026-Q4", "report:87-MH:2026-Q4:4@20261005T0700"),
+        ("2026", "report:87-MH:2026:4@20261005T0700"),
+    }
+    assert {d.not_before for d in at} == {datetime(2026, 10, 5, 0, 0, tzinfo=UTC)}
+    # Down from Sunday to Wednesday: the Monday report is sent, and only it.
+    late = due_reports(schedule, USERS, datetime(2026, 10, 7, 9, 30, tzinfo=UTC), VN)
+    assert {d.dedupe_key for d in late} == {d.dedupe_key for d in at}
+
+
+def test_a_cron_on_the_first_of_a_quarter_reports_the_quarter_just_ended() -> None:
+    schedule = parse_schedule(CRON.replace("0 7 * * 1", "0 7 1 1,4,7,10 *"))
+    [quarter, year] = due_reports(schedule, USERS, datetime(2027, 1, 1, 0, 0, tzinfo=UTC), VN)
+    assert (quarter.period.code, year.period.code) == ("2026-Q4", "2026")
+
+
+@pytest.mark.parametrize("cron", ['"0 7 * *"', '"61 7 * * *"', "5", '"@sometimes"'])
+def test_a_bad_cron_is_named(cron: str) -> None:
+    with pytest.raises(PeriodError) as caught:
+        parse_schedule(CRON.replace('"0 7 * * 1"', cron))
+    assert "recipients #1: cron" in caught.value.text("vi")
