@@ -119,6 +119,13 @@ async def one_each(database: Database, chats: range, text: str) -> dict[int, int
     return ids
 
 
+def limited(fake: FakeTelegram) -> VirtualClock:
+    """A virtual clock the fake keeps Telegram's limits on (30 a second, 1 a second a chat)."""
+    clock = VirtualClock()
+    fake.enforce_limits(30, 1.0, clock=clock.seconds)
+    return clock
+
+
 def sender(database: Database, bot: Bot, clock: VirtualClock, **options: object) -> OutboxSender:
     return OutboxSender(
         database.sessions,
@@ -345,8 +352,7 @@ async def test_pacing_keeps_within_the_bot_apis_limits(
     ids = await one_each(database, chats, "Một")
     for chat in chats[:30]:
         await enqueue(database, ids[chat], f"Hai {chat}", f"b:{chat}")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    clock = limited(fake_telegram)
     assert await sender(database, bot, clock).send_due() == 90
     assert fake_telegram.rate_limited == 0
     assert delivered(fake_telegram) == Counter(
@@ -365,8 +371,7 @@ async def test_without_pacing_the_fake_refuses(
     """The check above can fail: pushed faster than the limits, the fake answers 429."""
     chats = range(3001, 3041)
     await one_each(database, chats, "Một")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    clock = limited(fake_telegram)
     await sender(database, bot, clock, limits=Limits(per_second=1000)).send_due()
     assert fake_telegram.rate_limited > 0
     # ...and nothing is lost: each went once, after the wait.
@@ -378,8 +383,7 @@ async def test_interactive_replies_take_slots_of_the_broadcast_and_nothing_is_re
 ) -> None:
     chats = range(3001, 3061)
     await one_each(database, chats, "Tin")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    clock = limited(fake_telegram)
     waits: list[float] = []
 
     class Answering(TelegramPush):
@@ -420,8 +424,7 @@ async def test_replies_alone_never_wait_and_the_outbox_gives_way_to_them(
 ) -> None:
     ids = await people(database, range(1001, 1002))
     await enqueue(database, ids[1001], "Nhắc", "r:1")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    clock = limited(fake_telegram)
     outbox = sender(database, bot, clock)
     # A second's worth of replies to 30 people answering at once: none waits.
     for chat in range(5001, 5031):
