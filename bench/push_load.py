@@ -46,6 +46,8 @@ class BroadcastTelegram(LoadTelegram):
         self.replies = 0
         # 429s given to the broadcast, and to the collaborators' replies.
         self.refused: Counter[str] = Counter()
+        # When each message within the limits was let through (the limits' clock).
+        self.accepted: list[float] = []
 
     def _check_limits(self, chat_id: int) -> None:
         try:
@@ -53,6 +55,15 @@ class BroadcastTelegram(LoadTelegram):
         except Exception:
             self.refused["broadcast" if chat_id in self.broadcast else "replies"] += 1
             raise
+        self.accepted.append(time.monotonic())
+
+    def tightest(self, per_second: int) -> float | None:
+        """The shortest time ``per_second + 1`` messages let through took: a second or more
+        (else the last would have been refused); how far above a second it is, is what the
+        bot's pacing kept in hand."""
+        times = self.accepted
+        spans = [b - a for a, b in zip(times, times[per_second:], strict=False)]
+        return min(spans, default=None)
 
     async def _send(self, method: str, params: Json, content: Json) -> Json:
         chat = int(params["chat_id"])
@@ -118,6 +129,7 @@ async def drive(config: Json, stdin: asyncio.StreamReader) -> None:
             "replies": fake.replies,
             "refused": fake.rate_limited - refused_before,
             "refused_by_kind": dict(fake.refused),
+            "tightest": fake.tightest(30),
             "latency": summary(every),
             "actions": len(every),
             "errors": errors[:5],

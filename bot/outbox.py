@@ -2,10 +2,10 @@
 
 The shell around bot/decisions/pacing.py and bot/decisions/outbox.py. One loop per process
 (per database with PostgreSQL: only the holder of the leader lock pushes). It claims a batch
-in one short transaction, pushes each message outside any transaction, and records the
-outcomes right after, while the next messages are pushed (those that came in while one write
-was going share the next: a group commit). A crash between a push and its record re-sends
-that message once its lease runs out: the only duplicate there can be.
+in one short transaction, the next while the current one is pushed; pushes each message
+outside any transaction, and records the outcomes right after, while the next messages are
+pushed (bot/outbox_outcomes.py). A crash between a push and its record re-sends that message
+once its lease runs out: the only duplicate there can be.
 """
 
 from __future__ import annotations
@@ -15,41 +15,29 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.decisions import pacing
-from bot.decisions.outbox import (
-    Done,
-    GiveUp,
-    Later,
-    Outcome,
-    Undeliverable,
-    Unreachable,
-    after_push,
-)
-from bot.messages import Text
-from bot.push import Push, decode, encode
-from locales.catalog import translate
-from storage.outbox import BLOCKED, Claimed
+from bot.decisions.outbox import Later, Unreachable, after_push
+from bot.outbox_claims import Claims
+from bot.outbox_outcomes import Outcomes
+from bot.push import Push, decode
+from storage.outbox import Claimed
 from storage.uow import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
 
-# Seconds of pushing at the full rate: the claim between two batches (and the writes
-# finished before it) is time the outbox does not push.
+# Five seconds of pushing at the full rate; the next is claimed when a third is left.
 BATCH = 150
 # Far longer than a batch takes at 30 a second; a sender that died holds its batch this long.
 LEASE = timedelta(minutes=2)
 # A batch is put back this long before its lease ends, rather than pushed past it.
 LEASE_MARGIN = timedelta(seconds=20)
-# A push this late (seconds: a timer's lateness) still counts as on time (see _push).
-LATENESS = 0.003
 # How often an idle sender looks for messages other processes enqueued (its own wake it).
 IDLE = timedelta(seconds=5)
 
@@ -140,6 +128,7 @@ class OutboxSender:
         worker: str | None = None,
         batch: int = BATCH,
         lease: timedelta = LEASE,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.sessions = sessions
         self.push = push
@@ -147,6 +136,8 @@ class OutboxSender:
         self.write = write or writer_over(sessions)
         self.clock = clock or SystemClock()
         self.alarm = alarm or EventAlarm(self.clock)
+        # A reply's wait for its slot (seconds): short, and not cut short by a wake.
+        self.sleep = sleep
         self.leader = leader
         self.limits = limits or pacing.Limits()
         self.locale = locale
@@ -159,9 +150,19 @@ class OutboxSender:
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
-    def replied(self, chat_id: str) -> None:
-        """An interactive reply went to ``chat_id``: it shares the platform's limits."""
-        self.pace = pacing.replied(self.pace, self.limits, chat_id, self._now())
+    @asynccontextmanager
+    async def replying(self, chat_id: str) -> AsyncIterator[None]:
+        """Around an interactive reply to ``chat_id``, which shares the platform's limits:
+        first its slot (at once, unless pushes filled the second), then, once sent, the
+        moment the platform answered."""
+        now = self._now()
+        at, self.pace = pacing.replied(self.pace, self.limits, chat_id, now)
+        if at > now:
+            await self.sleep(at - now)
+        try:
+            yield
+        finally:
+            self.pace = pacing.reply_answered(self.pace, self.limits, at, self._now())
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next idle check."""
@@ -194,18 +195,59 @@ class OutboxSender:
 
     async def send_due(self) -> int:
         """Push every message due now; how many were pushed."""
+        claims = Claims(
+            self._claim,
+            self._release,
+            self.clock.now,
+            batch=self.batch,
+            hold=self.lease - LEASE_MARGIN,
+        )
+        outcomes = Outcomes(self.write, self.locale)
         pushed = 0
-        while not self._stopping:
-            now = self.clock.now()
-            claimed = await self.write(partial(self._claim, now))
-            if not claimed:
-                break
-            pushed += await self._push(claimed, now + self.lease - LEASE_MARGIN)
+        try:
+            while not self._stopping:
+                outcomes.pump()
+                waiting = await claims.waiting(settle=outcomes.flush)
+                if not waiting:
+                    break
+                index, at = pacing.pick(
+                    self.pace, self.limits, [m.chat_id for m in waiting], self._now()
+                )
+                if at > self._now():
+                    await self.alarm.wait(moment(at))
+                    continue
+                message = claims.take(index)
+                sent_at = self._now()
+                self.pace = pacing.pushed(self.pace, self.limits, message.chat_id, sent_at)
+                result = await self.push.push(message.chat_id, decode(message.message))
+                self.pace = pacing.push_answered(self.pace, self.limits, sent_at, self._now())
+                now = self.clock.now()
+                outcome = after_push(result, message.attempts, now)
+                outcomes.add(message, outcome, now)
+                pushed += 1
+                if isinstance(outcome, Unreachable):
+                    # Failed with them once recorded (Outbox.block): not tried meanwhile.
+                    claims.gone(message.user_id)
+                if isinstance(outcome, Later) and outcome.pause:
+                    log.info("outbox: flood control, pausing until %s", outcome.at.isoformat())
+                    self.pace = pacing.paused(self.pace, outcome.at.timestamp())
+                    claims.again()
+        finally:
+            await outcomes.flush()
+            await claims.close()
         return pushed
 
-    def _claim(self, now: datetime, work: Work) -> list[Claimed]:
+    async def _claim(self) -> list[Claimed]:
+        now = self.clock.now()
         # Each channel's sender pushes to its own platform's people only.
-        return work.outbox.claim(self.worker, now, self.lease, self.batch, self.push.platform)
+        return await self.write(
+            lambda work: work.outbox.claim(
+                self.worker, now, self.lease, self.batch, self.push.platform
+            )
+        )
+
+    async def _release(self, ids: list[int]) -> None:
+        await self.write(lambda work: work.outbox.release(ids))
 
     async def _next_wake(self) -> datetime:
         now = self.clock.now()
@@ -215,104 +257,3 @@ class OutboxSender:
         if due is None:
             return now + IDLE
         return min(max(due, paused, now), now + IDLE)
-
-    async def _push(self, claimed: Sequence[Claimed], hold_until: datetime) -> int:
-        waiting = list(claimed)
-        pushed = 0
-        # Outcomes not yet written, and the write under way: one at a time, so the sender's
-        # writes stay in order, each taking every outcome that came in meanwhile. All are
-        # written before the next claim.
-        outcomes: list[tuple[Claimed, Outcome, datetime]] = []
-        recording: asyncio.Task[None] | None = None
-        try:
-            while waiting and not self._stopping and self.clock.now() < hold_until:
-                if outcomes and (recording is None or recording.done()):
-                    if recording is not None:
-                        await recording
-                    recording = asyncio.create_task(self._record(outcomes))
-                    outcomes = []
-                index, at = pacing.pick(self.pace, [m.chat_id for m in waiting], self._now())
-                if at > self._now():
-                    await self.alarm.wait(moment(at))
-                    continue
-                message = waiting.pop(index)
-                # Counted from when it was due to go (if the wake-up was only a timer's
-                # lateness behind) rather than when it went: else each message's lateness
-                # and the time its push takes would add up to a slower rate.
-                let_through = max(at, self._now() - LATENESS)
-                self.pace = pacing.sent(self.pace, self.limits, message.chat_id, let_through)
-                result = await self.push.push(message.chat_id, decode(message.message))
-                now = self.clock.now()
-                outcome = after_push(result, message.attempts, now)
-                outcomes.append((message, outcome, now))
-                pushed += 1
-                if isinstance(outcome, Unreachable):
-                    # Failed with them once recorded (Outbox.block): not tried meanwhile.
-                    waiting = [m for m in waiting if m.user_id != message.user_id]
-                if isinstance(outcome, Later) and outcome.pause:
-                    log.info("outbox: flood control, pausing until %s", outcome.at.isoformat())
-                    self.pace = pacing.paused(self.pace, outcome.at.timestamp())
-                    break
-        finally:
-            if recording is not None:
-                await recording
-            if outcomes:
-                await self._record(outcomes)
-            if waiting:
-                # Not tried: free for the next claim at once, in their order.
-                ids = [m.id for m in waiting]
-                await self.write(lambda work: work.outbox.release(ids))
-        return pushed
-
-    async def _record(self, outcomes: Sequence[tuple[Claimed, Outcome, datetime]]) -> None:
-        def record(work: Work) -> None:
-            for message, outcome, now in outcomes:
-                self._record_one(work, message, outcome, now)
-
-        await self.write(record)
-
-    def _record_one(self, work: Work, message: Claimed, outcome: Outcome, now: datetime) -> None:
-        if isinstance(outcome, Done):
-            work.outbox.sent(message.id, now)
-        elif isinstance(outcome, Later):
-            work.outbox.again([message.id], outcome.at, counted=not outcome.pause)
-        elif isinstance(outcome, GiveUp):
-            log.warning("outbox: message %d not delivered: %s", message.id, outcome.reason)
-            work.outbox.failed(message.id, now, outcome.reason)
-        elif isinstance(outcome, Unreachable):
-            work.outbox.failed(message.id, now, BLOCKED)
-            if work.outbox.block(message.user_id, now, message.platform):
-                self._tell_supervisors(work, message, now, "blocked")
-        elif isinstance(outcome, Undeliverable) and work.outbox.undeliverable(
-            message.id, message.user_id, now
-        ):
-            # The first of this person's silence: told once, not at every reminder.
-            self._tell_supervisors(work, message, now, "window")
-
-    def _tell_supervisors(self, work: Work, message: Claimed, now: datetime, why: str) -> None:
-        """``why``: "blocked" (the person blocked the bot) or "window" (the platform
-        takes no message to them until they write again)."""
-        user = work.users.get(message.user_id)
-        if user is None:
-            return
-        supervisors = work.outbox.supervisors_of(user.id)
-        log.info(
-            "outbox: user %d unreachable (%s); %d supervisor(s) told",
-            user.id,
-            why,
-            len(supervisors),
-        )
-        note = translate(
-            f"outbox.{why}_note",
-            self.locale,
-            name=user.display_name,
-            areas=", ".join(area.name for area in user.areas),
-        )
-        for supervisor in supervisors:
-            work.outbox.enqueue(
-                supervisor.id,
-                encode(Text(note)),
-                f"{why}:{message.id}:{supervisor.id}",
-                now,
-                now,
-            )

@@ -7,12 +7,18 @@ outbox as JSON: :func:`encode` and :func:`decode` are the only two places that k
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.messages import Choice, Choices, Text
 
 Pushable = Text | Choices
+
+# Around each message a channel sends in reply in a chat (its id): the outbox sender's
+# ``replying``, which shares the platform's limits between the replies and the pushes.
+Replying = Callable[[str], AbstractAsyncContextManager[None]]
 
 
 @dataclass(frozen=True, slots=True)

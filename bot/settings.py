@@ -78,10 +78,14 @@ class Settings(BaseSettings):
     )
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
     # The platform's limits the outbox keeps to (Telegram: 30 messages a second, 1 per chat).
-    push_rate: float = Field(default=30.0, alias="RASOAT_PUSH_RATE", gt=0, le=1000)
+    push_rate: int = Field(default=30, alias="RASOAT_PUSH_RATE", ge=1, le=1000)
     push_chat_interval: float = Field(default=1.0, alias="RASOAT_PUSH_CHAT_INTERVAL", ge=0, le=60)
-    # Of that rate, what the outbox leaves to the replies people are waiting for.
-    push_reserve: float = Field(default=2.0, alias="RASOAT_PUSH_RESERVE", ge=0)
+    # Of that rate, the slots of each second the outbox leaves free, so that many replies in
+    # a second go at once even while it broadcasts.
+    push_reserve: int = Field(default=0, alias="RASOAT_PUSH_RESERVE", ge=0)
+    # Seconds added to the second the limit is kept over, for Telegram's rounding (the
+    # network's delays are accounted for: see bot.decisions.pacing).
+    push_margin: float = Field(default=0.002, alias="RASOAT_PUSH_MARGIN", ge=0, le=0.5)
     # When collaborators are reminded of a policy dialogue: days ("3d") or hours ("2h")
     # before it, or a local time on its day ("07:00").
     reminder_offsets: str = Field(default=DEFAULT_OFFSETS, alias="RASOAT_REMINDER_OFFSETS")
@@ -183,7 +187,10 @@ class Settings(BaseSettings):
     @property
     def push_limits(self) -> Limits:
         return Limits(
-            self.push_rate, self.push_chat_interval, min(self.push_reserve, self.push_rate / 2)
+            self.push_rate,
+            self.push_chat_interval,
+            min(self.push_reserve, self.push_rate // 2),
+            self.push_margin,
         )
 
     @property

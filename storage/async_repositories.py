@@ -476,6 +476,9 @@ class AsyncOutbox(_Async[Outbox]):
     async def sent(self, message_id: int, at: datetime) -> None:
         return await self._run(lambda r: r.sent(message_id, at))
 
+    async def sent_all(self, messages: Iterable[tuple[int, datetime]]) -> None:
+        return await self._run(lambda r: r.sent_all(messages))
+
     async def again(
         self, message_ids: Iterable[int], not_before: datetime, *, counted: bool = True
     ) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -55,6 +55,17 @@ def _insert_ignoring_duplicates(dialect: str) -> Any:
 
 def _pending() -> ColumnElement[bool]:
     return and_(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+
+
+@functools.cache
+def _mark_sent() -> Any:
+    """Run with many (message_id, at) rows at once: the driver's executemany."""
+    table = cast(Table, OutboxMessage.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("message_id"), _pending())
+        .values(sent_at=bindparam("at"), claimed_by=None, claimed_until=None)
+    )
 
 
 def _on(platform: str | None) -> ColumnElement[bool]:
@@ -213,7 +224,13 @@ class Outbox:
         return min(times) if times else None
 
     def sent(self, message_id: int, at: datetime) -> None:
-        self._set(message_id, sent_at=at, claimed_by=None, claimed_until=None)
+        self.sent_all([(message_id, at)])
+
+    def sent_all(self, messages: Iterable[tuple[int, datetime]]) -> None:
+        """Each of ``messages`` (id, when) went: one statement for them all."""
+        rows = [{"message_id": message_id, "at": at} for message_id, at in messages]
+        if rows:
+            self.session.execute(_mark_sent(), rows)
 
     def again(
         self, message_ids: Iterable[int], not_before: datetime, *, counted: bool = True

@@ -21,7 +21,7 @@ from bot.conversation import Conversation
 from bot.decisions.pacing import Limits
 from bot.messages import Choice, Choices, Text
 from bot.outbox import LEASE, OutboxSender
-from bot.push import decode, encode
+from bot.push import Pushable, PushResult, decode, encode
 from locales.catalog import translate
 from storage.db import create_engine, session_factory
 from storage.leader import PostgresLeader
@@ -47,6 +47,10 @@ class VirtualClock:
 
     def advance(self, delta: timedelta) -> None:
         self.moment += delta
+
+    async def sleep(self, seconds: float) -> None:
+        self.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
 
 
 class VirtualAlarm:
@@ -107,12 +111,28 @@ async def enqueue(
     return stored
 
 
+async def one_each(database: Database, chats: range, text: str) -> dict[int, int]:
+    """A message ``"{text} {chat}"`` to each of ``chats`` (people made for them)."""
+    ids = await people(database, chats)
+    for chat in chats:
+        await enqueue(database, ids[chat], f"{text} {chat}", f"{text}:{chat}")
+    return ids
+
+
+def limited(fake: FakeTelegram) -> VirtualClock:
+    """A virtual clock the fake keeps Telegram's limits on (30 a second, 1 a second a chat)."""
+    clock = VirtualClock()
+    fake.enforce_limits(30, 1.0, clock=clock.seconds)
+    return clock
+
+
 def sender(database: Database, bot: Bot, clock: VirtualClock, **options: object) -> OutboxSender:
     return OutboxSender(
         database.sessions,
         TelegramPush(bot),
         clock=clock,
         alarm=VirtualAlarm(clock),
+        sleep=clock.sleep,
         **options,  # type: ignore[arg-type]
     )
 
@@ -239,9 +259,7 @@ async def test_two_senders_drain_one_outbox_exactly_once(
     database: Database, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     chats = range(2001, 2121)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Tin {chat}", f"r:{chat}")
+    await one_each(database, chats, "Tin")
     second = create_engine(database.url, schema=database.schema)
     try:
         clock = VirtualClock()
@@ -331,21 +349,19 @@ async def test_pacing_keeps_within_the_bot_apis_limits(
     database: Database, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     chats = range(3001, 3061)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Một {chat}", f"a:{chat}")
+    ids = await one_each(database, chats, "Một")
     for chat in chats[:30]:
         await enqueue(database, ids[chat], f"Hai {chat}", f"b:{chat}")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    clock = limited(fake_telegram)
     assert await sender(database, bot, clock).send_due() == 90
     assert fake_telegram.rate_limited == 0
     assert delivered(fake_telegram) == Counter(
         [(chat, f"Một {chat}") for chat in chats] + [(chat, f"Hai {chat}") for chat in chats[:30]]
     )
-    # At the outbox's full rate, 28 a second (2 kept for replies): 89 gaps of 1/28 s.
+    # Evenly spaced at the full rate: 30 in each 1.002 s (a second and the margin), so 89
+    # gaps of 33.4 ms.
     assert clock.now() - START == pytest.approx(
-        timedelta(seconds=89 / 28), abs=timedelta(milliseconds=1)
+        timedelta(seconds=89 * 1.002 / 30), abs=timedelta(milliseconds=1)
     )
 
 
@@ -354,34 +370,72 @@ async def test_without_pacing_the_fake_refuses(
 ) -> None:
     """The check above can fail: pushed faster than the limits, the fake answers 429."""
     chats = range(3001, 3041)
-    ids = await people(database, chats)
-    for chat in chats:
-        await enqueue(database, ids[chat], f"Một {chat}", f"a:{chat}")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    await one_each(database, chats, "Một")
+    clock = limited(fake_telegram)
     await sender(database, bot, clock, limits=Limits(per_second=1000)).send_due()
     assert fake_telegram.rate_limited > 0
     # ...and nothing is lost: each went once, after the wait.
     assert delivered(fake_telegram) == Counter({(chat, f"Một {chat}"): 1 for chat in chats})
 
 
-async def test_interactive_replies_count_and_the_outbox_gives_way(
+async def test_interactive_replies_take_slots_of_the_broadcast_and_nothing_is_refused(
+    database: Database, fake_telegram: FakeTelegram, bot: Bot
+) -> None:
+    chats = range(3001, 3061)
+    await one_each(database, chats, "Tin")
+    clock = limited(fake_telegram)
+    waits: list[float] = []
+
+    class Answering(TelegramPush):
+        """After every third push, a collaborator's question is answered, as the Telegram
+        channel sends a reply: through the sender, which gives it a slot."""
+
+        async def push(self, chat_id: str, message: Pushable) -> PushResult:
+            result = await super().push(chat_id, message)
+            if len(fake_telegram.sent) % 4 == 3:
+                chat = 5001 + len(waits)
+                asked = clock.now()
+                async with outbox.replying(str(chat)):
+                    waits.append((clock.now() - asked).total_seconds())
+                    await bot.send_message(chat, "Câu hỏi tiếp theo")
+            return result
+
+    outbox = OutboxSender(
+        database.sessions,
+        Answering(bot),
+        clock=clock,
+        alarm=VirtualAlarm(clock),
+        sleep=clock.sleep,
+    )
+    assert await outbox.send_due() == 60
+    assert fake_telegram.rate_limited == 0
+    assert len(fake_telegram.sent) == 80
+    # Asked just after a push took its slot, each reply waits for the next one (33.4 ms:
+    # 30 slots in 1.002 s), not for the pushes still waiting...
+    assert waits == pytest.approx([1.002 / 30] * 20, abs=2e-6)
+    # ...and the outbox takes the slots the replies leave: 80 messages in as many slots, but
+    # for the two the replies' waits cost (a push counts until its answer came back, and
+    # here that was after its reply).
+    assert clock.now() - START <= timedelta(seconds=81 * 1.002 / 30 + 1e-6)
+
+
+async def test_replies_alone_never_wait_and_the_outbox_gives_way_to_them(
     database: Database, fake_telegram: FakeTelegram, bot: Bot
 ) -> None:
     ids = await people(database, range(1001, 1002))
     await enqueue(database, ids[1001], "Nhắc", "r:1")
-    clock = VirtualClock()
-    fake_telegram.enforce_limits(30, 1.0, clock=clock.seconds)
+    clock = limited(fake_telegram)
     outbox = sender(database, bot, clock)
-    # A second's worth of replies to 30 people answering at once, none waiting.
+    # A second's worth of replies to 30 people answering at once: none waits.
     for chat in range(5001, 5031):
-        outbox.replied(str(chat))
-        await bot.send_message(chat, "Câu hỏi tiếp theo")
+        async with outbox.replying(str(chat)):
+            await bot.send_message(chat, "Câu hỏi tiếp theo")
+    assert clock.now() == START
     assert await outbox.send_due() == 1
     assert fake_telegram.rate_limited == 0
-    # The first reply was the reserve's; the other 29 each took an outbox slot (1/28 s).
+    # The push waited until the replies' second (and the margin) was over.
     assert clock.now() - START == pytest.approx(
-        timedelta(seconds=29 / 28), abs=timedelta(milliseconds=1)
+        timedelta(seconds=1.002), abs=timedelta(milliseconds=1)
     )
 
 

@@ -173,8 +173,8 @@ class AiogramChannel:
             pressed = query.message.message_id if query.message is not None else None
             turn = Turn(incoming, pressed, partial(bot.answer_callback_query, query.id))
         api = AiogramApi(bot, command_menus=self.command_menus)
-        replied = self.outbox.replied if self.outbox is not None else None
-        await answer(self.runtime.conversation, api, turn, self.runtime.settings.locale, replied)
+        replying = self.outbox.replying if self.outbox is not None else None
+        await answer(self.runtime.conversation, api, turn, self.runtime.settings.locale, replying)
 
 
 def reader(bot: Bot) -> Callable[[dict[str, Any]], Update]:

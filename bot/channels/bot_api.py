@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -330,17 +331,18 @@ async def answer(
     api: BotApi,
     turn: Turn,
     locale: str,
-    replied: Callable[[str], None] | None = None,
+    replying: push.Replying | None = None,
 ) -> None:
     """Apply ``turn``'s message and send its replies, each on its own; once every reply that
-    must be seen arrived, say so (``Conversation.delivered``). ``replied`` hears of each
-    message sent in the chat (the outbox shares Telegram's limits with the replies)."""
+    must be seen arrived, say so (``Conversation.delivered``). Each message sent in the chat
+    goes within ``replying`` (``OutboxSender.replying``: the outbox shares Telegram's
+    limits with the replies, which take the next slot)."""
     incoming = turn.incoming
     status = StatusMessage(api, int(incoming.chat_id))
     show = harmless(status.show)
     replies = await conversation.handle(incoming, show)
     numbers: list[int] = []
-    failed = await _deliver(api, turn, replies, numbers, locale, replied)
+    failed = await _deliver(api, turn, replies, numbers, locale, replying)
     if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):
         # Else it would say "80%" for ever over a file that never came.
         await show(translate("delivery.status_failed", locale))
@@ -354,7 +356,7 @@ async def _deliver(
     replies: Sequence[Outgoing],
     numbers: list[int],
     locale: str,
-    replied: Callable[[str], None] | None,
+    replying: push.Replying | None,
 ) -> list[Outgoing]:
     """Send the replies; returns those that could not be delivered."""
     incoming = turn.incoming
@@ -367,9 +369,9 @@ async def _deliver(
         answering = asyncio.create_task(_quietly(turn.answer_button, toast))
 
     async def send(reply: Outgoing) -> None:
-        if replied is not None and isinstance(reply, Text | Choices | Document):
-            replied(incoming.chat_id)
-        await send_reply(api, int(incoming.chat_id), turn.pressed, numbers, reply)
+        counted = replying is not None and isinstance(reply, Text | Choices | Document)
+        async with replying(incoming.chat_id) if counted and replying else nullcontext():
+            await send_reply(api, int(incoming.chat_id), turn.pressed, numbers, reply)
 
     try:
         return await deliver(replies, send, locale, incoming.update_key)

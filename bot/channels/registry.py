@@ -183,7 +183,7 @@ async def open_zalo_bot(
     from bot.channels.zalo_push import ZaloBotPush
 
     async with open_channel(settings, runtime) as channel:
-        channel.replied = hooks.sender.replied
+        channel.replying = hooks.sender.replying
         if endpoint.webhook:
             assert sock is not None and endpoint.secret and endpoint.url
             started = zalo_webhook.webhook(

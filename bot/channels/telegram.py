@@ -290,8 +290,8 @@ class StatusMessage(bot_api.StatusMessage):
 class TelegramChannel:
     def __init__(self, runtime: Runtime | None) -> None:
         self.runtime = runtime
-        # The outbox sender of Telegram in this process (bot.service), told of every reply:
-        # they share Telegram's limits.
+        # The outbox sender of Telegram in this process (bot.service), through which every
+        # reply goes: they share Telegram's limits.
         self.outbox: OutboxSender | None = None
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
@@ -342,7 +342,7 @@ class TelegramChannel:
             PtbApi(application.bot),
             turn,
             self.runtime.settings.locale,
-            outbox.replied if outbox is not None else None,
+            outbox.replying if outbox is not None else None,
         )
 
 

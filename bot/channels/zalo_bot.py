@@ -26,7 +26,7 @@ import json
 import logging
 import mimetypes
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -50,6 +50,7 @@ from bot.messages import (
     Outgoing,
     Text,
 )
+from bot.push import Replying
 from bot.runtime import Runtime, open_runtime
 from bot.server_key import server_key
 from bot.settings import Settings
@@ -205,8 +206,8 @@ class ZaloBotChannel(EventChannel):
         self.api = api
         # Where files go as links (None: no public address, files are said to be on Telegram).
         self.links = links
-        # Told of every message sent in reply: the outbox keeps to the limits with them.
-        self.replied: Callable[[str], None] | None = None
+        # Around every message sent in reply: the outbox keeps to the limits with them.
+        self.replying: Replying | None = None
 
     def update_key(self, raw: dict[str, Any]) -> str | None:
         return update_key(raw)
@@ -284,10 +285,10 @@ class ZaloBotChannel(EventChannel):
         await self._sent("sendMessage", {"chat_id": chat_id, "text": text})
 
     async def _sent(self, method: str, payload: dict[str, Any]) -> None:
-        if self.replied is not None:
-            self.replied(str(payload["chat_id"]))
+        chat_id = str(payload["chat_id"])
         try:
-            await self.api.patiently(method, payload)
+            async with self.replying(chat_id) if self.replying else nullcontext():
+                await self.api.patiently(method, payload)
         except ZaloBotError as error:
             # Zalo's 403 is its own internal error, not a person who blocked the bot.
             raise SendFailed(method, f"HTTP {error.status}: {error.description}") from None

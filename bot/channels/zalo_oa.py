@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import PurePath
@@ -172,10 +172,12 @@ class ZaloOaChannel(EventChannel):
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         async def send(reply: Outgoing) -> None:
             messages = await self.messages(reply)
-            if self.outbox is not None and messages:
-                self.outbox.replied(incoming.chat_id)
-            for message in messages:
-                await self.send(incoming.chat_id, message)
+            if not messages:
+                return
+            slot = self.outbox.replying(incoming.chat_id) if self.outbox else nullcontext()
+            async with slot:
+                for message in messages:
+                    await self.send(incoming.chat_id, message)
 
         return await deliver(replies, send, self.runtime.settings.locale, incoming.update_key)
 
