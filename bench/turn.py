@@ -161,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--callgrind", action="store_true", help="running under callgrind: collect the answers'"
     )
+    parser.add_argument("--save", help="write the profile (pstats) to this file too")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sort", choices=("tottime", "cumulative"), default="tottime")
     args = parser.parse_args(argv)
@@ -185,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if profiles is not None:
         stats = profiles.stats()
+        if args.save:
+            stats.dump_stats(args.save)
         stats.stream = sys.stdout  # type: ignore[attr-defined]
         stats.sort_stats(args.sort).print_stats(args.top)
     return 0
