@@ -502,6 +502,22 @@ def _audit_insert() -> Any:
     return insert(cast(Table, AuditEntry.__table__))
 
 
+def audit_values(
+    action: str, actor: User | None, entity: str | None, entity_id: object, details: Any
+) -> dict[str, Any]:
+    """The columns of an audit row."""
+    return {
+        "at": utcnow(),
+        "actor_id": actor.id if actor else None,
+        "action": action,
+        "entity": entity,
+        # What a person typed can name the entity (an area code given to /export): cut to
+        # the column, the audit row must never fail the turn it records.
+        "entity_id": None if entity_id is None else str(entity_id)[:ENTITY_ID_LENGTH],
+        "details": details,
+    }
+
+
 class AuditRepository(_Repository):
     def record(
         self,
@@ -515,17 +531,7 @@ class AuditRepository(_Repository):
         # One INSERT, now: nothing reads the row back, so the unit of work's flush (its
         # bookkeeping of a new object) is spared.
         self.session.execute(
-            _audit_insert(),
-            {
-                "at": utcnow(),
-                "actor_id": actor.id if actor else None,
-                "action": action,
-                "entity": entity,
-                # What a person typed can name the entity (an area code given to /export):
-                # cut to the column, the audit row must never fail the turn it records.
-                "entity_id": None if entity_id is None else str(entity_id)[:ENTITY_ID_LENGTH],
-                "details": details,
-            },
+            _audit_insert(), audit_values(action, actor, entity, entity_id, details)
         )
 
     def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
