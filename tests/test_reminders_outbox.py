@@ -252,7 +252,7 @@ async def test_the_sweeps_run_at_start_then_every_minute_and_wake_the_sender(
     class Minutes(VirtualAlarm):
         async def wait(self, until: datetime) -> None:
             await super().wait(until)
-            if len(swept) >= 9:
+            if len(swept) >= 12:
                 scheduler.stop()
 
     scheduler = ReminderScheduler(
@@ -267,7 +267,7 @@ async def test_the_sweeps_run_at_start_then_every_minute_and_wake_the_sender(
     assert swept == [
         (name, at)
         for at in minutes
-        for name in ("meeting_reminders", "followup_reminders", "scheduled_reports")
+        for name in ("meeting_reminders", "followup_reminders", "scheduled_reports", "stale_data")
     ]
     assert woken == minutes
 
@@ -291,8 +291,8 @@ async def test_a_schedule_file_gone_wrong_is_one_log_line_and_the_other_sweeps_r
         clock=VirtualClock(),
     )
     caplog.set_level("WARNING", logger="bot.reminders")
-    assert await scheduler.sweep() == 2
-    assert ran == ["meeting_reminders", "followup_reminders", "scheduled_reports"]
+    assert await scheduler.sweep() == 3
+    assert ran == ["meeting_reminders", "followup_reminders", "scheduled_reports", "stale_data"]
     [record] = caplog.records
     assert record.getMessage() == (
         "reminders: the reports sweep: The report schedule file (RASOAT_REPORT_SCHEDULE) "
