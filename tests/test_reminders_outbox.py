@@ -24,14 +24,13 @@ from storage.models import (
     MeetingInvitation,
     OutboxMessage,
     Role,
-    SupportAssignment,
     SupportContact,
 )
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import FakeTelegram, Json
-from tests.helpers import add_poor_households, seed_areas
+from tests.helpers import add_poor_households, assign, seed_areas
 from tests.test_outbox import VirtualAlarm, VirtualClock
 from tests.test_telegram_e2e import bot_settings, new_invite
 
@@ -188,16 +187,8 @@ async def test_a_follow_up_reminder_reaches_the_officer_after_the_interval_once(
         assert village is not None
         people, _ = await uow.followup.people([village.id], year, [group])
         person = people[0]
-        assignment = await uow.followup.assign(
-            SupportAssignment(
-                review_year=year,
-                household_id=person.household_id,
-                member_index=person.member_index,
-                member_name=person.member_name,
-                group=person.group,
-                officer_user_id=officer,
-            ),
-            datetime(2026, 10, 1, 3, 0, tzinfo=UTC),
+        assignment = await assign(
+            uow, person, year, datetime(2026, 10, 1, 3, 0, tzinfo=UTC), officer_user_id=officer
         )
         await uow.followup.record(
             SupportContact(
