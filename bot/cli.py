@@ -491,7 +491,9 @@ async def _purge(rt: Runtime, settings: Settings, args: argparse.Namespace) -> i
         print(translate("purge.not_past", settings.locale, year=args.year), file=sys.stderr)
         return EXIT_USAGE
     mode = Purge.DELETE if args.delete else Purge.ANONYMISE
-    result = await purge_year(rt.sessions, args.year, mode, apply=args.yes)
+    result = await purge_year(
+        rt.sessions, args.year, mode, apply=args.yes, links_dir=settings.links_dir
+    )
     key = f"purge.{'done' if result.applied else 'would'}.{mode.value}"
     print(
         translate(

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -159,10 +159,8 @@ class LinkStore:
             if kept is None or kept.expires <= now:
                 self._remove(file_id)
                 removed += 1
-        for path in self.directory.iterdir():
-            file_id, dot, suffix = path.name.partition(".")
-            # Only what this store wrote: the folder may be shared with anything else.
-            if not (FILE_ID.fullmatch(file_id) and dot + suffix in (DATA, TAKEN)):
+        for file_id, suffix, path in _written(self.directory):
+            if suffix == META:
                 continue
             if not self._path(file_id, META).exists() and self._stale(path):
                 path.unlink(missing_ok=True)
@@ -189,6 +187,28 @@ class LinkStore:
 
     def _path(self, file_id: str, suffix: str) -> Path:
         return self.directory / f"{file_id}{suffix}"
+
+
+def forget_all(directory: Path) -> int:
+    """Remove every file waiting in ``directory``, expired or not (a purge: which review
+    year an export's names belong to is not known here); how many. A link sent already
+    then answers as gone; its person asks for the file again."""
+    if not directory.is_dir():
+        return 0
+    removed = set()
+    for file_id, _suffix, path in _written(directory):
+        path.unlink(missing_ok=True)
+        removed.add(file_id)
+    return len(removed)
+
+
+def _written(directory: Path) -> Iterator[tuple[str, str, Path]]:
+    """(file id, suffix, path) of what a store wrote in ``directory``: the folder may be
+    shared with anything else, which is left alone."""
+    for path in list(directory.iterdir()):
+        file_id, dot, suffix = path.name.partition(".")
+        if FILE_ID.fullmatch(file_id) and dot + suffix in (DATA, META, TAKEN):
+            yield file_id, dot + suffix, path
 
 
 def _write_private(path: Path, content: bytes) -> None:

@@ -1,7 +1,8 @@
 """The reminders' clock: at start, then every minute, the sweeps that turn the passing of
 time into messages (the policy dialogues' reminders, the follow-up visits) run, each as one
 write of this process (``Conversation.write``: on SQLite, the writer thread), and the outbox
-sender is woken for what they enqueued.
+sender is woken for what they enqueued. One more sweep sends nothing: it forgets what served
+a moment long past (``bot.retention.forget_stale``).
 
 A sweep at start sends what fell due while the bot was down; running one twice, here or in
 another process, sends nothing twice: each sweep records what it did (a meeting's offsets
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 
+from bot import retention
 from bot.decisions.reports import PeriodError
 from bot.dialogs import followup, meetings, reports
 from bot.outbox import Alarm, Clock, EventAlarm, SystemClock, Write
@@ -38,10 +40,16 @@ def scheduled_reports(settings: Settings, now: datetime, work: Work) -> int:
     return len(reports.send_due_reports(work, settings, now, reports.load_schedule(settings)))
 
 
+def stale_data(settings: Settings, now: datetime, work: Work) -> int:
+    retention.forget_stale(work, now)
+    return 0
+
+
 SWEEPS: tuple[tuple[str, Callable[[Settings, datetime, Work], int]], ...] = (
     ("meetings", meeting_reminders),
     ("followup", followup_reminders),
     ("reports", scheduled_reports),
+    ("stale data", stale_data),
 )
 
 

@@ -4,19 +4,29 @@ The plan needs names and birth dates while households are followed and reported 
 that, a commune keeps only what the law and its reports require. ``purge_year`` either
 deletes the year's households with everything hanging off them, or keeps their answers and
 classifications (so past statistics still add up) with every name, date, free text and
-roster copy removed. Either way the audit log keeps that it happened, never what was erased.
+roster copy removed. Either way the audit log keeps that it happened, never what was erased,
+and what still points at the year goes too: the numbered lists on people's screens (their
+keys name households and interviews by id, which SQLite may give again) and the files
+waiting behind download links (an export's names).
+
+Apart from a purge, what serves a moment is forgotten once that moment is long past
+(:func:`forget_stale`, in the reminders' periodic sweep): link codes, and lists shown.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.links import forget_all
 from forms import FieldType, current_form
 from forms.codec import SEPARATOR
 from storage.models import (
@@ -27,13 +37,21 @@ from storage.models import (
     Interview,
     Member,
     MemberFact,
+    ShownList,
     SupportAssignment,
     SupportContact,
 )
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 
 # Answers that identify a person rather than describe a situation.
 IDENTIFYING_TYPES = frozenset({FieldType.TEXT, FieldType.DATE})
+
+# A link code lives minutes; kept a day past that, one typed late is still answered as
+# expired (or used) rather than as a wrong code counted against the account.
+LINK_CODES_KEPT = timedelta(days=1)
+# A question left open over weeks of fieldwork still takes its typed number; after that, a
+# number typed is taken as text and the dialog shows its question again.
+SHOWN_LISTS_KEPT = timedelta(days=30)
 
 
 class Purge(StrEnum):
@@ -65,8 +83,15 @@ def scrub(values: dict[str, Any], fields: frozenset[str]) -> dict[str, Any]:
 
 
 async def purge_year(
-    sessions: async_sessionmaker[AsyncSession], year: int, mode: Purge, *, apply: bool
+    sessions: async_sessionmaker[AsyncSession],
+    year: int,
+    mode: Purge,
+    *,
+    apply: bool,
+    links_dir: Path | None = None,
 ) -> PurgeResult:
+    """The year's households purged (with ``apply``; else only counted), and the files
+    waiting in ``links_dir``."""
     async with UnitOfWork(sessions) as uow:
         session = uow.session
         households = list(
@@ -87,6 +112,8 @@ async def purge_year(
             await _delete(session, households, interviews)
         else:
             await _anonymise(session, households, interviews, identifying_fields())
+        # Every list, not only the year's: its keys are opaque ids of any dialog's rows.
+        await session.execute(delete(ShownList))
         uow.audit.record(
             "year.purged",
             entity="review_year",
@@ -96,7 +123,15 @@ async def purge_year(
             interviews=len(interviews),
         )
         await uow.commit()
+    if links_dir is not None:
+        await asyncio.to_thread(forget_all, links_dir)
     return result
+
+
+def forget_stale(work: Work, now: datetime) -> None:
+    """The link codes and the lists shown whose use is over, forgotten."""
+    work.identities.prune(now - LINK_CODES_KEPT)
+    work.shown_lists.prune(now - SHOWN_LISTS_KEPT)
 
 
 async def _forget_audit_details(

@@ -276,6 +276,9 @@ class AsyncShownLists(_Async[ShownLists]):
     ) -> None:
         return await self._run(lambda r: r.show(platform, platform_user_id, keys, several, now))
 
+    async def prune(self, before: datetime) -> None:
+        return await self._run(lambda r: r.prune(before))
+
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):
     def remember(self, user: User, state: DialogState | None) -> None:
@@ -538,6 +541,9 @@ class AsyncIdentityRepository(_Async[IdentityRepository]):
 
     async def claim(self, link: LinkCode, now: datetime) -> bool:
         return await self._run(lambda r: r.claim(link, now))
+
+    async def prune(self, before: datetime) -> None:
+        return await self._run(lambda r: r.prune(before))
 
 
 class AsyncZaloOaTokens(_Async[ZaloOaTokens]):

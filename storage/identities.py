@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -90,3 +90,8 @@ class IdentityRepository:
             .returning(LinkCode.id)
         )
         return claimed is not None
+
+    def prune(self, before: datetime) -> None:
+        """Forget the codes that expired before ``before`` (used ones expire minutes after
+        they are made): until then, typing one is answered as expired or used, not unknown."""
+        self.session.execute(delete(LinkCode).where(LinkCode.expires_at < before))

@@ -670,6 +670,10 @@ class ShownLists(_Repository):
             .on_conflict_do_update(index_elements=["platform", "platform_user_id"], set_=values)
         )
 
+    def prune(self, before: datetime) -> None:
+        """Forget the lists shown before ``before``: a key typed after is taken as text."""
+        self.session.execute(delete(ShownList).where(ShownList.shown_at < before))
+
 
 class Inbox(_Repository):
     """Updates as received (see :class:`storage.models.InboxUpdate`)."""

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import add_user
 from bot.messages import Incoming, Kind
-from storage.models import Area, Household, HouseholdCategory, Role
+from storage.followup import SupportPerson
+from storage.models import Area, Household, HouseholdCategory, Role, SupportAssignment, User
 from storage.text import fold
 from storage.uow import UnitOfWork
 
@@ -33,20 +35,65 @@ async def seed_areas(sessions: async_sessionmaker[AsyncSession]) -> None:
         await uow.commit()
 
 
+async def area_ids(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """{area code: id} of every area."""
+    async with sessions() as session:
+        return {a.code: a.id for a in (await session.scalars(select(Area))).all()}
+
+
+async def add_person(
+    sessions: async_sessionmaker[AsyncSession],
+    platform: str,
+    user_id: str,
+    name: str,
+    role: Role = Role.COLLABORATOR,
+    area: str = "87-MH-A1",
+) -> User:
+    """One person registered on ``platform`` for one area (a village's collaborator unless
+    said otherwise), speaking Vietnamese."""
+    return await add_user(
+        sessions,
+        platform=platform,
+        platform_user_id=user_id,
+        name=name,
+        role=role,
+        area_codes=[area],
+        locale="vi",
+    )
+
+
 async def add_terminal_users(
     sessions: async_sessionmaker[AsyncSession], users: Mapping[str, tuple[Role, str]]
 ) -> None:
     """Registered users of the terminal channel, {user id: (role, area code)}, named by id."""
     for user_id, (role, area) in users.items():
-        await add_user(
-            sessions,
-            platform="terminal",
-            platform_user_id=user_id,
-            name=user_id,
-            role=role,
-            area_codes=[area],
-            locale="vi",
-        )
+        await add_person(sessions, "terminal", user_id, user_id, role, area)
+
+
+async def assign(
+    uow: UnitOfWork,
+    person: SupportPerson,
+    year: int,
+    at: datetime,
+    *,
+    officer_user_id: int | None = None,
+    officer_name: str | None = None,
+    officer_phone: str | None = None,
+) -> SupportAssignment:
+    """``person`` of the support lists assigned to an officer (a user, or one typed in)."""
+    return await uow.followup.assign(
+        SupportAssignment(
+            review_year=year,
+            household_id=person.household_id,
+            member_index=person.member_index,
+            member_name=person.member_name,
+            group=person.group,
+            officer_user_id=officer_user_id,
+            officer_name=officer_name,
+            officer_phone=officer_phone,
+        ),
+        at,
+    )
 
 
 def message(

@@ -12,29 +12,21 @@ from alembic import command
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import IntegrityError
 
-from bot.admin import AdminError, add_user
+from bot.admin import AdminError
 from bot.conversation import Conversation
 from storage.db import alembic_config, upgrade
 from storage.models import ChatBinding, LinkCode, Role, User, UserIdentity
 from storage.repositories import UpdateLedger
 from storage.uow import UnitOfWork, Work
 from tests.conftest import INVITE_KEY, POSTGRESQL_ONLY, Database, database_settings
-from tests.helpers import seed_areas
+from tests.helpers import add_person, seed_areas
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
 
 async def person(database: Database, platform: str = "telegram", account: str = "111") -> int:
     await seed_areas(database.sessions)
-    user = await add_user(
-        database.sessions,
-        platform=platform,
-        platform_user_id=account,
-        name="Hoa",
-        role=Role.COLLABORATOR,
-        area_codes=["87-MH-A1"],
-        locale="vi",
-    )
+    user = await add_person(database.sessions, platform, account, "Hoa")
     return user.id
 
 
@@ -80,15 +72,7 @@ async def test_an_account_of_a_deactivated_person_moves_and_their_history_stays(
     database: Database,
 ) -> None:
     hoa = await person(database)
-    old = await add_user(
-        database.sessions,
-        platform="zalo-bot",
-        platform_user_id="6ede9afa",
-        name="Hoa (Zalo)",
-        role=Role.COLLABORATOR,
-        area_codes=["87-MH-A1"],
-        locale="vi",
-    )
+    old = await add_person(database.sessions, "zalo-bot", "6ede9afa", "Hoa (Zalo)")
     async with UnitOfWork(database.sessions) as uow:
         await uow.identities.attach(hoa, "zalo-bot", "6ede9afa", NOW)
         await uow.commit()
@@ -101,15 +85,7 @@ async def test_an_account_of_a_deactivated_person_moves_and_their_history_stays(
         assert await uow.identities.accounts(old.id) == []
     # Nobody can be added again on an account that belongs to someone.
     with pytest.raises(AdminError):
-        await add_user(
-            database.sessions,
-            platform="zalo-bot",
-            platform_user_id="6ede9afa",
-            name="X",
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
+        await add_person(database.sessions, "zalo-bot", "6ede9afa", "X")
 
 
 async def test_link_codes_are_kept_hashed_the_newest_alone_works_and_once(

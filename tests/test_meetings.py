@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.admin import add_user
 from bot.context import DialogContext
 from bot.conversation import Conversation
 from bot.decisions.meetings import OutboxMessage
@@ -23,7 +22,6 @@ from exports.export_sheets import HOUSEHOLDS, Layout
 from exports.rows import Selection, load_batch
 from forms import load_bundled_form
 from storage.models import (
-    Area,
     Household,
     HouseholdCategory,
     Meeting,
@@ -34,7 +32,7 @@ from storage.models import (
 from storage.text import fold
 from storage.uow import UnitOfWork, Work
 from tests.conftest import Database
-from tests.helpers import message, seed_areas
+from tests.helpers import add_person, area_ids, message, seed_areas
 from tests.surfaces import ConversationSurface
 
 YEAR = 2026
@@ -83,22 +81,11 @@ async def seed(database: Database) -> dict[str, int]:
         ("c1", Role.COLLABORATOR, "87-MH-A1"),
         ("c2", Role.COLLABORATOR, "87-MH-A2"),
     ):
-        user = await add_user(
-            database.sessions,
-            platform="terminal",
-            platform_user_id=user_id,
-            name=f"Người {user_id}",
-            role=role,
-            area_codes=[area],
-            locale="vi",
+        user = await add_person(
+            database.sessions, "terminal", user_id, f"Người {user_id}", role, area
         )
         ids[user_id] = user.id
     return ids
-
-
-async def village_ids(database: Database) -> dict[str, int]:
-    async with database.sessions() as session:
-        return {a.code: a.id for a in (await session.scalars(select(Area))).all()}
 
 
 async def schedule(person: ConversationSurface, villages: Sequence[int], when: str) -> str:
@@ -146,7 +133,7 @@ async def test_a_dialogue_from_scheduling_to_attendance(
     database: Database, settings: Settings, outbox: list[tuple[Any, OutboxMessage]]
 ) -> None:
     ids = await seed(database)
-    areas = await village_ids(database)
+    areas = await area_ids(database.sessions)
     clock = Clock()
     conversation = Conversation(database.sessions, settings, clock=clock)
     supervisor = ConversationSurface(conversation, "sup")
@@ -207,14 +194,8 @@ async def test_a_dialogue_from_scheduling_to_attendance(
             )
         )
         await uow.commit()
-    village_supervisor = await add_user(
-        database.sessions,
-        platform="terminal",
-        platform_user_id="sup2",
-        name="Người sup2",
-        role=Role.SUPERVISOR,
-        area_codes=["87-MH-A2"],
-        locale="vi",
+    village_supervisor = await add_person(
+        database.sessions, "terminal", "sup2", "Người sup2", Role.SUPERVISOR, "87-MH-A2"
     )
     one_day = await sweep(database, settings, MEETING_AT - timedelta(days=1))
     # The supervisor who scheduled it (of the commune, so of both) is told who is still
@@ -301,7 +282,7 @@ async def test_a_cancellation_after_reminders_is_announced(
     database: Database, settings: Settings, outbox: list[tuple[Any, OutboxMessage]]
 ) -> None:
     ids = await seed(database)
-    areas = await village_ids(database)
+    areas = await area_ids(database.sessions)
     clock = Clock()
     conversation = Conversation(database.sessions, settings, clock=clock)
     supervisor = ConversationSurface(conversation, "sup")
@@ -324,7 +305,7 @@ async def test_a_reminder_missed_until_after_the_meeting_is_dropped(
     database: Database, settings: Settings, outbox: list[tuple[Any, OutboxMessage]]
 ) -> None:
     await seed(database)
-    areas = await village_ids(database)
+    areas = await area_ids(database.sessions)
     conversation = Conversation(database.sessions, settings, clock=Clock())
     await schedule(ConversationSurface(conversation, "sup"), [areas["87-MH-A1"]], "15/12 08:00")
     assert await sweep(database, settings, MEETING_AT + timedelta(hours=1)) == []
@@ -336,18 +317,10 @@ async def test_a_reminder_missed_until_after_the_meeting_is_dropped(
 
 async def test_other_areas_meetings_are_refused(database: Database, settings: Settings) -> None:
     await seed(database)
-    areas = await village_ids(database)
+    areas = await area_ids(database.sessions)
     conversation = Conversation(database.sessions, settings, clock=Clock())
     await schedule(ConversationSurface(conversation, "sup"), [areas["87-MH-A2"]], "15/12 08:00")
-    await add_user(
-        database.sessions,
-        platform="terminal",
-        platform_user_id="other",
-        name="Giám sát ấp 1",
-        role=Role.SUPERVISOR,
-        area_codes=["87-MH-A1"],
-        locale="vi",
-    )
+    await add_person(database.sessions, "terminal", "other", "Giám sát ấp 1", Role.SUPERVISOR)
     other = ConversationSurface(conversation, "other")
     refused = "\n".join(await other.type("/doithoai huy 1"))
     assert "Không có buổi đối thoại này trong địa bàn của bạn" in refused

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import select
 from telegram import Bot
 
-from bot.admin import add_user
 from bot.channels.telegram import TelegramPush
 from bot.conversation import Conversation
 from bot.decisions.pacing import Limits
@@ -29,7 +28,7 @@ from storage.models import ChatBinding, OutboxMessage, Role
 from storage.uow import UnitOfWork
 from tests.conftest import POSTGRESQL_ONLY, Database, database_settings
 from tests.fakes.telegram import TOKEN, FakeTelegram
-from tests.helpers import message, seed_areas
+from tests.helpers import add_person, message, seed_areas
 
 START = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
 SUPERVISOR = 9001
@@ -86,14 +85,8 @@ async def people(database: Database, chats: range) -> dict[int, int]:
         *((chat, Role.COLLABORATOR, "87-MH-A1") for chat in chats),
         (SUPERVISOR, Role.SUPERVISOR, "87-MH"),
     ]:
-        user = await add_user(
-            database.sessions,
-            platform="telegram",
-            platform_user_id=str(chat),
-            name=f"Người {chat}",
-            role=role,
-            area_codes=[area],
-            locale="vi",
+        user = await add_person(
+            database.sessions, "telegram", str(chat), f"Người {chat}", role, area
         )
         async with UnitOfWork(database.sessions) as uow:
             await uow.users.bind_chat(user, "telegram", str(chat), START)

@@ -24,14 +24,13 @@ from storage.models import (
     MeetingInvitation,
     OutboxMessage,
     Role,
-    SupportAssignment,
     SupportContact,
 )
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import FakeTelegram, Json
-from tests.helpers import add_poor_households, seed_areas
+from tests.helpers import add_poor_households, assign, seed_areas
 from tests.test_outbox import VirtualAlarm, VirtualClock
 from tests.test_telegram_e2e import bot_settings, new_invite
 
@@ -188,16 +187,8 @@ async def test_a_follow_up_reminder_reaches_the_officer_after_the_interval_once(
         assert village is not None
         people, _ = await uow.followup.people([village.id], year, [group])
         person = people[0]
-        assignment = await uow.followup.assign(
-            SupportAssignment(
-                review_year=year,
-                household_id=person.household_id,
-                member_index=person.member_index,
-                member_name=person.member_name,
-                group=person.group,
-                officer_user_id=officer,
-            ),
-            datetime(2026, 10, 1, 3, 0, tzinfo=UTC),
+        assignment = await assign(
+            uow, person, year, datetime(2026, 10, 1, 3, 0, tzinfo=UTC), officer_user_id=officer
         )
         await uow.followup.record(
             SupportContact(
@@ -252,7 +243,7 @@ async def test_the_sweeps_run_at_start_then_every_minute_and_wake_the_sender(
     class Minutes(VirtualAlarm):
         async def wait(self, until: datetime) -> None:
             await super().wait(until)
-            if len(swept) >= 9:
+            if len(swept) >= 12:
                 scheduler.stop()
 
     scheduler = ReminderScheduler(
@@ -267,7 +258,7 @@ async def test_the_sweeps_run_at_start_then_every_minute_and_wake_the_sender(
     assert swept == [
         (name, at)
         for at in minutes
-        for name in ("meeting_reminders", "followup_reminders", "scheduled_reports")
+        for name in ("meeting_reminders", "followup_reminders", "scheduled_reports", "stale_data")
     ]
     assert woken == minutes
 
@@ -291,8 +282,8 @@ async def test_a_schedule_file_gone_wrong_is_one_log_line_and_the_other_sweeps_r
         clock=VirtualClock(),
     )
     caplog.set_level("WARNING", logger="bot.reminders")
-    assert await scheduler.sweep() == 2
-    assert ran == ["meeting_reminders", "followup_reminders", "scheduled_reports"]
+    assert await scheduler.sweep() == 3
+    assert ran == ["meeting_reminders", "followup_reminders", "scheduled_reports", "stale_data"]
     [record] = caplog.records
     assert record.getMessage() == (
         "reminders: the reports sweep: The report schedule file (RASOAT_REPORT_SCHEDULE) "

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from bot.links import LinkStore
+from bot.outbox import writer_over
+from bot.reminders import ReminderScheduler
+from bot.settings import Settings
 from exports.stats import build_report
 from locales.catalog import translate
 from storage.models import (
@@ -16,12 +21,16 @@ from storage.models import (
     Household,
     Interview,
     InterviewStatus,
+    LinkCode,
     Member,
+    Role,
+    ShownList,
+    User,
 )
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
-from tests.helpers import seed_areas
+from tests.helpers import add_terminal_users, seed_areas
 from tests.test_settings_and_cli import rasoat
 
 PAST = 2024
@@ -58,6 +67,38 @@ async def load(database: Database) -> None:
         )
 
 
+async def show_and_link(database: Database, links: Path) -> None:
+    """A list on a Zalo screen whose keys pick the past year's households, and an export
+    of them waiting behind a download link, beside a file that is not the store's."""
+    async with database.sessions.begin() as session:
+        picks = (
+            await session.scalars(select(Household.id).where(Household.review_year == PAST))
+        ).all()
+        session.add(
+            ShownList(
+                platform="zalo-bot",
+                platform_user_id="zalo-1",
+                keys={str(n): f"hh:pick:{i}" for n, i in enumerate(picks, 1)},
+                several=False,
+                shown_at=datetime.now(UTC),
+            )
+        )
+    store = LinkStore(links, b"k" * 32, "https://bot.example.vn", timedelta(hours=1))
+    store.put("zalo-bot:zalo-1", "ho-ngheo.xlsx", NAMES[0].encode(), "application/x", once=True)
+    (links / "notes.txt").write_text("not the store's")
+
+
+async def leftovers(database: Database, links: Path) -> tuple[int, list[str]]:
+    """The lists shown still stored, and the files left in the links folder."""
+    async with database.sessions() as session:
+        shown = await session.scalar(select(func.count()).select_from(ShownList))
+    return int(shown or 0), names_in(links)
+
+
+def names_in(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
 async def everything_of(database: Database, year: int) -> str:
     """Every stored value that belongs to the year's households, as one text."""
     async with database.sessions() as session:
@@ -91,22 +132,28 @@ async def report(database: Database, year: int) -> object:
 
 
 async def test_anonymised_years_keep_their_figures_and_lose_their_names(
-    database: Database,
+    database: Database, tmp_path: Path
 ) -> None:
     await load(database)
+    links = tmp_path / "links"
+    await show_and_link(database, links)
+    env = {**database.env(), "RASOAT_LINKS_DIR": str(links)}
     before = await report(database, PAST)
     assert "Nguyễn Văn Hùng" in await everything_of(database, PAST)
     untouched = await everything_of(database, OTHER_PAST)
 
-    dry = rasoat("purge", "--year", str(PAST), "--anonymise", env=database.env())
+    dry = rasoat("purge", "--year", str(PAST), "--anonymise", env=env)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.strip() == translate(
         "purge.would.anonymise", year=PAST, households=2, interviews=2
     )
     assert "Nguyễn Văn Hùng" in await everything_of(database, PAST)
+    shown, files = await leftovers(database, links)
+    assert shown == 1 and len(files) == 3
 
-    done = rasoat("purge", "--year", str(PAST), "--anonymise", "--yes", env=database.env())
+    done = rasoat("purge", "--year", str(PAST), "--anonymise", "--yes", env=env)
     assert done.returncode == 0, done.stderr
+    assert await leftovers(database, links) == (0, ["notes.txt"])
     stored = await everything_of(database, PAST)
     for name in NAMES:
         assert name not in stored
@@ -118,11 +165,16 @@ async def test_anonymised_years_keep_their_figures_and_lose_their_names(
     assert purged is not None and purged.entity_id == str(PAST)
 
 
-async def test_deleted_years_are_gone_and_others_stay(database: Database) -> None:
+async def test_deleted_years_are_gone_and_others_stay(database: Database, tmp_path: Path) -> None:
     await load(database)
+    links = tmp_path / "links"
+    await show_and_link(database, links)
     untouched = await everything_of(database, PAST)
-    done = rasoat("purge", "--year", str(OTHER_PAST), "--delete", "--yes", env=database.env())
+    env = {**database.env(), "RASOAT_LINKS_DIR": str(links)}
+    done = rasoat("purge", "--year", str(OTHER_PAST), "--delete", "--yes", env=env)
     assert done.returncode == 0, done.stderr
+    # A deleted household's id may be given again (SQLite): no stored key may still pick it.
+    assert await leftovers(database, links) == (0, ["notes.txt"])
     assert (
         translate("purge.done.delete", year=OTHER_PAST, households=2, interviews=2) in done.stdout
     )
@@ -139,3 +191,49 @@ async def test_the_current_year_is_refused(database: Database) -> None:
     refused = rasoat("purge", "--year", str(year), "--delete", "--yes", env=database.env())
     assert refused.returncode == 2
     assert translate("purge.not_past", year=year) in refused.stderr
+
+
+class Moment:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+async def test_the_periodic_sweep_forgets_link_codes_and_lists_past_their_use(
+    database: Database, settings: Settings
+) -> None:
+    now = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    await seed_areas(database.sessions)
+    await add_terminal_users(database.sessions, {"111": (Role.COLLABORATOR, "87-MH-A1")})
+    async with database.sessions.begin() as session:
+        user = await session.scalar(select(User.id))
+        assert user is not None
+        # A code lives ten minutes; one is kept a day past its expiry, a list thirty days.
+        for code, expired in (("a", timedelta(hours=25)), ("b", timedelta(hours=23))):
+            session.add(
+                LinkCode(
+                    code_hash=code * 64,
+                    user_id=user,
+                    created_at=now - expired - timedelta(minutes=10),
+                    expires_at=now - expired,
+                )
+            )
+        for who, age in (("old", timedelta(days=31)), ("recent", timedelta(days=29))):
+            session.add(
+                ShownList(
+                    platform="zalo-bot",
+                    platform_user_id=who,
+                    keys={"1": "hh:pick:1"},
+                    several=False,
+                    shown_at=now - age,
+                )
+            )
+    reminders = ReminderScheduler(
+        writer_over(database.sessions), settings, wake=lambda: None, clock=Moment(now)
+    )
+    assert await reminders.sweep() == 0
+    async with database.sessions() as session:
+        assert (await session.scalars(select(LinkCode.code_hash))).all() == ["b" * 64]
+        assert (await session.scalars(select(ShownList.platform_user_id))).all() == ["recent"]

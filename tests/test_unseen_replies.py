@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.admin import add_user
 from bot.conversation import GroupCommit, unseen
 from bot.messages import Incoming, Kind
-from storage.models import DialogState, Role
+from storage.models import DialogState
 from storage.repositories import Receipt
 from storage.uow import UnitOfWork
 from tests.conftest import Database
-from tests.helpers import seed_areas
+from tests.helpers import add_person, seed_areas
 
 SENT_OUT = datetime(2026, 12, 4, 9, 30, 15, 600_000, tzinfo=UTC)
 
@@ -153,15 +152,7 @@ async def test_a_late_receipt_of_an_older_message_does_not_hide_a_newer_one(
     database: Database,
 ) -> None:
     await seed_areas(database.sessions)
-    added = await add_user(
-        database.sessions,
-        platform="telegram",
-        platform_user_id="71",
-        name="Hoa",
-        role=Role.COLLABORATOR,
-        area_codes=["87-MH-A1"],
-        locale="vi",
-    )
+    added = await add_person(database.sessions, "telegram", "71", "Hoa")
     user_id = added.id
     first, second = ASKED, ASKED + timedelta(seconds=2)
     async with UnitOfWork(database.sessions) as uow:

@@ -19,7 +19,6 @@ import httpx
 import openpyxl
 import pytest
 
-from bot.admin import add_user
 from bot.channels.zalo_bot import PLATFORM, ZaloBotChannel, open_channel
 from bot.channels.zalo_webhook import polling
 from bot.export_cli import export_to_files
@@ -30,7 +29,7 @@ from storage.models import Role
 from tests.conftest import INVITE_KEY, Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.zalo_bot import FakeZaloBot
-from tests.helpers import seed_areas
+from tests.helpers import add_person, seed_areas
 from tests.surfaces import ZaloSurface
 from tests.test_zalo_bot_e2e import Waits, zalo_settings
 
@@ -80,14 +79,8 @@ async def staff(database: Database, *users: str) -> None:
         [Planned("HH-001", "87-MH-A1", 0), Planned("HH-002", "87-MH-A2", 1)],
     )
     for user in users:
-        await add_user(
-            database.sessions,
-            platform=PLATFORM,
-            platform_user_id=user,
-            name=f"Cán bộ {user[:4]}",
-            role=Role.COMMUNE_STAFF,
-            area_codes=["87-MH"],
-            locale="vi",
+        await add_person(
+            database.sessions, PLATFORM, user, f"Cán bộ {user[:4]}", Role.COMMUNE_STAFF, "87-MH"
         )
 
 

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.admin import add_user
 from bot.channels.zalo_bot import PLATFORM, ZaloBotChannel, open_channel
 from bot.channels.zalo_push import ZaloBotPush
 from bot.channels.zalo_webhook import polling
@@ -31,7 +30,7 @@ from storage.models import (
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.fakes.zalo_bot import FakeZaloBot
-from tests.helpers import add_poor_households, seed_areas
+from tests.helpers import add_person, add_poor_households, seed_areas
 from tests.surfaces import ZaloSurface
 from tests.test_outbox import VirtualAlarm, VirtualClock
 from tests.test_zalo_bot_e2e import Waits, new_invite, zalo_settings
@@ -193,14 +192,13 @@ async def test_zalos_403_is_tried_again_later_not_a_blocked_person(
 ) -> None:
     clock = VirtualClock()
     async with registered(database, fake_zalo) as (channel, user):
-        await add_user(
+        await add_person(
             database.sessions,
-            platform=PLATFORM,
-            platform_user_id="supervisor0000000000",
-            name="Giám sát",
-            role=Role.SUPERVISOR,
-            area_codes=["87-MH"],
-            locale="vi",
+            PLATFORM,
+            "supervisor0000000000",
+            "Giám sát",
+            Role.SUPERVISOR,
+            "87-MH",
         )
         await enqueue(database, user, "Nhắc: nộp phiếu", clock.now())
         fake_zalo.fail("sendMessage", 403)
@@ -223,15 +221,7 @@ async def test_each_platforms_sender_claims_its_own_peoples_messages(database: D
     await seed_areas(database.sessions)
     ids = {}
     for platform, person in (("telegram", "111"), (PLATFORM, COLLABORATOR)):
-        user = await add_user(
-            database.sessions,
-            platform=platform,
-            platform_user_id=person,
-            name=person,
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
+        user = await add_person(database.sessions, platform, person, person)
         ids[platform] = user.id
     now = datetime(2026, 12, 6, 1, 0, tzinfo=UTC)
     await enqueue(database, ids[PLATFORM], "cho Zalo", now)

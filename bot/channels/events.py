@@ -38,6 +38,12 @@ class EventChannel:
     once. A platform's channel says how to read its events and how to send replies."""
 
     platform = ""
+    # How the platform's events read, as its module's functions of one event: what makes
+    # it unique (None: not stored), who sent it, and the platform-neutral form the dialogs
+    # see (None: ignored).
+    update_key: Callable[[dict[str, Any]], str | None]
+    sender_of: Callable[[dict[str, Any]], str | None]
+    to_incoming: Callable[[dict[str, Any]], Incoming | None]
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -54,17 +60,6 @@ class EventChannel:
         self.tasks: set[asyncio.Task[None]] = set()
 
     # -- what each platform says ----------------------------------------------------------
-
-    def update_key(self, raw: dict[str, Any]) -> str | None:
-        """What makes an event unique; None for one the channel does not store."""
-        raise NotImplementedError
-
-    def sender_of(self, raw: dict[str, Any]) -> str | None:
-        raise NotImplementedError
-
-    def to_incoming(self, raw: dict[str, Any]) -> Incoming | None:
-        """The platform-neutral form of an event, or None for one the bot ignores."""
-        raise NotImplementedError
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         """Send the replies, each on its own; those that could not be delivered."""

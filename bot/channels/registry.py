@@ -19,6 +19,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from bot.logs import redact, secrets_of
 from bot.outbox import OutboxSender
@@ -52,6 +53,10 @@ class Hooks:
     sender: OutboxSender
     # Set by a channel whose receiving ended by itself (its server died): the process stops.
     ended: asyncio.Event
+
+    def watch(self, receiving: asyncio.Task[Any]) -> None:
+        """The process stops once ``receiving`` ends, by itself or not."""
+        receiving.add_done_callback(lambda _: self.ended.set())
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +147,7 @@ async def open_telegram(
     try:
         async with started as running:
             if isinstance(running, asyncio.Task):
-                running.add_done_callback(lambda _: hooks.ended.set())
+                hooks.watch(running)
             yield Opened(TelegramPush(application.bot), application)
     except InvalidToken:
         url = settings.telegram_api_url
@@ -192,7 +197,7 @@ async def open_zalo_bot(
         else:
             started = zalo_webhook.polling(channel, sock)
         async with started as running:
-            running.add_done_callback(lambda _: hooks.ended.set())
+            hooks.watch(running)
             yield Opened(ZaloBotPush(channel), channel)
 
 
@@ -221,7 +226,7 @@ async def open_zalo_oa(
         except NoToken:
             text = translate("zalo_oa.cli_no_pair", settings.locale)
             raise ChannelUnavailable(text, 2) from None
-        served.add_done_callback(lambda _: hooks.ended.set())
+        hooks.watch(served)
         yield Opened(ZaloOaPush(channel.api, settings.locale), channel)
 
 

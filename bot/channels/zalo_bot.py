@@ -200,6 +200,9 @@ class ZaloBotChannel(EventChannel):
     """Stores, applies and answers Zalo Bot updates (bot.channels.events)."""
 
     platform = PLATFORM
+    update_key = staticmethod(update_key)
+    sender_of = staticmethod(sender_of)
+    to_incoming = staticmethod(to_incoming)
 
     def __init__(self, runtime: Runtime, api: ZaloBotApi, links: LinkStore | None = None) -> None:
         super().__init__(runtime)
@@ -208,15 +211,6 @@ class ZaloBotChannel(EventChannel):
         self.links = links
         # Around every message sent in reply: the outbox keeps to the limits with them.
         self.replying: Replying | None = None
-
-    def update_key(self, raw: dict[str, Any]) -> str | None:
-        return update_key(raw)
-
-    def sender_of(self, raw: dict[str, Any]) -> str | None:
-        return sender_of(raw)
-
-    def to_incoming(self, raw: dict[str, Any]) -> Incoming | None:
-        return to_incoming(raw)
 
     async def deliver(self, incoming: Incoming, replies: Sequence[Outgoing]) -> list[Outgoing]:
         async def send(reply: Outgoing) -> None:

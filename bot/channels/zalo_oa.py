@@ -124,21 +124,15 @@ def to_incoming(raw: dict[str, Any]) -> Incoming | None:
 
 class ZaloOaChannel(EventChannel):
     platform = PLATFORM
+    update_key = staticmethod(update_key)
+    sender_of = staticmethod(sender_of)
+    to_incoming = staticmethod(to_incoming)
 
     def __init__(self, runtime: Runtime, api: ZaloOaApi) -> None:
         super().__init__(runtime)
         self.api = api
         # The outbox sender, told of replies and woken when messages wait no longer.
         self.outbox: OutboxSender | None = None
-
-    def update_key(self, raw: dict[str, Any]) -> str | None:
-        return update_key(raw)
-
-    def sender_of(self, raw: dict[str, Any]) -> str | None:
-        return sender_of(raw)
-
-    def to_incoming(self, raw: dict[str, Any]) -> Incoming | None:
-        return to_incoming(raw)
 
     async def before(self, incoming: Incoming) -> Incoming:
         """The person wrote, so their window is open: what waited for it goes now, and

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from bot.admin import add_user
-from storage.models import ProcessedUpdate, Role
+from storage.models import ProcessedUpdate
 from tests.conftest import Database
+from tests.helpers import add_person
 
 
 async def add_collaborators(
@@ -16,15 +16,7 @@ async def add_collaborators(
 ) -> None:
     """Registered collaborators of village 87-MH-A1, by their user id on ``platform``."""
     for person in people:
-        await add_user(
-            database.sessions,
-            platform=platform,
-            platform_user_id=str(person),
-            name=f"CTV {person}",
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
+        await add_person(database.sessions, platform, str(person), f"CTV {person}")
 
 
 async def applied(database: Database, platform: str = "telegram") -> list[str]:

@@ -7,13 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.admin import add_user
 from bot.conversation import Conversation
 from bot.settings import Settings
 from storage.models import InterviewStatus, Role
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
-from tests.helpers import seed_areas
+from tests.helpers import add_person, seed_areas
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 YEAR = 2026
@@ -33,15 +32,7 @@ class Commune:
 
 
 async def _user(database: Database, user_id: str, role: Role, area: str) -> int:
-    user = await add_user(
-        database.sessions,
-        platform="terminal",
-        platform_user_id=user_id,
-        name=f"User {user_id}",
-        role=role,
-        area_codes=[area],
-        locale="vi",
-    )
+    user = await add_person(database.sessions, "terminal", user_id, f"User {user_id}", role, area)
     return user.id
 
 

@@ -12,15 +12,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from bot.admin import add_user
 from exports.export_run import ExportRequest, ExportSettings, run_export
 from storage.imports import ImportFailed
 from storage.imports.followup import import_followup
-from storage.models import Role, SupportAssignment
+from storage.models import SupportAssignment
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
-from tests.helpers import seed_areas
+from tests.helpers import add_person, seed_areas
 
 YEAR = 2026
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
@@ -92,15 +91,7 @@ async def test_a_filled_in_list_round_trips(database: Database, tmp_path: Path) 
         YEAR,
         [Planned("HH-001", "87-MH-A1", 0), Planned("HH-002", "87-MH-A2", 1)],
     )
-    await add_user(
-        database.sessions,
-        platform="telegram",
-        platform_user_id="55",
-        name="Lê Thị Hoa",
-        role=Role.COLLABORATOR,
-        area_codes=["87-MH-A1"],
-        locale="vi",
-    )
+    await add_person(database.sessions, "telegram", "55", "Lê Thị Hoa")
     exported = await _export(database, tmp_path)
     listed = sorted(_officers(exported))
     assert len(listed) >= 3 and all(value == (None, None) for value in _officers(exported).values())

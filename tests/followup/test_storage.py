@@ -12,11 +12,11 @@ from bot.dialogs.followup import due_reminders
 from bot.retention import Purge, purge_year
 from classification import rules_for
 from classification.followup import no_capacity_group, support_groups
-from storage.models import Area, InterviewStatus, Role, SupportAssignment, SupportContact
+from storage.models import InterviewStatus, SupportAssignment, SupportContact
 from storage.uow import UnitOfWork
 from tests.conftest import Database, database_settings
 from tests.exports.data import Planned, insert_households
-from tests.helpers import add_user, seed_areas
+from tests.helpers import add_person, area_ids, assign, seed_areas
 
 YEAR = 2026
 GROUPS = support_groups(rules_for(YEAR))
@@ -37,16 +37,9 @@ async def _commune(database: Database) -> None:
     )
 
 
-async def _village(database: Database, code: str) -> int:
-    async with database.sessions() as session:
-        area = await session.scalar(select(Area).where(Area.code == code))
-        assert area is not None
-        return area.id
-
-
 async def test_people_on_the_support_lists(database: Database) -> None:
     await _commune(database)
-    village = await _village(database, "87-MH-A1")
+    village = (await area_ids(database.sessions))["87-MH-A1"]
     async with UnitOfWork(database.sessions) as uow:
         people, total = await uow.followup.people([village], YEAR, GROUPS)
         page, same_total = await uow.followup.people([village], YEAR, GROUPS, offset=1, limit=2)
@@ -68,33 +61,14 @@ async def test_reassigning_ends_the_previous_assignment_and_contacts_are_kept(
     database: Database,
 ) -> None:
     await _commune(database)
-    village = await _village(database, "87-MH-A1")
-    officer = (
-        await add_user(
-            database.sessions,
-            platform="telegram",
-            platform_user_id="77",
-            name="Lê Thị Hoa",
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
-    ).id
+    village = (await area_ids(database.sessions))["87-MH-A1"]
+    officer = (await add_person(database.sessions, "telegram", "77", "Lê Thị Hoa")).id
     async with UnitOfWork(database.sessions) as uow:
         [person, *_] = (await uow.followup.people([village], YEAR, GROUPS))[0]
         officers = await uow.followup.officers([village])
         assert [u.display_name for u in officers] == ["Lê Thị Hoa"]
-        first = await uow.followup.assign(
-            SupportAssignment(
-                review_year=YEAR,
-                household_id=person.household_id,
-                member_index=person.member_index,
-                member_name=person.member_name,
-                group=person.group,
-                officer_name="Trần Văn Ba",
-                officer_phone="0912345678",
-            ),
-            NOW,
+        first = await assign(
+            uow, person, YEAR, NOW, officer_name="Trần Văn Ba", officer_phone="0912345678"
         )
         await uow.followup.record(
             SupportContact(
@@ -105,17 +79,7 @@ async def test_reassigning_ends_the_previous_assignment_and_contacts_are_kept(
                 outcome="received",
             )
         )
-        second = await uow.followup.assign(
-            SupportAssignment(
-                review_year=YEAR,
-                household_id=person.household_id,
-                member_index=person.member_index,
-                member_name=person.member_name,
-                group=person.group,
-                officer_user_id=officer,
-            ),
-            NOW,
-        )
+        second = await assign(uow, person, YEAR, NOW, officer_user_id=officer)
         await uow.followup.record(
             SupportContact(
                 assignment_id=second.id,
@@ -146,23 +110,19 @@ async def test_reassigning_ends_the_previous_assignment_and_contacts_are_kept(
 async def _assigned(database: Database, officer: int | None) -> tuple[int, str]:
     """One person of Ấp 1 without labour capacity assigned to ``officer`` (or to someone
     typed) on 2026-10-01, visited once on 2026-10-20; their assignment id and name."""
-    village = await _village(database, "87-MH-A1")
+    village = (await area_ids(database.sessions))["87-MH-A1"]
     group = no_capacity_group(rules_for(YEAR))
     async with UnitOfWork(database.sessions) as uow:
         people, _ = await uow.followup.people([village], YEAR, [group])
         person = people[0]
-        assignment = await uow.followup.assign(
-            SupportAssignment(
-                review_year=YEAR,
-                household_id=person.household_id,
-                member_index=person.member_index,
-                member_name=person.member_name,
-                group=person.group,
-                officer_user_id=officer,
-                officer_name=None if officer else "Trần Văn Ba",
-                officer_phone=None if officer else "0912345678",
-            ),
+        assignment = await assign(
+            uow,
+            person,
+            YEAR,
             datetime(2026, 10, 1, 3, 0, tzinfo=UTC),
+            officer_user_id=officer,
+            officer_name=None if officer else "Trần Văn Ba",
+            officer_phone=None if officer else "0912345678",
         )
         await uow.followup.record(
             SupportContact(
@@ -179,17 +139,7 @@ async def _assigned(database: Database, officer: int | None) -> tuple[int, str]:
 
 async def test_due_reminders_name_who_was_not_visited(database: Database) -> None:
     await _commune(database)
-    officer = (
-        await add_user(
-            database.sessions,
-            platform="telegram",
-            platform_user_id="78",
-            name="Lê Thị Hoa",
-            role=Role.COLLABORATOR,
-            area_codes=["87-MH-A1"],
-            locale="vi",
-        )
-    ).id
+    officer = (await add_person(database.sessions, "telegram", "78", "Lê Thị Hoa")).id
     _, name = await _assigned(database, officer)
     settings = database_settings(database, RASOAT_FOLLOWUP_INTERVAL_DAYS="30")
     async with UnitOfWork(database.sessions) as uow:

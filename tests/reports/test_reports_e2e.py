@@ -23,14 +23,13 @@ from storage.models import (
     MeetingInvitation,
     MeetingStatus,
     Role,
-    SupportAssignment,
     SupportContact,
 )
 from storage.uow import UnitOfWork
 from tests.conftest import INVITE_KEY, Database
 from tests.exports.data import Planned, insert_households
 from tests.fakes.telegram import TOKEN, FakeTelegram
-from tests.helpers import seed_areas
+from tests.helpers import assign, seed_areas
 from tests.surfaces import TelegramSurface, telegram_bot
 from tests.test_reports_e2e import documents
 
@@ -54,17 +53,13 @@ async def _seed(database: Database) -> None:
         assert isinstance(village, Area)
         people, _ = await uow.followup.people([village.id], YEAR, support_groups(rules_for(YEAR)))
         person = people[0]
-        assignment = await uow.followup.assign(
-            SupportAssignment(
-                review_year=YEAR,
-                household_id=person.household_id,
-                member_index=person.member_index,
-                member_name=person.member_name,
-                group=person.group,
-                officer_name="Trần Văn Ba",
-                officer_phone="0912345678",
-            ),
+        assignment = await assign(
+            uow,
+            person,
+            YEAR,
             datetime.now(UTC),
+            officer_name="Trần Văn Ba",
+            officer_phone="0912345678",
         )
         await uow.followup.record(
             SupportContact(

@@ -12,7 +12,7 @@ from bot.messages import Text
 from storage.models import Role
 from storage.uow import UnitOfWork
 from tests.conftest import Database, database_settings
-from tests.helpers import add_user
+from tests.helpers import add_person
 from tests.reports.test_storage import _seed
 
 SCHEDULE = """
@@ -26,14 +26,8 @@ roles = ["commune_staff"]
 
 async def test_the_new_year_sweep(database: Database) -> None:
     await _seed(database)
-    staff = await add_user(
-        database.sessions,
-        platform="telegram",
-        platform_user_id="55",
-        name="Cán bộ xã",
-        role=Role.COMMUNE_STAFF,
-        area_codes=["87-MH"],
-        locale="vi",
+    staff = await add_person(
+        database.sessions, "telegram", "55", "Cán bộ xã", Role.COMMUNE_STAFF, "87-MH"
     )
     settings = database_settings(database)
     schedule = parse_schedule(SCHEDULE)

@@ -7,35 +7,26 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.decisions.reports import Period, Span, build
 from classification import rules_for
 from classification.followup import followup_data, support_groups
 from storage.models import (
-    Area,
     Meeting,
     MeetingInvitation,
     MeetingStatus,
-    SupportAssignment,
     SupportContact,
 )
 from storage.report_facts import ReportFacts
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.exports.data import Planned, insert_households
-from tests.helpers import seed_areas
+from tests.helpers import area_ids, assign, seed_areas
 
 YEAR = 2026
 GROUPS = support_groups(rules_for(YEAR))
 Q4 = Period(YEAR, Span.QUARTER, 4)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)
-
-
-async def _ids(database: Database) -> dict[str, int]:
-    async with database.sessions() as session:
-        return {a.code: a.id for a in (await session.scalars(select(Area))).all()}
 
 
 async def _seed(database: Database) -> dict[str, int]:
@@ -49,7 +40,7 @@ async def _seed(database: Database) -> dict[str, int]:
             Planned("HH-003", "87-MH-A2", 0),
         ],
     )
-    areas = await _ids(database)
+    areas = await area_ids(database.sessions)
     async with UnitOfWork(database.sessions) as uow:
         people, _ = await uow.followup.people([areas["87-MH-A1"], areas["87-MH-A2"]], YEAR, GROUPS)
         a1 = [p for p in people if p.village_id == areas["87-MH-A1"]]
@@ -58,17 +49,8 @@ async def _seed(database: Database) -> dict[str, int]:
         # Two people of Ấp 1 and one of Ấp 2 get an officer; the rest have none.
         for person in (a1[0], a1[1], a2[0]):
             assignments.append(
-                await uow.followup.assign(
-                    SupportAssignment(
-                        review_year=YEAR,
-                        household_id=person.household_id,
-                        member_index=person.member_index,
-                        member_name=person.member_name,
-                        group=person.group,
-                        officer_name="Trần Văn Ba",
-                        officer_phone="0912345678",
-                    ),
-                    NOW,
+                await assign(
+                    uow, person, YEAR, NOW, officer_name="Trần Văn Ba", officer_phone="0912345678"
                 )
             )
         contacts = [
