@@ -43,10 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.harness import (
-    LOCALE,
-    REFERENCE_DATE,
-    SECRET_KEY,
-    TIMEZONE,
     InterviewChat,
     build_plan,
     fresh_database,
@@ -55,10 +51,8 @@ from bench.harness import (
     reference_today,
     seed,
 )
-from bench.interview import FIRST_CHAT, DirectSurface
+from bench.interview import FIRST_CHAT, DirectSurface, direct_settings
 from bot.runtime import open_runtime
-from bot.settings import load_settings
-from tests.fakes.telegram import TOKEN
 
 
 @dataclass
@@ -113,16 +107,7 @@ async def measure(
     per_chat = answers // len(plan) + 3
     async with fresh_database(backend) as url:
         [(chat, ids)] = await seed(url, 1, per_chat, FIRST_CHAT)
-        settings = load_settings(
-            DATABASE_URL=url,
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            RASOAT_SECRET_KEY=SECRET_KEY,
-            RASOAT_LOCALE=LOCALE,
-            RASOAT_TIMEZONE=TIMEZONE,
-            RASOAT_REFERENCE_DATE=REFERENCE_DATE,
-            RASOAT_FLOOD_LIMIT=0,
-            RASOAT_READING_TIME=0,
-        )
+        settings = direct_settings(url)
         if profiles is not None:
             profiles.install()
         runtime = await open_runtime(settings)

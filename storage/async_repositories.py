@@ -320,6 +320,11 @@ class AsyncMemberFactRepository(_Async[MemberFactRepository]):
     async def replace(self, interview_id: int, facts: Sequence[FactRow]) -> bool:
         return await self._run(lambda r: r.replace(interview_id, facts))
 
+    async def replace_members(
+        self, interview_id: int, indices: Sequence[int], facts: Sequence[FactRow]
+    ) -> None:
+        return await self._run(lambda r: r.replace_members(interview_id, indices, facts))
+
     async def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         return await self._run(lambda r: r.replace_many(items))
 

@@ -881,16 +881,7 @@ class MemberFactRepository(_Repository):
         wanted = {fact[0]: fact for fact in facts}
         stale = [index for index, fact in stored.items() if wanted.get(index) != fact]
         fresh = [fact for index, fact in wanted.items() if stored.get(index) != fact]
-        if stale:
-            self.session.execute(
-                delete(MemberFact).where(
-                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(stale)
-                )
-            )
-        if fresh:
-            self.session.execute(
-                _member_fact_insert(), [_fact_values(interview_id, fact) for fact in fresh]
-            )
+        self.replace_members(interview_id, stale, fresh)
         return bool(stale or fresh)
 
     def replace_members(
@@ -898,11 +889,12 @@ class MemberFactRepository(_Repository):
     ) -> None:
         """Make ``facts`` the stored facts of the members ``indices`` of the interview (one
         of them without a fact: no longer a member); the others are left as they are."""
-        self.session.execute(
-            delete(MemberFact).where(
-                MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
+        if indices:
+            self.session.execute(
+                delete(MemberFact).where(
+                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
+                )
             )
-        )
         if facts:
             self.session.execute(
                 _member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts]
