@@ -75,7 +75,7 @@ from bench.harness import (
 from bot.conversation import Conversation
 from bot.messages import Choices, Incoming, Kind, Notice, Text
 from bot.runtime import open_runtime
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from tests.fakes.telegram import TOKEN, Json
 
 TARGET_RATIO = 0.75
@@ -325,23 +325,29 @@ class DirectSurface:
         await self._send(self._incoming(parsed, text=text, command=command, args=args))
 
 
+def direct_settings(url: str) -> Settings:
+    """The bot's settings on ``url`` for answers handed straight to the Conversation: the
+    load process's, with no flood limit and no reading time (the simulated chats answer
+    at once)."""
+    return load_settings(
+        DATABASE_URL=url,
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        RASOAT_SECRET_KEY=SECRET_KEY,
+        RASOAT_LOCALE=LOCALE,
+        RASOAT_TIMEZONE=TIMEZONE,
+        RASOAT_REFERENCE_DATE=REFERENCE_DATE,
+        RASOAT_FLOOD_LIMIT=0,
+        RASOAT_READING_TIME=0,
+    )
+
+
 async def direct_rate(backend: str, plan: Sequence[Action], options: Options) -> tuple[float, str]:
     """Answers per second straight into the Conversation, and what was not stored."""
     answers, chat_count = options.direct_answers, options.direct_chats
     per_chat = -(-answers // (chat_count * len(plan))) + 2
     async with fresh_database(backend) as url:
         seeded = await seed(url, chat_count, per_chat, FIRST_CHAT)
-        settings = load_settings(
-            DATABASE_URL=url,
-            TELEGRAM_BOT_TOKEN=TOKEN,
-            RASOAT_SECRET_KEY=SECRET_KEY,
-            RASOAT_LOCALE=LOCALE,
-            RASOAT_TIMEZONE=TIMEZONE,
-            RASOAT_REFERENCE_DATE=REFERENCE_DATE,
-            RASOAT_FLOOD_LIMIT=0,
-            RASOAT_READING_TIME=0,
-        )
-        runtime = await open_runtime(settings)
+        runtime = await open_runtime(direct_settings(url))
         try:
             keys = itertools.count(1)
             surfaces = [DirectSurface(runtime.conversation, chat, keys) for chat, _ in seeded]

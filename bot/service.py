@@ -18,6 +18,7 @@ updates in hand, then the database closes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -145,6 +146,10 @@ async def serve(
     """Run ``plans`` (listening on ``sockets``, see :func:`bind`) until ``stop`` is set, or
     a channel ends by itself."""
     async with running(settings, plans, sockets) as service:
+        # Started: what exists now (the modules, the form and its compiled plan, the
+        # catalogs) lives as long as the process. Frozen, the collector's full passes no
+        # longer walk it again and again while the chats run.
+        gc.freeze()
         ended = asyncio.ensure_future(service.ended.wait())
         try:
             await until(stop, ended)

@@ -58,6 +58,7 @@ from storage.repositories import (
     ShownLists,
     UpdateLedger,
     UserRepository,
+    audit_values,
 )
 from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
@@ -227,7 +228,8 @@ class AsyncAuditRepository(_Async[AuditRepository]):
         entity_id: object = None,
         **details: Any,
     ) -> None:
-        return self.sync.record(action, actor=actor, entity=entity, entity_id=entity_id, **details)
+        # Added to the session, written by its next flush: recording is no round trip here.
+        self.session.add(AuditEntry(**audit_values(action, actor, entity, entity_id, details)))
 
     async def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
         return await self._run(lambda r: r.recent(limit))
@@ -317,6 +319,11 @@ class AsyncMemberFactRepository(_Async[MemberFactRepository]):
 
     async def replace(self, interview_id: int, facts: Sequence[FactRow]) -> bool:
         return await self._run(lambda r: r.replace(interview_id, facts))
+
+    async def replace_members(
+        self, interview_id: int, indices: Sequence[int], facts: Sequence[FactRow]
+    ) -> None:
+        return await self._run(lambda r: r.replace_members(interview_id, indices, facts))
 
     async def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         return await self._run(lambda r: r.replace_many(items))

@@ -497,6 +497,27 @@ class ClassificationRepository(_Repository):
 ENTITY_ID_LENGTH = 64  # storage.models.AuditEntry.entity_id
 
 
+@functools.cache
+def _audit_insert() -> Any:
+    return insert(cast(Table, AuditEntry.__table__))
+
+
+def audit_values(
+    action: str, actor: User | None, entity: str | None, entity_id: object, details: Any
+) -> dict[str, Any]:
+    """The columns of an audit row."""
+    return {
+        "at": utcnow(),
+        "actor_id": actor.id if actor else None,
+        "action": action,
+        "entity": entity,
+        # What a person typed can name the entity (an area code given to /export): cut to
+        # the column, the audit row must never fail the turn it records.
+        "entity_id": None if entity_id is None else str(entity_id)[:ENTITY_ID_LENGTH],
+        "details": details,
+    }
+
+
 class AuditRepository(_Repository):
     def record(
         self,
@@ -507,16 +528,10 @@ class AuditRepository(_Repository):
         entity_id: object = None,
         **details: Any,
     ) -> None:
-        self.session.add(
-            AuditEntry(
-                actor_id=actor.id if actor else None,
-                action=action,
-                entity=entity,
-                # What a person typed can name the entity (an area code given to /export):
-                # cut to the column, the audit row must never fail the turn it records.
-                entity_id=None if entity_id is None else str(entity_id)[:ENTITY_ID_LENGTH],
-                details=details,
-            )
+        # One INSERT, now: nothing reads the row back, so the unit of work's flush (its
+        # bookkeeping of a new object) is spared.
+        self.session.execute(
+            _audit_insert(), audit_values(action, actor, entity, entity_id, details)
         )
 
     def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
@@ -713,6 +728,26 @@ class Inbox(_Repository):
 IDLE = "idle"
 
 
+@functools.cache
+def _seen_update(numbered: bool) -> Any:
+    # Built once, like the other statements of every chat turn (a receipt follows each).
+    table = cast(Table, DialogState.__table__)
+    newer = (
+        or_(table.c.seen_message.is_(None), table.c.seen_message < bindparam("number"))
+        if numbered
+        else or_(table.c.seen_turn.is_(None), table.c.seen_turn < bindparam("turn"))
+    )
+    return (
+        update(table)
+        .where(table.c.user_id == bindparam("user"), newer)
+        .values(
+            seen_turn=bindparam("turn"),
+            seen_message=bindparam("number"),
+            seen_at=bindparam("seen_at"),
+        )
+    )
+
+
 class DialogStateRepository(_Repository):
     def __init__(self, session: Session) -> None:
         super().__init__(session)
@@ -768,35 +803,15 @@ class DialogStateRepository(_Repository):
         """Replies that reached their people: each receipt's turn becomes the one whose
         message is newest in the chat, unless a newer one is recorded already (by message
         number where the platform numbers messages, else by turn)."""
-        table = cast(Table, DialogState.__table__)
-        values = {
-            "seen_turn": bindparam("turn"),
-            "seen_message": bindparam("number"),
-            "seen_at": now,
-        }
-        rows = [{"user": r.user, "turn": r.turn, "number": r.number} for r in receipts]
+        rows = [
+            {"user": r.user, "turn": r.turn, "number": r.number, "seen_at": now} for r in receipts
+        ]
         numbered = [row for row in rows if row["number"] is not None]
         unnumbered = [row for row in rows if row["number"] is None]
         if numbered:
-            self.session.execute(
-                update(table)
-                .where(
-                    table.c.user_id == bindparam("user"),
-                    or_(table.c.seen_message.is_(None), table.c.seen_message < bindparam("number")),
-                )
-                .values(values),
-                numbered,
-            )
+            self.session.execute(_seen_update(numbered=True), numbered)
         if unnumbered:
-            self.session.execute(
-                update(table)
-                .where(
-                    table.c.user_id == bindparam("user"),
-                    or_(table.c.seen_turn.is_(None), table.c.seen_turn < bindparam("turn")),
-                )
-                .values(values),
-                unnumbered,
-            )
+            self.session.execute(_seen_update(numbered=False), unnumbered)
 
     def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
         """Out of any dialog, ``last`` saying what was done last (a finished interview).
@@ -866,17 +881,24 @@ class MemberFactRepository(_Repository):
         wanted = {fact[0]: fact for fact in facts}
         stale = [index for index, fact in stored.items() if wanted.get(index) != fact]
         fresh = [fact for index, fact in wanted.items() if stored.get(index) != fact]
-        if stale:
+        self.replace_members(interview_id, stale, fresh)
+        return bool(stale or fresh)
+
+    def replace_members(
+        self, interview_id: int, indices: Sequence[int], facts: Sequence[FactRow]
+    ) -> None:
+        """Make ``facts`` the stored facts of the members ``indices`` of the interview (one
+        of them without a fact: no longer a member); the others are left as they are."""
+        if indices:
             self.session.execute(
                 delete(MemberFact).where(
-                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(stale)
+                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
                 )
             )
-        if fresh:
+        if facts:
             self.session.execute(
-                _member_fact_insert(), [_fact_values(interview_id, fact) for fact in fresh]
+                _member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts]
             )
-        return bool(stale or fresh)
 
     def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts

@@ -81,28 +81,53 @@ def refresh_member_facts(
     interview: Interview,
     answers: Mapping[str, Any],
     previous: Mapping[str, Any] | None = None,
+    changed: Iterable[str] | None = None,
 ) -> bool:
     """Bring the interview's facts in line with ``answers`` (all its stored answers, as
     {path: JSON value}, e.g. ``flatten(session.answers)``); returns whether it wrote.
 
     ``previous``: the answers the stored facts were last brought in line with (the rows
-    this transaction started from). When both project the same members there is nothing
-    to write, which is known without reading the facts back; most answers are like that.
+    this transaction started from); ``changed``: the keys written or deleted since (all
+    those that differ, by default). Only the members those keys belong to are projected
+    again, and written when their facts differ: one answer touches one member at most,
+    and most answers change no fact, which is known without reading the facts back.
     """
-    if previous is not None:
-        prefix = MEMBERS + "/"
-        changed = {key for key in answers.keys() ^ previous.keys() if key.startswith(prefix)}
-        changed.update(
-            key
-            for key, value in answers.items()
-            if key.startswith(prefix) and key in previous and previous[key] != value
-        )
-        if not changed:
-            return False
-    facts = project_members(answers)
-    if previous is not None and project_members(previous) == facts:
+    if previous is None:
+        return MemberFactRepository(work.session).replace(interview.id, project_members(answers))
+    if changed is None:
+        differ = answers.keys() ^ previous.keys()
+        differ |= {key for key, value in answers.items() if previous.get(key, value) != value}
+        changed = differ
+    touched = sorted(_members(changed))
+    before = [_member_fact(previous, index) for index in touched]
+    after = [_member_fact(answers, index) for index in touched]
+    if before == after:
         return False
-    return MemberFactRepository(work.session).replace(interview.id, facts)
+    facts = [fact for fact in after if fact is not None]
+    MemberFactRepository(work.session).replace_members(interview.id, touched, facts)
+    return True
+
+
+def _members(keys: Iterable[str]) -> set[int]:
+    """The members these answer keys belong to."""
+    found = set()
+    for key in keys:
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == MEMBERS and parts[1].isdigit():
+            found.add(int(parts[1]))
+    return found
+
+
+def _member_fact(rows: Mapping[str, Any], index: int) -> FactRow | None:
+    """Member ``index``'s facts in ``rows`` (as :func:`project_members` gives them), None
+    when no answer of theirs is there."""
+    prefix = f"{MEMBERS}/{index}/"
+    fields = {name: rows[prefix + name] for name in FIELDS if prefix + name in rows}
+    if not fields and not any(
+        key.startswith(prefix) and "/" not in key[len(prefix) :] for key in rows
+    ):
+        return None
+    return _fact(index, fields)
 
 
 async def write_member_facts(

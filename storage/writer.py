@@ -4,11 +4,15 @@ thread).
 A chat turn is one synchronous function over a :class:`~storage.uow.Work`: its reads and
 writes cross to this thread once, where they run back to back on a connection nobody else
 uses, instead of crossing to a driver's thread for each statement. Turns that arrive while
-one batch is being applied make the next batch: one transaction, each turn in a savepoint of
-its own (one that raises is undone alone), one COMMIT (one fsync) for all. No caller learns
-its outcome before that COMMIT succeeded, and if it fails, every caller of the batch gets
-the error: nothing is promised before it is durable. Long reads and the wait for another
-process's write lock happen here, never on the event loop.
+one batch is being applied make the next batch: one transaction, one COMMIT (one fsync) for
+all. The jobs of a batch run back to back, without a savepoint each (a SAVEPOINT and its
+RELEASE cost a statement each, for a job that almost never fails); if one raises, the whole
+transaction is rolled back and the batch is run again in a new one, each job in a savepoint
+of its own this time, so that the one that raises is undone alone and the others are
+stored (a job is a function of what the database holds, so running it again is running it
+once). No caller learns its outcome before that COMMIT succeeded, and if it fails, every
+caller of the batch gets the error: nothing is promised before it is durable. Long reads
+and the wait for another process's write lock happen here, never on the event loop.
 
 The transaction begins with ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe for
 pysqlite: the driver's own transaction handling off, the BEGIN issued on the ``begin``
@@ -43,6 +47,10 @@ Job = Callable[[Work], Any]
 class TransactionLost(Exception):
     """SQLite ended the transaction by itself (disk full, I/O error): nothing of the batch
     can be committed any more."""
+
+
+class _JobRaised(Exception):
+    """A job of a batch run without savepoints raised: the batch is run again with them."""
 
 
 @dataclass(slots=True)
@@ -126,22 +134,40 @@ class Writer:
 
     def _apply(self, jobs: list[Job]) -> list[Any]:
         """On the writer thread: the jobs in one transaction, committed."""
+        if len(jobs) > 1:
+            try:
+                return self._transaction(jobs, savepoints=False)
+            except _JobRaised:
+                # Rolled back: again, each job undone alone if it raises.
+                pass
+        return self._transaction(jobs, savepoints=len(jobs) > 1)
+
+    def _transaction(self, jobs: list[Job], savepoints: bool) -> list[Any]:
         outcomes: list[Any] = []
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             # BEGIN IMMEDIATE now: the write lock is this batch's before any job runs.
             session.connection()
-            work = Work(session)
-            alone = len(jobs) == 1
             for job in jobs:
-                if alone:
-                    # The only job: if it raises, the whole transaction is undone.
-                    outcomes.append(job(work))
-                    session.flush()
+                # Each job starts with nothing loaded, as in a transaction of its own, and
+                # what one handed out is never expired by a later one's undoing.
+                session.expunge_all()
+                work = Work(session)
+                if not savepoints:
+                    try:
+                        outcome = job(work)
+                        # What the job only added is written here: that too may fail.
+                        session.flush()
+                    except Exception as error:
+                        if len(jobs) == 1:
+                            # The only job: the whole transaction is undone, its error told.
+                            raise
+                        raise _JobRaised() from error
+                    self._check(session)
+                    outcomes.append(outcome)
                     continue
                 savepoint = session.begin_nested()
                 try:
                     outcome = job(work)
-                    # What the job only added is written here: that too may fail.
                     savepoint.commit()
                     outcomes.append(outcome)
                 except Exception as error:
@@ -151,12 +177,8 @@ class Writer:
                         raise TransactionLost() from lost
                     self._check(session)
                     outcomes.append(_Failed(error))
-                finally:
-                    # Each job starts with nothing loaded, as in a transaction of its own,
-                    # and what one handed out is never expired by a later one's undoing.
-                    session.expunge_all()
-                    work = Work(session)
                 self._check(session)
+            session.expunge_all()
         return outcomes
 
     @staticmethod

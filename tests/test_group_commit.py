@@ -1,6 +1,6 @@
 """SQLite's writer thread (storage.writer): a turn's reads and writes are one function run
-there; jobs that arrive while one batch is being applied share the next, each in a
-savepoint, with one COMMIT; nobody learns an outcome before it."""
+there; jobs that arrive while one batch is being applied share the next, with one COMMIT
+(run again each in a savepoint when one raises); nobody learns an outcome before it."""
 
 from __future__ import annotations
 
@@ -162,6 +162,29 @@ async def test_a_job_that_raises_is_undone_alone(writer: Writer, database: Datab
     assert isinstance(outcomes[1], ValueError)
     assert len(commits) == 2
     assert await claimed(database) == {"a", "c"}
+
+
+@SQLITE_ONLY
+async def test_a_batch_whose_jobs_all_succeed_takes_no_savepoint(
+    writer: Writer, database: Database
+) -> None:
+    """Savepoints are for the rare batch one of whose jobs raises: the others pay none."""
+    statements: list[str] = []
+
+    def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(writer.engine, "before_cursor_execute", seen)
+    try:
+        first, tasks = await behind_a_gate(writer, [claim("a"), claim("b"), claim("c")])
+        await first
+        assert await asyncio.gather(*tasks) == ["a", "b", "c"]
+    finally:
+        event.remove(writer.engine, "before_cursor_execute", seen)
+
+    assert statements  # the claims were seen
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+    assert await claimed(database) == {"a", "b", "c"}
 
 
 @SQLITE_ONLY

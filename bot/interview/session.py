@@ -104,9 +104,12 @@ class InterviewSession:
         """Store one step: ``write`` and ``delete`` take the stored rows to ``after``'s."""
         after_rows = after.rows()
         self.uow.interviews.save_answers(self.interview, write, by, now)
-        self.uow.interviews.delete_answers(self.interview, list(delete))
+        deleted = list(delete)
+        self.uow.interviews.delete_answers(self.interview, deleted)
         # The statistics projection commits with the answer it derives from.
-        refresh_member_facts(self.uow, self.interview, after_rows, self.rows)
+        refresh_member_facts(
+            self.uow, self.interview, after_rows, self.rows, changed=[*write, *deleted]
+        )
         step = self.interview.step + 1
         state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
         self.uow.interviews.advance(self.interview, step, now, state)

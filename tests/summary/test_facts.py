@@ -118,3 +118,8 @@ async def test_facts_follow_answers_recorded_in_the_chat(database: Database) -> 
     # Losing working capacity drops the status question; the fact says "unable".
     await answer((("members", 0, "labour_capacity"), "no"))
     assert (await facts(database, interview_id))[0] == (0, 46, "no", "unable")
+
+    # One member fewer: that member's answers are deleted, and so is their fact, while the
+    # other member's stays as it was.
+    assert await answer((("member_count",), 1)) == [False]  # the answer's refresh did it
+    assert await facts(database, interview_id) == [(0, 46, "no", "unable")]
