@@ -1,57 +1,70 @@
-"""The `rasoat` command: run the bot, chat in the terminal, and administer the database."""
+"""The `rasoat` command: run the bot, chat in the terminal, and administer the database.
+
+This module builds the parser and runs one command; each command is carried out by a
+function of its own module (:data:`COMMANDS`), imported when that command runs. Importing
+every command's implementation (the channels, the dialogs, the exports, the importers)
+cost each `rasoat` process one to three seconds before it did anything, `--help` included.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import os
-import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from importlib import import_module
 from pathlib import Path
+from typing import Any
 
-from bot import meetings_cli
-from bot.admin import (
-    AdminError,
-    add_user,
-    create_invites,
-    locked_chats,
-    parse_role,
-    set_active,
-    unlock_chats,
-)
-from bot.channels.terminal import TerminalChannel, stdin_line
-from bot.cli_run import add_run_arguments, channel_plans
-from bot.decisions.reports import PeriodError
-from bot.demo.loader import load_demo
-from bot.dialogs.reports import load_schedule, report_to_files
-from bot.dialogs.summary import summary_cli
-from bot.export_cli import export_to_files
-from bot.interview.results import classify_interviews
+from bot.cli_run import add_run_arguments
 from bot.logs import configure_logging, redact, secrets_of
-from bot.reclassify import reclassify
-from bot.retention import Purge, purge_year
-from bot.runtime import Runtime, runtime
-from bot.server_key import server_key
 from bot.settings import Settings, SettingsError, load_settings
-from classification import RuleFileError, available_versions
-from classification.vocabulary import VocabularyError
-from exports.export_scope import ExportRefused
-from exports.stats_import import import_area_stats
 from locales.catalog import translate
-from storage.backup import BackupFailed, backup
-from storage.imports import ImportFailed, import_areas, import_roster
-from storage.imports.followup import import_followup
-from storage.imports.responses import import_responses
-from storage.models import Role
-from storage.stats_facts import rebuild_member_facts
-from storage.uow import UnitOfWork
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./data/demo.db"
 EXIT_USAGE = 2
+
+# "module:function" carrying out each command. `run` and `backup` open no database here
+# (`run` opens its own runtime, `backup` copies the database whole): theirs is called with
+# the settings and the arguments; every other one as `await f(sessions, settings, args, now)`
+# inside the migrated database (bot.database), and returns the exit status.
+COMMANDS: dict[str, str] = {
+    "run": "bot.cli_run:run_bot",
+    "backup": "bot.cli_admin:make_backup",
+    "chat": "bot.cli_chat:chat",
+    "db": "bot.cli_admin:db",
+    "areas": "bot.cli_imports:areas",
+    "roster": "bot.cli_imports:roster",
+    "followup": "bot.cli_imports:followup",
+    "responses": "bot.cli_imports:responses",
+    "stats": "bot.cli_imports:stats",
+    "reclassify": "bot.cli_review:reclassify",
+    "summary": "bot.cli_review:summary",
+    "export": "bot.cli_review:export",
+    "report": "bot.cli_review:report",
+    "meetings": "bot.meetings_cli:command",
+    "users": "bot.cli_admin:users",
+    "invites": "bot.cli_admin:invites",
+    "purge": "bot.cli_admin:purge",
+    "outbox": "bot.cli_admin:outbox",
+    "zalo-oa": "bot.cli_admin:zalo_oa",
+}
+WITHOUT_DATABASE = frozenset({"run", "backup"})
+
+
+def this_year(settings: Settings, now: datetime) -> int:
+    """The review year at ``now``: the one a command without ``--year`` works on."""
+    return now.astimezone(settings.tz).year
+
+
+def command_function(command: str) -> Callable[..., Any]:
+    """The function carrying out ``command``, its module imported now (see COMMANDS)."""
+    module, name = COMMANDS[command].split(":")
+    function: Callable[..., Any] = getattr(import_module(module), name)
+    return function
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -229,400 +242,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(**overrides)
         secrets = secrets_of(settings)
         configure_logging(settings, verbose=args.verbose)
-        if args.command == "run":
-            # A wrong schedule of reports is said now, not in the log every minute.
-            load_schedule(settings)
-            return run_bot(settings, args)
-        if args.command == "backup":
-            return make_backup(settings, args.output)
+        if args.command in WITHOUT_DATABASE:
+            status: int = command_function(args.command)(settings, args)
+            return status
         return asyncio.run(dispatch(settings, args))
     except SettingsError as error:
         print(translate("cli.settings_error", detail=str(error)), file=sys.stderr)
         return EXIT_USAGE
-    except AdminError as error:
-        print(error.render(_locale()), file=sys.stderr)
-        return EXIT_USAGE
-    except ImportFailed as error:
-        print(translate("cli.import_failed", _locale(), count=len(error.errors)), file=sys.stderr)
-        for row_error in error.errors:
-            print("  " + row_error.render(_locale()), file=sys.stderr)
-        return 1
-    except ExportRefused as error:
-        print(translate(error.key, _locale(), **error.params), file=sys.stderr)
-        return EXIT_USAGE
-    except PeriodError as error:
-        print(error.text(_locale()), file=sys.stderr)
-        return EXIT_USAGE
-    except (RuleFileError, VocabularyError) as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception:
+    except Exception as error:
+        # Imported once a command failed: the errors' classes belong to the commands'
+        # modules, which a command that succeeds does not all load (see COMMANDS).
+        from bot.cli_errors import explain
+
+        explained = explain(error)
+        if explained is not None:
+            return explained
         # Unexpected: the traceback is what a maintainer needs, but libraries quote the token
         # in their messages (python-telegram-bot's InvalidToken does).
         print(redact(traceback.format_exc(), secrets), file=sys.stderr)
         return 1
 
 
-def _rule_version(version: str) -> str:
-    if version.endswith(".toml") and Path(version).is_file():
-        return version
-    if version not in available_versions():
-        raise AdminError("admin.bad_rules", rules=version, choices=", ".join(available_versions()))
-    return version
-
-
-def _locale() -> str:
-    try:
-        return load_settings().locale
-    except SettingsError:
-        return "vi"
-
-
 async def dispatch(
     settings: Settings, args: argparse.Namespace, now: datetime | None = None
 ) -> int:
     """Run one command; ``now`` (the clock, injectable for tests) dates the review."""
-    progress = sys.stderr.isatty()
-    now = now or datetime.now(UTC)
-    this_year = now.astimezone(settings.tz).year
-    async with runtime(settings) as rt:
-        if args.command == "db":
-            print(translate("cli.db_upgraded", settings.locale))
-        elif args.command == "areas":
-            result = await import_areas(rt.sessions, Path(args.file), progress=progress)
-            print(result.render(settings.locale))
-        elif args.command == "roster":
-            year = args.year or this_year
-            result = await import_roster(
-                rt.sessions,
-                Path(args.file),
-                year=year,
-                progress=progress,
-                reference_date=settings.review_dates.reference(year, now),
-            )
-            print(result.render(settings.locale))
-        elif args.command == "followup":
-            result = await import_followup(
-                rt.sessions,
-                Path(args.file),
-                year=args.year or this_year,
-                rules=settings.rules,
-                now=now,
-            )
-            print(result.render(settings.locale))
-        elif args.command == "reclassify":
-            report = await reclassify(
-                rt.sessions,
-                _rule_version(args.rules),
-                area_code=args.area,
-                dates=settings.review_dates,
-                locale=settings.locale,
-            )
-            print(report.render(settings.locale))
-        elif args.command == "responses":
-            year = args.year or this_year
+    command: Callable[..., Awaitable[int]] = command_function(args.command)
+    # Imported here with the commands it serves: bot.database brings SQLAlchemy, Alembic and
+    # the form, which `--help`, a mistyped option and `run`'s early refusals do without.
+    from bot.database import database
 
-            async def derive(uow: UnitOfWork, interview_ids: list[int]) -> None:
-                await classify_interviews(
-                    uow, interview_ids, rules_spec=settings.rules, dates=settings.review_dates
-                )
-
-            result = await import_responses(
-                rt.sessions,
-                Path(args.file),
-                year=year,
-                progress=progress,
-                reference_date=settings.review_dates.reference(year, now),
-                now=now,
-                after_write=derive,
-            )
-            print(result.render(settings.locale))
-        elif args.command == "summary":
-            text = await summary_cli(
-                rt.sessions,
-                args.area,
-                args.year,
-                args.villages,
-                settings.locale,
-                current_year=this_year,
-            )
-            print(text)
-        elif args.command == "stats":
-            if args.stats_command == "import":
-                stats_result = await import_area_stats(
-                    rt.sessions, Path(args.file), progress=progress
-                )
-                print(stats_result.render(settings.locale))
-            else:
-                members = await rebuild_member_facts(rt.sessions)
-                print(translate("cli.stats_rebuilt", settings.locale, members=members))
-        elif args.command == "export":
-            written = await export_to_files(
-                rt.sessions,
-                settings,
-                area=args.area,
-                fmt=args.format,
-                year=args.year,
-                sheet=args.sheet,
-                output=Path(args.output),
-                now=now,
-            )
-            for path in written:
-                print(path)
-        elif args.command == "report":
-            produced = await report_to_files(
-                rt.sessions,
-                settings,
-                period_code=args.period,
-                area_code=args.area,
-                output=Path(args.output),
-            )
-            print(produced.text)
-            for path in produced.files:
-                print(path)
-        elif args.command == "meetings":
-            print(await _meetings(rt, settings, args, now))
-        elif args.command == "users" and args.users_command in ("activate", "deactivate"):
-            active = args.users_command == "activate"
-            user = await set_active(rt.sessions, args.who, active=active)
-            key = "cli.user_activated" if active else "cli.user_deactivated"
-            print(translate(key, settings.locale, name=user.display_name))
-        elif args.command == "users":
-            user = await add_user(
-                rt.sessions,
-                platform=args.platform,
-                platform_user_id=args.id,
-                name=args.name,
-                role=parse_role(args.role),
-                area_codes=args.area,
-                locale=settings.locale,
-            )
-            print(translate("cli.user_added", settings.locale, name=user.display_name, id=user.id))
-        elif args.command == "purge":
-            return await _purge(rt, settings, args)
-        elif args.command == "invites" and args.invites_command == "unlock":
-            await _unlock(rt, settings, args)
-        elif args.command == "invites":
-            await _create_invites(rt, settings, args)
-        elif args.command == "chat":
-            await _chat(rt, settings, args)
-        elif args.command == "zalo-oa":
-            return await _zalo_oa_tokens(rt, settings, args)
-        elif args.command == "outbox":
-            async with UnitOfWork(rt.sessions) as uow:
-                counts = await uow.outbox.counts()
-            print(
-                translate(
-                    "outbox.counts",
-                    settings.locale,
-                    pending=counts.pending,
-                    sent=counts.sent,
-                    failed=counts.failed,
-                )
-            )
-    return 0
-
-
-async def _zalo_oa_tokens(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
-    from bot.channels.zalo_oa_tokens import set_tokens
-
-    if args.tokens_command == "set":
-        refresh = args.refresh_token or sys.stdin.readline().strip()
-        if not refresh:
-            print(translate("zalo_oa.cli_no_token", settings.locale), file=sys.stderr)
-            return EXIT_USAGE
-        await set_tokens(rt.sessions, refresh, args.access_token, args.expires_in)
-        print(translate("zalo_oa.cli_tokens_set", settings.locale))
-        return 0
-    async with UnitOfWork(rt.sessions) as uow:
-        token = await uow.zalo_oa_tokens.current()
-    if token is None:
-        print(translate("zalo_oa.cli_no_pair", settings.locale))
-        return 1
-
-    def local(moment: datetime) -> str:
-        return moment.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-
-    print(
-        translate(
-            "zalo_oa.cli_status",
-            settings.locale,
-            expires=local(token.access_expires_at),
-            since=local(token.created_at),
-            source=token.source,
-        )
-    )
-    if token.refused_at is not None:
-        print(translate("zalo_oa.cli_refused", settings.locale, at=local(token.refused_at)))
-        return 1
-    if token.refreshing_until is not None:
-        print(translate("zalo_oa.cli_refreshing", settings.locale))
-    return 0
-
-
-async def _meetings(
-    rt: Runtime, settings: Settings, args: argparse.Namespace, now: datetime
-) -> str:
-    command = args.meetings_command
-    if command == "add":
-        return await meetings_cli.add_meeting(
-            rt.sessions,
-            settings,
-            when=args.when,
-            place=args.place,
-            villages=args.villages,
-            categories=args.categories,
-            groups=args.groups,
-            now=now,
-        )
-    if command == "cancel":
-        return await meetings_cli.cancel_meeting(rt.sessions, settings, args.id, now=now)
-    if command == "import":
-        return await meetings_cli.import_meetings(rt.sessions, settings, Path(args.file), now=now)
-    if command == "remind":
-        return await meetings_cli.remind(rt.sessions, settings, now=now)
-    return await meetings_cli.list_meetings(rt.sessions, settings, now=now)
-
-
-async def _purge(rt: Runtime, settings: Settings, args: argparse.Namespace) -> int:
-    if args.year >= datetime.now(settings.tz).year:
-        print(translate("purge.not_past", settings.locale, year=args.year), file=sys.stderr)
-        return EXIT_USAGE
-    mode = Purge.DELETE if args.delete else Purge.ANONYMISE
-    result = await purge_year(
-        rt.sessions, args.year, mode, apply=args.yes, links_dir=settings.links_dir
-    )
-    key = f"purge.{'done' if result.applied else 'would'}.{mode.value}"
-    print(
-        translate(
-            key,
-            settings.locale,
-            year=result.year,
-            households=result.households,
-            interviews=result.interviews,
-        )
-    )
-    return 0
-
-
-async def _unlock(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
-    if args.who or args.all:
-        lifted = await unlock_chats(rt.sessions, None if args.all else args.who)
-        print(translate("cli.unlocked", settings.locale, count=lifted))
-        return
-    locked = await locked_chats(rt.sessions)
-    if not locked:
-        print(translate("cli.none_locked", settings.locale))
-        return
-    for chat in locked:
-        when = chat.last_failure.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-        print(f"  {chat.who}  {chat.display_name}  ({when})")
-    print(translate("cli.unlock_hint", settings.locale))
-
-
-async def _create_invites(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
-    created = await create_invites(
-        rt.sessions,
-        parse_role(args.role),
-        args.area,
-        days=args.days or settings.invite_days,
-        key=server_key(settings),
-        count=max(1, args.count),
-    )
-    username = settings.telegram_bot_username
-    for invite in created:
-        expires = invite.expires_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
-        print(
-            translate(
-                "cli.invite_created",
-                settings.locale,
-                code=invite.code,
-                role=translate(f"role.{invite.role.value}", settings.locale),
-                area=f"{invite.area_name} ({invite.area_code})",
-                expires=expires,
-            )
-        )
-        link = invite.link(username)
-        print("  " + (link or translate("cli.invite_no_username", settings.locale)))
-
-
-async def _chat(rt: Runtime, settings: Settings, args: argparse.Namespace) -> None:
-    user_id = args.user or getpass.getuser()
-    write = print
-    write(translate("cli.chat_intro", settings.locale, user=user_id))
-    if args.demo:
-        invites = await load_demo(
-            rt.sessions, server_key(settings), settings.review_dates, datetime.now(UTC)
-        )
-        write(
-            translate(
-                "cli.demo_intro",
-                settings.locale,
-                collaborator=invites[Role.COLLABORATOR].code,
-                supervisor=invites[Role.SUPERVISOR].code,
-                staff=invites[Role.COMMUNE_STAFF].code,
-            )
-        )
-    channel = TerminalChannel(
-        rt.conversation,
-        user_id=user_id,
-        display_name=user_id,
-        read_line=stdin_line,
-        write=write,
-        download_dir=Path("data") / "downloads",
-    )
-    await channel.run()
-
-
-def make_backup(settings: Settings, output: Path | None) -> int:
-    stamp = datetime.now(settings.tz).strftime("%Y%m%d-%H%M%S")
-    suffix = ".db" if settings.is_sqlite else ".dump"
-    target = output or Path("data") / "backups" / f"rasoat-{stamp}{suffix}"
-    try:
-        written = backup(settings.database_url, settings.database_schema, target)
-    except BackupFailed as error:
-        print(translate(error.key, settings.locale, **error.params), file=sys.stderr)
-        return EXIT_USAGE
-    print(translate("backup.done", settings.locale, path=written))
-    return 0
-
-
-def run_bot(settings: Settings, args: argparse.Namespace) -> int:
-    """``rasoat run``: the channels of ``--channel`` in this process, until SIGTERM or
-    Ctrl-C (bot.service)."""
-    from bot.channels.registry import ChannelUnavailable
-    from bot.service import CannotListen, bind, serve
-
-    plans = channel_plans(settings, args)
-    for kind, endpoint in plans:
-        kind.check(settings, endpoint)
-    try:
-        # Bound first: a port in use stops the start before anything else is done.
-        sockets = bind(settings, plans)
-    except CannotListen as error:
-        print(
-            translate(
-                "cli.cannot_listen", settings.locale, address=error.address, error=error.detail
-            ),
-            file=sys.stderr,
-        )
-        return 1
-
-    async def until_signal() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(number, stop.set)
-        await serve(settings, plans, sockets, stop)
-
-    try:
-        asyncio.run(until_signal())
-    except ChannelUnavailable as error:
-        print(error.text, file=sys.stderr)
-        return error.status
-    return 0
+    async with database(settings) as opened:
+        return await command(opened.sessions, settings, args, now or datetime.now(UTC))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""``rasoat run``'s options: which channels run in the process, and how each receives.
+"""``rasoat run``: its options (which channels run in the process, and how each receives)
+and the command itself (``run_bot``).
 
 ``--channel telegram,zalo-bot`` runs both. ``--webhook`` makes every channel receive by
 webhook, ``--webhook zalo-bot`` only those named (the others poll). Each channel has its
@@ -13,10 +14,14 @@ channels never meet on one port unless told to, which is refused.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import sys
 from typing import Any
 
-from bot.channels.registry import CHANNELS, ChannelKind, Endpoint
+from bot.channels.registry import CHANNELS, ChannelKind, ChannelUnavailable, Endpoint
 from bot.settings import Settings, SettingsError
+from locales.catalog import translate
 
 Plan = tuple[ChannelKind, Endpoint]
 PER_CHANNEL = ("listen", "port", "path", "secret", "webhook-url")
@@ -133,3 +138,43 @@ def _no_clash(settings: Settings, plans: list[Plan]) -> None:
                     f"{first} and {second} would have the same --webhook-url: give each its "
                     f"own (--{first}-webhook-url, --{second}-webhook-url)"
                 )
+
+
+def run_bot(settings: Settings, args: argparse.Namespace) -> int:
+    """``rasoat run``: the channels of ``--channel`` in this process, until SIGTERM or
+    Ctrl-C (bot.service)."""
+    # Imported when the bot runs: the service brings in every dialog and channel, which
+    # `rasoat`'s parser (it reads the options above) does without.
+    from bot.dialogs.reports import load_schedule
+    from bot.service import CannotListen, bind, serve
+
+    # A wrong schedule of reports is said now, not in the log every minute.
+    load_schedule(settings)
+    plans = channel_plans(settings, args)
+    for kind, endpoint in plans:
+        kind.check(settings, endpoint)
+    try:
+        # Bound first: a port in use stops the start before anything else is done.
+        sockets = bind(settings, plans)
+    except CannotListen as error:
+        print(
+            translate(
+                "cli.cannot_listen", settings.locale, address=error.address, error=error.detail
+            ),
+            file=sys.stderr,
+        )
+        return 1
+
+    async def until_signal() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+        await serve(settings, plans, sockets, stop)
+
+    try:
+        asyncio.run(until_signal())
+    except ChannelUnavailable as error:
+        print(error.text, file=sys.stderr)
+        return error.status
+    return 0

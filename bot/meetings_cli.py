@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -259,3 +260,34 @@ async def remind(
 
 def _t(settings: Settings, key: str, **params: object) -> str:
     return translate(key, settings.locale, **params)
+
+
+async def command(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    args: argparse.Namespace,
+    now: datetime,
+) -> int:
+    """`rasoat meetings …` (bot.cli)."""
+    verb = args.meetings_command
+    if verb == "add":
+        text = await add_meeting(
+            sessions,
+            settings,
+            when=args.when,
+            place=args.place,
+            villages=args.villages,
+            categories=args.categories,
+            groups=args.groups,
+            now=now,
+        )
+    elif verb == "cancel":
+        text = await cancel_meeting(sessions, settings, args.id, now=now)
+    elif verb == "import":
+        text = await import_meetings(sessions, settings, Path(args.file), now=now)
+    elif verb == "remind":
+        text = await remind(sessions, settings, now=now)
+    else:
+        text = await list_meetings(sessions, settings, now=now)
+    print(text)
+    return 0

@@ -1,30 +1,18 @@
-"""Opens what every channel and CLI command needs: the migrated database and a Conversation."""
+"""Opens what every channel needs: the migrated database (``bot.database``) and a
+Conversation."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.conversation import Conversation
+from bot.database import open_database
 from bot.settings import Settings
-from classification.vocabulary import (
-    HOUSEHOLD_CHOICES,
-    FormField,
-    VocabularyError,
-    mismatches,
-)
-from forms import Form, current_form
-from storage.db import create_engine, session_factory, upgrade
-from storage.models import HouseholdCategory
-from storage.uow import UnitOfWork
-
-# Long past any redelivery window, short enough that the ledger stays small.
-LEDGER_KEEP = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -39,51 +27,11 @@ class Runtime:
         await self.engine.dispose()
 
 
-BUNDLED_FORM_FILE = "forms/household.xlsx"
-
-
-def check_vocabulary(form: Form, form_file: str = BUNDLED_FORM_FILE) -> None:
-    """Refuses a form whose field names or choice codes are not the ones the rules, the
-    database's categories and the exports were written for, naming the file to fix."""
-    fields = {
-        name: FormField(
-            str(field.type),
-            tuple(c.name for c in form.choices.get(field.list_name, ())) if field.list_name else (),
-            field.repeats,
-        )
-        for name, field in form.fields.items()
-    }
-    problems = mismatches(fields, form_file)
-    categories = [category.value for category in HouseholdCategory]
-    problems += [
-        f"storage/models.py: HouseholdCategory {code!r} is not a choice of 'category' in "
-        f"{form_file}"
-        for code in categories
-        if code not in fields.get("category", FormField("")).codes
-    ]
-    problems += [
-        f"{form_file}: choice {code!r} of 'category' is missing from HouseholdCategory in "
-        "storage/models.py"
-        for code in HOUSEHOLD_CHOICES["category"]
-        if code not in categories
-    ]
-    if problems:
-        raise VocabularyError(problems)
-
-
 async def open_runtime(settings: Settings, **engine_kwargs: Any) -> Runtime:
-    # Before anything is opened: a form edited in Excel that no longer matches the code is
-    # refused at start, not discovered as "missing" answers in every classification.
-    check_vocabulary(current_form())
-    engine = create_engine(settings.database_url, schema=settings.database_schema, **engine_kwargs)
-    # Migrating at every start means an upgraded bot never runs on an old schema.
-    await upgrade(engine)
-    sessions = session_factory(engine)
-    async with UnitOfWork(sessions) as uow:
-        await uow.updates.prune(datetime.now(UTC) - LEDGER_KEEP)
-        await uow.inbox.prune(datetime.now(UTC) - LEDGER_KEEP)
-        await uow.commit()
-    return Runtime(settings, engine, sessions, Conversation(sessions, settings))
+    opened = await open_database(settings, **engine_kwargs)
+    return Runtime(
+        settings, opened.engine, opened.sessions, Conversation(opened.sessions, settings)
+    )
 
 
 @asynccontextmanager

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.decisions.meetings import DEFAULT_OFFSETS, Offset, parse_offsets
 from bot.decisions.pacing import Limits
+from bot.decisions.reminder_offsets import DEFAULT_OFFSETS, Offset, parse_offsets
 from classification import ReferenceRule, ReviewDates, available_versions
 from locales.catalog import SUPPORTED_LOCALES
 

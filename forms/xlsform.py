@@ -12,15 +12,13 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path as FilePath
-from typing import Any
-
-from pyxform.builder import create_survey_element_from_dict
-from pyxform.errors import PyXFormError
-from pyxform.xls2json import workbook_to_json
-from pyxform.xls2json_backends import DefinitionData, get_xlsform
+from typing import TYPE_CHECKING, Any
 
 from forms.model import Choice, Field, FieldType, Form, FormError, Node, Repeat, Text
 from forms.xpath import check_expression
+
+if TYPE_CHECKING:
+    from pyxform.xls2json_backends import DefinitionData
 
 SURVEY_COLUMNS = frozenset(
     {
@@ -297,6 +295,13 @@ def _pyxform_error(exc: Exception) -> FormError:
 
 def parse_workbook(source: str | FilePath | bytes) -> Form:
     """Builds a Form from a workbook path or its bytes (no caching)."""
+    # pyxform (with openpyxl and numpy, half a second) is imported here, where a workbook is
+    # read, and not with the package: every process imports ``forms``, few read a workbook.
+    from pyxform.builder import create_survey_element_from_dict
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2json import workbook_to_json
+    from pyxform.xls2json_backends import get_xlsform
+
     try:
         data: DefinitionData = get_xlsform(source if isinstance(source, bytes) else str(source))
     except (PyXFormError, OSError, ValueError) as exc:

@@ -171,7 +171,7 @@ async def test_a_batch_whose_jobs_all_succeed_takes_no_savepoint(
     """Savepoints are for the rare batch one of whose jobs raises: the others pay none."""
     statements: list[str] = []
 
-    def seen(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def seen(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
         statements.append(statement)
 
     event.listen(writer.engine, "before_cursor_execute", seen)

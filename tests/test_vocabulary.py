@@ -15,7 +15,8 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 import forms.xlsform
-from bot.runtime import check_vocabulary, open_runtime
+from bot.database import check_vocabulary
+from bot.runtime import open_runtime
 from bot.settings import Settings
 from classification.vocabulary import VocabularyError
 from exports.summary import SEEKING, STATUSES

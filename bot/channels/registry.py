@@ -19,14 +19,18 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.logs import redact, secrets_of
-from bot.outbox import OutboxSender
-from bot.push import Push
-from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError
 from locales.catalog import translate
+
+if TYPE_CHECKING:
+    # Annotations only: `rasoat`'s parser reads the channels' names and addresses here, and
+    # the runtime and the outbox bring in every dialog.
+    from bot.outbox import OutboxSender
+    from bot.push import Push
+    from bot.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ class ChannelUnavailable(Exception):
 
 
 Opener = Callable[
-    [Settings, Runtime, Endpoint, socket.socket | None, Hooks],
+    [Settings, "Runtime", Endpoint, socket.socket | None, Hooks],
     AbstractAsyncContextManager[Opened],
 ]
 

@@ -2,10 +2,11 @@
 
 They know the household from the hand-written scripts of ``tests.interview_driver`` (pieces
 of each question's wording and the answer given), never from the engine under test. They
-act only on the newest message they received; when nothing comes back for a while, they do
-the last thing again (retype the same text, press the same button), as people do when the
-bot seems stuck. Each question they answer is remembered with what they meant, so a test can
-compare the stored answers with what was meant for the question that was on their screen.
+act only on the newest message they received, and look once more before they send; when
+nothing comes back for a while, they do the last thing again (retype the same text, press
+the same button), as people do when the bot seems stuck. Each question they answer is
+remembered with what they meant, so a test can compare the stored answers with what was
+meant for the question that was on their screen.
 """
 
 from __future__ import annotations
@@ -205,9 +206,12 @@ class Human:
     def story(self, household: str) -> str:
         """What they read and did while interviewing ``household``, and what the bot sent."""
         trail = self.trail
-        starts = [i for i, line in enumerate(trail) if household in line]
-        start = max(starts[0] - 5, 0) if starts else max(len(trail) - 150, 0)
-        did = "\n".join(trail[start : start + 300])
+        begun = f"begin {household}"
+        start = trail.index(begun) if begun in trail else max(len(trail) - 150, 0)
+        end = next(
+            (i for i in range(start + 1, len(trail)) if trail[i].startswith("begin ")), len(trail)
+        )
+        did = "\n".join(trail[start:end])
         sent = "\n".join(
             f"  bot #{m['message_id']} {str(m.get('text'))[-70:]!r}"
             for m in self.fake.messages_to(self.chat)
@@ -226,6 +230,7 @@ class Human:
 
     async def interview(self) -> None:
         """Interview the current household until it is finished."""
+        self.trail.append(f"begin {self.household_code}")
         await self._act(("text", "/interview"))
         loop = asyncio.get_running_loop()
         since = loop.time()
@@ -240,6 +245,10 @@ class Human:
                     f"read #{read['message_id']} {str(read.get('text'))[-60:]!r} -> {action}"
                 )
                 await asyncio.sleep(self.reading(action))
+                if action is not None and self._newer_question(index):
+                    # Something new came in while they typed: they look before they send.
+                    self.trail.append("a newer message came while typing: read again")
+                    continue
                 if action is not None:
                     await self._act(action)
                 since = loop.time()
@@ -268,6 +277,13 @@ class Human:
             if action is not None:
                 return index, action
         return None
+
+    def _newer_question(self, index: int) -> bool:
+        """Whether a message newer than the one at ``index`` asks something (or ends the
+        interview): a person glances at the screen before pressing send. What arrives after
+        that glance is the bot's to tell apart (message numbers, RASOAT_READING_TIME)."""
+        step = self._next(self.fake.messages_to(self.chat))
+        return step is not None and step[0] > index
 
     def _answer(self, message: Json, text: str) -> tuple[str, str] | None:
         keyboard = buttons(message)

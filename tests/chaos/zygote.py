@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import json
 import os
 import selectors
@@ -35,6 +36,8 @@ import bot.runtime
 import bot.service
 
 IMPORTED = (bot.cli, bot.service, bot.runtime, bot.channels.registry, bot.channels.zalo_oa)
+# bot.cli imports a command's module when the command runs: a child has them all already.
+COMMANDS = [importlib.import_module(spec.split(":")[0]) for spec in bot.cli.COMMANDS.values()]
 PR_SET_PDEATHSIG = 1
 
 

@@ -32,6 +32,7 @@ from bot.decisions.meetings import (
     ShowStatus,
     Typed,
 )
+from bot.decisions.reminder_offsets import DEFAULT_OFFSETS, parse_offsets
 from bot.messages import Choices, Notice, Text
 from locales.catalog import translate
 
@@ -45,7 +46,7 @@ ENV = Env(
     groups=(Option("no_job", "Không có việc làm"), Option("no_capacity", "Không có khả năng")),
     needs=(Option("loan", "vay vốn"), Option("vocational_training", "học nghề")),
 )
-OFFSETS = core.parse_offsets(core.DEFAULT_OFFSETS)
+OFFSETS = parse_offsets(DEFAULT_OFFSETS)
 
 
 def step(state: core.State | None, event: core.Event) -> core.State | None:
@@ -247,10 +248,10 @@ INVITATIONS = [
 
 def test_offsets_parse_and_refuse() -> None:
     assert [o.key for o in OFFSETS] == ["3d", "1d", "07:00"]
-    assert core.parse_offsets("2h").__len__() == 1
+    assert parse_offsets("2h").__len__() == 1
     for bad in ("", "3x", "25:00", "3d,3d"):
         with pytest.raises(ValueError):
-            core.parse_offsets(bad)
+            parse_offsets(bad)
 
 
 def test_seven_in_the_morning_vietnam_time_is_midnight_utc() -> None:

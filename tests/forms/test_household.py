@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pyxform.xls2xform import convert
 
-from bot.runtime import check_vocabulary
+from bot.database import check_vocabulary
 from forms.answers import set_answer
 from forms.engine import apply_calculations, next_step, question_at, validate
 from forms.model import Done, FieldType, Form, Invalid, Question
