@@ -25,7 +25,7 @@ from typing import Any
 
 from forms import plan as planned
 from forms.answers import get_answer
-from forms.codec import flatten
+from forms.codec import encode, path_key
 from forms.model import (
     Answers,
     AnswerValue,
@@ -181,7 +181,23 @@ class Questionnaire:
 
     @cached_property
     def _rows(self) -> dict[str, Any]:
-        return flatten(self._settled)
+        # Straight from the state's flat tables, not by flattening the nested answers
+        # again: a turn needs the rows of the state it loads and of the one it stores,
+        # and the nested answers only for the latter. The same rows as
+        # ``flatten(self._settled)``: the state is pruned, so every answer is in a
+        # relevant question of an existing instance; a calculation is kept where it and
+        # its repeats are relevant; a repeat emptied but named by the answers is [],
+        # relevant or not (pruning keeps lengths for existing instances only).
+        state = self.state
+        relevant = state.relevant
+        rows = {path_key(path): encode(value) for path, value in state.answers.items()}
+        for path, value in state.calculated.items():
+            if all(relevant.get(path[:end], True) for end in range(1, len(path) + 1, 2)):
+                rows[path_key(path)] = encode(value)
+        for path in state.lengths:
+            if not state.counts.get(path):
+                rows[path_key(path)] = []
+        return rows
 
     # -- navigating -------------------------------------------------------------------------
 
