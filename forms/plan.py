@@ -71,6 +71,7 @@ __all__ = [
     "remove",
     "required",
     "settled_answers",
+    "shown",
     "state_from_json",
     "state_to_json",
     "update",
@@ -664,14 +665,29 @@ def prune(plan: Plan, state: State, today: date) -> State:
     Dropping an answer can make another question irrelevant, so this runs until nothing
     changes."""
     while True:
-        visible = {path for _, path in walk(plan, state)}
-        gone = [(path, _MISSING) for path in state.answers if path not in visible]
+        # Each answer's own path is checked, not the whole walk: an answer is settled
+        # after every turn, and most turns hide nothing.
+        gone = [(path, _MISSING) for path in state.answers if not shown(state, path)]
         lengths = {
             key: count for key, count in state.counts.items() if count or key in state.lengths
         }
         if not gone and lengths == state.lengths and today == state.today:
             return state
         state = _apply(plan, state, gone, today, lengths)
+
+
+def shown(state: State, path: Path) -> bool:
+    """Whether :func:`walk` reaches the field at ``path``: it and its repeats relevant,
+    and each of its repeat instances within its repeat's count."""
+    relevant, counts = state.relevant, state.counts
+    for end in range(1, len(path), 2):
+        repeat = path[:end]
+        index = path[end]
+        if not relevant.get(repeat, True) or not isinstance(index, int):
+            return False
+        if index >= counts.get(repeat, 0):
+            return False
+    return relevant.get(path, True)
 
 
 def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:

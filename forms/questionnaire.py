@@ -189,10 +189,9 @@ class Questionnaire:
         # its repeats are relevant; a repeat emptied but named by the answers is [],
         # relevant or not (pruning keeps lengths for existing instances only).
         state = self.state
-        relevant = state.relevant
         rows = {path_key(path): encode(value) for path, value in state.answers.items()}
         for path, value in state.calculated.items():
-            if all(relevant.get(path[:end], True) for end in range(1, len(path) + 1, 2)):
+            if planned.shown(state, path):
                 rows[path_key(path)] = encode(value)
         for path in state.lengths:
             if not state.counts.get(path):
