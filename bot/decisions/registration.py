@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.messages import Outgoing, Text
@@ -20,6 +20,8 @@ from locales.catalog import translate
 # until commune staff lift it (`rasoat invites unlock`): enough for typing slips, far too
 # few to guess a code.
 WRONG_CODES_ALLOWED = 5
+# The window WRONG_CODES_ALLOWED counts in: a wrong code older than this counts for nothing.
+WRONG_CODES_WINDOW = timedelta(days=1)
 
 Reason = Literal["unknown", "used", "expired"]
 
