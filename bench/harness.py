@@ -450,6 +450,8 @@ class LoadTelegram(FakeTelegram):
         self.acks: list[float] = []
         self.actions = 0
         self.delivered = 0
+        # Bot API calls by method while measuring: what an answer costs in round trips.
+        self.calls_made: Counter[str] = Counter()
         self.webhook_retries = 0
         self.late_replies = 0
         self._kinds: dict[int, str] = {}
@@ -542,6 +544,8 @@ class LoadTelegram(FakeTelegram):
         return await super()._handle_api(request)
 
     async def _dispatch(self, method: str, params: Json) -> Any:
+        if self.measuring:
+            self.calls_made[method] += 1
         if "chat_id" in params and method != "setMyCommands":
             with contextlib.suppress(TypeError, ValueError):
                 first = self._first_reply.pop(int(params["chat_id"]), None)
@@ -790,6 +794,7 @@ async def drive(config: Json, stdin: asyncio.StreamReader) -> None:
                 "cpu": cpu,
                 "errors": dict(errors),
                 "examples": examples[:6],
+                "calls": dict(fake.calls_made),
                 "webhook_retries": fake.webhook_retries,
                 "late_replies": fake.late_replies,
                 "out_of_households": out_of_households,
@@ -962,6 +967,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """User + system CPU time so far of each thread of a process, by thread id (the main
+    thread's is the process id)."""
+    spent: dict[int, float] = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return spent
+    for task in tasks:
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent[int(task.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
+
+
 def machine_busy() -> tuple[float, float]:
     """(busy, total) CPU time of the whole machine so far (Linux /proc/stat)."""
     try:
@@ -1054,6 +1076,9 @@ class Measured:
     machine's CPU busy, and busy with neither (a database server, other programs)."""
     probed: dict[str, float] = field(default_factory=dict)
     log_errors: list[str] = field(default_factory=list)
+    threads: list[tuple[float, float]] = field(default_factory=list)
+    """Per bot process, CPU seconds while measuring of its main thread (the event loop) and
+    of all its other threads (SQLite's writer, the executor's)."""
 
 
 BotCommands = Callable[[Json], Sequence[tuple[Sequence[str], dict[str, str]]]]
@@ -1079,10 +1104,12 @@ async def run_bots(
             outputs.append(output)
         await next_line(load_output, "MEASURING", processes, 600)
         before = [cpu_seconds(p.pid) for p in processes]
+        threads_before = [thread_cpu_seconds(p.pid) for p in processes[1:]]
         probed_before, machine_before = await probe() if probe else {}, machine_busy()
         timeout = float(config["seconds"]) + 600
         result = json.loads(await next_line(load_output, "RESULT", processes, timeout))
         after = [cpu_seconds(p.pid) for p in processes]
+        threads_after = [thread_cpu_seconds(p.pid) for p in processes[1:]]
         probed_after, machine_after = await probe() if probe else {}, machine_busy()
     except BaseException:
         for output in outputs:
@@ -1102,11 +1129,17 @@ async def run_bots(
     cpu = {"workers": sum(spent[1:]), "load": spent[0]}
     cpu["others"] = max(0.0, busy - cpu["workers"] - cpu["load"]) / total if total else 0.0
     cpu["machine"] = busy / total if total else 0.0
+    threads = []
+    for process, start, end in zip(processes[1:], threads_before, threads_after, strict=True):
+        spent_by = {tid: seconds - start.get(tid, 0.0) for tid, seconds in end.items()}
+        main = spent_by.pop(process.pid, 0.0)
+        threads.append((main, sum(spent_by.values())))
     return Measured(
         result,
         cpu,
         {key: probed_after[key] - probed_before[key] for key in probed_after},
         [e for output in outputs for e in output.errors],
+        threads,
     )
 
 

@@ -28,8 +28,17 @@ Answers come from a plan computed before the clock starts (:func:`bench.harness.
 and each question the bot asks is checked against it; a mismatch, an error message, an
 ERROR in a bot's log or an update not stored once makes the figure invalid (FAIL).
 
+Under the throughput table, "where an answer's time goes": per answer of each throughput
+run, the CPU of the bot's event-loop thread and of its other threads (SQLite's writer), of
+the load process, the Bot API calls the fake received, and the p50 from the POST to the
+webhook's 200 (the update stored) and to the bot's first Bot API call. ``--profile DIR``
+runs the throughput run's ``rasoat run`` under cProfile in every thread (``DIR/main.prof``,
+``DIR/thread-N.prof``; read them with :mod:`pstats`) and counts its SQL statements,
+transactions and COMMITs per update (SQLAlchemy's events), printed with the rest: the
+profiler slows the bot down, so that run's figures are not the benchmark's.
+
 Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--quick] [--chats K]
-[--seconds S] [--latency-seconds S] [--collaborators N]``.
+[--seconds S] [--latency-seconds S] [--collaborators N] [--profile DIR]``.
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import logging
 import os
 import sys
@@ -44,6 +54,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TextIO
 
 from bench.harness import (
@@ -84,6 +95,43 @@ TARGET_P99 = 0.050
 FIRST_CHAT = 5001
 LATENCY_KINDS = (BUTTON, "number", "date", "text")
 RASOAT_WEBHOOK = ("bot", "run", "--webhook", "--listen=127.0.0.1")
+# ``python -c PROFILED DIR rasoat-arguments...``: rasoat's command line under cProfile in every
+# thread, its SQL statements, transactions and COMMITs counted; all written to DIR at exit.
+PROFILED = """
+import cProfile, collections, json, signal, sys, threading
+from pathlib import Path
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from bot.cli import main
+folder = Path(sys.argv[1])
+counts = collections.Counter()
+def statement(conn, cursor, statement, parameters, context, executemany):
+    words = statement.split(None, 3)
+    verb = words[0].upper()
+    target = {"INSERT": 2, "DELETE": 2, "UPDATE": 1}.get(verb)
+    counts[verb if target is None else f"{verb} {words[target]}"] += 1
+event.listen(Engine, "before_cursor_execute", statement)
+event.listen(Engine, "begin", lambda conn: counts.update(["transactions"]))
+event.listen(Engine, "commit", lambda conn: counts.update(["COMMITs"]))
+threads = []
+def start(*_):
+    profile = cProfile.Profile()
+    threads.append(profile)
+    profile.enable()
+threading.setprofile(start)
+# The SIGTERM that stops the bot ends it through the files below, not past them.
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+profile = cProfile.Profile()
+try:
+    profile.runcall(main, sys.argv[2:])
+finally:
+    threading.setprofile(None)
+    profile.dump_stats(folder / "main.prof")
+    for n, thread in enumerate(threads):
+        thread.create_stats()
+        thread.dump_stats(folder / f"thread-{n}.prof")
+    (folder / "statements.json").write_text(json.dumps(counts))
+"""
 
 
 # -- the figures of one run ----------------------------------------------------------------
@@ -104,6 +152,19 @@ class Phase:
     def rate(self) -> float:
         elapsed = float(self.result["elapsed"])
         return float(self.result["answers"]) / elapsed if elapsed else 0.0
+
+    def per_answer(self) -> str:
+        """The run's costs per answer: CPU ms of the bot's event-loop thread, of its other
+        threads and of the load process, Bot API calls; then p50 ms to the 200 and to the
+        first reply."""
+        answers = max(1, int(self.result["answers"]))
+        loop, others = self.measured.threads[0] if self.measured.threads else (0.0, 0.0)
+        calls = sum(self.result.get("calls", {}).values()) / answers
+        return (
+            f"{loop * 1000 / answers:>8.2f}{others * 1000 / answers:>8.2f}"
+            f"{self.measured.cpu.get('load', 0.0) * 1000 / answers:>7.2f}{calls:>7.2f}"
+            f"{ms(self.result['ack']['p50']):>7}{ms(self.result['latency']['p50']):>7}"
+        )
 
     def errors(self) -> list[str]:
         r = self.result
@@ -191,6 +252,8 @@ class Options:
     think: float = 4.0
     seed: int = 1
     skipped: dict[str, str] = field(default_factory=dict)
+    profile: Path | None = None
+    statements: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def quick() -> Options:
@@ -245,10 +308,17 @@ async def _baseline(kind: str, options: Options, extra: Sequence[str]) -> Phase:
 
 
 async def through_telegram(
-    backend: str, plan: Sequence[Action], chats: int, seconds: float, think: float, seed_: int
+    backend: str,
+    plan: Sequence[Action],
+    chats: int,
+    seconds: float,
+    think: float,
+    seed_: int,
+    profile: Path | None = None,
 ) -> Phase:
     """``rasoat run --webhook`` on a fresh database, ``chats`` collaborators answering with
-    pauses of up to ``think`` seconds, for ``seconds``."""
+    pauses of up to ``think`` seconds, for ``seconds``; under :data:`PROFILED` into the
+    folder ``profile`` if one is given."""
     per_chat = households_needed(seconds, think, len(plan))
     async with fresh_database(backend) as url:
         households_ = await seed(url, chats, per_chat, FIRST_CHAT)
@@ -264,6 +334,10 @@ async def through_telegram(
 
         def bots(ready: Json) -> list[tuple[list[str], dict[str, str]]]:
             command = _webhook_command(RASOAT_WEBHOOK, port, secret, ready)
+            if profile is not None:
+                profile.mkdir(parents=True, exist_ok=True)
+                # python -m bot ARGS -> python -c PROFILED DIR ARGS
+                command = [sys.executable, "-c", PROFILED, str(profile), *command[3:]]
             return [(command, child_env(url, ready["api"]))]
 
         measured = await run_bots(config, url, bots)
@@ -378,6 +452,14 @@ async def measure(backend: str, plan: Sequence[Action], options: Options) -> Res
     interview = await through_telegram(
         backend, plan, options.chats, options.seconds, 0.0, options.seed
     )
+    if options.profile is not None:
+        folder = options.profile / backend
+        profiled = await through_telegram(
+            backend, plan, options.chats, options.seconds, 0.0, options.seed, folder
+        )
+        counts = json.loads((folder / "statements.json").read_text())
+        counts["updates"] = int(profiled.result["delivered_total"])
+        options.statements[backend] = counts
     after = await baseline("button", options)
     durable = await baseline("durable", options, backend)
     direct, problem = await direct_rate(backend, plan, options)
@@ -426,6 +508,29 @@ def report(results: Sequence[Result], options: Options) -> str:
             f"{r.floor:>6.2f}x"
         )
     lines += [
+        "",
+        "where an answer's time goes, per answer of each throughput run: CPU ms of the bot's",
+        "event-loop thread and of its other threads (SQLite's writer), and of the load process;",
+        "Bot API calls; p50 ms from the update's POST to the webhook's 200 and to the first reply",
+        f"{'database':<12}{'bot':<10}{'loop':>8}{'others':>8}{'load':>7}{'calls':>7}"
+        f"{'200':>7}{'reply':>7}",
+    ]
+    for r in results:
+        for n, (name, phase) in enumerate(
+            (("button", r.buttons[0]), ("rasoat", r.interview), ("durable", r.durable))
+        ):
+            head = r.backend if n == 0 else ""
+            lines.append(f"{head:<12}{name:<10}{phase.per_answer()}")
+    for backend, counts in options.statements.items():
+        updates = max(1, counts.pop("updates"))
+        shown = ", ".join(
+            f"{name} {count / updates:.2f}"
+            for name, count in sorted(counts.items(), key=lambda item: -item[1])
+            if count / updates >= 0.05
+        )
+        lines.append(f"{backend}: per update under --profile: {shown}")
+    lines += [
+        "",
         "ratio = answers/s / button/s (the bare button bot: the Bot API calls of an answer and",
         "nothing else; averaged over a run before and one after the bot's); updates/s counts",
         "the bot's every update (households opened, toggles); echo msg/s is for reference;",
@@ -492,6 +597,9 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--seconds", type=float, help="of each throughput run (15)")
     parser.add_argument("--collaborators", type=int, help="of the latency run (200)")
     parser.add_argument("--latency-seconds", type=float, help="of the latency run (60)")
+    parser.add_argument(
+        "--profile", type=Path, help="also profile the bot's throughput run into DIR"
+    )
     args = parser.parse_args(argv)
     options = quick() if args.quick else Options()
     for name in ("chats", "seconds", "collaborators", "latency_seconds"):
@@ -500,6 +608,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
                 parser.error(f"--{name.replace('_', '-')} must be positive")
             setattr(options, name, value)
     options.backends = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    options.profile = args.profile
     return options
 
 

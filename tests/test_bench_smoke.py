@@ -37,6 +37,13 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
         assert phase.errors() == []
     report = out.getvalue()
     assert f"{result.ratio:.2f}x" in report and f"{result.direct:.1f}" in report
+    # Where an answer's time goes: the bare button bot makes exactly its two calls, and each
+    # bot's event-loop thread is measured apart from its other threads.
+    assert set(result.buttons[0].result["calls"]) == {"answerCallbackQuery", "sendMessage"}
+    assert "sendMessage" in result.interview.result["calls"]
+    [(loop, _others)] = result.interview.measured.threads
+    assert loop > 0
+    assert result.interview.per_answer() in report
     # The verdicts follow from the figures and the issue's targets (the figures of a run
     # this small and this busy mean nothing; the verdicts' arithmetic does).
     expected = {

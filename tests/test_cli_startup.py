@@ -5,12 +5,16 @@ which libraries a fresh process loaded."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each costs a `rasoat` process a quarter to half a second to import.
@@ -70,3 +74,15 @@ def test_backup_loads_no_heavy_library(tmp_path: Path) -> None:
 def test_the_check_sees_a_library_loaded(tmp_path: Path) -> None:
     status, loaded = loaded_by(["--help"], tmp_path, prelude="import telegram")
     assert (status, loaded) == (0, ["telegram"])
+
+
+def test_every_command_names_a_function_that_exists_and_the_parser_knows() -> None:
+    # A mistyped "module:function" would otherwise surface only when someone runs it.
+    from bot.cli import COMMANDS, build_parser, command_function
+
+    parser = build_parser()
+    for command in COMMANDS:
+        assert callable(command_function(command)), command
+        with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit) as done:
+            parser.parse_args([command, "--help"])
+        assert done.value.code == 0, command
