@@ -17,8 +17,8 @@ from bot.messages import Outgoing, Text
 from locales.catalog import translate
 
 # Wrong codes one chat may send within the window before registration from it is locked
-# until commune staff lift it (`rasoat invites unlock`): enough for typing slips, far too
-# few to guess a code.
+# (until they leave the window, or commune staff lift it with `rasoat invites unlock`):
+# enough for typing slips, far too few to guess a code.
 WRONG_CODES_ALLOWED = 5
 # The window WRONG_CODES_ALLOWED counts in: a wrong code older than this counts for nothing.
 WRONG_CODES_WINDOW = timedelta(days=1)
