@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.retention import forget_updates
 from bot.settings import Settings
 from classification.vocabulary import (
     HOUSEHOLD_CHOICES,
@@ -23,9 +24,6 @@ from forms import Form, current_form
 from storage.db import create_engine, session_factory, upgrade
 from storage.models import HouseholdCategory
 from storage.uow import UnitOfWork
-
-# Long past any redelivery window, short enough that the ledger stays small.
-LEDGER_KEEP = timedelta(days=7)
 
 BUNDLED_FORM_FILE = "forms/household.xlsx"
 
@@ -76,9 +74,9 @@ async def open_database(settings: Settings, **engine_kwargs: Any) -> Database:
     # Migrating at every start means an upgraded bot never runs on an old schema.
     await upgrade(engine)
     sessions = session_factory(engine)
+    now = datetime.now(UTC)
     async with UnitOfWork(sessions) as uow:
-        await uow.updates.prune(datetime.now(UTC) - LEDGER_KEEP)
-        await uow.inbox.prune(datetime.now(UTC) - LEDGER_KEEP)
+        await uow.run(lambda work: forget_updates(work, now))
         await uow.commit()
     return Database(engine, sessions)
 

@@ -10,7 +10,8 @@ keys name households and interviews by id, which SQLite may give again) and the 
 waiting behind download links (an export's names).
 
 Apart from a purge, what serves a moment is forgotten once that moment is long past
-(:func:`forget_stale`, in the reminders' periodic sweep): link codes, and lists shown.
+(:func:`forget_stale`, in the reminders' periodic sweep): link codes, lists shown, wrong
+codes, invites, and the ledgers of updates received and applied.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.decisions.registration import WRONG_CODES_WINDOW
 from bot.links import forget_all
 from forms import FieldType, current_form
 from forms.codec import SEPARATOR
@@ -52,6 +54,11 @@ LINK_CODES_KEPT = timedelta(days=1)
 # A question left open over weeks of fieldwork still takes its typed number; after that, a
 # number typed is taken as text and the dialog shows its question again.
 SHOWN_LISTS_KEPT = timedelta(days=30)
+# Used or expired, an invite still answers a code typed from an old message or sheet of
+# paper as used or expired for three months; the audit log keeps who registered with it.
+INVITES_KEPT = timedelta(days=90)
+# Long past any redelivery window, short enough that the ledger stays small.
+LEDGER_KEEP = timedelta(days=7)
 
 
 class Purge(StrEnum):
@@ -129,9 +136,22 @@ async def purge_year(
 
 
 def forget_stale(work: Work, now: datetime) -> None:
-    """The link codes and the lists shown whose use is over, forgotten."""
+    """What serves a moment long past, forgotten."""
     work.identities.prune(now - LINK_CODES_KEPT)
     work.shown_lists.prune(now - SHOWN_LISTS_KEPT)
+    # A wrong code past the window counts towards no lock-out (lifted or not): its name
+    # and account id serve nothing more.
+    work.registration_failures.prune(now - WRONG_CODES_WINDOW)
+    work.invites.prune(now - INVITES_KEPT)
+    forget_updates(work, now)
+
+
+def forget_updates(work: Work, now: datetime) -> None:
+    """The updates received and applied long before ``now``, forgotten; one never applied
+    is kept for the next start to apply."""
+    # The inbox first: the ledger keeps an update's row while the inbox holds the update.
+    work.inbox.prune(now - LEDGER_KEEP)
+    work.updates.prune(now - LEDGER_KEEP)
 
 
 async def _forget_audit_details(

@@ -127,6 +127,9 @@ class AsyncInviteRepository(_Async[InviteRepository]):
     ) -> Invite:
         return await self._run(lambda r: r.add(code, key, role, area, expires_at))
 
+    async def prune(self, before: datetime) -> None:
+        return await self._run(lambda r: r.prune(before))
+
 
 class AsyncRegistrationFailureRepository(_Async[RegistrationFailureRepository]):
     def record(self, platform: str, user_id: str, display_name: str, at: datetime) -> None:
@@ -142,6 +145,9 @@ class AsyncRegistrationFailureRepository(_Async[RegistrationFailureRepository]):
         self, now: datetime, platform: str | None = None, user_id: str | None = None
     ) -> int:
         return await self._run(lambda r: r.lift(now, platform, user_id))
+
+    async def prune(self, before: datetime) -> None:
+        return await self._run(lambda r: r.prune(before))
 
 
 class AsyncHouseholdRepository(_Async[HouseholdRepository]):

@@ -222,7 +222,8 @@ class RegistrationFailure(Base):
     """A wrong, used or expired invite code sent by someone not registered.
 
     Codes are short enough to guess with enough tries: a chat with too many recent failures
-    is locked out until commune staff lift it (``lifted_at``). The code itself is never kept.
+    is locked out until they are older than the window or commune staff lift it
+    (``lifted_at``). The code itself is never kept.
     """
 
     __tablename__ = "registration_failures"

@@ -253,6 +253,17 @@ class InviteRepository(_Repository):
         self.session.flush()
         return invite
 
+    def prune(self, before: datetime) -> None:
+        """Forget the invites used, or expired unused, before ``before``; a code typed after
+        is answered as unknown. The newest stays: SQLite would give its id again, and the
+        audit log names invites by id."""
+        newest = select(func.max(Invite.id)).scalar_subquery()
+        self.session.execute(
+            delete(Invite).where(
+                func.coalesce(Invite.used_at, Invite.expires_at) < before, Invite.id < newest
+            )
+        )
+
 
 class RegistrationFailureRepository(_Repository):
     def record(self, platform: str, user_id: str, display_name: str, at: datetime) -> None:
@@ -300,6 +311,10 @@ class RegistrationFailureRepository(_Repository):
             )
         result = self.session.execute(query.values(lifted_at=now))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    def prune(self, before: datetime) -> None:
+        """Forget the failures before ``before``, lifted or not."""
+        self.session.execute(delete(RegistrationFailure).where(RegistrationFailure.at < before))
 
 
 class HouseholdRepository(_Repository):
@@ -623,8 +638,15 @@ class UpdateLedger(_Repository):
         return bool(getattr(result, "rowcount", 0))
 
     def prune(self, before: datetime) -> None:
-        """Forget updates older than any platform redelivers (Telegram keeps them 24 h)."""
-        self.session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before))
+        """Forget updates older than any platform redelivers (Telegram keeps them 24 h),
+        except those still in the inbox: without their row they would be applied again."""
+        stored = select(InboxUpdate.id).where(
+            InboxUpdate.platform == ProcessedUpdate.platform,
+            InboxUpdate.update_key == ProcessedUpdate.update_key,
+        )
+        self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < before, ~stored.exists())
+        )
 
 
 class Receipt(NamedTuple):
@@ -721,7 +743,15 @@ class Inbox(_Repository):
         return list((self.session.scalars(query.order_by(InboxUpdate.id))).all())
 
     def prune(self, before: datetime) -> None:
-        self.session.execute(delete(InboxUpdate).where(InboxUpdate.received_at < before))
+        """Forget the updates received before ``before`` and applied; one never applied
+        stays, for the next start to apply."""
+        applied = select(ProcessedUpdate.update_key).where(
+            ProcessedUpdate.platform == InboxUpdate.platform,
+            ProcessedUpdate.update_key == InboxUpdate.update_key,
+        )
+        self.session.execute(
+            delete(InboxUpdate).where(InboxUpdate.received_at < before, applied.exists())
+        )
 
 
 # The dialog of someone in none: the menu, or nothing yet.

@@ -1,4 +1,5 @@
-"""`rasoat purge`: a past review year's personal data, deleted or anonymised, audited."""
+"""Retention: `rasoat purge` (a past review year's personal data, deleted or anonymised,
+audited) and the periodic sweep, which forgets what served a moment long past."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
+from bot.admin import create_invites, locked_chats
+from bot.conversation import Conversation
 from bot.links import LinkStore
 from bot.outbox import writer_over
 from bot.reminders import ReminderScheduler
+from bot.server_key import server_key
 from bot.settings import Settings
 from exports.stats import build_report
 from locales.catalog import translate
@@ -19,18 +23,23 @@ from storage.models import (
     AuditEntry,
     Classification,
     Household,
+    InboxUpdate,
     Interview,
     InterviewStatus,
+    Invite,
     LinkCode,
     Member,
+    ProcessedUpdate,
+    RegistrationFailure,
     Role,
     ShownList,
     User,
 )
+from storage.repositories import Received
 from storage.uow import UnitOfWork
-from tests.conftest import Database
+from tests.conftest import INVITE_KEY, Database
 from tests.exports.data import Planned, insert_households
-from tests.helpers import add_terminal_users, seed_areas
+from tests.helpers import add_terminal_users, message, seed_areas
 from tests.test_settings_and_cli import rasoat
 
 PAST = 2024
@@ -201,6 +210,19 @@ class Moment:
         return self.moment
 
 
+async def sweep(database: Database, settings: Settings, now: datetime) -> None:
+    """The running bot's periodic sweep, once, at ``now``."""
+    reminders = ReminderScheduler(
+        writer_over(database.sessions), settings, wake=lambda: None, clock=Moment(now)
+    )
+    assert await reminders.sweep() == 0
+
+
+def at(database: Database, settings: Settings, moment: datetime) -> Conversation:
+    """The chat as it answers at ``moment``."""
+    return Conversation(database.sessions, settings, clock=lambda: moment)
+
+
 async def test_the_periodic_sweep_forgets_link_codes_and_lists_past_their_use(
     database: Database, settings: Settings
 ) -> None:
@@ -230,10 +252,135 @@ async def test_the_periodic_sweep_forgets_link_codes_and_lists_past_their_use(
                     shown_at=now - age,
                 )
             )
-    reminders = ReminderScheduler(
-        writer_over(database.sessions), settings, wake=lambda: None, clock=Moment(now)
-    )
-    assert await reminders.sweep() == 0
+    await sweep(database, settings, now)
     async with database.sessions() as session:
         assert (await session.scalars(select(LinkCode.code_hash))).all() == ["b" * 64]
         assert (await session.scalars(select(ShownList.platform_user_id))).all() == ["recent"]
+
+
+async def test_the_periodic_sweep_forgets_wrong_codes_no_lock_out_counts_any_more(
+    database: Database, settings: Settings
+) -> None:
+    now = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    await seed_areas(database.sessions)
+    # Two chats locked out, 25 and 23 hours ago: a lock-out counts a day's wrong codes.
+    for who, ago in (("7", timedelta(hours=25)), ("9", timedelta(hours=23))):
+        for n in range(5):
+            await at(database, settings, now - ago).handle(
+                message(f"/start WRONG{n:03d}", user_id=who, name=f"Kẻ Đoán {who}")
+            )
+    await sweep(database, settings, now)
+    async with database.sessions() as session:
+        kept = (await session.scalars(select(RegistrationFailure.display_name))).all()
+    assert kept == ["Kẻ Đoán 9"] * 5
+    # The lock-out still in force holds as before, and staff still see it.
+    assert [chat.who for chat in await locked_chats(database.sessions, now)] == ["terminal:9"]
+    [created] = await create_invites(
+        database.sessions, Role.COLLABORATOR, "87-MH-A1", days=7, now=now, key=INVITE_KEY
+    )
+    replies = await at(database, settings, now).handle(
+        message(f"/start {created.code}", user_id="9")
+    )
+    assert [reply.text for reply in replies] == [translate("registration.locked")]
+
+
+async def test_the_periodic_sweep_forgets_invites_three_months_after_use_or_expiry(
+    database: Database, settings: Settings
+) -> None:
+    now = datetime(2026, 6, 1, 8, tzinfo=UTC)
+    await seed_areas(database.sessions)
+
+    async def made(ago: timedelta, days: int) -> str:
+        [created] = await create_invites(
+            database.sessions,
+            Role.COLLABORATOR,
+            "87-MH-A1",
+            days=days,
+            now=now - ago,
+            key=INVITE_KEY,
+        )
+        return created.code
+
+    # (made how long ago, valid for days, used how long ago), in the order made.
+    invites = {
+        "expired long ago": (timedelta(days=100), 7, None),
+        "used long ago": (timedelta(days=95), 30, timedelta(days=91)),
+        "expired lately": (timedelta(days=96), 7, None),
+        "used lately": (timedelta(days=95), 30, timedelta(days=89)),
+        "fresh": (timedelta(days=1), 7, None),
+    }
+    codes = {}
+    for n, (label, (ago, days, used)) in enumerate(invites.items()):
+        codes[label] = await made(ago, days)
+        if used is not None:
+            replies = await at(database, settings, now - used).handle(
+                message(f"/start {codes[label]}", user_id=str(n))
+            )
+            assert "Bạn đã đăng ký là" in replies[0].text
+    await sweep(database, settings, now)
+
+    key = server_key(settings)
+    async with UnitOfWork(database.sessions) as uow:
+        kept = [label for label, code in codes.items() if await uow.invites.by_code(code, key)]
+    assert kept == ["expired lately", "used lately", "fresh"]
+    async with database.sessions() as session:
+        registered = (
+            await session.scalars(
+                select(AuditEntry.entity_id).where(AuditEntry.action == "user.registered")
+            )
+        ).all()
+    # Who registered with the invites forgotten stays in the audit log.
+    assert len(registered) == 2
+
+
+async def test_the_periodic_sweep_never_forgets_the_newest_invite(
+    database: Database, settings: Settings
+) -> None:
+    now = datetime(2026, 6, 1, 8, tzinfo=UTC)
+    await seed_areas(database.sessions)
+    for ago in (timedelta(days=200), timedelta(days=100)):
+        await create_invites(
+            database.sessions, Role.COLLABORATOR, "87-MH-A1", days=7, now=now - ago, key=INVITE_KEY
+        )
+    await sweep(database, settings, now)
+    async with database.sessions() as session:
+        expiries = (await session.scalars(select(Invite.expires_at))).all()
+    # SQLite gives the id of the last row again: the audit log's "invite N" would name two.
+    assert expiries == [now - timedelta(days=93)]
+
+
+async def test_the_periodic_sweep_forgets_updates_applied_a_week_ago_and_keeps_the_rest(
+    database: Database, settings: Settings
+) -> None:
+    await seed_areas(database.sessions)
+    conversation = Conversation(database.sessions, settings)
+    for key in ("old", "recent"):
+        await conversation.keep("terminal", [Received(key, "9", {"text": key})])
+        assert await conversation.handle(message("/help", user_id="9", update_key=key))
+    # Received, then a stop before it was applied.
+    await conversation.keep("terminal", [Received("interrupted", "9", {"text": "interrupted"})])
+    # The ledgers stamp the real time; these were received and applied eight days ago.
+    now = datetime.now(UTC)
+    async with database.sessions.begin() as session:
+        await session.execute(
+            update(InboxUpdate)
+            .where(InboxUpdate.update_key.in_(["old", "interrupted"]))
+            .values(received_at=now - timedelta(days=8))
+        )
+        await session.execute(
+            update(ProcessedUpdate)
+            .where(ProcessedUpdate.update_key == "old")
+            .values(processed_at=now - timedelta(days=8))
+        )
+    await sweep(database, settings, now)
+    async with database.sessions() as session:
+        stored = (
+            await session.scalars(select(InboxUpdate.update_key).order_by(InboxUpdate.id))
+        ).all()
+        applied = (await session.scalars(select(ProcessedUpdate.update_key))).all()
+    assert stored == ["recent", "interrupted"]
+    assert applied == ["recent"]
+    # The next start applies what was never applied, and that only.
+    assert await conversation.unapplied("terminal") == [{"text": "interrupted"}]
+    # Telegram may still send the recent one again: it is not applied twice.
+    assert await conversation.handle(message("/help", user_id="9", update_key="recent")) == []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
 from storage.db import current_revision, upgrade
 from storage.models import User
+from storage.repositories import Received
 from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.conftest import Database
@@ -94,8 +95,6 @@ async def test_migrations_match_the_models(database: Database) -> None:
 
 
 async def test_update_ledger_forgets_old_updates(database: Database) -> None:
-    from datetime import timedelta
-
     now = datetime(2026, 11, 30, tzinfo=UTC)
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.updates.claim("telegram", "old")
@@ -105,3 +104,22 @@ async def test_update_ledger_forgets_old_updates(database: Database) -> None:
         await uow.commit()
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.updates.claim("telegram", "old")
+
+
+async def test_the_ledger_keeps_an_update_the_inbox_still_holds(database: Database) -> None:
+    later = datetime.now(UTC) + timedelta(days=400)
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", [Received("7", "9", {"update_id": 7})])
+        assert await uow.updates.claim("telegram", "7")
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.updates.prune(later)
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        # Applied once, it is not applied again at the next start.
+        assert await uow.inbox.unapplied("telegram") == []
+        await uow.inbox.prune(later)
+        await uow.updates.prune(later)
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.updates.claim("telegram", "7")

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from bot.messages import Outgoing, Text
 from locales.catalog import translate
 
 # Wrong codes one chat may send within the window before registration from it is locked
-# until commune staff lift it (`rasoat invites unlock`): enough for typing slips, far too
-# few to guess a code.
+# (until they leave the window, or commune staff lift it with `rasoat invites unlock`):
+# enough for typing slips, far too few to guess a code.
 WRONG_CODES_ALLOWED = 5
+# The window WRONG_CODES_ALLOWED counts in: a wrong code older than this counts for nothing.
+WRONG_CODES_WINDOW = timedelta(days=1)
 
 Reason = Literal["unknown", "used", "expired"]
 

@@ -16,7 +16,7 @@ from bot.commands import commands_for
 from bot.context import DialogContext
 from bot.decisions import menu as menus
 from bot.decisions import registration as core
-from bot.decisions.registration import WRONG_CODES_ALLOWED, normalise_code
+from bot.decisions.registration import WRONG_CODES_ALLOWED, WRONG_CODES_WINDOW, normalise_code
 from bot.messages import Outgoing
 from bot.server_key import server_key
 from storage.models import Area, Invite, Role, User
@@ -27,8 +27,6 @@ __all__ = ["WRONG_CODES_ALLOWED", "WRONG_CODES_WINDOW", "normalise_code"]
 # No 0/O, 1/I/L: codes are read aloud over the phone and copied from paper.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
-# The window WRONG_CODES_ALLOWED counts in.
-WRONG_CODES_WINDOW = timedelta(days=1)
 
 log = logging.getLogger(__name__)
 
