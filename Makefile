@@ -21,12 +21,16 @@ demo: $(STAMP)
 # would compile rasoat's ~200 modules again: compile them once first.
 COMPILE := $(BIN)/python -m compileall -q -j0 bot bench classification exports forms locales storage tests
 
+# The suite on every core, a test file's tests on one worker (its module fixtures, such as a
+# seeded database, are built once); `make test XDIST=` runs it in one process.
+XDIST ?= -n auto --dist loadfile
+
 test: $(STAMP)
 	$(COMPILE) >/dev/null
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # The exports as printed: LibreOffice converts a generated workbook and Word report to PDF,
 # poppler reads the pages back. Needs soffice, pdfinfo and pdftotext, so it is not in `test`.
