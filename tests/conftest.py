@@ -59,6 +59,9 @@ collect_ignore = [name for name, wanted in (("print", PRINT_CHECK), ("chaos", CH
 _postgres_state: dict[str, Any] = {}
 
 
+POSTGRES_SKIPPED = "PostgreSQL is not available"
+
+
 def postgres_available() -> bool:
     if "ok" not in _postgres_state:
 
@@ -79,10 +82,17 @@ def postgres_available() -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _postgres_state.get("ok") is False:
+    # Under pytest-xdist the probe ran in the workers: their skips tell this process.
+    skipped = any(
+        POSTGRES_SKIPPED in str(report.longrepr)
+        for report in terminalreporter.stats.get("skipped", [])
+    )
+    if _postgres_state.get("ok") is False or skipped:
+        error = _postgres_state.get("error")
         terminalreporter.write_line(
-            "PostgreSQL was SKIPPED: no server at "
-            f"{POSTGRES_URL} ({_postgres_state.get('error')}). Only SQLite was tested.",
+            f"PostgreSQL was SKIPPED: no server at {POSTGRES_URL}"
+            + (f" ({error})" if error else "")
+            + ". Only SQLite was tested.",
             yellow=True,
             bold=True,
         )
@@ -118,7 +128,7 @@ def require_backend(name: str) -> str:
     if name == "postgresql" and not postgres_available():
         if REQUIRE_POSTGRES:
             pytest.fail(f"PostgreSQL is required but unreachable: {_postgres_state.get('error')}")
-        pytest.skip("PostgreSQL is not available")
+        pytest.skip(POSTGRES_SKIPPED)
     return name
 
 
