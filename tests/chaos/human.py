@@ -2,7 +2,7 @@
 
 They know the household from the hand-written scripts of ``tests.interview_driver`` (pieces
 of each question's wording and the answer given), never from the engine under test. They
-act only on the newest message they received, and look once more before they send; when
+act only on the newest message they received, and look once more before they send text; when
 nothing comes back for a while, they do the last thing again (retype the same text, press
 the same button), as people do when the bot seems stuck. Each question they answer is
 remembered with what they meant, so a test can compare the stored answers with what was
@@ -245,8 +245,10 @@ class Human:
                     f"read #{read['message_id']} {str(read.get('text'))[-60:]!r} -> {action}"
                 )
                 await asyncio.sleep(self.reading(action))
-                if action is not None and self._newer_question(index):
+                if action is not None and action[0] == "text" and self._newer_question(index):
                     # Something new came in while they typed: they look before they send.
+                    # (A button is pressed at once and names its question: one pressed as
+                    # the next question arrives is the bot's to refuse, and stays in.)
                     self.trail.append("a newer message came while typing: read again")
                     continue
                 if action is not None:
