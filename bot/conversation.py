@@ -97,12 +97,17 @@ class Conversation:
             await uow.commit()
             return result
 
-    async def handle(self, incoming: Incoming, progress: Progress | None = None) -> list[Outgoing]:
+    async def handle(
+        self, incoming: Incoming, progress: Progress | None = None, *, in_order: bool = False
+    ) -> list[Outgoing]:
         """Apply one message and return the replies.
 
         The replies are returned only after the transaction committed: a reply never
         promises something the database doesn't hold. A redelivered update (same
         ``update_key``) is recognised inside that same transaction and changes nothing.
+        With ``in_order``, where several workers share the database, raises
+        :class:`EarlierFirst`, having stored nothing, if its sender's earlier updates are
+        stored and not applied (see bot.channels.in_order).
         """
         if not incoming.private:
             return self._outside_private_chat(incoming)
@@ -119,7 +124,9 @@ class Conversation:
             # A status line is a courtesy: whatever it meets, the work goes on.
             progress = harmless(progress)
         try:
-            applied = await _reconnecting(lambda: self._apply(incoming))
+            applied = await _reconnecting(lambda: self._apply(incoming, in_order))
+        except EarlierFirst:
+            raise
         except DatabaseAway:
             log.error("database server unreachable: an update was not applied")
             return [Text(translate("error.database_unavailable", self.settings.locale))]
@@ -147,14 +154,10 @@ class Conversation:
 
         await self.write(claim)
 
-    async def unapplied(
-        self, platform: str, sender: str | None = None, before: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Updates received but not applied, in order: all of them (those a stop
-        interrupted), or one sender's received before update ``before`` (which another
-        worker holds, or held when it died)."""
+    async def unapplied(self, platform: str) -> list[dict[str, Any]]:
+        """Updates received but not applied (those a stop interrupted), in order."""
         async with UnitOfWork(self.sessions) as uow:
-            return await uow.inbox.unapplied(platform, sender, before)
+            return await uow.inbox.unapplied(platform)
 
     async def shown_list(self, platform: str, user_id: str) -> tuple[dict[str, str], bool] | None:
         """The numbered list last shown to a person where there are no buttons: the choice
@@ -218,9 +221,11 @@ class Conversation:
             del self._groups_told[next(iter(self._groups_told))]
         return [Text(text)]
 
-    async def _apply(self, incoming: Incoming) -> tuple[list[Outgoing], DialogContext] | None:
+    async def _apply(
+        self, incoming: Incoming, in_order: bool
+    ) -> tuple[list[Outgoing], DialogContext] | None:
         """The update's effects and its replies, committed; None for a duplicate."""
-        applied = await self.write(lambda work: self._turn(work, incoming))
+        applied = await self.write(lambda work: self._turn(work, incoming, in_order))
         if applied is None:
             return None
         replies, ctx, asked = applied
@@ -229,13 +234,20 @@ class Conversation:
         return replies, ctx
 
     def _turn(
-        self, work: Work, incoming: Incoming
+        self, work: Work, incoming: Incoming, in_order: bool = False
     ) -> tuple[list[Outgoing], DialogContext, tuple[int, datetime] | None] | None:
         """One turn in ``work``, synchronous: its replies, its context, and (user id,
         asked_at) if its replies must be seen; None for a duplicate. Whatever reads at
         length is Deferred, and runs after the commit."""
         # One person's updates one at a time, whichever worker holds them.
         work.updates.hold_sender(incoming.platform, incoming.user_id)
+        if in_order and self.shared and incoming.update_key is not None:
+            # Asked under the lock, in the turn's own transaction: what another worker
+            # applied meanwhile is seen as applied, and the usual answer (nothing earlier)
+            # costs one statement, not a transaction of its own.
+            earlier = work.inbox.unapplied(incoming.platform, incoming.user_id, incoming.update_key)
+            if earlier:
+                raise EarlierFirst(earlier)
         if incoming.update_key is not None and not work.updates.claim(
             incoming.platform, incoming.update_key
         ):
@@ -390,6 +402,15 @@ async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:
                 raise
             log.warning("database server unreachable; trying again on a new connection")
     raise DatabaseAway()
+
+
+class EarlierFirst(Exception):
+    """The sender's updates received before this one and not applied, which another worker
+    holds, or held when it died: the channel applies them first, then this one again."""
+
+    def __init__(self, updates: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(updates)} earlier update(s) of this sender to apply first")
+        self.updates = updates
 
 
 class DatabaseAway(Exception):

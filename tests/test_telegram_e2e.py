@@ -21,9 +21,10 @@ from bot.channels.telegram import ALLOWED_UPDATES, build_application
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from locales.catalog import translate
-from storage.models import InboxUpdate, Role
+from storage.models import InboxUpdate, ProcessedUpdate, Role
+from storage.repositories import Received
 from storage.uow import UnitOfWork
-from tests.conftest import INVITE_KEY, Database
+from tests.conftest import INVITE_KEY, POSTGRESQL_ONLY, Database
 from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser
 from tests.helpers import seed_areas
 
@@ -164,6 +165,33 @@ async def test_duplicate_delivery_registers_once(
     [reply] = await fake_telegram.wait_for_messages(333)
     # The redelivered /start produced nothing: the next message is the /whoami answer.
     assert "Vai trò" in reply["text"]
+
+
+@POSTGRESQL_ONLY
+async def test_an_earlier_update_another_worker_held_applies_first(
+    polling_bot: Application,  # type: ignore[type-arg]
+    database: Database,
+    fake_telegram: FakeTelegram,
+) -> None:
+    """Another worker stored this person's /start and died before applying it: their next
+    message, received here, applies it first (found within its own turn), then itself,
+    each once."""
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    user = fake_telegram.user(id=351, first_name="Lan")
+    held = text_update(user, 35001, f"/start {code}")
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", [Received("35001", "351", held)])
+        await uow.commit()
+    sent = await user.send_text("/whoami")
+    welcome, _menu, who = await fake_telegram.wait_for_messages(351, count=3)
+    assert "cộng tác viên của Ấp 1" in welcome["text"]
+    assert "Vai trò: cộng tác viên" in who["text"]
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.inbox.unapplied("telegram") == []
+        claimed = await uow.session.scalars(
+            select(ProcessedUpdate.update_key).order_by(ProcessedUpdate.processed_at)
+        )
+        assert list(claimed) == ["35001", str(sent["update_id"])]
 
 
 def free_port() -> int:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bot import push
 from bot.channels import bot_api
 from bot.channels.bot_api import PLATFORM, Rows, Turn, answer, sender_of
+from bot.channels.in_order import in_order
 from bot.commands import BY_NAME
 from bot.messages import Document, Incoming
 from bot.outbox import OutboxSender
@@ -155,15 +156,15 @@ class AiogramChannel:
         if incoming is None:
             return
         async with self.senders.turn(incoming.user_id):
-            # Another worker received this person's earlier updates and has not applied
-            # them (it is busy, or it died): they come first, so one person's messages
-            # apply in the order sent. Those it applies meanwhile are duplicates here.
-            conversation = self.runtime.conversation
-            for earlier in await bot_api.unapplied(conversation, reader(bot), incoming):
-                await self.answer(earlier, bot)
-            await self.answer(update, bot)
+            # This person's earlier updates that another worker holds, or held when it
+            # died, come first (bot.channels.in_order).
+            await in_order(
+                partial(self.answer, bot=bot),
+                update,
+                partial(bot_api.readable, self.runtime.conversation, reader(bot)),
+            )
 
-    async def answer(self, update: Update, bot: Bot) -> None:
+    async def answer(self, update: Update, first: bool, bot: Bot) -> None:
         incoming = to_incoming(update)
         if incoming is None:
             return
@@ -174,7 +175,14 @@ class AiogramChannel:
             turn = Turn(incoming, pressed, partial(bot.answer_callback_query, query.id))
         api = AiogramApi(bot, command_menus=self.command_menus)
         replying = self.outbox.replying if self.outbox is not None else None
-        await answer(self.runtime.conversation, api, turn, self.runtime.settings.locale, replying)
+        await answer(
+            self.runtime.conversation,
+            api,
+            turn,
+            self.runtime.settings.locale,
+            replying,
+            in_order=first,
+        )
 
 
 def reader(bot: Bot) -> Callable[[dict[str, Any]], Update]:

@@ -202,23 +202,20 @@ def sender_of(raw: dict[str, Any]) -> str | None:
     return None
 
 
-async def unapplied(
+async def unapplied(conversation: Conversation, read: Callable[[dict[str, Any]], T]) -> list[T]:
+    """Updates stored and not applied (what a stop interrupted), as ``read`` (the library's
+    parser) makes them, in the order received (see :func:`readable`)."""
+    return await readable(conversation, read, await conversation.unapplied(PLATFORM))
+
+
+async def readable(
     conversation: Conversation,
     read: Callable[[dict[str, Any]], T],
-    before: Incoming | None = None,
+    payloads: list[dict[str, Any]],
 ) -> list[T]:
-    """Updates stored and not applied, as ``read`` (the library's parser) makes them, in
-    the order received: all of them (what a stop interrupted), or, with ``before``, those
-    of its sender received before it which another worker holds, or held when it died
-    (only where several workers share the database). One ``read`` fails on (stored as a
-    webhook received it, which the library could not read then either) is logged by its id,
+    """Stored updates as ``read`` makes them. One ``read`` fails on (stored as a webhook
+    received it, which the library could not read then either) is logged by its id,
     settled (or it would be read, and fail, at every start) and left out."""
-    if before is None:
-        payloads = await conversation.unapplied(PLATFORM)
-    elif conversation.shared and before.update_key is not None:
-        payloads = await conversation.unapplied(PLATFORM, before.user_id, before.update_key)
-    else:
-        return []
     readable: list[T] = []
     unreadable: list[str] = []
     for payload in payloads:
@@ -332,15 +329,18 @@ async def answer(
     turn: Turn,
     locale: str,
     replying: push.Replying | None = None,
+    in_order: bool = False,
 ) -> None:
     """Apply ``turn``'s message and send its replies, each on its own; once every reply that
     must be seen arrived, say so (``Conversation.delivered``). Each message sent in the chat
     goes within ``replying`` (``OutboxSender.replying``: the outbox shares Telegram's
-    limits with the replies, which take the next slot)."""
+    limits with the replies, which take the next slot). With ``in_order``, raises
+    EarlierFirst, having sent nothing, where earlier updates must come first
+    (bot.channels.in_order)."""
     incoming = turn.incoming
     status = StatusMessage(api, int(incoming.chat_id))
     show = harmless(status.show)
-    replies = await conversation.handle(incoming, show)
+    replies = await conversation.handle(incoming, show, in_order=in_order)
     numbers: list[int] = []
     failed = await _deliver(api, turn, replies, numbers, locale, replying)
     if status.message_id is not None and any(isinstance(reply, Document) for reply in failed):

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from bot.channels.in_order import in_order
 from bot.channels.zalo_text import NumberedList, numbered
 from bot.conversation import must_be_seen
 from bot.messages import Choices, Incoming, Kind, Outgoing, Text
@@ -110,18 +111,9 @@ class EventChannel:
         sender = self.sender_of(raw)
         async with self.senders.turn(sender):
             try:
-                conversation = self.runtime.conversation
-                if conversation.shared and sender is not None:
-                    # Another worker received this person's earlier events and has not
-                    # applied them (busy, or dead): they come first, so one person's
-                    # messages apply in the order sent; those it applies meanwhile are
-                    # duplicates here.
-                    earlier = await conversation.unapplied(
-                        self.platform, sender, self.update_key(raw)
-                    )
-                    for stored in earlier:
-                        await self.apply_one(stored)
-                await self.apply_one(raw)
+                # This person's earlier events that another worker holds, or held when it
+                # died, come first (bot.channels.in_order).
+                await in_order(self.apply_one, raw, _as_stored)
             except Exception:
                 log.exception("unhandled error in the %s channel", self.platform)
             for observe in self.observers:
@@ -149,12 +141,14 @@ class EventChannel:
                 del self.lists[next(iter(self.lists))]
         return self.lists[user_id]
 
-    async def apply_one(self, raw: dict[str, Any]) -> None:
+    async def apply_one(self, raw: dict[str, Any], first: bool = False) -> None:
+        """Apply an event and send its replies; with ``first``, raises EarlierFirst where
+        earlier events must come first (bot.channels.in_order)."""
         incoming = await self.incoming(raw)
         if incoming is None:
             return
         incoming = await self.before(incoming)
-        replies = await self.runtime.conversation.handle(incoming)
+        replies = await self.runtime.conversation.handle(incoming, in_order=first)
         async with self.screens.turn(incoming.user_id):
             await self.remember_list(incoming.user_id, replies)
             failed = await self.deliver(incoming, replies)
@@ -186,3 +180,8 @@ class EventChannel:
         picks, stored first (here and in the database)."""
         self.lists[user_id] = shown
         await self.runtime.conversation.show_list(self.platform, user_id, shown.keys, shown.several)
+
+
+async def _as_stored(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # An event is applied as stored: the payload is the event.
+    return payloads

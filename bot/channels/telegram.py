@@ -44,6 +44,7 @@ from bot.channels.bot_api import (
     keyboard_rows,
     sender_of,
 )
+from bot.channels.in_order import in_order
 from bot.delivery import SendFailed
 from bot.messages import Choices, Document, Incoming
 from bot.outbox import OutboxSender
@@ -319,18 +320,18 @@ class TelegramChannel:
         await self.apply(update, context.application)
 
     async def apply(self, update: Update, application: Application) -> None:
-        incoming = to_incoming(update)
-        if incoming is None or self.runtime is None:
+        if self.runtime is None:
             return
-        # Another worker received this person's earlier updates and has not applied them
-        # (it is busy, or it died): they come first, so one person's messages apply in the
-        # order sent. Those it applies meanwhile are duplicates here.
+        # This person's earlier updates that another worker holds, or held when it died,
+        # come first (bot.channels.in_order).
         read = partial(Update.de_json, bot=application.bot)
-        for earlier in await bot_api.unapplied(self.runtime.conversation, read, incoming):
-            await self._apply_one(earlier, application)
-        await self._apply_one(update, application)
+        await in_order(
+            partial(self._apply_one, application=application),
+            update,
+            partial(bot_api.readable, self.runtime.conversation, read),
+        )
 
-    async def _apply_one(self, update: Update, application: Application) -> None:
+    async def _apply_one(self, update: Update, first: bool, application: Application) -> None:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
@@ -343,6 +344,7 @@ class TelegramChannel:
             turn,
             self.runtime.settings.locale,
             outbox.replying if outbox is not None else None,
+            in_order=first,
         )
 
 
