@@ -69,8 +69,15 @@ class Conversation:
         dialect = getattr(getattr(bind, "dialect", None), "name", "")
         self.writer = sqlite_writer(bind, GROUP_LIMIT) if dialect == "sqlite" else None
         # Several workers may share this database (PostgreSQL): one person's updates can
-        # then reach two of them (see TelegramChannel.apply).
+        # then reach two of them (see bot.channels.in_order).
         self.shared = dialect != "sqlite"
+        # Writes of one statement, or of statements that need not stand or fall together
+        # (see write's ``alone``): on PostgreSQL each commits as it runs (autocommit), so
+        # they cost no BEGIN and COMMIT round trips, and are as durable when they return.
+        self._alone = sessions
+        if self.shared and bind is not None:
+            autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
+            self._alone = async_sessionmaker(**{**sessions.kw, "bind": autocommit})
         self._groups_told: dict[str, None] = {}
         self._reading = timedelta(seconds=settings.reading_time)
         self._receipts: GroupCommit[Receipt] = GroupCommit(self._write_receipts)
@@ -85,14 +92,15 @@ class Conversation:
         if self.writer is not None:
             self.writer.close()
 
-    async def write(self, job: Callable[[Work], T]) -> T:
+    async def write(self, job: Callable[[Work], T], *, alone: bool = False) -> T:
         """What ``job`` returns once its changes are committed; if it raises, nothing of it
         is stored. Every write of this process goes here (turns, the outbox sender's claims
         and outcomes, the reminders' sweep): on SQLite the writer thread stays its only
-        writer."""
+        writer. ``alone``: each of ``job``'s statements may commit on its own (one
+        statement, or each of them complete by itself)."""
         if self.writer is not None:
             return await self.writer.run(job)
-        async with UnitOfWork(self.sessions) as uow:
+        async with UnitOfWork(self._alone if alone else self.sessions) as uow:
             result = await uow.run(job)
             await uow.commit()
             return result
@@ -142,7 +150,7 @@ class Conversation:
     async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         """Store updates as received, before the platform is told they arrived: one a crash
         interrupts is applied at the next start (see :meth:`unapplied`)."""
-        await self.write(lambda work: work.inbox.keep(platform, updates))
+        await self.write(lambda work: work.inbox.keep(platform, updates), alone=True)
 
     async def settle(self, platform: str, update_keys: list[str]) -> None:
         """Mark stored updates done without applying them (ones the platform adapter cannot
@@ -176,7 +184,7 @@ class Conversation:
         def store(work: Work) -> None:
             work.shown_lists.show(platform, user_id, keys, several, self.clock())
 
-        await _reconnecting(lambda: self.write(store))
+        await _reconnecting(lambda: self.write(store, alone=True))
 
     async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
         """Every reply to ``incoming`` reached its person, the last numbered
@@ -196,7 +204,8 @@ class Conversation:
         def write(work: Work) -> None:
             work.dialogs.seen(receipts, self.clock())
 
-        await _reconnecting(lambda: self.write(write))
+        # Each receipt stands by itself: one a crash loses costs a question shown twice.
+        await _reconnecting(lambda: self.write(write, alone=True))
 
     def _remember_turn(self, turn: str, user_id: int, asked_at: datetime) -> None:
         self._asked[turn] = (user_id, asked_at)
@@ -394,7 +403,9 @@ async def _reconnecting(work: Callable[[], Awaitable[T]]) -> T:
     :class:`DatabaseAway` lets the caller say "try again later".
     """
     for delay in RECONNECT_DELAYS:
-        await asyncio.sleep(delay)
+        if delay:
+            # (The first try goes at once: a sleep(0) would cost a pass of the event loop.)
+            await asyncio.sleep(delay)
         try:
             return await work()
         except (DBAPIError, ConnectionError) as error:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -60,32 +60,66 @@ from storage.repositories import (
 from storage.zalo_oa_tokens import ZaloOaTokens
 
 T = TypeVar("T")
+R = TypeVar("R")
+A = TypeVar("A")
+
+
+class _Repository(Generic[R]):
+    """A repository of a :class:`Work`, made the first time it is asked for: a transaction
+    uses a few of them, and every update costs one or two transactions."""
+
+    def __init__(self, make: Callable[[Session], R]) -> None:
+        self.make = make
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, work: Work, owner: type | None = None) -> R:
+        repository = work.__dict__[self.name] = self.make(work.session)
+        return repository
+
+
+class _AsyncRepository(Generic[A]):
+    """The awaitable face of the :class:`Work`'s repository of the same name, for a
+    :class:`UnitOfWork`, made the first time it is asked for."""
+
+    def __init__(self, make: Callable[[AsyncSession, Any], A]) -> None:
+        self.make = make
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, uow: UnitOfWork, owner: type | None = None) -> A:
+        sync = getattr(uow.work, self.name)
+        repository = uow.__dict__[self.name] = self.make(uow.session, sync)
+        return repository
 
 
 class Work:
     """The repositories of one transaction, over a synchronous ``Session``. Its owner
     commits or rolls back; a function given a Work only reads and writes."""
 
+    areas = _Repository(AreaRepository)
+    users = _Repository(UserRepository)
+    invites = _Repository(InviteRepository)
+    registration_failures = _Repository(RegistrationFailureRepository)
+    households = _Repository(HouseholdRepository)
+    interviews = _Repository(InterviewRepository)
+    classifications = _Repository(ClassificationRepository)
+    audit = _Repository(AuditRepository)
+    updates = _Repository(UpdateLedger)
+    inbox = _Repository(Inbox)
+    dialogs = _Repository(DialogStateRepository)
+    shown_lists = _Repository(ShownLists)
+    meetings = _Repository(MeetingRepository)
+    followup = _Repository(FollowupRepository)
+    reports = _Repository(ReportRepository)
+    outbox = _Repository(Outbox)
+    identities = _Repository(IdentityRepository)
+    zalo_oa_tokens = _Repository(ZaloOaTokens)
+
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.areas = AreaRepository(session)
-        self.users = UserRepository(session)
-        self.invites = InviteRepository(session)
-        self.registration_failures = RegistrationFailureRepository(session)
-        self.households = HouseholdRepository(session)
-        self.interviews = InterviewRepository(session)
-        self.classifications = ClassificationRepository(session)
-        self.audit = AuditRepository(session)
-        self.updates = UpdateLedger(session)
-        self.inbox = Inbox(session)
-        self.dialogs = DialogStateRepository(session)
-        self.shown_lists = ShownLists(session)
-        self.meetings = MeetingRepository(session)
-        self.followup = FollowupRepository(session)
-        self.reports = ReportRepository(session)
-        self.outbox = Outbox(session)
-        self.identities = IdentityRepository(session)
-        self.zalo_oa_tokens = ZaloOaTokens(session)
 
     def flush(self) -> None:
         self.session.flush()
@@ -95,32 +129,31 @@ class UnitOfWork:
     session: AsyncSession
     work: Work
 
+    areas = _AsyncRepository(AsyncAreaRepository)
+    users = _AsyncRepository(AsyncUserRepository)
+    invites = _AsyncRepository(AsyncInviteRepository)
+    registration_failures = _AsyncRepository(AsyncRegistrationFailureRepository)
+    households = _AsyncRepository(AsyncHouseholdRepository)
+    interviews = _AsyncRepository(AsyncInterviewRepository)
+    classifications = _AsyncRepository(AsyncClassificationRepository)
+    audit = _AsyncRepository(AsyncAuditRepository)
+    updates = _AsyncRepository(AsyncUpdateLedger)
+    inbox = _AsyncRepository(AsyncInbox)
+    dialogs = _AsyncRepository(AsyncDialogStateRepository)
+    shown_lists = _AsyncRepository(AsyncShownLists)
+    meetings = _AsyncRepository(AsyncMeetingRepository)
+    followup = _AsyncRepository(AsyncFollowupRepository)
+    reports = _AsyncRepository(AsyncReportRepository)
+    outbox = _AsyncRepository(AsyncOutbox)
+    identities = _AsyncRepository(AsyncIdentityRepository)
+    zalo_oa_tokens = _AsyncRepository(AsyncZaloOaTokens)
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        work = self.work = Work(self.session.sync_session)
-        self.areas = AsyncAreaRepository(self.session, work.areas)
-        self.users = AsyncUserRepository(self.session, work.users)
-        self.invites = AsyncInviteRepository(self.session, work.invites)
-        self.registration_failures = AsyncRegistrationFailureRepository(
-            self.session, work.registration_failures
-        )
-        self.households = AsyncHouseholdRepository(self.session, work.households)
-        self.interviews = AsyncInterviewRepository(self.session, work.interviews)
-        self.classifications = AsyncClassificationRepository(self.session, work.classifications)
-        self.audit = AsyncAuditRepository(self.session, work.audit)
-        self.updates = AsyncUpdateLedger(self.session, work.updates)
-        self.inbox = AsyncInbox(self.session, work.inbox)
-        self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
-        self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
-        self.meetings = AsyncMeetingRepository(self.session, work.meetings)
-        self.followup = AsyncFollowupRepository(self.session, work.followup)
-        self.reports = AsyncReportRepository(self.session, work.reports)
-        self.outbox = AsyncOutbox(self.session, work.outbox)
-        self.identities = AsyncIdentityRepository(self.session, work.identities)
-        self.zalo_oa_tokens = AsyncZaloOaTokens(self.session, work.zalo_oa_tokens)
+        self.work = Work(self.session.sync_session)
         return self
 
     async def __aexit__(
@@ -129,10 +162,14 @@ class UnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        try:
-            await self.session.rollback()
-        finally:
+        if self.session.in_transaction():
+            # Rolls back what was not committed, and gives the connection back.
             await self.session.close()
+        else:
+            # Committed (or never begun): the connection is back in the pool already, and
+            # forgetting the objects loaded is all there is left to do; no round trip, no
+            # switch to a greenlet.
+            self.session.sync_session.close()
 
     async def run(self, work: Callable[[Work], T]) -> T:
         """``work`` over this transaction's :class:`Work` (the same objects, the same
