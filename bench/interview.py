@@ -111,8 +111,16 @@ def statement(conn, cursor, statement, parameters, context, executemany):
     target = {"INSERT": 2, "DELETE": 2, "UPDATE": 1}.get(verb)
     counts[verb if target is None else f"{verb} {words[target]}"] += 1
 event.listen(Engine, "before_cursor_execute", statement)
-event.listen(Engine, "begin", lambda conn: counts.update(["transactions"]))
-event.listen(Engine, "commit", lambda conn: counts.update(["COMMITs"]))
+def ended(name):
+    # On an AUTOCOMMIT connection (rasoat's writes of one statement) a transaction's
+    # BEGIN and COMMIT are SQLAlchemy's alone: nothing goes to the server.
+    def count(conn):
+        alone = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        counts.update([f"{name} (autocommit)" if alone else name])
+    return count
+event.listen(Engine, "begin", ended("transactions"))
+event.listen(Engine, "commit", ended("COMMITs"))
+event.listen(Engine, "rollback", ended("ROLLBACKs"))
 threads = []
 def start(*_):
     profile = cProfile.Profile()
