@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
 from storage.db import current_revision, upgrade
 from storage.models import User
@@ -123,3 +124,31 @@ async def test_the_ledger_keeps_an_update_the_inbox_still_holds(database: Databa
         await uow.commit()
     async with UnitOfWork(database.sessions) as uow:
         assert await uow.updates.claim("telegram", "7")
+
+
+async def test_a_unit_of_work_keeps_what_it_committed_and_gives_its_connection_back(
+    database: Database,
+) -> None:
+    """Left without a commit, its writes are rolled back; committed, they stay, and a read
+    after the commit is a transaction of its own; either way the connection goes back."""
+    pool = database.engine.sync_engine.pool
+    assert isinstance(pool, QueuePool)
+
+    def update(key: int) -> list[Received]:
+        return [Received(str(key), "9", {"update_id": key})]
+
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", update(1))
+        await uow.commit()
+    assert pool.checkedout() == 0
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", update(2))
+    assert pool.checkedout() == 0
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", update(3))
+        await uow.commit()
+        assert await uow.inbox.unapplied("telegram") == [{"update_id": 1}, {"update_id": 3}]
+    assert pool.checkedout() == 0
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.inbox.unapplied("telegram") == [{"update_id": 1}, {"update_id": 3}]
+    assert pool.checkedout() == 0
