@@ -246,7 +246,9 @@ class ProcessedUpdate(Base):
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Indexed for the prune of the minute sweep (bot.retention), which would otherwise read
+    # the whole ledger on SQLite's one writer every minute.
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class InboxUpdate(Base):
