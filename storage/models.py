@@ -273,6 +273,10 @@ class InboxUpdate(Base):
     sender: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Applications of it that raised (their transactions rolled back, so counted in one of
+    # their own): one that fails every time is kept but no longer applied at each start
+    # (see storage.repositories.APPLY_ATTEMPTS).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DialogState(Base):
