@@ -3,9 +3,6 @@ the workbook or the code that judges it changed (bot.form_check)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from bot.form_check import check_form
 from classification.vocabulary import VocabularyError
 from forms import current_form
 from tests.conftest import SQLITE_ONLY, Database, database_settings
-from tests.test_vocabulary import ROOT, drop_choice, edited_form, rename_field
+from tests.test_vocabulary import cli_db_upgrade, drop_choice, edited_form, rename_field
 
 MISSING_CODE = "field 'water_source' code 'drilled_well' is not a choice"
 
@@ -90,34 +87,10 @@ def test_a_change_in_the_code_that_judges_is_checked_again(
 def test_the_cli_refuses_an_edited_workbook_after_the_bundled_one_passed(tmp_path: Path) -> None:
     """Two fresh processes sharing their cache folder, as two commands at a real site."""
     edited = edited_form(tmp_path, rename_field("water_source", "drinking_water"))
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("TELEGRAM_", "DATABASE_", "RASOAT_", "WEBHOOK_"))
-    }
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'rasoat.db'}"
-    env["RASOAT_CACHE_DIR"] = str(tmp_path / "cache")
-
-    def db_upgrade(workbook: Path) -> subprocess.CompletedProcess[str]:
-        program = (
-            "import sys, pathlib, forms.xlsform\n"
-            f"forms.xlsform.BUNDLED_FORM = pathlib.Path({str(workbook)!r})\n"
-            "from bot.cli import main\n"
-            "sys.exit(main(['db', 'upgrade']))\n"
-        )
-        return subprocess.run(
-            [sys.executable, "-c", program],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            check=False,
-        )
-
-    passed = db_upgrade(forms.xlsform.BUNDLED_FORM)
+    passed = cli_db_upgrade(forms.xlsform.BUNDLED_FORM, tmp_path)
     assert passed.returncode == 0, passed.stderr
     assert (tmp_path / "cache" / bot.form_check.REMEMBERED).is_file()
-    refused = db_upgrade(edited)
+    refused = cli_db_upgrade(edited, tmp_path)
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.strip().splitlines() == [
         "classification/vocabulary.py: field 'water_source' is not a question of "
