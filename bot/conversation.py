@@ -177,7 +177,8 @@ class Conversation:
     ) -> list[dict[str, Any]]:
         """Updates received but not applied, in order: all of them (those a stop
         interrupted), or one sender's received before update ``before`` (which another
-        worker holds, or held when it died)."""
+        worker holds, or held when it died); not those set aside after failing every time
+        (``Inbox.given_up``), which a start's log counts."""
         async with UnitOfWork(self.sessions) as uow:
             pending = await uow.inbox.unapplied(platform, sender, before)
             given_up = [] if sender is not None else await uow.inbox.given_up(platform)
