@@ -78,6 +78,7 @@ __all__ = [
     "update_all",
     "visible_questions",
     "walk",
+    "walk_to",
 ]
 
 DOCUMENT: Path = ("/",)
@@ -693,21 +694,36 @@ def shown(state: State, path: Path) -> bool:
 def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:
     """Relevant fields in document order, repeat instances expanded (the engine's walk):
     questions, notes and calculations."""
-    relevant, counts = state.relevant, state.counts
+    return iter(walk_to(plan, state))
 
-    def visit(container: str, prefix: Path) -> Iterator[tuple[Field, Path]]:
-        for name in plan.children[container]:
+
+def walk_to(plan: Plan, state: State, stop: Path | None = None) -> list[tuple[Field, Path]]:
+    """:func:`walk` as a list, up to and including the field at ``stop`` (all of it when
+    ``stop`` is None or not reached). A list built without generators: a turn walks the
+    form up to its question twice."""
+    relevant, counts, fields = state.relevant, state.counts, plan.form.fields
+    children = plan.children
+    walked: list[tuple[Field, Path]] = []
+    append = walked.append
+
+    def visit(container: str, prefix: Path) -> bool:
+        for name in children[container]:
             path = (*prefix, name)
-            if not relevant.get(path, True):
+            if path in relevant and not relevant[path]:
                 continue
-            field = plan.form.fields.get(name)
+            field = fields.get(name)
             if field is not None:
-                yield field, path
+                append((field, path))
+                if path == stop:
+                    return True
             else:
                 for i in range(counts.get(path, 0)):
-                    yield from visit(name, (*path, i))
+                    if visit(name, (*path, i)):
+                        return True
+        return False
 
-    return visit(TOP, ())
+    visit(TOP, ())
+    return walked
 
 
 def _position(

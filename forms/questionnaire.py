@@ -17,7 +17,7 @@ answers that no longer apply dropped, i.e. the engine's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -168,6 +168,26 @@ class Questionnaire:
         ``drop_irrelevant``."""
         return _copy(self._settled)
 
+    def answer_at(self, path: Path) -> Any:
+        """The value :meth:`answers` holds at a field's ``path`` (None when it holds none),
+        read from the state: nothing is copied or built. KeyError if ``path`` names no
+        field."""
+        name = str(path[-1]) if path else ""
+        if name not in self.plan.form.fields:
+            raise KeyError(f"no field at {path!r}")
+        # The state is pruned: every answer and calculation is in an existing instance.
+        state = self.state
+        if name in self.plan.computed:
+            # Kept where it and its repeats are relevant, as in the settled answers.
+            return state.calculated.get(path) if planned.shown(state, path) else None
+        value = state.answers.get(path)
+        return list(value) if isinstance(value, list) else value
+
+    def instances(self, repeat: Path) -> int:
+        """How many instances the repeat at ``repeat`` holds in :meth:`answers` (the
+        length of its list; 0 when it has none)."""
+        return self.state.counts.get(repeat, 0)
+
     def rows(self) -> dict[str, Any]:
         """The answers as stored rows, {path key: JSON value} (:func:`forms.codec.flatten`)."""
         return dict(self._rows)
@@ -203,29 +223,39 @@ class Questionnaire:
     @cached_property
     def _visible(self) -> tuple[tuple[Field, Path], ...]:
         # A value never changes, so its walk is taken once, however often it is asked.
-        return tuple(planned.walk(self.plan, self.state))
+        return tuple(planned.walk_to(self.plan, self.state))
 
     @cached_property
     def _next(self) -> Step:
         position = self.state.position
-        notes: list[Text] = []
         # Only the walk up to the next question: the rest is not read to find it.
-        walked = self.__dict__.get("_visible") or planned.walk(self.plan, self.state)
-        for field, path in walked:
+        walked: Sequence[tuple[Field, Path]] | None = self.__dict__.get("_visible")
+        if walked is None:
+            walked = planned.walk_to(self.plan, self.state, position)
+            ends = position is not None and bool(walked) and walked[-1][1] == position
+            stop = len(walked) - 1 if ends else len(walked)
+        else:
+            stop = next((i for i, (_, path) in enumerate(walked) if path == position), len(walked))
+        # The notes shown are those after the last question asked before it, read
+        # backwards from it: a question asked since its notes were shown drops them; a
+        # prefilled answer confirmed with the roster was never asked, and keeps them.
+        notes: list[Text] = []
+        for field, path in reversed(walked[:stop]) if stop else ():
             if field.type is FieldType.NOTE:
                 notes.append(self._render(field.label, path))
-            elif path == position:
-                error = self.state.problems.get(path) and planned.invalid(
-                    self.plan, self.state, path
-                )
-                return self._question(field, path, notes=tuple(notes), error=error or None)
-            elif field.answerable:
-                # A question asked since its notes were shown drops them; a prefilled
-                # answer confirmed with the roster was never asked, and keeps them.
-                suggested = get_answer(self.prefill, path) if self.prefill else None
-                if suggested is None or suggested != self.state.answers.get(path):
-                    notes = []
+            elif field.answerable and not self._confirmed(path):
+                break
+        notes.reverse()
+        if stop < len(walked):
+            field, path = walked[stop]
+            error = self.state.problems.get(path) and planned.invalid(self.plan, self.state, path)
+            return self._question(field, path, notes=tuple(notes), error=error or None)
         return Done(notes=tuple(notes))
+
+    def _confirmed(self, path: Path) -> bool:
+        """Whether the answer at ``path`` is the prefilled one (confirmed with the roster)."""
+        suggested = get_answer(self.prefill, path) if self.prefill else None
+        return suggested is not None and suggested == self.state.answers.get(path)
 
     def next_step(self) -> Step:
         """The first relevant question unanswered or whose answer does not hold (with the
