@@ -68,6 +68,42 @@ def assemble(
     return answers_from((path, decode(form, path, value)) for path, value in decoded)
 
 
+def decode_answers(form: Form, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested answers stored as JSON (dates as ISO text, decimals as numbers) as engine
+    values: ``assemble(form, flatten(data).items())``, without the rows in between (a
+    turn decodes the roster's suggested answers every time)."""
+    try:
+        return _decode_level(form, data)
+    except _Unusual:
+        # A name that is no plain path part: as the rows would spell and parse it.
+        return assemble(form, flatten(data).items())
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _decode_level(form: Form, data: Mapping[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    names = list(data)
+    for name in names:
+        if not isinstance(name, str) or not name or SEPARATOR in name or name.isdigit():
+            raise _Unusual(name)
+    for name in sorted(names):
+        value = data[name]
+        if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            items = [_decode_level(form, item) for item in value]
+            # An instance without answers holds no row: the rows keep the instances up
+            # to the last that has one.
+            while items and not items[-1]:
+                items.pop()
+            if items:
+                decoded[name] = items
+        else:
+            decoded[name] = decode(form, (name,), encode(value))
+    return decoded
+
+
 def _order(item: tuple[Path, Any]) -> tuple[Any, ...]:
     return tuple((0, part) if isinstance(part, int) else (1, part) for part in item[0])
 

@@ -22,7 +22,7 @@ from sqlalchemy import inspect
 
 from bot.decisions.interview import record
 from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_answer, set_answer
-from forms.codec import assemble, decode, flatten, key_path, path_key
+from forms.codec import assemble, decode, decode_answers, flatten, key_path, path_key
 from forms.plan import Plan, compile_plan
 from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus, User
@@ -191,7 +191,7 @@ def roster_answers(form: Form, prefill: dict[str, Any]) -> list[tuple[Path, Answ
 
 def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:
     """Prefill as engine values (stored as JSON, so dates are ISO strings)."""
-    return assemble(form, flatten(prefill).items())
+    return decode_answers(form, prefill)
 
 
 def start_interview(
