@@ -15,13 +15,15 @@ from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel import Locale
+from babel.numbers import NumberPattern, parse_pattern
 
 LOCALES_DIR = Path(__file__).resolve().parent
 SUPPORTED_LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
 # Parameters that name something rather than count it: "năm 2026", not "năm 2.026".
 IDENTIFIER_PARAMS = frozenset({"year", "id"})
+NUMBER_PATTERN = "#,##0.##"
 
 
 @cache
@@ -62,7 +64,20 @@ def format_number(
     "2,031" and "52.77" in English; at most two decimals, or every decimal of the value
     with ``exact`` (an answer shown back as it was given: 36,125 m², not 36,13)."""
     language = locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
-    return format_decimal(value, format="#,##0.##", locale=language, decimal_quantization=not exact)
+    # babel's format_decimal, its locale and pattern parsed once rather than every call.
+    babel_locale, pattern = _number_format(language)
+    return pattern.apply(
+        value,
+        babel_locale,
+        decimal_quantization=not exact,
+        group_separator=True,
+        numbering_system="latn",
+    )
+
+
+@cache
+def _number_format(language: str) -> tuple[Locale, NumberPattern]:
+    return Locale.parse(language), parse_pattern(NUMBER_PATTERN)
 
 
 def _is_quantity(name: str, value: int | float | Decimal) -> bool:
