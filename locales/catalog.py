@@ -14,8 +14,8 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
-from babel.messages.pofile import read_po
 from babel import Locale
+from babel.messages.pofile import read_po
 from babel.numbers import NumberPattern, parse_pattern
 
 LOCALES_DIR = Path(__file__).resolve().parent
