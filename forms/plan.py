@@ -292,6 +292,22 @@ def _to_python(result: Value, tree: _Instance) -> Any:
 _MISSING = object()
 
 
+def _lookup(
+    plan: Plan,
+    answers: Mapping[Path, Any],
+    calculated: Mapping[Path, Any],
+    name: str,
+    context: Path,
+) -> Any:
+    """See :meth:`_Run.lookup`."""
+    chain = plan.chain(name)
+    own = [part for part in context if isinstance(part, str)][:-1]
+    if name not in plan.form.fields or tuple(own[: len(chain)]) != chain:
+        return None
+    path = (*context[: 2 * len(chain)], name)
+    return calculated.get(path) if name in plan.computed else answers.get(path)
+
+
 class _Run:
     """One evaluation: mutable copies of a state's dicts, and the work list of slots."""
 
@@ -416,12 +432,7 @@ class _Run:
     def lookup(self, name: str, context: Path) -> Any:
         """The value ``${name}`` has from ``context`` (None unless it is in the same or an
         enclosing repeat instance), as the engine's choice filters see it."""
-        chain = self.plan.chain(name)
-        own = [part for part in context if isinstance(part, str)][:-1]
-        if name not in self.plan.form.fields or tuple(own[: len(chain)]) != chain:
-            return None
-        path = (*context[: 2 * len(chain)], name)
-        return self.tree.value(path)
+        return _lookup(self.plan, self.answers, self.calculated, name, context)
 
     def check(self, slot: Slot, key: Path) -> str | None:
         if key not in self.answers:
@@ -668,7 +679,7 @@ def prune(plan: Plan, state: State, today: date) -> State:
     while True:
         # Each answer's own path is checked, not the whole walk: an answer is settled
         # after every turn, and most turns hide nothing.
-        gone = [(path, _MISSING) for path in state.answers if not shown(state, path)]
+        gone = [(path, _MISSING) for path in _hidden(state)]
         lengths = {
             key: count for key, count in state.counts.items() if count or key in state.lengths
         }
@@ -680,6 +691,11 @@ def prune(plan: Plan, state: State, today: date) -> State:
 def shown(state: State, path: Path) -> bool:
     """Whether :func:`walk` reaches the field at ``path``: it and its repeats relevant,
     and each of its repeat instances within its repeat's count."""
+    return _within(state, path) and state.relevant.get(path, True)
+
+
+def _within(state: State, path: Path) -> bool:
+    # Reads path[:-1] only: the repeats around the field and its instance of each.
     relevant, counts = state.relevant, state.counts
     for end in range(1, len(path), 2):
         repeat = path[:end]
@@ -688,7 +704,27 @@ def shown(state: State, path: Path) -> bool:
             return False
         if index >= counts.get(repeat, 0):
             return False
-    return relevant.get(path, True)
+    return True
+
+
+def _hidden(state: State) -> list[Path]:
+    """The answers :func:`shown` says no to, each repeat instance checked once for all
+    the answers in it."""
+    relevant = state.relevant
+    within: dict[Path, bool] = {}
+    hidden = []
+    for path in state.answers:
+        if len(path) > 1:
+            around = path[:-1]
+            inside = within.get(around)
+            if inside is None:
+                inside = within[around] = _within(state, path)
+            if not inside:
+                hidden.append(path)
+                continue
+        if path in relevant and not relevant[path]:
+            hidden.append(path)
+    return hidden
 
 
 def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:
@@ -795,7 +831,8 @@ def choices(plan: Plan, state: State, path: Path) -> tuple[Choice, ...]:
 def lookup(plan: Plan, state: State, name: str, context: Path) -> Any:
     """The value ``${name}`` has in a text shown at ``context``: the answer or calculation
     in the same or an enclosing repeat instance, else None (as the engine's labels)."""
-    return _reader(plan, state).lookup(name, context)
+    # Read from the state straight: a label may name several answers.
+    return _lookup(plan, state.answers, state.calculated, name, context)
 
 
 def invalid(plan: Plan, state: State, path: Path) -> Invalid | None:

@@ -309,6 +309,8 @@ class Questionnaire:
 
     def _render(self, text: Text, context: Path) -> Text:
         def fill(template: str, locale: str) -> str:
+            if "${" not in template:
+                return template  # most labels name no answer
             form = self.plan.form
 
             def display(match: Any) -> str:
