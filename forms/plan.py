@@ -78,7 +78,8 @@ __all__ = [
     "update_all",
     "visible_questions",
     "walk",
-    "walk_to",
+    "walk_back",
+    "walked",
 ]
 
 DOCUMENT: Path = ("/",)
@@ -730,19 +731,21 @@ def _hidden(state: State) -> list[Path]:
 def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:
     """Relevant fields in document order, repeat instances expanded (the engine's walk):
     questions, notes and calculations."""
-    return iter(walk_to(plan, state))
+    return iter(walked(plan, state))
 
 
-def walk_to(plan: Plan, state: State, stop: Path | None = None) -> list[tuple[Field, Path]]:
-    """:func:`walk` as a list, up to and including the field at ``stop`` (all of it when
-    ``stop`` is None or not reached). A list built without generators: a turn walks the
-    form up to its question twice."""
-    relevant, counts, fields = state.relevant, state.counts, plan.form.fields
-    children = plan.children
-    walked: list[tuple[Field, Path]] = []
-    append = walked.append
+def walked(plan: Plan, state: State) -> list[tuple[Field, Path]]:
+    """:func:`walk` as a list, built without generators."""
+    relevant, counts, fields, children = (
+        state.relevant,
+        state.counts,
+        plan.form.fields,
+        plan.children,
+    )
+    found: list[tuple[Field, Path]] = []
+    append = found.append
 
-    def visit(container: str, prefix: Path) -> bool:
+    def visit(container: str, prefix: Path) -> None:
         for name in children[container]:
             path = (*prefix, name)
             if path in relevant and not relevant[path]:
@@ -750,16 +753,53 @@ def walk_to(plan: Plan, state: State, stop: Path | None = None) -> list[tuple[Fi
             field = fields.get(name)
             if field is not None:
                 append((field, path))
-                if path == stop:
-                    return True
             else:
                 for i in range(counts.get(path, 0)):
-                    if visit(name, (*path, i)):
-                        return True
-        return False
+                    visit(name, (*path, i))
 
     visit(TOP, ())
-    return walked
+    return found
+
+
+def walk_back(plan: Plan, state: State, at: Path | None) -> Iterator[tuple[Field, Path]]:
+    """The fields :func:`walk` gives before the one at ``at`` (a field it reaches), last
+    first; all of them when ``at`` is None. Lazy: what comes just before a question (its
+    notes) is read without walking the form from its start."""
+    relevant, counts, fields, children = (
+        state.relevant,
+        state.counts,
+        plan.form.fields,
+        plan.children,
+    )
+
+    def back(names: Sequence[str], prefix: Path) -> Iterator[tuple[Field, Path]]:
+        for name in reversed(names):
+            path = (*prefix, name)
+            if path in relevant and not relevant[path]:
+                continue
+            field = fields.get(name)
+            if field is not None:
+                yield field, path
+            else:
+                for i in reversed(range(counts.get(path, 0))):
+                    yield from back(children[name], (*path, i))
+
+    if at is None:
+        yield from back(children[TOP], ())
+        return
+    # From the field up through its repeats: the siblings before it, then the earlier
+    # instances of the repeat around it, then the siblings before that repeat, and so on.
+    while at:
+        prefix, name = at[:-1], str(at[-1])
+        siblings = children[plan.container[name]]
+        yield from back(siblings[: siblings.index(name)], prefix)
+        if not prefix:
+            return
+        repeat, index = prefix[:-1], prefix[-1]
+        assert isinstance(index, int)
+        for i in reversed(range(index)):
+            yield from back(children[str(repeat[-1])], (*repeat, i))
+        at = repeat
 
 
 def _position(

@@ -17,7 +17,7 @@ answers that no longer apply dropped, i.e. the engine's
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -223,34 +223,29 @@ class Questionnaire:
     @cached_property
     def _visible(self) -> tuple[tuple[Field, Path], ...]:
         # A value never changes, so its walk is taken once, however often it is asked.
-        return tuple(planned.walk_to(self.plan, self.state))
+        return tuple(planned.walked(self.plan, self.state))
 
     @cached_property
     def _next(self) -> Step:
         position = self.state.position
-        # Only the walk up to the next question: the rest is not read to find it.
-        walked: Sequence[tuple[Field, Path]] | None = self.__dict__.get("_visible")
-        if walked is None:
-            walked = planned.walk_to(self.plan, self.state, position)
-            ends = position is not None and bool(walked) and walked[-1][1] == position
-            stop = len(walked) - 1 if ends else len(walked)
-        else:
-            stop = next((i for i, (_, path) in enumerate(walked) if path == position), len(walked))
         # The notes shown are those after the last question asked before it, read
-        # backwards from it: a question asked since its notes were shown drops them; a
-        # prefilled answer confirmed with the roster was never asked, and keeps them.
+        # backwards from it (the form is not walked from its start): a question asked
+        # since its notes were shown drops them; a prefilled answer confirmed with the
+        # roster was never asked, and keeps them.
         notes: list[Text] = []
-        for field, path in reversed(walked[:stop]) if stop else ():
+        for field, path in planned.walk_back(self.plan, self.state, position):
             if field.type is FieldType.NOTE:
                 notes.append(self._render(field.label, path))
             elif field.answerable and not self._confirmed(path):
                 break
         notes.reverse()
-        if stop < len(walked):
-            field, path = walked[stop]
-            error = self.state.problems.get(path) and planned.invalid(self.plan, self.state, path)
-            return self._question(field, path, notes=tuple(notes), error=error or None)
-        return Done(notes=tuple(notes))
+        if position is None:
+            return Done(notes=tuple(notes))
+        field = self.plan.form.fields[str(position[-1])]
+        error = self.state.problems.get(position) and planned.invalid(
+            self.plan, self.state, position
+        )
+        return self._question(field, position, notes=tuple(notes), error=error or None)
 
     def _confirmed(self, path: Path) -> bool:
         """Whether the answer at ``path`` is the prefilled one (confirmed with the roster)."""
