@@ -843,8 +843,12 @@ def visible_questions(plan: Plan, state: State) -> list[Path]:
 
 def _reader(plan: Plan, state: State) -> _Run:
     """A run over ``state`` that only reads it: its tables are the state's own, unmodified
-    (nothing is computed or pushed), so none is copied."""
-    return _Run(
+    (nothing is computed or pushed), so none is copied. One per state and plan: a question
+    shown reads its choices, whether it is required, its default and its labels."""
+    found = state.__dict__.get("_reader")
+    if found is not None and found.plan is plan:
+        return cast(_Run, found)
+    run = _Run(
         plan,
         state.today,
         cast(dict[Path, Any], state.answers),
@@ -853,6 +857,9 @@ def _reader(plan: Plan, state: State) -> _Run:
         cast(dict[Path, Any], state.calculated),
         cast(dict[Path, int], state.counts),
     )
+    # Outside the fields, as a cached property: equality and meaning are unchanged.
+    state.__dict__["_reader"] = run
+    return run
 
 
 def _field(plan: Plan, path: Path) -> Field:
