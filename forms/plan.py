@@ -955,10 +955,11 @@ def _key_path(key: str) -> Path:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+_AS_IS = frozenset(_PLAIN)
 
 
 def _encode(value: Any) -> Any:
-    if isinstance(value, _PLAIN):
+    if type(value) in _AS_IS or isinstance(value, _PLAIN):
         return value
     if isinstance(value, date):
         return {"date": value.isoformat()}
@@ -981,12 +982,16 @@ def state_to_json(state: State) -> dict[str, Any]:
     """The state as JSON-ready data: paths as "members/0/age"; dates and decimals among
     the answers as {"date": iso} and {"decimal": text} (derived values are plain)."""
 
+    # Keys and values mapped apart: a state is stored after every answer.
     def table(data: Mapping[Path, Any]) -> dict[str, Any]:
-        return {_path_key(path): value for path, value in data.items()}
+        return dict(zip(map(_path_key, data.keys()), data.values(), strict=True))
 
+    answers = state.answers
     return {
         "today": state.today.isoformat(),
-        "answers": {_path_key(path): _encode(value) for path, value in state.answers.items()},
+        "answers": dict(
+            zip(map(_path_key, answers.keys()), map(_encode, answers.values()), strict=True)
+        ),
         "lengths": table(state.lengths),
         "relevant": table(state.relevant),
         "calculated": table(state.calculated),
@@ -998,13 +1003,17 @@ def state_to_json(state: State) -> dict[str, Any]:
 
 def state_from_json(data: Mapping[str, Any]) -> State:
     def table(name: str) -> Mapping[Path, Any]:
-        return MappingProxyType({_key_path(key): value for key, value in data[name].items()})
+        stored = data[name]
+        return MappingProxyType(
+            dict(zip(map(_key_path, stored.keys()), stored.values(), strict=True))
+        )
 
     position = data["position"]
+    answers = data["answers"]
     return State(
         today=date.fromisoformat(data["today"]),
         answers=MappingProxyType(
-            {_key_path(key): _decode(value) for key, value in data["answers"].items()}
+            dict(zip(map(_key_path, answers.keys()), map(_decode, answers.values()), strict=True))
         ),
         lengths=table("lengths"),
         relevant=table("relevant"),

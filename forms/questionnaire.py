@@ -25,7 +25,7 @@ from typing import Any
 
 from forms import plan as planned
 from forms.answers import get_answer
-from forms.codec import encode, path_key
+from forms.codec import encode, encode_all, path_key
 from forms.model import (
     Answers,
     AnswerValue,
@@ -63,6 +63,9 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(item) for item in value]
     return value
+
+
+_GONE = object()
 
 
 class StateError(ValueError):
@@ -111,7 +114,11 @@ class Questionnaire:
             state = tried[1]
         else:
             state = planned.update_all(self.plan, self.state, given, self.today)
-        return Questionnaire(self.plan, planned.prune(self.plan, state, self.today), self.prefill)
+        after = Questionnaire(self.plan, planned.prune(self.plan, state, self.today), self.prefill)
+        if "_answer_rows" in self.__dict__:
+            # Its rows are worked out from these, for the few answers that changed.
+            after.__dict__["_base"] = (self.state.answers, self._answer_rows)
+        return after
 
     # -- storing ----------------------------------------------------------------------------
 
@@ -209,13 +216,34 @@ class Questionnaire:
         # its repeats are relevant; a repeat emptied but named by the answers is [],
         # relevant or not (pruning keeps lengths for existing instances only).
         state = self.state
-        rows = {path_key(path): encode(value) for path, value in state.answers.items()}
+        rows = dict(self._answer_rows)
         for path, value in state.calculated.items():
             if planned.shown(state, path):
                 rows[path_key(path)] = encode(value)
         for path in state.lengths:
             if not state.counts.get(path):
                 rows[path_key(path)] = []
+        return rows
+
+    @cached_property
+    def _answer_rows(self) -> dict[str, Any]:
+        # The rows of the answers alone, in the answers' order; after an answer, those of
+        # the questionnaire before with the answers that changed (the unchanged ones are
+        # the very same values: an update copies its tables, not what they hold).
+        base = self.__dict__.pop("_base", None)
+        answers = self.state.answers
+        if base is None:
+            return encode_all(answers)
+        before, rows = base
+        rows = dict(rows)
+        for path in before:
+            if path not in answers:
+                del rows[path_key(path)]
+        previous = before.get
+        changed = {
+            path: value for path, value in answers.items() if previous(path, _GONE) is not value
+        }
+        rows.update(encode_all(changed))
         return rows
 
     # -- navigating -------------------------------------------------------------------------

@@ -246,6 +246,11 @@ def check_turns(
             answers = set_answer(answers, path, given_value)
         answers = settle(case.form, answers)
         value = value.answer(items)
+        # Its rows worked out from those before (asked for below, so for the next turn
+        # too): the rows of the same value computed afresh, in the same order.
+        assert [deep(row) for row in value.rows().items()] == [
+            deep(row) for row in replace(value).rows().items()
+        ]
         assert_like_engine(case, value, answers, prefill, data)
         assert_same(round_trip(value), value)
     assert_same(value, Questionnaire.start(case.plan, answers, today=TODAY, prefill=prefill))
