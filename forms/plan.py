@@ -811,19 +811,21 @@ def _position(
 ) -> Path | None:
     """The first relevant question unanswered or with a problem (the walk of :func:`walk`,
     without generators: it runs after every answer)."""
-    questions, repeats = plan.questions, plan.form.repeats
+    asked = plan.asked
 
     def first(container: str, prefix: Path) -> Path | None:
-        for name in plan.children[container]:
+        for name, repeat in asked[container]:
             path = (*prefix, name)
-            if path in relevant and not relevant[path]:
-                continue
-            if name in repeats:
+            if repeat:
+                if path in relevant and not relevant[path]:
+                    continue
                 for i in range(counts.get(path, 0)):
                     found = first(name, (*path, i))
                     if found is not None:
                         return found
-            elif name in questions and (path not in answers or path in problems):
+            elif path in answers and path not in problems:
+                continue  # answered, and the answer holds: most questions before it
+            elif path not in relevant or relevant[path]:
                 return path
         return None
 
