@@ -63,6 +63,8 @@ def format_number(
     """The one number format of every message: "2.031" and "52,77" in Vietnamese,
     "2,031" and "52.77" in English; at most two decimals, or every decimal of the value
     with ``exact`` (an answer shown back as it was given: 36,125 m², not 36,13)."""
+    if type(value) is int and 0 <= value < 1000:
+        return str(value)  # no separator to place: a count, a step, an age
     language = locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
     # babel's format_decimal, its locale and pattern parsed once rather than every call.
     babel_locale, pattern = _number_format(language)
