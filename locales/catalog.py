@@ -54,7 +54,9 @@ def translate(key: str, locale: str = DEFAULT_LOCALE, /, **params: object) -> st
         else value
         for name, value in params.items()
     }
-    return string.Formatter().vformat(text, (), shown)
+    # str.format_map, not string.Formatter (the same fields, written in Python): every
+    # message names its fields, none is positional.
+    return text.format_map(shown)
 
 
 def format_number(
