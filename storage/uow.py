@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -60,6 +60,40 @@ from storage.repositories import (
 from storage.zalo_oa_tokens import ZaloOaTokens
 
 T = TypeVar("T")
+R = TypeVar("R")
+F = TypeVar("F")
+
+
+class _Named:
+    _name: str
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+
+class _Made(_Named, Generic[R]):
+    """A repository of the transaction, made at its first use and kept (a plain attribute
+    from then on): a job uses a few of the repositories, and the writer thread makes a
+    :class:`Work` for every job."""
+
+    def __init__(self, make: Callable[[Session], R]) -> None:
+        self._make = make
+
+    def __get__(self, work: Any, owner: type | None = None) -> R:
+        made = work.__dict__[self._name] = self._make(work.session)
+        return made
+
+
+class _Face(_Named, Generic[F]):
+    """The awaitable face of the :class:`Work` repository of the same name, made at its
+    first use."""
+
+    def __init__(self, make: Callable[[AsyncSession, Any], F]) -> None:
+        self._make = make
+
+    def __get__(self, uow: Any, owner: type | None = None) -> F:
+        made = uow.__dict__[self._name] = self._make(uow.session, getattr(uow.work, self._name))
+        return made
 
 
 class Work:
@@ -68,30 +102,33 @@ class Work:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.areas = AreaRepository(session)
-        self.users = UserRepository(session)
-        self.invites = InviteRepository(session)
-        self.registration_failures = RegistrationFailureRepository(session)
-        self.households = HouseholdRepository(session)
-        self.interviews = InterviewRepository(session)
-        self.classifications = ClassificationRepository(session)
-        self.audit = AuditRepository(session)
-        self.updates = UpdateLedger(session)
-        self.inbox = Inbox(session)
-        self.dialogs = DialogStateRepository(session)
-        self.shown_lists = ShownLists(session)
-        self.meetings = MeetingRepository(session)
-        self.followup = FollowupRepository(session)
-        self.reports = ReportRepository(session)
-        self.outbox = Outbox(session)
-        self.identities = IdentityRepository(session)
-        self.zalo_oa_tokens = ZaloOaTokens(session)
+
+    areas = _Made(AreaRepository)
+    users = _Made(UserRepository)
+    invites = _Made(InviteRepository)
+    registration_failures = _Made(RegistrationFailureRepository)
+    households = _Made(HouseholdRepository)
+    interviews = _Made(InterviewRepository)
+    classifications = _Made(ClassificationRepository)
+    audit = _Made(AuditRepository)
+    updates = _Made(UpdateLedger)
+    inbox = _Made(Inbox)
+    dialogs = _Made(DialogStateRepository)
+    shown_lists = _Made(ShownLists)
+    meetings = _Made(MeetingRepository)
+    followup = _Made(FollowupRepository)
+    reports = _Made(ReportRepository)
+    outbox = _Made(Outbox)
+    identities = _Made(IdentityRepository)
+    zalo_oa_tokens = _Made(ZaloOaTokens)
 
     def flush(self) -> None:
         self.session.flush()
 
 
 class UnitOfWork:
+    """The asynchronous unit of work; its repositories too are made at their first use."""
+
     session: AsyncSession
     work: Work
 
@@ -100,28 +137,27 @@ class UnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        work = self.work = Work(self.session.sync_session)
-        self.areas = AsyncAreaRepository(self.session, work.areas)
-        self.users = AsyncUserRepository(self.session, work.users)
-        self.invites = AsyncInviteRepository(self.session, work.invites)
-        self.registration_failures = AsyncRegistrationFailureRepository(
-            self.session, work.registration_failures
-        )
-        self.households = AsyncHouseholdRepository(self.session, work.households)
-        self.interviews = AsyncInterviewRepository(self.session, work.interviews)
-        self.classifications = AsyncClassificationRepository(self.session, work.classifications)
-        self.audit = AsyncAuditRepository(self.session, work.audit)
-        self.updates = AsyncUpdateLedger(self.session, work.updates)
-        self.inbox = AsyncInbox(self.session, work.inbox)
-        self.dialogs = AsyncDialogStateRepository(self.session, work.dialogs)
-        self.shown_lists = AsyncShownLists(self.session, work.shown_lists)
-        self.meetings = AsyncMeetingRepository(self.session, work.meetings)
-        self.followup = AsyncFollowupRepository(self.session, work.followup)
-        self.reports = AsyncReportRepository(self.session, work.reports)
-        self.outbox = AsyncOutbox(self.session, work.outbox)
-        self.identities = AsyncIdentityRepository(self.session, work.identities)
-        self.zalo_oa_tokens = AsyncZaloOaTokens(self.session, work.zalo_oa_tokens)
+        self.work = Work(self.session.sync_session)
         return self
+
+    areas = _Face(AsyncAreaRepository)
+    users = _Face(AsyncUserRepository)
+    invites = _Face(AsyncInviteRepository)
+    registration_failures = _Face(AsyncRegistrationFailureRepository)
+    households = _Face(AsyncHouseholdRepository)
+    interviews = _Face(AsyncInterviewRepository)
+    classifications = _Face(AsyncClassificationRepository)
+    audit = _Face(AsyncAuditRepository)
+    updates = _Face(AsyncUpdateLedger)
+    inbox = _Face(AsyncInbox)
+    dialogs = _Face(AsyncDialogStateRepository)
+    shown_lists = _Face(AsyncShownLists)
+    meetings = _Face(AsyncMeetingRepository)
+    followup = _Face(AsyncFollowupRepository)
+    reports = _Face(AsyncReportRepository)
+    outbox = _Face(AsyncOutbox)
+    identities = _Face(AsyncIdentityRepository)
+    zalo_oa_tokens = _Face(AsyncZaloOaTokens)
 
     async def __aexit__(
         self,
