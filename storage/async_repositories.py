@@ -60,6 +60,7 @@ from storage.repositories import (
     UserRepository,
     audit_values,
 )
+from storage.rows import InterviewRow
 from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
@@ -181,8 +182,11 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     async def get(self, interview_id: int) -> Interview | None:
         return await self._run(lambda r: r.get(interview_id))
 
-    async def get_for_update(self, interview_id: int) -> Interview | None:
+    async def get_for_update(self, interview_id: int) -> InterviewRow | None:
         return await self._run(lambda r: r.get_for_update(interview_id))
+
+    async def change(self, interview: InterviewRow, **values: Any) -> InterviewRow:
+        return await self._run(lambda r: r.change(interview, **values))
 
     async def open_for_household(self, household_id: int) -> Interview | None:
         return await self._run(lambda r: r.open_for_household(household_id))
@@ -193,20 +197,26 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     async def add(self, interview: Interview) -> Interview:
         return await self._run(lambda r: r.add(interview))
 
-    async def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+    async def answers(self, interview: Interview | InterviewRow) -> list[tuple[str, Any]]:
         return await self._run(lambda r: r.answers(interview))
 
     async def save_answers(
-        self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
+        self,
+        interview: Interview | InterviewRow,
+        rows: dict[str, Any],
+        by: User | None,
+        at: datetime,
     ) -> None:
         return await self._run(lambda r: r.save_answers(interview, rows, by, at))
 
-    async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+    async def delete_answers(
+        self, interview: Interview | InterviewRow, paths: Iterable[str]
+    ) -> None:
         return await self._run(lambda r: r.delete_answers(interview, paths))
 
     async def advance(
-        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
-    ) -> None:
+        self, interview: InterviewRow, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> InterviewRow:
         return await self._run(lambda r: r.advance(interview, step, at, plan_state))
 
     async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
@@ -214,10 +224,12 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
 
 
 class AsyncClassificationRepository(_Async[ClassificationRepository]):
-    async def current_for(self, interview: Interview) -> list[Classification]:
+    async def current_for(self, interview: Interview | InterviewRow) -> list[Classification]:
         return await self._run(lambda r: r.current_for(interview))
 
-    async def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+    async def replace(
+        self, interview: Interview | InterviewRow, rows: Sequence[Classification]
+    ) -> None:
         return await self._run(lambda r: r.replace(interview, rows))
 
     async def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -23,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload, selectinload, undefer
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import (
@@ -49,6 +50,7 @@ from storage.models import (
     UserIdentity,
     utcnow,
 )
+from storage.rows import INTERVIEWS, InterviewRow, interview_row, interview_select
 from storage.text import fold
 
 
@@ -367,16 +369,12 @@ class HouseholdRepository(_Repository):
 @functools.cache
 def _interview_for_update() -> Any:
     # Built once: every chat turn of an interview runs it, and composing the statement
-    # costs more CPU than SQLite takes to run it. The household comes along (the dialogs
-    # show its code and name) but not its area, which the interview never reads.
+    # costs more CPU than SQLite takes to run it. Plain columns, no objects: the household
+    # comes along (the dialogs show its code and name), not its area.
     return (
-        select(Interview)
-        .where(Interview.id == bindparam("interview_id"))
-        .options(
-            joinedload(Interview.household).lazyload(Household.area),
-            undefer(Interview.plan_state),
-        )
-        .with_for_update(of=Interview)
+        interview_select()
+        .where(INTERVIEWS.c.id == bindparam("interview_id"))
+        .with_for_update(of=INTERVIEWS)
     )
 
 
@@ -384,11 +382,27 @@ class InterviewRepository(_Repository):
     def get(self, interview_id: int) -> Interview | None:
         return self.session.get(Interview, interview_id)
 
-    def get_for_update(self, interview_id: int) -> Interview | None:
+    def get_for_update(self, interview_id: int) -> InterviewRow | None:
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
-        return self.session.scalar(_interview_for_update(), {"interview_id": interview_id})
+        found = self.session.execute(
+            _interview_for_update(), {"interview_id": interview_id}
+        ).first()
+        return None if found is None else interview_row(found)
+
+    def change(self, interview: InterviewRow, **values: Any) -> InterviewRow:
+        """Store ``values`` of these columns of the interview: one UPDATE of them alone;
+        the row as it now stands."""
+        statement = _row_update(Interview, "id", *sorted(values))
+        self.session.execute(statement, {"key_": interview.id, **values})
+        # An object of the same interview this transaction loaded is told the new values
+        # as stored, so that it neither shows nor writes back the old ones.
+        loaded = self.session.identity_map.get(self.session.identity_key(Interview, interview.id))
+        if loaded is not None:
+            for key, value in values.items():
+                set_committed_value(loaded, key, value)
+        return replace(interview, **values)
 
     def open_for_household(self, household_id: int) -> Interview | None:
         return self.session.scalar(
@@ -415,14 +429,18 @@ class InterviewRepository(_Repository):
         self.session.flush()
         return interview
 
-    def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+    def answers(self, interview: Interview | InterviewRow) -> list[tuple[str, Any]]:
         rows = self.session.execute(
             select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
         )
         return [(path, value) for path, value in rows]
 
     def save_answers(
-        self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
+        self,
+        interview: Interview | InterviewRow,
+        rows: dict[str, Any],
+        by: User | None,
+        at: datetime,
     ) -> None:
         """Insert or overwrite the given answers ({path: JSON value}) in one statement.
 
@@ -447,7 +465,7 @@ class InterviewRepository(_Repository):
             ],
         )
 
-    def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+    def delete_answers(self, interview: Interview | InterviewRow, paths: Iterable[str]) -> None:
         wanted = list(paths)
         if wanted:
             self.session.execute(
@@ -455,15 +473,11 @@ class InterviewRepository(_Repository):
             )
 
     def advance(
-        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
-    ) -> None:
+        self, interview: InterviewRow, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> InterviewRow:
         """The interview moved to ``step`` at ``at``, its questionnaire state with it: one
-        UPDATE at every answer, without the unit of work's flush."""
-        values = {"step": step, "updated_at": at, "plan_state": plan_state}
-        statement = _row_update(Interview, "id", "plan_state", "step", "updated_at")
-        self.session.execute(statement, {"key_": interview.id, **values})
-        for key, value in values.items():
-            set_committed_value(interview, key, value)
+        UPDATE at every answer."""
+        return self.change(interview, step=step, updated_at=at, plan_state=plan_state)
 
     def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
         """Each household's most advanced interview status (completed beats in progress)."""
@@ -483,7 +497,7 @@ class InterviewRepository(_Repository):
 
 
 class ClassificationRepository(_Repository):
-    def current_for(self, interview: Interview) -> list[Classification]:
+    def current_for(self, interview: Interview | InterviewRow) -> list[Classification]:
         rows = self.session.scalars(
             select(Classification).where(
                 Classification.interview_id == interview.id, Classification.current.is_(True)
@@ -491,7 +505,7 @@ class ClassificationRepository(_Repository):
         )
         return list(rows)
 
-    def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+    def replace(self, interview: Interview | InterviewRow, rows: Sequence[Classification]) -> None:
         """Make ``rows`` the current results for their members (and household) of ``interview``;
         earlier results of the same members stay, no longer current."""
         indices = {row.member_index for row in rows}

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect
-
 from bot.decisions.interview import record
 from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_answer, set_answer
 from forms.codec import assemble, decode, flatten, key_path, path_key
 from forms.plan import Plan, compile_plan
 from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus, User
+from storage.rows import HouseholdRow, InterviewRow
 from storage.stats_facts import refresh_member_facts
 from storage.uow import Work
 
@@ -52,8 +51,8 @@ def _stamp(step: int, at: datetime) -> dict[str, Any]:
 @dataclass(slots=True)
 class InterviewSession:
     uow: Work
-    interview: Interview
-    household: Household
+    interview: InterviewRow
+    household: HouseholdRow
     form: Form
     questionnaire: Questionnaire
     rows: dict[str, Any]
@@ -61,16 +60,17 @@ class InterviewSession:
     today: date
 
     @classmethod
-    def load(cls, uow: Work, interview: Interview, today: date) -> InterviewSession:
-        """The interview's session; load ``interview`` with ``get_for_update`` when answers
+    def load(cls, uow: Work, loaded: Interview | InterviewRow, today: date) -> InterviewSession:
+        """The interview's session; load the interview with ``get_for_update`` when answers
         may be recorded, so its step can't move under this transaction (that also loads
         the stored questionnaire state, which other loads leave in the database)."""
+        interview = loaded if isinstance(loaded, InterviewRow) else InterviewRow.of(loaded)
         form = current_form()
         plan = plan_of(form)
         prefill = with_household_code(
             form, decoded_prefill(form, dict(interview.prefill or {})), interview.household
         )
-        stored = None if "plan_state" in inspect(interview).unloaded else interview.plan_state
+        stored = interview.plan_state
         if stored is not None and stored.get("stamp") == _stamp(
             interview.step, interview.updated_at
         ):
@@ -112,7 +112,7 @@ class InterviewSession:
         )
         step = self.interview.step + 1
         state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
-        self.uow.interviews.advance(self.interview, step, now, state)
+        self.interview = self.uow.interviews.advance(self.interview, step, now, state)
         self.questionnaire, self.rows = after, after_rows
 
     def record(
@@ -162,7 +162,7 @@ def roster_prefill(household: Household) -> dict[str, Any]:
 
 
 def with_household_code(
-    form: Form, answers: dict[str, Any], household: Household
+    form: Form, answers: dict[str, Any], household: Household | HouseholdRow
 ) -> dict[str, Any]:
     """``answers`` with the form's household-code question answered by the household
     itself when it is not yet: the chat never asks it, and the first answer recorded

@@ -1,0 +1,137 @@
+"""Plain rows of what a chat turn reads on every message: the dialog state and the interview
+with its household.
+
+A turn reads them with SQLAlchemy Core statements built once, and writes back only the
+columns that changed (see :mod:`storage.repositories`): the ORM's identity map, change
+tracking and flush cost more CPU than SQLite takes to run the statements, and the SQLite
+writer thread's CPU is what bounds a chat's answers per second. A row is frozen: a change
+is an UPDATE, which hands back the row as it now stands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, inspect, select
+from sqlalchemy.engine import Row
+
+from storage.models import (
+    DialogState,
+    Household,
+    HouseholdCategory,
+    Interview,
+    InterviewStatus,
+)
+
+DIALOG_STATES: Table = DialogState.__table__  # type: ignore[assignment]
+INTERVIEWS: Table = Interview.__table__  # type: ignore[assignment]
+HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class DialogStateRow:
+    """A person's dialog state (see :class:`storage.models.DialogState`)."""
+
+    user_id: int
+    dialog: str
+    state: dict[str, Any]
+    asked_at: datetime | None
+    seen_turn: datetime | None
+    seen_message: int | None
+    seen_at: datetime | None
+    asked_on: str | None
+    updated_at: datetime
+
+
+# The columns of a DialogStateRow, in its order (a SELECT lists them so).
+DIALOG_STATE_COLUMNS = [DIALOG_STATES.c[name] for name in DialogStateRow.__slots__]
+
+
+def dialog_state_row(row: Row[Any] | tuple[Any, ...], start: int = 0) -> DialogStateRow | None:
+    """The dialog state in ``row`` from position ``start`` (as DIALOG_STATE_COLUMNS), None
+    where an outer join found none."""
+    values = tuple(row[start : start + len(DIALOG_STATE_COLUMNS)])
+    return None if values[0] is None else DialogStateRow(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdRow:
+    """What an interview shows of its household."""
+
+    id: int
+    code: str
+    review_year: int
+    area_id: int
+    head_name: str
+    category: HouseholdCategory
+
+    @classmethod
+    def of(cls, household: Household) -> HouseholdRow:
+        return cls(*(getattr(household, name) for name in cls.__slots__))
+
+
+HOUSEHOLD_COLUMNS = [HOUSEHOLDS.c[name] for name in HouseholdRow.__slots__]
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewRow:
+    """An interview as a chat turn reads it (see :class:`storage.models.Interview`), with
+    its household."""
+
+    id: int
+    household_id: int
+    collaborator_id: int | None
+    form_id: str
+    form_version: str
+    status: InterviewStatus
+    step: int
+    prefill: dict[str, Any]
+    plan_state: dict[str, Any] | None
+    source: str
+    started_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    household: HouseholdRow
+
+    @classmethod
+    def of(cls, interview: Interview) -> InterviewRow:
+        """The row of an interview loaded as an object; its questionnaire state only if it
+        was loaded (it is deferred)."""
+        return cls(
+            id=interview.id,
+            household_id=interview.household_id,
+            collaborator_id=interview.collaborator_id,
+            form_id=interview.form_id,
+            form_version=interview.form_version,
+            status=interview.status,
+            step=interview.step,
+            prefill=interview.prefill,
+            plan_state=None
+            if "plan_state" in inspect(interview).unloaded
+            else interview.plan_state,
+            source=interview.source,
+            started_at=interview.started_at,
+            updated_at=interview.updated_at,
+            completed_at=interview.completed_at,
+            household=HouseholdRow.of(interview.household),
+        )
+
+
+# The columns of an InterviewRow but its household, in its order.
+INTERVIEW_NAMES = InterviewRow.__slots__[:-1]
+INTERVIEW_COLUMNS = [INTERVIEWS.c[name] for name in INTERVIEW_NAMES]
+
+
+def interview_select() -> Any:
+    """SELECT of an InterviewRow's columns and its household's, in their order."""
+    return select(*INTERVIEW_COLUMNS, *HOUSEHOLD_COLUMNS).join_from(
+        INTERVIEWS, HOUSEHOLDS, HOUSEHOLDS.c.id == INTERVIEWS.c.household_id
+    )
+
+
+def interview_row(row: Row[Any]) -> InterviewRow:
+    count = len(INTERVIEW_COLUMNS)
+    values: list[Any] = [*row[:count], HouseholdRow(*row[count:])]
+    return InterviewRow(*values)
