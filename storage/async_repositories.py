@@ -23,7 +23,6 @@ from storage.models import (
     AreaYearStats,
     AuditEntry,
     Classification,
-    DialogState,
     Household,
     Interview,
     InterviewStatus,
@@ -60,7 +59,7 @@ from storage.repositories import (
     UserRepository,
     audit_values,
 )
-from storage.rows import InterviewRow
+from storage.rows import DialogStateRow, InterviewRow, Person, UserRow
 from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
@@ -103,7 +102,7 @@ class AsyncUserRepository(_Async[UserRepository]):
 
     async def with_dialog_state(
         self, platform: str, platform_user_id: str
-    ) -> tuple[User | None, DialogState | None]:
+    ) -> tuple[UserRow | None, DialogStateRow | None]:
         return await self._run(lambda r: r.with_dialog_state(platform, platform_user_id))
 
     async def get(self, user_id: int) -> User | None:
@@ -112,7 +111,7 @@ class AsyncUserRepository(_Async[UserRepository]):
     async def add(self, user: User) -> User:
         return await self._run(lambda r: r.add(user))
 
-    async def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+    async def bind_chat(self, user: Person, platform: str, chat_id: str, now: datetime) -> None:
         return await self._run(lambda r: r.bind_chat(user, platform, chat_id, now))
 
 
@@ -204,7 +203,7 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
         self,
         interview: Interview | InterviewRow,
         rows: dict[str, Any],
-        by: User | None,
+        by: Person | None,
         at: datetime,
     ) -> None:
         return await self._run(lambda r: r.save_answers(interview, rows, by, at))
@@ -241,7 +240,7 @@ class AsyncAuditRepository(_Async[AuditRepository]):
         self,
         action: str,
         *,
-        actor: User | None = None,
+        actor: Person | None = None,
         entity: str | None = None,
         entity_id: object = None,
         **details: Any,
@@ -299,22 +298,22 @@ class AsyncShownLists(_Async[ShownLists]):
 
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):
-    def remember(self, user: User, state: DialogState | None) -> None:
+    def remember(self, user: Person, state: DialogStateRow | None) -> None:
         return self.sync.remember(user, state)
 
-    async def get(self, user: User) -> DialogState | None:
+    async def get(self, user: Person) -> DialogStateRow | None:
         return await self._run(lambda r: r.get(user))
 
-    async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+    async def set(self, user: Person, dialog: str, state: dict[str, Any]) -> None:
         return await self._run(lambda r: r.set(user, dialog, state))
 
-    async def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+    async def mark_asked(self, user: Person, at: datetime, platform: str) -> bool:
         return await self._run(lambda r: r.mark_asked(user, at, platform))
 
     async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         return await self._run(lambda r: r.seen(receipts, now))
 
-    async def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+    async def clear(self, user: Person, last: dict[str, Any] | None = None) -> None:
         return await self._run(lambda r: r.clear(user, last))
 
 

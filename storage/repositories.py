@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import (
@@ -50,7 +50,24 @@ from storage.models import (
     UserIdentity,
     utcnow,
 )
-from storage.rows import INTERVIEWS, InterviewRow, interview_row, interview_select
+from storage.rows import (
+    AREA_COLUMNS,
+    AREAS,
+    DIALOG_STATE_COLUMNS,
+    DIALOG_STATES,
+    INTERVIEWS,
+    USER_AREAS,
+    USER_COLUMNS,
+    USERS,
+    DialogStateRow,
+    InterviewRow,
+    Person,
+    UserRow,
+    dialog_state_row,
+    interview_row,
+    interview_select,
+    user_row,
+)
 from storage.text import fold
 
 
@@ -153,17 +170,21 @@ def _row_update(model: type[Base], key: str, *columns: str) -> Any:
 @functools.cache
 def _user_with_dialog_state() -> Any:
     # Built once, like every statement a chat turn runs: composing it costs more CPU than
-    # the database takes to answer it.
+    # the database takes to answer it. Plain columns, no objects: a row per area of the
+    # person (most have one), each with the person and their dialog state.
     # The person is found through the account (user_identities): any of theirs.
+    identities = cast(Table, UserIdentity.__table__)
     return (
-        select(User, DialogState)
-        .join(UserIdentity, UserIdentity.user_id == User.id)
-        .outerjoin(DialogState, DialogState.user_id == User.id)
+        select(*USER_COLUMNS, *DIALOG_STATE_COLUMNS, *AREA_COLUMNS)
+        .join_from(identities, USERS, USERS.c.id == identities.c.user_id)
+        .outerjoin(DIALOG_STATES, DIALOG_STATES.c.user_id == USERS.c.id)
+        .outerjoin(USER_AREAS, USER_AREAS.c.user_id == USERS.c.id)
+        .outerjoin(AREAS, AREAS.c.id == USER_AREAS.c.area_id)
         .where(
-            UserIdentity.platform == bindparam("platform"),
-            UserIdentity.platform_user_id == bindparam("platform_user_id"),
+            identities.c.platform == bindparam("platform"),
+            identities.c.platform_user_id == bindparam("platform_user_id"),
         )
-        .options(joinedload(User.areas))
+        .order_by(AREAS.c.id)
     )
 
 
@@ -181,17 +202,16 @@ class UserRepository(_Repository):
 
     def with_dialog_state(
         self, platform: str, platform_user_id: str
-    ) -> tuple[User | None, DialogState | None]:
+    ) -> tuple[UserRow | None, DialogStateRow | None]:
         """The user, their areas and their dialog state in one round trip (every update
         needs all three; separately they are three queries)."""
         rows = self.session.execute(
             _user_with_dialog_state(),
             {"platform": platform, "platform_user_id": platform_user_id},
-        )
-        found = rows.unique().first()
-        if found is None:
+        ).all()
+        if not rows:
             return None, None
-        return found[0], found[1]
+        return user_row(rows), dialog_state_row(rows[0], len(USER_COLUMNS))
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
@@ -211,7 +231,7 @@ class UserRepository(_Repository):
         self.session.flush()
         return user
 
-    def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+    def bind_chat(self, user: Person, platform: str, chat_id: str, now: datetime) -> None:
         """Where the outbox reaches ``user`` on ``platform``: this chat, used ``now``.
 
         A person writing here again (after unblocking the bot: Telegram's "Restart" sends
@@ -402,7 +422,7 @@ class InterviewRepository(_Repository):
         if loaded is not None:
             for key, value in values.items():
                 set_committed_value(loaded, key, value)
-        return replace(interview, **values)
+        return dataclasses.replace(interview, **values)
 
     def open_for_household(self, household_id: int) -> Interview | None:
         return self.session.scalar(
@@ -439,7 +459,7 @@ class InterviewRepository(_Repository):
         self,
         interview: Interview | InterviewRow,
         rows: dict[str, Any],
-        by: User | None,
+        by: Person | None,
         at: datetime,
     ) -> None:
         """Insert or overwrite the given answers ({path: JSON value}) in one statement.
@@ -532,7 +552,7 @@ def _audit_insert() -> Any:
 
 
 def audit_values(
-    action: str, actor: User | None, entity: str | None, entity_id: object, details: Any
+    action: str, actor: Person | None, entity: str | None, entity_id: object, details: Any
 ) -> dict[str, Any]:
     """The columns of an audit row."""
     return {
@@ -552,7 +572,7 @@ class AuditRepository(_Repository):
         self,
         action: str,
         *,
-        actor: User | None = None,
+        actor: Person | None = None,
         entity: str | None = None,
         entity_id: object = None,
         **details: Any,
@@ -792,33 +812,46 @@ def _seen_update(numbered: bool) -> Any:
     )
 
 
+@functools.cache
+def _dialog_state_get() -> Any:
+    return select(*DIALOG_STATE_COLUMNS).where(DIALOG_STATES.c.user_id == bindparam("user"))
+
+
+@functools.cache
+def _dialog_state_insert() -> Any:
+    return insert(DIALOG_STATES)
+
+
 class DialogStateRepository(_Repository):
+    """Each person's dialog state, as plain rows (see :mod:`storage.rows`): every chat turn
+    reads it and most write it."""
+
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        # Users whose state this transaction already read (None: they have none), so the
-        # state loaded along with the user costs no second query.
-        self._known: dict[int, DialogState | None] = {}
+        # The states this transaction read or wrote, as they now stand (None: the user has
+        # none), so the state loaded along with the user costs no second query.
+        self._known: dict[int, DialogStateRow | None] = {}
 
-    def remember(self, user: User, state: DialogState | None) -> None:
+    def remember(self, user: Person, state: DialogStateRow | None) -> None:
         self._known[user.id] = state
 
-    def get(self, user: User) -> DialogState | None:
+    def get(self, user: Person) -> DialogStateRow | None:
         if user.id in self._known:
             return self._known[user.id]
-        state = self.session.get(DialogState, user.id)
-        self._known[user.id] = state
+        found = self.session.execute(_dialog_state_get(), {"user": user.id}).first()
+        state = self._known[user.id] = None if found is None else dialog_state_row(found)
         return state
 
-    def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+    def set(self, user: Person, dialog: str, state: dict[str, Any]) -> None:
         current = self.get(user)
         if current is None:
-            current = DialogState(user_id=user.id, dialog=dialog, state=state)
-            self.session.add(current)
-            self._known[user.id] = current
+            row = DialogStateRow(user.id, dialog, state, None, None, None, None, None, utcnow())
+            self.session.execute(_dialog_state_insert(), dataclasses.asdict(row))
+            self._known[user.id] = row
         else:
             self._update(current, dialog=dialog, state=dict(state))
 
-    def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+    def mark_asked(self, user: Person, at: datetime, platform: str) -> bool:
         """Replies that must be seen were sent at ``at`` on ``platform`` (see
         DialogState.asked_at and asked_on); False if the user has no dialog state to mark."""
         current = self.get(user)
@@ -830,18 +863,12 @@ class DialogStateRepository(_Repository):
             self._update(current, asked_at=at, asked_on=platform)
         return True
 
-    def _update(self, current: DialogState, **values: Any) -> None:
-        # Every chat turn writes here: one UPDATE statement, without the unit of work's
-        # flush, and the loaded object told the new values as already stored.
-        if current in self.session.new:
-            for key, value in values.items():
-                setattr(current, key, value)
-            return
+    def _update(self, current: DialogStateRow, **values: Any) -> None:
+        # Every chat turn writes here: one UPDATE of the columns it changes.
         values["updated_at"] = utcnow()
         statement = _row_update(DialogState, "user_id", *sorted(values))
         self.session.execute(statement, {"key_": current.user_id, **values})
-        for key, value in values.items():
-            set_committed_value(current, key, value)
+        self._known[current.user_id] = dataclasses.replace(current, **values)
 
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose
@@ -857,7 +884,7 @@ class DialogStateRepository(_Repository):
         if unnumbered:
             self.session.execute(_seen_update(numbered=False), unnumbered)
 
-    def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+    def clear(self, user: Person, last: dict[str, Any] | None = None) -> None:
         """Out of any dialog, ``last`` saying what was done last (a finished interview).
 
         The row stays, idle: it keeps whether the person saw the last replies (see

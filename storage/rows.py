@@ -1,5 +1,5 @@
-"""Plain rows of what a chat turn reads on every message: the dialog state and the interview
-with its household.
+"""Plain rows of what a chat turn reads on every message: the person, their dialog state,
+and the interview with its household.
 
 A turn reads them with SQLAlchemy Core statements built once, and writes back only the
 columns that changed (see :mod:`storage.repositories`): the ORM's identity map, change
@@ -10,6 +10,7 @@ is an UPDATE, which hands back the row as it now stands.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,16 +19,72 @@ from sqlalchemy import Table, inspect, select
 from sqlalchemy.engine import Row
 
 from storage.models import (
+    Area,
     DialogState,
     Household,
     HouseholdCategory,
     Interview,
     InterviewStatus,
+    Role,
+    User,
+    UserArea,
 )
 
 DIALOG_STATES: Table = DialogState.__table__  # type: ignore[assignment]
 INTERVIEWS: Table = Interview.__table__  # type: ignore[assignment]
 HOUSEHOLDS: Table = Household.__table__  # type: ignore[assignment]
+USERS: Table = User.__table__  # type: ignore[assignment]
+AREAS: Table = Area.__table__  # type: ignore[assignment]
+USER_AREAS: Table = UserArea.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRow:
+    """An area a person works in (see :class:`storage.models.Area`)."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_id: int | None
+    total_households: int | None
+
+
+AREA_COLUMNS = [AREAS.c[name] for name in AreaRow.__slots__]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """A registered person as a chat turn reads them, with their areas (see
+    :class:`storage.models.User`)."""
+
+    id: int
+    platform: str
+    platform_user_id: str
+    display_name: str
+    role: Role
+    locale: str
+    active: bool
+    created_at: datetime
+    areas: tuple[AreaRow, ...]
+
+
+# The columns of a UserRow but its areas, in its order.
+USER_COLUMNS = [USERS.c[name] for name in UserRow.__slots__[:-1]]
+
+
+def user_row(rows: Sequence[Row[Any]]) -> UserRow:
+    """The person of ``rows`` (USER_COLUMNS first, AREA_COLUMNS last), one row an area of
+    theirs, or one without any."""
+    count = len(AREA_COLUMNS)
+    areas = tuple(AreaRow(*row[-count:]) for row in rows if row[-count] is not None)
+    values: list[Any] = [*rows[0][: len(USER_COLUMNS)], areas]
+    return UserRow(*values)
+
+
+# A person as a dialog sees them: read by the turn, or just registered or linked (an
+# object of the session).
+Person = User | UserRow
 
 
 @dataclass(frozen=True, slots=True)

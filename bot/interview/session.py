@@ -23,8 +23,8 @@ from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_ans
 from forms.codec import assemble, decode, flatten, key_path, path_key
 from forms.plan import Plan, compile_plan
 from forms.questionnaire import Questionnaire
-from storage.models import Household, Interview, InterviewStatus, User
-from storage.rows import HouseholdRow, InterviewRow
+from storage.models import Household, Interview, InterviewStatus
+from storage.rows import HouseholdRow, InterviewRow, Person
 from storage.stats_facts import refresh_member_facts
 from storage.uow import Work
 
@@ -98,7 +98,7 @@ class InterviewSession:
         after: Questionnaire,
         write: dict[str, Any],
         delete: Iterable[str],
-        by: User | None,
+        by: Person | None,
         now: datetime,
     ) -> None:
         """Store one step: ``write`` and ``delete`` take the stored rows to ``after``'s."""
@@ -116,7 +116,7 @@ class InterviewSession:
         self.questionnaire, self.rows = after, after_rows
 
     def record(
-        self, path: Path, value: AnswerValue, by: User | None, now: datetime
+        self, path: Path, value: AnswerValue, by: Person | None, now: datetime
     ) -> AnswerValue | None:
         """Store one answer as one step (see :meth:`record_all`); returns the previous
         stored value of ``path`` when it overwrote one."""
@@ -124,7 +124,7 @@ class InterviewSession:
         return previous.get(path_key(path))
 
     def record_all(
-        self, values: Iterable[tuple[Path, AnswerValue]], by: User | None, now: datetime
+        self, values: Iterable[tuple[Path, AnswerValue]], by: Person | None, now: datetime
     ) -> dict[str, Any]:
         """Store several answers as one step, each as if given alone; returns the previous
         stored value of each path it overwrote with another."""
@@ -195,7 +195,7 @@ def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_interview(
-    uow: Work, household: Household, collaborator: User, now: datetime
+    uow: Work, household: Household, collaborator: Person, now: datetime
 ) -> Interview:
     form = current_form()
     return uow.interviews.add(
