@@ -90,6 +90,12 @@ class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def _core(self, statement: Any, parameters: Any = None) -> Any:
+        """A Core statement run on the transaction's connection, past the session's ORM
+        execution (its events, options and autoflush): a chat turn runs several, and that
+        layer costs as much CPU as SQLite takes to run them."""
+        return self.session.connection().execute(statement, parameters)
+
 
 class AreaRepository(_Repository):
     def by_code(self, code: str) -> Area | None:
@@ -205,7 +211,7 @@ class UserRepository(_Repository):
     ) -> tuple[UserRow | None, DialogStateRow | None]:
         """The user, their areas and their dialog state in one round trip (every update
         needs all three; separately they are three queries)."""
-        rows = self.session.execute(
+        rows = self._core(
             _user_with_dialog_state(),
             {"platform": platform, "platform_user_id": platform_user_id},
         ).all()
@@ -406,16 +412,14 @@ class InterviewRepository(_Repository):
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
-        found = self.session.execute(
-            _interview_for_update(), {"interview_id": interview_id}
-        ).first()
+        found = self._core(_interview_for_update(), {"interview_id": interview_id}).first()
         return None if found is None else interview_row(found)
 
     def change(self, interview: InterviewRow, **values: Any) -> InterviewRow:
         """Store ``values`` of these columns of the interview: one UPDATE of them alone;
         the row as it now stands."""
         statement = _row_update(Interview, "id", *sorted(values))
-        self.session.execute(statement, {"key_": interview.id, **values})
+        self._core(statement, {"key_": interview.id, **values})
         # An object of the same interview this transaction loaded is told the new values
         # as stored, so that it neither shows nor writes back the old ones.
         loaded = self.session.identity_map.get(self.session.identity_key(Interview, interview.id))
@@ -471,7 +475,7 @@ class InterviewRepository(_Repository):
             return
         statement = _answer_upsert(_dialect(self.session))
         by_id = by.id if by else None
-        self.session.execute(
+        self._core(
             statement,
             [
                 {
@@ -579,9 +583,7 @@ class AuditRepository(_Repository):
     ) -> None:
         # One INSERT, now: nothing reads the row back, so the unit of work's flush (its
         # bookkeeping of a new object) is spared.
-        self.session.execute(
-            _audit_insert(), audit_values(action, actor, entity, entity_id, details)
-        )
+        self._core(_audit_insert(), audit_values(action, actor, entity, entity_id, details))
 
     def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
@@ -643,7 +645,7 @@ class UpdateLedger(_Repository):
         """
         if _dialect(self.session) != "postgresql":
             return
-        self.session.execute(
+        self._core(
             _hold_sender(),
             {
                 "platform": platform,
@@ -665,7 +667,7 @@ class UpdateLedger(_Repository):
         ON CONFLICT DO NOTHING keeps two workers racing on a redelivered update from
         erroring: one inserts the row, the other learns it lost.
         """
-        result = self.session.execute(
+        result = self._core(
             _ledger_claim(_dialect(self.session)),
             {"platform": platform, "update_key": update_key, "processed_at": utcnow()},
         )
@@ -838,7 +840,7 @@ class DialogStateRepository(_Repository):
     def get(self, user: Person) -> DialogStateRow | None:
         if user.id in self._known:
             return self._known[user.id]
-        found = self.session.execute(_dialog_state_get(), {"user": user.id}).first()
+        found = self._core(_dialog_state_get(), {"user": user.id}).first()
         state = self._known[user.id] = None if found is None else dialog_state_row(found)
         return state
 
@@ -846,7 +848,7 @@ class DialogStateRepository(_Repository):
         current = self.get(user)
         if current is None:
             row = DialogStateRow(user.id, dialog, state, None, None, None, None, None, utcnow())
-            self.session.execute(_dialog_state_insert(), dataclasses.asdict(row))
+            self._core(_dialog_state_insert(), dataclasses.asdict(row))
             self._known[user.id] = row
         else:
             self._update(current, dialog=dialog, state=dict(state))
@@ -867,7 +869,7 @@ class DialogStateRepository(_Repository):
         # Every chat turn writes here: one UPDATE of the columns it changes.
         values["updated_at"] = utcnow()
         statement = _row_update(DialogState, "user_id", *sorted(values))
-        self.session.execute(statement, {"key_": current.user_id, **values})
+        self._core(statement, {"key_": current.user_id, **values})
         self._known[current.user_id] = dataclasses.replace(current, **values)
 
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
@@ -880,9 +882,9 @@ class DialogStateRepository(_Repository):
         numbered = [row for row in rows if row["number"] is not None]
         unnumbered = [row for row in rows if row["number"] is None]
         if numbered:
-            self.session.execute(_seen_update(numbered=True), numbered)
+            self._core(_seen_update(numbered=True), numbered)
         if unnumbered:
-            self.session.execute(_seen_update(numbered=False), unnumbered)
+            self._core(_seen_update(numbered=False), unnumbered)
 
     def clear(self, user: Person, last: dict[str, Any] | None = None) -> None:
         """Out of any dialog, ``last`` saying what was done last (a finished interview).
@@ -961,15 +963,13 @@ class MemberFactRepository(_Repository):
         """Make ``facts`` the stored facts of the members ``indices`` of the interview (one
         of them without a fact: no longer a member); the others are left as they are."""
         if indices:
-            self.session.execute(
+            self._core(
                 delete(MemberFact).where(
                     MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
                 )
             )
         if facts:
-            self.session.execute(
-                _member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts]
-            )
+            self._core(_member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts])
 
     def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts

@@ -6,8 +6,9 @@ The shell around :class:`forms.questionnaire.Questionnaire`: a turn loads the in
 one of its answers, or evaluates the form once from the stored answer rows; a step the
 dialog decided is written back as exactly the rows that differ, with the new state, the
 step and the member facts, inside the caller's unit of work (so an answer is committed
-before the bot replies). No cache lives in the process: the database holds everything a
-turn starts from, for every worker.
+before the bot replies). No state lives in the process: the database holds everything a
+turn starts from, for every worker (the one memo here, of the decoded prefill, serves only
+the very prefill the database holds).
 """
 
 from __future__ import annotations
@@ -43,6 +44,34 @@ def plan_of(form: Form) -> Plan:
         return found[1]
 
 
+# The engine's prefill of the interviews loaded lately, by interview id: (form, stored
+# prefill, household code, engine prefill). Decoding it costs about as much as loading the
+# stored questionnaire state, at every turn, for a value that changes once an interview.
+# Only a memo: an entry serves only a load of the very same stored prefill and household
+# code (compared, not assumed), so every worker still starts from what the database holds.
+_PREFILLS: dict[int, tuple[Form, dict[str, Any], str, dict[str, Any]]] = {}
+_PREFILLS_LOCK = threading.Lock()
+PREFILLS_REMEMBERED = 256
+
+
+def engine_prefill(form: Form, interview: InterviewRow) -> dict[str, Any]:
+    """The interview's prefill as the engine takes it (a value nobody changes): decoded,
+    with the household code."""
+    stored = interview.prefill or {}
+    code = interview.household.code
+    with _PREFILLS_LOCK:
+        found = _PREFILLS.get(interview.id)
+    if found is not None and found[0] is form and found[2] == code and found[1] == stored:
+        return found[3]
+    prefill = with_household_code(form, decoded_prefill(form, dict(stored)), interview.household)
+    with _PREFILLS_LOCK:
+        _PREFILLS.pop(interview.id, None)
+        _PREFILLS[interview.id] = (form, stored, code, prefill)
+        if len(_PREFILLS) > PREFILLS_REMEMBERED:
+            del _PREFILLS[next(iter(_PREFILLS))]
+    return prefill
+
+
 def _stamp(step: int, at: datetime) -> dict[str, Any]:
     """What a stored questionnaire state belongs to: the step and time of its answers."""
     return {"step": step, "updated_at": at.isoformat()}
@@ -67,9 +96,7 @@ class InterviewSession:
         interview = loaded if isinstance(loaded, InterviewRow) else InterviewRow.of(loaded)
         form = current_form()
         plan = plan_of(form)
-        prefill = with_household_code(
-            form, decoded_prefill(form, dict(interview.prefill or {})), interview.household
-        )
+        prefill = engine_prefill(form, interview)
         stored = interview.plan_state
         if stored is not None and stored.get("stamp") == _stamp(
             interview.step, interview.updated_at
