@@ -422,7 +422,10 @@ class InterviewRepository(_Repository):
         self._core(statement, {"key_": interview.id, **values})
         # An object of the same interview this transaction loaded is told the new values
         # as stored, so that it neither shows nor writes back the old ones.
-        loaded = self.session.identity_map.get(self.session.identity_key(Interview, interview.id))
+        objects = self.session.identity_map
+        loaded = (
+            objects.get(self.session.identity_key(Interview, interview.id)) if objects else None
+        )
         if loaded is not None:
             for key, value in values.items():
                 set_committed_value(loaded, key, value)
