@@ -153,16 +153,20 @@ class Phase:
         elapsed = float(self.result["elapsed"])
         return float(self.result["answers"]) / elapsed if elapsed else 0.0
 
+    @property
+    def calls(self) -> float:
+        """Bot API calls per answer."""
+        return sum(self.result.get("calls", {}).values()) / max(1, int(self.result["answers"]))
+
     def per_answer(self) -> str:
         """The run's costs per answer: CPU ms of the bot's event-loop thread, of its other
         threads and of the load process, Bot API calls; then p50 ms to the 200 and to the
         first reply."""
         answers = max(1, int(self.result["answers"]))
         loop, others = self.measured.threads[0] if self.measured.threads else (0.0, 0.0)
-        calls = sum(self.result.get("calls", {}).values()) / answers
         return (
             f"{loop * 1000 / answers:>8.2f}{others * 1000 / answers:>8.2f}"
-            f"{self.measured.cpu.get('load', 0.0) * 1000 / answers:>7.2f}{calls:>7.2f}"
+            f"{self.measured.cpu.get('load', 0.0) * 1000 / answers:>7.2f}{self.calls:>7.2f}"
             f"{ms(self.result['ack']['p50']):>7}{ms(self.result['latency']['p50']):>7}"
         )
 
@@ -200,6 +204,17 @@ class Result:
         """The durable button bot over the button bot: what storing before answering costs
         with nothing else, the best ratio a bot keeping that promise can reach here."""
         return self.durable.rate / self.button if self.button else 0.0
+
+    @property
+    def ceiling(self) -> float:
+        """The floor scaled to the Bot API calls an interview answer takes (the households
+        opened and the toggles of a question with several choices are updates of their
+        own): about the ratio a bot keeping the promise reaches on this interview when
+        everything else it does costs nothing. A bot's loop costs about the same per call,
+        so a ratio above it is out of reach here, whatever the turn costs."""
+        if not self.interview.calls:
+            return 0.0
+        return self.floor * self.durable.calls / self.interview.calls
 
     @property
     def p99(self) -> float:
@@ -498,14 +513,14 @@ def report(results: Sequence[Result], options: Options) -> str:
         f"throughput: {options.chats} chats answering as fast as they can (each waits for "
         f"the reply) for {options.seconds:g} s, webhook, one process per bot",
         f"{'database':<12}{'echo msg/s':>11}{'button/s':>10}{'answers/s':>11}{'updates/s':>11}"
-        f"{'ratio':>8}{'direct/s':>10}{'durable/s':>11}{'floor':>7}",
+        f"{'ratio':>8}{'direct/s':>10}{'durable/s':>11}{'floor':>7}{'ceiling':>9}",
     ]
     for r in results:
         updates = float(r.interview.result["actions"]) / float(r.interview.result["elapsed"])
         lines.append(
             f"{r.backend:<12}{r.echo.rate:>11.1f}{r.button:>10.1f}{r.interview.rate:>11.1f}"
             f"{updates:>11.1f}{r.ratio:>7.2f}x{r.direct:>10.1f}{r.durable.rate:>11.1f}"
-            f"{r.floor:>6.2f}x"
+            f"{r.floor:>6.2f}x{r.ceiling:>8.2f}x"
         )
     lines += [
         "",
@@ -538,7 +553,10 @@ def report(results: Sequence[Result], options: Options) -> str:
         f"{options.direct_chats} chats at once, no Telegram, each committed;",
         "durable = the button bot committing each update before its 200 and each answer",
         "before its reply, nothing else (bench/bots.py); floor = durable/s / button/s, the",
-        "best ratio any bot that stores before it answers reaches on this machine.",
+        "best ratio any bot that stores before it answers reaches on this machine; ceiling =",
+        "floor x the durable bot's Bot API calls per answer / the interview's: the best ratio",
+        "on this interview of a bot whose turn costs nothing beyond storing (an estimate: the",
+        "bots' event loops cost about the same per call).",
         "",
         f"latency: {options.collaborators} collaborators, one action every "
         f"{options.think / 2:g} s on average (pause 0-{options.think:g} s), "

@@ -44,6 +44,13 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     [(loop, _others)] = result.interview.measured.threads
     assert loop > 0
     assert result.interview.per_answer() in report
+    # The ceiling: the floor scaled by the Bot API calls of an answer, from the raw counts.
+    durable_calls = sum(result.durable.result["calls"].values()) / result.durable.result["answers"]
+    interview_calls = (
+        sum(result.interview.result["calls"].values()) / (result.interview.result["answers"])
+    )
+    ceiling = result.durable.rate / result.button * durable_calls / interview_calls
+    assert f"{result.floor:.2f}x{ceiling:>8.2f}x" in report
     # The verdicts follow from the figures and the issue's targets (the figures of a run
     # this small and this busy mean nothing; the verdicts' arithmetic does).
     expected = {
