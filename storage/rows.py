@@ -156,24 +156,11 @@ class InterviewRow:
     def of(cls, interview: Interview) -> InterviewRow:
         """The row of an interview loaded as an object; its questionnaire state only if it
         was loaded (it is deferred)."""
-        return cls(
-            id=interview.id,
-            household_id=interview.household_id,
-            collaborator_id=interview.collaborator_id,
-            form_id=interview.form_id,
-            form_version=interview.form_version,
-            status=interview.status,
-            step=interview.step,
-            prefill=interview.prefill,
-            plan_state=None
-            if "plan_state" in inspect(interview).unloaded
-            else interview.plan_state,
-            source=interview.source,
-            started_at=interview.started_at,
-            updated_at=interview.updated_at,
-            completed_at=interview.completed_at,
-            household=HouseholdRow.of(interview.household),
-        )
+        deferred = {"plan_state"} & inspect(interview).unloaded
+        values: dict[str, Any] = {
+            name: None if name in deferred else getattr(interview, name) for name in INTERVIEW_NAMES
+        }
+        return cls(**values, household=HouseholdRow.of(interview.household))
 
 
 # The columns of an InterviewRow but its household, in its order.
