@@ -50,6 +50,7 @@ COMMANDS: dict[str, str] = {
     "invites": "bot.cli_admin:invites",
     "purge": "bot.cli_admin:purge",
     "outbox": "bot.cli_admin:outbox",
+    "inbox": "bot.cli_admin:inbox",
     "zalo-oa": "bot.cli_admin:zalo_oa",
 }
 WITHOUT_DATABASE = frozenset({"run", "backup"})
@@ -202,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
     commands.add_parser("outbox", help="how many messages the bot sent on its own, and waits to")
+    commands.add_parser(
+        "inbox", help="messages received that failed every time, no longer applied"
+    ).add_argument(
+        "--retry", action="store_true", help="apply each once more, at the next start of the bot"
+    )
     zalo_oa = commands.add_parser("zalo-oa", help="the Zalo Official Account").add_subparsers(
         dest="zalo_oa_command", required=True
     )

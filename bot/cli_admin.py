@@ -1,4 +1,4 @@
-"""`rasoat db|users|invites|purge|outbox|zalo-oa|backup`: administering the database."""
+"""`rasoat db|users|invites|purge|outbox|inbox|zalo-oa|backup`: administering the database."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from bot.server_key import server_key
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.backup import BackupFailed, backup
+from storage.repositories import APPLY_ATTEMPTS
 from storage.uow import UnitOfWork
 
 
@@ -145,6 +146,31 @@ async def outbox(
         )
     )
     return 0
+
+
+async def inbox(
+    sessions: Sessions, settings: Settings, args: argparse.Namespace, now: datetime
+) -> int:
+    """The updates given up (see storage.repositories.Inbox.given_up): listed by platform
+    and id, the person's message left in the database; or each given one more try."""
+    async with UnitOfWork(sessions) as uow:
+        if args.retry:
+            count = await uow.inbox.retry()
+            await uow.commit()
+            print(translate("inbox.retry", settings.locale, count=count))
+            return 0
+        given_up = await uow.inbox.given_up()
+    if not given_up:
+        print(translate("inbox.none_given_up", settings.locale))
+        return 0
+    print(
+        translate("inbox.given_up", settings.locale, count=len(given_up), attempts=APPLY_ATTEMPTS)
+    )
+    for update in given_up:
+        received = update.received_at.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+        print(f"  {update.platform}:{update.update_key}  ({received})")
+    print(translate("inbox.retry_hint", settings.locale))
+    return 1
 
 
 async def zalo_oa(

@@ -19,7 +19,7 @@ from bot.router import route
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.db import sqlite_writer
-from storage.repositories import Receipt, Received
+from storage.repositories import APPLY_ATTEMPTS, Receipt, Received
 from storage.rows import DialogStateRow
 from storage.uow import UnitOfWork, Work
 
@@ -124,13 +124,38 @@ class Conversation:
             log.error("database server unreachable: an update was not applied")
             return [Text(translate("error.database_unavailable", self.settings.locale))]
         except Exception:
-            # The transaction was rolled back; say so instead of going silent.
+            # The transaction was rolled back; say so instead of going silent, once: an
+            # update failing again (applied again at a start) was answered the first time.
             log.exception("failed to handle an update")
+            if await self._failed(incoming) > 1:
+                return []
             return [Text(translate("error.internal", self.settings.locale))]
         if applied is None:
             return []
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx, progress)]
+
+    async def _failed(self, incoming: Incoming) -> int:
+        """How many times the stored update ``incoming`` failed, this one counted (0: not
+        stored, or not counted); given up at APPLY_ATTEMPTS, which the log says by its
+        platform and id only."""
+        key = incoming.update_key
+        if key is None:
+            return 0
+        try:
+            attempts = await self.write(lambda work: work.inbox.failed(incoming.platform, key))
+        except Exception as error:
+            log.warning("a failed update was not counted: %s", type(error).__name__)
+            return 0
+        if attempts == APPLY_ATTEMPTS:
+            log.error(
+                "update %s:%s failed %d times: kept, no longer applied at a start "
+                "(rasoat inbox lists it)",
+                incoming.platform,
+                key,
+                attempts,
+            )
+        return attempts
 
     async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         """Store updates as received, before the platform is told they arrived: one a crash
@@ -152,9 +177,20 @@ class Conversation:
     ) -> list[dict[str, Any]]:
         """Updates received but not applied, in order: all of them (those a stop
         interrupted), or one sender's received before update ``before`` (which another
-        worker holds, or held when it died)."""
+        worker holds, or held when it died); not those set aside after failing every time
+        (``Inbox.given_up``), which a start's log counts."""
         async with UnitOfWork(self.sessions) as uow:
-            return await uow.inbox.unapplied(platform, sender, before)
+            pending = await uow.inbox.unapplied(platform, sender, before)
+            given_up = [] if sender is not None else await uow.inbox.given_up(platform)
+        if given_up:
+            # Said at every start, to the operator: the people were told at the first failure.
+            log.warning(
+                "%d stored %s update(s) failed %d times and are not applied: rasoat inbox",
+                len(given_up),
+                platform,
+                APPLY_ATTEMPTS,
+            )
+        return pending
 
     async def shown_list(self, platform: str, user_id: str) -> tuple[dict[str, str], bool] | None:
         """The numbered list last shown to a person where there are no buttons: the choice

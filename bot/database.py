@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.form_check import check_form
 from bot.retention import forget_updates
 from bot.settings import Settings
 from classification.vocabulary import (
@@ -68,8 +69,9 @@ def check_vocabulary(form: Form, form_file: str = BUNDLED_FORM_FILE) -> None:
 
 async def open_database(settings: Settings, **engine_kwargs: Any) -> Database:
     # Before anything is opened: a form edited in Excel that no longer matches the code is
-    # refused at start, not discovered as "missing" answers in every classification.
-    check_vocabulary(current_form())
+    # refused at start, not discovered as "missing" answers in every classification. Read
+    # only if it, or the code, changed since it last passed (bot.form_check).
+    check_form(settings.cache_dir, lambda: check_vocabulary(current_form()))
     engine = create_engine(settings.database_url, schema=settings.database_schema, **engine_kwargs)
     # Migrating at every start means an upgraded bot never runs on an old schema.
     await upgrade(engine)

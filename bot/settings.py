@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     # How long a download link works, and where its files wait (owner-only) meanwhile.
     link_minutes: int = Field(default=60, alias="RASOAT_LINK_MINUTES", ge=1, le=24 * 60)
     links_dir: Path = Field(default=Path("data/links"), alias="RASOAT_LINKS_DIR")
+    # What rasoat remembers to spare work and may lose at no cost (bot.form_check).
+    cache_dir: Path = Field(default=Path("data/cache"), alias="RASOAT_CACHE_DIR")
 
     @field_validator("database_url")
     @classmethod

@@ -32,7 +32,12 @@ def key_path(key: str) -> Path:
     return tuple(int(part) if part.isdigit() else part for part in key.split(SEPARATOR))
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def encode(value: AnswerValue) -> Any:
+    if type(value) in _AS_IS:
+        return value  # most answers: one test, not three
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -40,6 +45,15 @@ def encode(value: AnswerValue) -> Any:
     if isinstance(value, list):
         return [str(item) for item in value]
     return value
+
+
+def encode_all(answers: Mapping[Path, AnswerValue]) -> dict[str, Any]:
+    """Answers by path as stored rows, {path key: JSON value}."""
+    # The test inline: most answers are plain, and a call each costs more than the rest.
+    return {
+        path_key(path): value if type(value) in _AS_IS else encode(value)
+        for path, value in answers.items()
+    }
 
 
 def decode(form: Form, path: Path, stored: Any) -> AnswerValue:
@@ -66,6 +80,42 @@ def assemble(
     if not ordered:
         decoded = sorted(decoded, key=_order)
     return answers_from((path, decode(form, path, value)) for path, value in decoded)
+
+
+def decode_answers(form: Form, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested answers stored as JSON (dates as ISO text, decimals as numbers) as engine
+    values: ``assemble(form, flatten(data).items())``, without the rows in between (a
+    turn decodes the roster's suggested answers every time)."""
+    try:
+        return _decode_level(form, data)
+    except _Unusual:
+        # A name that is no plain path part: as the rows would spell and parse it.
+        return assemble(form, flatten(data).items())
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _decode_level(form: Form, data: Mapping[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = {}
+    names = list(data)
+    for name in names:
+        if not isinstance(name, str) or not name or SEPARATOR in name or name.isdigit():
+            raise _Unusual(name)
+    for name in sorted(names):
+        value = data[name]
+        if isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            items = [_decode_level(form, item) for item in value]
+            # An instance without answers holds no row: the rows keep the instances up
+            # to the last that has one.
+            while items and not items[-1]:
+                items.pop()
+            if items:
+                decoded[name] = items
+        else:
+            decoded[name] = decode(form, (name,), encode(value))
+    return decoded
 
 
 def _order(item: tuple[Path, Any]) -> tuple[Any, ...]:

@@ -78,6 +78,8 @@ __all__ = [
     "update_all",
     "visible_questions",
     "walk",
+    "walk_back",
+    "walked",
 ]
 
 DOCUMENT: Path = ("/",)
@@ -291,6 +293,22 @@ def _to_python(result: Value, tree: _Instance) -> Any:
 _MISSING = object()
 
 
+def _lookup(
+    plan: Plan,
+    answers: Mapping[Path, Any],
+    calculated: Mapping[Path, Any],
+    name: str,
+    context: Path,
+) -> Any:
+    """See :meth:`_Run.lookup`."""
+    chain = plan.chain(name)
+    own = [part for part in context if isinstance(part, str)][:-1]
+    if name not in plan.form.fields or tuple(own[: len(chain)]) != chain:
+        return None
+    path = (*context[: 2 * len(chain)], name)
+    return calculated.get(path) if name in plan.computed else answers.get(path)
+
+
 class _Run:
     """One evaluation: mutable copies of a state's dicts, and the work list of slots."""
 
@@ -415,12 +433,7 @@ class _Run:
     def lookup(self, name: str, context: Path) -> Any:
         """The value ``${name}`` has from ``context`` (None unless it is in the same or an
         enclosing repeat instance), as the engine's choice filters see it."""
-        chain = self.plan.chain(name)
-        own = [part for part in context if isinstance(part, str)][:-1]
-        if name not in self.plan.form.fields or tuple(own[: len(chain)]) != chain:
-            return None
-        path = (*context[: 2 * len(chain)], name)
-        return self.tree.value(path)
+        return _lookup(self.plan, self.answers, self.calculated, name, context)
 
     def check(self, slot: Slot, key: Path) -> str | None:
         if key not in self.answers:
@@ -667,7 +680,7 @@ def prune(plan: Plan, state: State, today: date) -> State:
     while True:
         # Each answer's own path is checked, not the whole walk: an answer is settled
         # after every turn, and most turns hide nothing.
-        gone = [(path, _MISSING) for path in state.answers if not shown(state, path)]
+        gone = [(path, _MISSING) for path in _hidden(state)]
         lengths = {
             key: count for key, count in state.counts.items() if count or key in state.lengths
         }
@@ -679,6 +692,11 @@ def prune(plan: Plan, state: State, today: date) -> State:
 def shown(state: State, path: Path) -> bool:
     """Whether :func:`walk` reaches the field at ``path``: it and its repeats relevant,
     and each of its repeat instances within its repeat's count."""
+    return _within(state, path) and state.relevant.get(path, True)
+
+
+def _within(state: State, path: Path) -> bool:
+    # Reads path[:-1] only: the repeats around the field and its instance of each.
     relevant, counts = state.relevant, state.counts
     for end in range(1, len(path), 2):
         repeat = path[:end]
@@ -687,27 +705,101 @@ def shown(state: State, path: Path) -> bool:
             return False
         if index >= counts.get(repeat, 0):
             return False
-    return relevant.get(path, True)
+    return True
+
+
+def _hidden(state: State) -> list[Path]:
+    """The answers :func:`shown` says no to, each repeat instance checked once for all
+    the answers in it."""
+    relevant = state.relevant
+    within: dict[Path, bool] = {}
+    hidden = []
+    for path in state.answers:
+        if len(path) > 1:
+            around = path[:-1]
+            inside = within.get(around)
+            if inside is None:
+                inside = within[around] = _within(state, path)
+            if not inside:
+                hidden.append(path)
+                continue
+        if path in relevant and not relevant[path]:
+            hidden.append(path)
+    return hidden
 
 
 def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:
     """Relevant fields in document order, repeat instances expanded (the engine's walk):
     questions, notes and calculations."""
-    relevant, counts = state.relevant, state.counts
+    return iter(walked(plan, state))
 
-    def visit(container: str, prefix: Path) -> Iterator[tuple[Field, Path]]:
-        for name in plan.children[container]:
+
+def walked(plan: Plan, state: State) -> list[tuple[Field, Path]]:
+    """:func:`walk` as a list, built without generators."""
+    relevant, counts, fields, children = (
+        state.relevant,
+        state.counts,
+        plan.form.fields,
+        plan.children,
+    )
+    found: list[tuple[Field, Path]] = []
+    append = found.append
+
+    def visit(container: str, prefix: Path) -> None:
+        for name in children[container]:
             path = (*prefix, name)
-            if not relevant.get(path, True):
+            if path in relevant and not relevant[path]:
                 continue
-            field = plan.form.fields.get(name)
+            field = fields.get(name)
+            if field is not None:
+                append((field, path))
+            else:
+                for i in range(counts.get(path, 0)):
+                    visit(name, (*path, i))
+
+    visit(TOP, ())
+    return found
+
+
+def walk_back(plan: Plan, state: State, at: Path | None) -> Iterator[tuple[Field, Path]]:
+    """The fields :func:`walk` gives before the one at ``at`` (a field it reaches), last
+    first; all of them when ``at`` is None. Lazy: what comes just before a question (its
+    notes) is read without walking the form from its start."""
+    relevant, counts, fields, children = (
+        state.relevant,
+        state.counts,
+        plan.form.fields,
+        plan.children,
+    )
+
+    def back(names: Sequence[str], prefix: Path) -> Iterator[tuple[Field, Path]]:
+        for name in reversed(names):
+            path = (*prefix, name)
+            if path in relevant and not relevant[path]:
+                continue
+            field = fields.get(name)
             if field is not None:
                 yield field, path
             else:
-                for i in range(counts.get(path, 0)):
-                    yield from visit(name, (*path, i))
+                for i in reversed(range(counts.get(path, 0))):
+                    yield from back(children[name], (*path, i))
 
-    return visit(TOP, ())
+    if at is None:
+        yield from back(children[TOP], ())
+        return
+    # From the field up through its repeats: the siblings before it, then the earlier
+    # instances of the repeat around it, then the siblings before that repeat, and so on.
+    while at:
+        prefix, name = at[:-1], str(at[-1])
+        siblings = children[plan.container[name]]
+        yield from back(siblings[: siblings.index(name)], prefix)
+        if not prefix:
+            return
+        repeat, index = prefix[:-1], prefix[-1]
+        assert isinstance(index, int)
+        for i in reversed(range(index)):
+            yield from back(children[str(repeat[-1])], (*repeat, i))
+        at = repeat
 
 
 def _position(
@@ -719,19 +811,21 @@ def _position(
 ) -> Path | None:
     """The first relevant question unanswered or with a problem (the walk of :func:`walk`,
     without generators: it runs after every answer)."""
-    questions, repeats = plan.questions, plan.form.repeats
+    asked = plan.asked
 
     def first(container: str, prefix: Path) -> Path | None:
-        for name in plan.children[container]:
+        for name, repeat in asked[container]:
             path = (*prefix, name)
-            if path in relevant and not relevant[path]:
-                continue
-            if name in repeats:
+            if repeat:
+                if path in relevant and not relevant[path]:
+                    continue
                 for i in range(counts.get(path, 0)):
                     found = first(name, (*path, i))
                     if found is not None:
                         return found
-            elif name in questions and (path not in answers or path in problems):
+            elif path in answers and path not in problems:
+                continue  # answered, and the answer holds: most questions before it
+            elif path not in relevant or relevant[path]:
                 return path
         return None
 
@@ -751,8 +845,12 @@ def visible_questions(plan: Plan, state: State) -> list[Path]:
 
 def _reader(plan: Plan, state: State) -> _Run:
     """A run over ``state`` that only reads it: its tables are the state's own, unmodified
-    (nothing is computed or pushed), so none is copied."""
-    return _Run(
+    (nothing is computed or pushed), so none is copied. One per state and plan: a question
+    shown reads its choices, whether it is required, its default and its labels."""
+    found = state.__dict__.get("_reader")
+    if found is not None and found.plan is plan:
+        return cast(_Run, found)
+    run = _Run(
         plan,
         state.today,
         cast(dict[Path, Any], state.answers),
@@ -761,6 +859,9 @@ def _reader(plan: Plan, state: State) -> _Run:
         cast(dict[Path, Any], state.calculated),
         cast(dict[Path, int], state.counts),
     )
+    # Outside the fields, as a cached property: equality and meaning are unchanged.
+    state.__dict__["_reader"] = run
+    return run
 
 
 def _field(plan: Plan, path: Path) -> Field:
@@ -779,7 +880,8 @@ def choices(plan: Plan, state: State, path: Path) -> tuple[Choice, ...]:
 def lookup(plan: Plan, state: State, name: str, context: Path) -> Any:
     """The value ``${name}`` has in a text shown at ``context``: the answer or calculation
     in the same or an enclosing repeat instance, else None (as the engine's labels)."""
-    return _reader(plan, state).lookup(name, context)
+    # Read from the state straight: a label may name several answers.
+    return _lookup(plan, state.answers, state.calculated, name, context)
 
 
 def invalid(plan: Plan, state: State, path: Path) -> Invalid | None:
@@ -855,10 +957,11 @@ def _key_path(key: str) -> Path:
 
 
 _PLAIN = (str, int, float, bool, type(None))
+_AS_IS = frozenset(_PLAIN)
 
 
 def _encode(value: Any) -> Any:
-    if isinstance(value, _PLAIN):
+    if type(value) in _AS_IS or isinstance(value, _PLAIN):
         return value
     if isinstance(value, date):
         return {"date": value.isoformat()}
@@ -881,12 +984,16 @@ def state_to_json(state: State) -> dict[str, Any]:
     """The state as JSON-ready data: paths as "members/0/age"; dates and decimals among
     the answers as {"date": iso} and {"decimal": text} (derived values are plain)."""
 
+    # Keys and values mapped apart: a state is stored after every answer.
     def table(data: Mapping[Path, Any]) -> dict[str, Any]:
-        return {_path_key(path): value for path, value in data.items()}
+        return dict(zip(map(_path_key, data.keys()), data.values(), strict=True))
 
+    answers = state.answers
     return {
         "today": state.today.isoformat(),
-        "answers": {_path_key(path): _encode(value) for path, value in state.answers.items()},
+        "answers": dict(
+            zip(map(_path_key, answers.keys()), map(_encode, answers.values()), strict=True)
+        ),
         "lengths": table(state.lengths),
         "relevant": table(state.relevant),
         "calculated": table(state.calculated),
@@ -898,13 +1005,17 @@ def state_to_json(state: State) -> dict[str, Any]:
 
 def state_from_json(data: Mapping[str, Any]) -> State:
     def table(name: str) -> Mapping[Path, Any]:
-        return MappingProxyType({_key_path(key): value for key, value in data[name].items()})
+        stored = data[name]
+        return MappingProxyType(
+            dict(zip(map(_key_path, stored.keys()), stored.values(), strict=True))
+        )
 
     position = data["position"]
+    answers = data["answers"]
     return State(
         today=date.fromisoformat(data["today"]),
         answers=MappingProxyType(
-            {_key_path(key): _decode(value) for key, value in data["answers"].items()}
+            dict(zip(map(_key_path, answers.keys()), map(_decode, answers.values()), strict=True))
         ),
         lengths=table("lengths"),
         relevant=table("relevant"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import TypeAlias
 
@@ -110,6 +111,22 @@ class Plan:
 
     def __repr__(self) -> str:
         return f"Plan({self.form.form_id!r}, {len(self.slots)} slots)"
+
+    @cached_property
+    def asked(self) -> Mapping[str, tuple[tuple[str, bool], ...]]:
+        """Container -> its questions and repeats in order, each with whether it is a
+        repeat: what finding the next question reads (notes and calculations never are)."""
+        repeats = self.form.repeats
+        return MappingProxyType(
+            {
+                container: tuple(
+                    (name, name in repeats)
+                    for name in names
+                    if name in repeats or name in self.questions
+                )
+                for container, names in self.children.items()
+            }
+        )
 
     def node(self, name: str) -> Node:
         return self.form.node(name)

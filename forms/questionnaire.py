@@ -25,7 +25,7 @@ from typing import Any
 
 from forms import plan as planned
 from forms.answers import get_answer
-from forms.codec import encode, path_key
+from forms.codec import encode, encode_all, path_key
 from forms.model import (
     Answers,
     AnswerValue,
@@ -63,6 +63,9 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(item) for item in value]
     return value
+
+
+_GONE = object()
 
 
 class StateError(ValueError):
@@ -111,7 +114,11 @@ class Questionnaire:
             state = tried[1]
         else:
             state = planned.update_all(self.plan, self.state, given, self.today)
-        return Questionnaire(self.plan, planned.prune(self.plan, state, self.today), self.prefill)
+        after = Questionnaire(self.plan, planned.prune(self.plan, state, self.today), self.prefill)
+        if "_answer_rows" in self.__dict__:
+            # Its rows are worked out from these, for the few answers that changed.
+            after.__dict__["_base"] = (self.state.answers, self._answer_rows)
+        return after
 
     # -- storing ----------------------------------------------------------------------------
 
@@ -168,6 +175,26 @@ class Questionnaire:
         ``drop_irrelevant``."""
         return _copy(self._settled)
 
+    def answer_at(self, path: Path) -> Any:
+        """The value :meth:`answers` holds at a field's ``path`` (None when it holds none),
+        read from the state: nothing is copied or built. KeyError if ``path`` names no
+        field."""
+        name = str(path[-1]) if path else ""
+        if name not in self.plan.form.fields:
+            raise KeyError(f"no field at {path!r}")
+        # The state is pruned: every answer and calculation is in an existing instance.
+        state = self.state
+        if name in self.plan.computed:
+            # Kept where it and its repeats are relevant, as in the settled answers.
+            return state.calculated.get(path) if planned.shown(state, path) else None
+        value = state.answers.get(path)
+        return list(value) if isinstance(value, list) else value
+
+    def instances(self, repeat: Path) -> int:
+        """How many instances the repeat at ``repeat`` holds in :meth:`answers` (the
+        length of its list; 0 when it has none)."""
+        return self.state.counts.get(repeat, 0)
+
     def rows(self) -> dict[str, Any]:
         """The answers as stored rows, {path key: JSON value} (:func:`forms.codec.flatten`)."""
         return dict(self._rows)
@@ -189,7 +216,7 @@ class Questionnaire:
         # its repeats are relevant; a repeat emptied but named by the answers is [],
         # relevant or not (pruning keeps lengths for existing instances only).
         state = self.state
-        rows = {path_key(path): encode(value) for path, value in state.answers.items()}
+        rows = dict(self._answer_rows)
         for path, value in state.calculated.items():
             if planned.shown(state, path):
                 rows[path_key(path)] = encode(value)
@@ -198,34 +225,60 @@ class Questionnaire:
                 rows[path_key(path)] = []
         return rows
 
+    @cached_property
+    def _answer_rows(self) -> dict[str, Any]:
+        # The rows of the answers alone, in the answers' order; after an answer, those of
+        # the questionnaire before with the answers that changed (the unchanged ones are
+        # the very same values: an update copies its tables, not what they hold).
+        base = self.__dict__.pop("_base", None)
+        answers = self.state.answers
+        if base is None:
+            return encode_all(answers)
+        before, rows = base
+        rows = dict(rows)
+        for path in before:
+            if path not in answers:
+                del rows[path_key(path)]
+        previous = before.get
+        changed = {
+            path: value for path, value in answers.items() if previous(path, _GONE) is not value
+        }
+        rows.update(encode_all(changed))
+        return rows
+
     # -- navigating -------------------------------------------------------------------------
 
     @cached_property
     def _visible(self) -> tuple[tuple[Field, Path], ...]:
         # A value never changes, so its walk is taken once, however often it is asked.
-        return tuple(planned.walk(self.plan, self.state))
+        return tuple(planned.walked(self.plan, self.state))
 
     @cached_property
     def _next(self) -> Step:
         position = self.state.position
+        # The notes shown are those after the last question asked before it, read
+        # backwards from it (the form is not walked from its start): a question asked
+        # since its notes were shown drops them; a prefilled answer confirmed with the
+        # roster was never asked, and keeps them.
         notes: list[Text] = []
-        # Only the walk up to the next question: the rest is not read to find it.
-        walked = self.__dict__.get("_visible") or planned.walk(self.plan, self.state)
-        for field, path in walked:
+        for field, path in planned.walk_back(self.plan, self.state, position):
             if field.type is FieldType.NOTE:
                 notes.append(self._render(field.label, path))
-            elif path == position:
-                error = self.state.problems.get(path) and planned.invalid(
-                    self.plan, self.state, path
-                )
-                return self._question(field, path, notes=tuple(notes), error=error or None)
-            elif field.answerable:
-                # A question asked since its notes were shown drops them; a prefilled
-                # answer confirmed with the roster was never asked, and keeps them.
-                suggested = get_answer(self.prefill, path) if self.prefill else None
-                if suggested is None or suggested != self.state.answers.get(path):
-                    notes = []
-        return Done(notes=tuple(notes))
+            elif field.answerable and not self._confirmed(path):
+                break
+        notes.reverse()
+        if position is None:
+            return Done(notes=tuple(notes))
+        field = self.plan.form.fields[str(position[-1])]
+        error = self.state.problems.get(position) and planned.invalid(
+            self.plan, self.state, position
+        )
+        return self._question(field, position, notes=tuple(notes), error=error or None)
+
+    def _confirmed(self, path: Path) -> bool:
+        """Whether the answer at ``path`` is the prefilled one (confirmed with the roster)."""
+        suggested = get_answer(self.prefill, path) if self.prefill else None
+        return suggested is not None and suggested == self.state.answers.get(path)
 
     def next_step(self) -> Step:
         """The first relevant question unanswered or whose answer does not hold (with the
@@ -279,6 +332,8 @@ class Questionnaire:
 
     def _render(self, text: Text, context: Path) -> Text:
         def fill(template: str, locale: str) -> str:
+            if "${" not in template:
+                return template  # most labels name no answer
             form = self.plan.form
 
             def display(match: Any) -> str:

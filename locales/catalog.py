@@ -14,14 +14,16 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
+from babel import Locale
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, parse_pattern
 
 LOCALES_DIR = Path(__file__).resolve().parent
 SUPPORTED_LOCALES = ("vi", "en")
 DEFAULT_LOCALE = "vi"
 # Parameters that name something rather than count it: "năm 2026", not "năm 2.026".
 IDENTIFIER_PARAMS = frozenset({"year", "id"})
+NUMBER_PATTERN = "#,##0.##"
 
 
 @cache
@@ -52,7 +54,9 @@ def translate(key: str, locale: str = DEFAULT_LOCALE, /, **params: object) -> st
         else value
         for name, value in params.items()
     }
-    return string.Formatter().vformat(text, (), shown)
+    # str.format_map, not string.Formatter (the same fields, written in Python): every
+    # message names its fields, none is positional.
+    return text.format_map(shown)
 
 
 def format_number(
@@ -61,8 +65,23 @@ def format_number(
     """The one number format of every message: "2.031" and "52,77" in Vietnamese,
     "2,031" and "52.77" in English; at most two decimals, or every decimal of the value
     with ``exact`` (an answer shown back as it was given: 36,125 m², not 36,13)."""
+    if type(value) is int and 0 <= value < 1000:
+        return str(value)  # no separator to place: a count, a step, an age
     language = locale if locale in SUPPORTED_LOCALES else DEFAULT_LOCALE
-    return format_decimal(value, format="#,##0.##", locale=language, decimal_quantization=not exact)
+    # babel's format_decimal, its locale and pattern parsed once rather than every call.
+    babel_locale, pattern = _number_format(language)
+    return pattern.apply(
+        value,
+        babel_locale,
+        decimal_quantization=not exact,
+        group_separator=True,
+        numbering_system="latn",
+    )
+
+
+@cache
+def _number_format(language: str) -> tuple[Locale, NumberPattern]:
+    return Locale.parse(language), parse_pattern(NUMBER_PATTERN)
 
 
 def _is_quantity(name: str, value: int | float | Decimal) -> bool:

@@ -46,6 +46,7 @@ from storage.repositories import (
     ClassificationRepository,
     DialogStateRepository,
     FactRow,
+    GivenUp,
     HouseholdRepository,
     Inbox,
     InterviewRepository,
@@ -274,6 +275,15 @@ class AsyncInbox(_Async[Inbox]):
         self, platform: str, sender: str | None = None, before: str | None = None
     ) -> list[dict[str, Any]]:
         return await self._run(lambda r: r.unapplied(platform, sender, before))
+
+    async def failed(self, platform: str, update_key: str) -> int:
+        return await self._run(lambda r: r.failed(platform, update_key))
+
+    async def given_up(self, platform: str | None = None) -> list[GivenUp]:
+        return await self._run(lambda r: r.given_up(platform))
+
+    async def retry(self) -> int:
+        return await self._run(lambda r: r.retry())
 
     async def prune(self, before: datetime) -> None:
         return await self._run(lambda r: r.prune(before))

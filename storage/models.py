@@ -246,7 +246,9 @@ class ProcessedUpdate(Base):
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(128), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Indexed for the prune of the minute sweep (bot.retention), which would otherwise read
+    # the whole ledger on SQLite's one writer every minute.
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class InboxUpdate(Base):
@@ -271,6 +273,10 @@ class InboxUpdate(Base):
     sender: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # Applications of it that raised (their transactions rolled back, so counted in one of
+    # their own): one that fails every time is kept but no longer applied at each start
+    # (see storage.repositories.APPLY_ATTEMPTS).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class DialogState(Base):

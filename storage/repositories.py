@@ -736,6 +736,21 @@ class ShownLists(_Repository):
         self.session.execute(delete(ShownList).where(ShownList.shown_at < before))
 
 
+# Applications of a stored update that may raise before a start no longer applies it: one
+# failure may pass (a lock, a restart), the same update failing at three separate moments
+# is a bug an operator must look at (`rasoat inbox`).
+APPLY_ATTEMPTS = 3
+
+
+class GivenUp(NamedTuple):
+    """A stored update never applied, no longer applied at a start (see Inbox.given_up)."""
+
+    platform: str
+    update_key: str
+    received_at: datetime
+    attempts: int
+
+
 class Inbox(_Repository):
     """Updates as received (see :class:`storage.models.InboxUpdate`)."""
 
@@ -764,13 +779,15 @@ class Inbox(_Repository):
         self, platform: str, sender: str | None = None, before: str | None = None
     ) -> list[dict[str, Any]]:
         """Stored updates no turn has applied yet, in the order they arrived: all of them,
-        or one sender's received before the update ``before``."""
+        or one sender's received before the update ``before``; not those given up."""
         applied = select(ProcessedUpdate.update_key).where(
             ProcessedUpdate.platform == platform,
             ProcessedUpdate.update_key == InboxUpdate.update_key,
         )
         query = select(InboxUpdate.payload).where(
-            InboxUpdate.platform == platform, ~applied.exists()
+            InboxUpdate.platform == platform,
+            ~applied.exists(),
+            InboxUpdate.attempts < APPLY_ATTEMPTS,
         )
         if sender is not None:
             query = query.where(InboxUpdate.sender == sender)
@@ -781,16 +798,56 @@ class Inbox(_Repository):
             query = query.where(InboxUpdate.id < position.scalar_subquery())
         return list((self.session.scalars(query.order_by(InboxUpdate.id))).all())
 
+    def failed(self, platform: str, update_key: str) -> int:
+        """Count one more application of a stored update that raised; how many so far (0:
+        not stored). From APPLY_ATTEMPTS on, it is no longer :meth:`unapplied` but
+        :meth:`given_up`: kept, and applied again only if the platform sends it again."""
+        attempts = self.session.scalar(
+            update(InboxUpdate)
+            .where(InboxUpdate.platform == platform, InboxUpdate.update_key == update_key)
+            .values(attempts=InboxUpdate.attempts + 1)
+            .returning(InboxUpdate.attempts)
+        )
+        return int(attempts or 0)
+
+    def given_up(self, platform: str | None = None) -> list[GivenUp]:
+        """Stored updates never applied whose application raised APPLY_ATTEMPTS times (of
+        one platform, or all), in the order they arrived."""
+        query = select(
+            InboxUpdate.platform,
+            InboxUpdate.update_key,
+            InboxUpdate.received_at,
+            InboxUpdate.attempts,
+        ).where(InboxUpdate.attempts >= APPLY_ATTEMPTS, ~_applied().exists())
+        if platform is not None:
+            query = query.where(InboxUpdate.platform == platform)
+        rows = self.session.execute(query.order_by(InboxUpdate.id)).all()
+        return [GivenUp(*row) for row in rows]
+
+    def retry(self) -> int:
+        """Give every update given up one more application, at the next start (a second
+        failure there gives it up again, without a word to its sender); how many."""
+        result = self.session.execute(
+            update(InboxUpdate)
+            .where(InboxUpdate.attempts >= APPLY_ATTEMPTS, ~_applied().exists())
+            .values(attempts=APPLY_ATTEMPTS - 1)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     def prune(self, before: datetime) -> None:
         """Forget the updates received before ``before`` and applied; one never applied
         stays, for the next start to apply."""
-        applied = select(ProcessedUpdate.update_key).where(
-            ProcessedUpdate.platform == InboxUpdate.platform,
-            ProcessedUpdate.update_key == InboxUpdate.update_key,
-        )
         self.session.execute(
-            delete(InboxUpdate).where(InboxUpdate.received_at < before, applied.exists())
+            delete(InboxUpdate).where(InboxUpdate.received_at < before, _applied().exists())
         )
+
+
+def _applied() -> Any:
+    """The ledger's row of the inbox's update (in a query of the inbox): it was applied."""
+    return select(ProcessedUpdate.update_key).where(
+        ProcessedUpdate.platform == InboxUpdate.platform,
+        ProcessedUpdate.update_key == InboxUpdate.update_key,
+    )
 
 
 # The dialog of someone in none: the menu, or nothing yet.

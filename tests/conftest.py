@@ -9,7 +9,10 @@ as in CI, where a missing server is a failure.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -43,6 +46,11 @@ os.environ.setdefault("RASOAT_READING_TIME", "0")
 TEST_SERVER_KEY = "test-server-key-0123456789abcdef-0123456789"
 os.environ.setdefault("RASOAT_SECRET_KEY", TEST_SERVER_KEY)
 INVITE_KEY = os.environ["RASOAT_SECRET_KEY"].encode()
+# What rasoat remembers between commands (the form's check, bot.form_check) goes to a
+# folder of this run, not to the working copy's data/.
+if "RASOAT_CACHE_DIR" not in os.environ:
+    os.environ["RASOAT_CACHE_DIR"] = tempfile.mkdtemp(prefix="rasoat-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["RASOAT_CACHE_DIR"], ignore_errors=True)
 
 POSTGRES_URL = os.environ.get(
     "RASOAT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 from locales.catalog import SUPPORTED_LOCALES, catalog, placeholders
 
 
@@ -11,6 +13,15 @@ def test_catalogs_have_the_same_keys_and_placeholders() -> None:
     assert set(vi) == set(en), f"only in one catalog: {sorted(set(vi) ^ set(en))}"
     for key in vi:
         assert placeholders(vi[key]) == placeholders(en[key]), key
+
+
+def test_every_field_of_a_message_is_named() -> None:
+    """translate fills messages with str.format_map: a field must be a plain name (no
+    "{}", "{0}", "{a.b}" or "{a[0]}")."""
+    for locale in SUPPORTED_LOCALES:
+        for key, text in catalog(locale).items():
+            for _, name, _, _ in string.Formatter().parse(text):
+                assert name is None or name.isidentifier(), (locale, key, name)
 
 
 def test_numbers_in_messages_use_the_readers_format_but_years_stay_plain() -> None:

@@ -113,8 +113,8 @@ def _definitions(module: _Module) -> set[str]:
             names.add(node.id)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             names.add(node.attr)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
+        # A parameter's name is no attribute of anything: counted, a listener's ``_conn``
+        # would hide a use of the driver's ``_conn`` elsewhere.
     return {name for name in names if _private(name)}
 
 
@@ -259,6 +259,15 @@ def test_private_imports_and_module_paths_are_caught() -> None:
         "private name in sqlalchemy.util._has_cy",
         "getattr of _protocol, not the project's",
     ]
+
+
+def test_a_parameter_named_like_a_private_attribute_hides_nothing() -> None:
+    sources = {
+        "storage/listener.py": "def seen(_conn, cursor):\n    return cursor\n",
+        "storage/driver.py": "def run(driver):\n    return driver._conn\n",
+    }
+    found = {(finding.path, finding.what) for finding in private_uses(sources)}
+    assert found == {("storage/driver.py", "attribute _conn, defined nowhere in the project")}
 
 
 def test_the_projects_own_private_names_are_not_flagged() -> None:

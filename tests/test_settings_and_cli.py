@@ -29,6 +29,8 @@ def rasoat(*args: str, env: dict[str, str] | None = None, cwd: Path | None = Non
     }
     # The tests' server key (see tests/conftest.py), so invites match and no key file is made.
     full_env["RASOAT_SECRET_KEY"] = INVITE_KEY.decode()
+    # Nor is the form's check remembered in the working copy (see tests/conftest.py).
+    full_env["RASOAT_CACHE_DIR"] = os.environ["RASOAT_CACHE_DIR"]
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

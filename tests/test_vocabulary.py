@@ -155,12 +155,12 @@ async def test_the_runtime_refuses_to_open_on_such_a_workbook(
         await open_runtime(settings)
 
 
-def test_the_cli_says_what_to_fix_in_one_line_and_exits_2(tmp_path: Path) -> None:
-    path = edited_form(tmp_path, rename_field("water_source", "drinking_water"))
-    # A fresh process, as at a real start, its bundled form pointed at the edited copy.
+def cli_db_upgrade(workbook: Path, folder: Path) -> subprocess.CompletedProcess[str]:
+    """`rasoat db upgrade` in a fresh process, as at a real start, its bundled form pointed
+    at ``workbook``, its database and cache folder in ``folder``."""
     program = (
         "import sys, pathlib, forms.xlsform\n"
-        f"forms.xlsform.BUNDLED_FORM = pathlib.Path({str(path)!r})\n"
+        f"forms.xlsform.BUNDLED_FORM = pathlib.Path({str(workbook)!r})\n"
         "from bot.cli import main\n"
         "sys.exit(main(['db', 'upgrade']))\n"
     )
@@ -169,8 +169,9 @@ def test_the_cli_says_what_to_fix_in_one_line_and_exits_2(tmp_path: Path) -> Non
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "DATABASE_", "RASOAT_", "WEBHOOK_"))
     }
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'rasoat.db'}"
-    result = subprocess.run(
+    env["DATABASE_URL"] = f"sqlite:///{folder / 'rasoat.db'}"
+    env["RASOAT_CACHE_DIR"] = str(folder / "cache")
+    return subprocess.run(
         [sys.executable, "-c", program],
         capture_output=True,
         text=True,
@@ -178,6 +179,11 @@ def test_the_cli_says_what_to_fix_in_one_line_and_exits_2(tmp_path: Path) -> Non
         cwd=ROOT,
         check=False,
     )
+
+
+def test_the_cli_says_what_to_fix_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    path = edited_form(tmp_path, rename_field("water_source", "drinking_water"))
+    result = cli_db_upgrade(path, tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "classification/vocabulary.py: field 'water_source' is not a question of "

@@ -115,6 +115,8 @@ class Questionnaire(Protocol):
     def validate(self, path: Path, value: AnswerValue) -> Invalid | None: ...
     def answer(self, items: Iterable[tuple[Path, AnswerValue]]) -> Questionnaire: ...
     def answers(self) -> Answers: ...
+    def answer_at(self, path: Path) -> Any: ...
+    def instances(self, repeat: Path) -> int: ...
     def rows(self) -> Mapping[str, Any]: ...
 
 
@@ -368,9 +370,9 @@ def _ask(turn: _Turn, *, error: str = "", again: bool = False) -> list[Outgoing]
 def _progress(turn: _Turn, question: Question) -> str:
     if question.path and question.path[0] == "members" and len(question.path) > 2:
         index = int(question.path[1])
-        answers = turn.q.answers()
-        total = max(len(answers.get("members") or []), index + 1)
-        count = answers.get("member_count")
+        # Two numbers, read without building the answers.
+        total = max(turn.q.instances(("members",)), index + 1)
+        count = turn.q.answer_at(("member_count",))
         if isinstance(count, int):
             total = max(total, count)
         return turn.env.t("interview.member_progress", number=index + 1, total=total)
@@ -432,25 +434,24 @@ def _accept(turn: _Turn, question: Question, value: AnswerValue) -> list[Outgoin
 def _on_recorded(turn: _Turn, path: Path) -> list[Outgoing]:
     """A member's result once their last question is answered; after a change to a
     completed interview, every stored result recomputed at once."""
-    answers = turn.q.answers()
     if turn.snapshot.status == COMPLETED:
         _store_household(turn)
     index = member_completed(path, turn.q.next_step())
-    members = answers.get("members") or []
-    if index is None or index >= len(members):
+    # Most answers complete no member: the answers are built only for one that does.
+    if index is None or index >= turn.q.instances(("members",)):
         return []
-    result = classify_member(members[index], turn.env.today, turn.env.rules)
+    member = turn.q.answers()["members"][index]
+    result = classify_member(member, turn.env.today, turn.env.rules)
     if turn.snapshot.status != COMPLETED:
-        turn.effects.append(StoreMember(index, members[index], result))
-    member = members[index]
+        turn.effects.append(StoreMember(index, member, result))
     return [Text(member_message(member, index, result, turn.env.rules, turn.env.locale))]
 
 
-def _store_household(turn: _Turn) -> HouseholdResult:
+def _store_household(turn: _Turn) -> tuple[Answers, HouseholdResult]:
     answers = turn.q.answers()
     result = classify(answers, turn.env.today, turn.env.rules)
     turn.effects.append(StoreHousehold(answers, result))
-    return result
+    return answers, result
 
 
 def _finish(turn: _Turn) -> list[Outgoing]:
@@ -460,8 +461,8 @@ def _finish(turn: _Turn) -> list[Outgoing]:
         turn.audit("interview.completed")
     turn.save = Close(finished=turn.snapshot.interview_id)
     title = turn.snapshot.household.title
-    result = _store_household(turn)
-    summary = household_summary(turn.q.answers(), result, turn.env.rules, turn.env.locale)
+    answers, result = _store_household(turn)
+    summary = household_summary(answers, result, turn.env.rules, turn.env.locale)
     finished = Text(turn.env.t("interview.finished", household=title))
     return [finished, Text(summary), *turn.env.menu()]
 

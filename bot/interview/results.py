@@ -28,8 +28,13 @@ from storage.uow import UnitOfWork
 HOUSEHOLD = None
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """Plain JSON for results: dataclasses, enums, tuples and dates included."""
+    if type(value) in _AS_IS:
+        return value  # most of a result: one test, not seven
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, BaseModel):

@@ -20,8 +20,8 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.decisions.interview import record
-from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_answer, set_answer
-from forms.codec import assemble, decode, flatten, key_path, path_key
+from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_answer
+from forms.codec import assemble, decode, decode_answers, flatten, key_path, path_key
 from forms.plan import Plan, compile_plan
 from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus
@@ -196,7 +196,9 @@ def with_household_code(
     stores it. A stored answer is what the database holds, and is kept."""
     if HOUSEHOLD_CODE not in form.fields or has_answer(answers, (HOUSEHOLD_CODE,)):
         return answers
-    return set_answer(answers, (HOUSEHOLD_CODE,), household.code)
+    # A question of the top level: the answers in repeats are shared, not copied (every
+    # turn's load sets it on answers it has just decoded).
+    return {**answers, HOUSEHOLD_CODE: household.code}
 
 
 def roster_answers(form: Form, prefill: dict[str, Any]) -> list[tuple[Path, AnswerValue]]:
@@ -218,7 +220,7 @@ def roster_answers(form: Form, prefill: dict[str, Any]) -> list[tuple[Path, Answ
 
 def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:
     """Prefill as engine values (stored as JSON, so dates are ISO strings)."""
-    return assemble(form, flatten(prefill).items())
+    return decode_answers(form, prefill)
 
 
 def start_interview(

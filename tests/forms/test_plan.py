@@ -44,6 +44,9 @@ from forms.plan import (
     state_from_json,
     state_to_json,
     update,
+    walk,
+    walk_back,
+    walked,
 )
 from forms.plan import (
     visible_questions as plan_visible_questions,
@@ -332,6 +335,19 @@ def assert_agrees_with_engine(case: Case, state: State, answers: Any) -> None:
     assert image(settled_answers(plan, state)) == image(
         apply_calculations(form, answers, today=TODAY)
     )
+    assert_walks_back(plan, state)
+
+
+def assert_walks_back(plan: Plan, state: State) -> None:
+    """walk_back gives the walk before a field, last first: from the end, from the next
+    question, and from fields all along (every field in a small walk)."""
+    forward = list(walk(plan, state))
+    assert walked(plan, state) == forward
+    paths = [path for _, path in forward]
+    step = max(1, len(paths) // 12)
+    for at in {None, next_question(plan, state), *paths[::step], *paths[-1:]}:
+        before = forward if at is None else forward[: paths.index(at)]
+        assert list(walk_back(plan, state, at)) == before[::-1], at
 
 
 def check_sequence(case: Case, steps: list[Answer], *, engine: bool) -> None:

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forms.answers import answers_from, set_answer
+from forms.answers import answers_from, get_answer, set_answer
 from forms.codec import flatten
 from forms.engine import (
     answered_questions,
@@ -148,6 +148,7 @@ def assert_like_engine(
 ) -> None:
     """Every method of ``value`` against the engine on its settled ``answers``."""
     form = case.form
+    assert_reads_like_answers(value, answers)
     assert deep(value.answers()) == deep(answers)
     assert deep(value.rows()) == deep(flatten(answers))
     assert deep(value.next_step()) == deep(next_step(form, answers, today=TODAY, prefill=prefill))
@@ -167,6 +168,25 @@ def assert_like_engine(
         candidate = data.draw(values_for(field, form, sizing))
         expected_problem = validate(form, answers, path, candidate, today=TODAY)
         assert deep(value.validate(path, candidate)) == deep(expected_problem), (path, candidate)
+
+
+def assert_reads_like_answers(value: Questionnaire, answers: dict[str, Any]) -> None:
+    """``answer_at`` and ``instances`` read what the settled answers hold, for every path
+    the state knows, and for the instance after each (which holds nothing)."""
+    state = value.state
+    known = {*state.answers, *state.calculated, *state.counts, *state.lengths, *state.relevant}
+    beyond = {
+        (*path[:end], path[end] + 1, *path[end + 1 :])
+        for path in known
+        for end in range(1, len(path), 2)
+        if isinstance(path[end], int)
+    }
+    for path in sorted(known | beyond, key=repr):
+        if str(path[-1]) in value.plan.form.fields:
+            expected = get_answer(answers, path)
+            assert deep(value.answer_at(path)) == deep(expected), path
+        elif str(path[-1]) in value.plan.form.repeats:
+            assert value.instances(path) == len(get_answer(answers, path) or []), path
 
 
 def assert_same(left: Questionnaire, right: Questionnaire) -> None:
@@ -226,6 +246,11 @@ def check_turns(
             answers = set_answer(answers, path, given_value)
         answers = settle(case.form, answers)
         value = value.answer(items)
+        # Its rows worked out from those before (asked for below, so for the next turn
+        # too): the rows of the same value computed afresh, in the same order.
+        assert [deep(row) for row in value.rows().items()] == [
+            deep(row) for row in replace(value).rows().items()
+        ]
         assert_like_engine(case, value, answers, prefill, data)
         assert_same(round_trip(value), value)
     assert_same(value, Questionnaire.start(case.plan, answers, today=TODAY, prefill=prefill))
