@@ -14,7 +14,7 @@ from datetime import datetime
 from bot.messages import Incoming
 from bot.settings import Settings
 from locales.catalog import translate
-from storage.models import User
+from storage.rows import Person
 from storage.uow import UnitOfWork, Work
 
 # Shows a transient status line ("Đang xuất… 40%") while a long handler runs.
@@ -26,7 +26,7 @@ class Context:
     """What every handler knows: the message, who sent it, the settings and the time."""
 
     incoming: Incoming
-    user: User | None
+    user: Person | None
     settings: Settings
     now: datetime
 

@@ -19,8 +19,8 @@ from bot.router import route
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.db import sqlite_writer
-from storage.models import DialogState
 from storage.repositories import APPLY_ATTEMPTS, Receipt, Received
+from storage.rows import DialogStateRow
 from storage.uow import UnitOfWork, Work
 
 log = logging.getLogger(__name__)
@@ -351,7 +351,7 @@ class Conversation:
 
 
 def unseen(
-    state: DialogState, incoming: Incoming, now: datetime, reading: timedelta = timedelta(0)
+    state: DialogStateRow, incoming: Incoming, now: datetime, reading: timedelta = timedelta(0)
 ) -> bool:
     """Whether the person may not have seen the replies of their latest turn when they sent
     ``incoming``: they went to another platform (an account linked to the same person),

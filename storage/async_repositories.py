@@ -23,7 +23,6 @@ from storage.models import (
     AreaYearStats,
     AuditEntry,
     Classification,
-    DialogState,
     Household,
     Interview,
     InterviewStatus,
@@ -61,6 +60,7 @@ from storage.repositories import (
     UserRepository,
     audit_values,
 )
+from storage.rows import DialogStateRow, InterviewRow, Person, UserRow
 from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
@@ -103,7 +103,7 @@ class AsyncUserRepository(_Async[UserRepository]):
 
     async def with_dialog_state(
         self, platform: str, platform_user_id: str
-    ) -> tuple[User | None, DialogState | None]:
+    ) -> tuple[UserRow | None, DialogStateRow | None]:
         return await self._run(lambda r: r.with_dialog_state(platform, platform_user_id))
 
     async def get(self, user_id: int) -> User | None:
@@ -112,7 +112,7 @@ class AsyncUserRepository(_Async[UserRepository]):
     async def add(self, user: User) -> User:
         return await self._run(lambda r: r.add(user))
 
-    async def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+    async def bind_chat(self, user: Person, platform: str, chat_id: str, now: datetime) -> None:
         return await self._run(lambda r: r.bind_chat(user, platform, chat_id, now))
 
 
@@ -182,8 +182,11 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     async def get(self, interview_id: int) -> Interview | None:
         return await self._run(lambda r: r.get(interview_id))
 
-    async def get_for_update(self, interview_id: int) -> Interview | None:
+    async def get_for_update(self, interview_id: int) -> InterviewRow | None:
         return await self._run(lambda r: r.get_for_update(interview_id))
+
+    async def change(self, interview: InterviewRow, **values: Any) -> InterviewRow:
+        return await self._run(lambda r: r.change(interview, **values))
 
     async def open_for_household(self, household_id: int) -> Interview | None:
         return await self._run(lambda r: r.open_for_household(household_id))
@@ -194,20 +197,26 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     async def add(self, interview: Interview) -> Interview:
         return await self._run(lambda r: r.add(interview))
 
-    async def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+    async def answers(self, interview: Interview | InterviewRow) -> list[tuple[str, Any]]:
         return await self._run(lambda r: r.answers(interview))
 
     async def save_answers(
-        self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
+        self,
+        interview: Interview | InterviewRow,
+        rows: dict[str, Any],
+        by: Person | None,
+        at: datetime,
     ) -> None:
         return await self._run(lambda r: r.save_answers(interview, rows, by, at))
 
-    async def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+    async def delete_answers(
+        self, interview: Interview | InterviewRow, paths: Iterable[str]
+    ) -> None:
         return await self._run(lambda r: r.delete_answers(interview, paths))
 
     async def advance(
-        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
-    ) -> None:
+        self, interview: InterviewRow, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> InterviewRow:
         return await self._run(lambda r: r.advance(interview, step, at, plan_state))
 
     async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
@@ -215,10 +224,12 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
 
 
 class AsyncClassificationRepository(_Async[ClassificationRepository]):
-    async def current_for(self, interview: Interview) -> list[Classification]:
+    async def current_for(self, interview: Interview | InterviewRow) -> list[Classification]:
         return await self._run(lambda r: r.current_for(interview))
 
-    async def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+    async def replace(
+        self, interview: Interview | InterviewRow, rows: Sequence[Classification]
+    ) -> None:
         return await self._run(lambda r: r.replace(interview, rows))
 
     async def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
@@ -230,7 +241,7 @@ class AsyncAuditRepository(_Async[AuditRepository]):
         self,
         action: str,
         *,
-        actor: User | None = None,
+        actor: Person | None = None,
         entity: str | None = None,
         entity_id: object = None,
         **details: Any,
@@ -297,22 +308,22 @@ class AsyncShownLists(_Async[ShownLists]):
 
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):
-    def remember(self, user: User, state: DialogState | None) -> None:
+    def remember(self, user: Person, state: DialogStateRow | None) -> None:
         return self.sync.remember(user, state)
 
-    async def get(self, user: User) -> DialogState | None:
+    async def get(self, user: Person) -> DialogStateRow | None:
         return await self._run(lambda r: r.get(user))
 
-    async def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+    async def set(self, user: Person, dialog: str, state: dict[str, Any]) -> None:
         return await self._run(lambda r: r.set(user, dialog, state))
 
-    async def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+    async def mark_asked(self, user: Person, at: datetime, platform: str) -> bool:
         return await self._run(lambda r: r.mark_asked(user, at, platform))
 
     async def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         return await self._run(lambda r: r.seen(receipts, now))
 
-    async def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+    async def clear(self, user: Person, last: dict[str, Any] | None = None) -> None:
         return await self._run(lambda r: r.clear(user, last))
 
 

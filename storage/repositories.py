@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -23,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, joinedload, selectinload, undefer
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from storage.models import (
@@ -49,6 +50,24 @@ from storage.models import (
     UserIdentity,
     utcnow,
 )
+from storage.rows import (
+    AREA_COLUMNS,
+    AREAS,
+    DIALOG_STATE_COLUMNS,
+    DIALOG_STATES,
+    INTERVIEWS,
+    USER_AREAS,
+    USER_COLUMNS,
+    USERS,
+    DialogStateRow,
+    InterviewRow,
+    Person,
+    UserRow,
+    dialog_state_row,
+    interview_row,
+    interview_select,
+    user_row,
+)
 from storage.text import fold
 
 
@@ -70,6 +89,12 @@ def legacy_hash_code(code: str) -> str:
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _core(self, statement: Any, parameters: Any = None) -> Any:
+        """A Core statement run on the transaction's connection, past the session's ORM
+        execution (its events, options and autoflush): a chat turn runs several, and that
+        layer costs as much CPU as SQLite takes to run them."""
+        return self.session.connection().execute(statement, parameters)
 
 
 class AreaRepository(_Repository):
@@ -151,17 +176,21 @@ def _row_update(model: type[Base], key: str, *columns: str) -> Any:
 @functools.cache
 def _user_with_dialog_state() -> Any:
     # Built once, like every statement a chat turn runs: composing it costs more CPU than
-    # the database takes to answer it.
+    # the database takes to answer it. Plain columns, no objects: a row per area of the
+    # person (most have one), each with the person and their dialog state.
     # The person is found through the account (user_identities): any of theirs.
+    identities = cast(Table, UserIdentity.__table__)
     return (
-        select(User, DialogState)
-        .join(UserIdentity, UserIdentity.user_id == User.id)
-        .outerjoin(DialogState, DialogState.user_id == User.id)
+        select(*USER_COLUMNS, *DIALOG_STATE_COLUMNS, *AREA_COLUMNS)
+        .join_from(identities, USERS, USERS.c.id == identities.c.user_id)
+        .outerjoin(DIALOG_STATES, DIALOG_STATES.c.user_id == USERS.c.id)
+        .outerjoin(USER_AREAS, USER_AREAS.c.user_id == USERS.c.id)
+        .outerjoin(AREAS, AREAS.c.id == USER_AREAS.c.area_id)
         .where(
-            UserIdentity.platform == bindparam("platform"),
-            UserIdentity.platform_user_id == bindparam("platform_user_id"),
+            identities.c.platform == bindparam("platform"),
+            identities.c.platform_user_id == bindparam("platform_user_id"),
         )
-        .options(joinedload(User.areas))
+        .order_by(AREAS.c.id)
     )
 
 
@@ -179,17 +208,16 @@ class UserRepository(_Repository):
 
     def with_dialog_state(
         self, platform: str, platform_user_id: str
-    ) -> tuple[User | None, DialogState | None]:
+    ) -> tuple[UserRow | None, DialogStateRow | None]:
         """The user, their areas and their dialog state in one round trip (every update
         needs all three; separately they are three queries)."""
-        rows = self.session.execute(
+        rows = self._core(
             _user_with_dialog_state(),
             {"platform": platform, "platform_user_id": platform_user_id},
-        )
-        found = rows.unique().first()
-        if found is None:
+        ).all()
+        if not rows:
             return None, None
-        return found[0], found[1]
+        return user_row(rows), dialog_state_row(rows[0], len(USER_COLUMNS))
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
@@ -209,7 +237,7 @@ class UserRepository(_Repository):
         self.session.flush()
         return user
 
-    def bind_chat(self, user: User, platform: str, chat_id: str, now: datetime) -> None:
+    def bind_chat(self, user: Person, platform: str, chat_id: str, now: datetime) -> None:
         """Where the outbox reaches ``user`` on ``platform``: this chat, used ``now``.
 
         A person writing here again (after unblocking the bot: Telegram's "Restart" sends
@@ -367,16 +395,12 @@ class HouseholdRepository(_Repository):
 @functools.cache
 def _interview_for_update() -> Any:
     # Built once: every chat turn of an interview runs it, and composing the statement
-    # costs more CPU than SQLite takes to run it. The household comes along (the dialogs
-    # show its code and name) but not its area, which the interview never reads.
+    # costs more CPU than SQLite takes to run it. Plain columns, no objects: the household
+    # comes along (the dialogs show its code and name), not its area.
     return (
-        select(Interview)
-        .where(Interview.id == bindparam("interview_id"))
-        .options(
-            joinedload(Interview.household).lazyload(Household.area),
-            undefer(Interview.plan_state),
-        )
-        .with_for_update(of=Interview)
+        interview_select()
+        .where(INTERVIEWS.c.id == bindparam("interview_id"))
+        .with_for_update(of=INTERVIEWS)
     )
 
 
@@ -384,11 +408,28 @@ class InterviewRepository(_Repository):
     def get(self, interview_id: int) -> Interview | None:
         return self.session.get(Interview, interview_id)
 
-    def get_for_update(self, interview_id: int) -> Interview | None:
+    def get_for_update(self, interview_id: int) -> InterviewRow | None:
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
-        return self.session.scalar(_interview_for_update(), {"interview_id": interview_id})
+        found = self._core(_interview_for_update(), {"interview_id": interview_id}).first()
+        return None if found is None else interview_row(found)
+
+    def change(self, interview: InterviewRow, **values: Any) -> InterviewRow:
+        """Store ``values`` of these columns of the interview: one UPDATE of them alone;
+        the row as it now stands."""
+        statement = _row_update(Interview, "id", *sorted(values))
+        self._core(statement, {"key_": interview.id, **values})
+        # An object of the same interview this transaction loaded is told the new values
+        # as stored, so that it neither shows nor writes back the old ones.
+        objects = self.session.identity_map
+        loaded = (
+            objects.get(self.session.identity_key(Interview, interview.id)) if objects else None
+        )
+        if loaded is not None:
+            for key, value in values.items():
+                set_committed_value(loaded, key, value)
+        return dataclasses.replace(interview, **values)
 
     def open_for_household(self, household_id: int) -> Interview | None:
         return self.session.scalar(
@@ -415,14 +456,18 @@ class InterviewRepository(_Repository):
         self.session.flush()
         return interview
 
-    def answers(self, interview: Interview) -> list[tuple[str, Any]]:
+    def answers(self, interview: Interview | InterviewRow) -> list[tuple[str, Any]]:
         rows = self.session.execute(
             select(Answer.path, Answer.value).where(Answer.interview_id == interview.id)
         )
         return [(path, value) for path, value in rows]
 
     def save_answers(
-        self, interview: Interview, rows: dict[str, Any], by: User | None, at: datetime
+        self,
+        interview: Interview | InterviewRow,
+        rows: dict[str, Any],
+        by: Person | None,
+        at: datetime,
     ) -> None:
         """Insert or overwrite the given answers ({path: JSON value}) in one statement.
 
@@ -433,7 +478,7 @@ class InterviewRepository(_Repository):
             return
         statement = _answer_upsert(_dialect(self.session))
         by_id = by.id if by else None
-        self.session.execute(
+        self._core(
             statement,
             [
                 {
@@ -447,7 +492,7 @@ class InterviewRepository(_Repository):
             ],
         )
 
-    def delete_answers(self, interview: Interview, paths: Iterable[str]) -> None:
+    def delete_answers(self, interview: Interview | InterviewRow, paths: Iterable[str]) -> None:
         wanted = list(paths)
         if wanted:
             self.session.execute(
@@ -455,15 +500,11 @@ class InterviewRepository(_Repository):
             )
 
     def advance(
-        self, interview: Interview, step: int, at: datetime, plan_state: dict[str, Any]
-    ) -> None:
+        self, interview: InterviewRow, step: int, at: datetime, plan_state: dict[str, Any]
+    ) -> InterviewRow:
         """The interview moved to ``step`` at ``at``, its questionnaire state with it: one
-        UPDATE at every answer, without the unit of work's flush."""
-        values = {"step": step, "updated_at": at, "plan_state": plan_state}
-        statement = _row_update(Interview, "id", "plan_state", "step", "updated_at")
-        self.session.execute(statement, {"key_": interview.id, **values})
-        for key, value in values.items():
-            set_committed_value(interview, key, value)
+        UPDATE at every answer."""
+        return self.change(interview, step=step, updated_at=at, plan_state=plan_state)
 
     def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
         """Each household's most advanced interview status (completed beats in progress)."""
@@ -483,7 +524,7 @@ class InterviewRepository(_Repository):
 
 
 class ClassificationRepository(_Repository):
-    def current_for(self, interview: Interview) -> list[Classification]:
+    def current_for(self, interview: Interview | InterviewRow) -> list[Classification]:
         rows = self.session.scalars(
             select(Classification).where(
                 Classification.interview_id == interview.id, Classification.current.is_(True)
@@ -491,7 +532,7 @@ class ClassificationRepository(_Repository):
         )
         return list(rows)
 
-    def replace(self, interview: Interview, rows: Sequence[Classification]) -> None:
+    def replace(self, interview: Interview | InterviewRow, rows: Sequence[Classification]) -> None:
         """Make ``rows`` the current results for their members (and household) of ``interview``;
         earlier results of the same members stay, no longer current."""
         indices = {row.member_index for row in rows}
@@ -518,7 +559,7 @@ def _audit_insert() -> Any:
 
 
 def audit_values(
-    action: str, actor: User | None, entity: str | None, entity_id: object, details: Any
+    action: str, actor: Person | None, entity: str | None, entity_id: object, details: Any
 ) -> dict[str, Any]:
     """The columns of an audit row."""
     return {
@@ -538,16 +579,14 @@ class AuditRepository(_Repository):
         self,
         action: str,
         *,
-        actor: User | None = None,
+        actor: Person | None = None,
         entity: str | None = None,
         entity_id: object = None,
         **details: Any,
     ) -> None:
         # One INSERT, now: nothing reads the row back, so the unit of work's flush (its
         # bookkeeping of a new object) is spared.
-        self.session.execute(
-            _audit_insert(), audit_values(action, actor, entity, entity_id, details)
-        )
+        self._core(_audit_insert(), audit_values(action, actor, entity, entity_id, details))
 
     def recent(self, limit: int = 50) -> Sequence[AuditEntry]:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
@@ -609,7 +648,7 @@ class UpdateLedger(_Repository):
         """
         if _dialect(self.session) != "postgresql":
             return
-        self.session.execute(
+        self._core(
             _hold_sender(),
             {
                 "platform": platform,
@@ -631,7 +670,7 @@ class UpdateLedger(_Repository):
         ON CONFLICT DO NOTHING keeps two workers racing on a redelivered update from
         erroring: one inserts the row, the other learns it lost.
         """
-        result = self.session.execute(
+        result = self._core(
             _ledger_claim(_dialect(self.session)),
             {"platform": platform, "update_key": update_key, "processed_at": utcnow()},
         )
@@ -835,33 +874,46 @@ def _seen_update(numbered: bool) -> Any:
     )
 
 
+@functools.cache
+def _dialog_state_get() -> Any:
+    return select(*DIALOG_STATE_COLUMNS).where(DIALOG_STATES.c.user_id == bindparam("user"))
+
+
+@functools.cache
+def _dialog_state_insert() -> Any:
+    return insert(DIALOG_STATES)
+
+
 class DialogStateRepository(_Repository):
+    """Each person's dialog state, as plain rows (see :mod:`storage.rows`): every chat turn
+    reads it and most write it."""
+
     def __init__(self, session: Session) -> None:
         super().__init__(session)
-        # Users whose state this transaction already read (None: they have none), so the
-        # state loaded along with the user costs no second query.
-        self._known: dict[int, DialogState | None] = {}
+        # The states this transaction read or wrote, as they now stand (None: the user has
+        # none), so the state loaded along with the user costs no second query.
+        self._known: dict[int, DialogStateRow | None] = {}
 
-    def remember(self, user: User, state: DialogState | None) -> None:
+    def remember(self, user: Person, state: DialogStateRow | None) -> None:
         self._known[user.id] = state
 
-    def get(self, user: User) -> DialogState | None:
+    def get(self, user: Person) -> DialogStateRow | None:
         if user.id in self._known:
             return self._known[user.id]
-        state = self.session.get(DialogState, user.id)
-        self._known[user.id] = state
+        found = self._core(_dialog_state_get(), {"user": user.id}).first()
+        state = self._known[user.id] = None if found is None else dialog_state_row(found)
         return state
 
-    def set(self, user: User, dialog: str, state: dict[str, Any]) -> None:
+    def set(self, user: Person, dialog: str, state: dict[str, Any]) -> None:
         current = self.get(user)
         if current is None:
-            current = DialogState(user_id=user.id, dialog=dialog, state=state)
-            self.session.add(current)
-            self._known[user.id] = current
+            row = DialogStateRow(user.id, dialog, state, None, None, None, None, None, utcnow())
+            self._core(_dialog_state_insert(), dataclasses.asdict(row))
+            self._known[user.id] = row
         else:
             self._update(current, dialog=dialog, state=dict(state))
 
-    def mark_asked(self, user: User, at: datetime, platform: str) -> bool:
+    def mark_asked(self, user: Person, at: datetime, platform: str) -> bool:
         """Replies that must be seen were sent at ``at`` on ``platform`` (see
         DialogState.asked_at and asked_on); False if the user has no dialog state to mark."""
         current = self.get(user)
@@ -873,18 +925,12 @@ class DialogStateRepository(_Repository):
             self._update(current, asked_at=at, asked_on=platform)
         return True
 
-    def _update(self, current: DialogState, **values: Any) -> None:
-        # Every chat turn writes here: one UPDATE statement, without the unit of work's
-        # flush, and the loaded object told the new values as already stored.
-        if current in self.session.new:
-            for key, value in values.items():
-                setattr(current, key, value)
-            return
+    def _update(self, current: DialogStateRow, **values: Any) -> None:
+        # Every chat turn writes here: one UPDATE of the columns it changes.
         values["updated_at"] = utcnow()
         statement = _row_update(DialogState, "user_id", *sorted(values))
-        self.session.execute(statement, {"key_": current.user_id, **values})
-        for key, value in values.items():
-            set_committed_value(current, key, value)
+        self._core(statement, {"key_": current.user_id, **values})
+        self._known[current.user_id] = dataclasses.replace(current, **values)
 
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose
@@ -896,11 +942,11 @@ class DialogStateRepository(_Repository):
         numbered = [row for row in rows if row["number"] is not None]
         unnumbered = [row for row in rows if row["number"] is None]
         if numbered:
-            self.session.execute(_seen_update(numbered=True), numbered)
+            self._core(_seen_update(numbered=True), numbered)
         if unnumbered:
-            self.session.execute(_seen_update(numbered=False), unnumbered)
+            self._core(_seen_update(numbered=False), unnumbered)
 
-    def clear(self, user: User, last: dict[str, Any] | None = None) -> None:
+    def clear(self, user: Person, last: dict[str, Any] | None = None) -> None:
         """Out of any dialog, ``last`` saying what was done last (a finished interview).
 
         The row stays, idle: it keeps whether the person saw the last replies (see
@@ -977,15 +1023,13 @@ class MemberFactRepository(_Repository):
         """Make ``facts`` the stored facts of the members ``indices`` of the interview (one
         of them without a fact: no longer a member); the others are left as they are."""
         if indices:
-            self.session.execute(
+            self._core(
                 delete(MemberFact).where(
                     MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
                 )
             )
         if facts:
-            self.session.execute(
-                _member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts]
-            )
+            self._core(_member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts])
 
     def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts

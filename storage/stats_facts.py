@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Answer, Interview
 from storage.repositories import FactRow, MemberFactRepository
+from storage.rows import InterviewRow
 from storage.uow import UnitOfWork, Work
 
 MEMBERS = "members"
@@ -78,7 +79,7 @@ def _age(value: Any) -> int | None:
 
 def refresh_member_facts(
     work: Work,
-    interview: Interview,
+    interview: Interview | InterviewRow,
     answers: Mapping[str, Any],
     previous: Mapping[str, Any] | None = None,
     changed: Iterable[str] | None = None,

@@ -18,7 +18,8 @@ from bot.interview.session import InterviewSession
 from bot.settings import Settings
 from forms import current_form
 from forms.codec import assemble
-from storage.models import Answer, DialogState, Interview, User
+from storage.models import Answer, Interview
+from storage.rows import DialogStateRow, UserRow
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.helpers import seed_areas
@@ -135,7 +136,7 @@ async def test_user_and_dialog_state_come_in_one_query(
     await _open_interview(database, settings)
     async with UnitOfWork(database.sessions) as uow:
         user, state = await uow.users.with_dialog_state("terminal", "1")
-        assert isinstance(user, User) and isinstance(state, DialogState)
+        assert isinstance(user, UserRow) and isinstance(state, DialogStateRow)
         assert [area.code for area in user.areas] == ["87-MH-A1"]
         assert (await uow.users.with_dialog_state("terminal", "nobody")) == (None, None)
 

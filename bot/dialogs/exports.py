@@ -30,6 +30,7 @@ from exports.export_run import (
 from exports.export_scope import ExportRefused
 from exports.packaging import TELEGRAM_LIMIT
 from forms.parsing import ascii_int
+from storage.models import User
 
 # Tests lower it to exercise the split without writing 50 MB.
 UPLOAD_LIMIT = TELEGRAM_LIMIT
@@ -82,7 +83,8 @@ def _is_sheet(ctx: Context, word: str, year: int | None) -> bool:
 
 
 async def _run(ctx: Later, request: ExportRequest) -> list[Outgoing]:
-    assert ctx.user is not None
+    # After the turn the person is read again, as an object of this transaction.
+    assert isinstance(ctx.user, User)
     settings = ExportSettings(tz=ctx.settings.tz, rules=ctx.settings.rules, limit=UPLOAD_LIMIT)
     with tempfile.TemporaryDirectory(prefix="rasoat-export-") as folder:
         try:

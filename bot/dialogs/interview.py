@@ -39,6 +39,7 @@ from classification import rules_for
 from forms.parsing import ascii_int
 from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus
+from storage.rows import HouseholdRow, InterviewRow
 
 DIALOG = "interview"
 # In the idle state after an interview: which one was finished last.
@@ -47,7 +48,7 @@ FINISHED = "finished"
 __all__ = ["CANCEL", "DIALOG", "FINISHED", "REVIEW", "ROSTER"]
 
 
-def reference_day(ctx: DialogContext, interview: Interview) -> date:
+def reference_day(ctx: DialogContext, interview: Interview | InterviewRow) -> date:
     """The day ages are counted at (the form's today()): the review year's reference date,
     so the chat computes the ages the imports, the results and the exports show."""
     moment = interview.completed_at or ctx.now
@@ -84,7 +85,7 @@ def _load(ctx: DialogContext) -> _Open | None:
     return _Open(cursor, session, dict(row.state), idle)
 
 
-def _household(household: Household) -> HouseholdInfo:
+def _household(household: Household | HouseholdRow) -> HouseholdInfo:
     return HouseholdInfo(household.code, household.head_name, household.category.value)
 
 
@@ -121,20 +122,20 @@ def _apply(
 ) -> list[Outgoing]:
     """Write what the core decided, in this turn's transaction, and hand back the replies."""
     assert ctx.user is not None
-    interview = session.interview
+    interviews = ctx.uow.interviews
     for effect in decision.effects:
+        # The interview as it stands after the effects before this one.
+        interview = session.interview
         match effect:
             case core.Record(after=after, write=write, delete=delete):
                 assert isinstance(after, Questionnaire)
                 session.save(after, write, delete, ctx.user, ctx.now)
             case core.SetPrefill(prefill=prefill):
-                interview.prefill = prefill
+                session.interview = interviews.change(interview, prefill=prefill)
             case core.SetStatus(status=status):
-                interview.status = InterviewStatus(status)
-                if interview.status is InterviewStatus.COMPLETED:
-                    interview.completed_at = ctx.now
-                else:
-                    interview.updated_at = ctx.now
+                moved = InterviewStatus(status)
+                at = "completed_at" if moved is InterviewStatus.COMPLETED else "updated_at"
+                session.interview = interviews.change(interview, status=moved, **{at: ctx.now})
             case core.Audit(action=action, details=details):
                 ctx.uow.audit.record(
                     action, actor=ctx.user, entity="interview", entity_id=interview.id, **details

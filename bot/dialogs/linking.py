@@ -17,7 +17,8 @@ from bot.decisions.registration import normalise_code
 from bot.dialogs import fallback, interview, menu, registration
 from bot.messages import Outgoing
 from bot.server_key import server_key
-from storage.models import LinkCode, User
+from storage.models import LinkCode
+from storage.rows import Person
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _env(ctx: DialogContext) -> core.Env:
     return registration.menu_env(ctx.locale)
 
 
-def _person(ctx: DialogContext, user: User) -> core.Person:
+def _person(ctx: DialogContext, user: Person) -> core.Person:
     platforms = tuple(account.platform for account in ctx.uow.identities.accounts(user.id))
     return core.Person(user.id, user.display_name, user.role.value, user.active, platforms)
 

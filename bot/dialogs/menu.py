@@ -7,10 +7,10 @@ from bot.commands import commands_for
 from bot.context import DialogContext
 from bot.decisions import menu as core
 from bot.messages import CommandMenu, Outgoing
-from storage.models import User
+from storage.rows import Person
 
 
-def _user(ctx: DialogContext) -> User:
+def _user(ctx: DialogContext) -> Person:
     assert ctx.user is not None
     return ctx.user
 

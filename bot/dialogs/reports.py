@@ -33,6 +33,7 @@ from classification.followup import followup_data, support_groups
 from exports.periodic import write_docx, write_xlsx
 from locales.catalog import translate
 from storage.models import Area, Role, User
+from storage.rows import Person
 from storage.uow import UnitOfWork, Work
 
 
@@ -94,15 +95,17 @@ def _area(ctx: DialogContext, code: str | None) -> Area | None:
     """The asked area if the user may see it, else their first area (None if neither)."""
     user = ctx.user
     assert user is not None
+    if code is None and not user.areas:
+        return None
+    area = ctx.uow.areas.by_code(min(a.code for a in user.areas) if code is None else code)
     if code is None:
-        return min(user.areas, key=lambda a: a.code) if user.areas else None
-    area = ctx.uow.areas.by_code(code)
+        return area
     if area is None or not _may_see(ctx, user, area):
         return None
     return area
 
 
-def _may_see(ctx: DialogContext, user: User, area: Area) -> bool:
+def _may_see(ctx: DialogContext, user: Person, area: Area) -> bool:
     if user.role is Role.ADMIN:
         return True
     return area.id in ctx.uow.areas.subtree_ids([a.id for a in user.areas])

@@ -22,6 +22,7 @@ from classification import (
 from forms import current_form
 from forms.codec import assemble, flatten
 from storage.models import Classification, Interview
+from storage.rows import InterviewRow
 from storage.uow import UnitOfWork
 
 HOUSEHOLD = None
@@ -52,7 +53,7 @@ def to_json(value: Any) -> Any:
 
 
 def member_row(
-    interview: Interview,
+    interview: Interview | InterviewRow,
     index: int,
     member: Mapping[str, Any],
     result: MemberResult,
@@ -85,7 +86,7 @@ def member_row(
 
 
 def household_rows(
-    interview: Interview,
+    interview: Interview | InterviewRow,
     answers: Mapping[str, Any],
     result: HouseholdResult,
     reference_date: date,

@@ -6,8 +6,9 @@ The shell around :class:`forms.questionnaire.Questionnaire`: a turn loads the in
 one of its answers, or evaluates the form once from the stored answer rows; a step the
 dialog decided is written back as exactly the rows that differ, with the new state, the
 step and the member facts, inside the caller's unit of work (so an answer is committed
-before the bot replies). No cache lives in the process: the database holds everything a
-turn starts from, for every worker.
+before the bot replies). No state lives in the process: the database holds everything a
+turn starts from, for every worker (the one memo here, of the decoded prefill, serves only
+the very prefill the database holds).
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import inspect
-
 from bot.decisions.interview import record
 from forms import HOUSEHOLD_CODE, AnswerValue, Form, Path, current_form, has_answer
 from forms.codec import assemble, decode, decode_answers, flatten, key_path, path_key
 from forms.plan import Plan, compile_plan
 from forms.questionnaire import Questionnaire
-from storage.models import Household, Interview, InterviewStatus, User
+from storage.models import Household, Interview, InterviewStatus
+from storage.rows import HouseholdRow, InterviewRow, Person
 from storage.stats_facts import refresh_member_facts
 from storage.uow import Work
 
@@ -44,6 +44,34 @@ def plan_of(form: Form) -> Plan:
         return found[1]
 
 
+# The engine's prefill of the interviews loaded lately, by interview id: (form, stored
+# prefill, household code, engine prefill). Decoding it costs about as much as loading the
+# stored questionnaire state, at every turn, for a value that changes once an interview.
+# Only a memo: an entry serves only a load of the very same stored prefill and household
+# code (compared, not assumed), so every worker still starts from what the database holds.
+_PREFILLS: dict[int, tuple[Form, dict[str, Any], str, dict[str, Any]]] = {}
+_PREFILLS_LOCK = threading.Lock()
+PREFILLS_REMEMBERED = 256
+
+
+def engine_prefill(form: Form, interview: InterviewRow) -> dict[str, Any]:
+    """The interview's prefill as the engine takes it (a value nobody changes): decoded,
+    with the household code."""
+    stored = interview.prefill or {}
+    code = interview.household.code
+    with _PREFILLS_LOCK:
+        found = _PREFILLS.get(interview.id)
+    if found is not None and found[0] is form and found[2] == code and found[1] == stored:
+        return found[3]
+    prefill = with_household_code(form, decoded_prefill(form, dict(stored)), interview.household)
+    with _PREFILLS_LOCK:
+        _PREFILLS.pop(interview.id, None)
+        _PREFILLS[interview.id] = (form, stored, code, prefill)
+        if len(_PREFILLS) > PREFILLS_REMEMBERED:
+            del _PREFILLS[next(iter(_PREFILLS))]
+    return prefill
+
+
 def _stamp(step: int, at: datetime) -> dict[str, Any]:
     """What a stored questionnaire state belongs to: the step and time of its answers."""
     return {"step": step, "updated_at": at.isoformat()}
@@ -52,8 +80,8 @@ def _stamp(step: int, at: datetime) -> dict[str, Any]:
 @dataclass(slots=True)
 class InterviewSession:
     uow: Work
-    interview: Interview
-    household: Household
+    interview: InterviewRow
+    household: HouseholdRow
     form: Form
     questionnaire: Questionnaire
     rows: dict[str, Any]
@@ -61,16 +89,15 @@ class InterviewSession:
     today: date
 
     @classmethod
-    def load(cls, uow: Work, interview: Interview, today: date) -> InterviewSession:
-        """The interview's session; load ``interview`` with ``get_for_update`` when answers
+    def load(cls, uow: Work, loaded: Interview | InterviewRow, today: date) -> InterviewSession:
+        """The interview's session; load the interview with ``get_for_update`` when answers
         may be recorded, so its step can't move under this transaction (that also loads
         the stored questionnaire state, which other loads leave in the database)."""
+        interview = loaded if isinstance(loaded, InterviewRow) else InterviewRow.of(loaded)
         form = current_form()
         plan = plan_of(form)
-        prefill = with_household_code(
-            form, decoded_prefill(form, dict(interview.prefill or {})), interview.household
-        )
-        stored = None if "plan_state" in inspect(interview).unloaded else interview.plan_state
+        prefill = engine_prefill(form, interview)
+        stored = interview.plan_state
         if stored is not None and stored.get("stamp") == _stamp(
             interview.step, interview.updated_at
         ):
@@ -98,7 +125,7 @@ class InterviewSession:
         after: Questionnaire,
         write: dict[str, Any],
         delete: Iterable[str],
-        by: User | None,
+        by: Person | None,
         now: datetime,
     ) -> None:
         """Store one step: ``write`` and ``delete`` take the stored rows to ``after``'s."""
@@ -112,11 +139,11 @@ class InterviewSession:
         )
         step = self.interview.step + 1
         state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
-        self.uow.interviews.advance(self.interview, step, now, state)
+        self.interview = self.uow.interviews.advance(self.interview, step, now, state)
         self.questionnaire, self.rows = after, after_rows
 
     def record(
-        self, path: Path, value: AnswerValue, by: User | None, now: datetime
+        self, path: Path, value: AnswerValue, by: Person | None, now: datetime
     ) -> AnswerValue | None:
         """Store one answer as one step (see :meth:`record_all`); returns the previous
         stored value of ``path`` when it overwrote one."""
@@ -124,7 +151,7 @@ class InterviewSession:
         return previous.get(path_key(path))
 
     def record_all(
-        self, values: Iterable[tuple[Path, AnswerValue]], by: User | None, now: datetime
+        self, values: Iterable[tuple[Path, AnswerValue]], by: Person | None, now: datetime
     ) -> dict[str, Any]:
         """Store several answers as one step, each as if given alone; returns the previous
         stored value of each path it overwrote with another."""
@@ -162,7 +189,7 @@ def roster_prefill(household: Household) -> dict[str, Any]:
 
 
 def with_household_code(
-    form: Form, answers: dict[str, Any], household: Household
+    form: Form, answers: dict[str, Any], household: Household | HouseholdRow
 ) -> dict[str, Any]:
     """``answers`` with the form's household-code question answered by the household
     itself when it is not yet: the chat never asks it, and the first answer recorded
@@ -197,7 +224,7 @@ def decoded_prefill(form: Form, prefill: dict[str, Any]) -> dict[str, Any]:
 
 
 def start_interview(
-    uow: Work, household: Household, collaborator: User, now: datetime
+    uow: Work, household: Household, collaborator: Person, now: datetime
 ) -> Interview:
     form = current_form()
     return uow.interviews.add(
