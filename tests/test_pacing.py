@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.decisions.pacing import (
@@ -150,6 +150,21 @@ limits = st.integers(min_value=1, max_value=40).flatmap(
 )
 
 
+@example(
+    chat_numbers=[0],
+    # A slow reply's answer (1001.125) must not drop the first reply (answered 1000.125)
+    # from the log while another chat's reply goes at 1001.0, when it still counted.
+    asked=[
+        (999.0, 100, 0.125),
+        (1000.5, 100, 0.0),
+        (1001.0, 100, 0.0),
+        (1001.0, 100, 0.125),
+        (1001.0, 101, 0.0),
+    ],
+    late=[0.0],
+    slow=[0.0],
+    limits=Limits(per_second=5, chat_interval=0.0, reserve=2, margin=0.0),
+)
 @settings(max_examples=300, deadline=None)
 @given(chats, replies, lateness, delays, limits)
 def test_never_more_than_the_limits_however_late_and_slow(

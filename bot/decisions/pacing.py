@@ -193,11 +193,13 @@ def _logged(
 
 
 def _moved(times: tuple[float, ...], limits: Limits, sent: float, at: float) -> tuple[float, ...]:
-    """``times`` with ``sent`` (if still there) moved to ``at``."""
+    """``times`` with ``sent`` (if still there) moved to ``at``. Those that no longer count
+    are dropped as of ``sent``, not ``at``: a message sent between the two (another chat's
+    reply, while this answer was on its way) still meets those that counted then."""
     rest = list(times)
     if sent in rest:
         rest.remove(sent)
-    return _logged(tuple(rest), limits, at, at)
+    return _logged(tuple(rest), limits, sent, at)
 
 
 def _chat_waits(pace: Pace, limits: Limits, chat: str, at: float) -> dict[str, float]:
