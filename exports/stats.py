@@ -39,6 +39,7 @@ from storage.models import (
     MemberFact,
 )
 from storage.repositories import AreaYearStatsRepository
+from storage.rows import AreaRow
 from storage.uow import UnitOfWork
 
 ADULT_AGE = 15
@@ -50,14 +51,8 @@ STATS_FIELDS: Mapping[HouseholdCategory, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class AreaNode:
-    id: int
-    code: str
-    name: str
-    level: str
-    parent_id: int | None
-    total_households: int | None
+# An area of the tree is the row a chat turn reads of it: one definition.
+AreaNode = AreaRow
 
 
 class AreaTree:
