@@ -95,11 +95,10 @@ def _area(ctx: DialogContext, code: str | None) -> Area | None:
     """The asked area if the user may see it, else their first area (None if neither)."""
     user = ctx.user
     assert user is not None
-    if code is None and not user.areas:
-        return None
-    area = ctx.uow.areas.by_code(min(a.code for a in user.areas) if code is None else code)
     if code is None:
-        return area
+        first = min((a.code for a in user.areas), default=None)
+        return None if first is None else ctx.uow.areas.by_code(first)
+    area = ctx.uow.areas.by_code(code)
     if area is None or not _may_see(ctx, user, area):
         return None
     return area
