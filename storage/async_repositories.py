@@ -49,6 +49,7 @@ from storage.repositories import (
     GivenUp,
     HouseholdRepository,
     Inbox,
+    InterviewInState,
     InterviewRepository,
     InviteRepository,
     MemberFactRepository,
@@ -56,6 +57,7 @@ from storage.repositories import (
     Received,
     RegistrationFailureRepository,
     ShownLists,
+    TurnRead,
     UpdateLedger,
     UserRepository,
     audit_values,
@@ -105,6 +107,17 @@ class AsyncUserRepository(_Async[UserRepository]):
         self, platform: str, platform_user_id: str
     ) -> tuple[UserRow | None, DialogStateRow | None]:
         return await self._run(lambda r: r.with_dialog_state(platform, platform_user_id))
+
+    async def for_turn(
+        self,
+        platform: str,
+        platform_user_id: str,
+        opened: InterviewInState,
+        earlier_than: str | None = None,
+    ) -> TurnRead:
+        return await self._run(
+            lambda r: r.for_turn(platform, platform_user_id, opened, earlier_than)
+        )
 
     async def get(self, user_id: int) -> User | None:
         return await self._run(lambda r: r.get(user_id))
@@ -179,6 +192,9 @@ class AsyncHouseholdRepository(_Async[HouseholdRepository]):
 
 
 class AsyncInterviewRepository(_Async[InterviewRepository]):
+    def remember(self, interview: InterviewRow) -> None:
+        return self.sync.remember(interview)
+
     async def get(self, interview_id: int) -> Interview | None:
         return await self._run(lambda r: r.get(interview_id))
 
@@ -259,6 +275,9 @@ class AsyncUpdateLedger(_Async[UpdateLedger]):
 
     async def hold_person(self, user_id: int) -> None:
         return await self._run(lambda r: r.hold_person(user_id))
+
+    async def hold_and_claim(self, platform: str, sender: str, update_key: str) -> bool:
+        return await self._run(lambda r: r.hold_and_claim(platform, sender, update_key))
 
     async def claim(self, platform: str, update_key: str) -> bool:
         return await self._run(lambda r: r.claim(platform, update_key))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    Integer,
     Table,
     and_,
     bindparam,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
@@ -55,6 +57,9 @@ from storage.rows import (
     AREAS,
     DIALOG_STATE_COLUMNS,
     DIALOG_STATES,
+    HOUSEHOLD_COLUMNS,
+    HOUSEHOLDS,
+    INTERVIEW_COLUMNS,
     INTERVIEWS,
     USER_AREAS,
     USER_COLUMNS,
@@ -194,6 +199,61 @@ def _user_with_dialog_state() -> Any:
     )
 
 
+class InterviewInState(NamedTuple):
+    """Where a person's dialog state names their open interview: the dialog, and the key of
+    its state holding the interview's id (the dialogs' knowledge, handed down)."""
+
+    dialog: str
+    key: str
+
+
+class TurnRead(NamedTuple):
+    """What every chat turn reads first (see :meth:`UserRepository.for_turn`)."""
+
+    user: UserRow | None
+    state: DialogStateRow | None
+    interview: InterviewRow | None
+    """The open interview the state names, locked until commit; None: none, or the person
+    is not active (a deactivated person's turn must not hold an interview's row)."""
+    earlier: bool
+    """Whether the sender may have earlier updates stored and not applied: asked only with
+    ``earlier_than``, and True whenever it could not be told (an unknown sender)."""
+
+
+@functools.cache
+def _turn_read(dialect: str, opened: InterviewInState, earlier: bool) -> Any:
+    # Built once, like every statement a chat turn runs: composing it costs more CPU than
+    # the database takes to answer it. The person with their dialog state and areas, the
+    # open interview with its household beside them (one round trip where there were two).
+    named = DIALOG_STATES.c.state[opened.key]
+    condition = and_(DIALOG_STATES.c.dialog == opened.dialog, USERS.c.active.is_(True))
+    query = _user_with_dialog_state()
+    if dialect == "postgresql":
+        # FOR UPDATE may not lock the nullable side of an outer join, but a subquery may
+        # lock its own rows: a LATERAL one, per person. The id is cast only if it is one (a
+        # state damaged by hand must not fail every turn; the dialog then finds no cursor).
+        text_id = named.as_string()
+        wanted = case((text_id.regexp_match("^[0-9]{1,9}$"), text_id.cast(Integer)))
+        opened_row = (
+            interview_select()
+            .where(INTERVIEWS.c.id == wanted, condition)
+            .with_for_update(of=INTERVIEWS)
+            .lateral("opened")
+        )
+        columns = list(opened_row.c)
+        query = query.outerjoin(opened_row, true())
+    else:
+        columns = [*INTERVIEW_COLUMNS, *HOUSEHOLD_COLUMNS]
+        query = query.outerjoin(
+            INTERVIEWS, and_(INTERVIEWS.c.id == named.as_integer(), condition)
+        ).outerjoin(HOUSEHOLDS, HOUSEHOLDS.c.id == INTERVIEWS.c.household_id)
+    if earlier:
+        columns.append(_earlier_unapplied().label("earlier"))
+    return query.with_only_columns(
+        *USER_COLUMNS, *DIALOG_STATE_COLUMNS, *columns, *AREA_COLUMNS, maintain_column_froms=True
+    )
+
+
 class UserRepository(_Repository):
     def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
         """The person an account belongs to: the one they registered with or one linked."""
@@ -218,6 +278,40 @@ class UserRepository(_Repository):
         if not rows:
             return None, None
         return user_row(rows), dialog_state_row(rows[0], len(USER_COLUMNS))
+
+    def for_turn(
+        self,
+        platform: str,
+        platform_user_id: str,
+        opened: InterviewInState,
+        earlier_than: str | None = None,
+    ) -> TurnRead:
+        """The person, their areas, their dialog state and the open interview it names, in
+        one round trip; with ``earlier_than`` (an update's key, PostgreSQL), whether the
+        sender may have earlier updates stored and not applied (:meth:`Inbox.unapplied`
+        tells which). Read under the sender's lock, in statements after it: what the
+        previous holder committed is seen."""
+        earlier = earlier_than is not None and _dialect(self.session) == "postgresql"
+        statement = _turn_read(_dialect(self.session), opened, earlier)
+        parameters: dict[str, str | None] = {
+            "platform": platform,
+            "platform_user_id": platform_user_id,
+        }
+        if earlier:
+            parameters["before"] = earlier_than
+        rows = self._core(statement, parameters).all()
+        if not rows:
+            return TurnRead(None, None, None, earlier)
+        first = rows[0]
+        start = len(USER_COLUMNS) + len(DIALOG_STATE_COLUMNS)
+        end = start + len(INTERVIEW_COLUMNS) + len(HOUSEHOLD_COLUMNS)
+        interview = None if first[start] is None else interview_row(first[start:end])
+        return TurnRead(
+            user_row(rows),
+            dialog_state_row(first, len(USER_COLUMNS)),
+            interview,
+            earlier and bool(first[end]),
+        )
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
@@ -405,6 +499,17 @@ def _interview_for_update() -> Any:
 
 
 class InterviewRepository(_Repository):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        # Interviews this transaction read locked (with the person, see remember), as they
+        # now stand: the lock keeps other transactions from changing them, and change()
+        # keeps them up to date here.
+        self._locked: dict[int, InterviewRow] = {}
+
+    def remember(self, interview: InterviewRow) -> None:
+        """``interview`` was read locked in this transaction: get_for_update hands it back."""
+        self._locked[interview.id] = interview
+
     def get(self, interview_id: int) -> Interview | None:
         return self.session.get(Interview, interview_id)
 
@@ -412,6 +517,8 @@ class InterviewRepository(_Repository):
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
+        if interview_id in self._locked:
+            return self._locked[interview_id]
         found = self._core(_interview_for_update(), {"interview_id": interview_id}).first()
         return None if found is None else interview_row(found)
 
@@ -429,7 +536,10 @@ class InterviewRepository(_Repository):
         if loaded is not None:
             for key, value in values.items():
                 set_committed_value(loaded, key, value)
-        return dataclasses.replace(interview, **values)
+        changed = dataclasses.replace(interview, **values)
+        if interview.id in self._locked:
+            self._locked[interview.id] = changed
+        return changed
 
     def open_for_household(self, household_id: int) -> Interview | None:
         return self.session.scalar(
@@ -612,8 +722,8 @@ def sender_lock_key(platform: str, sender: str) -> int:
 PERSON_LOCKS = 0x72736F74
 
 
-@functools.cache
-def _hold_sender() -> Any:
+def _sender_lock() -> Any:
+    """The expression that takes a sender's advisory lock (PostgreSQL), waiting for it."""
     # The person the account belongs to, if any: locked as a person, so that the turns of
     # their accounts on two platforms take turns too; an account of nobody as itself.
     person = (
@@ -624,11 +734,34 @@ def _hold_sender() -> Any:
         )
         .scalar_subquery()
     )
-    return select(
-        case(
-            (person.is_(None), func.pg_advisory_xact_lock(bindparam("sender_key"))),
-            else_=func.pg_advisory_xact_lock(PERSON_LOCKS, person),
-        )
+    return case(
+        (person.is_(None), func.pg_advisory_xact_lock(bindparam("sender_key"))),
+        else_=func.pg_advisory_xact_lock(PERSON_LOCKS, person),
+    )
+
+
+@functools.cache
+def _hold_sender() -> Any:
+    return select(_sender_lock())
+
+
+@functools.cache
+def _held_claim() -> Any:
+    # The lock and the claim in one round trip: the SELECT feeding the INSERT yields its
+    # row only once its WHERE has taken the lock, so the ledger is looked at (by ON
+    # CONFLICT, which sees rows committed meanwhile, whatever the statement's snapshot)
+    # with the sender held. What the turn reads next, it reads in later statements, whose
+    # snapshots see what the previous holder committed.
+    table = cast(Table, ProcessedUpdate.__table__)
+    row = select(
+        bindparam("platform", type_=table.c.platform.type),
+        bindparam("update_key", type_=table.c.update_key.type),
+        bindparam("processed_at", type_=table.c.processed_at.type),
+    ).where(_sender_lock().is_not(None))
+    return (
+        postgresql.insert(table)
+        .from_select(["platform", "update_key", "processed_at"], row)
+        .on_conflict_do_nothing()
     )
 
 
@@ -663,6 +796,24 @@ class UpdateLedger(_Repository):
         if _dialect(self.session) != "postgresql":
             return
         self.session.execute(select(func.pg_advisory_xact_lock(PERSON_LOCKS, user_id)))
+
+    def hold_and_claim(self, platform: str, sender: str, update_key: str) -> bool:
+        """:meth:`hold_sender`, then :meth:`claim`: on PostgreSQL in one statement (every
+        update of a shared database costs both, and each round trip costs the event loop
+        as much CPU as its statement)."""
+        if _dialect(self.session) != "postgresql":
+            return self.claim(platform, update_key)
+        result = self._core(
+            _held_claim(),
+            {
+                "platform": platform,
+                "sender": sender,
+                "sender_key": sender_lock_key(platform, sender),
+                "update_key": update_key,
+                "processed_at": utcnow(),
+            },
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     def claim(self, platform: str, update_key: str) -> bool:
         """True if this update is new; False if it was already applied.
@@ -847,6 +998,32 @@ def _applied() -> Any:
     return select(ProcessedUpdate.update_key).where(
         ProcessedUpdate.platform == InboxUpdate.platform,
         ProcessedUpdate.update_key == InboxUpdate.update_key,
+    )
+
+
+def _earlier_unapplied() -> Any:
+    """Whether the sender (``platform_user_id``) has updates stored before the update
+    ``before``, not applied and not given up (as :meth:`Inbox.unapplied` asks it)."""
+    inbox = cast(Table, InboxUpdate.__table__).alias("earlier")
+    ledger = cast(Table, ProcessedUpdate.__table__)
+    position = cast(Table, InboxUpdate.__table__).alias("position")
+    applied = select(ledger.c.update_key).where(
+        ledger.c.platform == inbox.c.platform, ledger.c.update_key == inbox.c.update_key
+    )
+    before = select(position.c.id).where(
+        position.c.platform == bindparam("platform"),
+        position.c.update_key == bindparam("before"),
+    )
+    return (
+        select(inbox.c.id)
+        .where(
+            inbox.c.platform == bindparam("platform"),
+            inbox.c.sender == bindparam("platform_user_id"),
+            inbox.c.attempts < APPLY_ATTEMPTS,
+            inbox.c.id < before.scalar_subquery(),
+            ~applied.exists(),
+        )
+        .exists()
     )
 
 
