@@ -225,14 +225,13 @@ def _turn_read(dialect: str, opened: InterviewInState, earlier: bool) -> Any:
     # Built once, like every statement a chat turn runs: composing it costs more CPU than
     # the database takes to answer it. The person with their dialog state and areas, the
     # open interview with its household beside them (one round trip where there were two).
-    named = DIALOG_STATES.c.state[opened.key]
     condition = and_(DIALOG_STATES.c.dialog == opened.dialog, USERS.c.active.is_(True))
     query = _user_with_dialog_state()
     if dialect == "postgresql":
         # FOR UPDATE may not lock the nullable side of an outer join, but a subquery may
         # lock its own rows: a LATERAL one, per person. The id is cast only if it is one (a
         # state damaged by hand must not fail every turn; the dialog then finds no cursor).
-        text_id = named.as_string()
+        text_id = DIALOG_STATES.c.state[opened.key].as_string()
         wanted = case((text_id.regexp_match("^[0-9]{1,9}$"), text_id.cast(Integer)))
         opened_row = (
             interview_select()
@@ -244,9 +243,11 @@ def _turn_read(dialect: str, opened: InterviewInState, earlier: bool) -> Any:
         query = query.outerjoin(opened_row, true())
     else:
         columns = [*INTERVIEW_COLUMNS, *HOUSEHOLD_COLUMNS]
-        query = query.outerjoin(
-            INTERVIEWS, and_(INTERVIEWS.c.id == named.as_integer(), condition)
-        ).outerjoin(HOUSEHOLDS, HOUSEHOLDS.c.id == INTERVIEWS.c.household_id)
+        # No CAST: a number that is no id (1.5) finds nothing, as on PostgreSQL.
+        found = func.json_extract(DIALOG_STATES.c.state, f'$."{opened.key}"')
+        query = query.outerjoin(INTERVIEWS, and_(INTERVIEWS.c.id == found, condition)).outerjoin(
+            HOUSEHOLDS, HOUSEHOLDS.c.id == INTERVIEWS.c.household_id
+        )
     if earlier:
         columns.append(_earlier_unapplied().label("earlier"))
     return query.with_only_columns(
