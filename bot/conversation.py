@@ -309,6 +309,9 @@ class Conversation:
             work.dialogs.remember(user, state)
         if read.interview is not None:
             work.interviews.remember(read.interview)
+        # The person's dialog state written once, at the end: most turns that move it also
+        # mark it asked.
+        work.dialogs.hold_writes()
         now = self.clock()
         ctx = DialogContext(incoming=incoming, user=user, settings=self.settings, now=now, uow=work)
         ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
@@ -326,6 +329,7 @@ class Conversation:
             # is not taken as an answer: the person may not have seen the question.
             if work.dialogs.mark_asked(person, now, incoming.platform):
                 asked = (person.id, now)
+        work.dialogs.write_held()
         return replies, ctx, asked
 
     async def _resolve(

@@ -330,6 +330,12 @@ class AsyncDialogStateRepository(_Async[DialogStateRepository]):
     def remember(self, user: Person, state: DialogStateRow | None) -> None:
         return self.sync.remember(user, state)
 
+    def hold_writes(self) -> None:
+        return self.sync.hold_writes()
+
+    async def write_held(self) -> None:
+        return await self._run(lambda r: r.write_held())
+
     async def get(self, user: Person) -> DialogStateRow | None:
         return await self._run(lambda r: r.get(user))
 

@@ -1071,9 +1071,26 @@ class DialogStateRepository(_Repository):
         # The states this transaction read or wrote, as they now stand (None: the user has
         # none), so the state loaded along with the user costs no second query.
         self._known: dict[int, DialogStateRow | None] = {}
+        # Changes of stored states not written yet, by user (see hold_writes); None: each
+        # is written as it is made.
+        self._held: dict[int, dict[str, Any]] | None = None
 
     def remember(self, user: Person, state: DialogStateRow | None) -> None:
         self._known[user.id] = state
+
+    def hold_writes(self) -> None:
+        """From now on, keep the changes of stored states until :meth:`write_held`: a chat
+        turn that moves the person's dialog and then marks them asked (see mark_asked)
+        writes their row once. Nothing else reads the table meanwhile: a state is read
+        through :meth:`get`, which knows the changes."""
+        self._held = {}
+
+    def write_held(self) -> None:
+        """Write the changes kept since :meth:`hold_writes` (one UPDATE a row), and each
+        change as it is made from now on."""
+        held, self._held = self._held or {}, None
+        for user_id, values in held.items():
+            self._write(user_id, values)
 
     def get(self, user: Person) -> DialogStateRow | None:
         if user.id in self._known:
@@ -1104,11 +1121,18 @@ class DialogStateRepository(_Repository):
         return True
 
     def _update(self, current: DialogStateRow, **values: Any) -> None:
-        # Every chat turn writes here: one UPDATE of the columns it changes.
         values["updated_at"] = utcnow()
-        statement = _row_update(DialogState, "user_id", *sorted(values))
-        self._core(statement, {"key_": current.user_id, **values})
         self._known[current.user_id] = dataclasses.replace(current, **values)
+        if self._held is None:
+            self._write(current.user_id, values)
+        else:
+            # A later change of a column wins, as its UPDATE would have.
+            self._held.setdefault(current.user_id, {}).update(values)
+
+    def _write(self, user_id: int, values: dict[str, Any]) -> None:
+        # Every chat turn writes here: one UPDATE of the columns it changes.
+        statement = _row_update(DialogState, "user_id", *sorted(values))
+        self._core(statement, {"key_": user_id, **values})
 
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
 
 from bot.conversation import Conversation
 from bot.decisions.interview import INTERVIEW_KEY
 from bot.dialogs.interview import OPEN_INTERVIEW
 from bot.interview.session import start_interview
 from bot.messages import Text
-from storage.models import Household, User
+from storage.models import DialogState, Household, User
 from storage.repositories import Received, UpdateLedger, UserRepository
-from storage.uow import UnitOfWork
+from storage.uow import UnitOfWork, Work
 from tests.conftest import POSTGRESQL_ONLY, Database, database_settings
 from tests.helpers import add_person, message, seed_areas
 from tests.interview_driver import HOUSEHOLD_CODE, seed_household
@@ -211,3 +212,50 @@ async def test_no_interview_is_read_for_a_deactivated_person(database: Database)
         read = await uow.users.for_turn("telegram", "111", OPEN_INTERVIEW)
         assert read.user is not None and not read.user.active
         assert read.state is not None and read.interview is None
+
+
+async def test_a_turn_moving_the_dialog_and_marking_it_asked_writes_the_row_once(
+    database: Database,
+) -> None:
+    user_id = await hoa(database)
+    async with UnitOfWork(database.sessions) as uow:
+        user = await uow.users.get(user_id)
+        assert user is not None
+        await uow.dialogs.set(user, "idle", {})
+        await uow.commit()
+    sent: list[str] = []
+
+    # The listener's other arguments are not read (see tests/test_ledger_plans.py).
+    def seen(*args: Any) -> None:
+        if args[2].lstrip().upper().startswith("UPDATE DIALOG_STATES"):
+            sent.append(args[2])
+
+    def turn(work: Work) -> None:
+        person = work.users.get(user_id)
+        assert person is not None
+        work.dialogs.hold_writes()
+        work.dialogs.set(person, "households", {"page": 2})
+        # Read back as changed, before it is written.
+        state = work.dialogs.get(person)
+        assert state is not None and state.state == {"page": 2}
+        work.dialogs.mark_asked(person, NOW, "zalo-bot")
+        work.dialogs.write_held()
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with UnitOfWork(database.sessions) as uow:
+            await uow.run(turn)
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(sent) == 1
+    async with UnitOfWork(database.sessions) as uow:
+        stored = await uow.session.get(DialogState, user_id)
+        assert stored is not None
+        assert (stored.dialog, stored.state, stored.asked_at, stored.asked_on) == (
+            "households",
+            {"page": 2},
+            NOW,
+            "zalo-bot",
+        )
