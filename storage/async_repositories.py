@@ -42,6 +42,7 @@ from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
     AreaYearStatsRepository,
+    Asked,
     AuditRepository,
     ClassificationRepository,
     DialogStateRepository,
@@ -114,9 +115,10 @@ class AsyncUserRepository(_Async[UserRepository]):
         platform_user_id: str,
         opened: InterviewInState,
         earlier_than: str | None = None,
+        asking_at: datetime | None = None,
     ) -> TurnRead:
         return await self._run(
-            lambda r: r.for_turn(platform, platform_user_id, opened, earlier_than)
+            lambda r: r.for_turn(platform, platform_user_id, opened, earlier_than, asking_at)
         )
 
     async def get(self, user_id: int) -> User | None:
@@ -327,8 +329,10 @@ class AsyncShownLists(_Async[ShownLists]):
 
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):
-    def remember(self, user: Person, state: DialogStateRow | None) -> None:
-        return self.sync.remember(user, state)
+    def remember(
+        self, user: Person, state: DialogStateRow | None, asked: Asked | None = None
+    ) -> None:
+        return self.sync.remember(user, state, asked)
 
     def hold_writes(self) -> None:
         return self.sync.hold_writes()
