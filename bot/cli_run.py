@@ -147,7 +147,7 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
     # `rasoat`'s parser (it reads the options above) does without.
     from bot.dialogs.reports import load_schedule
     from bot.service import CannotListen, bind, serve
-    from bot.turn_process import fork
+    from bot.turn_process import TurnProcessGone, fork
 
     # A wrong schedule of reports is said now, not in the log every minute.
     load_schedule(settings)
@@ -181,4 +181,7 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
     except ChannelUnavailable as error:
         print(error.text, file=sys.stderr)
         return error.status
+    except TurnProcessGone:
+        print(translate("cli.turn_process_gone", settings.locale), file=sys.stderr)
+        return 1
     return 0

@@ -32,7 +32,7 @@ from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
 from bot.sending import sender_for
 from bot.settings import Settings
-from bot.turn_process import Forked, TurnProcess
+from bot.turn_process import Forked, TurnProcess, TurnProcessGone
 
 Plan = tuple[ChannelKind, Endpoint]
 
@@ -161,3 +161,7 @@ async def serve(
             await until(stop, ended)
         finally:
             ended.cancel()
+    turns_process = service.runtime.conversation
+    if isinstance(turns_process, TurnProcess) and turns_process.lost:
+        # Not a stop asked for: the supervisor should start rasoat again.
+        raise TurnProcessGone("the turn process ended")

@@ -116,6 +116,7 @@ class TurnProcess(Conversation):
         self._listening: asyncio.Task[None] | None = None
         self._lost = False
         self._stopping = False
+        self._died = False
 
     async def start(self) -> None:
         """Hand the child its settings; return once it has opened the database (which the
@@ -204,12 +205,18 @@ class TurnProcess(Conversation):
         finally:
             self._lose()
 
+    @property
+    def lost(self) -> bool:
+        """Whether the child ended before it was told to."""
+        return self._died
+
     def _lose(self) -> None:
         self._lost = True
         for call in self._calls.values():
             if not call.result.done():
                 call.result.set_exception(TurnProcessGone("the turn process ended"))
         if not self._stopping:
+            self._died = True
             log.error("the turn process ended: stopping (what was stored is applied at start)")
             if self.on_lost is not None:
                 self.on_lost()
@@ -308,18 +315,27 @@ async def serve(sock: socket.socket) -> None:
     # As `rasoat run` does once started: what exists now lives as long as the process.
     gc.freeze()
     writer.write(frame("ready"))
-    in_hand: set[asyncio.Task[None]] = set()
     try:
-        while (message := await read_frame(reader)) is not None:
-            task = asyncio.create_task(_answer(conversation, writer, message))
-            in_hand.add(task)
-            task.add_done_callback(in_hand.discard)
-        if in_hand:
-            await asyncio.wait(in_hand)
+        await answer_calls(conversation, reader, writer)
     finally:
         await conversation.aclose()
         await opened.engine.dispose()
         writer.close()
+
+
+async def answer_calls(
+    conversation: Conversation, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Each call read applied at once (different people's turns run together, as in one
+    process: the parent sends one person's one at a time), until the end of the stream;
+    then the calls in hand finished."""
+    in_hand: set[asyncio.Task[None]] = set()
+    while (message := await read_frame(reader)) is not None:
+        task = asyncio.create_task(_answer(conversation, writer, message))
+        in_hand.add(task)
+        task.add_done_callback(in_hand.discard)
+    if in_hand:
+        await asyncio.wait(in_hand)
 
 
 async def _answer(conversation: Conversation, writer: asyncio.StreamWriter, message: Any) -> None:
