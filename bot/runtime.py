@@ -16,6 +16,9 @@ from bot.database import open_database
 from bot.settings import Settings
 from bot.turn_process import Forked, TurnProcess
 
+# The connections of a process whose turns are another's (SQLAlchemy's default is 5 + 10).
+CHANNELS_POOL = {"pool_size": 2, "max_overflow": 3}
+
 
 @dataclass(slots=True)
 class Runtime:
@@ -34,6 +37,10 @@ async def open_runtime(
 ) -> Runtime:
     """``turns``: the chat turns applied by that process of their own (see
     :func:`bot.turn_process.fork`)."""
+    if turns is not None:
+        # The turns, and what they defer, use the child's connections: this side reads at a
+        # start, and writes what the outbox and the reminders' sweeps do.
+        engine_kwargs = {**CHANNELS_POOL, **engine_kwargs}
     opened = await open_database(settings, **engine_kwargs)
     conversation: Conversation
     if turns is None:
