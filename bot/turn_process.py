@@ -136,9 +136,15 @@ class TurnProcess(Conversation):
     async def handle(
         self, incoming: Incoming, progress: Progress | None = None, *, in_order: bool = False
     ) -> list[Outgoing]:
-        replies: list[Outgoing] = await self._call(
-            "handle", (incoming,), {"in_order": in_order}, progress
-        )
+        try:
+            replies: list[Outgoing] = await self._call(
+                "handle", (incoming,), {"in_order": in_order}, progress
+            )
+        except TurnProcessGone:
+            # The update is stored (kept before the platform was told): the next start
+            # applies it, if the child did not; this process is stopping (on_lost).
+            log.info("an update was not applied here: the turn process ended")
+            return []
         return replies
 
     async def keep(self, platform: str, updates: Sequence[Received]) -> None:
