@@ -41,7 +41,7 @@ import struct
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -96,8 +96,9 @@ async def read_frame(reader: asyncio.StreamReader) -> Any:
 class _Call:
     result: asyncio.Future[Any]
     progress: Progress | None
-    # The status lines shown so far: each is sent before the replies that follow it.
-    shown: list[asyncio.Future[None]] = field(default_factory=list)
+    # The latest status line being shown, after the ones before it (each edits the same
+    # message), and before the replies.
+    shown: asyncio.Future[None] | None = None
 
 
 class TurnProcess(Conversation):
@@ -186,8 +187,8 @@ class TurnProcess(Conversation):
         try:
             self._writer.write(frame((call_id, method, args, kwargs or {}, progress is not None)))
             result = await call.result
-            if call.shown:
-                await asyncio.gather(*call.shown)
+            if call.shown is not None:
+                await call.shown
             return result
         finally:
             del self._calls[call_id]
@@ -201,7 +202,8 @@ class TurnProcess(Conversation):
                     continue
                 if kind == "progress":
                     if call.progress is not None:
-                        call.shown.append(asyncio.ensure_future(harmless(call.progress)(value)))
+                        shown = _show(call.shown, harmless(call.progress), value)
+                        call.shown = asyncio.ensure_future(shown)
                 elif kind == "ok":
                     call.result.set_result(value)
                 else:
@@ -297,6 +299,12 @@ def fork(settings: Settings, inherited: Iterable[socket.socket] = ()) -> Forked 
             os._exit(code)
     theirs.close()
     return Forked(pid, ours)
+
+
+async def _show(before: asyncio.Future[None] | None, progress: Progress, text: str) -> None:
+    if before is not None:
+        await before
+    await progress(text)
 
 
 def portable(error: BaseException) -> BaseException:

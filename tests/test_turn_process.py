@@ -213,6 +213,9 @@ async def test_status_lines_are_shown_before_the_replies(
     shown: list[str] = []
 
     async def progress(text: str) -> None:
+        if text == "1/2":
+            # A slow first edit: the second line still comes after it.
+            await asyncio.sleep(0.1)
         shown.append(text)
 
     try:
