@@ -92,6 +92,10 @@ class Conversation:
         if self.writer is not None:
             self.writer.close()
 
+    async def aclose(self) -> None:
+        """:meth:`close`, for whoever holds a Conversation of either kind (bot.turn_process)."""
+        self.close()
+
     async def write(self, job: Callable[[Work], T], *, alone: bool = False) -> T:
         """What ``job`` returns once its changes are committed; if it raises, nothing of it
         is stored. Every write of this process goes here (turns, the outbox sender's claims
@@ -459,6 +463,10 @@ class EarlierFirst(Exception):
     def __init__(self, updates: list[dict[str, Any]]) -> None:
         super().__init__(f"{len(updates)} earlier update(s) of this sender to apply first")
         self.updates = updates
+
+    def __reduce__(self) -> tuple[type[EarlierFirst], tuple[list[dict[str, Any]]]]:
+        # Raised in the turn process, caught in the channel's (bot.turn_process).
+        return (EarlierFirst, (self.updates,))
 
 
 class DatabaseAway(Exception):
