@@ -47,6 +47,8 @@ _TRUTH = {"0": False, "1": True}
 
 
 def _encode(value: Any) -> Any:
+    if type(value) is list:
+        return list(value)  # a select_multiple's: the commonest answer not plain
     if type(value) in _AS_IS or isinstance(value, _PLAIN):
         return value
     if isinstance(value, date):
@@ -145,6 +147,9 @@ def _layout(plan: Plan) -> _Layout:
 def _by_position(table: Mapping[Path, Any], positions: tuple[Path, ...]) -> list[Any] | None:
     """The values of ``table`` at ``positions``, or None unless it holds exactly those."""
     if len(table) == len(positions):
+        if tuple(table) == positions:
+            # Nearly always: a table read from format 2, or evaluated afresh, is in order.
+            return list(table.values())
         try:
             return list(map(table.__getitem__, positions))
         except KeyError:
