@@ -1,11 +1,11 @@
 """An evaluated state (:class:`forms.plan.State`) as the JSON stored with its interview.
 
 A turn loads the state and stores the next one, so both directions run at every answer and
-their text is written to the database each time. Format 2, written since format 1, spells
-a state in the terms of the compiled plan, which the form version stored beside it names:
+their text is written to the database each time. Format 2 spells a state in the terms of
+the compiled plan, which the form version stored beside it names:
 
 - a key is a node's index in the plan's document order (``Plan.rank``) followed by its
-  repeat instances, ``"14/0"`` for ``("members", 0, "name")``: the repeats in between
+  repeat instances, ``"18/0"`` for ``("members", 0, "name")``: the repeats in between
   follow from the node;
 - relevance and calculations have a value for every instance of their slots that the
   repeat counts make exist (:func:`forms.plan.instances`), so they are stored as values
