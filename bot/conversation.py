@@ -41,6 +41,8 @@ GROUPS_REMEMBERED = 1000
 GROUP_LIMIT = 32
 # Turns whose replies are on their way, remembered for their receipts (see delivered()).
 TURNS_REMEMBERED = 10_000
+# Updates that raised EarlierFirst, remembered until tried again (see handle()).
+RETRIES_REMEMBERED = 1000
 
 T = TypeVar("T")
 
@@ -86,6 +88,9 @@ class Conversation:
         # no receipt).
         self._asked: dict[str, tuple[int, datetime]] = {}
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
+        # Updates that passed the flood gate and raised EarlierFirst: tried again once the
+        # earlier ones are applied, they are not counted again; the oldest forgotten first.
+        self._retrying: dict[str, bool] = {}
 
     def close(self) -> None:
         """Stops the writer thread (SQLite); what it applied is committed."""
@@ -115,12 +120,13 @@ class Conversation:
         ``update_key``) is recognised inside that same transaction and changes nothing.
         With ``in_order``, where several workers share the database, raises
         :class:`EarlierFirst`, having stored nothing, if its sender's earlier updates are
-        stored and not applied (see bot.channels.in_order).
+        stored and not applied (see bot.channels.in_order); tried again after those, it is
+        not counted towards its sender's flood limit a second time.
         """
         if not incoming.private:
             return self._outside_private_chat(incoming)
         incoming = incoming.cleaned()
-        if self._flood is not None:
+        if self._flood is not None and not self._retrying.pop(_turn(incoming), False):
             verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}", self.clock())
             if verdict is not Verdict.ALLOW:
                 # Dropped before the database: a flood costs no writes and no queue.
@@ -134,6 +140,10 @@ class Conversation:
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, in_order))
         except EarlierFirst:
+            if self._flood is not None:
+                self._retrying[_turn(incoming)] = True
+                if len(self._retrying) > RETRIES_REMEMBERED:
+                    del self._retrying[next(iter(self._retrying))]
             raise
         except DatabaseAway:
             log.error("database server unreachable: an update was not applied")

@@ -66,8 +66,10 @@ class EventChannel:
         """Send the replies, each on its own; those that could not be delivered."""
         raise NotImplementedError
 
-    async def before(self, incoming: Incoming) -> Incoming:
-        """What the platform adds before a message is handled (nothing, by default)."""
+    async def before(self, incoming: Incoming, first: bool) -> Incoming:
+        """What the platform adds before a message is handled (nothing, by default).
+        ``first``: the event's first attempt (see bot.channels.in_order); what must be
+        done once per event is done then."""
         return incoming
 
     # -- shared ---------------------------------------------------------------------------
@@ -147,7 +149,7 @@ class EventChannel:
         incoming = await self.incoming(raw)
         if incoming is None:
             return
-        incoming = await self.before(incoming)
+        incoming = await self.before(incoming, first)
         replies = await self.runtime.conversation.handle(incoming, in_order=first)
         async with self.screens.turn(incoming.user_id):
             await self.remember_list(incoming.user_id, replies)
