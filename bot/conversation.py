@@ -152,7 +152,7 @@ class Conversation:
             # The transaction was rolled back; say so instead of going silent, once: an
             # update failing again (applied again at a start) was answered the first time.
             log.exception("failed to handle an update")
-            if await self._failed(incoming) > 1:
+            if await self.failed(incoming.platform, incoming.update_key) > 1:
                 return []
             return [Text(translate("error.internal", self.settings.locale))]
         if applied is None:
@@ -160,15 +160,15 @@ class Conversation:
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx, progress)]
 
-    async def _failed(self, incoming: Incoming) -> int:
-        """How many times the stored update ``incoming`` failed, this one counted (0: not
+    async def failed(self, platform: str, update_key: str | None) -> int:
+        """How many times the stored update ``update_key`` failed, this one counted (0: not
         stored, or not counted); given up at APPLY_ATTEMPTS, which the log says by its
-        platform and id only."""
-        key = incoming.update_key
-        if key is None:
+        platform and id only. Counted here for a turn that raised; a channel counts an
+        update it could not read before its turn."""
+        if update_key is None:
             return 0
         try:
-            attempts = await self.write(lambda work: work.inbox.failed(incoming.platform, key))
+            attempts = await self.write(lambda work: work.inbox.failed(platform, update_key))
         except Exception as error:
             log.warning("a failed update was not counted: %s", type(error).__name__)
             return 0
@@ -176,8 +176,8 @@ class Conversation:
             log.error(
                 "update %s:%s failed %d times: kept, no longer applied at a start "
                 "(rasoat inbox lists it)",
-                incoming.platform,
-                key,
+                platform,
+                update_key,
                 attempts,
             )
         return attempts
