@@ -126,14 +126,19 @@ def household_rows(
     return rows
 
 
+def reference_of(interview: Interview, dates: ReviewDates) -> date:
+    """The reference date a completed interview is classified, and its ages counted, at."""
+    moment = interview.completed_at or interview.updated_at
+    return dates.reference(interview.household.review_year, moment)
+
+
 async def recompute_rows(
     uow: UnitOfWork, interview: Interview, rules: RuleSet, dates: ReviewDates
 ) -> list[Classification]:
     """Fresh result rows for a completed interview, at its review's reference date."""
     form = current_form()
     answers = assemble(form, await uow.interviews.answers(interview))
-    moment = interview.completed_at or interview.updated_at
-    reference = dates.reference(interview.household.review_year, moment)
+    reference = reference_of(interview, dates)
     return household_rows(interview, answers, classify(answers, reference, rules), reference)
 
 
