@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.admin import create_invites
 from bot.channels.in_order import in_order
 from bot.channels.zalo_oa import PLATFORM, update_key
 from bot.conversation import Conversation
@@ -18,11 +17,11 @@ from locales.catalog import translate
 from storage.models import Role
 from storage.repositories import Received
 from storage.uow import UnitOfWork
-from tests.conftest import INVITE_KEY, POSTGRESQL_ONLY, Database
+from tests.conftest import POSTGRESQL_ONLY, Database
 from tests.fakes.zalo_oa import FakeZaloOa
 from tests.helpers import add_terminal_users, message, seed_areas
 from tests.surfaces import OaSurface
-from tests.test_zalo_oa_e2e import USER, MovableClock, given_tokens, oa_bot, oa_settings
+from tests.test_zalo_oa_e2e import USER, collaborator_invited, oa_bot, oa_settings
 
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
@@ -66,16 +65,10 @@ async def test_an_update_tried_again_after_earlier_ones_counts_once_towards_the_
 async def test_a_zalo_oa_event_tried_again_after_earlier_ones_reopens_the_window_once(
     database: Database, fake_oa: FakeZaloOa
 ) -> None:
-    clock = MovableClock()
-    fake_oa.clock = clock
-    await seed_areas(database.sessions)
-    await given_tokens(database, fake_oa)
-    [invite] = await create_invites(
-        database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1, key=INVITE_KEY
-    )
+    clock, registration = await collaborator_invited(database, fake_oa)
     async with oa_bot(oa_settings(database, fake_oa), fake_oa, clock) as channel:
         collaborator = OaSurface(fake_oa, channel, USER)
-        await collaborator.type(f"/start {invite.code}")
+        await collaborator.type(registration)
         reopened: list[str] = []
         reopen: Callable[[Incoming], Awaitable[int]] = channel.reopen_window
 
