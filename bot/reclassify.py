@@ -1,10 +1,11 @@
 """Recomputing stored classifications after a rule change (`rasoat reclassify`).
 
-Classification rows are written, and the form's calculations that depend on the reference
-date (a member's age), with the statistics' member facts derived from them, when that date
-moved: all as a fresh interview would store them now, in one transaction. What people
-answered, interviews and households are read, never changed. Old results stay in the
-database, no longer current, so the change is traceable.
+Classification rows are written; and where the reference date moved, the form's
+calculations that depend on it (a member's age) and the statistics' member facts derived
+from them: all as a fresh interview would store them now, in one transaction. What people
+answered and households are read, never changed; of an interview, only the chat's saved
+questionnaire state is forgotten where its ages changed. Old results stay in the database,
+no longer current, so the change is traceable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
-from bot.interview.results import recompute_rows, reference_of
+from bot.interview.results import reference_of, results_of
 from classification import ReviewDates, RuleSet, resolve_rules
 from forms import FieldType, Form, apply_calculations, current_form
 from forms.codec import assemble, flatten, key_path
@@ -85,9 +86,11 @@ async def reclassify(
             scope = await uow.areas.subtree_ids([area.id])
         for interview in await uow.classifications.completed_interviews(scope):
             report.households += 1
+            rows = dict(await uow.interviews.answers(interview))
             reference = reference_of(interview, dates)
-            report.ages += await _recount(uow, form, interview, reference, at)
-            new_rows = await recompute_rows(uow, interview, rules, dates)
+            recounted = await _recount(uow, form, interview, rows, reference, at)
+            report.ages += sum(key_path(key)[-1] == "age" for key in recounted)
+            new_rows = results_of(interview, {**rows, **recounted}.items(), rules, reference)
             old_rows = {
                 row.member_index: row for row in await uow.classifications.current_for(interview)
             }
@@ -123,14 +126,18 @@ async def reclassify(
 
 
 async def _recount(
-    uow: UnitOfWork, form: Form, interview: Interview, reference: date, now: datetime
-) -> int:
-    """The interview's stored calculations made again at ``reference``, and its members'
-    facts with them; how many members' ages changed."""
-    rows = dict(await uow.interviews.answers(interview))
+    uow: UnitOfWork,
+    form: Form,
+    interview: Interview,
+    rows: dict[str, Any],
+    reference: date,
+    now: datetime,
+) -> dict[str, Any]:
+    """The interview's stored calculations (its answer ``rows``) made again at
+    ``reference``, and its members' facts with them; those that changed."""
     changed = recalculated(form, rows, reference)
     if not changed:
-        return 0
+        return changed
 
     def write(work: Work) -> None:
         work.interviews.save_answers(interview, changed, None, now)
@@ -141,7 +148,7 @@ async def _recount(
         work.interviews.change(InterviewRow.of(interview), plan_state=None)
 
     await uow.run(write)
-    return sum(key_path(key)[-1] == "age" for key in changed)
+    return changed
 
 
 def recalculated(form: Form, rows: Mapping[str, Any], today: date) -> dict[str, Any]:

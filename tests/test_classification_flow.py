@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-import bot.reclassify
 from bot.reclassify import reclassify
 from bot.runtime import open_runtime
 from bot.settings import load_settings
 from classification import load_rule_set, rules_for
 from locales.catalog import translate
+from storage.async_repositories import AsyncClassificationRepository
 from storage.models import Answer, Classification, Interview, MemberFact
 from storage.stats_facts import rebuild_member_facts
 from tests.conftest import Database
@@ -137,12 +137,12 @@ async def test_reclassify_counts_the_ages_again_when_the_reference_date_moved(
     new_year = load_settings(RASOAT_REFERENCE_DATE="01-01").review_dates
     new_year_ages = [YEAR - 1975, YEAR - 1978, YEAR - 2009, YEAR - 2016, YEAR - 1950]
 
-    # One transaction: a failure after the ages leaves them as they were.
-    def failing(*args: object) -> None:
+    # One transaction: a failure after the ages (storing the results) leaves them as they were.
+    async def failing(*args: object) -> None:
         raise RuntimeError("a bug")
 
     with monkeypatch.context() as patched:
-        patched.setattr(bot.reclassify, "recompute_rows", failing)
+        patched.setattr(AsyncClassificationRepository, "replace", failing)
         with pytest.raises(RuntimeError):
             await reclassify(
                 database.sessions, version, area_code=None, dates=new_year, locale="vi"
