@@ -6,8 +6,9 @@ turns (the dialogs, the questionnaire, the database statements: SQLite's writer 
 asyncpg's round trips on the loop) take turns on one core, and every person's update waits
 behind everyone's. Here the turns run in a child process, on the machine's other core:
 :class:`TurnProcess` is a :class:`~bot.conversation.Conversation` whose chat writes (a turn,
-the updates stored before their 200, their receipts, the lists shown) are sent to the child,
-which applies them with a Conversation of its own, exactly as one process would.
+the updates stored before their 200, their receipts, the lists shown, the failures counted)
+are sent to the child, which applies them with a Conversation of its own, exactly as one
+process would.
 
 What crosses is plain data: an :class:`~bot.messages.Incoming` in, the replies out (a
 deferred reply is resolved in the child, its status lines sent back as they come). Reads
@@ -58,8 +59,10 @@ from storage.repositories import Received
 log = logging.getLogger(__name__)
 
 HEADER = struct.Struct("!I")
-# The Conversation methods the child runs: every write of a chat turn.
-CALLS = frozenset({"handle", "keep", "settle", "show_list", "delivered"})
+# The Conversation methods the child runs: every write of a chat turn. The others are this
+# process's (LOCAL): reads, the writes of functions over a Work, and closing.
+CALLS = frozenset({"handle", "keep", "settle", "show_list", "delivered", "failed"})
+LOCAL = frozenset({"write", "unapplied", "shown_list", "aclose"})
 # Starting the child: its imports and the database opened, on a slow, busy machine.
 START_TIMEOUT = 120.0
 # Stopping it: the turns it has in hand committed (the channels finished theirs first).
@@ -150,6 +153,10 @@ class TurnProcess(Conversation):
 
     async def keep(self, platform: str, updates: Sequence[Received]) -> None:
         await self._call("keep", (platform, list(updates)))
+
+    async def failed(self, platform: str, update_key: str | None) -> int:
+        attempts: int = await self._call("failed", (platform, update_key))
+        return attempts
 
     async def settle(self, platform: str, update_keys: list[str]) -> None:
         await self._call("settle", (platform, update_keys))

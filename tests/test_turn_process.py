@@ -5,6 +5,7 @@ if the bot is killed; and the wire between them, its frames, errors and status l
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import pickle
 import signal
@@ -18,6 +19,8 @@ from bot.conversation import Conversation, EarlierFirst
 from bot.messages import Incoming, Kind, Outgoing, Text
 from bot.settings import Settings
 from bot.turn_process import (
+    CALLS,
+    LOCAL,
     Forked,
     TurnFailed,
     TurnProcess,
@@ -135,6 +138,19 @@ async def test_a_killed_bot_leaves_no_child_behind(
     await stop(process)
     # The child reads the end of its socket and exits by itself.
     await until_ended(child)
+
+
+def test_every_coroutine_of_a_conversation_is_sent_to_the_child_or_kept_here() -> None:
+    # A new one (a write, say) must be decided on: sent, or this process's own.
+    coroutines = {
+        name
+        for name, member in inspect.getmembers(Conversation, inspect.iscoroutinefunction)
+        if not name.startswith("_")
+    }
+    assert coroutines == CALLS | LOCAL
+    assert not CALLS & LOCAL
+    overridden = {name for name in CALLS if name in vars(TurnProcess)}
+    assert overridden == CALLS
 
 
 def test_frames_carry_what_was_sent_then_say_the_end() -> None:
