@@ -959,22 +959,29 @@ class Output:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
+    """User + system CPU time so far of a process and of the processes it started, running
+    (rasoat's turn process: bot.turn_process) (Linux /proc)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        started = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in started)
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
     """User + system CPU time so far of each thread of a process, by thread id (the main
-    thread's is the process id)."""
+    thread's is the process id), and of each thread of the processes it started (rasoat's
+    turn process: bot.turn_process), by their ids too."""
     spent: dict[int, float] = {}
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
+        started = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return spent
+    for child in started:
+        spent.update(thread_cpu_seconds(int(child)))
     for task in tasks:
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()

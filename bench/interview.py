@@ -29,13 +29,15 @@ and each question the bot asks is checked against it; a mismatch, an error messa
 ERROR in a bot's log or an update not stored once makes the figure invalid (FAIL).
 
 Under the throughput table, "where an answer's time goes": per answer of each throughput
-run, the CPU of the bot's event-loop thread and of its other threads (SQLite's writer), of
-the load process, the Bot API calls the fake received, and the p50 from the POST to the
-webhook's 200 (the update stored) and to the bot's first Bot API call. ``--profile DIR``
-runs the throughput run's ``rasoat run`` under cProfile in every thread (``DIR/main.prof``,
-``DIR/thread-N.prof``; read them with :mod:`pstats`) and counts its SQL statements,
-transactions and COMMITs per update (SQLAlchemy's events), printed with the rest: the
-profiler slows the bot down, so that run's figures are not the benchmark's.
+run, the CPU of the bot's event-loop thread and of its other threads and processes
+(SQLite's writer; the turn process, ``bot.turn_process``), of the load process, the Bot
+API calls the fake received, and the p50 from the POST to the webhook's 200 (the update
+stored) and to the bot's first Bot API call. ``--profile DIR`` runs the throughput run's
+``rasoat run`` under cProfile in every thread (``DIR/main.prof``, ``DIR/thread-N.prof``;
+read them with :mod:`pstats`) and counts its SQL statements, transactions and COMMITs per
+update (SQLAlchemy's events), printed with the rest: the profiler slows the bot down, so
+that run's figures are not the benchmark's. It profiles one process: the run's turns are
+kept in it (``RASOAT_TURN_PROCESS=0``).
 
 Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--quick] [--chats K]
 [--seconds S] [--latency-seconds S] [--collaborators N] [--profile DIR]``.
@@ -361,6 +363,8 @@ async def through_telegram(
                 profile.mkdir(parents=True, exist_ok=True)
                 # python -m bot ARGS -> python -c PROFILED DIR ARGS
                 command = [sys.executable, "-c", PROFILED, str(profile), *command[3:]]
+                # One process to profile: its turns kept in it.
+                return [(command, child_env(url, ready["api"]) | {"RASOAT_TURN_PROCESS": "0"})]
             return [(command, child_env(url, ready["api"]))]
 
         measured = await run_bots(config, url, bots)
@@ -533,7 +537,8 @@ def report(results: Sequence[Result], options: Options) -> str:
     lines += [
         "",
         "where an answer's time goes, per answer of each throughput run: CPU ms of the bot's",
-        "event-loop thread and of its other threads (SQLite's writer), and of the load process;",
+        "event-loop thread, of its other threads and processes (SQLite's writer, the turn",
+        "process), and of the load process;",
         "Bot API calls; p50 ms from the update's POST to the webhook's 200 and to the first reply",
         f"{'database':<12}{'bot':<10}{'loop':>8}{'others':>8}{'load':>7}{'calls':>7}"
         f"{'200':>7}{'reply':>7}",

@@ -45,10 +45,9 @@ from forms.plan import (
     evaluate,
     next_question,
     prune,
-    state_from_json,
-    state_to_json,
     update,
 )
+from forms.plan_json import state_from_json, state_to_json
 from forms.questionnaire import Questionnaire
 from forms.xlsform import load_bundled_form
 from tests.forms.conftest import TODAY
@@ -117,7 +116,9 @@ def state_json(plan: Plan, answers_script: Script) -> None:
     state = evaluate(plan, {}, TODAY)
     for path, value in answers_script:
         state = update(plan, state, path, value, TODAY)
-        state = state_from_json(json.loads(json.dumps(state_to_json(state))))
+        loaded = state_from_json(plan, json.loads(json.dumps(state_to_json(plan, state))))
+        assert loaded is not None
+        state = loaded
 
 
 def questionnaire_turn(plan: Plan, answers_script: Script) -> None:

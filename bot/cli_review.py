@@ -34,6 +34,7 @@ async def reclassify(
         area_code=args.area,
         dates=settings.review_dates,
         locale=settings.locale,
+        now=now,
     )
     print(report.render(settings.locale))
     return 0

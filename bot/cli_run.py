@@ -147,6 +147,7 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
     # `rasoat`'s parser (it reads the options above) does without.
     from bot.dialogs.reports import load_schedule
     from bot.service import CannotListen, bind, serve
+    from bot.turn_process import TurnProcessGone, fork
 
     # A wrong schedule of reports is said now, not in the log every minute.
     load_schedule(settings)
@@ -165,16 +166,22 @@ def run_bot(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 1
 
+    # Before the event loop and any thread: the turns' process is a fork of this one.
+    turns = fork(settings, sockets.values())
+
     async def until_signal() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(number, stop.set)
-        await serve(settings, plans, sockets, stop)
+        await serve(settings, plans, sockets, stop, turns)
 
     try:
         asyncio.run(until_signal())
     except ChannelUnavailable as error:
         print(error.text, file=sys.stderr)
         return error.status
+    except TurnProcessGone:
+        print(translate("cli.turn_process_gone", settings.locale), file=sys.stderr)
+        return 1
     return 0

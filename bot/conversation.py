@@ -42,6 +42,8 @@ GROUPS_REMEMBERED = 1000
 GROUP_LIMIT = 32
 # Turns whose replies are on their way, remembered for their receipts (see delivered()).
 TURNS_REMEMBERED = 10_000
+# Updates that raised EarlierFirst, remembered until tried again (see handle()).
+RETRIES_REMEMBERED = 1000
 
 T = TypeVar("T")
 
@@ -87,11 +89,18 @@ class Conversation:
         # no receipt).
         self._asked: dict[str, tuple[int, datetime]] = {}
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
+        # Updates that passed the flood gate and raised EarlierFirst: tried again once the
+        # earlier ones are applied, they are not counted again; the oldest forgotten first.
+        self._retrying: dict[str, bool] = {}
 
     def close(self) -> None:
         """Stops the writer thread (SQLite); what it applied is committed."""
         if self.writer is not None:
             self.writer.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, for whoever holds a Conversation of either kind (bot.turn_process)."""
+        self.close()
 
     async def write(self, job: Callable[[Work], T], *, alone: bool = False) -> T:
         """What ``job`` returns once its changes are committed; if it raises, nothing of it
@@ -116,12 +125,13 @@ class Conversation:
         ``update_key``) is recognised inside that same transaction and changes nothing.
         With ``in_order``, where several workers share the database, raises
         :class:`EarlierFirst`, having stored nothing, if its sender's earlier updates are
-        stored and not applied (see bot.channels.in_order).
+        stored and not applied (see bot.channels.in_order); tried again after those, it is
+        not counted towards its sender's flood limit a second time.
         """
         if not incoming.private:
             return self._outside_private_chat(incoming)
         incoming = incoming.cleaned()
-        if self._flood is not None:
+        if self._flood is not None and not self._retrying.pop(_turn(incoming), False):
             verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}", self.clock())
             if verdict is not Verdict.ALLOW:
                 # Dropped before the database: a flood costs no writes and no queue.
@@ -135,6 +145,10 @@ class Conversation:
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, in_order))
         except EarlierFirst:
+            if self._flood is not None:
+                self._retrying[_turn(incoming)] = True
+                if len(self._retrying) > RETRIES_REMEMBERED:
+                    del self._retrying[next(iter(self._retrying))]
             raise
         except DatabaseAway:
             log.error("database server unreachable: an update was not applied")
@@ -143,7 +157,7 @@ class Conversation:
             # The transaction was rolled back; say so instead of going silent, once: an
             # update failing again (applied again at a start) was answered the first time.
             log.exception("failed to handle an update")
-            if await self._failed(incoming) > 1:
+            if await self.failed(incoming.platform, incoming.update_key) > 1:
                 return []
             return [Text(translate("error.internal", self.settings.locale))]
         if applied is None:
@@ -151,15 +165,15 @@ class Conversation:
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx, progress)]
 
-    async def _failed(self, incoming: Incoming) -> int:
-        """How many times the stored update ``incoming`` failed, this one counted (0: not
+    async def failed(self, platform: str, update_key: str | None) -> int:
+        """How many times the stored update ``update_key`` failed, this one counted (0: not
         stored, or not counted); given up at APPLY_ATTEMPTS, which the log says by its
-        platform and id only."""
-        key = incoming.update_key
-        if key is None:
+        platform and id only. Counted here for a turn that raised; a channel counts an
+        update it could not read before its turn."""
+        if update_key is None:
             return 0
         try:
-            attempts = await self.write(lambda work: work.inbox.failed(incoming.platform, key))
+            attempts = await self.write(lambda work: work.inbox.failed(platform, update_key))
         except Exception as error:
             log.warning("a failed update was not counted: %s", type(error).__name__)
             return 0
@@ -167,8 +181,8 @@ class Conversation:
             log.error(
                 "update %s:%s failed %d times: kept, no longer applied at a start "
                 "(rasoat inbox lists it)",
-                incoming.platform,
-                key,
+                platform,
+                update_key,
                 attempts,
             )
         return attempts
@@ -482,6 +496,10 @@ class EarlierFirst(Exception):
     def __init__(self, updates: list[dict[str, Any]]) -> None:
         super().__init__(f"{len(updates)} earlier update(s) of this sender to apply first")
         self.updates = updates
+
+    def __reduce__(self) -> tuple[type[EarlierFirst], tuple[list[dict[str, Any]]]]:
+        # Raised in the turn process, caught in the channel's (bot.turn_process).
+        return (EarlierFirst, (self.updates,))
 
 
 class DatabaseAway(Exception):

@@ -67,15 +67,22 @@ def check_vocabulary(form: Form, form_file: str = BUNDLED_FORM_FILE) -> None:
         raise VocabularyError(problems)
 
 
-async def open_database(settings: Settings, **engine_kwargs: Any) -> Database:
-    # Before anything is opened: a form edited in Excel that no longer matches the code is
-    # refused at start, not discovered as "missing" answers in every classification. Read
-    # only if it, or the code, changed since it last passed (bot.form_check).
-    check_form(settings.cache_dir, lambda: check_vocabulary(current_form()))
+async def open_database(
+    settings: Settings, *, prepare: bool = True, **engine_kwargs: Any
+) -> Database:
+    """The database, checked and migrated; without ``prepare``, only opened (for a process
+    whose parent prepared it: bot.turn_process)."""
+    if prepare:
+        # Before anything is opened: a form edited in Excel that no longer matches the code
+        # is refused at start, not discovered as "missing" answers in every classification.
+        # Read only if it, or the code, changed since it last passed (bot.form_check).
+        check_form(settings.cache_dir, lambda: check_vocabulary(current_form()))
     engine = create_engine(settings.database_url, schema=settings.database_schema, **engine_kwargs)
+    sessions = session_factory(engine)
+    if not prepare:
+        return Database(engine, sessions)
     # Migrating at every start means an upgraded bot never runs on an old schema.
     await upgrade(engine)
-    sessions = session_factory(engine)
     now = datetime.now(UTC)
     async with UnitOfWork(sessions) as uow:
         await uow.run(lambda work: forget_updates(work, now))

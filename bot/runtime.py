@@ -1,5 +1,6 @@
 """Opens what every channel needs: the migrated database (``bot.database``) and a
-Conversation."""
+Conversation, in this process or with its turns in a process of their own
+(``bot.turn_process``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.conversation import Conversation
 from bot.database import open_database
 from bot.settings import Settings
+from bot.turn_process import Forked, TurnProcess
+
+# The connections of a process whose turns are another's (SQLAlchemy's default is 5 + 10).
+CHANNELS_POOL = {"pool_size": 2, "max_overflow": 3}
 
 
 @dataclass(slots=True)
@@ -23,15 +28,31 @@ class Runtime:
     conversation: Conversation
 
     async def close(self) -> None:
-        self.conversation.close()
+        await self.conversation.aclose()
         await self.engine.dispose()
 
 
-async def open_runtime(settings: Settings, **engine_kwargs: Any) -> Runtime:
+async def open_runtime(
+    settings: Settings, *, turns: Forked | None = None, **engine_kwargs: Any
+) -> Runtime:
+    """``turns``: the chat turns applied by that process of their own (see
+    :func:`bot.turn_process.fork`)."""
+    if turns is not None:
+        # The turns, and what they defer, use the child's connections: this side reads at a
+        # start, and writes what the outbox and the reminders' sweeps do.
+        engine_kwargs = {**CHANNELS_POOL, **engine_kwargs}
     opened = await open_database(settings, **engine_kwargs)
-    return Runtime(
-        settings, opened.engine, opened.sessions, Conversation(opened.sessions, settings)
-    )
+    conversation: Conversation
+    if turns is None:
+        conversation = Conversation(opened.sessions, settings)
+    else:
+        conversation = TurnProcess(opened.sessions, settings, turns)
+        try:
+            await conversation.start()
+        except BaseException:
+            await opened.engine.dispose()
+            raise
+    return Runtime(settings, opened.engine, opened.sessions, conversation)
 
 
 @asynccontextmanager

@@ -32,6 +32,7 @@ from bot.reminders import ReminderScheduler
 from bot.runtime import Runtime, open_runtime
 from bot.sending import sender_for
 from bot.settings import Settings
+from bot.turn_process import Forked, TurnProcess, TurnProcessGone
 
 Plan = tuple[ChannelKind, Endpoint]
 
@@ -96,12 +97,16 @@ async def running(
     plans: Sequence[Plan],
     sockets: dict[str, socket.socket],
     runtime: Runtime | None = None,
+    turns: Forked | None = None,
 ) -> AsyncIterator[Service]:
     """The channels of ``plans`` receiving, their senders and the sweeps running (on
-    ``runtime``, or a runtime of its own); everything stopped at exit."""
+    ``runtime``, or a runtime of its own, its turns applied by ``turns`` if given);
+    everything stopped at exit."""
     own = runtime is None
-    runtime = runtime or await open_runtime(settings)
+    runtime = runtime or await open_runtime(settings, turns=turns)
     service = Service(runtime, asyncio.Event())
+    if isinstance(runtime.conversation, TurnProcess):
+        runtime.conversation.on_lost = service.ended.set
     # The sweeps write as the turns do, and wake every sender for what they enqueue.
     reminders = ReminderScheduler(runtime.conversation.write, settings, wake=service.wake)
     try:
@@ -142,10 +147,11 @@ async def serve(
     plans: Sequence[Plan],
     sockets: dict[str, socket.socket],
     stop: asyncio.Event,
+    turns: Forked | None = None,
 ) -> None:
     """Run ``plans`` (listening on ``sockets``, see :func:`bind`) until ``stop`` is set, or
     a channel ends by itself."""
-    async with running(settings, plans, sockets) as service:
+    async with running(settings, plans, sockets, turns=turns) as service:
         # Started: what exists now (the modules, the form and its compiled plan, the
         # catalogs) lives as long as the process. Frozen, the collector's full passes no
         # longer walk it again and again while the chats run.
@@ -155,3 +161,7 @@ async def serve(
             await until(stop, ended)
         finally:
             ended.cancel()
+    turns_process = service.runtime.conversation
+    if isinstance(turns_process, TurnProcess) and turns_process.lost:
+        # Not a stop asked for: the supervisor should start rasoat again.
+        raise TurnProcessGone("the turn process ended")

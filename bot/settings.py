@@ -7,6 +7,7 @@ variable and the fix; the CLI prints it and exits with code 2.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -77,6 +78,11 @@ class Settings(BaseSettings):
         default=30, alias="RASOAT_FOLLOWUP_INTERVAL_DAYS", ge=1, le=366
     )
     reading_time: float = Field(default=1.0, alias="RASOAT_READING_TIME", ge=0, le=10)
+    # `rasoat run` applies the chat turns in a process of its own (bot.turn_process), on
+    # another core than the channels' event loop; by default where there is another core.
+    turn_process: bool = Field(
+        default_factory=lambda: (os.cpu_count() or 1) > 1, alias="RASOAT_TURN_PROCESS"
+    )
     # The platform's limits the outbox keeps to (Telegram: 30 messages a second, 1 per chat).
     push_rate: int = Field(default=30, alias="RASOAT_PUSH_RATE", ge=1, le=1000)
     push_chat_interval: float = Field(default=1.0, alias="RASOAT_PUSH_CHAT_INTERVAL", ge=0, le=60)

@@ -6,7 +6,7 @@ dependency graph between the slots to evaluate, in topological order.
 **State** (:class:`State`): the raw answers (flat, by path), and everything derived from
 them: relevance, calculated values, repeat instance counts, the problems of stored answers
 and the next question's path. Plain immutable data, saved and loaded as JSON
-(:func:`state_to_json`, :func:`state_from_json`).
+(:mod:`forms.plan_json`).
 
 **Evaluation**: :func:`evaluate` computes a state from scratch; :func:`update` applies one
 answer and re-evaluates only the slots that depend on it, in topological order, adding or
@@ -21,13 +21,11 @@ repeat_count when it is relevant and has one, else the instances stored in the a
 
 from __future__ import annotations
 
-import functools
 import heapq
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, cast
 
@@ -64,6 +62,7 @@ __all__ = [
     "default",
     "evaluate",
     "flatten",
+    "instances",
     "invalid",
     "lookup",
     "next_question",
@@ -72,8 +71,6 @@ __all__ = [
     "required",
     "settled_answers",
     "shown",
-    "state_from_json",
-    "state_to_json",
     "update",
     "update_all",
     "visible_questions",
@@ -309,6 +306,23 @@ def _lookup(
     return calculated.get(path) if name in plan.computed else answers.get(path)
 
 
+def instances(slot: Slot, counts: Mapping[Path, int], prefix: tuple[int, ...] = ()) -> list[Path]:
+    """The paths of ``slot``'s instances that exist with these repeat ``counts``, whose
+    repeat indices start with ``prefix``, in document order."""
+    paths: list[Path] = [()]
+    for depth, repeat in enumerate(slot.chain):
+        expanded: list[Path] = []
+        for path in paths:
+            count = counts.get((*path, repeat), 0)
+            if depth < len(prefix):
+                if prefix[depth] < count:
+                    expanded.append((*path, repeat, prefix[depth]))
+            else:
+                expanded += [(*path, repeat, i) for i in range(count)]
+        paths = expanded
+    return [(*path, slot.name) for path in paths]
+
+
 class _Run:
     """One evaluation: mutable copies of a state's dicts, and the work list of slots."""
 
@@ -338,23 +352,6 @@ class _Run:
         self.propagate = False
 
     # -- instances --------------------------------------------------------------------------
-
-    def keys(self, slot: Slot, prefix: tuple[int, ...]) -> Iterator[Path]:
-        """The paths of ``slot``'s existing instances whose repeat indices start with
-        ``prefix``."""
-        paths: list[Path] = [()]
-        for depth, repeat in enumerate(slot.chain):
-            expanded: list[Path] = []
-            for path in paths:
-                count = self.counts.get((*path, repeat), 0)
-                if depth < len(prefix):
-                    if prefix[depth] < count:
-                        expanded.append((*path, repeat, prefix[depth]))
-                else:
-                    expanded += [(*path, repeat, i) for i in range(count)]
-            paths = expanded
-        for path in paths:
-            yield (*path, slot.name)
 
     def exists(self, path: Path) -> bool:
         for depth in range(1, len(path) - 1, 2):
@@ -531,7 +528,7 @@ class _Run:
     def run(self) -> None:
         while self.queue:
             index, prefix = heapq.heappop(self.queue)
-            for key in list(self.keys(self.plan.slots[index], prefix)):
+            for key in instances(self.plan.slots[index], self.counts, prefix):
                 self.compute(index, key)
 
     def state(self) -> State:
@@ -583,7 +580,7 @@ def evaluate(plan: Plan, answers: Answers, today: date) -> State:
 def _evaluate(plan: Plan, today: date, answers: dict[Path, Any], lengths: dict[Path, int]) -> State:
     run = _Run(plan, today, answers, lengths)
     for index, slot in enumerate(plan.slots):
-        for key in list(run.keys(slot, ())):
+        for key in instances(slot, run.counts):
             run.compute(index, key)
     return run.state()
 
@@ -937,90 +934,3 @@ def settled_answers(
         return data
 
     return build(TOP, ())
-
-
-# -- JSON -----------------------------------------------------------------------------------
-
-
-# A state's keys are the same few hundred paths turn after turn: each is spelt and parsed
-# once per process (both are pure).
-@functools.lru_cache(maxsize=1 << 16)
-def _path_key(path: Path) -> str:
-    return "/".join(map(str, path))
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _key_path(key: str) -> Path:
-    if not key:
-        return ()
-    return tuple([int(part) if part.isdigit() else part for part in key.split("/")])
-
-
-_PLAIN = (str, int, float, bool, type(None))
-_AS_IS = frozenset(_PLAIN)
-
-
-def _encode(value: Any) -> Any:
-    if type(value) in _AS_IS or isinstance(value, _PLAIN):
-        return value
-    if isinstance(value, date):
-        return {"date": value.isoformat()}
-    if isinstance(value, Decimal):
-        return {"decimal": str(value)}
-    if isinstance(value, list | tuple):
-        return list(value)
-    raise TypeError(f"cannot store an answer of type {type(value).__name__}")
-
-
-def _decode(value: Any) -> Any:
-    if isinstance(value, dict):
-        if "date" in value:
-            return date.fromisoformat(value["date"])
-        return Decimal(value["decimal"])
-    return value
-
-
-def state_to_json(state: State) -> dict[str, Any]:
-    """The state as JSON-ready data: paths as "members/0/age"; dates and decimals among
-    the answers as {"date": iso} and {"decimal": text} (derived values are plain)."""
-
-    # Keys and values mapped apart: a state is stored after every answer.
-    def table(data: Mapping[Path, Any]) -> dict[str, Any]:
-        return dict(zip(map(_path_key, data.keys()), data.values(), strict=True))
-
-    answers = state.answers
-    return {
-        "today": state.today.isoformat(),
-        "answers": dict(
-            zip(map(_path_key, answers.keys()), map(_encode, answers.values()), strict=True)
-        ),
-        "lengths": table(state.lengths),
-        "relevant": table(state.relevant),
-        "calculated": table(state.calculated),
-        "counts": table(state.counts),
-        "problems": table(state.problems),
-        "position": None if state.position is None else _path_key(state.position),
-    }
-
-
-def state_from_json(data: Mapping[str, Any]) -> State:
-    def table(name: str) -> Mapping[Path, Any]:
-        stored = data[name]
-        return MappingProxyType(
-            dict(zip(map(_key_path, stored.keys()), stored.values(), strict=True))
-        )
-
-    position = data["position"]
-    answers = data["answers"]
-    return State(
-        today=date.fromisoformat(data["today"]),
-        answers=MappingProxyType(
-            dict(zip(map(_key_path, answers.keys()), map(_decode, answers.values()), strict=True))
-        ),
-        lengths=table("lengths"),
-        relevant=table("relevant"),
-        calculated=table("calculated"),
-        counts=table("counts"),
-        problems=table("problems"),
-        position=None if position is None else _key_path(position),
-    )

@@ -24,6 +24,7 @@ from functools import cached_property
 from typing import Any
 
 from forms import plan as planned
+from forms import plan_json
 from forms.answers import get_answer
 from forms.codec import encode, encode_all, path_key
 from forms.model import (
@@ -42,8 +43,9 @@ from forms.parsing import display_value, literal_value
 from forms.plan import Plan, State
 from forms.xpath import REFERENCE
 
-JSON_FORMAT = 1
-"""Version of :meth:`Questionnaire.to_json`'s layout; a state of another is not loaded."""
+JSON_FORMAT = plan_json.FORMAT
+"""Version of :meth:`Questionnaire.to_json`'s layout, the state's (:mod:`forms.plan_json`):
+a worker that does not know it evaluates the interview again instead of misreading it."""
 
 
 def _same(left: tuple[Path, Any], right: tuple[Path, Any]) -> bool:
@@ -130,7 +132,7 @@ class Questionnaire:
             "format": JSON_FORMAT,
             "form_id": form.form_id,
             "form_version": form.version,
-            "state": planned.state_to_json(self.state),
+            "state": plan_json.state_to_json(self.plan, self.state),
         }
 
     @classmethod
@@ -143,8 +145,10 @@ class Questionnaire:
         prefill: Answers | None = None,
     ) -> Questionnaire | None:
         """The questionnaire stored by :meth:`to_json`, or **None** when that state no
-        longer serves: saved for another form id or version, another layout, or another
-        day than ``today`` (``today()`` may have moved answers in or out). On None, build
+        longer serves: saved for another form id or version, another layout (one of
+        :data:`forms.plan_json.FORMATS` is read, the older ones too), another compiled
+        plan of the form (edited without a new version), or another day than ``today``
+        (``today()`` may have moved answers in or out). On None, build
         it again with :meth:`start` from the stored answers, which stay the truth.
 
         StateError when ``data`` is no stored state at all (not a mapping, keys missing
@@ -153,8 +157,9 @@ class Questionnaire:
         try:
             if not isinstance(data, Mapping):
                 raise TypeError(f"a mapping was expected, not {type(data).__name__}")
+            layout = data.get("format")
             if (
-                data.get("format") != JSON_FORMAT
+                layout not in plan_json.FORMATS
                 or data.get("form_id") != form.form_id
                 or data.get("form_version") != form.version
             ):
@@ -162,9 +167,11 @@ class Questionnaire:
             stored = data["state"]
             if stored.get("today") != today.isoformat():
                 return None
-            state = planned.state_from_json(stored)
-        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            state = plan_json.state_from_json(plan, stored, layout)
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise StateError(f"not a stored questionnaire state: {exc}") from exc
+        if state is None:
+            return None
         return cls(plan, state, dict(prefill or {}))
 
     # -- the answers ------------------------------------------------------------------------

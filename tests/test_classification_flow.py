@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.reclassify import reclassify
 from bot.runtime import open_runtime
 from bot.settings import load_settings
 from classification import load_rule_set, rules_for
-from storage.models import Classification
+from locales.catalog import translate
+from storage.async_repositories import AsyncClassificationRepository
+from storage.models import Answer, Classification, Interview, MemberFact
+from storage.stats_facts import rebuild_member_facts
 from tests.conftest import Database
 from tests.helpers import seed_areas
 from tests.interview_driver import Collaborator, seed_household
@@ -105,3 +109,60 @@ async def test_reclassify_cli_reports_changes(database: Database, tmp_path: Path
     assert load_rule_set("2027-2030").ref.id == "2027-2030"
     bad = rasoat("reclassify", "--rules", "1999", env=database.env())
     assert bad.returncode == 2 and "1999" in bad.stderr
+
+
+async def ages(database: Database) -> tuple[list[int | None], list[int]]:
+    """Each member's age as the statistics hold it (member_facts) and as the answers do."""
+    async with database.sessions() as session:
+        facts = await session.scalars(select(MemberFact.age).order_by(MemberFact.member_index))
+        answers = await session.execute(select(Answer.path, Answer.value))
+        stored = {path: value for path, value in answers}
+    return list(facts), [stored[f"members/{index}/age"] for index in range(5)]
+
+
+async def test_reclassify_counts_the_ages_again_when_the_reference_date_moved(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await interviewed_household(database, tmp_path)
+    version = rules_for(YEAR).ref.id
+    # Counted at the default reference date, 31/12: every birthday of the year has come.
+    # (The roster: born 11/6/1974, in 1978, 3/2/2008, 20/9/2015, in 1950.)
+    year_end = [YEAR - 1974, YEAR - 1978, YEAR - 2008, YEAR - 2015, YEAR - 1950]
+    assert await ages(database) == (year_end, year_end)
+    async with database.sessions() as session:
+        assert await session.scalar(select(Interview.plan_state)) is not None
+
+    # The commune counts ages on 1 January from now on: none of the known birthdays has
+    # come by then; an age from a birth year alone counts years only (the form's rule).
+    new_year = load_settings(RASOAT_REFERENCE_DATE="01-01").review_dates
+    new_year_ages = [YEAR - 1975, YEAR - 1978, YEAR - 2009, YEAR - 2016, YEAR - 1950]
+
+    # One transaction: a failure after the ages (storing the results) leaves them as they were.
+    async def failing(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(AsyncClassificationRepository, "replace", failing)
+        with pytest.raises(RuntimeError):
+            await reclassify(
+                database.sessions, version, area_code=None, dates=new_year, locale="vi"
+            )
+    assert await ages(database) == (year_end, year_end)
+
+    report = await reclassify(
+        database.sessions, version, area_code=None, dates=new_year, locale="vi"
+    )
+    assert await ages(database) == (new_year_ages, new_year_ages)
+    assert report.ages == 3
+    # The chat's saved questionnaire held the old ages: it is evaluated again when opened.
+    async with database.sessions() as session:
+        assert list(await session.scalars(select(Interview.plan_state))) == [None]
+    assert translate("reclassify.ages", "vi", members=3) in report.render("vi")
+    # The statistics rebuilt from the answers agree with what reclassify wrote.
+    await rebuild_member_facts(database.sessions)
+    assert await ages(database) == (new_year_ages, new_year_ages)
+    # Counted again at the same date, nothing changes.
+    again = await reclassify(
+        database.sessions, version, area_code=None, dates=new_year, locale="vi"
+    )
+    assert again.ages == 0 and await ages(database) == (new_year_ages, new_year_ages)

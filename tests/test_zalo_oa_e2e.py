@@ -187,17 +187,23 @@ async def test_summary_chart_report_file_and_a_workbook_it_cannot_send(
         assert user is not None and user.display_name == "Trần Văn Giám"
 
 
-async def test_forged_stale_and_replayed_events_change_nothing(
-    database: Database, fake_oa: FakeZaloOa
-) -> None:
+async def collaborator_invited(database: Database, fake: FakeZaloOa) -> tuple[MovableClock, str]:
+    """The fake on a clock the test moves, the areas, the OA's tokens stored, and the
+    registration a collaborator of Ấp 1 types: the clock and that text."""
     clock = MovableClock()
-    fake_oa.clock = clock
+    fake.clock = clock
     await seed_areas(database.sessions)
-    await given_tokens(database, fake_oa)
+    await given_tokens(database, fake)
     [invite] = await create_invites(
         database.sessions, Role.COLLABORATOR, "87-MH-A1", days=1, key=INVITE_KEY
     )
-    text = f"/start {invite.code}"
+    return clock, f"/start {invite.code}"
+
+
+async def test_forged_stale_and_replayed_events_change_nothing(
+    database: Database, fake_oa: FakeZaloOa
+) -> None:
+    clock, text = await collaborator_invited(database, fake_oa)
     async with oa_bot(oa_settings(database, fake_oa), fake_oa, clock) as channel:
         assert await fake_oa.post(fake_oa.event(USER, text), secret="not-the-oa-key") == 401
         stale = fake_oa.event(USER, text, at=clock() - timedelta(minutes=6))

@@ -66,8 +66,10 @@ class EventChannel:
         """Send the replies, each on its own; those that could not be delivered."""
         raise NotImplementedError
 
-    async def before(self, incoming: Incoming) -> Incoming:
-        """What the platform adds before a message is handled (nothing, by default)."""
+    async def before(self, incoming: Incoming, first: bool) -> Incoming:
+        """What the platform adds before a message is handled (nothing, by default).
+        ``first``: the event's first attempt (see bot.channels.in_order); what must be
+        done once per event is done then."""
         return incoming
 
     # -- shared ---------------------------------------------------------------------------
@@ -144,16 +146,28 @@ class EventChannel:
     async def apply_one(self, raw: dict[str, Any], first: bool = False) -> None:
         """Apply an event and send its replies; with ``first``, raises EarlierFirst where
         earlier events must come first (bot.channels.in_order)."""
-        incoming = await self.incoming(raw)
-        if incoming is None:
+        try:
+            incoming = await self.incoming(raw)
+            if incoming is None:
+                return
+            incoming = await self.before(incoming, first)
+        except Exception as error:
+            await self.unreadable(raw, error)
             return
-        incoming = await self.before(incoming)
         replies = await self.runtime.conversation.handle(incoming, in_order=first)
         async with self.screens.turn(incoming.user_id):
             await self.remember_list(incoming.user_id, replies)
             failed = await self.deliver(incoming, replies)
         if replies and not must_be_seen(failed):
             await self.runtime.conversation.delivered(incoming)
+
+    async def unreadable(self, raw: dict[str, Any], error: Exception) -> None:
+        """An event that failed before its turn counts as an attempt, as a turn that raised
+        does: else it would fail again at every start, unseen. Logged by platform and id,
+        and the error's type: its message may quote the event."""
+        key = self.update_key(raw)
+        log.error("%s event %s could not be read (%s)", self.platform, key, type(error).__name__)
+        await self.runtime.conversation.failed(self.platform, key)
 
     def numbered(self, reply: Choices) -> NumberedList:
         return numbered(reply, translate("zalo.several_hint", self.runtime.settings.locale))

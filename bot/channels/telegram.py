@@ -51,6 +51,7 @@ from bot.outbox import OutboxSender
 from bot.runtime import Runtime, open_runtime
 from bot.serial import PerSender
 from bot.settings import Settings
+from bot.turn_process import TurnProcessGone
 from locales.catalog import translate
 from storage.repositories import Received
 
@@ -58,6 +59,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "callback_query")
+# A getUpdates answer with nothing in it.
+NO_UPDATES = json.dumps({"ok": True, "result": []}).encode()
 # What an unregistered user sees in Telegram's command menu.
 DEFAULT_COMMANDS = ("start", "help")
 # The command menu set at start is cosmetic: when Telegram refuses it, the bot starts anyway
@@ -178,8 +181,14 @@ class ReadableUpdates(HTTPXRequest):
             return code, payload
         payload, updates = readable_updates(payload)
         if updates and self.keep is not None:
-            # Failing here fails the poll: PTB asks again, and Telegram keeps the updates.
-            await self.keep(updates)
+            try:
+                # Failing here fails the poll: PTB asks again, and Telegram keeps the updates.
+                await self.keep(updates)
+            except TurnProcessGone:
+                # The process is stopping (its turns' process died): no updates to PTB, so
+                # none confirmed; Telegram keeps them for the next start. Not an error for
+                # PTB to log at every try until the stop, nor at its last poll.
+                return code, NO_UPDATES
         return code, payload
 
 
@@ -491,6 +500,15 @@ def build_application(
     return application
 
 
+def _polling_failed(error: TelegramError) -> None:
+    """A getUpdates that failed: Telegram unreachable, or the updates it brought not stored
+    (ReadableUpdates: the database, or the turn process, away). PTB asks again, waiting
+    longer each time, and Telegram keeps the updates meanwhile: a warning, as the Zalo Bot
+    channel's, not PTB's error with a traceback at every try."""
+    cause = error.__cause__ or error
+    log.warning("getUpdates failed (%s): trying again", type(cause).__name__)
+
+
 @asynccontextmanager
 async def polling(application: Application) -> AsyncIterator[Application]:
     """``application`` (built for polling) receiving updates: the bot checked (getMe: a
@@ -502,7 +520,9 @@ async def polling(application: Application) -> AsyncIterator[Application]:
         try:
             if application.post_init is not None:
                 await application.post_init(application)
-            await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+            await application.updater.start_polling(
+                allowed_updates=list(ALLOWED_UPDATES), error_callback=_polling_failed
+            )
             await application.start()
             yield application
         finally:

@@ -134,10 +134,13 @@ class ZaloOaChannel(EventChannel):
         # The outbox sender, told of replies and woken when messages wait no longer.
         self.outbox: OutboxSender | None = None
 
-    async def before(self, incoming: Incoming) -> Incoming:
+    async def before(self, incoming: Incoming, first: bool) -> Incoming:
         """The person wrote, so their window is open: what waited for it goes now, and
         they are asked to write more often. A registration gets their Zalo name."""
-        await self.reopen_window(incoming)
+        if first:
+            # Once per event: tried again after earlier ones (EarlierFirst), or being one
+            # of those, the window was reopened by its first attempt, as one person's.
+            await self.reopen_window(incoming)
         if incoming.kind is Kind.COMMAND and incoming.command == "start":
             try:
                 name = await self.api.display_name(incoming.user_id)

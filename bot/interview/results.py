@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -126,14 +126,25 @@ def household_rows(
     return rows
 
 
+def reference_of(interview: Interview, dates: ReviewDates) -> date:
+    """The reference date a completed interview is classified, and its ages counted, at."""
+    moment = interview.completed_at or interview.updated_at
+    return dates.reference(interview.household.review_year, moment)
+
+
 async def recompute_rows(
     uow: UnitOfWork, interview: Interview, rules: RuleSet, dates: ReviewDates
 ) -> list[Classification]:
     """Fresh result rows for a completed interview, at its review's reference date."""
-    form = current_form()
-    answers = assemble(form, await uow.interviews.answers(interview))
-    moment = interview.completed_at or interview.updated_at
-    reference = dates.reference(interview.household.review_year, moment)
+    rows = await uow.interviews.answers(interview)
+    return results_of(interview, rows, rules, reference_of(interview, dates))
+
+
+def results_of(
+    interview: Interview, rows: Iterable[tuple[str, Any]], rules: RuleSet, reference: date
+) -> list[Classification]:
+    """Fresh result rows for a completed interview from its stored answer rows."""
+    answers = assemble(current_form(), rows)
     return household_rows(interview, answers, classify(answers, reference, rules), reference)
 
 

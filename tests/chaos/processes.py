@@ -8,12 +8,28 @@ line and every traceback counts.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from pathlib import Path
 
 from tests.test_telegram_e2e import start_rasoat
+
+# What `rasoat run` logs, at ERROR, when its turn process dies (bot.turn_process): expected
+# after kill_turns, a crash anywhere else.
+TURNS_ENDED = "the turn process ended"
 
 
 def is_crash(line: str) -> bool:
     return line.startswith("Traceback") or " ERROR " in line or " CRITICAL " in line
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (Linux /proc)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 class Rasoat:
@@ -37,6 +53,19 @@ class Rasoat:
         self.process.kill()
         await self.process.wait()
         await self._reading
+
+    async def kill_turns(self) -> bool:
+        """SIGKILL to its turn process, if it has one yet (False if not): the bot stops by
+        itself, exit code 1, saying why at ERROR (not counted as a crash)."""
+        started = children(self.process.pid)
+        if not started:
+            return False
+        os.kill(started[0], signal.SIGKILL)
+        await self.process.wait()
+        await self._reading
+        assert self.process.returncode == 1, self.process.returncode
+        self.crashes = [line for line in self.crashes if TURNS_ENDED not in line]
+        return True
 
     async def stop(self) -> None:
         if self.process.returncode is None:

@@ -1,7 +1,8 @@
 """kill -9 in the middle of interviews: no answer lost, doubled or put on a question not shown.
 
 Collaborators (``tests.chaos.human``) interview their households through the fake Bot API
-while the real `rasoat run` is killed (SIGKILL) at random moments and started again. They act
+while the real `rasoat run` is killed (SIGKILL) at random moments, its channels' process or
+its turns' process (bot.turn_process, which stops the other), and started again. They act
 only on what reached their phone and, when the bot seems stuck, do the last thing again: the
 retyped "2" of a lost reply must not become the answer to a question they never saw. At the
 end every interview is finished and every stored answer is the one meant for its question.
@@ -92,7 +93,11 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     questions = form_questions()
     rng = random.Random(11)
     humans = collaborators(fake_telegram, questions)
-    env = {**run_env(database, fake_telegram), "RASOAT_READING_TIME": READING_TIME_SETTING}
+    env = {
+        **run_env(database, fake_telegram),
+        "RASOAT_READING_TIME": READING_TIME_SETTING,
+        "RASOAT_TURN_PROCESS": "1",
+    }
     last = asyncio.Event()
     stuck: list[str] = []
     started = [await Rasoat.start(env)]
@@ -101,7 +106,9 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
         for _ in range(KILLS):
             # Long enough, often, for a start (1–2 s) to serve for a while before the kill.
             await asyncio.sleep(rng.uniform(1.0, 4.0))
-            await started[-1].kill()
+            # Either process of a `rasoat run`: the channels' or the turns' (bot.turn_process).
+            if not (rng.random() < 0.5 and await started[-1].kill_turns()):
+                await started[-1].kill()
             started.append(await Rasoat.start(env))
         # The last start runs until the interviews in hand are done.
         last.set()

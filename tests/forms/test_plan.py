@@ -5,12 +5,11 @@
   state gives the engine's next question, visible questions and calculated answers;
 - property: after every answer of a random sequence, ``update`` gives the state that
   ``evaluate`` computes from scratch;
-- the dependency graph names the right dependents; a state survives JSON.
+- the dependency graph names the right dependents (a state as JSON: test_plan_json).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields
 from datetime import date, timedelta
@@ -41,8 +40,6 @@ from forms.plan import (
     prune,
     remove,
     settled_answers,
-    state_from_json,
-    state_to_json,
     update,
     walk,
     walk_back,
@@ -700,30 +697,6 @@ def test_cross_instance_readers_are_shared_nothing(small: dict[str, Case]) -> No
 
 
 # -- state as data -------------------------------------------------------------------------
-
-
-def test_state_round_trips_through_json(bundled: Case) -> None:
-    household_plan = bundled.plan
-    answers = {
-        "category": "poor",
-        "floor_area_m2": Decimal("42.5"),
-        "info_devices": ["tv", "none"],
-        "member_count": 2,
-        "members": [
-            {"name": "An", "birth_known": "full_date", "birth_date": date(1975, 3, 12)},
-            {"name": "Bình", "birth_known": "year_only", "birth_year": 1948, "sex": None},
-        ],
-    }
-    state = evaluate(household_plan, answers, TODAY)
-    assert state.problems[("info_devices",)] == "forms.constraint_failed"
-    text = json.dumps(state_to_json(state))
-    loaded = state_from_json(json.loads(text))
-    assert state_image(loaded) == state_image(state)
-    # A loaded state carries on exactly like the one it was saved from.
-    path = ("members", 1, "relation")
-    assert state_image(update(household_plan, loaded, path, "parent", TODAY)) == state_image(
-        update(household_plan, state, path, "parent", TODAY)
-    )
 
 
 def test_update_refuses_paths_that_are_not_fields(bundled: Case) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path as FilePath
 from typing import Any
 
 import pytest
@@ -58,6 +59,7 @@ from tests.forms.test_plan import (
     state_image,
     values_for,
 )
+from tests.forms.test_plan_json import format_1
 
 __all__ = ["bundled"]  # a fixture, shared with test_plan
 
@@ -408,6 +410,29 @@ def test_stored_state_serves_its_form_and_day_only(bundled: Case) -> None:
     prefilled = Questionnaire.from_json(plan, data, today=TODAY, prefill={"category": "poor"})
     assert prefilled is not None and prefilled.prefill == {"category": "poor"}
     assert prefilled != value
+
+
+def test_a_state_stored_in_format_1_still_loads(bundled: Case) -> None:
+    plan = bundled.plan
+    value = Questionnaire.start(plan, {}, today=TODAY).answer(bundled.script[:40])
+    old = {**value.to_json(), "format": 1, "state": format_1(value.state)}
+    loaded = Questionnaire.from_json(plan, json.loads(json.dumps(old)), today=TODAY)
+    assert loaded is not None
+    assert_same(loaded, value)
+    assert loaded.to_json()["format"] == 2
+
+
+def test_a_state_of_the_form_edited_under_its_version_is_not_used(
+    tmp_path: FilePath,
+) -> None:
+    survey = [q("integer", "size", "Số người?"), q("text", "head", "Chủ hộ?")]
+    form = parse_workbook(write_workbook(tmp_path / "form.xlsx", survey))
+    value = Questionnaire.start(compile_plan(form), {"size": 2}, today=TODAY)
+    data = json.loads(json.dumps(value.to_json()))
+    edited = parse_workbook(write_workbook(tmp_path / "edited.xlsx", survey[::-1]))
+    assert (edited.form_id, edited.version) == (form.form_id, form.version)
+    assert Questionnaire.from_json(compile_plan(edited), data, today=TODAY) is None
+    assert Questionnaire.from_json(value.plan, data, today=TODAY) == value
 
 
 def test_answers_are_copies(bundled: Case) -> None:
