@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.context import DialogContext, Later, Progress
 from bot.delivery import harmless
+from bot.dialogs.interview import OPEN_INTERVIEW
 from bot.flood import FloodGate, Verdict
 from bot.messages import Choices, Deferred, Incoming, Kind, Notice, Outgoing, Text
 from bot.router import route
@@ -299,24 +300,38 @@ class Conversation:
         """One turn in ``work``, synchronous: its replies, its context, and (user id,
         asked_at) if its replies must be seen; None for a duplicate. Whatever reads at
         length is Deferred, and runs after the commit."""
-        # One person's updates one at a time, whichever worker holds them.
-        work.updates.hold_sender(incoming.platform, incoming.user_id)
-        if in_order and self.shared and incoming.update_key is not None:
-            # Asked under the lock, in the turn's own transaction: what another worker
-            # applied meanwhile is seen as applied, and the usual answer (nothing earlier)
-            # costs one statement, not a transaction of its own.
-            earlier = work.inbox.unapplied(incoming.platform, incoming.user_id, incoming.update_key)
-            if earlier:
-                raise EarlierFirst(earlier)
-        if incoming.update_key is not None and not work.updates.claim(
-            incoming.platform, incoming.update_key
-        ):
-            log.info("duplicate update %s ignored", incoming.update_key)
+        platform, sender, key = incoming.platform, incoming.user_id, incoming.update_key
+        # Asked under the lock, in the turn's own transaction: what another worker applied
+        # meanwhile is seen as applied. The usual answer (nothing earlier) comes with the
+        # turn's first read; a list of them costs a statement of its own.
+        ordered = in_order and self.shared and key is not None
+        # One person's updates one at a time, whichever worker holds them; the claim in the
+        # same round trip (PostgreSQL).
+        if key is None:
+            work.updates.hold_sender(platform, sender)
+        elif not work.updates.hold_and_claim(platform, sender, key):
+            if ordered:
+                _earlier_first(work, platform, sender, key)
+            log.info("duplicate update %s ignored", key)
             return None
-        user, state = work.users.with_dialog_state(incoming.platform, incoming.user_id)
-        if user is not None:
-            work.dialogs.remember(user, state)
         now = self.clock()
+        # Most turns' replies must be seen (a question): the read marks the person asked
+        # (PostgreSQL), and the end of the turn puts the mark back if they turn out not to.
+        asking = now if key is not None else None
+        read = work.users.for_turn(
+            platform, sender, OPEN_INTERVIEW, key if ordered else None, asking
+        )
+        if ordered and read.earlier:
+            # Raised, the claim just made is rolled back with the rest.
+            _earlier_first(work, platform, sender, key)
+        user, state = read.user, read.state
+        if user is not None:
+            work.dialogs.remember(user, state, read.asked)
+        if read.interview is not None:
+            work.interviews.remember(read.interview)
+        # The person's dialog state written once, at the end: most turns that move it also
+        # mark it asked.
+        work.dialogs.hold_writes()
         ctx = DialogContext(incoming=incoming, user=user, settings=self.settings, now=now, uow=work)
         ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
         replies = route(ctx)
@@ -333,6 +348,7 @@ class Conversation:
             # is not taken as an answer: the person may not have seen the question.
             if work.dialogs.mark_asked(person, now, incoming.platform):
                 asked = (person.id, now)
+        work.dialogs.write_held()
         return replies, ctx, asked
 
     async def _resolve(
@@ -362,6 +378,13 @@ class Conversation:
             out = await reply.run(ctx)
             await uow.commit()
             return [item for item in out if not isinstance(item, Deferred)]
+
+
+def _earlier_first(work: Work, platform: str, sender: str, key: str | None) -> None:
+    """Raises EarlierFirst if the sender has updates stored before ``key`` and not applied."""
+    earlier = work.inbox.unapplied(platform, sender, key)
+    if earlier:
+        raise EarlierFirst(earlier)
 
 
 def unseen(

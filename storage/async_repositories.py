@@ -42,6 +42,7 @@ from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
     AreaYearStatsRepository,
+    Asked,
     AuditRepository,
     ClassificationRepository,
     DialogStateRepository,
@@ -49,6 +50,7 @@ from storage.repositories import (
     GivenUp,
     HouseholdRepository,
     Inbox,
+    InterviewInState,
     InterviewRepository,
     InviteRepository,
     MemberFactRepository,
@@ -56,6 +58,7 @@ from storage.repositories import (
     Received,
     RegistrationFailureRepository,
     ShownLists,
+    TurnRead,
     UpdateLedger,
     UserRepository,
     audit_values,
@@ -105,6 +108,18 @@ class AsyncUserRepository(_Async[UserRepository]):
         self, platform: str, platform_user_id: str
     ) -> tuple[UserRow | None, DialogStateRow | None]:
         return await self._run(lambda r: r.with_dialog_state(platform, platform_user_id))
+
+    async def for_turn(
+        self,
+        platform: str,
+        platform_user_id: str,
+        opened: InterviewInState,
+        earlier_than: str | None = None,
+        asking_at: datetime | None = None,
+    ) -> TurnRead:
+        return await self._run(
+            lambda r: r.for_turn(platform, platform_user_id, opened, earlier_than, asking_at)
+        )
 
     async def get(self, user_id: int) -> User | None:
         return await self._run(lambda r: r.get(user_id))
@@ -179,6 +194,9 @@ class AsyncHouseholdRepository(_Async[HouseholdRepository]):
 
 
 class AsyncInterviewRepository(_Async[InterviewRepository]):
+    def remember(self, interview: InterviewRow) -> None:
+        return self.sync.remember(interview)
+
     async def get(self, interview_id: int) -> Interview | None:
         return await self._run(lambda r: r.get(interview_id))
 
@@ -260,6 +278,9 @@ class AsyncUpdateLedger(_Async[UpdateLedger]):
     async def hold_person(self, user_id: int) -> None:
         return await self._run(lambda r: r.hold_person(user_id))
 
+    async def hold_and_claim(self, platform: str, sender: str, update_key: str) -> bool:
+        return await self._run(lambda r: r.hold_and_claim(platform, sender, update_key))
+
     async def claim(self, platform: str, update_key: str) -> bool:
         return await self._run(lambda r: r.claim(platform, update_key))
 
@@ -308,8 +329,16 @@ class AsyncShownLists(_Async[ShownLists]):
 
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):
-    def remember(self, user: Person, state: DialogStateRow | None) -> None:
-        return self.sync.remember(user, state)
+    def remember(
+        self, user: Person, state: DialogStateRow | None, asked: Asked | None = None
+    ) -> None:
+        return self.sync.remember(user, state, asked)
+
+    def hold_writes(self) -> None:
+        return self.sync.hold_writes()
+
+    async def write_held(self) -> None:
+        return await self._run(lambda r: r.write_held())
 
     async def get(self, user: Person) -> DialogStateRow | None:
         return await self._run(lambda r: r.get(user))

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    Integer,
     Table,
     and_,
     bindparam,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     tuple_,
     update,
 )
@@ -55,6 +57,9 @@ from storage.rows import (
     AREAS,
     DIALOG_STATE_COLUMNS,
     DIALOG_STATES,
+    HOUSEHOLD_COLUMNS,
+    HOUSEHOLDS,
+    INTERVIEW_COLUMNS,
     INTERVIEWS,
     USER_AREAS,
     USER_COLUMNS,
@@ -194,6 +199,98 @@ def _user_with_dialog_state() -> Any:
     )
 
 
+class InterviewInState(NamedTuple):
+    """Where a person's dialog state names their open interview: the dialog, and the key of
+    its state holding the interview's id (the dialogs' knowledge, handed down)."""
+
+    dialog: str
+    key: str
+
+
+class Asked(NamedTuple):
+    """A dialog state marked asked in the database: ``at`` on ``platform``."""
+
+    at: datetime
+    platform: str
+
+
+class TurnRead(NamedTuple):
+    """What every chat turn reads first (see :meth:`UserRepository.for_turn`)."""
+
+    user: UserRow | None
+    state: DialogStateRow | None
+    interview: InterviewRow | None
+    """The open interview the state names, locked until commit; None: none, or the person
+    is not active (a deactivated person's turn must not hold an interview's row)."""
+    earlier: bool
+    """Whether the sender may have earlier updates stored and not applied: asked only with
+    ``earlier_than``, and True whenever it could not be told (an unknown sender)."""
+    asked: Asked | None
+    """How the statement marked the dialog state asked (``asking_at``); None: it did not."""
+
+
+@functools.cache
+def _turn_read(dialect: str, opened: InterviewInState, earlier: bool, asking: bool) -> Any:
+    # Built once, like every statement a chat turn runs: composing it costs more CPU than
+    # the database takes to answer it. The person with their dialog state and areas, the
+    # open interview with its household beside them (one round trip where there were two).
+    condition = and_(DIALOG_STATES.c.dialog == opened.dialog, USERS.c.active.is_(True))
+    query = _user_with_dialog_state()
+    if dialect == "postgresql":
+        # FOR UPDATE may not lock the nullable side of an outer join, but a subquery may
+        # lock its own rows: a LATERAL one, per person. The id is cast only if it is one (a
+        # state damaged by hand must not fail every turn; the dialog then finds no cursor).
+        text_id = DIALOG_STATES.c.state[opened.key].as_string()
+        wanted = case((text_id.regexp_match("^[0-9]{1,9}$"), text_id.cast(Integer)))
+        opened_row = (
+            interview_select()
+            .where(INTERVIEWS.c.id == wanted, condition)
+            .with_for_update(of=INTERVIEWS)
+            .lateral("opened")
+        )
+        columns = list(opened_row.c)
+        query = query.outerjoin(opened_row, true())
+    else:
+        columns = [*INTERVIEW_COLUMNS, *HOUSEHOLD_COLUMNS]
+        # No CAST: a number that is no id (1.5) finds nothing, as on PostgreSQL.
+        found = func.json_extract(DIALOG_STATES.c.state, f'$."{opened.key}"')
+        query = query.outerjoin(INTERVIEWS, and_(INTERVIEWS.c.id == found, condition)).outerjoin(
+            HOUSEHOLDS, HOUSEHOLDS.c.id == INTERVIEWS.c.household_id
+        )
+    if earlier:
+        columns.append(_earlier_unapplied().label("earlier"))
+    query = query.with_only_columns(
+        *USER_COLUMNS, *DIALOG_STATE_COLUMNS, *columns, *AREA_COLUMNS, maintain_column_froms=True
+    )
+    if asking:
+        # Written by the same statement, which reads the row as it was before (PostgreSQL:
+        # a WITH's changes are not seen by the query beside it).
+        query = query.add_cte(_asked_update().cte("asked"))
+    return query
+
+
+def _asked_update() -> Any:
+    """The person's dialog state marked asked, as mark_asked marks it."""
+    identities = cast(Table, UserIdentity.__table__)
+    person = (
+        select(identities.c.user_id)
+        .where(
+            identities.c.platform == bindparam("platform"),
+            identities.c.platform_user_id == bindparam("platform_user_id"),
+        )
+        .scalar_subquery()
+    )
+    return (
+        update(DIALOG_STATES)
+        .where(DIALOG_STATES.c.user_id == person)
+        .values(
+            asked_at=bindparam("asked_at"),
+            asked_on=bindparam("platform"),
+            updated_at=bindparam("marked_at"),
+        )
+    )
+
+
 class UserRepository(_Repository):
     def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
         """The person an account belongs to: the one they registered with or one linked."""
@@ -218,6 +315,46 @@ class UserRepository(_Repository):
         if not rows:
             return None, None
         return user_row(rows), dialog_state_row(rows[0], len(USER_COLUMNS))
+
+    def for_turn(
+        self,
+        platform: str,
+        platform_user_id: str,
+        opened: InterviewInState,
+        earlier_than: str | None = None,
+        asking_at: datetime | None = None,
+    ) -> TurnRead:
+        """The person, their areas, their dialog state and the open interview it names, in
+        one round trip; with ``earlier_than`` (an update's key, PostgreSQL), whether the
+        sender may have earlier updates stored and not applied (:meth:`Inbox.unapplied`
+        tells which). Read under the sender's lock, in statements after it: what the
+        previous holder committed is seen.
+
+        With ``asking_at`` (PostgreSQL), the same statement marks the dialog state asked
+        at that moment on ``platform``, ahead of the replies that usually call for it (see
+        ``TurnRead.asked`` and :meth:`DialogStateRepository.remember`); the state read
+        is the one before."""
+        shared = _dialect(self.session) == "postgresql"
+        earlier = earlier_than is not None and shared
+        asking = asking_at is not None and shared
+        statement = _turn_read(_dialect(self.session), opened, earlier, asking)
+        parameters: dict[str, Any] = {"platform": platform, "platform_user_id": platform_user_id}
+        if earlier:
+            parameters["before"] = earlier_than
+        if asking:
+            parameters.update(asked_at=asking_at, marked_at=utcnow())
+        rows = self._core(statement, parameters).all()
+        if not rows:
+            return TurnRead(None, None, None, earlier, None)
+        first = rows[0]
+        start = len(USER_COLUMNS) + len(DIALOG_STATE_COLUMNS)
+        end = start + len(INTERVIEW_COLUMNS) + len(HOUSEHOLD_COLUMNS)
+        interview = None if first[start] is None else interview_row(first[start:end])
+        state = dialog_state_row(first, len(USER_COLUMNS))
+        asked = None
+        if asking and state is not None:
+            asked = Asked(cast(datetime, asking_at), platform)
+        return TurnRead(user_row(rows), state, interview, earlier and bool(first[end]), asked)
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
@@ -405,6 +542,17 @@ def _interview_for_update() -> Any:
 
 
 class InterviewRepository(_Repository):
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        # Interviews this transaction read locked (with the person, see remember), as they
+        # now stand: the lock keeps other transactions from changing them, and change()
+        # keeps them up to date here.
+        self._locked: dict[int, InterviewRow] = {}
+
+    def remember(self, interview: InterviewRow) -> None:
+        """``interview`` was read locked in this transaction: get_for_update hands it back."""
+        self._locked[interview.id] = interview
+
     def get(self, interview_id: int) -> Interview | None:
         return self.session.get(Interview, interview_id)
 
@@ -412,6 +560,8 @@ class InterviewRepository(_Repository):
         """The interview, its row locked until commit (PostgreSQL; SQLite's single writer
         lock does the same). Two workers handling the same interview then take turns, so
         each sees the step the other committed and no step number is used twice."""
+        if interview_id in self._locked:
+            return self._locked[interview_id]
         found = self._core(_interview_for_update(), {"interview_id": interview_id}).first()
         return None if found is None else interview_row(found)
 
@@ -429,7 +579,10 @@ class InterviewRepository(_Repository):
         if loaded is not None:
             for key, value in values.items():
                 set_committed_value(loaded, key, value)
-        return dataclasses.replace(interview, **values)
+        changed = dataclasses.replace(interview, **values)
+        if interview.id in self._locked:
+            self._locked[interview.id] = changed
+        return changed
 
     def open_for_household(self, household_id: int) -> Interview | None:
         return self.session.scalar(
@@ -612,8 +765,8 @@ def sender_lock_key(platform: str, sender: str) -> int:
 PERSON_LOCKS = 0x72736F74
 
 
-@functools.cache
-def _hold_sender() -> Any:
+def _sender_lock() -> Any:
+    """The expression that takes a sender's advisory lock (PostgreSQL), waiting for it."""
     # The person the account belongs to, if any: locked as a person, so that the turns of
     # their accounts on two platforms take turns too; an account of nobody as itself.
     person = (
@@ -624,11 +777,34 @@ def _hold_sender() -> Any:
         )
         .scalar_subquery()
     )
-    return select(
-        case(
-            (person.is_(None), func.pg_advisory_xact_lock(bindparam("sender_key"))),
-            else_=func.pg_advisory_xact_lock(PERSON_LOCKS, person),
-        )
+    return case(
+        (person.is_(None), func.pg_advisory_xact_lock(bindparam("sender_key"))),
+        else_=func.pg_advisory_xact_lock(PERSON_LOCKS, person),
+    )
+
+
+@functools.cache
+def _hold_sender() -> Any:
+    return select(_sender_lock())
+
+
+@functools.cache
+def _held_claim() -> Any:
+    # The lock and the claim in one round trip: the SELECT feeding the INSERT yields its
+    # row only once its WHERE has taken the lock, so the ledger is looked at (by ON
+    # CONFLICT, which sees rows committed meanwhile, whatever the statement's snapshot)
+    # with the sender held. What the turn reads next, it reads in later statements, whose
+    # snapshots see what the previous holder committed.
+    table = cast(Table, ProcessedUpdate.__table__)
+    row = select(
+        bindparam("platform", type_=table.c.platform.type),
+        bindparam("update_key", type_=table.c.update_key.type),
+        bindparam("processed_at", type_=table.c.processed_at.type),
+    ).where(_sender_lock().is_not(None))
+    return (
+        postgresql.insert(table)
+        .from_select(["platform", "update_key", "processed_at"], row)
+        .on_conflict_do_nothing()
     )
 
 
@@ -663,6 +839,24 @@ class UpdateLedger(_Repository):
         if _dialect(self.session) != "postgresql":
             return
         self.session.execute(select(func.pg_advisory_xact_lock(PERSON_LOCKS, user_id)))
+
+    def hold_and_claim(self, platform: str, sender: str, update_key: str) -> bool:
+        """:meth:`hold_sender`, then :meth:`claim`: on PostgreSQL in one statement (every
+        update of a shared database costs both, and each round trip costs the event loop
+        as much CPU as its statement)."""
+        if _dialect(self.session) != "postgresql":
+            return self.claim(platform, update_key)
+        result = self._core(
+            _held_claim(),
+            {
+                "platform": platform,
+                "sender": sender,
+                "sender_key": sender_lock_key(platform, sender),
+                "update_key": update_key,
+                "processed_at": utcnow(),
+            },
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     def claim(self, platform: str, update_key: str) -> bool:
         """True if this update is new; False if it was already applied.
@@ -850,6 +1044,32 @@ def _applied() -> Any:
     )
 
 
+def _earlier_unapplied() -> Any:
+    """Whether the sender (``platform_user_id``) has updates stored before the update
+    ``before``, not applied and not given up (as :meth:`Inbox.unapplied` asks it)."""
+    inbox = cast(Table, InboxUpdate.__table__).alias("earlier")
+    ledger = cast(Table, ProcessedUpdate.__table__)
+    position = cast(Table, InboxUpdate.__table__).alias("position")
+    applied = select(ledger.c.update_key).where(
+        ledger.c.platform == inbox.c.platform, ledger.c.update_key == inbox.c.update_key
+    )
+    before = select(position.c.id).where(
+        position.c.platform == bindparam("platform"),
+        position.c.update_key == bindparam("before"),
+    )
+    return (
+        select(inbox.c.id)
+        .where(
+            inbox.c.platform == bindparam("platform"),
+            inbox.c.sender == bindparam("platform_user_id"),
+            inbox.c.attempts < APPLY_ATTEMPTS,
+            inbox.c.id < before.scalar_subquery(),
+            ~applied.exists(),
+        )
+        .exists()
+    )
+
+
 # The dialog of someone in none: the menu, or nothing yet.
 IDLE = "idle"
 
@@ -893,9 +1113,46 @@ class DialogStateRepository(_Repository):
         # The states this transaction read or wrote, as they now stand (None: the user has
         # none), so the state loaded along with the user costs no second query.
         self._known: dict[int, DialogStateRow | None] = {}
+        # Changes of stored states not written yet, by user (see hold_writes); None: each
+        # is written as it is made.
+        self._held: dict[int, dict[str, Any]] | None = None
+        # States the database holds marked asked ahead of mark_asked (TurnRead.asked), as
+        # they were before: unless mark_asked says the same, write_held puts them back.
+        self._marked: dict[int, tuple[DialogStateRow, Asked]] = {}
 
-    def remember(self, user: Person, state: DialogStateRow | None) -> None:
+    def remember(
+        self, user: Person, state: DialogStateRow | None, asked: Asked | None = None
+    ) -> None:
+        """``state`` is the user's, as this transaction read it; ``asked``: the database
+        holds it marked so (see :meth:`UserRepository.for_turn`), which only
+        :meth:`mark_asked` of the same moment and platform confirms, before
+        :meth:`write_held`."""
         self._known[user.id] = state
+        if state is not None and asked is not None:
+            self._marked[user.id] = (state, asked)
+
+    def hold_writes(self) -> None:
+        """From now on, keep the changes of stored states until :meth:`write_held`: a chat
+        turn that moves the person's dialog and then marks them asked (see mark_asked)
+        writes their row once. Nothing else reads the table meanwhile: a state is read
+        through :meth:`get`, which knows the changes."""
+        self._held = {}
+
+    def write_held(self) -> None:
+        """Write the changes kept since :meth:`hold_writes` (one UPDATE a row), and each
+        change as it is made from now on."""
+        held, self._held = self._held or {}, None
+        for user_id, (before, _) in self._marked.items():
+            # Marked for nothing: the row as it was, but for the turn's other changes.
+            held[user_id] = {
+                "updated_at": before.updated_at,
+                **held.get(user_id, {}),
+                "asked_at": before.asked_at,
+                "asked_on": before.asked_on,
+            }
+        self._marked = {}
+        for user_id, values in held.items():
+            self._write(user_id, values)
 
     def get(self, user: Person) -> DialogStateRow | None:
         if user.id in self._known:
@@ -919,18 +1176,30 @@ class DialogStateRepository(_Repository):
         current = self.get(user)
         if current is None:
             return False
-        if current.asked_on == platform:
+        marked = self._marked.pop(user.id, None)
+        if marked is not None and marked[1] == (at, platform):
+            # Written already, with the turn's first read.
+            self._known[user.id] = dataclasses.replace(current, asked_at=at, asked_on=platform)
+            return True
+        if current.asked_on == platform and marked is None:
             self._update(current, asked_at=at)
         else:
             self._update(current, asked_at=at, asked_on=platform)
         return True
 
     def _update(self, current: DialogStateRow, **values: Any) -> None:
-        # Every chat turn writes here: one UPDATE of the columns it changes.
         values["updated_at"] = utcnow()
-        statement = _row_update(DialogState, "user_id", *sorted(values))
-        self._core(statement, {"key_": current.user_id, **values})
         self._known[current.user_id] = dataclasses.replace(current, **values)
+        if self._held is None:
+            self._write(current.user_id, values)
+        else:
+            # A later change of a column wins, as its UPDATE would have.
+            self._held.setdefault(current.user_id, {}).update(values)
+
+    def _write(self, user_id: int, values: dict[str, Any]) -> None:
+        # Every chat turn writes here: one UPDATE of the columns it changes.
+        statement = _row_update(DialogState, "user_id", *sorted(values))
+        self._core(statement, {"key_": user_id, **values})
 
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose

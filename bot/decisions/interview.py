@@ -58,6 +58,10 @@ class Mode(StrEnum):
     CONFIRM_CANCEL = "confirm_cancel"
 
 
+# The key of the dialog state (Cursor.to_json) naming the interview.
+INTERVIEW_KEY = "interview_id"
+
+
 @dataclass(frozen=True, slots=True)
 class Cursor:
     """Where the collaborator stands in one interview: the dialog's whole stored state."""
@@ -72,7 +76,7 @@ class Cursor:
     """The question at ``at`` was picked from /review's list, which comes back after it."""
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"interview_id": self.interview_id, "mode": self.mode.value}
+        data: dict[str, Any] = {INTERVIEW_KEY: self.interview_id, "mode": self.mode.value}
         if self.at is not None:
             data["at"] = path_key(self.at)
         if self.selected:
@@ -85,7 +89,7 @@ class Cursor:
     def from_json(cls, data: Mapping[str, Any]) -> Cursor | None:
         """The cursor a stored row holds; None when it is not one (another dialog's row,
         or a row damaged by hand)."""
-        interview_id = data.get("interview_id")
+        interview_id = data.get(INTERVIEW_KEY)
         if not isinstance(interview_id, int) or isinstance(interview_id, bool):
             return None
         try:

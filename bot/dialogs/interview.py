@@ -39,9 +39,13 @@ from classification import rules_for
 from forms.parsing import ascii_int
 from forms.questionnaire import Questionnaire
 from storage.models import Household, Interview, InterviewStatus
+from storage.repositories import InterviewInState
 from storage.rows import HouseholdRow, InterviewRow
 
 DIALOG = "interview"
+# Where this dialog's state names the open interview: each turn reads it, locked, with the
+# person (Conversation._turn), and _load finds it read.
+OPEN_INTERVIEW = InterviewInState(DIALOG, core.INTERVIEW_KEY)
 # In the idle state after an interview: which one was finished last.
 FINISHED = "finished"
 
