@@ -314,24 +314,19 @@ class Conversation:
                 _earlier_first(work, platform, sender, key)
             log.info("duplicate update %s ignored", key)
             return None
-        now = self.clock()
-        # Most turns' replies must be seen (a question): the read marks the person asked
-        # (PostgreSQL), and the end of the turn puts the mark back if they turn out not to.
-        asking = now if key is not None else None
-        read = work.users.for_turn(
-            platform, sender, OPEN_INTERVIEW, key if ordered else None, asking
-        )
+        read = work.users.for_turn(platform, sender, OPEN_INTERVIEW, key if ordered else None)
         if ordered and read.earlier:
             # Raised, the claim just made is rolled back with the rest.
             _earlier_first(work, platform, sender, key)
         user, state = read.user, read.state
         if user is not None:
-            work.dialogs.remember(user, state, read.asked)
+            work.dialogs.remember(user, state)
         if read.interview is not None:
             work.interviews.remember(read.interview)
         # The person's dialog state written once, at the end: most turns that move it also
         # mark it asked.
         work.dialogs.hold_writes()
+        now = self.clock()
         ctx = DialogContext(incoming=incoming, user=user, settings=self.settings, now=now, uow=work)
         ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
         replies = route(ctx)

@@ -42,7 +42,6 @@ from storage.reports import ReportRepository
 from storage.repositories import (
     AreaRepository,
     AreaYearStatsRepository,
-    Asked,
     AuditRepository,
     ClassificationRepository,
     DialogStateRepository,
@@ -115,10 +114,9 @@ class AsyncUserRepository(_Async[UserRepository]):
         platform_user_id: str,
         opened: InterviewInState,
         earlier_than: str | None = None,
-        asking_at: datetime | None = None,
     ) -> TurnRead:
         return await self._run(
-            lambda r: r.for_turn(platform, platform_user_id, opened, earlier_than, asking_at)
+            lambda r: r.for_turn(platform, platform_user_id, opened, earlier_than)
         )
 
     async def get(self, user_id: int) -> User | None:
@@ -329,10 +327,8 @@ class AsyncShownLists(_Async[ShownLists]):
 
 
 class AsyncDialogStateRepository(_Async[DialogStateRepository]):
-    def remember(
-        self, user: Person, state: DialogStateRow | None, asked: Asked | None = None
-    ) -> None:
-        return self.sync.remember(user, state, asked)
+    def remember(self, user: Person, state: DialogStateRow | None) -> None:
+        return self.sync.remember(user, state)
 
     def hold_writes(self) -> None:
         return self.sync.hold_writes()

@@ -207,13 +207,6 @@ class InterviewInState(NamedTuple):
     key: str
 
 
-class Asked(NamedTuple):
-    """A dialog state marked asked in the database: ``at`` on ``platform``."""
-
-    at: datetime
-    platform: str
-
-
 class TurnRead(NamedTuple):
     """What every chat turn reads first (see :meth:`UserRepository.for_turn`)."""
 
@@ -225,12 +218,10 @@ class TurnRead(NamedTuple):
     earlier: bool
     """Whether the sender may have earlier updates stored and not applied: asked only with
     ``earlier_than``, and True whenever it could not be told (an unknown sender)."""
-    asked: Asked | None
-    """How the statement marked the dialog state asked (``asking_at``); None: it did not."""
 
 
 @functools.cache
-def _turn_read(dialect: str, opened: InterviewInState, earlier: bool, asking: bool) -> Any:
+def _turn_read(dialect: str, opened: InterviewInState, earlier: bool) -> Any:
     # Built once, like every statement a chat turn runs: composing it costs more CPU than
     # the database takes to answer it. The person with their dialog state and areas, the
     # open interview with its household beside them (one round trip where there were two).
@@ -259,35 +250,8 @@ def _turn_read(dialect: str, opened: InterviewInState, earlier: bool, asking: bo
         )
     if earlier:
         columns.append(_earlier_unapplied().label("earlier"))
-    query = query.with_only_columns(
+    return query.with_only_columns(
         *USER_COLUMNS, *DIALOG_STATE_COLUMNS, *columns, *AREA_COLUMNS, maintain_column_froms=True
-    )
-    if asking:
-        # Written by the same statement, which reads the row as it was before (PostgreSQL:
-        # a WITH's changes are not seen by the query beside it).
-        query = query.add_cte(_asked_update().cte("asked"))
-    return query
-
-
-def _asked_update() -> Any:
-    """The person's dialog state marked asked, as mark_asked marks it."""
-    identities = cast(Table, UserIdentity.__table__)
-    person = (
-        select(identities.c.user_id)
-        .where(
-            identities.c.platform == bindparam("platform"),
-            identities.c.platform_user_id == bindparam("platform_user_id"),
-        )
-        .scalar_subquery()
-    )
-    return (
-        update(DIALOG_STATES)
-        .where(DIALOG_STATES.c.user_id == person)
-        .values(
-            asked_at=bindparam("asked_at"),
-            asked_on=bindparam("platform"),
-            updated_at=bindparam("marked_at"),
-        )
     )
 
 
@@ -322,39 +286,33 @@ class UserRepository(_Repository):
         platform_user_id: str,
         opened: InterviewInState,
         earlier_than: str | None = None,
-        asking_at: datetime | None = None,
     ) -> TurnRead:
         """The person, their areas, their dialog state and the open interview it names, in
         one round trip; with ``earlier_than`` (an update's key, PostgreSQL), whether the
         sender may have earlier updates stored and not applied (:meth:`Inbox.unapplied`
         tells which). Read under the sender's lock, in statements after it: what the
-        previous holder committed is seen.
-
-        With ``asking_at`` (PostgreSQL), the same statement marks the dialog state asked
-        at that moment on ``platform``, ahead of the replies that usually call for it (see
-        ``TurnRead.asked`` and :meth:`DialogStateRepository.remember`); the state read
-        is the one before."""
-        shared = _dialect(self.session) == "postgresql"
-        earlier = earlier_than is not None and shared
-        asking = asking_at is not None and shared
-        statement = _turn_read(_dialect(self.session), opened, earlier, asking)
-        parameters: dict[str, Any] = {"platform": platform, "platform_user_id": platform_user_id}
+        previous holder committed is seen."""
+        earlier = earlier_than is not None and _dialect(self.session) == "postgresql"
+        statement = _turn_read(_dialect(self.session), opened, earlier)
+        parameters: dict[str, str | None] = {
+            "platform": platform,
+            "platform_user_id": platform_user_id,
+        }
         if earlier:
             parameters["before"] = earlier_than
-        if asking:
-            parameters.update(asked_at=asking_at, marked_at=utcnow())
         rows = self._core(statement, parameters).all()
         if not rows:
-            return TurnRead(None, None, None, earlier, None)
+            return TurnRead(None, None, None, earlier)
         first = rows[0]
         start = len(USER_COLUMNS) + len(DIALOG_STATE_COLUMNS)
         end = start + len(INTERVIEW_COLUMNS) + len(HOUSEHOLD_COLUMNS)
         interview = None if first[start] is None else interview_row(first[start:end])
-        state = dialog_state_row(first, len(USER_COLUMNS))
-        asked = None
-        if asking and state is not None:
-            asked = Asked(cast(datetime, asking_at), platform)
-        return TurnRead(user_row(rows), state, interview, earlier and bool(first[end]), asked)
+        return TurnRead(
+            user_row(rows),
+            dialog_state_row(first, len(USER_COLUMNS)),
+            interview,
+            earlier and bool(first[end]),
+        )
 
     def get(self, user_id: int) -> User | None:
         return self.session.get(User, user_id)
@@ -1116,20 +1074,9 @@ class DialogStateRepository(_Repository):
         # Changes of stored states not written yet, by user (see hold_writes); None: each
         # is written as it is made.
         self._held: dict[int, dict[str, Any]] | None = None
-        # States the database holds marked asked ahead of mark_asked (TurnRead.asked), as
-        # they were before: unless mark_asked says the same, write_held puts them back.
-        self._marked: dict[int, tuple[DialogStateRow, Asked]] = {}
 
-    def remember(
-        self, user: Person, state: DialogStateRow | None, asked: Asked | None = None
-    ) -> None:
-        """``state`` is the user's, as this transaction read it; ``asked``: the database
-        holds it marked so (see :meth:`UserRepository.for_turn`), which only
-        :meth:`mark_asked` of the same moment and platform confirms, before
-        :meth:`write_held`."""
+    def remember(self, user: Person, state: DialogStateRow | None) -> None:
         self._known[user.id] = state
-        if state is not None and asked is not None:
-            self._marked[user.id] = (state, asked)
 
     def hold_writes(self) -> None:
         """From now on, keep the changes of stored states until :meth:`write_held`: a chat
@@ -1142,15 +1089,6 @@ class DialogStateRepository(_Repository):
         """Write the changes kept since :meth:`hold_writes` (one UPDATE a row), and each
         change as it is made from now on."""
         held, self._held = self._held or {}, None
-        for user_id, (before, _) in self._marked.items():
-            # Marked for nothing: the row as it was, but for the turn's other changes.
-            held[user_id] = {
-                "updated_at": before.updated_at,
-                **held.get(user_id, {}),
-                "asked_at": before.asked_at,
-                "asked_on": before.asked_on,
-            }
-        self._marked = {}
         for user_id, values in held.items():
             self._write(user_id, values)
 
@@ -1176,12 +1114,7 @@ class DialogStateRepository(_Repository):
         current = self.get(user)
         if current is None:
             return False
-        marked = self._marked.pop(user.id, None)
-        if marked is not None and marked[1] == (at, platform):
-            # Written already, with the turn's first read.
-            self._known[user.id] = dataclasses.replace(current, asked_at=at, asked_on=platform)
-            return True
-        if current.asked_on == platform and marked is None:
+        if current.asked_on == platform:
             self._update(current, asked_at=at)
         else:
             self._update(current, asked_at=at, asked_on=platform)

@@ -7,7 +7,7 @@ nothing is read for a deactivated person or from a dialog state damaged by hand.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,12 +17,12 @@ from bot.conversation import Conversation
 from bot.decisions.interview import INTERVIEW_KEY
 from bot.dialogs.interview import OPEN_INTERVIEW
 from bot.interview.session import start_interview
-from bot.messages import Notice, Text
+from bot.messages import Text
 from storage.models import DialogState, Household, User
 from storage.repositories import Received, UpdateLedger, UserRepository
 from storage.uow import UnitOfWork, Work
 from tests.conftest import POSTGRESQL_ONLY, Database, database_settings
-from tests.helpers import add_person, message, press, seed_areas
+from tests.helpers import add_person, message, seed_areas
 from tests.interview_driver import HOUSEHOLD_CODE, seed_household
 from tests.test_interview_e2e import YEAR
 
@@ -259,44 +259,3 @@ async def test_a_turn_moving_the_dialog_and_marking_it_asked_writes_the_row_once
             NOW,
             "zalo-bot",
         )
-
-
-async def test_a_turn_whose_replies_need_not_be_seen_leaves_the_person_asked_as_before(
-    database: Database,
-) -> None:
-    """The turn's first read marks the person asked (PostgreSQL), as most turns end up
-    doing; a button's toast alone must not: the row ends the turn as it began."""
-    user_id = await hoa(database)
-    before = NOW - timedelta(minutes=5)
-    async with UnitOfWork(database.sessions) as uow:
-        uow.session.add(
-            DialogState(
-                user_id=user_id,
-                dialog="idle",
-                state={},
-                asked_at=before,
-                asked_on="telegram",
-                seen_turn=before,
-                seen_at=before,
-                updated_at=before,
-            )
-        )
-        await uow.commit()
-    conversation = Conversation(database.sessions, database_settings(database))
-    try:
-        replies = await conversation.handle(
-            press("nowhere:1", user_id="111", update_key="5", platform="telegram")
-        )
-    finally:
-        conversation.close()
-    assert replies and all(isinstance(reply, Notice) for reply in replies)
-    async with UnitOfWork(database.sessions) as uow:
-        stored = await uow.session.get(DialogState, user_id)
-        assert stored is not None
-        assert (stored.asked_at, stored.asked_on, stored.updated_at) == (
-            before,
-            "telegram",
-            before,
-        )
-        # The turn was applied: its update is in the ledger.
-        assert not await uow.updates.claim("telegram", "5")
