@@ -100,7 +100,7 @@ async def test_a_turn_is_applied_in_the_child_which_ends_with_the_bot(
     else:
         assert started == []
         assert STARTED not in output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
 
 
 async def test_a_child_that_dies_stops_the_bot_which_starts_again(
@@ -119,7 +119,7 @@ async def test_a_child_that_dies_stops_the_bot_which_starts_again(
     # Not a stop anyone asked for: a supervisor (systemd's Restart=on-failure) restarts it.
     assert process.returncode == 1, output
     assert translate("cli.turn_process_gone", "vi") in output
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output
     process, child = await start_with_child(database, fake_telegram)
     try:
         welcome, _menu = await fake_telegram.wait_for_messages(445, count=2, timeout=30)

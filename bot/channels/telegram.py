@@ -490,8 +490,10 @@ def build_application(
         # Updates come from rasoat's own server (bot.channels.webhook), not PTB's.
         builder = builder.updater(None)
     else:
-        # PTB's own default for the polling connection, but reading updates one by one.
-        polling_request = ReadableUpdates(connection_pool_size=1)
+        # Reading updates one by one. Two connections, not PTB's one: at a stop, PTB's last
+        # poll (which confirms the updates handed over) would otherwise wait for the one a
+        # cancelled long poll still holds, time out, and log its traceback at ERROR.
+        polling_request = ReadableUpdates(connection_pool_size=2)
         polling_request.keep = queue.keep
         builder = builder.get_updates_request(polling_request)
     application = builder.build()
