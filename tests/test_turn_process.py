@@ -10,6 +10,8 @@ import os
 import pickle
 import signal
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -225,10 +227,22 @@ async def over_the_wire(
     return turns, task
 
 
+@asynccontextmanager
+async def wired(
+    database: Database, settings: Settings, child: Conversation
+) -> AsyncIterator[TurnProcess]:
+    """:func:`over_the_wire`, both sides stopped at the end."""
+    turns, task = await over_the_wire(database, settings, child)
+    try:
+        yield turns
+    finally:
+        await turns.aclose()
+        await task
+
+
 async def test_status_lines_are_shown_before_the_replies(
     database: Database, settings: Settings
 ) -> None:
-    turns, child = await over_the_wire(database, settings, Scripted(database, settings))
     shown: list[str] = []
 
     async def progress(text: str) -> None:
@@ -237,30 +251,22 @@ async def test_status_lines_are_shown_before_the_replies(
             await asyncio.sleep(0.1)
         shown.append(text)
 
-    try:
+    async with wired(database, settings, Scripted(database, settings)) as turns:
         replies = await turns.handle(incoming("a"), progress)
         shown.append("replies")
-        assert replies == [Text("xong: a")]
-        assert shown == ["1/2", "2/2", "replies"]
-    finally:
-        await turns.aclose()
-        await child
+    assert replies == [Text("xong: a")]
+    assert shown == ["1/2", "2/2", "replies"]
 
 
 async def test_errors_of_the_child_are_raised_in_the_parent(
     database: Database, settings: Settings
 ) -> None:
     updates = [{"update_id": 3}]
-    turns, child = await over_the_wire(
-        database, settings, Scripted(database, settings, EarlierFirst(updates))
-    )
-    try:
+    scripted = Scripted(database, settings, EarlierFirst(updates))
+    async with wired(database, settings, scripted) as turns:
         with pytest.raises(EarlierFirst) as raised:
             await turns.handle(incoming("b"), in_order=True)
-        assert raised.value.updates == updates
-    finally:
-        await turns.aclose()
-        await child
+    assert raised.value.updates == updates
 
 
 async def test_calls_after_the_child_ended_fail_plainly(
