@@ -1,5 +1,6 @@
 """``rasoat run``: one process, one or several channels (``bot.channels.registry``), one
-database, one Conversation and one reminders' clock.
+database, one Conversation (its turns, where there are two cores, applied by a process of
+their own: ``bot.turn_process``) and one reminders' clock.
 
 Each message the bot sends on its own goes to the channel of its person's platform: each
 channel has its platform's outbox sender (``bot.sending``), which claims that platform's
