@@ -62,7 +62,7 @@ from storage.repositories import (
     UserRepository,
     audit_values,
 )
-from storage.rows import DialogStateRow, InterviewRow, Person, UserRow
+from storage.rows import DialogStateRow, InterviewRow, Person
 from storage.zalo_oa_tokens import OaToken, ZaloOaTokens
 
 R = TypeVar("R")
@@ -102,11 +102,6 @@ class AsyncAreaRepository(_Async[AreaRepository]):
 class AsyncUserRepository(_Async[UserRepository]):
     async def by_platform_id(self, platform: str, platform_user_id: str) -> User | None:
         return await self._run(lambda r: r.by_platform_id(platform, platform_user_id))
-
-    async def with_dialog_state(
-        self, platform: str, platform_user_id: str
-    ) -> tuple[UserRow | None, DialogStateRow | None]:
-        return await self._run(lambda r: r.with_dialog_state(platform, platform_user_id))
 
     async def for_turn(
         self,

@@ -267,19 +267,6 @@ class UserRepository(_Repository):
             )
         )
 
-    def with_dialog_state(
-        self, platform: str, platform_user_id: str
-    ) -> tuple[UserRow | None, DialogStateRow | None]:
-        """The user, their areas and their dialog state in one round trip (every update
-        needs all three; separately they are three queries)."""
-        rows = self._core(
-            _user_with_dialog_state(),
-            {"platform": platform, "platform_user_id": platform_user_id},
-        ).all()
-        if not rows:
-            return None, None
-        return user_row(rows), dialog_state_row(rows[0], len(USER_COLUMNS))
-
     def for_turn(
         self,
         platform: str,

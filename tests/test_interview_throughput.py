@@ -14,6 +14,7 @@ from telegram import User as TelegramUser
 
 from bot.channels.telegram import PerUserUpdateProcessor
 from bot.conversation import Conversation
+from bot.dialogs.interview import OPEN_INTERVIEW
 from bot.interview.session import InterviewSession
 from bot.settings import Settings
 from forms import current_form
@@ -135,10 +136,12 @@ async def test_user_and_dialog_state_come_in_one_query(
 ) -> None:
     await _open_interview(database, settings)
     async with UnitOfWork(database.sessions) as uow:
-        user, state = await uow.users.with_dialog_state("terminal", "1")
+        read = await uow.users.for_turn("terminal", "1", OPEN_INTERVIEW)
+        user, state = read.user, read.state
         assert isinstance(user, UserRow) and isinstance(state, DialogStateRow)
         assert [area.code for area in user.areas] == ["87-MH-A1"]
-        assert (await uow.users.with_dialog_state("terminal", "nobody")) == (None, None)
+        nobody = await uow.users.for_turn("terminal", "nobody", OPEN_INTERVIEW)
+        assert (nobody.user, nobody.state) == (None, None)
 
 
 # -- ordering in the Telegram channel ----------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.admin import AdminError
 from bot.conversation import Conversation
+from bot.dialogs.interview import OPEN_INTERVIEW
 from storage.db import alembic_config, upgrade
 from storage.models import ChatBinding, LinkCode, Role, User, UserIdentity
 from storage.repositories import UpdateLedger
@@ -47,7 +48,8 @@ async def test_a_linked_account_finds_the_same_person_with_their_dialog_state(
 ) -> None:
     hoa = await linked(database, {"interview_id": 5})
     async with UnitOfWork(database.sessions) as uow:
-        found, state = await uow.users.with_dialog_state("zalo-bot", "6ede9afa")
+        read = await uow.users.for_turn("zalo-bot", "6ede9afa", OPEN_INTERVIEW)
+        found, state = read.user, read.state
         assert found is not None and found.id == hoa
         assert [area.code for area in found.areas] == ["87-MH-A1"]
         assert state is not None and state.state == {"interview_id": 5}
@@ -170,7 +172,7 @@ async def test_where_a_person_was_asked_last_is_kept_with_the_turn(database: Dat
         assert await uow.dialogs.mark_asked(user, NOW, "zalo-bot")
         await uow.commit()
     async with UnitOfWork(database.sessions) as uow:
-        _, state = await uow.users.with_dialog_state("telegram", "111")
+        state = (await uow.users.for_turn("telegram", "111", OPEN_INTERVIEW)).state
         assert state is not None and (state.asked_on, state.asked_at) == ("zalo-bot", NOW)
 
 
@@ -238,7 +240,8 @@ def bump(platform: str, account: str) -> object:
 
     def job(work: Work) -> None:
         work.updates.hold_sender(platform, account)
-        user, state = work.users.with_dialog_state(platform, account)
+        read = work.users.for_turn(platform, account, OPEN_INTERVIEW)
+        user, state = read.user, read.state
         assert user is not None and state is not None
         work.dialogs.set(user, "idle", {"n": int(state.state.get("n", 0)) + 1})
 
@@ -258,7 +261,7 @@ async def test_turns_of_one_persons_two_accounts_at_once_lose_nothing(
     finally:
         conversation.close()
     async with UnitOfWork(database.sessions) as uow:
-        _, state = await uow.users.with_dialog_state("telegram", "111")
+        state = (await uow.users.for_turn("telegram", "111", OPEN_INTERVIEW)).state
         assert state is not None and state.state == {"n": 24}
 
 

@@ -67,13 +67,24 @@ async def registered(database: Database, telegram_id: str) -> list[str]:
         return [] if user is None else [user.display_name]
 
 
+async def start_bot(
+    database: Database, fake_telegram: FakeTelegram, apart: str
+) -> tuple[asyncio.subprocess.Process, list[int]]:
+    """`rasoat run` polling, once it polls, and the processes it started."""
+    env = {**run_env(database, fake_telegram), "RASOAT_TURN_PROCESS": apart}
+    process = await start_rasoat(env)
+    try:
+        await fake_telegram.wait_for_call("deleteWebhook", timeout=30)
+    except BaseException:
+        await stop(process)
+        raise
+    return process, children(process.pid)
+
+
 async def start_with_child(
     database: Database, fake_telegram: FakeTelegram
 ) -> tuple[asyncio.subprocess.Process, int]:
-    env = {**run_env(database, fake_telegram), "RASOAT_TURN_PROCESS": "1"}
-    process = await start_rasoat(env)
-    await fake_telegram.wait_for_call("deleteWebhook", timeout=30)
-    [child] = children(process.pid)
+    process, [child] = await start_bot(database, fake_telegram, "1")
     return process, child
 
 
@@ -83,11 +94,8 @@ async def test_a_turn_is_applied_in_the_child_which_ends_with_the_bot(
 ) -> None:
     await seed_areas(database.sessions)
     code = await new_invite(database, Role.COMMUNE_STAFF, "87-MH")
-    env = {**run_env(database, fake_telegram), "RASOAT_TURN_PROCESS": apart}
-    process = await start_rasoat(env)
+    process, started = await start_bot(database, fake_telegram, apart)
     try:
-        await fake_telegram.wait_for_call("deleteWebhook", timeout=30)
-        started = children(process.pid)
         await fake_telegram.user(id=444, first_name="Dung").send_command("/start", code)
         welcome, _menu = await fake_telegram.wait_for_messages(444, count=2, timeout=30)
     finally:
