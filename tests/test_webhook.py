@@ -21,6 +21,7 @@ import pytest
 from telegram import Bot, Update
 
 from bot.channels.button_answers import ButtonAnswers
+from bot.channels.http import listening_socket
 from bot.channels.telegram import DurableQueue
 from bot.channels.webhook import MAX_BODY, SECRET_HEADER, webhook_app
 from locales.catalog import translate
@@ -446,3 +447,27 @@ async def test_a_message_is_answered_at_once_even_where_presses_wait(inbox: Inbo
         # Nobody takes the update from the queue: the 200 does not wait for its turn.
         response = await asyncio.wait_for(post(client, message(6004)), 5)
     assert response.status_code == 200 and response.content == b""
+
+
+async def test_the_servers_connections_send_without_waiting_for_acks() -> None:
+    """Nagle's algorithm off on every connection the channels' servers accept: else an
+    answer written in two parts (headers, then the body of a press's answer or a file)
+    waits for the other side's delayed ACK of the first, 40 ms an answer. asyncio turns
+    it off only on the connections of a socket made TCP by name."""
+    listening = listening_socket("127.0.0.1", 0)
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Accept(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            connection = transport.get_extra_info("socket")
+            accepted.set_result(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Accept, sock=listening)
+    try:
+        _reader, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+        assert await asyncio.wait_for(accepted, 5) != 0
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
