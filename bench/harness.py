@@ -64,7 +64,7 @@ from storage.db import create_engine, session_factory, upgrade
 from storage.models import Area, Household, Interview, InterviewStatus, ProcessedUpdate, Role
 from storage.uow import UnitOfWork
 from tests.fakes.balancer import Balancer
-from tests.fakes.telegram import TOKEN, FakeTelegram, FakeUser, Json
+from tests.fakes.telegram import IN_WEBHOOK_ANSWER, TOKEN, FakeTelegram, FakeUser, Json
 from tests.helpers import seed_areas
 from tests.interview_driver import (
     HOUSEHOLD_ANSWERS,
@@ -452,6 +452,9 @@ class LoadTelegram(FakeTelegram):
         self.delivered = 0
         # Bot API calls by method while measuring: what an answer costs in round trips.
         self.calls_made: Counter[str] = Counter()
+        # Requests the webhook's answers carried (bot.channels.button_answers): made, but
+        # no HTTP request of the bot's.
+        self.in_answers: Counter[str] = Counter()
         self.webhook_retries = 0
         self.late_replies = 0
         self._kinds: dict[int, str] = {}
@@ -537,6 +540,13 @@ class LoadTelegram(FakeTelegram):
             slots.release()
             await self._notify()
 
+    async def posts_answered(self) -> None:
+        """Until every update POSTed has had its answer: a chat goes on once it has its
+        reply, and the 200 of a press comes with its turn's answer, alongside the replies
+        (bot.channels.button_answers), so a last POST may still be open."""
+        if self._deliveries:
+            await asyncio.wait(set(self._deliveries), timeout=REPLY_TIMEOUT)
+
     # -- the bot's calls -----------------------------------------------------------------
 
     async def _handle_api(self, request: Any) -> Any:
@@ -545,7 +555,7 @@ class LoadTelegram(FakeTelegram):
 
     async def _dispatch(self, method: str, params: Json) -> Any:
         if self.measuring:
-            self.calls_made[method] += 1
+            (self.in_answers if IN_WEBHOOK_ANSWER.get() else self.calls_made)[method] += 1
         if "chat_id" in params and method != "setMyCommands":
             with contextlib.suppress(TypeError, ValueError):
                 first = self._first_reply.pop(int(params["chat_id"]), None)
@@ -760,6 +770,7 @@ async def drive(config: Json, stdin: asyncio.StreamReader) -> None:
         fake.measuring = False
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         watcher.cancel()
+        await fake.posts_answered()
 
         errors: Counter[str] = Counter()
         examples: list[str] = []
@@ -795,6 +806,7 @@ async def drive(config: Json, stdin: asyncio.StreamReader) -> None:
                 "errors": dict(errors),
                 "examples": examples[:6],
                 "calls": dict(fake.calls_made),
+                "in_answers": dict(fake.in_answers),
                 "webhook_retries": fake.webhook_retries,
                 "late_replies": fake.late_replies,
                 "out_of_households": out_of_households,

@@ -31,8 +31,10 @@ ERROR in a bot's log or an update not stored once makes the figure invalid (FAIL
 Under the throughput table, "where an answer's time goes": per answer of each throughput
 run, the CPU of the bot's event-loop thread and of its other threads and processes
 (SQLite's writer; the turn process, ``bot.turn_process``), of the load process, the Bot
-API calls the fake received, and the p50 from the POST to the webhook's 200 (the update
-stored) and to the bot's first Bot API call. ``--profile DIR`` runs the throughput run's
+API calls the fake received and the requests the webhook's answers carried (a press
+answered in the 200, ``bot.channels.button_answers``), and the p50 from the POST to the
+webhook's 200 (the update stored; for a press, its turn's answer too) and to the bot's
+first Bot API call. ``--profile DIR`` runs the throughput run's
 ``rasoat run`` under cProfile in every thread (``DIR/main.prof``, ``DIR/thread-N.prof``;
 read them with :mod:`pstats`) and counts its SQL statements, transactions and COMMITs per
 update (SQLAlchemy's events), printed with the rest: the profiler slows the bot down, so
@@ -165,8 +167,15 @@ class Phase:
 
     @property
     def calls(self) -> float:
-        """Bot API calls per answer."""
+        """Bot API calls (HTTP requests of the bot's) per answer."""
         return sum(self.result.get("calls", {}).values()) / max(1, int(self.result["answers"]))
+
+    @property
+    def in_answers(self) -> float:
+        """Requests carried by the webhook's answers per answer (no HTTP request of their
+        own: bot.channels.button_answers)."""
+        carried = self.result.get("in_answers", {})
+        return sum(carried.values()) / max(1, int(self.result["answers"]))
 
     def per_answer(self) -> str:
         """The run's costs per answer: CPU ms of the bot's event-loop thread, of its other
@@ -177,6 +186,7 @@ class Phase:
         return (
             f"{loop * 1000 / answers:>8.2f}{others * 1000 / answers:>8.2f}"
             f"{self.measured.cpu.get('load', 0.0) * 1000 / answers:>7.2f}{self.calls:>7.2f}"
+            f"{self.in_answers:>7.2f}"
             f"{ms(self.result['ack']['p50']):>7}{ms(self.result['latency']['p50']):>7}"
         )
 
@@ -539,9 +549,11 @@ def report(results: Sequence[Result], options: Options) -> str:
         "where an answer's time goes, per answer of each throughput run: CPU ms of the bot's",
         "event-loop thread, of its other threads and processes (SQLite's writer, the turn",
         "process), and of the load process;",
-        "Bot API calls; p50 ms from the update's POST to the webhook's 200 and to the first reply",
+        "Bot API calls (the bot's HTTP requests) and requests carried in the webhook's 200s",
+        "(a button press answered there); p50 ms from the update's POST to the webhook's 200",
+        "and to the first reply",
         f"{'database':<12}{'bot':<10}{'loop':>8}{'others':>8}{'load':>7}{'calls':>7}"
-        f"{'200':>7}{'reply':>7}",
+        f"{'in 200':>7}{'200':>7}{'reply':>7}",
     ]
     for r in results:
         for n, (name, phase) in enumerate(

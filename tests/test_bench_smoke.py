@@ -41,6 +41,10 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     # bot's event-loop thread is measured apart from its other threads.
     assert set(result.buttons[0].result["calls"]) == {"answerCallbackQuery", "sendMessage"}
     assert "sendMessage" in result.interview.result["calls"]
+    # rasoat answers presses in the webhook's 200 (bot.channels.button_answers), counted
+    # apart from the HTTP calls; the bare bots make their calls.
+    assert result.interview.result["in_answers"]["answerCallbackQuery"] > 0
+    assert result.buttons[0].result["in_answers"] == {}
     [(loop, _others)] = result.interview.measured.threads
     assert loop > 0
     assert result.interview.per_answer() in report

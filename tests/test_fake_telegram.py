@@ -424,6 +424,44 @@ async def test_application_echo_round_trip(fake: FakeTelegram) -> None:
     assert fake.api_errors == []
 
 
+async def test_a_request_in_a_webhooks_answer_is_made(fake: FakeTelegram, bot: Bot) -> None:
+    """As Telegram does ("Making requests when getting updates"): a method in the 200's
+    JSON body is made, its result sent nowhere; a body that is no request is ignored; a
+    request Telegram would refuse is a violation."""
+    answers = iter(
+        [
+            web.json_response({"method": "sendMessage", "chat_id": 12, "text": "trong 200"}),
+            web.Response(text="ok"),
+            web.json_response({"method": "sendMessage", "chat_id": 12, "txt": "sai"}),
+        ]
+    )
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        return next(answers)
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        user = fake.user(id=12)
+        for text in ("một", "hai", "ba"):
+            await user.send_text(text)
+        for _ in range(200):
+            if len(fake.webhook_deliveries) >= 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await runner.cleanup()
+    assert [m["text"] for m in fake.messages_to(12)] == ["trong 200"]
+    assert fake.webhook_answers == ["sendMessage", "sendMessage"]
+    [violation] = fake.take_violations()
+    assert "in a webhook's answer" in violation and "txt" in violation
+
+
 async def test_application_in_webhook_mode(fake: FakeTelegram, unused_tcp_port: int) -> None:
     """The fake's webhook against a real server: rasoat's (python-telegram-bot's own, tornado,
     is not installed), serving a bare PTB Application built as its docs show."""

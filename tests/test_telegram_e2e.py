@@ -412,6 +412,38 @@ async def test_a_webhook_update_python_telegram_bot_cannot_read(
         await runtime.close()
 
 
+async def test_a_webhook_answers_a_button_press_in_its_own_answer(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    """No answerCallbackQuery call of its own: the press is answered in the webhook's 200,
+    the toast with it, and the replies come as usual."""
+    await seed_areas(database.sessions)
+    code = await new_invite(database, Role.COLLABORATOR, "87-MH-A1")
+    process, _port = await start_webhook(database, fake_telegram)
+    user = fake_telegram.user(id=951, first_name="Thu")
+    try:
+        await user.send_command("/start", code)
+        _welcome, menu = await fake_telegram.wait_for_messages(951, count=2, timeout=20)
+        [[first, *_], *_] = menu["reply_markup"]["inline_keyboard"]
+        pressed = await user.press(first["callback_data"], menu)
+        [reply] = await fake_telegram.wait_for_messages(951, count=1, timeout=20)
+        assert reply["text"]
+        # Another interview's button, or forged data: told in a toast, in the same way.
+        stale = await user.press("a:999999:0", menu, force=True)
+        await fake_telegram.wait_for_call("answerCallbackQuery", timeout=20)
+        await fake_telegram.wait_for_call("answerCallbackQuery", timeout=20)
+    finally:
+        output = await stop(process)
+    assert process.returncode == 0, output
+    assert fake_telegram.webhook_answers == ["answerCallbackQuery", "answerCallbackQuery"]
+    plain, toast = fake_telegram.calls("answerCallbackQuery")
+    assert plain == {"callback_query_id": pressed["callback_query"]["id"]}
+    assert toast == {
+        "callback_query_id": stale["callback_query"]["id"],
+        "text": translate("interview.stale"),
+    }
+
+
 async def test_a_webhook_stop_finishes_the_updates_in_hand(
     database: Database, fake_telegram: FakeTelegram
 ) -> None:

@@ -20,6 +20,8 @@ import httpx
 import pytest
 from telegram import Bot, Update
 
+from bot.channels.button_answers import ButtonAnswers
+from bot.channels.http import listening_socket
 from bot.channels.telegram import DurableQueue
 from bot.channels.webhook import MAX_BODY, SECRET_HEADER, webhook_app
 from locales.catalog import translate
@@ -359,3 +361,113 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "TELEGRAM_API_URL": "http://127.0.0.1:9",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'rasoat.db'}",
     }
+
+
+def press(update_id: int, query_id: str = "q1", user_id: int = 901) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Lan"}
+    shown = message(update_id)["message"] | {"from": {"id": 1, "is_bot": True, "first_name": "B"}}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": query_id,
+            "from": user,
+            "chat_instance": "1",
+            "message": shown,
+            "data": "a:1:0",
+        },
+    }
+
+
+class Calls:
+    """answerCallbackQuery as the library would make it: the toasts it was called with."""
+
+    def __init__(self) -> None:
+        self.toasts: list[str | None] = []
+
+    async def __call__(self, toast: str | None) -> bool:
+        self.toasts.append(toast)
+        return True
+
+
+def answering_app(inbox: Inbox, answers: ButtonAnswers) -> tuple[DurableQueue, httpx.AsyncClient]:
+    queue = DurableQueue(inbox.store, answers)
+    app = webhook_app(queue, Bot(TOKEN), path="hook", secret=SECRET)
+    return queue, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+
+
+async def test_a_press_is_answered_in_the_webhooks_answer_once_its_turn_answers(
+    inbox: Inbox,
+) -> None:
+    answers, calls = ButtonAnswers(), Calls()
+    queue, client = answering_app(inbox, answers)
+    async with client:
+        request = asyncio.create_task(post(client, press(6001, "q-6001")))
+        update = await asyncio.wait_for(queue.get(), 5)
+        assert isinstance(update, Update) and inbox.kept == [press(6001, "q-6001")]
+        # The 200 waits for the turn: it carries the answer.
+        await asyncio.sleep(0.05)
+        assert not request.done()
+        await answers.answering(6001, calls)("Câu hỏi này đã qua")
+        response = await request
+    assert response.status_code == 200
+    assert response.json() == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": "q-6001",
+        "text": "Câu hỏi này đã qua",
+    }
+    assert calls.toasts == []
+    answers.release(6001)  # the turn's end, after: nothing more happens
+
+
+async def test_a_turn_that_ends_without_answering_lets_the_200_go_bare(inbox: Inbox) -> None:
+    answers = ButtonAnswers()
+    queue, client = answering_app(inbox, answers)
+    async with client:
+        request = asyncio.create_task(post(client, press(6002)))
+        await asyncio.wait_for(queue.get(), 5)
+        answers.release(6002)  # failed, say
+        response = await asyncio.wait_for(request, 5)
+    assert response.status_code == 200 and response.content == b""
+
+
+async def test_a_slow_turn_answers_its_press_by_a_call_of_its_own(inbox: Inbox) -> None:
+    answers, calls = ButtonAnswers(wait_seconds=0.05), Calls()
+    queue, client = answering_app(inbox, answers)
+    async with client:
+        response = await asyncio.wait_for(post(client, press(6003)), 5)
+        assert response.status_code == 200 and response.content == b""
+        await queue.get()
+        await answers.answering(6003, calls)(None)
+    assert calls.toasts == [None]
+
+
+async def test_a_message_is_answered_at_once_even_where_presses_wait(inbox: Inbox) -> None:
+    _queue, client = answering_app(inbox, ButtonAnswers())
+    async with client:
+        # Nobody takes the update from the queue: the 200 does not wait for its turn.
+        response = await asyncio.wait_for(post(client, message(6004)), 5)
+    assert response.status_code == 200 and response.content == b""
+
+
+async def test_the_servers_connections_send_without_waiting_for_acks() -> None:
+    """Nagle's algorithm off on every connection the channels' servers accept: else an
+    answer written in two parts (headers, then the body of a press's answer or a file)
+    waits for the other side's delayed ACK of the first, 40 ms an answer. asyncio turns
+    it off only on the connections of a socket made TCP by name."""
+    listening = listening_socket("127.0.0.1", 0)
+    accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Accept(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            connection = transport.get_extra_info("socket")
+            accepted.set_result(connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Accept, sock=listening)
+    try:
+        _reader, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+        assert await asyncio.wait_for(accepted, 5) != 0
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()

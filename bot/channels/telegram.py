@@ -44,6 +44,7 @@ from bot.channels.bot_api import (
     keyboard_rows,
     sender_of,
 )
+from bot.channels.button_answers import ButtonAnswers
 from bot.channels.in_order import in_order
 from bot.delivery import SendFailed
 from bot.messages import Choices, Document, Incoming
@@ -232,11 +233,18 @@ class DurableQueue(asyncio.Queue[object]):
     them a second time, and stores first anything put on the queue that was not kept.
     """
 
-    def __init__(self, store: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        store: Callable[[list[dict[str, Any]]], Awaitable[None]],
+        answers: ButtonAnswers | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
         # Updates kept and not yet put on the queue, by update_id.
         self.stored: set[int] = set()
+        # Where a webhook waits for the answer to a button press it received, to carry it
+        # in its own answer (bot.channels.button_answers); None when polling.
+        self.answers = answers
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         """Store updates as received (a committed transaction); ``put`` takes them as stored."""
@@ -298,11 +306,13 @@ class StatusMessage(bot_api.StatusMessage):
 
 
 class TelegramChannel:
-    def __init__(self, runtime: Runtime | None) -> None:
+    def __init__(self, runtime: Runtime | None, answers: ButtonAnswers | None = None) -> None:
         self.runtime = runtime
         # The outbox sender of Telegram in this process (bot.service), through which every
         # reply goes: they share Telegram's limits.
         self.outbox: OutboxSender | None = None
+        # Button presses answered in the webhook's answer where it still waits for them.
+        self.answers = answers
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -334,18 +344,29 @@ class TelegramChannel:
         # This person's earlier updates that another worker holds, or held when it died,
         # come first (bot.channels.in_order).
         read = partial(Update.de_json, bot=application.bot)
-        await in_order(
-            partial(self._apply_one, application=application),
-            update,
-            partial(bot_api.readable, self.runtime.conversation, read),
-        )
+        try:
+            await in_order(
+                partial(self._apply_one, application=application),
+                update,
+                partial(bot_api.readable, self.runtime.conversation, read),
+            )
+        finally:
+            if self.answers is not None:
+                self.answers.release(update.update_id)
 
     async def _apply_one(self, update: Update, first: bool, application: Application) -> None:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
         query = update.callback_query
-        turn = Turn(incoming, _pressed(update), query.answer if query is not None else None)
+        answer_button = None
+        if query is not None:
+            answer_button = (
+                query.answer
+                if self.answers is None
+                else self.answers.answering(update.update_id, query.answer)
+            )
+        turn = Turn(incoming, _pressed(update), answer_button)
         outbox = self.outbox
         await answer(
             self.runtime.conversation,
@@ -443,7 +464,8 @@ def build_application(
     serve updates.
     """
     token = settings.require_token()
-    channel = TelegramChannel(runtime)
+    answers = ButtonAnswers() if webhook else None
+    channel = TelegramChannel(runtime, answers)
     channel.outbox = outbox
     retrying: set[asyncio.Task[None]] = set()
 
@@ -473,7 +495,7 @@ def build_application(
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
-    queue = DurableQueue(channel.keep)
+    queue = DurableQueue(channel.keep, answers)
     builder = (
         ApplicationBuilder()
         .token(token)

@@ -31,11 +31,12 @@ import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from telegram import Bot, Update
 from telegram.ext import Application
 
@@ -92,10 +93,26 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
                 "update %s could not be read (%s) and was skipped", update_id, type(error).__name__
             )
             return Response(status_code=200)
-        await queue.put(update)
-        return Response(status_code=200)
+        query = update.callback_query
+        answers = queue.answers
+        if query is None or answers is None:
+            await queue.put(update)
+            return Response(status_code=200)
+        # The press's answer rides on the 200 (bot.channels.button_answers).
+        answered = await answers.wait(update_id, partial(queue.put, update))
+        if answered is None:
+            return Response(status_code=200)
+        return JSONResponse(answer_request(query.id, answered.toast))
 
     return one_route_app(path, receive)
+
+
+def answer_request(query_id: str, toast: str | None) -> dict[str, str]:
+    """answerCallbackQuery as a webhook's answer carries it."""
+    request = {"method": "answerCallbackQuery", "callback_query_id": query_id}
+    if toast:
+        request["text"] = toast
+    return request
 
 
 async def _body(request: Request) -> bytes:

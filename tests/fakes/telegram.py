@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import enum
 import itertools
 import json
@@ -36,6 +37,10 @@ __all__ = ["TOKEN", "Failure", "FakeTelegram", "FakeUser", "UploadedFile", "fake
 TOKEN = "123456789:AAE_rasoat-fake-token"
 Json = dict[str, Any]
 
+# True while the fake makes a request a webhook's answer carried (not an HTTP call).
+IN_WEBHOOK_ANSWER: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "in_webhook_answer", default=False
+)
 _log = logging.getLogger(__name__)
 # Telegram withholds these unless a bot asks for them explicitly.
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -315,6 +320,8 @@ class FakeTelegram:
         self.violations: list[str] = []
         self.api_errors: list[tuple[str, int, str]] = []
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status)
+        # The methods webhook answers carried (made too, and in ``calls``), in order.
+        self.webhook_answers: list[str] = []
         self.users: dict[int, FakeUser] = {}
 
         self._update_ids = itertools.count(10001)
@@ -994,13 +1001,46 @@ class FakeTelegram:
     async def _post_webhook(self, update: Json, secret: str | None) -> int:
         assert self._session is not None, "fake Telegram is not started"
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+        answer = b""
         try:
             async with self._session.post(self.webhook_url, json=update, headers=headers) as resp:
                 status = resp.status
+                if 200 <= status < 300:
+                    answer = await resp.read()
         except aiohttp.ClientError:
             status = 0
+        if answer:
+            await self._webhook_answer(answer)
         self.webhook_deliveries.append((int(update["update_id"]), status))
         return status
+
+    async def _webhook_answer(self, body: bytes) -> None:
+        """The Bot API request a webhook's answer carries, made as Telegram makes it: as if
+        the bot had called the method, its result sent nowhere ("Making requests when
+        getting updates"). A body that is not a request is ignored, as Telegram does; a
+        request Telegram would refuse is a violation."""
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+            return
+        fields = {k: v for k, v in request.items() if k != "method"}
+        method = str(request["method"])
+        self.webhook_answers.append(method)
+        token = IN_WEBHOOK_ANSWER.set(True)
+        try:
+            form = {k: v for k, v in fields.items() if isinstance(v, str)}
+            typed = {k: v for k, v in fields.items() if not isinstance(v, str)}
+            params = {**self.spec.decode_form(method, form), **typed}
+            self.spec.validate(method, params)
+            await self._dispatch(method, params)
+        except SpecError as exc:
+            self.violations.append(f"{method} (in a webhook's answer): {exc}")
+        except ApiError as exc:
+            self.api_errors.append((method, exc.code, exc.description))
+        finally:
+            IN_WEBHOOK_ANSWER.reset(token)
 
     async def _notify(self) -> None:
         async with self._cond:
