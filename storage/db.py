@@ -22,10 +22,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # PostgreSQL: the connections an engine keeps open once opened, and the most it opens. A
 # transaction that finds them all in use waits for one, in turn, instead of opening another.
 # SQLAlchemy's default (5 kept, up to 10 more opened when busy and each closed as soon as it
-# is given back) opened and closed about 20 connections a second in the turn process under
-# the interview benchmark's load: each a server process forked and its caches filled, and
-# every statement prepared again (asyncpg's cache is per connection). That was about a third
-# of the server's CPU per answer, and the turns waited behind it (bench/README.md).
+# is given back) opened and closed 10-20 connections a second in the turn process under the
+# interview benchmark's load: each a server process forked and its caches filled, and
+# every statement prepared again (asyncpg's cache is per connection): about 40% of the
+# server's CPU per answer, and the turns waited behind it (bench/README.md).
 POSTGRES_POOL = {"pool_size": 20, "max_overflow": 0}
 
 
