@@ -16,7 +16,8 @@ from bot.database import open_database
 from bot.settings import Settings
 from bot.turn_process import Forked, TurnProcess
 
-# The connections of a process whose turns are another's (SQLAlchemy's default is 5 + 10).
+# The connections of a process whose turns are another's (a turns' process keeps up to
+# storage.db.POSTGRES_POOL's).
 CHANNELS_POOL = {"pool_size": 2, "max_overflow": 3}
 
 

@@ -19,6 +19,14 @@ from storage.models import Base
 from storage.writer import Writer, sync_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# PostgreSQL: the connections an engine keeps open once opened, and the most it opens. A
+# transaction that finds them all in use waits for one, in turn, instead of opening another.
+# SQLAlchemy's default (5 kept, up to 10 more opened when busy and each closed as soon as it
+# is given back) opened and closed 10-20 connections a second in the turn process under the
+# interview benchmark's load: each a server process forked and its caches filled, and
+# every statement prepared again (asyncpg's cache is per connection): about 40% of the
+# server's CPU per answer, and the turns waited behind it (bench/README.md).
+POSTGRES_POOL = {"pool_size": 20, "max_overflow": 0}
 
 
 def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> AsyncEngine:
@@ -45,6 +53,9 @@ def create_engine(url: str, *, schema: str | None = None, **kwargs: Any) -> Asyn
         kwargs.setdefault("connect_args", {}).setdefault("server_settings", {})["search_path"] = (
             schema
         )
+    if "poolclass" not in kwargs:
+        for name, value in POSTGRES_POOL.items():
+            kwargs.setdefault(name, value)
     # No pool_pre_ping: a connection lost to a server restart is retried by the
     # conversation (bot.conversation._reconnecting) instead of pinged before every turn.
     return create_async_engine(url, **kwargs)

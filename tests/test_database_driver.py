@@ -15,6 +15,7 @@ from sqlalchemy import event, make_url, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation import Conversation
+from bot.database import open_database
 from bot.messages import Text
 from bot.settings import Settings, load_settings
 from locales.catalog import translate
@@ -214,3 +215,36 @@ async def test_a_server_away_for_long_gets_a_try_again_later(
     assert replies == [Text(translate("error.database_unavailable", "vi"))]
     # Nothing was applied while the server was away: the same update, sent again, is.
     assert again != replies and translate("error.internal", "vi") not in str(again)
+
+
+@POSTGRESQL_ONLY
+async def test_postgresql_connections_stay_open_between_bursts(
+    database: Database, settings: Settings
+) -> None:
+    """The turn process's engine (bot.turn_process opens it so) keeps the connections a
+    burst of transactions opened: the next burst opens none, where SQLAlchemy's default pool
+    closed all but 5 of them as they were given back and opened them again, each a server
+    process forked and every statement prepared again (storage.db.POSTGRES_POOL)."""
+    opened = await open_database(settings, prepare=False)
+    connects: list[object] = []
+    event.listen(opened.engine.sync_engine, "connect", lambda *_: connects.append(None))
+    burst = 12
+
+    async def hold(all_in: asyncio.Event, release: asyncio.Event, holding: list[None]) -> None:
+        async with opened.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+            holding.append(None)
+            if len(holding) == burst:
+                all_in.set()
+            await release.wait()
+
+    try:
+        for _ in range(2):
+            all_in, release, holding = asyncio.Event(), asyncio.Event(), []
+            held = [asyncio.create_task(hold(all_in, release, holding)) for _ in range(burst)]
+            await all_in.wait()
+            release.set()
+            await asyncio.gather(*held)
+        assert len(connects) == burst
+    finally:
+        await opened.engine.dispose()
