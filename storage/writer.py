@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -88,6 +88,8 @@ class Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._waiting: deque[tuple[Job, asyncio.Future[Any]]] = deque()
         self._drainer: asyncio.Task[None] | None = None
+        # The writer thread's connection (see _connection), opened at its first batch.
+        self._open: Connection | None = None
 
     async def run(self, job: Callable[[Work], T]) -> T:
         """What ``job`` returns once the transaction it ran in has committed; if it raises,
@@ -141,48 +143,67 @@ class Writer:
                 pass
         return self._transaction(jobs, savepoints=len(jobs) > 1)
 
+    def _connection(self) -> Connection:
+        """The thread's one connection, kept open between transactions: checking it out of
+        the pool and back, with a session of its own, cost more than a turn's statements."""
+        connection = self._open
+        if connection is None or connection.closed or connection.invalidated:
+            connection = self._open = self.engine.connect()
+        return connection
+
     def _transaction(self, jobs: list[Job], savepoints: bool) -> list[Any]:
+        connection = self._connection()
+        try:
+            # Committed when the block ends (rolled back if it raises); the session joins
+            # the transaction and never commits it.
+            with connection.begin():
+                # BEGIN IMMEDIATE now: the write lock is this batch's before any job runs.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    raw = connection.connection.driver_connection
+                    return self._jobs(session, raw, jobs, savepoints)
+        except BaseException:
+            # Given back to the pool, whose reset rolls back whatever of the transaction a
+            # failed COMMIT or ROLLBACK left open: the next batch begins on a clean one.
+            self._open = None
+            connection.close()
+            raise
+
+    def _jobs(self, session: Session, raw: Any, jobs: list[Job], savepoints: bool) -> list[Any]:
         outcomes: list[Any] = []
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            # BEGIN IMMEDIATE now: the write lock is this batch's before any job runs.
-            connection = session.connection()
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            raw = connection.connection.driver_connection
-            for job in jobs:
-                # Each job starts with nothing loaded, as in a transaction of its own, and
-                # what one handed out is never expired by a later one's undoing (a turn on
-                # plain rows loads no object: nothing to forget).
-                if session.identity_map or session.new:
-                    session.expunge_all()
-                work = Work(session)
-                if not savepoints:
-                    try:
-                        outcome = job(work)
-                        # What the job only added is written here: that too may fail.
-                        session.flush()
-                    except Exception as error:
-                        if len(jobs) == 1:
-                            # The only job: the whole transaction is undone, its error told.
-                            raise
-                        raise _JobRaised() from error
-                    self._check(raw)
-                    outcomes.append(outcome)
-                    continue
-                savepoint = session.begin_nested()
-                try:
-                    outcome = job(work)
-                    savepoint.commit()
-                    outcomes.append(outcome)
-                except Exception as error:
-                    try:
-                        savepoint.rollback()
-                    except Exception as lost:
-                        raise TransactionLost() from lost
-                    self._check(raw)
-                    outcomes.append(_Failed(error))
-                self._check(raw)
+        for job in jobs:
+            # Each job starts with nothing loaded, as in a transaction of its own, and what
+            # one handed out is never expired by a later one's undoing (a turn on plain rows
+            # loads no object: nothing to forget).
             if session.identity_map or session.new:
                 session.expunge_all()
+            work = Work(session)
+            if not savepoints:
+                try:
+                    outcome = job(work)
+                    # What the job only added is written here: that too may fail.
+                    session.flush()
+                except Exception as error:
+                    if len(jobs) == 1:
+                        # The only job: the whole transaction is undone, its error told.
+                        raise
+                    raise _JobRaised() from error
+                self._check(raw)
+                outcomes.append(outcome)
+                continue
+            savepoint = session.begin_nested()
+            try:
+                outcome = job(work)
+                savepoint.commit()
+                outcomes.append(outcome)
+            except Exception as error:
+                try:
+                    savepoint.rollback()
+                except Exception as lost:
+                    raise TransactionLost() from lost
+                self._check(raw)
+                outcomes.append(_Failed(error))
+            self._check(raw)
         return outcomes
 
     @staticmethod
@@ -194,5 +215,11 @@ class Writer:
             raise TransactionLost()
 
     def close(self) -> None:
-        self._thread.submit(self.engine.dispose).result()
+        self._thread.submit(self._dispose).result()
         self._thread.shutdown()
+
+    def _dispose(self) -> None:
+        if self._open is not None:
+            self._open.close()
+            self._open = None
+        self.engine.dispose()
