@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -61,6 +62,21 @@ class _Failed:
     error: Exception
 
 
+# A batch handed to the writer thread: its jobs, and where to tell their outcomes (the
+# loop and future of the caller); None stops the thread.
+_Request = tuple[list[Job], asyncio.AbstractEventLoop, "asyncio.Future[list[Any]]"] | None
+
+
+def _settle(done: asyncio.Future[list[Any]], outcomes: Any, error: BaseException | None) -> None:
+    """On the event loop: a batch's outcomes told to the drain awaiting them."""
+    if done.cancelled():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(outcomes)
+
+
 def sync_engine(url: str, pragmas: Callable[[Any, Any], None]) -> Engine:
     """A synchronous engine on the SQLite file of the aiosqlite ``url``, for one thread."""
     sync_url = make_url(url).set(drivername="sqlite+pysqlite")
@@ -85,7 +101,10 @@ class Writer:
     def __init__(self, engine: Engine, limit: int) -> None:
         self.engine = engine
         self._limit = limit
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        # A thread of its own, fed by a queue and answering with call_soon_threadsafe: an
+        # executor's futures, chained to the loop's, cost a write more than its COMMIT.
+        self._requests: queue.SimpleQueue[_Request] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._waiting: deque[tuple[Job, asyncio.Future[Any]]] = deque()
         self._drainer: asyncio.Task[None] | None = None
         # The writer thread's connection (see _connection), opened at its first batch.
@@ -111,10 +130,15 @@ class Writer:
                 live = [(job, done) for job, done in batch if not done.cancelled()]
                 if not live:
                     continue
-                try:
-                    outcomes = await loop.run_in_executor(
-                        self._thread, self._apply, [job for job, _ in live]
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._serve, name="sqlite-writer", daemon=True
                     )
+                    self._thread.start()
+                applied: asyncio.Future[list[Any]] = loop.create_future()
+                self._requests.put(([job for job, _ in live], loop, applied))
+                try:
+                    outcomes = await applied
                 except Exception as error:
                     # Nothing of the batch is stored: every caller is told.
                     for _, done in live:
@@ -132,6 +156,23 @@ class Writer:
             # Stopped (the loop is closing): nobody may wait for a write that never comes.
             while self._waiting:
                 self._waiting.popleft()[1].cancel()
+
+    def _serve(self) -> None:
+        """The writer thread: each batch applied, its outcomes told to its loop."""
+        while (request := self._requests.get()) is not None:
+            jobs, loop, done = request
+            outcomes: list[Any] | None = None
+            error: BaseException | None = None
+            try:
+                outcomes = self._apply(jobs)
+            except BaseException as raised:
+                error = raised
+            try:
+                loop.call_soon_threadsafe(_settle, done, outcomes, error)
+            except RuntimeError:
+                # The loop closed meanwhile: nobody waits for this batch any more.
+                log.warning("a write batch ended after its event loop closed")
+        self._dispose()
 
     def _apply(self, jobs: list[Job]) -> list[Any]:
         """On the writer thread: the jobs in one transaction, committed."""
@@ -215,8 +256,13 @@ class Writer:
             raise TransactionLost()
 
     def close(self) -> None:
-        self._thread.submit(self._dispose).result()
-        self._thread.shutdown()
+        """Stops the writer thread once the batches handed to it are applied."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            self._dispose()
+            return
+        self._requests.put(None)
+        thread.join()
 
     def _dispose(self) -> None:
         if self._open is not None:
