@@ -91,6 +91,13 @@ def legacy_hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
+# The key of a session's ``info`` under which its owner may leave the connection whose
+# transaction the session works in (SQLite's writer does): Core statements run on it
+# without the session joining that transaction first, which costs a turn of one or two
+# statements more than they do (the session joins at its first ORM statement, if any).
+CONNECTION = "rasoat.connection"
+
+
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -99,7 +106,10 @@ class _Repository:
         """A Core statement run on the transaction's connection, past the session's ORM
         execution (its events, options and autoflush): a chat turn runs several, and that
         layer costs as much CPU as SQLite takes to run them."""
-        return self.session.connection().execute(statement, parameters)
+        connection = self.session.info.get(CONNECTION)
+        if connection is None:
+            connection = self.session.connection()
+        return connection.execute(statement, parameters)
 
 
 class AreaRepository(_Repository):

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
+from storage.repositories import CONNECTION
 from storage.uow import Work
 
 log = logging.getLogger(__name__)
@@ -200,7 +201,9 @@ class Writer:
             with connection.begin():
                 # BEGIN IMMEDIATE now: the write lock is this batch's before any job runs.
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-                with Session(bind=connection, expire_on_commit=False) as session:
+                with Session(
+                    bind=connection, expire_on_commit=False, info={CONNECTION: connection}
+                ) as session:
                     raw = connection.connection.driver_connection
                     return self._jobs(session, raw, jobs, savepoints)
         except BaseException:
@@ -233,6 +236,9 @@ class Writer:
                 outcomes.append(outcome)
                 continue
             savepoint = session.begin_nested()
+            # The SAVEPOINT now: the session emits it when it first needs the connection,
+            # and the job's Core statements bypass the session (see CONNECTION).
+            session.connection()
             try:
                 outcome = job(work)
                 savepoint.commit()
