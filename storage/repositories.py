@@ -1162,6 +1162,31 @@ def _member_fact_insert() -> Any:
     return insert(cast(Table, MemberFact.__table__))
 
 
+@functools.cache
+def _member_fact_upsert(dialect: str) -> Any:
+    # Built once, like every statement a chat turn runs: an answer that changes a member's
+    # facts writes them in one statement, where a DELETE and an INSERT were built and run.
+    table = cast(Table, MemberFact.__table__)
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c.interview_id, table.c.member_index],
+        set_={name: upsert.excluded[name] for name in MEMBER_FACT_VALUES},
+    )
+
+
+@functools.cache
+def _member_facts_delete() -> Any:
+    table = cast(Table, MemberFact.__table__)
+    return delete(table).where(
+        table.c.interview_id == bindparam("interview_id"),
+        table.c.member_index.in_(bindparam("indices", expanding=True)),
+    )
+
+
+# The columns of a member's facts, beside its key.
+MEMBER_FACT_VALUES = ("age", "labour_capacity", "employment_status")
+
+
 # (member_index, age, labour_capacity, employment_status)
 FactRow = tuple[int, int | None, str | None, str | None]
 
@@ -1221,14 +1246,15 @@ class MemberFactRepository(_Repository):
     ) -> None:
         """Make ``facts`` the stored facts of the members ``indices`` of the interview (one
         of them without a fact: no longer a member); the others are left as they are."""
-        if indices:
-            self._core(
-                delete(MemberFact).where(
-                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
-                )
-            )
+        kept = {fact[0] for fact in facts}
+        gone = [index for index in indices if index not in kept]
+        if gone:
+            self._core(_member_facts_delete(), {"interview_id": interview_id, "indices": gone})
         if facts:
-            self._core(_member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts])
+            self._core(
+                _member_fact_upsert(_dialect(self.session)),
+                [_fact_values(interview_id, fact) for fact in facts],
+            )
 
     def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts
