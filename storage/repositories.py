@@ -631,6 +631,23 @@ class InterviewRepository(_Repository):
         return found
 
 
+@functools.cache
+def _classifications_retired(household: bool) -> Any:
+    """UPDATE: the current results of the members ``indices`` of the interview, and with
+    ``household`` its household's, no longer current."""
+    table = cast(Table, Classification.__table__)
+    members = table.c.member_index.in_(bindparam("indices", expanding=True))
+    return (
+        update(table)
+        .where(
+            table.c.interview_id == bindparam("interview"),
+            table.c.current.is_(True),
+            or_(members, table.c.member_index.is_(None)) if household else members,
+        )
+        .values(current=False)
+    )
+
+
 class ClassificationRepository(_Repository):
     def current_for(self, interview: Interview | InterviewRow) -> list[Classification]:
         rows = self.session.scalars(
@@ -644,9 +661,16 @@ class ClassificationRepository(_Repository):
         """Make ``rows`` the current results for their members (and household) of ``interview``;
         earlier results of the same members stay, no longer current."""
         indices = {row.member_index for row in rows}
-        for old in self.current_for(interview):
-            if old.member_index in indices:
-                old.current = False
+        # Results added earlier in this transaction are in the table before they are
+        # retired with the others (a member's, then the household's at the end).
+        self.session.flush()
+        # One UPDATE built once, where the current results were loaded as objects (their
+        # inputs and details decoded) to flip a flag: a member's result is stored at every
+        # member the chat completes.
+        self._core(
+            _classifications_retired(None in indices),
+            {"interview": interview.id, "indices": [i for i in indices if i is not None]},
+        )
         self.session.add_all(rows)
 
     def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
