@@ -102,6 +102,12 @@ class Conversation:
         """:meth:`close`, for whoever holds a Conversation of either kind (bot.turn_process)."""
         self.close()
 
+    @property
+    def lost(self) -> bool:
+        """Whether the turns can no longer be applied here (bot.turn_process: its process
+        ended); never, in this process."""
+        return False
+
     async def write(self, job: Callable[[Work], T], *, alone: bool = False) -> T:
         """What ``job`` returns once its changes are committed; if it raises, nothing of it
         is stored. Every write of this process goes here (turns, the outbox sender's claims

@@ -6,6 +6,12 @@ from them: all as a fresh interview would store them now, in one transaction. Wh
 answered and households are read, never changed; of an interview, only the chat's saved
 questionnaire state is forgotten where its ages changed. Old results stay in the database,
 no longer current, so the change is traceable.
+
+A recounted age can cross a threshold of the questionnaire (the labour questions from 15,
+the child questions below 16…): the report lists, for each member concerned, the questions
+now asked that were never answered (to ask at a revisit) and the answers to questions no
+longer asked (kept, but not counted: the classification reads the answers a fresh
+interview at the reference date would hold, which drops them).
 """
 
 from __future__ import annotations
@@ -18,10 +24,14 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.admin import AdminError
-from bot.interview.results import reference_of, results_of
+from bot.interview.results import reference_of, results_for
+from bot.interview.session import plan_of, with_household_code
 from classification import ReviewDates, RuleSet, resolve_rules
-from forms import FieldType, Form, apply_calculations, current_form
-from forms.codec import assemble, flatten, key_path
+from forms import FieldType, Path, Question, current_form
+from forms import plan as planned
+from forms.codec import assemble, key_path
+from forms.plan import Plan
+from forms.questionnaire import Questionnaire
 from locales.catalog import translate
 from storage.models import Classification, Interview
 from storage.rows import InterviewRow
@@ -37,6 +47,8 @@ class ReclassifyReport:
     changed_members: int = 0
     # Members whose age, counted at the reference date, changed.
     ages: int = 0
+    # Households whose recounted ages add or drop questions (a revisit to plan).
+    revisits: int = 0
     lines: list[str] = field(default_factory=list)
 
     def render(self, locale: str) -> str:
@@ -49,6 +61,8 @@ class ReclassifyReport:
             changed_members=self.changed_members,
         )
         ages = [translate("reclassify.ages", locale, members=self.ages)] if self.ages else []
+        if self.revisits:
+            ages.append(translate("reclassify.revisits", locale, households=self.revisits))
         return "\n".join([head, *ages, *self.lines])
 
 
@@ -76,6 +90,7 @@ async def reclassify(
     rules = resolve_rules(version)
     report = ReclassifyReport(rules=str(rules.ref))
     form = current_form()
+    plan = plan_of(form)
     at = now or datetime.now(UTC)
     async with UnitOfWork(sessions) as uow:
         scope = None
@@ -88,9 +103,11 @@ async def reclassify(
             report.households += 1
             rows = dict(await uow.interviews.answers(interview))
             reference = reference_of(interview, dates)
-            recounted = await _recount(uow, form, interview, rows, reference, at)
-            report.ages += sum(key_path(key)[-1] == "age" for key in recounted)
-            new_rows = results_of(interview, {**rows, **recounted}.items(), rules, reference)
+            answers = with_household_code(form, assemble(form, rows.items()), interview.household)
+            again = Evaluated.of(plan, answers, rows, reference)
+            await _recount(uow, interview, rows, again.recounted, at)
+            report.ages += sum(key_path(key)[-1] == "age" for key in again.recounted)
+            new_rows = results_for(interview, again.questionnaire.answers(), rules, reference)
             old_rows = {
                 row.member_index: row for row in await uow.classifications.current_for(interview)
             }
@@ -109,6 +126,9 @@ async def reclassify(
                 code = interview.household.code
                 report.lines.append(f"  {code} · {who}: {was} → {becomes}")
             report.changed_households += household_changed
+            if again.recounted and (again.asked or again.dropped):
+                report.revisits += 1
+                report.lines += _revisit_lines(again, interview.household.code, locale)
             await uow.classifications.replace(interview, new_rows)
         uow.audit.record(
             "classifications.recomputed",
@@ -120,6 +140,7 @@ async def reclassify(
             changed_households=report.changed_households,
             changed_members=report.changed_members,
             ages=report.ages,
+            revisits=report.revisits,
         )
         await uow.commit()
     return report
@@ -127,17 +148,15 @@ async def reclassify(
 
 async def _recount(
     uow: UnitOfWork,
-    form: Form,
     interview: Interview,
     rows: dict[str, Any],
-    reference: date,
+    changed: dict[str, Any],
     now: datetime,
-) -> dict[str, Any]:
-    """The interview's stored calculations (its answer ``rows``) made again at
-    ``reference``, and its members' facts with them; those that changed."""
-    changed = recalculated(form, rows, reference)
+) -> None:
+    """The interview's stored calculations (its answer ``rows``) that ``changed`` at its
+    reference date written, and its members' facts with them."""
     if not changed:
-        return changed
+        return
 
     def write(work: Work) -> None:
         work.interviews.save_answers(interview, changed, None, now)
@@ -148,21 +167,85 @@ async def _recount(
         work.interviews.change(InterviewRow.of(interview), plan_state=None)
 
     await uow.run(write)
-    return changed
 
 
-def recalculated(form: Form, rows: Mapping[str, Any], today: date) -> dict[str, Any]:
-    """The stored values of ``form``'s calculations ({path key: JSON value}, as stored) that
-    differ when the form is evaluated on ``today``. Calculations only: an answer a person
-    gave, or one the form no longer asks, is left as it is."""
-    calculated = flatten(apply_calculations(form, assemble(form, rows.items()), today=today))
-    return {
-        key: value
-        for key, value in calculated.items()
-        if key in rows and rows[key] != value and _calculation(form, key)
-    }
+@dataclass(frozen=True)
+class Evaluated:
+    """A completed interview's stored answer rows evaluated again at its reference date,
+    as a fresh interview with those answers would be (the chat's questionnaire)."""
+
+    questionnaire: Questionnaire
+    recounted: dict[str, Any]
+    """The stored calculations ({path key: JSON value}) that differ now. Calculations only:
+    an answer a person gave, or one the form no longer asks, is left as it is."""
+    asked: tuple[Path, ...]
+    """Questions asked now that hold no answer: to ask at a revisit."""
+    dropped: tuple[Path, ...]
+    """Stored answers to questions no longer asked: kept in the database, but not in the
+    questionnaire's answers, so not counted."""
+
+    @classmethod
+    def of(
+        cls, plan: Plan, answers: Mapping[str, Any], rows: Mapping[str, Any], reference: date
+    ) -> Evaluated:
+        questionnaire = Questionnaire.start(plan, dict(answers), today=reference)
+        settled = questionnaire.rows()
+        fields = plan.form.fields
+
+        def kind(key: str) -> FieldType | None:
+            found = fields.get(str(key_path(key)[-1]))
+            return None if found is None else found.type
+
+        state = questionnaire.state
+        return cls(
+            questionnaire,
+            recounted={
+                key: value
+                for key, value in settled.items()
+                if key in rows and rows[key] != value and kind(key) is FieldType.CALCULATE
+            },
+            asked=tuple(
+                path for path in planned.visible_questions(plan, state) if path not in state.answers
+            ),
+            dropped=tuple(
+                key_path(key)
+                for key, value in rows.items()
+                if key not in settled
+                and value is not None
+                and (found := fields.get(str(key_path(key)[-1]))) is not None
+                and found.answerable
+            ),
+        )
 
 
-def _calculation(form: Form, key: str) -> bool:
-    found = form.fields.get(str(key_path(key)[-1]))
-    return found is not None and found.type is FieldType.CALCULATE
+def _revisit_lines(again: Evaluated, code: str, locale: str) -> list[str]:
+    """For the household and each member whose questions changed, in order: the questions
+    to ask, then those whose answers no longer count, as the chat words them."""
+    questionnaire = again.questionnaire
+    changes: dict[int | None, list[tuple[str, Path]]] = {}
+    for key, paths in (("reclassify.ask", again.asked), ("reclassify.not_counted", again.dropped)):
+        for path in paths:
+            member = path[1] if path[0] == "members" and isinstance(path[1], int) else None
+            changes.setdefault(member, []).append((key, path))
+    lines = []
+    for member in sorted(changes, key=lambda index: -1 if index is None else index):
+        if member is None:
+            who = translate("reclassify.household", locale)
+        else:
+            who = questionnaire.answer_at(("members", member, "name")) or f"#{member + 1}"
+        for key in ("reclassify.ask", "reclassify.not_counted"):
+            labels = [
+                _wording(questionnaire, path, locale)
+                for kind, path in changes[member]
+                if kind == key
+            ]
+            if labels:
+                questions = "; ".join(labels)
+                lines.append(f"  {code} · {who}: {translate(key, locale, questions=questions)}")
+    return lines
+
+
+def _wording(questionnaire: Questionnaire, path: Path, locale: str) -> str:
+    question = questionnaire.question_at(path)
+    assert isinstance(question, Question)  # a path gives its question, never Done
+    return question.label.get(locale)

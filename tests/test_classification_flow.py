@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
 
+from bot.interview.results import results_of
 from bot.reclassify import reclassify
 from bot.runtime import open_runtime
 from bot.settings import load_settings
 from classification import load_rule_set, rules_for
 from locales.catalog import translate
 from storage.async_repositories import AsyncClassificationRepository
-from storage.models import Answer, Classification, Interview, MemberFact
+from storage.models import Answer, Classification, Interview, Member, MemberFact
 from storage.stats_facts import rebuild_member_facts
 from tests.conftest import Database
 from tests.helpers import seed_areas
@@ -25,9 +29,18 @@ from tests.test_settings_and_cli import rasoat
 RULES_DIR = Path(__file__).resolve().parent.parent / "classification" / "rules"
 
 
-async def interviewed_household(database: Database, tmp_path: Path) -> list[str]:
+async def interviewed_household(
+    database: Database, tmp_path: Path, third_born: date | None = None
+) -> list[str]:
+    """The household interviewed through the chat; ``third_born``: its third member's
+    birth date on the roster, when not the usual one."""
     await seed_areas(database.sessions)
     await seed_household(database.sessions, YEAR)
+    if third_born is not None:
+        async with database.sessions() as session, session.begin():
+            await session.execute(
+                update(Member).where(Member.position == 2).values(birth_date=third_born)
+            )
     runtime = await open_runtime(load_settings(**database.env()))
     try:
         surface = TerminalSurface(runtime, "hoa", tmp_path)
@@ -166,3 +179,89 @@ async def test_reclassify_counts_the_ages_again_when_the_reference_date_moved(
         database.sessions, version, area_code=None, dates=new_year, locale="vi"
     )
     assert again.ages == 0 and await ages(database) == (new_year_ages, new_year_ages)
+
+
+# The roster's third member, born here on 3/2 sixteen years before the review, is 16 on 31/12
+# and 15 on 1/1: the form asks from 16 about on-the-job training, below 16 whether the
+# child is malnourished.
+THIRD_BORN = date(YEAR - 16, 2, 3)
+
+
+async def crossed_a_limit(database: Database, tmp_path: Path) -> tuple[str, Any]:
+    """The household interviewed at 31/12, then reclassified at 1/1: the report."""
+    await interviewed_household(database, tmp_path, THIRD_BORN)
+    assert await stored_answer(database, "members/2/age") == 16
+    assert await stored_answer(database, "members/2/onjob_training") == "no"
+    assert await stored_answer(database, "members/2/malnourished") is None
+    new_year = load_settings(RASOAT_REFERENCE_DATE="01-01").review_dates
+    version = rules_for(YEAR).ref.id
+    report = await reclassify(
+        database.sessions, version, area_code=None, dates=new_year, locale="vi"
+    )
+    return version, report
+
+
+async def stored_answer(database: Database, key: str) -> Any:
+    async with database.sessions() as session:
+        return await session.scalar(select(Answer.value).where(Answer.path == key))
+
+
+async def test_reclassify_lists_the_questions_a_recounted_age_adds_or_drops(
+    database: Database, tmp_path: Path
+) -> None:
+    _, report = await crossed_a_limit(database, tmp_path)
+    assert await stored_answer(database, "members/2/age") == 15
+    assert report.revisits == 1
+    shown = report.render("vi").splitlines()
+    assert translate("reclassify.revisits", "vi", households=1) in shown
+    malnourished = "Nguyễn Văn Nam có bị suy dinh dưỡng (thấp còi hoặc nhẹ cân) không?"
+    training = "Nguyễn Văn Nam có được đào tạo nghề tại nơi làm việc (có chứng nhận) không?"
+    asked = translate("reclassify.ask", "vi", questions=malnourished)
+    dropped = translate("reclassify.not_counted", "vi", questions=training)
+    # The member's lines, as the other lines name a household and a member; the other
+    # members' ages changed too (51, 10), but crossed no limit of the form: no line.
+    assert report.lines == [
+        f"  HH-TEST · Nguyễn Văn Nam: {asked}",
+        f"  HH-TEST · Nguyễn Văn Nam: {dropped}",
+    ]
+    assert report.ages == 3 and (report.changed_households, report.changed_members) == (0, 0)
+    # The answer is kept: reclassify changes no answer a person gave.
+    assert await stored_answer(database, "members/2/onjob_training") == "no"
+
+
+async def test_reclassify_classifies_a_member_whose_questions_changed_as_a_fresh_interview(
+    database: Database, tmp_path: Path
+) -> None:
+    version, _ = await crossed_a_limit(database, tmp_path)
+    # A fresh interview at 1/1 holds these answers: the recounted ages, and not the answer
+    # to a question the form no longer asks (the chat deletes it).
+    async with database.sessions() as session:
+        interview = await session.scalar(
+            select(Interview).options(selectinload(Interview.household))
+        )
+        rows = [
+            (path, value)
+            for path, value in await session.execute(select(Answer.path, Answer.value))
+            if path != "members/2/onjob_training"
+        ]
+    assert interview is not None
+    fresh = results_of(interview, rows, load_rule_set(version), date(YEAR, 1, 1))
+    stored = await current_rows(database)
+    assert sorted(map(compared, stored), key=str) == sorted(map(compared, fresh), key=str)
+    # His group was already the one a fresh interview gives (the rules read no training
+    # answer at 15); the answers it is recorded as read from were not.
+    nam = next(row for row in stored if row.member_index == 2)
+    assert "onjob_training" not in nam.inputs and nam.inputs["age"] == 15
+
+
+def compared(row: Classification) -> tuple[Any, ...]:
+    return (
+        row.member_index,
+        row.member_name,
+        row.outcome,
+        row.group,
+        row.deprived,
+        row.inputs,
+        row.details,
+        row.reference_date,
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import pickle
 import signal
@@ -13,10 +14,11 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from bot.channels.replay import apply_pending
 from bot.conversation import Conversation, EarlierFirst
 from bot.messages import Incoming, Kind, Outgoing, Text
 from bot.settings import Settings
@@ -297,3 +299,42 @@ async def test_calls_after_the_child_ended_fail_plainly(
     finally:
         await turns.aclose()
     assert turns.lost
+
+
+class Stopping:
+    """Where apply_pending looks: whether the turns' process ended (after ``alive`` more)."""
+
+    def __init__(self, alive: int) -> None:
+        self.alive = alive
+
+    @property
+    def lost(self) -> bool:
+        return self.alive <= 0
+
+
+async def test_a_start_whose_turn_process_ends_leaves_the_rest_stored_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conversation = Stopping(alive=1)
+    applied: list[str] = []
+
+    async def apply(update: str) -> None:
+        applied.append(update)
+        conversation.alive -= 1  # the child died during this one
+
+    with caplog.at_level(logging.INFO):
+        count = await apply_pending(cast(Conversation, conversation), ["a", "b", "c"], apply, "x")
+    assert count == 3 and applied == ["a"]
+    assert "3 x received before a stop not applied: the turn process ended" in caplog.text
+    assert "applied now" not in caplog.text
+
+
+async def test_a_start_says_what_it_applied(caplog: pytest.LogCaptureFixture) -> None:
+    applied: list[str] = []
+
+    async def apply(update: str) -> None:
+        applied.append(update)
+
+    with caplog.at_level(logging.INFO):
+        await apply_pending(cast(Conversation, Stopping(alive=9)), ["a", "b"], apply, "x")
+    assert applied == ["a", "b"] and "2 x received before a stop applied now" in caplog.text

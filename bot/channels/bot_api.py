@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from bot import push
+from bot.channels.replay import apply_pending
 from bot.conversation import Conversation, must_be_seen
 from bot.delivery import SendFailed, deliver, harmless
 from bot.messages import Choices, CommandMenu, Document, Incoming, Kind, Notice, Outgoing, Text
@@ -241,11 +242,7 @@ async def replay(
 ) -> int:
     """Apply the updates stored but not applied before the last stop, in order; how many."""
     pending = await unapplied(conversation, read)
-    for update in pending:
-        await apply(update)
-    if pending:
-        log.info("%d update(s) received before a stop applied now", len(pending))
-    return len(pending)
+    return await apply_pending(conversation, pending, apply, "update(s)")
 
 
 async def send_reply(

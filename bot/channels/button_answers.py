@@ -38,33 +38,35 @@ class Answered:
 class ButtonAnswers:
     """The presses whose webhook request waits for the answer, by update id.
 
-    The webhook :meth:`wait`\\ s for a press it received; the channel answers the press with
-    :meth:`answer`, which hands the answer to a waiting webhook or, if none waits any more,
-    makes the call; :meth:`release` ends the wait of a turn that finished without answering
-    (it failed, or had nothing to answer with)."""
+    The webhook hands a press over and waits for its answer (:meth:`wait`); the channel answers
+    the press through :meth:`answering`, which hands the answer to a waiting webhook or, if
+    none waits any more, makes the call; :meth:`release` ends the wait of a turn that
+    finished without answering (it failed, or had nothing to answer with)."""
 
     def __init__(self, wait_seconds: float = WAIT_SECONDS) -> None:
         self.wait_seconds = wait_seconds
         self._waiting: dict[int, asyncio.Future[Answered | None]] = {}
 
-    def expect(self, update_id: int) -> None:
-        """A press is coming (before the update is handed to the turn): its answer is waited
-        for from now on."""
-        self._waiting[update_id] = asyncio.get_running_loop().create_future()
-
-    async def wait(self, update_id: int) -> Answered | None:
-        """The press's answer, once the turn gives it; None if the turn ended without one or
-        took longer than ``wait_seconds`` (then the turn answers by a call)."""
-        future = self._waiting.get(update_id)
-        if future is None:
-            return None
+    async def wait(
+        self, update_id: int, hand_over: Callable[[], Awaitable[object]]
+    ) -> Answered | None:
+        """``hand_over()`` (the update to the turns), then the press's answer once the turn
+        gives it; None if the turn ended without one or took longer than ``wait_seconds``
+        (then the turn answers by a call)."""
+        future: asyncio.Future[Answered | None] = asyncio.get_running_loop().create_future()
+        # Waited for before the turn can answer, which it may do as soon as it has it.
+        self._waiting[update_id] = future
         try:
+            await hand_over()
             # On a timeout the future is cancelled: an answer given after that is a call.
             return await asyncio.wait_for(future, self.wait_seconds)
         except TimeoutError:
             return None
         finally:
-            self._waiting.pop(update_id, None)
+            # Unless the same update came again meanwhile (Telegram sent it twice): that
+            # one's wait is its own.
+            if self._waiting.get(update_id) is future:
+                del self._waiting[update_id]
 
     def answering(
         self, update_id: int, call: Callable[[str | None], Awaitable[object]]

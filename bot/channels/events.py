@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.channels.in_order import in_order
+from bot.channels.replay import apply_pending
 from bot.channels.zalo_text import NumberedList, numbered
 from bot.conversation import must_be_seen
 from bot.messages import Choices, Incoming, Kind, Outgoing, Text
@@ -87,14 +88,9 @@ class EventChannel:
 
     async def replay(self) -> int:
         """Apply the events stored but not applied before the last stop; how many."""
-        pending = await self.runtime.conversation.unapplied(self.platform)
-        for raw in pending:
-            await self.apply(raw)
-        if pending:
-            log.info(
-                "%d %s event(s) received before a stop applied now", len(pending), self.platform
-            )
-        return len(pending)
+        conversation = self.runtime.conversation
+        pending = await conversation.unapplied(self.platform)
+        return await apply_pending(conversation, pending, self.apply, f"{self.platform} event(s)")
 
     def start(self, raw: dict[str, Any]) -> asyncio.Task[None]:
         """Apply a stored event in the background (started in arrival order, so each

@@ -31,6 +31,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -98,9 +99,7 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
             await queue.put(update)
             return Response(status_code=200)
         # The press's answer rides on the 200 (bot.channels.button_answers).
-        answers.expect(update_id)
-        await queue.put(update)
-        answered = await answers.wait(update_id)
+        answered = await answers.wait(update_id, partial(queue.put, update))
         if answered is None:
             return Response(status_code=200)
         return JSONResponse(answer_request(query.id, answered.toast))

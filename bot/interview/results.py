@@ -144,7 +144,13 @@ def results_of(
     interview: Interview, rows: Iterable[tuple[str, Any]], rules: RuleSet, reference: date
 ) -> list[Classification]:
     """Fresh result rows for a completed interview from its stored answer rows."""
-    answers = assemble(current_form(), rows)
+    return results_for(interview, assemble(current_form(), rows), rules, reference)
+
+
+def results_for(
+    interview: Interview, answers: Mapping[str, Any], rules: RuleSet, reference: date
+) -> list[Classification]:
+    """Fresh result rows for a completed interview from its nested answers."""
     return household_rows(interview, answers, classify(answers, reference, rules), reference)
 
 

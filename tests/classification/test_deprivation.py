@@ -184,6 +184,19 @@ CASES: list[tuple[str, dict[str, Any], list[dict[str, Any]], IndicatorState]] = 
     ("D11", {}, [adult(uses_internet="no"), child()], D),
     ("D11", {}, [adult(uses_internet=None), child()], U),
     ("D11", {}, [adult(uses_internet="yes"), child(uses_internet=None)], N),
+    # A child under 6 is not asked (the form asks from 6): the others decide.
+    (
+        "D11",
+        {},
+        [adult(uses_internet="no"), child(birth_date=date(2021, 1, 1), uses_internet=None)],
+        D,
+    ),
+    (
+        "D11",
+        {},
+        [adult(uses_internet="no"), child(birth_date=date(2020, 1, 1), uses_internet=None)],
+        U,
+    ),
     # D12 devices.
     ("D12", {"info_devices": ["none"]}, family(), D),
     ("D12", {"info_devices": []}, family(), D),

@@ -16,6 +16,7 @@ from classification import (
     versions_applying_to,
 )
 from classification.ruleset import RULES_DIR
+from forms import load_bundled_form
 
 SOURCE = RULES_DIR / "2022-2025.toml"
 
@@ -145,3 +146,21 @@ def test_bundled_files_are_self_consistent() -> None:
         for indicator in rule_set.indicators:
             for key in indicator.condition.TEXT_KEYS:
                 assert rule_set.reason_text(f"{indicator.id}.{key}") is not None
+
+
+AGE_FROM = re.compile(r"^\$\{age\}\s*>=\s*(\d+)$")
+
+
+@pytest.mark.parametrize("version", available_versions())
+def test_no_member_is_waited_for_on_a_question_the_form_does_not_ask_them(version: str) -> None:
+    """ "No member with…" counts the members from its ``age_min``: one younger than the form
+    asks the question (its ``relevant``) has no answer, and would leave the indicator
+    unknown in every household with a small child."""
+    form = load_bundled_form()
+    for indicator in load_rule_set(version).indicators:
+        condition = indicator.condition
+        if condition.kind != "no_member_with":
+            continue
+        for relevant in form.fields[condition.field].relevant:
+            if found := AGE_FROM.match(relevant.strip()):
+                assert condition.age_min >= int(found[1]), (indicator.id, relevant)
