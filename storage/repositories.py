@@ -159,20 +159,23 @@ def _dialect(session: Session) -> str:
     return session.bind.dialect.name if session.bind else "sqlite"
 
 
+def _upsert(dialect: str, model: type[Base], keys: Sequence[str], columns: Sequence[str]) -> Any:
+    """INSERT of a row of ``model``'s table that, where a row with the same ``keys`` is
+    there, sets its ``columns`` instead. On the table: a Core INSERT skips the ORM's
+    bulk-insert machinery (nothing here needs it: no object is loaded or refreshed)."""
+    table = cast(Table, model.__table__)
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c[key] for key in keys],
+        set_={column: upsert.excluded[column] for column in columns},
+    )
+
+
 @functools.cache
 def _answer_upsert(dialect: str) -> Any:
     # Built once: constructing ON CONFLICT clauses costs more than executing them.
-    # On the table: a Core INSERT skips the ORM's bulk-insert machinery (nothing here needs
-    # it: no object is loaded or refreshed).
-    table = cast(Table, Answer.__table__)
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return upsert.on_conflict_do_update(
-        index_elements=[table.c.interview_id, table.c.path],
-        set_={
-            "value": upsert.excluded.value,
-            "answered_by": upsert.excluded.answered_by,
-            "answered_at": upsert.excluded.answered_at,
-        },
+    return _upsert(
+        dialect, Answer, ("interview_id", "path"), ("value", "answered_by", "answered_at")
     )
 
 
@@ -1190,12 +1193,7 @@ def _member_fact_insert() -> Any:
 def _member_fact_upsert(dialect: str) -> Any:
     # Built once, like every statement a chat turn runs: an answer that changes a member's
     # facts writes them in one statement, where a DELETE and an INSERT were built and run.
-    table = cast(Table, MemberFact.__table__)
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return upsert.on_conflict_do_update(
-        index_elements=[table.c.interview_id, table.c.member_index],
-        set_={name: upsert.excluded[name] for name in MEMBER_FACT_VALUES},
-    )
+    return _upsert(dialect, MemberFact, ("interview_id", "member_index"), MEMBER_FACT_VALUES)
 
 
 @functools.cache

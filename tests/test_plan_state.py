@@ -3,7 +3,7 @@ the state of the stored answers, on both databases."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -15,6 +15,7 @@ from forms import current_form
 from forms.codec import assemble
 from forms.questionnaire import Questionnaire
 from storage.models import Answer, Interview
+from storage.rows import InterviewRow
 from storage.uow import UnitOfWork
 from tests.conftest import Database
 from tests.helpers import seed_areas
@@ -92,6 +93,20 @@ async def test_a_state_older_than_its_answers_is_not_used(
         assert loaded.rows["area_type"] == "urban"
 
 
+async def stored_state(
+    uow: UnitOfWork, interview_id: int, settings: Settings
+) -> tuple[InterviewRow, date, Questionnaire]:
+    """The interview, locked, its reference day and the questionnaire of its stored state."""
+    interview = await uow.interviews.get_for_update(interview_id)
+    assert interview is not None and interview.plan_state is not None
+    today = settings.review_dates.reference(YEAR, interview.updated_at)
+    stored = Questionnaire.from_json(
+        plan_of(current_form()), interview.plan_state["questionnaire"], today=today
+    )
+    assert stored is not None
+    return interview, today, stored
+
+
 async def test_the_next_turn_here_starts_from_the_questionnaire_it_stored(
     database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,13 +116,7 @@ async def test_the_next_turn_here_starts_from_the_questionnaire_it_stored(
         raise AssertionError("the questionnaire stored by the last turn was rebuilt")
 
     async with UnitOfWork(database.sessions) as uow:
-        interview = await uow.interviews.get_for_update(interview_id)
-        assert interview is not None and interview.plan_state is not None
-        today = settings.review_dates.reference(YEAR, interview.updated_at)
-        stored = Questionnaire.from_json(
-            plan_of(current_form()), interview.plan_state["questionnaire"], today=today
-        )
-        assert stored is not None
+        interview, today, stored = await stored_state(uow, interview_id, settings)
         monkeypatch.setattr(Questionnaire, "from_json", rebuilt)
         loaded = await uow.run(lambda work: InterviewSession.load(work, interview, today))
         assert loaded.questionnaire.state == stored.state
@@ -121,13 +130,8 @@ async def test_a_state_another_worker_stored_is_read_not_remembered(
     another worker stored since, with a stamp alike, is the one read."""
     interview_id = await answered_interview(database, settings)
     async with UnitOfWork(database.sessions) as uow:
-        interview = await uow.interviews.get_for_update(interview_id)
-        assert interview is not None and interview.plan_state is not None
-        today = settings.review_dates.reference(YEAR, interview.updated_at)
-        here = Questionnaire.from_json(
-            plan_of(current_form()), interview.plan_state["questionnaire"], today=today
-        )
-        assert here is not None and here.answers()["area_type"] != "urban"
+        interview, today, here = await stored_state(uow, interview_id, settings)
+        assert interview.plan_state is not None and here.answers()["area_type"] != "urban"
         elsewhere = here.answer([(("area_type",), "urban")])
         state = {**interview.plan_state, "questionnaire": elsewhere.to_json()}
     async with database.sessions() as session:
@@ -141,8 +145,8 @@ async def test_a_state_another_worker_stored_is_read_not_remembered(
         )
         await session.commit()
     async with UnitOfWork(database.sessions) as uow:
-        interview = await uow.interviews.get_for_update(interview_id)
-        assert interview is not None
-        loaded = await uow.run(lambda work: InterviewSession.load(work, interview, today))
+        read = await uow.interviews.get_for_update(interview_id)
+        assert read is not None
+        loaded = await uow.run(lambda work: InterviewSession.load(work, read, today))
         assert loaded.questionnaire.answers()["area_type"] == "urban"
         assert loaded.rows["area_type"] == "urban"
