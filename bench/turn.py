@@ -1,9 +1,11 @@
 """Where the CPU of one chat turn goes: the interview answered straight into
 ``Conversation.handle`` (as ``direct`` in :mod:`bench.interview`), one chat, one answer
-after another, each committed and its receipt written.
+after another, each committed and its receipt written; with ``--chats N``, N chats at once
+sharing the answers (as ``direct``'s 50 do: SQLite's writer applies the turns that arrive
+together in one transaction).
 
-    python -m bench.turn [--db sqlite|postgresql] [--answers N] [--profile] [--top K]
-                         [--sort tottime|cumulative]
+    python -m bench.turn [--db sqlite|postgresql] [--answers N] [--chats N] [--profile]
+                         [--top K] [--sort tottime|cumulative]
 
 Prints the process's CPU time per answer (every thread's: the event loop's and SQLite's
 writer thread's; not the PostgreSQL server's) and wall time per answer. ``--profile`` runs
@@ -101,33 +103,42 @@ def callgrind(command: str) -> None:
 
 
 async def measure(
-    backend: str, answers: int, profiles: ThreadProfiles | None, instructions: bool = False
+    backend: str,
+    answers: int,
+    profiles: ThreadProfiles | None,
+    instructions: bool = False,
+    chats: int = 1,
 ) -> Figures:
     plan = build_plan(reference_today())
-    per_chat = answers // len(plan) + 3
+    per_chat = answers // (chats * len(plan)) + 3
     async with fresh_database(backend) as url:
-        [(chat, ids)] = await seed(url, 1, per_chat, FIRST_CHAT)
+        seeded = await seed(url, chats, per_chat, FIRST_CHAT)
         settings = direct_settings(url)
         if profiles is not None:
             profiles.install()
         runtime = await open_runtime(settings)
         try:
-            surface = DirectSurface(runtime.conversation, chat, itertools.count(1))
-            interview = InterviewChat(surface, plan, households(ids))
-            await interview.start()
+            keys = itertools.count(1)
+            interviews = [
+                InterviewChat(
+                    DirectSurface(runtime.conversation, chat, keys), plan, households(ids)
+                )
+                for chat, ids in seeded
+            ]
             # Warm-up: one household answered through fills every cache.
-            while interview.position < len(plan):
-                await interview.answer()
-            await interview.open_next()
+            await asyncio.gather(*(warm(interview, len(plan)) for interview in interviews))
             if profiles is not None:
                 profiles.main.enable()
             if instructions:
                 callgrind("--zero")
             before, wall = os.times(), time.perf_counter()
-            for _ in range(answers):
-                if interview.position >= len(plan):
-                    await interview.open_next()
-                await interview.answer()
+            # (One chat's answers are awaited straight, as they always were: no task.)
+            if chats == 1:
+                await answer(interviews[0], len(plan), answers)
+            else:
+                await asyncio.gather(
+                    *(answer(interview, len(plan), answers // chats) for interview in interviews)
+                )
             after, wall = os.times(), time.perf_counter() - wall
             if instructions:
                 callgrind("--dump")
@@ -135,13 +146,29 @@ async def measure(
                 profiles.main.disable()
         finally:
             await runtime.close()
-    return Figures(answers, after.user - before.user, after.system - before.system, wall)
+    answered = answers // chats * chats
+    return Figures(answered, after.user - before.user, after.system - before.system, wall)
+
+
+async def warm(interview: InterviewChat, questions: int) -> None:
+    await interview.start()
+    while interview.position < questions:
+        await interview.answer()
+    await interview.open_next()
+
+
+async def answer(interview: InterviewChat, questions: int, answers: int) -> None:
+    for _ in range(answers):
+        if interview.position >= questions:
+            await interview.open_next()
+        await interview.answer()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.turn", description=__doc__)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--answers", type=int, default=300)
+    parser.add_argument("--chats", type=int, default=1, help="answering at once")
     parser.add_argument("--profile", action="store_true", help="under cProfile, every thread")
     parser.add_argument(
         "--callgrind", action="store_true", help="running under callgrind: collect the answers'"
@@ -156,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.db == "postgresql" and (reason := await postgres_unavailable()):
             print(f"postgresql skipped: {reason}")
             return None
-        return await measure(args.db, args.answers, profiles, args.callgrind)
+        return await measure(args.db, args.answers, profiles, args.callgrind, args.chats)
 
     profiles = ThreadProfiles() if args.profile else None
     figures = asyncio.run(run())
@@ -164,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     per = 1000 / figures.answers
     print(
-        f"{args.db}: {figures.answers} answers, one chat; per answer: "
+        f"{args.db}: {figures.answers} answers, {args.chats} chat(s); per answer: "
         f"CPU {figures.cpu * per:.2f} ms (user {figures.user * per:.2f}, system "
         f"{figures.system * per:.2f}), wall {figures.wall * per:.2f} ms"
         + (" (under cProfile)" if profiles else "")

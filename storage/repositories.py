@@ -91,6 +91,13 @@ def legacy_hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
+# The key of a session's ``info`` under which its owner may leave the connection whose
+# transaction the session works in (SQLite's writer does): Core statements run on it
+# without the session joining that transaction first, which costs a turn of one or two
+# statements more than they do (the session joins at its first ORM statement, if any).
+CONNECTION = "rasoat.connection"
+
+
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -99,7 +106,10 @@ class _Repository:
         """A Core statement run on the transaction's connection, past the session's ORM
         execution (its events, options and autoflush): a chat turn runs several, and that
         layer costs as much CPU as SQLite takes to run them."""
-        return self.session.connection().execute(statement, parameters)
+        connection = self.session.info.get(CONNECTION)
+        if connection is None:
+            connection = self.session.connection()
+        return connection.execute(statement, parameters)
 
 
 class AreaRepository(_Repository):
@@ -149,20 +159,23 @@ def _dialect(session: Session) -> str:
     return session.bind.dialect.name if session.bind else "sqlite"
 
 
+def _upsert(dialect: str, model: type[Base], keys: Sequence[str], columns: Sequence[str]) -> Any:
+    """INSERT of a row of ``model``'s table that, where a row with the same ``keys`` is
+    there, sets its ``columns`` instead. On the table: a Core INSERT skips the ORM's
+    bulk-insert machinery (nothing here needs it: no object is loaded or refreshed)."""
+    table = cast(Table, model.__table__)
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return upsert.on_conflict_do_update(
+        index_elements=[table.c[key] for key in keys],
+        set_={column: upsert.excluded[column] for column in columns},
+    )
+
+
 @functools.cache
 def _answer_upsert(dialect: str) -> Any:
     # Built once: constructing ON CONFLICT clauses costs more than executing them.
-    # On the table: a Core INSERT skips the ORM's bulk-insert machinery (nothing here needs
-    # it: no object is loaded or refreshed).
-    table = cast(Table, Answer.__table__)
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return upsert.on_conflict_do_update(
-        index_elements=[table.c.interview_id, table.c.path],
-        set_={
-            "value": upsert.excluded.value,
-            "answered_by": upsert.excluded.answered_by,
-            "answered_at": upsert.excluded.answered_at,
-        },
+    return _upsert(
+        dialect, Answer, ("interview_id", "path"), ("value", "answered_by", "answered_at")
     )
 
 
@@ -621,6 +634,23 @@ class InterviewRepository(_Repository):
         return found
 
 
+@functools.cache
+def _classifications_retired(household: bool) -> Any:
+    """UPDATE: the current results of the members ``indices`` of the interview, and with
+    ``household`` its household's, no longer current."""
+    table = cast(Table, Classification.__table__)
+    members = table.c.member_index.in_(bindparam("indices", expanding=True))
+    return (
+        update(table)
+        .where(
+            table.c.interview_id == bindparam("interview"),
+            table.c.current.is_(True),
+            or_(members, table.c.member_index.is_(None)) if household else members,
+        )
+        .values(current=False)
+    )
+
+
 class ClassificationRepository(_Repository):
     def current_for(self, interview: Interview | InterviewRow) -> list[Classification]:
         rows = self.session.scalars(
@@ -634,9 +664,16 @@ class ClassificationRepository(_Repository):
         """Make ``rows`` the current results for their members (and household) of ``interview``;
         earlier results of the same members stay, no longer current."""
         indices = {row.member_index for row in rows}
-        for old in self.current_for(interview):
-            if old.member_index in indices:
-                old.current = False
+        # Results added earlier in this transaction are in the table before they are
+        # retired with the others (a member's, then the household's at the end).
+        self.session.flush()
+        # One UPDATE built once, where the current results were loaded as objects (their
+        # inputs and details decoded) to flip a flag: a member's result is stored at every
+        # member the chat completes.
+        self._core(
+            _classifications_retired(None in indices),
+            {"interview": interview.id, "indices": [i for i in indices if i is not None]},
+        )
         self.session.add_all(rows)
 
     def completed_interviews(self, area_ids: Iterable[int] | None) -> list[Interview]:
@@ -1152,6 +1189,26 @@ def _member_fact_insert() -> Any:
     return insert(cast(Table, MemberFact.__table__))
 
 
+@functools.cache
+def _member_fact_upsert(dialect: str) -> Any:
+    # Built once, like every statement a chat turn runs: an answer that changes a member's
+    # facts writes them in one statement, where a DELETE and an INSERT were built and run.
+    return _upsert(dialect, MemberFact, ("interview_id", "member_index"), MEMBER_FACT_VALUES)
+
+
+@functools.cache
+def _member_facts_delete() -> Any:
+    table = cast(Table, MemberFact.__table__)
+    return delete(table).where(
+        table.c.interview_id == bindparam("interview_id"),
+        table.c.member_index.in_(bindparam("indices", expanding=True)),
+    )
+
+
+# The columns of a member's facts, beside its key.
+MEMBER_FACT_VALUES = ("age", "labour_capacity", "employment_status")
+
+
 # (member_index, age, labour_capacity, employment_status)
 FactRow = tuple[int, int | None, str | None, str | None]
 
@@ -1211,14 +1268,15 @@ class MemberFactRepository(_Repository):
     ) -> None:
         """Make ``facts`` the stored facts of the members ``indices`` of the interview (one
         of them without a fact: no longer a member); the others are left as they are."""
-        if indices:
-            self._core(
-                delete(MemberFact).where(
-                    MemberFact.interview_id == interview_id, MemberFact.member_index.in_(indices)
-                )
-            )
+        kept = {fact[0] for fact in facts}
+        gone = [index for index in indices if index not in kept]
+        if gone:
+            self._core(_member_facts_delete(), {"interview_id": interview_id, "indices": gone})
         if facts:
-            self._core(_member_fact_insert(), [_fact_values(interview_id, fact) for fact in facts])
+            self._core(
+                _member_fact_upsert(_dialect(self.session)),
+                [_fact_values(interview_id, fact) for fact in facts],
+            )
 
     def replace_many(self, items: Sequence[tuple[int, Sequence[FactRow]]]) -> int:
         """Bulk version for imports and rebuilds: deletes the interviews' facts and inserts

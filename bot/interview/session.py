@@ -72,6 +72,45 @@ def engine_prefill(form: Form, interview: InterviewRow) -> dict[str, Any]:
     return prefill
 
 
+# The questionnaire each interview's turn here stored lately, by interview id: (its state
+# as stored, the questionnaire). The next turn of the same interview, here, loads that very
+# state: rebuilding the questionnaire from it (its tables, then its answer rows encoded
+# again) costs more than the answer's SQL. Only a memo: an entry serves only a load of the
+# same stored state (compared, not assumed), on the same plan, day and prefill, so every
+# worker still starts from what the database holds (a state stored by another worker, or
+# rolled back, is not the one remembered).
+_STATES: dict[int, tuple[dict[str, Any], Questionnaire]] = {}
+_STATES_LOCK = threading.Lock()
+STATES_REMEMBERED = 256
+
+
+def _remembered(
+    interview_id: int, stored: dict[str, Any], plan: Plan, today: date, prefill: dict[str, Any]
+) -> Questionnaire | None:
+    """The questionnaire remembered for ``stored`` (a stored state's data), if any."""
+    with _STATES_LOCK:
+        found = _STATES.get(interview_id)
+    if found is None:
+        return None
+    data, questionnaire = found
+    if (
+        questionnaire.plan is not plan
+        or questionnaire.today != today
+        or data != stored
+        or questionnaire.prefill != prefill
+    ):
+        return None
+    return questionnaire
+
+
+def _remember(interview_id: int, stored: dict[str, Any], questionnaire: Questionnaire) -> None:
+    with _STATES_LOCK:
+        _STATES.pop(interview_id, None)
+        _STATES[interview_id] = (stored, questionnaire)
+        if len(_STATES) > STATES_REMEMBERED:
+            del _STATES[next(iter(_STATES))]
+
+
 def _stamp(step: int, at: datetime) -> dict[str, Any]:
     """What a stored questionnaire state belongs to: the step and time of its answers."""
     return {"step": step, "updated_at": at.isoformat()}
@@ -101,9 +140,10 @@ class InterviewSession:
         if stored is not None and stored.get("stamp") == _stamp(
             interview.step, interview.updated_at
         ):
-            questionnaire = Questionnaire.from_json(
-                plan, stored["questionnaire"], today=today, prefill=prefill
-            )
+            data = stored["questionnaire"]
+            questionnaire = _remembered(
+                interview.id, data, plan, today, prefill
+            ) or Questionnaire.from_json(plan, data, today=today, prefill=prefill)
             if questionnaire is not None:
                 # Saved with the rows in the same transaction: they are its rows.
                 return cls(
@@ -140,6 +180,7 @@ class InterviewSession:
         step = self.interview.step + 1
         state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
         self.interview = self.uow.interviews.advance(self.interview, step, now, state)
+        _remember(self.interview.id, state["questionnaire"], after)
         self.questionnaire, self.rows = after, after_rows
 
     def record(
