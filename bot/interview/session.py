@@ -7,8 +7,9 @@ one of its answers, or evaluates the form once from the stored answer rows; a st
 dialog decided is written back as exactly the rows that differ, with the new state, the
 step and the member facts, inside the caller's unit of work (so an answer is committed
 before the bot replies). No state lives in the process: the database holds everything a
-turn starts from, for every worker (the one memo here, of the decoded prefill, serves only
-the very prefill the database holds).
+turn starts from, for every worker. The two memos here (the decoded prefill, the
+questionnaire a turn stored) serve only a load of the very value the database holds,
+compared each time: another worker's state, or a rolled-back one, is read, not remembered.
 """
 
 from __future__ import annotations
