@@ -8,6 +8,8 @@ from bot.channels.button_answers import Answered, ButtonAnswers
 
 
 class Calls:
+    """answerCallbackQuery as the library would make it: the toasts it was called with."""
+
     def __init__(self) -> None:
         self.toasts: list[str | None] = []
 

@@ -26,6 +26,7 @@ from bot.channels.telegram import DurableQueue
 from bot.channels.webhook import MAX_BODY, SECRET_HEADER, webhook_app
 from locales.catalog import translate
 from tests.fakes.telegram import TOKEN
+from tests.test_button_answers import Calls
 from tests.test_settings_and_cli import rasoat
 
 SECRET = "s3cret-token_value"
@@ -376,17 +377,6 @@ def press(update_id: int, query_id: str = "q1", user_id: int = 901) -> dict[str,
             "data": "a:1:0",
         },
     }
-
-
-class Calls:
-    """answerCallbackQuery as the library would make it: the toasts it was called with."""
-
-    def __init__(self) -> None:
-        self.toasts: list[str | None] = []
-
-    async def __call__(self, toast: str | None) -> bool:
-        self.toasts.append(toast)
-        return True
 
 
 def answering_app(inbox: Inbox, answers: ButtonAnswers) -> tuple[DurableQueue, httpx.AsyncClient]:
