@@ -13,7 +13,9 @@ A request is answered:
 - 500 if the update could not be stored (the database is away): Telegram sends it again;
 - 200 once it is stored (``DurableQueue.keep``, a committed transaction), and only then. An
   update python-telegram-bot cannot read is stored, logged by its id and the error's type
-  alone, and answered 200 all the same, or Telegram would send it forever.
+  alone, and answered 200 all the same, or Telegram would send it forever. The 200 of a
+  button press waits, a second at most, for its turn's answer to the press, and carries it
+  (``bot.channels.button_answers``).
 
 Several workers may serve one URL behind a reverse proxy, sharing one PostgreSQL database:
 each sets the webhook at start (the same URL each time) and none deletes it at stop, which
