@@ -108,7 +108,7 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._waiting: deque[tuple[Job, asyncio.Future[Any]]] = deque()
         self._drainer: asyncio.Task[None] | None = None
-        # The writer thread's connection (see _connection), opened at its first batch.
+        # The writer thread's connection (see _kept_connection), opened at its first batch.
         self._open: Connection | None = None
 
     async def run(self, job: Callable[[Work], T]) -> T:
@@ -185,7 +185,7 @@ class Writer:
                 pass
         return self._transaction(jobs, savepoints=len(jobs) > 1)
 
-    def _connection(self) -> Connection:
+    def _kept_connection(self) -> Connection:
         """The thread's one connection, kept open between transactions: checking it out of
         the pool and back, with a session of its own, cost more than a turn's statements."""
         connection = self._open
@@ -194,7 +194,7 @@ class Writer:
         return connection
 
     def _transaction(self, jobs: list[Job], savepoints: bool) -> list[Any]:
-        connection = self._connection()
+        connection = self._kept_connection()
         try:
             # Committed when the block ends (rolled back if it raises); the session joins
             # the transaction and never commits it.
