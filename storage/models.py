@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -256,14 +257,11 @@ class InboxUpdate(Base):
 
     Telegram forgets an update once the next poll confirms it, which python-telegram-bot
     does while the update is still only in memory; stored here first, an update a crash
-    interrupted is applied at the next start (those without a ``processed_updates`` row).
+    interrupted is applied at the next start (those not marked ``applied``).
     """
 
     __tablename__ = "inbox_updates"
-    __table_args__ = (
-        UniqueConstraint("platform", "update_key"),
-        Index("ix_inbox_updates_platform_sender", "platform", "sender"),
-    )
+    __table_args__ = (UniqueConstraint("platform", "update_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))
@@ -277,6 +275,23 @@ class InboxUpdate(Base):
     # their own): one that fails every time is kept but no longer applied at each start
     # (see storage.repositories.APPLY_ATTEMPTS).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set by the transaction that applies it, with its ledger row: the updates still
+    # waiting are read through an index of their own (below), whatever the inbox keeps of
+    # the week's applied ones. Every turn on a shared database asks whether its sender has
+    # any waiting; the ledger, asked row by row, made that a read of all their week.
+    applied: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+# The updates not applied yet, by sender in the order they came: the few a turn, a start
+# or the operator looks for (the predicate as the queries write it, for SQLite to match).
+Index(
+    "ix_inbox_updates_waiting",
+    InboxUpdate.platform,
+    InboxUpdate.sender,
+    InboxUpdate.id,
+    postgresql_where=~InboxUpdate.applied,
+    sqlite_where=~InboxUpdate.applied,
+)
 
 
 class DialogState(Base):

@@ -754,8 +754,8 @@ def _sender_lock() -> Any:
     person = (
         select(UserIdentity.user_id)
         .where(
-            UserIdentity.platform == bindparam("platform"),
-            UserIdentity.platform_user_id == bindparam("sender"),
+            UserIdentity.platform == bindparam("of_platform"),
+            UserIdentity.platform_user_id == bindparam("of_sender"),
         )
         .scalar_subquery()
     )
@@ -771,22 +771,52 @@ def _hold_sender() -> Any:
 
 
 @functools.cache
+def _inbox_applied() -> Any:
+    """Marks the inbox's row of an update applied (if the inbox holds it)."""
+    inbox = cast(Table, InboxUpdate.__table__)
+    return (
+        update(inbox)
+        .where(
+            inbox.c.platform == bindparam("of_platform"),
+            inbox.c.update_key == bindparam("of_key"),
+        )
+        .values(applied=True)
+    )
+
+
+@functools.cache
 def _held_claim() -> Any:
-    # The lock and the claim in one round trip: the SELECT feeding the INSERT yields its
-    # row only once its WHERE has taken the lock, so the ledger is looked at (by ON
-    # CONFLICT, which sees rows committed meanwhile, whatever the statement's snapshot)
-    # with the sender held. What the turn reads next, it reads in later statements, whose
-    # snapshots see what the previous holder committed.
+    # The lock, the claim and the inbox's mark in one round trip: the SELECT feeding the
+    # INSERT yields its row only once its WHERE has taken the lock, so the ledger is looked
+    # at (by ON CONFLICT, which sees rows committed meanwhile, whatever the statement's
+    # snapshot) with the sender held. What the turn reads next, it reads in later
+    # statements, whose snapshots see what the previous holder committed.
     table = cast(Table, ProcessedUpdate.__table__)
-    row = select(
-        bindparam("platform", type_=table.c.platform.type),
-        bindparam("update_key", type_=table.c.update_key.type),
-        bindparam("processed_at", type_=table.c.processed_at.type),
-    ).where(_sender_lock().is_not(None))
+    inbox = cast(Table, InboxUpdate.__table__)
+    held = (
+        select(
+            bindparam("of_platform", type_=table.c.platform.type).label("platform"),
+            bindparam("of_key", type_=table.c.update_key.type).label("update_key"),
+            bindparam("processed_at", type_=table.c.processed_at.type).label("processed_at"),
+        )
+        .where(_sender_lock().is_not(None))
+        .cte("held")
+    )
+    # Joined to the held row, the mark locks the inbox's row only after the sender's lock:
+    # taken before it, two workers handed the same update could each hold what the other
+    # waits for. The parameters are named apart from the inbox's columns: SQLAlchemy would
+    # add one named like a column to the mark's SET.
+    marked = (
+        update(inbox)
+        .where(inbox.c.platform == held.c.platform, inbox.c.update_key == held.c.update_key)
+        .values(applied=True)
+        .cte("marked")
+    )
     return (
         postgresql.insert(table)
-        .from_select(["platform", "update_key", "processed_at"], row)
+        .from_select(["platform", "update_key", "processed_at"], select(held))
         .on_conflict_do_nothing()
+        .add_cte(marked)
     )
 
 
@@ -809,8 +839,8 @@ class UpdateLedger(_Repository):
         self._core(
             _hold_sender(),
             {
-                "platform": platform,
-                "sender": sender,
+                "of_platform": platform,
+                "of_sender": sender,
                 "sender_key": sender_lock_key(platform, sender),
             },
         )
@@ -831,10 +861,10 @@ class UpdateLedger(_Repository):
         result = self._core(
             _held_claim(),
             {
-                "platform": platform,
-                "sender": sender,
+                "of_platform": platform,
+                "of_sender": sender,
                 "sender_key": sender_lock_key(platform, sender),
-                "update_key": update_key,
+                "of_key": update_key,
                 "processed_at": utcnow(),
             },
         )
@@ -850,6 +880,7 @@ class UpdateLedger(_Repository):
             _ledger_claim(_dialect(self.session)),
             {"platform": platform, "update_key": update_key, "processed_at": utcnow()},
         )
+        self._core(_inbox_applied(), {"of_platform": platform, "of_key": update_key})
         return bool(getattr(result, "rowcount", 0))
 
     def prune(self, before: datetime) -> None:
@@ -956,13 +987,9 @@ class Inbox(_Repository):
     ) -> list[dict[str, Any]]:
         """Stored updates no turn has applied yet, in the order they arrived: all of them,
         or one sender's received before the update ``before``; not those given up."""
-        applied = select(ProcessedUpdate.update_key).where(
-            ProcessedUpdate.platform == platform,
-            ProcessedUpdate.update_key == InboxUpdate.update_key,
-        )
         query = select(InboxUpdate.payload).where(
             InboxUpdate.platform == platform,
-            ~applied.exists(),
+            ~InboxUpdate.applied,
             InboxUpdate.attempts < APPLY_ATTEMPTS,
         )
         if sender is not None:
@@ -994,7 +1021,7 @@ class Inbox(_Repository):
             InboxUpdate.update_key,
             InboxUpdate.received_at,
             InboxUpdate.attempts,
-        ).where(InboxUpdate.attempts >= APPLY_ATTEMPTS, ~_applied().exists())
+        ).where(InboxUpdate.attempts >= APPLY_ATTEMPTS, ~InboxUpdate.applied)
         if platform is not None:
             query = query.where(InboxUpdate.platform == platform)
         rows = self.session.execute(query.order_by(InboxUpdate.id)).all()
@@ -1005,7 +1032,7 @@ class Inbox(_Repository):
         failure there gives it up again, without a word to its sender); how many."""
         result = self.session.execute(
             update(InboxUpdate)
-            .where(InboxUpdate.attempts >= APPLY_ATTEMPTS, ~_applied().exists())
+            .where(InboxUpdate.attempts >= APPLY_ATTEMPTS, ~InboxUpdate.applied)
             .values(attempts=APPLY_ATTEMPTS - 1)
         )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -1014,27 +1041,15 @@ class Inbox(_Repository):
         """Forget the updates received before ``before`` and applied; one never applied
         stays, for the next start to apply."""
         self.session.execute(
-            delete(InboxUpdate).where(InboxUpdate.received_at < before, _applied().exists())
+            delete(InboxUpdate).where(InboxUpdate.received_at < before, InboxUpdate.applied)
         )
-
-
-def _applied() -> Any:
-    """The ledger's row of the inbox's update (in a query of the inbox): it was applied."""
-    return select(ProcessedUpdate.update_key).where(
-        ProcessedUpdate.platform == InboxUpdate.platform,
-        ProcessedUpdate.update_key == InboxUpdate.update_key,
-    )
 
 
 def _earlier_unapplied() -> Any:
     """Whether the sender (``platform_user_id``) has updates stored before the update
     ``before``, not applied and not given up (as :meth:`Inbox.unapplied` asks it)."""
     inbox = cast(Table, InboxUpdate.__table__).alias("earlier")
-    ledger = cast(Table, ProcessedUpdate.__table__)
     position = cast(Table, InboxUpdate.__table__).alias("position")
-    applied = select(ledger.c.update_key).where(
-        ledger.c.platform == inbox.c.platform, ledger.c.update_key == inbox.c.update_key
-    )
     before = select(position.c.id).where(
         position.c.platform == bindparam("platform"),
         position.c.update_key == bindparam("before"),
@@ -1044,9 +1059,9 @@ def _earlier_unapplied() -> Any:
         .where(
             inbox.c.platform == bindparam("platform"),
             inbox.c.sender == bindparam("platform_user_id"),
+            ~inbox.c.applied,
             inbox.c.attempts < APPLY_ATTEMPTS,
             inbox.c.id < before.scalar_subquery(),
-            ~applied.exists(),
         )
         .exists()
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from alembic import command
+from sqlalchemy import Connection, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.admin import add_user
 from bot.messages import Incoming, Kind
+from storage.db import alembic_config
 from storage.followup import SupportPerson
 from storage.models import Area, Household, HouseholdCategory, Role, SupportAssignment, User
 from storage.text import fold
@@ -158,3 +160,15 @@ async def add_poor_households(
             )
         await uow.commit()
         return village.id
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """The schema of ``engine``'s database taken back to the migration ``revision``."""
+
+    def back(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(back)

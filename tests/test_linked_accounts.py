@@ -8,19 +8,18 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from alembic import command
-from sqlalchemy import Connection, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.admin import AdminError
 from bot.conversation import Conversation
 from bot.dialogs.interview import OPEN_INTERVIEW
-from storage.db import alembic_config, upgrade
+from storage.db import upgrade
 from storage.models import ChatBinding, LinkCode, Role, User, UserIdentity
 from storage.repositories import UpdateLedger
 from storage.uow import UnitOfWork, Work
 from tests.conftest import INVITE_KEY, POSTGRESQL_ONLY, Database, database_settings
-from tests.helpers import add_person, seed_areas
+from tests.helpers import add_person, downgrade, seed_areas
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
@@ -176,18 +175,11 @@ async def test_where_a_person_was_asked_last_is_kept_with_the_turn(database: Dat
         assert state is not None and (state.asked_on, state.asked_at) == ("zalo-bot", NOW)
 
 
-def _downgrade(connection: Connection, revision: str) -> None:
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, revision)
-
-
 async def test_the_migration_gives_every_person_their_own_account_and_binding(
     database: Database,
 ) -> None:
     await seed_areas(database.sessions)
-    async with database.engine.begin() as connection:
-        await connection.run_sync(_downgrade, "0013")
+    await downgrade(database.engine, "0013")
     async with database.engine.begin() as connection:
         for number, platform in ((1, "telegram"), (2, "zalo-bot")):
             await connection.execute(

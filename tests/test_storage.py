@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.pool import QueuePool
 
 from storage.db import current_revision, upgrade
-from storage.models import User
+from storage.models import InboxUpdate, User
 from storage.repositories import Received
 from storage.text import fold
 from storage.uow import UnitOfWork
 from tests.conftest import Database
-from tests.helpers import seed_areas
+from tests.helpers import downgrade, seed_areas
 
 
 async def test_migrations_reach_head_and_are_rerunnable(database: Database) -> None:
@@ -52,6 +52,49 @@ async def test_update_ledger_claims_once(database: Database) -> None:
         await uow.commit()
     async with UnitOfWork(database.sessions) as uow:
         assert not await uow.updates.claim("telegram", "1")
+
+
+async def test_the_migration_marks_applied_the_stored_updates_the_ledger_holds(
+    database: Database,
+) -> None:
+    await downgrade(database.engine, "0016")
+    async with database.engine.begin() as connection:
+        for key in ("1", "2"):
+            await connection.execute(
+                text(
+                    "INSERT INTO inbox_updates (platform, update_key, sender, payload,"
+                    " received_at, attempts) VALUES ('telegram', :key, '111', '{}', :at, 0)"
+                ),
+                {"key": key, "at": datetime(2026, 12, 6, tzinfo=UTC)},
+            )
+        await connection.execute(
+            text(
+                "INSERT INTO processed_updates (platform, update_key, processed_at)"
+                " VALUES ('telegram', '1', :at)"
+            ),
+            {"at": datetime(2026, 12, 6, tzinfo=UTC)},
+        )
+    await upgrade(database.engine)
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.inbox.unapplied("telegram") == [{}]
+        applied = await uow.session.execute(
+            select(InboxUpdate.update_key, InboxUpdate.applied).order_by(InboxUpdate.update_key)
+        )
+        assert applied.all() == [("1", True), ("2", False)]
+
+
+async def test_a_claim_marks_the_stored_update_applied(database: Database) -> None:
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", [Received(k, "111", {"k": k}) for k in ("1", "2", "3")])
+        await uow.updates.hold_and_claim("telegram", "111", "1")
+        await uow.updates.claim("telegram", "2")
+        await uow.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.inbox.unapplied("telegram") == [{"k": "3"}]
+        applied = await uow.session.execute(
+            select(InboxUpdate.update_key).where(InboxUpdate.applied)
+        )
+        assert sorted(applied.scalars()) == ["1", "2"]
 
 
 async def test_datetimes_come_back_aware(database: Database) -> None:

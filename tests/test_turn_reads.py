@@ -98,6 +98,35 @@ async def test_a_claim_waits_for_the_persons_lock_and_then_sees_the_update_appli
 
 
 @POSTGRESQL_ONLY
+async def test_a_worker_waiting_for_the_lock_holds_nothing_of_the_update_it_waits_with(
+    database: Database,
+) -> None:
+    """Worker A holds Hoa when worker B is handed her update 1 (a redelivery): B waits for
+    the lock without having marked the inbox's row, so A, handed update 1 too, marks it,
+    claims it and commits, and B then finds it applied (marked first, B would hold the row
+    A waits for while waiting for A's lock: a deadlock)."""
+    await hoa(database)
+    async with UnitOfWork(database.sessions) as uow:
+        await uow.inbox.keep("telegram", [Received("1", "111", {"update_id": 1})])
+        await uow.commit()
+    async with database.sessions() as first, database.sessions() as second:
+        await first.run_sync(lambda s: UpdateLedger(s).hold_sender("telegram", "111"))
+        pid = int(await second.scalar(text("SELECT pg_backend_pid()")))
+        other = asyncio.create_task(
+            second.run_sync(lambda s: UpdateLedger(s).hold_and_claim("telegram", "111", "1"))
+        )
+        assert await _waits_on_a_lock(database, pid)
+        claimed = first.run_sync(lambda s: UpdateLedger(s).hold_and_claim("telegram", "111", "1"))
+        # Within PostgreSQL's deadlock_timeout (1 s), after which it would end one of them.
+        assert await asyncio.wait_for(claimed, 0.9)
+        await first.commit()
+        assert not await asyncio.wait_for(other, 10)
+        await second.commit()
+    async with UnitOfWork(database.sessions) as uow:
+        assert await uow.inbox.unapplied("telegram") == []
+
+
+@POSTGRESQL_ONLY
 async def test_in_order_sees_as_applied_an_earlier_update_the_lock_holder_applied(
     database: Database,
 ) -> None:
