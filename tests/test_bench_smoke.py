@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 
@@ -23,6 +24,13 @@ def tiny() -> interview.Options:
     )
 
 
+def test_a_ratio_just_under_its_target_is_not_shown_at_it() -> None:
+    assert interview.shown_ratio(0.7485) == "0.74"
+    assert interview.shown_ratio(0.75) == "0.75"
+    assert interview.shown_ratio(0.8999) == "0.89"
+    assert interview.shown_ratio(0.29) == "0.29"
+
+
 async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     """The bots as processes driven by the load process, the direct run and the latency
     run, on SQLite; every figure measured, and a verdict line per target."""
@@ -36,7 +44,9 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     for phase in (result.echo, *result.buttons, result.durable, result.interview, result.latency):
         assert phase.errors() == []
     report = out.getvalue()
-    assert f"{result.ratio:.2f}x" in report and f"{result.direct:.1f}" in report
+    # The ratio rounded down: never shown at its target while failing it.
+    shown = math.floor(result.ratio * 100 + 1e-9) / 100
+    assert f"{shown:.2f}x" in report and f"{result.direct:.1f}" in report
     # Where an answer's time goes: the bare button bot makes exactly its two calls, and each
     # bot's event-loop thread is measured apart from its other threads.
     assert set(result.buttons[0].result["calls"]) == {"answerCallbackQuery", "sendMessage"}
