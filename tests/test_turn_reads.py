@@ -116,9 +116,10 @@ async def test_a_worker_waiting_for_the_lock_holds_nothing_of_the_update_it_wait
             second.run_sync(lambda s: UpdateLedger(s).hold_and_claim("telegram", "111", "1"))
         )
         assert await _waits_on_a_lock(database, pid)
+        # In a deadlock PostgreSQL would end one of the two with an error (after its
+        # deadlock_timeout): B's, found first, and `other` would raise.
         claimed = first.run_sync(lambda s: UpdateLedger(s).hold_and_claim("telegram", "111", "1"))
-        # Within PostgreSQL's deadlock_timeout (1 s), after which it would end one of them.
-        assert await asyncio.wait_for(claimed, 0.9)
+        assert await asyncio.wait_for(claimed, 10)
         await first.commit()
         assert not await asyncio.wait_for(other, 10)
         await second.commit()
