@@ -17,7 +17,7 @@ from sqlalchemy import select
 from telegram.ext import Application
 
 from bot.admin import create_invites
-from bot.channels.telegram import ALLOWED_UPDATES, build_application
+from bot.channels.telegram import ALLOWED_UPDATES, DurableQueue, build_application
 from bot.runtime import open_runtime
 from bot.settings import Settings, load_settings
 from locales.catalog import translate
@@ -61,6 +61,25 @@ async def polling_bot(
         await application.updater.stop()
         await application.stop()
     await runtime.close()
+
+
+async def test_a_webhooks_updates_go_to_their_turn_while_stored_only_behind_one_writer(
+    database: Database, fake_telegram: FakeTelegram
+) -> None:
+    """On SQLite (one writer, which applies a store before the turns asked after it) the
+    webhook hands an update over while it is being stored; on PostgreSQL, where a turn
+    runs on a connection of its own beside the store, only once stored."""
+    settings = bot_settings(database, fake_telegram)
+    runtime = await open_runtime(settings)
+    try:
+        application = build_application(settings, runtime, webhook=True)
+        queue = application.update_queue
+        assert isinstance(queue, DurableQueue) and not queue.writes_in_order
+        assert application.post_init is not None
+        await application.post_init(application)
+        assert queue.writes_in_order == (database.backend == "sqlite")
+    finally:
+        await runtime.close()
 
 
 async def test_registration_over_telegram(

@@ -128,6 +128,8 @@ async def test_telegram_is_answered_only_once_the_update_is_stored(
         answer = asyncio.create_task(post(client, message(5101)))
         await asyncio.sleep(0.2)
         assert not answer.done() and inbox.kept == []
+        # Where several workers share the database, not handed over either.
+        assert queue.empty()
         stored.set()
         assert (await answer).status_code == 200
     assert [u["update_id"] for u in inbox.kept] == [5101]
@@ -461,3 +463,49 @@ async def test_the_servers_connections_send_without_waiting_for_acks() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_where_writes_apply_in_order_an_update_goes_to_its_turn_while_being_stored(
+    inbox: Inbox,
+) -> None:
+    """SQLite's one writer applies the store before the turn: the turn need not wait for a
+    COMMIT of its own, and Telegram is still answered only once the update is stored."""
+    stored = asyncio.Event()
+    store = inbox.store
+
+    async def slow_store(updates: list[dict[str, Any]]) -> None:
+        await stored.wait()
+        await store(updates)
+
+    answers, calls = ButtonAnswers(), Calls()
+    queue, client = answering_app(inbox, answers)
+    queue.store = slow_store
+    queue.writes_in_order = True
+    async with client:
+        request = asyncio.create_task(post(client, press(6101, "q-6101")))
+        update = await asyncio.wait_for(queue.get(), 5)
+        assert isinstance(update, Update) and update.update_id == 6101 and inbox.kept == []
+        # Its turn answers; the 200 still waits for the store.
+        await answers.answering(6101, calls)(None)
+        await asyncio.sleep(0.05)
+        assert not request.done()
+        stored.set()
+        response = await asyncio.wait_for(request, 5)
+    assert response.status_code == 200
+    assert response.json()["callback_query_id"] == "q-6101"
+    assert [u["update_id"] for u in inbox.kept] == [6101] and queue.stored == set()
+
+
+async def test_where_writes_apply_in_order_a_store_that_fails_is_answered_500(
+    inbox: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    inbox.failure = ConnectionRefusedError(f"refused {SECRET_NAME}")
+    queue, client = answering_app(inbox, ButtonAnswers())
+    queue.writes_in_order = True
+    async with client:
+        response = await asyncio.wait_for(post(client, message(6102)), 5)
+    # Telegram sends it again; its turn, if it ran, sees it as a duplicate then.
+    assert response.status_code == 500
+    assert queue.stored == set()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "6102" in logged and SECRET_NAME not in logged

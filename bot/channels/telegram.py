@@ -223,14 +223,19 @@ def readable_updates(payload: bytes) -> tuple[bytes, list[dict[str, Any]]]:
     return json.dumps({**body, "result": kept}).encode(), kept
 
 
+def _update_ids(updates: list[dict[str, Any]]) -> list[int]:
+    return [u["update_id"] for u in updates if isinstance(u.get("update_id"), int)]
+
+
 class DurableQueue(asyncio.Queue[object]):
     """python-telegram-bot's update queue, which stores each update before taking it.
 
     Whatever receives updates stores them as they arrive, through :meth:`keep`, before
     Telegram is told they arrived: the polling connection each getUpdates batch
     (:class:`ReadableUpdates`; PTB's next poll confirms it), the webhook server each request
-    (``bot.channels.webhook``; its 200 confirms it). ``put`` then takes them without storing
-    them a second time, and stores first anything put on the queue that was not kept.
+    (``bot.channels.webhook``, through :meth:`storing`; its 200 confirms it). ``put`` then
+    takes them without storing them a second time, and stores first anything put on the
+    queue that was not kept.
     """
 
     def __init__(
@@ -245,11 +250,37 @@ class DurableQueue(asyncio.Queue[object]):
         # Where a webhook waits for the answer to a button press it received, to carry it
         # in its own answer (bot.channels.button_answers); None when polling.
         self.answers = answers
+        # Whether the database applies writes in the order they are asked (SQLite's one
+        # writer, reached through the turn process's one socket if there is one): set once
+        # the database is open (see storing).
+        self.writes_in_order = False
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         """Store updates as received (a committed transaction); ``put`` takes them as stored."""
         await self.store(updates)
-        self.stored.update(u["update_id"] for u in updates if isinstance(u.get("update_id"), int))
+        self.stored.update(_update_ids(updates))
+
+    def storing(self, updates: list[dict[str, Any]]) -> asyncio.Task[None]:
+        """:meth:`keep`, begun now: done once the updates are committed, which whoever
+        received them awaits before telling Telegram. Where the database applies writes in
+        the order asked (:attr:`writes_in_order`), the updates may meanwhile be put on the
+        queue: their turns' writes are asked after their storing (the task's first step,
+        which asks it, runs before anything put now is taken from the queue), so both go
+        in one transaction or the storing in an earlier one, and the turn waits for no
+        COMMIT of its own. Elsewhere (several workers, each its own connections) the caller
+        awaits the task before putting them on the queue."""
+        ids = _update_ids(updates)
+        self.stored.update(ids)
+
+        async def store() -> None:
+            try:
+                await self.store(updates)
+            except BaseException:
+                # Not stored: one put on the queue later is stored then.
+                self.stored.difference_update(ids)
+                raise
+
+        return asyncio.ensure_future(store())
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
@@ -472,6 +503,7 @@ def build_application(
     async def post_init(application: Application) -> None:
         if channel.runtime is None:
             channel.runtime = await open_runtime(settings)
+        queue.writes_in_order = not channel.runtime.conversation.shared
         # Before polling: what a crash interrupted comes first, in order.
         await channel.replay(application)
         commands = [

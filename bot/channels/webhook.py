@@ -11,11 +11,13 @@ A request is answered:
   body is not read;
 - 400 if its body is not a JSON object with an integer ``update_id`` (logged without it);
 - 500 if the update could not be stored (the database is away): Telegram sends it again;
-- 200 once it is stored (``DurableQueue.keep``, a committed transaction), and only then. An
+- 200 once it is stored (``DurableQueue.storing``, a committed transaction), and only then. An
   update python-telegram-bot cannot read is stored, logged by its id and the error's type
   alone, and answered 200 all the same, or Telegram would send it forever. The 200 of a
   button press waits, a second at most, for its turn's answer to the press, and carries it
-  (``bot.channels.button_answers``).
+  (``bot.channels.button_answers``). On SQLite the update goes to its turn while it is being
+  stored (the one writer applies the store first, often in the same COMMIT); on a database
+  several workers share, once it is stored.
 
 Several workers may serve one URL behind a reverse proxy, sharing one PostgreSQL database:
 each sets the webhook at start (the same URL each time) and none deletes it at stop, which
@@ -77,36 +79,55 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
             log.warning("webhook: a request that is not an update was refused (%s)", refused)
             return Response(status_code=400)
         update_id = raw["update_id"]
-        try:
-            await queue.keep([raw])
-        except Exception as error:
-            log.error(
-                "webhook: update %s could not be stored (%s); Telegram will send it again",
-                update_id,
-                type(error).__name__,
-            )
+        storing = queue.storing([raw])
+        # Handed over once stored, or (where the database applies writes in the order
+        # asked) at once: answered, either way, only once stored.
+        early = queue.writes_in_order
+        if not early and not await _stored(storing, update_id):
             return Response(status_code=500)
-        try:
-            update = Update.de_json(raw, bot)
-        except Exception as error:
-            queue.stored.discard(update_id)
-            # Its content is no one's business in a log: the id and the kind of error.
-            log.warning(
-                "update %s could not be read (%s) and was skipped", update_id, type(error).__name__
-            )
-            return Response(status_code=200)
-        query = update.callback_query
-        answers = queue.answers
-        if query is None or answers is None:
-            await queue.put(update)
-            return Response(status_code=200)
-        # The press's answer rides on the 200 (bot.channels.button_answers).
-        answered = await answers.wait(update_id, partial(queue.put, update))
-        if answered is None:
-            return Response(status_code=200)
-        return JSONResponse(answer_request(query.id, answered.toast))
+        response = await _hand_over(queue, bot, raw)
+        if early and not await _stored(storing, update_id):
+            return Response(status_code=500)
+        return response
 
     return one_route_app(path, receive)
+
+
+async def _stored(storing: asyncio.Task[None], update_id: int) -> bool:
+    try:
+        await storing
+    except Exception as error:
+        log.error(
+            "webhook: update %s could not be stored (%s); Telegram will send it again",
+            update_id,
+            type(error).__name__,
+        )
+        return False
+    return True
+
+
+async def _hand_over(queue: DurableQueue, bot: Bot | None, raw: dict[str, Any]) -> Response:
+    """The update on the queue; its answer to Telegram (a press's, once its turn answered)."""
+    update_id = raw["update_id"]
+    try:
+        update = Update.de_json(raw, bot)
+    except Exception as error:
+        queue.stored.discard(update_id)
+        # Its content is no one's business in a log: the id and the kind of error.
+        log.warning(
+            "update %s could not be read (%s) and was skipped", update_id, type(error).__name__
+        )
+        return Response(status_code=200)
+    query = update.callback_query
+    answers = queue.answers
+    if query is None or answers is None:
+        await queue.put(update)
+        return Response(status_code=200)
+    # The press's answer rides on the 200 (bot.channels.button_answers).
+    answered = await answers.wait(update_id, partial(queue.put, update))
+    if answered is None:
+        return Response(status_code=200)
+    return JSONResponse(answer_request(query.id, answered.toast))
 
 
 def answer_request(query_id: str, toast: str | None) -> dict[str, str]:
