@@ -8,6 +8,7 @@ tests/test_delivery_e2e.py.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hmac
 import json
 import logging
@@ -509,3 +510,18 @@ async def test_where_writes_apply_in_order_a_store_that_fails_is_answered_500(
     assert queue.stored == set()
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "6102" in logged and SECRET_NAME not in logged
+
+
+async def test_a_store_nobody_awaits_any_more_fails_without_an_error_in_the_log(
+    inbox: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request cut off while its update was being stored: no 200 went out (Telegram sends
+    the update again), and the store's failure is not an asyncio "never retrieved" ERROR."""
+    inbox.failure = ConnectionRefusedError("refused")
+    queue = DurableQueue(inbox.store)
+    storing = queue.storing([message(6201)])
+    await asyncio.wait([storing])
+    del storing
+    gc.collect()
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert queue.stored == set()

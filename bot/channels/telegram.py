@@ -223,6 +223,11 @@ def readable_updates(payload: bytes) -> tuple[bytes, list[dict[str, Any]]]:
     return json.dumps({**body, "result": kept}).encode(), kept
 
 
+def _looked_at(task: asyncio.Task[None]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _update_ids(updates: list[dict[str, Any]]) -> list[int]:
     return [u["update_id"] for u in updates if isinstance(u.get("update_id"), int)]
 
@@ -280,7 +285,11 @@ class DurableQueue(asyncio.Queue[object]):
                 self.stored.difference_update(ids)
                 raise
 
-        return asyncio.ensure_future(store())
+        task = asyncio.ensure_future(store())
+        # Looked at even by nobody: a request cut off before its store ended gets no 200
+        # (Telegram sends the update again), and its error is no "never retrieved" ERROR.
+        task.add_done_callback(_looked_at)
+        return task
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
