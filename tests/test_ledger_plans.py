@@ -27,9 +27,9 @@ LATER = datetime.now(UTC) + timedelta(days=400)
 
 
 async def _sent(
-    database: Database, prune: Callable[[UnitOfWork], Awaitable[object]], verb: str = "DELETE"
+    database: Database, act: Callable[[UnitOfWork], Awaitable[object]], verb: str = "DELETE"
 ) -> list[Any]:
-    """The statements starting with ``verb`` (with their parameters) ``prune`` sends."""
+    """The statements starting with ``verb`` (with their parameters) ``act`` sends."""
     sent: list[Any] = []
 
     # The listener's other arguments are not read (and a parameter named like a library's
@@ -43,7 +43,7 @@ async def _sent(
     event.listen(engine, "before_cursor_execute", seen)
     try:
         async with UnitOfWork(database.sessions) as uow:
-            await prune(uow)
+            await act(uow)
             await uow.commit()
     finally:
         event.remove(engine, "before_cursor_execute", seen)
@@ -51,9 +51,9 @@ async def _sent(
 
 
 async def _plan(
-    database: Database, prune: Callable[[UnitOfWork], Awaitable[object]], verb: str = "DELETE"
+    database: Database, act: Callable[[UnitOfWork], Awaitable[object]], verb: str = "DELETE"
 ) -> str:
-    [(statement, parameters)] = await _sent(database, prune, verb)
+    [(statement, parameters)] = await _sent(database, act, verb)
     async with database.engine.connect() as connection:
         if database.backend == "postgresql":
             await connection.execute(text("SET LOCAL enable_seqscan = off"))

@@ -262,8 +262,7 @@ class DurableQueue(asyncio.Queue[object]):
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         """Store updates as received (a committed transaction); ``put`` takes them as stored."""
-        await self.store(updates)
-        self.stored.update(_update_ids(updates))
+        await self.storing(updates)
 
     def storing(self, updates: list[dict[str, Any]]) -> asyncio.Task[None]:
         """:meth:`keep`, begun now: done once the updates are committed, which whoever
