@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from storage import lean
 from storage.models import (
     Answer,
     Area,
@@ -109,7 +110,7 @@ class _Repository:
         connection = self.session.info.get(CONNECTION)
         if connection is None:
             connection = self.session.connection()
-        return connection.execute(statement, parameters)
+        return lean.execute(connection, statement, parameters)
 
 
 class AreaRepository(_Repository):
@@ -1177,8 +1178,11 @@ class DialogStateRepository(_Repository):
         """Replies that reached their people: each receipt's turn becomes the one whose
         message is newest in the chat, unless a newer one is recorded already (by message
         number where the platform numbers messages, else by turn)."""
+        # updated_at given, not left to the column's onupdate: a statement whose every
+        # value is given runs prepared (storage.lean).
         rows = [
-            {"user": r.user, "turn": r.turn, "number": r.number, "seen_at": now} for r in receipts
+            {"user": r.user, "turn": r.turn, "number": r.number, "seen_at": now, "updated_at": now}
+            for r in receipts
         ]
         numbered = [row for row in rows if row["number"] is not None]
         unnumbered = [row for row in rows if row["number"] is None]

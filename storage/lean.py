@@ -1,0 +1,160 @@
+"""A chat turn's prepared statements run straight on SQLite's DB-API connection.
+
+Every chat turn runs the same few Core statements (the ledger's claim, the turn's read,
+the answer, the interview, the dialog state), each built once. Through
+``Connection.execute`` each execution still builds SQLAlchemy's execution context and
+result objects: about three quarters of a statement's CPU, a quarter of the writer
+thread's, on a turn whose statements SQLite itself answers in microseconds.
+
+A :class:`Prepared` statement is compiled once for a set of parameter names, with SQLAlchemy's
+own bind and result processors of its types (the same text, the same stored formats), and
+then run by the ``sqlite3`` cursor of the connection the transaction is on. Statements this
+cannot run exactly as SQLAlchemy would (Python-side column defaults, expanding IN, RETURNING)
+are run by ``Connection.execute`` as before: :func:`execute` decides once per statement.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+
+Processor = Callable[[Any], Any] | None
+
+
+class Rows:
+    """What a prepared statement gave back: its rows (plain tuples, in the order selected)
+    and, for a write, the rows it changed."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def all(self) -> list[tuple[Any, ...]]:
+        return self._rows
+
+    def first(self) -> tuple[Any, ...] | None:
+        return self._rows[0] if self._rows else None
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    compiled: SQLCompiler
+    sql: str
+    names: tuple[str, ...]
+    binds: tuple[Processor, ...]
+    results: tuple[Processor, ...] | None
+
+    def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
+        # SQLAlchemy's own matching of the given values to the statement's parameters
+        # (and its error for one missing); only the execution context is left out.
+        values = self.compiled.construct_params(given)
+        return tuple(
+            values[name] if process is None else process(values[name])
+            for name, process in zip(self.names, self.binds, strict=True)
+        )
+
+    def run(self, cursor: Any, given: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> Rows:
+        if isinstance(given, Mapping):
+            cursor.execute(self.sql, self.parameters(given))
+        else:
+            cursor.executemany(self.sql, [self.parameters(one) for one in given])
+        if self.results is None:
+            return Rows([], cursor.rowcount)
+        processors = self.results
+        rows = [
+            tuple(
+                value if process is None else process(value)
+                for value, process in zip(row, processors, strict=True)
+            )
+            for row in cursor.fetchall()
+        ]
+        return Rows(rows, -1)
+
+
+_prepared: dict[tuple[Any, frozenset[str]], Prepared | None] = {}
+_preparing = threading.Lock()
+
+
+def prepare(statement: Any, keys: frozenset[str], dialect: Dialect) -> Prepared | None:
+    """``statement`` compiled for parameters named ``keys``, or None where only
+    ``Connection.execute`` runs it as SQLAlchemy would."""
+    if isinstance(statement, UpdateBase):
+        compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
+        if compiled.effective_returning:
+            return None
+    elif isinstance(statement, Select):
+        compiled = statement.compile(dialect=dialect)
+    else:
+        return None
+    assert isinstance(compiled, SQLCompiler)
+    if (
+        compiled.positiontup is None
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        or compiled.literal_execute_params
+        or "POSTCOMPILE" in compiled.string
+    ):
+        return None
+    names = tuple(compiled.positiontup)
+    binds = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    results = None
+    if isinstance(statement, Select):
+        results = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
+        )
+    return Prepared(compiled, compiled.string, names, binds, results)
+
+
+def execute(connection: Connection, statement: Any, parameters: Any = None) -> Any:
+    """``statement`` run in ``connection``'s transaction: prepared where it can be, on the
+    DB-API cursor; else by ``connection.execute``."""
+    dispatch = connection.dispatch
+    if (
+        connection.dialect.driver != "pysqlite"
+        or dispatch.before_cursor_execute
+        or dispatch.after_cursor_execute
+    ):
+        # aiosqlite's and asyncpg's connections are not called from this thread; and whoever
+        # listens to the statements run (a test counting them, --profile) sees every one.
+        return connection.execute(statement, parameters)
+    given = parameters if parameters is not None else {}
+    first = given if isinstance(given, Mapping) else (given[0] if given else None)
+    if first is None:
+        return connection.execute(statement, parameters)
+    key = (statement, frozenset(first))
+    try:
+        prepared = _prepared[key]
+    except KeyError:
+        with _preparing:
+            prepared = _prepared[key] = prepare(statement, key[1], connection.dialect)
+    if prepared is None:
+        return connection.execute(statement, parameters)
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        return prepared.run(cursor, given)
+    except dbapi.Error as error:
+        # As SQLAlchemy raises it (IntegrityError, OperationalError…), without the values:
+        # they may be personal, and errors are logged.
+        raise DBAPIError.instance(
+            prepared.sql, None, error, dbapi.Error, hide_parameters=True, dialect=connection.dialect
+        ) from error
+    finally:
+        cursor.close()
