@@ -86,6 +86,7 @@ from bench.harness import (
     reference_today,
     run_bots,
     seed,
+    settle_heap,
     stored,
 )
 from bot.conversation import Conversation
@@ -470,6 +471,7 @@ async def direct_rate(backend: str, plan: Sequence[Action], options: Options) ->
             await asyncio.gather(*(chat.start() for chat in chats))
             # Warm-up: one answer per chat fills the engine's and SQLAlchemy's caches.
             await asyncio.gather(*(chat.answer() for chat in chats))
+            settle_heap()
             budget = Budget(answers)
             started = time.perf_counter()
             await asyncio.gather(*(chat.run(budget) for chat in chats))

@@ -52,6 +52,7 @@ from bench.harness import (
     postgres_unavailable,
     reference_today,
     seed,
+    settle_heap,
 )
 from bench.interview import FIRST_CHAT, DirectSurface, direct_settings
 from bot.runtime import open_runtime
@@ -127,6 +128,7 @@ async def measure(
             ]
             # Warm-up: one household answered through fills every cache.
             await asyncio.gather(*(warm(interview, len(plan)) for interview in interviews))
+            settle_heap()
             if profiles is not None:
                 profiles.main.enable()
             if instructions:
