@@ -230,6 +230,17 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     ) -> InterviewRow:
         return await self._run(lambda r: r.advance(interview, step, at, plan_state))
 
+    async def record_step(
+        self,
+        interview: InterviewRow,
+        rows: dict[str, Any],
+        by: Person | None,
+        at: datetime,
+        step: int,
+        plan_state: dict[str, Any],
+    ) -> InterviewRow:
+        return await self._run(lambda r: r.record_step(interview, rows, by, at, step, plan_state))
+
     async def statuses(self, household_ids: Iterable[int]) -> dict[int, InterviewStatus]:
         return await self._run(lambda r: r.statuses(household_ids))
 

@@ -8,7 +8,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from telegram import Chat, Message, Update
 from telegram import User as TelegramUser
 
@@ -129,6 +129,67 @@ async def test_save_answers_inserts_then_overwrites(database: Database, settings
         stored = dict(await uow.interviews.answers(interview))
         # Besides the answers of the confirmed roster.
         assert {key: stored[key] for key in ("a", "b")} == {"a": 2, "b": ["x"]}
+
+
+async def test_a_step_stores_its_answers_and_moves_the_interview(
+    database: Database, settings: Settings
+) -> None:
+    """A step of one answer (on PostgreSQL one statement with the interview's UPDATE), one of
+    two, and one overwriting an answer: each stored, the interview moved on as given."""
+    _collab, interview_id = await _open_interview(database, settings)
+    times = [datetime(2026, 3, 2, 8, minute, tzinfo=UTC) for minute in (0, 5, 9)]
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    async with UnitOfWork(database.sessions) as uow:
+        user = await uow.users.by_platform_id("terminal", "1")
+        interview = await uow.interviews.get_for_update(interview_id)
+        assert user is not None
+        assert interview is not None
+        event.listen(database.engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            moved = await uow.interviews.record_step(
+                interview, {"c": 1}, user, times[0], 7, {"stamp": "x", "questionnaire": {"v": 1}}
+            )
+        finally:
+            event.remove(database.engine.sync_engine, "before_cursor_execute", seen)
+        moved = await uow.interviews.record_step(
+            moved, {"a": 2, "b": ["x"]}, None, times[1], 8, {"stamp": "y"}
+        )
+        moved = await uow.interviews.record_step(moved, {"c": 5}, user, times[2], 9, {"stamp": "z"})
+        await uow.commit()
+        user_id = user.id
+
+    assert (moved.step, moved.updated_at, moved.plan_state) == (9, times[2], {"stamp": "z"})
+    if database.backend == "postgresql":
+        assert len(statements) == 1
+        assert "INSERT INTO answers" in statements[0]
+        assert "UPDATE interviews" in statements[0]
+    else:
+        assert len(statements) == 2
+    async with UnitOfWork(database.sessions) as uow:
+        stored = (
+            await uow.session.execute(
+                select(Interview.step, Interview.updated_at, Interview.plan_state).where(
+                    Interview.id == interview_id
+                )
+            )
+        ).one()
+        assert tuple(stored) == (9, times[2], {"stamp": "z"})
+        rows = (
+            await uow.session.execute(
+                select(Answer.path, Answer.value, Answer.answered_by, Answer.answered_at).where(
+                    Answer.interview_id == interview_id, Answer.path.in_(["a", "b", "c"])
+                )
+            )
+        ).all()
+    assert sorted(tuple(row) for row in rows) == [
+        ("a", 2, None, times[1]),
+        ("b", ["x"], None, times[1]),
+        ("c", 5, user_id, times[2]),
+    ]
 
 
 async def test_user_and_dialog_state_come_in_one_query(

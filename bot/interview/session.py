@@ -171,7 +171,6 @@ class InterviewSession:
     ) -> None:
         """Store one step: ``write`` and ``delete`` take the stored rows to ``after``'s."""
         after_rows = after.rows()
-        self.uow.interviews.save_answers(self.interview, write, by, now)
         deleted = list(delete)
         self.uow.interviews.delete_answers(self.interview, deleted)
         # The statistics projection commits with the answer it derives from.
@@ -180,7 +179,10 @@ class InterviewSession:
         )
         step = self.interview.step + 1
         state = {"stamp": _stamp(step, now), "questionnaire": after.to_json()}
-        self.interview = self.uow.interviews.advance(self.interview, step, now, state)
+        # The answers with the step: one statement on PostgreSQL (deleted rows are others).
+        self.interview = self.uow.interviews.record_step(
+            self.interview, write, by, now, step, state
+        )
         _remember(self.interview.id, state["questionnaire"], after)
         self.questionnaire, self.rows = after, after_rows
 
