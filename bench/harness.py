@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import gc
 import json
 import math
 import os
@@ -166,14 +165,6 @@ class Action:
 # so every interview also asks for it: a date typed, measured apart like numbers and text.
 UNLISTED_BIRTH = 0
 UNLISTED_ANSWERS = {"birth_known": "full_date", "birth_date": "11/06/1974"}
-
-
-def settle_heap() -> None:
-    """What a bot process does once started (``bot/service.py``, ``bot/turn_process.py``):
-    what exists now, the modules, the form's plan, the caches just filled, is frozen out of
-    the collector's full passes. Without it a full pass over the ~280,000 objects walked
-    again and again cost `direct` about 7% of its time, which no running bot pays."""
-    gc.freeze()
 
 
 def bench_household(code: str, area_id: int, year: int) -> Household:

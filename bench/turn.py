@@ -52,9 +52,9 @@ from bench.harness import (
     postgres_unavailable,
     reference_today,
     seed,
-    settle_heap,
 )
 from bench.interview import FIRST_CHAT, DirectSurface, direct_settings
+from bot import heap
 from bot.runtime import open_runtime
 
 
@@ -128,7 +128,7 @@ async def measure(
             ]
             # Warm-up: one household answered through fills every cache.
             await asyncio.gather(*(warm(interview, len(plan)) for interview in interviews))
-            settle_heap()
+            heap.settle(settings, turns=True)
             if profiles is not None:
                 profiles.main.enable()
             if instructions:

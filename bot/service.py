@@ -19,12 +19,12 @@ updates in hand, then the database closes.
 from __future__ import annotations
 
 import asyncio
-import gc
 import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+from bot import heap
 from bot.channels.http import listening_socket, until
 from bot.channels.registry import ChannelKind, Endpoint, Hooks
 from bot.outbox import OutboxSender
@@ -153,10 +153,8 @@ async def serve(
     """Run ``plans`` (listening on ``sockets``, see :func:`bind`) until ``stop`` is set, or
     a channel ends by itself."""
     async with running(settings, plans, sockets, turns=turns) as service:
-        # Started: what exists now (the modules, the form and its compiled plan, the
-        # catalogs) lives as long as the process. Frozen, the collector's full passes no
-        # longer walk it again and again while the chats run.
-        gc.freeze()
+        # Started: what lives as long as the process, frozen (bot.heap).
+        heap.settle(settings, turns=turns is None)
         ended = asyncio.ensure_future(service.ended.wait())
         try:
             await until(stop, ended)

@@ -31,7 +31,6 @@ socket's end, finishes the turns in hand (each commits or not, as at any stop) a
 from __future__ import annotations
 
 import asyncio
-import gc
 import itertools
 import logging
 import os
@@ -47,6 +46,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import heap
 from bot.context import Progress
 from bot.conversation import Conversation
 from bot.database import open_database
@@ -333,8 +333,8 @@ async def serve(sock: socket.socket) -> None:
     # The parent checked the form, migrated the schema and pruned the ledgers already.
     opened = await open_database(settings, prepare=False)
     conversation = Conversation(opened.sessions, settings)
-    # As `rasoat run` does once started: what exists now lives as long as the process.
-    gc.freeze()
+    # What the turns need loaded, what lives as long as the process frozen (bot.heap).
+    heap.settle(settings, turns=True)
     writer.write(frame("ready"))
     try:
         await answer_calls(conversation, reader, writer)

@@ -119,16 +119,26 @@ class _Instance:
 
     document = DOCUMENT
 
-    def __init__(self, plan: Plan, run: _Run) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        answers: dict[Path, Any],
+        calculated: dict[Path, Any],
+        counts: dict[Path, int],
+    ) -> None:
+        # The run's own dicts, not the run: a run holding its tree that held the run was a
+        # cycle, garbage only the collector's passes found, several an answer.
         self.plan = plan
-        self.run = run
+        self.answers = answers
+        self.calculated = calculated
+        self.counts = counts
         self.fields = plan.form.fields
 
     def value(self, path: Path) -> Any:
         name = str(path[-1])
         if name in self.plan.computed:
-            return self.run.calculated.get(path)
-        return self.run.answers.get(path)
+            return self.calculated.get(path)
+        return self.answers.get(path)
 
     def text(self, node: Path) -> str:
         if node == DOCUMENT or not node or isinstance(node[-1], int):
@@ -152,7 +162,7 @@ class _Instance:
     def _instances(self, container: Path, name: str) -> list[Path]:
         if name in self.plan.form.repeats:
             repeat = (*container, name)
-            return [(*repeat, i) for i in range(self.run.counts.get(repeat, 0))]
+            return [(*repeat, i) for i in range(self.counts.get(repeat, 0))]
         return [(*container, name)]
 
     def children(self, node: Path) -> list[Path]:
@@ -196,7 +206,7 @@ class _Instance:
                 prefixes = [
                     (*p, repeat, i)
                     for p in prefixes
-                    for i in range(self.run.counts.get((*p, repeat), 0))
+                    for i in range(self.counts.get((*p, repeat), 0))
                 ]
         found: list[Path] = []
         for prefix in prefixes:
@@ -346,7 +356,7 @@ class _Run:
         self.calculated = calculated if calculated is not None else {}
         self.counts = counts if counts is not None else {}
         self.problems = problems if problems is not None else {}
-        self.tree = _Instance(plan, self)
+        self.tree = _Instance(plan, self.answers, self.calculated, self.counts)
         self.queue: list[tuple[int, tuple[int, ...]]] = []
         self.queued: set[tuple[int, tuple[int, ...]]] = set()
         self.propagate = False
@@ -733,70 +743,64 @@ def walk(plan: Plan, state: State) -> Iterator[tuple[Field, Path]]:
 
 def walked(plan: Plan, state: State) -> list[tuple[Field, Path]]:
     """:func:`walk` as a list, built without generators."""
-    relevant, counts, fields, children = (
-        state.relevant,
-        state.counts,
-        plan.form.fields,
-        plan.children,
-    )
     found: list[tuple[Field, Path]] = []
-    append = found.append
-
-    def visit(container: str, prefix: Path) -> None:
-        for name in children[container]:
-            path = (*prefix, name)
-            if path in relevant and not relevant[path]:
-                continue
-            field = fields.get(name)
-            if field is not None:
-                append((field, path))
-            else:
-                for i in range(counts.get(path, 0)):
-                    visit(name, (*path, i))
-
-    visit(TOP, ())
+    _visit(plan, state, found, TOP, ())
     return found
+
+
+def _visit(
+    plan: Plan, state: State, found: list[tuple[Field, Path]], container: str, prefix: Path
+) -> None:
+    relevant, fields = state.relevant, plan.form.fields
+    for name in plan.children[container]:
+        path = (*prefix, name)
+        if path in relevant and not relevant[path]:
+            continue
+        field = fields.get(name)
+        if field is not None:
+            found.append((field, path))
+        else:
+            for i in range(state.counts.get(path, 0)):
+                _visit(plan, state, found, name, (*path, i))
 
 
 def walk_back(plan: Plan, state: State, at: Path | None) -> Iterator[tuple[Field, Path]]:
     """The fields :func:`walk` gives before the one at ``at`` (a field it reaches), last
     first; all of them when ``at`` is None. Lazy: what comes just before a question (its
     notes) is read without walking the form from its start."""
-    relevant, counts, fields, children = (
-        state.relevant,
-        state.counts,
-        plan.form.fields,
-        plan.children,
-    )
-
-    def back(names: Sequence[str], prefix: Path) -> Iterator[tuple[Field, Path]]:
-        for name in reversed(names):
-            path = (*prefix, name)
-            if path in relevant and not relevant[path]:
-                continue
-            field = fields.get(name)
-            if field is not None:
-                yield field, path
-            else:
-                for i in reversed(range(counts.get(path, 0))):
-                    yield from back(children[name], (*path, i))
-
+    children = plan.children
     if at is None:
-        yield from back(children[TOP], ())
+        yield from _back(plan, state, children[TOP], ())
         return
     # From the field up through its repeats: the siblings before it, then the earlier
     # instances of the repeat around it, then the siblings before that repeat, and so on.
     while at:
         prefix, name = at[:-1], str(at[-1])
         siblings = children[plan.container[name]]
-        yield from back(siblings[: siblings.index(name)], prefix)
+        yield from _back(plan, state, siblings[: siblings.index(name)], prefix)
         if not prefix:
             return
         repeat, index = prefix[:-1], prefix[-1]
         assert isinstance(index, int)
         for i in reversed(range(index)):
-            yield from back(children[str(repeat[-1])], (*repeat, i))
+            yield from _back(plan, state, children[str(repeat[-1])], (*repeat, i))
         at = repeat
+
+
+def _back(
+    plan: Plan, state: State, names: Sequence[str], prefix: Path
+) -> Iterator[tuple[Field, Path]]:
+    relevant, counts, fields = state.relevant, state.counts, plan.form.fields
+    for name in reversed(names):
+        path = (*prefix, name)
+        if path in relevant and not relevant[path]:
+            continue
+        field = fields.get(name)
+        if field is not None:
+            yield field, path
+        else:
+            for i in reversed(range(counts.get(path, 0))):
+                yield from _back(plan, state, plan.children[name], (*path, i))
 
 
 def _position(
@@ -808,25 +812,37 @@ def _position(
 ) -> Path | None:
     """The first relevant question unanswered or with a problem (the walk of :func:`walk`,
     without generators: it runs after every answer)."""
-    asked = plan.asked
+    return _first(plan.asked, relevant, counts, answers, problems, TOP, ())
 
-    def first(container: str, prefix: Path) -> Path | None:
-        for name, repeat in asked[container]:
-            path = (*prefix, name)
-            if repeat:
-                if path in relevant and not relevant[path]:
-                    continue
-                for i in range(counts.get(path, 0)):
-                    found = first(name, (*path, i))
-                    if found is not None:
-                        return found
-            elif path in answers and path not in problems:
-                continue  # answered, and the answer holds: most questions before it
-            elif path not in relevant or relevant[path]:
-                return path
-        return None
 
-    return first(TOP, ())
+# The recursive walks are functions of the module, not closures over their caller: a nested
+# function that calls itself holds itself through its closure, a cycle (keeping the state's
+# dicts it reads) that only the collector's passes free, at every answer.
+
+
+def _first(
+    asked: Mapping[str, Sequence[tuple[str, bool]]],
+    relevant: Mapping[Path, bool],
+    counts: Mapping[Path, int],
+    answers: Mapping[Path, Any],
+    problems: Mapping[Path, str],
+    container: str,
+    prefix: Path,
+) -> Path | None:
+    for name, repeat in asked[container]:
+        path = (*prefix, name)
+        if repeat:
+            if path in relevant and not relevant[path]:
+                continue
+            for i in range(counts.get(path, 0)):
+                found = _first(asked, relevant, counts, answers, problems, name, (*path, i))
+                if found is not None:
+                    return found
+        elif path in answers and path not in problems:
+            continue  # answered, and the answer holds: most questions before it
+        elif path not in relevant or relevant[path]:
+            return path
+    return None
 
 
 def next_question(plan: Plan, state: State) -> Path | None:
@@ -916,21 +932,32 @@ def settled_answers(
     if visible is None:
         visible = {path for _, path in walk(plan, state)}
 
-    def build(container: str, prefix: Path) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for name in plan.children[container]:
-            path = (*prefix, name)
-            if name in plan.computed:
-                if path in state.calculated and (not relevant_only or path in visible):
-                    data[name] = state.calculated[path]
-            elif name in plan.form.fields:
-                if path in state.answers:
-                    value = state.answers[path]
-                    data[name] = list(value) if isinstance(value, list) else value
-            else:
-                count = state.counts.get(path, 0)
-                if count or path in state.lengths:
-                    data[name] = [build(name, (*path, i)) for i in range(count)]
-        return data
+    return _build(plan, state, relevant_only, visible, TOP, ())
 
-    return build(TOP, ())
+
+def _build(
+    plan: Plan,
+    state: State,
+    relevant_only: bool,
+    visible: Collection[Path],
+    container: str,
+    prefix: Path,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name in plan.children[container]:
+        path = (*prefix, name)
+        if name in plan.computed:
+            if path in state.calculated and (not relevant_only or path in visible):
+                data[name] = state.calculated[path]
+        elif name in plan.form.fields:
+            if path in state.answers:
+                value = state.answers[path]
+                data[name] = list(value) if isinstance(value, list) else value
+        else:
+            count = state.counts.get(path, 0)
+            if count or path in state.lengths:
+                data[name] = [
+                    _build(plan, state, relevant_only, visible, name, (*path, i))
+                    for i in range(count)
+                ]
+    return data
