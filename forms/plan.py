@@ -561,24 +561,39 @@ def flatten(plan: Plan, answers: Answers) -> tuple[dict[Path, Any], dict[Path, i
     """Nested answers (the engine's shape) as (answers by path, repeat lengths)."""
     flat: dict[Path, Any] = {}
     lengths: dict[Path, int] = {}
-
-    def visit(container: str, data: Mapping[str, Any], prefix: Path) -> None:
-        for name in plan.children[container]:
-            if name not in data:
-                continue
-            value = data[name]
-            if name in plan.computed:
-                continue  # calculated again: a stored value is not an answer
-            if name in plan.form.fields:
-                flat[(*prefix, name)] = list(value) if isinstance(value, list) else value
-                continue
-            items = value if isinstance(value, list) else []
-            lengths[(*prefix, name)] = len(items)
-            for i, item in enumerate(items):
-                visit(name, item if isinstance(item, Mapping) else {}, (*prefix, name, i))
-
-    visit(TOP, answers, ())
+    _flatten(plan, flat, lengths, TOP, answers, ())
     return flat, lengths
+
+
+def _flatten(
+    plan: Plan,
+    flat: dict[Path, Any],
+    lengths: dict[Path, int],
+    container: str,
+    data: Mapping[str, Any],
+    prefix: Path,
+) -> None:
+    # A function of the module, not a closure calling itself (see _first).
+    for name in plan.children[container]:
+        if name not in data:
+            continue
+        value = data[name]
+        if name in plan.computed:
+            continue  # calculated again: a stored value is not an answer
+        if name in plan.form.fields:
+            flat[(*prefix, name)] = list(value) if isinstance(value, list) else value
+            continue
+        items = value if isinstance(value, list) else []
+        lengths[(*prefix, name)] = len(items)
+        for i, item in enumerate(items):
+            _flatten(
+                plan,
+                flat,
+                lengths,
+                name,
+                item if isinstance(item, Mapping) else {},
+                (*prefix, name, i),
+            )
 
 
 def evaluate(plan: Plan, answers: Answers, today: date) -> State:

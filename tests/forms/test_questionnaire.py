@@ -461,8 +461,8 @@ def _plausible(question: Question) -> Any:
 
 
 def test_answering_leaves_no_garbage_only_the_collector_frees() -> None:
-    """Every object an answer makes is freed as soon as it is dropped: none is left in a
-    reference cycle (a recursive closure holding itself, a run holding its tree holding the
+    """Every object an answer (or a questionnaire loaded from its answers) makes is freed as
+    soon as it is dropped: none is left in a reference cycle (a recursive closure holding itself, a run holding its tree holding the
     run) for the collector's full passes, which stop every chat turn of the process while
     they walk them."""
     form = current_form()
@@ -485,6 +485,8 @@ def test_answering_leaves_no_garbage_only_the_collector_frees() -> None:
             value.to_json()
             value.question_at(step.path)
             answered += 1
+        # Loaded again from its answers, as a turn with no remembered state does.
+        Questionnaire.start(plan, value.answers(), today=TODAY).next_step()
         del value, step
         gc.collect()
         ours = [
