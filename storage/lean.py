@@ -32,7 +32,7 @@ Processor = Callable[[Any], Any] | None
 
 class Rows:
     """What a prepared statement gave back: its rows (plain tuples, in the order selected)
-    and, for a write, the rows it changed."""
+    and, for a write, the rows it changed; what the repositories ask of a result."""
 
     __slots__ = ("_rows", "rowcount")
 
@@ -87,6 +87,10 @@ class Prepared:
 
 _prepared: dict[tuple[Any, frozenset[str]], Prepared | None] = {}
 _preparing = threading.Lock()
+# The statements a turn runs are built once (functools.cache) and number a few dozen with
+# their sets of parameters; past this many, a statement built at each call would only grow
+# the dict: it goes through Connection.execute.
+PREPARED_LIMIT = 256
 
 
 def prepare(statement: Any, keys: frozenset[str], dialect: Dialect) -> Prepared | None:
@@ -142,6 +146,8 @@ def execute(connection: Connection, statement: Any, parameters: Any = None) -> A
     try:
         prepared = _prepared[key]
     except KeyError:
+        if len(_prepared) >= PREPARED_LIMIT:
+            return connection.execute(statement, parameters)
         with _preparing:
             prepared = _prepared[key] = prepare(statement, key[1], connection.dialect)
     if prepared is None:

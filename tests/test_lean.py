@@ -192,3 +192,17 @@ def test_an_error_is_sqlalchemys_and_holds_no_values(connection: Connection) -> 
 def test_a_missing_value_is_refused_as_sqlalchemy_refuses_it(connection: Connection) -> None:
     with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'key_'"):
         lean.execute(connection, STATE_UPDATE, {"asked_at": LATER, "updated_at": LATER})
+
+
+def test_past_the_limit_statements_go_through_sqlalchemy(
+    connection: Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A statement built at each call would otherwise grow the cache for ever.
+    monkeypatch.setattr(lean, "PREPARED_LIMIT", 0)
+    connection.execute(USER_INSERT, person(1))
+    fresh = select(USERS.c.display_name).where(USERS.c.id == bindparam("id"))
+
+    result = lean.execute(connection, fresh, {"id": 1})
+
+    assert isinstance(result, CursorResult)
+    assert result.all() == [("Nguyễn Thị Lan",)]

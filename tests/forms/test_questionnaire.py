@@ -462,9 +462,9 @@ def _plausible(question: Question) -> Any:
 
 def test_answering_leaves_no_garbage_only_the_collector_frees() -> None:
     """Every object an answer (or a questionnaire loaded from its answers) makes is freed as
-    soon as it is dropped: none is left in a reference cycle (a recursive closure holding itself, a run holding its tree holding the
-    run) for the collector's full passes, which stop every chat turn of the process while
-    they walk them."""
+    soon as it is dropped: none is left in a reference cycle (a recursive closure holding
+    itself, a run holding its tree holding the run) for the collector's full passes, which
+    stop every chat turn of the process while they walk them."""
     form = current_form()
     plan = compile_plan(form)
     value = Questionnaire.start(plan, {}, today=TODAY)
