@@ -616,6 +616,12 @@ def report(results: Sequence[Result], options: Options) -> str:
                 f"{head}{kind:>8}{figures['count']:>8}{ms(figures['p50']):>8}"
                 f"{ms(figures['p99']):>8}{ms(figures['max']):>8}"
             )
+        if lag := latency.get("lag"):
+            # What the figures may carry of the instrument's own delays (bench.harness).
+            lines.append(
+                f"{'':<21}{'the load process waking late':>28}: p99 {ms(lag['p99'])} ms, "
+                f"max {ms(lag['max'])} ms"
+            )
     for backend, reason in options.skipped.items():
         lines.append(f"{backend:<12}skipped: {reason}")
     for r in results:

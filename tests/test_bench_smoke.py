@@ -58,6 +58,12 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     [(loop, _others)] = result.interview.measured.threads
     assert loop > 0
     assert result.interview.per_answer() in report
+    # The instrument's own delays shown beside the latencies it measured.
+    lag = result.latency.result["lag"]
+    assert (
+        f"the load process waking late: p99 {interview.ms(lag['p99'])} ms, "
+        f"max {interview.ms(lag['max'])} ms" in report
+    )
     # The ceiling: the floor scaled by the Bot API calls of an answer, from the raw counts.
     durable_calls = sum(result.durable.result["calls"].values()) / result.durable.result["answers"]
     interview_calls = (
