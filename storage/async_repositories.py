@@ -225,11 +225,6 @@ class AsyncInterviewRepository(_Async[InterviewRepository]):
     ) -> None:
         return await self._run(lambda r: r.delete_answers(interview, paths))
 
-    async def advance(
-        self, interview: InterviewRow, step: int, at: datetime, plan_state: dict[str, Any]
-    ) -> InterviewRow:
-        return await self._run(lambda r: r.advance(interview, step, at, plan_state))
-
     async def record_step(
         self,
         interview: InterviewRow,

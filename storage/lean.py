@@ -16,7 +16,7 @@ are run by ``Connection.execute`` as before: :func:`execute` decides once per st
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +45,6 @@ class Rows:
 
     def first(self) -> tuple[Any, ...] | None:
         return self._rows[0] if self._rows else None
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self._rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -648,13 +648,6 @@ class InterviewRepository(_Repository):
                 delete(Answer).where(Answer.interview_id == interview.id, Answer.path.in_(wanted))
             )
 
-    def advance(
-        self, interview: InterviewRow, step: int, at: datetime, plan_state: dict[str, Any]
-    ) -> InterviewRow:
-        """The interview moved to ``step`` at ``at``, its questionnaire state with it: one
-        UPDATE at every answer."""
-        return self.change(interview, step=step, updated_at=at, plan_state=plan_state)
-
     def record_step(
         self,
         interview: InterviewRow,
@@ -664,11 +657,12 @@ class InterviewRepository(_Repository):
         step: int,
         plan_state: dict[str, Any],
     ) -> InterviewRow:
-        """:meth:`save_answers` of ``rows``, then :meth:`advance`: on PostgreSQL, where
-        ``rows`` is one answer (most steps), in one statement."""
+        """:meth:`save_answers` of ``rows``, then the interview moved to ``step`` at ``at``,
+        its questionnaire state with it: on PostgreSQL, where ``rows`` is one answer (most
+        steps), in one statement."""
         if len(rows) != 1 or _dialect(self.session) != "postgresql":
             self.save_answers(interview, rows, by, at)
-            return self.advance(interview, step, at, plan_state)
+            return self.change(interview, step=step, updated_at=at, plan_state=plan_state)
         ((path, value),) = rows.items()
         self._core(
             _answer_and_advance(),
