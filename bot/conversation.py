@@ -46,6 +46,8 @@ TURNS_REMEMBERED = 10_000
 RETRIES_REMEMBERED = 1000
 
 T = TypeVar("T")
+# A turn's replies all sent: the turn (turn_key) and the last message's number, if numbered.
+Delivered = tuple[str, int | None]
 
 
 def _utcnow() -> datetime:
@@ -88,6 +90,8 @@ class Conversation:
         # for their receipts; the oldest forgotten first (a turn whose replies failed has
         # no receipt).
         self._asked: dict[str, tuple[int, datetime]] = {}
+        # Receipts being written that the next turns wait for (delivered_first, PostgreSQL).
+        self._receipts_first: set[asyncio.Future[None]] = set()
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
         # Updates that passed the flood gate and raised EarlierFirst: tried again once the
         # earlier ones are applied, they are not counted again; the oldest forgotten first.
@@ -137,7 +141,7 @@ class Conversation:
         if not incoming.private:
             return self._outside_private_chat(incoming)
         incoming = incoming.cleaned()
-        if self._flood is not None and not self._retrying.pop(_turn(incoming), False):
+        if self._flood is not None and not self._retrying.pop(turn_key(incoming), False):
             verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}", self.clock())
             if verdict is not Verdict.ALLOW:
                 # Dropped before the database: a flood costs no writes and no queue.
@@ -148,11 +152,14 @@ class Conversation:
         if progress is not None:
             # A status line is a courtesy: whatever it meets, the work goes on.
             progress = harmless(progress)
+        if self._receipts_first:
+            # Their failures are logged where they end (_receipt_written).
+            await asyncio.wait(self._receipts_first)
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, in_order))
         except EarlierFirst:
             if self._flood is not None:
-                self._retrying[_turn(incoming)] = True
+                self._retrying[turn_key(incoming)] = True
                 if len(self._retrying) > RETRIES_REMEMBERED:
                     del self._retrying[next(iter(self._retrying))]
             raise
@@ -250,12 +257,43 @@ class Conversation:
         taken as an answer again (see DialogState.asked_at). Written together with other
         turns' receipts; a receipt that can't be written costs one question shown twice, so
         it never fails the caller."""
-        asked = self._asked.pop(_turn(incoming), None)
+        asked = self._asked.pop(turn_key(incoming), None)
         if asked is None:
             return
         try:
             await self._receipts.add(Receipt(*asked, last_message))
         except Exception as error:
+            log.warning("delivery receipt not stored: %s", type(error).__name__)
+
+    def delivered_first(self, delivered: Sequence[Delivered]) -> None:
+        """:meth:`delivered` for several turns applied here, each named by its
+        :func:`turn_key` with its last message, written before any turn this Conversation is
+        asked to apply after this call (bot.turn_process: the receipts ride on its next call,
+        which may be the person's next turn): asked of SQLite's one writer now, ahead of
+        what comes next; on PostgreSQL, awaited by the next turns before they read. Returns
+        at once and never fails the caller (a lost receipt costs a question shown twice)."""
+        receipts = [
+            Receipt(*asked, number)
+            for turn, number in delivered
+            if (asked := self._asked.pop(turn, None)) is not None
+        ]
+        if not receipts:
+            return
+        now = self.clock()
+
+        def write(work: Work) -> None:
+            work.dialogs.seen(receipts, now)
+
+        if self.writer is not None:
+            written: asyncio.Future[None] = self.writer.ask(write)
+        else:
+            written = asyncio.ensure_future(_reconnecting(lambda: self.write(write, alone=True)))
+            self._receipts_first.add(written)
+        written.add_done_callback(self._receipt_written)
+
+    def _receipt_written(self, written: asyncio.Future[None]) -> None:
+        self._receipts_first.discard(written)
+        if not written.cancelled() and (error := written.exception()) is not None:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
     async def _write_receipts(self, receipts: list[Receipt]) -> None:
@@ -297,7 +335,7 @@ class Conversation:
             return None
         replies, ctx, asked = applied
         if asked is not None:
-            self._remember_turn(_turn(incoming), *asked)
+            self._remember_turn(turn_key(incoming), *asked)
         return replies, ctx
 
     def _turn(
@@ -431,7 +469,8 @@ def must_be_seen(replies: Sequence[Outgoing]) -> bool:
     return any(isinstance(reply, Text | Choices) for reply in replies)
 
 
-def _turn(incoming: Incoming) -> str:
+def turn_key(incoming: Incoming) -> str:
+    """The update a turn applied, by which its receipt names it (:meth:`Conversation.delivered`)."""
     return f"{incoming.platform}:{incoming.update_key}"
 
 

@@ -17,6 +17,11 @@ senders and the reminders' sweeps (``Conversation.write``: functions over a Work
 not cross a process boundary); on SQLite they share the file's lock with the child's writer
 thread, as any other process does.
 
+A receipt (every reply of a turn sent) needs no answer: it rides on the next call to the
+child, which writes it before that call, so a person's next turn finds it written
+(``Conversation.delivered_first``); one no call takes in RECEIPT_WAIT goes alone. An answer
+costs two crossings (its update stored, its turn), not three.
+
 The wire is a socket pair: frames of a 4-byte length and a pickle. Both ends are rasoat's
 own processes, started from the same code: pickle is safe between them, and nowhere else.
 
@@ -48,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import heap
 from bot.context import Progress
-from bot.conversation import Conversation
+from bot.conversation import Conversation, Delivered, turn_key
 from bot.database import open_database
 from bot.delivery import harmless
 from bot.messages import Incoming, Outgoing
@@ -61,8 +66,15 @@ log = logging.getLogger(__name__)
 HEADER = struct.Struct("!I")
 # The Conversation methods the child runs: every write of a chat turn. The others are this
 # process's (LOCAL): reads, the writes of functions over a Work, and closing.
-CALLS = frozenset({"handle", "keep", "settle", "show_list", "delivered", "failed"})
+CALLS = frozenset({"handle", "keep", "settle", "show_list", "failed"})
+# What rides on the calls: the receipts (Conversation.delivered_first), sent as they come.
+RIDING = frozenset({"delivered"})
 LOCAL = frozenset({"write", "unapplied", "shown_list", "aclose"})
+# How long a receipt waits for a call to ride on before it is sent alone: under load a call
+# goes every few milliseconds; a person answers in seconds, and their answer carries it.
+RECEIPT_WAIT = 0.02
+# The id of a message the child does not answer (receipts alone).
+NO_ANSWER = 0
 # Starting the child: its imports and the database opened, on a slow, busy machine.
 START_TIMEOUT = 120.0
 # Stopping it: the turns it has in hand committed (the channels finished theirs first).
@@ -121,6 +133,9 @@ class TurnProcess(Conversation):
         self._lost = False
         self._stopping = False
         self._died = False
+        # Receipts waiting for a call to ride on, and the timer that sends them alone.
+        self._delivered: list[Delivered] = []
+        self._send_later: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Hand the child its settings; return once it has opened the database (which the
@@ -167,15 +182,24 @@ class TurnProcess(Conversation):
         await self._call("show_list", (platform, user_id, keys, several))
 
     async def delivered(self, incoming: Incoming, last_message: int | None = None) -> None:
-        try:
-            await self._call("delivered", (incoming, last_message))
-        except TurnProcessGone:
+        """The receipt rides on the next call to the child, which writes it before that
+        call (``Conversation.delivered_first``): a person's next turn, if anything, carries
+        its own receipt; otherwise it goes alone RECEIPT_WAIT later. Returns at once."""
+        if self._lost:
             # As a receipt that can't be written: a question shown twice at worst.
             log.warning("delivery receipt not stored: the turn process ended")
+            return
+        self._delivered.append((turn_key(incoming), last_message))
+        if self._send_later is None:
+            self._send_later = asyncio.get_running_loop().call_later(
+                RECEIPT_WAIT, self._send_delivered
+            )
 
     async def aclose(self) -> None:
         """Stop the child once it has applied what it has in hand, then this side."""
         self._stopping = True
+        # The child writes what it was sent before it ends.
+        self._send_delivered()
         await self._end_child()
         await super().aclose()
 
@@ -192,13 +216,27 @@ class TurnProcess(Conversation):
         call = _Call(asyncio.get_running_loop().create_future(), progress)
         self._calls[call_id] = call
         try:
-            self._writer.write(frame((call_id, method, args, kwargs or {}, progress is not None)))
+            message = (call_id, method, args, kwargs or {}, progress is not None)
+            self._writer.write(frame((*message, self._take_delivered())))
             result = await call.result
             if call.shown is not None:
                 await call.shown
             return result
         finally:
             del self._calls[call_id]
+
+    def _take_delivered(self) -> list[Delivered]:
+        delivered, self._delivered = self._delivered, []
+        if self._send_later is not None:
+            self._send_later.cancel()
+            self._send_later = None
+        return delivered
+
+    def _send_delivered(self) -> None:
+        """The receipts no call took, in a message of their own (no answer expected)."""
+        delivered = self._take_delivered()
+        if delivered and not self._lost and self._writer is not None:
+            self._writer.write(frame((NO_ANSWER, None, (), {}, False, delivered)))
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -352,15 +390,21 @@ async def answer_calls(
     then the calls in hand finished."""
     in_hand: set[asyncio.Task[None]] = set()
     while (message := await read_frame(reader)) is not None:
-        task = asyncio.create_task(_answer(conversation, writer, message))
+        *call, delivered = message
+        if delivered:
+            # Before the call: a person's receipt is written before their next turn.
+            conversation.delivered_first(delivered)
+        if call[0] == NO_ANSWER:
+            continue
+        task = asyncio.create_task(_answer(conversation, writer, call))
         in_hand.add(task)
         task.add_done_callback(in_hand.discard)
     if in_hand:
         await asyncio.wait(in_hand)
 
 
-async def _answer(conversation: Conversation, writer: asyncio.StreamWriter, message: Any) -> None:
-    call_id, method, args, kwargs, wants_progress = message
+async def _answer(conversation: Conversation, writer: asyncio.StreamWriter, call: Any) -> None:
+    call_id, method, args, kwargs, wants_progress = call
     if wants_progress:
 
         async def progress(text: str) -> None:

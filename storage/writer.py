@@ -116,11 +116,16 @@ class Writer:
         nothing of it is stored and the caller gets its error. A caller that goes away
         before its job began leaves it out; once begun, the job is applied all the same,
         like a transaction whose reply is lost on the way."""
+        return await self.ask(job)
+
+    def ask(self, job: Callable[[Work], T]) -> asyncio.Future[T]:
+        """:meth:`run`, asked now: the job comes after every job asked before this call and
+        before every job asked after it, whoever awaits what. Done once committed."""
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._waiting.append((job, done))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
-        return await done
+        return done
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

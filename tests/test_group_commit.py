@@ -129,6 +129,23 @@ async def test_jobs_arriving_together_share_one_commit(writer: Writer, database:
 
 
 @SQLITE_ONLY
+async def test_a_job_asked_runs_before_any_asked_after_it_whoever_awaits(writer: Writer) -> None:
+    order: list[str] = []
+
+    def step(name: str) -> Job:
+        return lambda work: order.append(name)
+
+    # A task that will run a job is made first, but it starts only at the loop's next
+    # pass: the job asked meanwhile is asked first, and applied first (a receipt before its
+    # person's next turn, bot.conversation.Conversation.delivered_first).
+    turn = asyncio.ensure_future(writer.run(step("turn")))
+    asked = writer.ask(step("receipt"))
+    await turn
+    await asked
+    assert order == ["receipt", "turn"]
+
+
+@SQLITE_ONLY
 async def test_jobs_run_on_the_writer_thread(writer: Writer) -> None:
     threads = await writer.run(lambda work: threading.current_thread().name)
     assert threads.startswith("sqlite-writer")

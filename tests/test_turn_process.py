@@ -11,20 +11,22 @@ import os
 import pickle
 import signal
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
+from bot import turn_process
 from bot.channels.replay import apply_pending
-from bot.conversation import Conversation, EarlierFirst
+from bot.conversation import Conversation, Delivered, EarlierFirst
 from bot.messages import Incoming, Kind, Outgoing, Text
 from bot.settings import Settings
 from bot.turn_process import (
     CALLS,
     LOCAL,
+    RIDING,
     Forked,
     TurnFailed,
     TurnProcess,
@@ -159,10 +161,10 @@ def test_every_coroutine_of_a_conversation_is_sent_to_the_child_or_kept_here() -
         for name, member in inspect.getmembers(Conversation, inspect.iscoroutinefunction)
         if not name.startswith("_")
     }
-    assert coroutines == CALLS | LOCAL
-    assert not CALLS & LOCAL
-    overridden = {name for name in CALLS if name in vars(TurnProcess)}
-    assert overridden == CALLS
+    assert coroutines == CALLS | RIDING | LOCAL
+    assert not CALLS & LOCAL and not RIDING & (CALLS | LOCAL)
+    overridden = {name for name in CALLS | RIDING if name in vars(TurnProcess)}
+    assert overridden == CALLS | RIDING
 
 
 def test_frames_carry_what_was_sent_then_say_the_end() -> None:
@@ -299,6 +301,72 @@ async def test_calls_after_the_child_ended_fail_plainly(
     finally:
         await turns.aclose()
     assert turns.lost
+
+
+class Recording(Conversation):
+    """A conversation that notes, in order, the receipts handed on and the turns applied."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        super().__init__(database.sessions, settings)
+        self.events: list[tuple[str, Any]] = []
+        self.noted = asyncio.Event()
+
+    def delivered_first(self, delivered: Sequence[Delivered]) -> None:
+        self.events.append(("receipts", list(delivered)))
+        self.noted.set()
+
+    async def handle(
+        self, incoming: Incoming, progress: Any = None, *, in_order: bool = False
+    ) -> list[Outgoing]:
+        self.events.append(("turn", incoming.update_key))
+        return []
+
+
+def keyed(key: str) -> Incoming:
+    return Incoming("telegram", "9", "9", "Dung", Kind.TEXT, text=key, update_key=key)
+
+
+async def test_receipts_ride_on_the_next_call_which_comes_after_them(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_process, "RECEIPT_WAIT", 60.0)
+    child = Recording(database, settings)
+    async with wired(database, settings, child) as turns:
+        await turns.delivered(keyed("1"), 41)
+        await turns.delivered(keyed("2"))
+        # Nothing crossed yet: they wait for a call (a minute here).
+        await asyncio.sleep(0.05)
+        assert child.events == []
+        await turns.handle(keyed("3"))
+        await turns.handle(keyed("4"))
+    assert child.events == [
+        ("receipts", [("telegram:1", 41), ("telegram:2", None)]),
+        ("turn", "3"),
+        ("turn", "4"),
+    ]
+
+
+async def test_a_receipt_no_call_takes_goes_alone_and_unanswered(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_process, "RECEIPT_WAIT", 0.01)
+    child = Recording(database, settings)
+    async with wired(database, settings, child) as turns:
+        await turns.delivered(keyed("1"), 7)
+        await asyncio.wait_for(child.noted.wait(), 10)
+        # The child answers calls alone: a turn still gets its own answer after it.
+        assert await turns.handle(keyed("2")) == []
+    assert child.events == [("receipts", [("telegram:1", 7)]), ("turn", "2")]
+
+
+async def test_receipts_still_waiting_are_sent_before_the_child_is_stopped(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_process, "RECEIPT_WAIT", 60.0)
+    child = Recording(database, settings)
+    async with wired(database, settings, child) as turns:
+        await turns.delivered(keyed("1"))
+    assert child.events == [("receipts", [("telegram:1", None)])]
 
 
 class Stopping:

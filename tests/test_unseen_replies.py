@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.conversation import GroupCommit, unseen
-from bot.messages import Incoming, Kind
-from storage.models import DialogState
+from bot.conversation import Conversation, GroupCommit, turn_key, unseen
+from bot.messages import Choices, Incoming, Kind, Text
+from bot.settings import Settings
+from locales.catalog import translate
+from storage.models import DialogState, Role
 from storage.repositories import Receipt
 from storage.uow import UnitOfWork
 from tests.conftest import Database
-from tests.helpers import add_person, seed_areas
+from tests.helpers import add_person, add_terminal_users, message, seed_areas
 
 SENT_OUT = datetime(2026, 12, 4, 9, 30, 15, 600_000, tzinfo=UTC)
 
@@ -181,3 +183,25 @@ async def test_a_late_receipt_of_an_older_message_does_not_hide_a_newer_one(
     row = await receive(Receipt(user_id, second + timedelta(seconds=5), None))
     row = await receive(Receipt(user_id, second, None))
     assert row.seen_turn == second + timedelta(seconds=5)
+
+
+@pytest.mark.parametrize("receipt", [True, False])
+async def test_a_receipt_handed_on_first_is_written_before_the_persons_next_turn(
+    database: Database, settings: Settings, receipt: bool
+) -> None:
+    # The turn process's child gets a receipt with the call that follows it, often the
+    # person's next turn, and answers nothing for it: the turn must find it written.
+    await seed_areas(database.sessions)
+    await add_terminal_users(database.sessions, {"111": (Role.COLLABORATOR, "87-MH-A1")})
+    conversation = Conversation(database.sessions, settings)
+    try:
+        asked = message("/interview", update_key="1")
+        assert await conversation.handle(asked)
+        if receipt:
+            conversation.delivered_first([(turn_key(asked), None)])
+        replies = await conversation.handle(message("hh-test", update_key="2"))
+    finally:
+        conversation.close()
+    texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
+    # Without it, the text is not taken: the question may never have been seen.
+    assert (translate("delivery.not_taken") in texts) is not receipt
