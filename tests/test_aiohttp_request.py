@@ -1,0 +1,109 @@
+"""python-telegram-bot's requests over aiohttp (bot.channels.aiohttp_request), against the
+fake Bot API: what Telegram receives, files both ways, and each failure as PTB's own error."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.error import NetworkError, TimedOut
+
+from bot.channels.aiohttp_request import AiohttpRequest
+from tests.fakes.telegram import TOKEN, Failure, FakeTelegram
+
+CHAT = 4242
+
+
+def over_aiohttp(fake: FakeTelegram, request: AiohttpRequest | None = None) -> Bot:
+    return Bot(
+        TOKEN,
+        base_url=f"{fake.base_url}/bot",
+        base_file_url=f"{fake.base_url}/file/bot",
+        request=request or AiohttpRequest(),
+    )
+
+
+@pytest.fixture
+async def bot(fake_telegram: FakeTelegram) -> AsyncIterator[Bot]:
+    async with over_aiohttp(fake_telegram) as started:
+        yield started
+
+
+async def test_a_message_with_buttons_reaches_telegram_as_sent(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    buttons = InlineKeyboardMarkup([[InlineKeyboardButton("Đúng, bắt đầu", callback_data="ok")]])
+    text = "Hộ HH-01 · Nguyễn Văn Hùng\nĐúng chưa?"
+    sent = await bot.send_message(CHAT, text, reply_markup=buttons)
+    [received] = fake_telegram.messages_to(CHAT)
+    assert received["text"] == text
+    assert received["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Đúng, bắt đầu", "callback_data": "ok"}]]
+    }
+    assert sent.message_id == received["message_id"]
+    assert fake_telegram.take_violations() == []
+
+
+async def test_a_file_goes_up_and_comes_back_down_whole(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    content = bytes(range(256)) * 64
+    upload = InputFile(content, filename="danh-sach-ho.xlsx")
+    sent = await bot.send_document(CHAT, upload, caption="Danh sách hộ")
+    assert sent.document is not None
+    assert sent.document.file_name == "danh-sach-ho.xlsx"
+    assert fake_telegram.file_content(sent.document.file_id) == content
+    # Downloaded back (BaseRequest.retrieve: a GET of the file's URL).
+    telegram_file = await bot.get_file(sent.document.file_id)
+    assert bytes(await telegram_file.download_as_bytearray()) == content
+
+
+async def test_an_answer_that_never_comes_is_a_timeout(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.fail("sendMessage", how=Failure.HANG)
+    with pytest.raises(TimedOut):
+        await bot.send_message(CHAT, "xin chào", read_timeout=0.3)
+
+
+async def test_a_dropped_connection_is_a_network_error(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.fail("sendMessage", how=Failure.DISCONNECT, times=1)
+    with pytest.raises(NetworkError) as raised:
+        await bot.send_message(CHAT, "xin chào")
+    assert not isinstance(raised.value, TimedOut)
+    # The pool goes on with a new connection.
+    assert (await bot.send_message(CHAT, "lần nữa")).text == "lần nữa"
+
+
+async def test_nobody_listening_is_a_network_error(fake_telegram: FakeTelegram) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError):
+            await request.post(f"http://127.0.0.1:{port}/bot{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+
+
+async def test_it_starts_again_after_a_stop_and_refuses_before_a_start(
+    fake_telegram: FakeTelegram,
+) -> None:
+    request = AiohttpRequest()
+    url = f"{fake_telegram.base_url}/bot{TOKEN}/getMe"
+    # PTB wraps an implementation's own errors: still said, and no request made.
+    with pytest.raises(NetworkError, match="not initialized"):
+        await request.post(url)
+    for _ in range(2):
+        await request.initialize()
+        assert (await request.post(url))["id"] == fake_telegram.bot_user["id"]
+        await request.shutdown()
+    with pytest.raises(NetworkError, match="not initialized"):
+        await request.post(url)
+    assert len(fake_telegram.calls("getMe")) == 2
