@@ -6,7 +6,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from functools import partial
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,9 +90,10 @@ class Conversation:
         # Turns applied here whose replies are being sent: (user id, asked_at) by update,
         # for their receipts; the oldest forgotten first (a turn whose replies failed has
         # no receipt).
-        self._asked: dict[str, tuple[int, datetime]] = {}
-        # Receipts being written that the next turns wait for (delivered_first, PostgreSQL).
-        self._receipts_first: set[asyncio.Future[None]] = set()
+        self._asked: dict[str, _Asked] = {}
+        # Receipts being written that their people's next turns wait for (delivered_first,
+        # PostgreSQL), by sender_key.
+        self._receipts_first: dict[str, asyncio.Future[None]] = {}
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
         # Updates that passed the flood gate and raised EarlierFirst: tried again once the
         # earlier ones are applied, they are not counted again; the oldest forgotten first.
@@ -152,9 +154,10 @@ class Conversation:
         if progress is not None:
             # A status line is a courtesy: whatever it meets, the work goes on.
             progress = harmless(progress)
-        if self._receipts_first:
-            # Their failures are logged where they end (_receipt_written).
-            await asyncio.wait(self._receipts_first)
+        receipt = self._receipts_first.get(sender_key(incoming))
+        if receipt is not None:
+            # Its failure is logged where it ends (_receipt_written).
+            await asyncio.wait([receipt])
         try:
             applied = await _reconnecting(lambda: self._apply(incoming, in_order))
         except EarlierFirst:
@@ -261,7 +264,7 @@ class Conversation:
         if asked is None:
             return
         try:
-            await self._receipts.add(Receipt(*asked, last_message))
+            await self._receipts.add(Receipt(asked.user_id, asked.asked_at, last_message))
         except Exception as error:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
@@ -270,13 +273,16 @@ class Conversation:
         :func:`turn_key` with its last message, written before any turn this Conversation is
         asked to apply after this call (bot.turn_process: the receipts ride on its next call,
         which may be the person's next turn): asked of SQLite's one writer now, ahead of
-        what comes next; on PostgreSQL, awaited by the next turns before they read. Returns
-        at once and never fails the caller (a lost receipt costs a question shown twice)."""
-        receipts = [
-            Receipt(*asked, number)
-            for turn, number in delivered
-            if (asked := self._asked.pop(turn, None)) is not None
-        ]
+        what comes next; on PostgreSQL, awaited by their people's next turns before they
+        read. Returns at once and never fails the caller (a lost receipt costs a question
+        shown twice)."""
+        receipts: list[Receipt] = []
+        senders: list[str] = []
+        for turn, number in delivered:
+            asked = self._asked.pop(turn, None)
+            if asked is not None:
+                receipts.append(Receipt(asked.user_id, asked.asked_at, number))
+                senders.append(asked.sender)
         if not receipts:
             return
         now = self.clock()
@@ -288,11 +294,14 @@ class Conversation:
             written: asyncio.Future[None] = self.writer.ask(write)
         else:
             written = asyncio.ensure_future(_reconnecting(lambda: self.write(write, alone=True)))
-            self._receipts_first.add(written)
-        written.add_done_callback(self._receipt_written)
+            for sender in senders:
+                self._receipts_first[sender] = written
+        written.add_done_callback(partial(self._receipt_written, senders))
 
-    def _receipt_written(self, written: asyncio.Future[None]) -> None:
-        self._receipts_first.discard(written)
+    def _receipt_written(self, senders: list[str], written: asyncio.Future[None]) -> None:
+        for sender in senders:
+            if self._receipts_first.get(sender) is written:
+                del self._receipts_first[sender]
         if not written.cancelled() and (error := written.exception()) is not None:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
@@ -303,8 +312,8 @@ class Conversation:
         # Each receipt stands by itself: one a crash loses costs a question shown twice.
         await _reconnecting(lambda: self.write(write, alone=True))
 
-    def _remember_turn(self, turn: str, user_id: int, asked_at: datetime) -> None:
-        self._asked[turn] = (user_id, asked_at)
+    def _remember_turn(self, incoming: Incoming, user_id: int, asked_at: datetime) -> None:
+        self._asked[turn_key(incoming)] = _Asked(sender_key(incoming), user_id, asked_at)
         if len(self._asked) > TURNS_REMEMBERED:
             del self._asked[next(iter(self._asked))]
 
@@ -335,7 +344,7 @@ class Conversation:
             return None
         replies, ctx, asked = applied
         if asked is not None:
-            self._remember_turn(turn_key(incoming), *asked)
+            self._remember_turn(incoming, *asked)
         return replies, ctx
 
     def _turn(
@@ -467,6 +476,19 @@ def must_be_seen(replies: Sequence[Outgoing]) -> bool:
     """Whether these replies carry something the person must see before their next typed
     text means anything (a question, a list, an error), as opposed to a toast or a menu."""
     return any(isinstance(reply, Text | Choices) for reply in replies)
+
+
+def sender_key(incoming: Incoming) -> str:
+    """The account an update came from."""
+    return f"{incoming.platform}:{incoming.user_id}"
+
+
+class _Asked(NamedTuple):
+    """A turn applied here whose replies must be seen: whose, and its asked_at."""
+
+    sender: str
+    user_id: int
+    asked_at: datetime
 
 
 def turn_key(incoming: Incoming) -> str:

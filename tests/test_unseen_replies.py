@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from bot.conversation import Conversation, GroupCommit, turn_key, unseen
 from bot.messages import Choices, Incoming, Kind, Text
@@ -14,7 +15,7 @@ from locales.catalog import translate
 from storage.models import DialogState, Role
 from storage.repositories import Receipt
 from storage.uow import UnitOfWork
-from tests.conftest import Database
+from tests.conftest import POSTGRESQL_ONLY, Database
 from tests.helpers import add_person, add_terminal_users, message, seed_areas
 
 SENT_OUT = datetime(2026, 12, 4, 9, 30, 15, 600_000, tzinfo=UTC)
@@ -205,3 +206,31 @@ async def test_a_receipt_handed_on_first_is_written_before_the_persons_next_turn
     texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
     # Without it, the text is not taken: the question may never have been seen.
     assert (translate("delivery.not_taken") in texts) is not receipt
+
+
+@POSTGRESQL_ONLY
+async def test_a_receipt_held_up_holds_up_its_persons_next_turn_and_no_one_elses(
+    database: Database, settings: Settings
+) -> None:
+    # The receipt's UPDATE waits for a row lock another connection holds: Binh's turn goes
+    # on meanwhile; An's next turn waits for it, and then finds it written.
+    await seed_areas(database.sessions)
+    people = {"111": (Role.COLLABORATOR, "87-MH-A1"), "222": (Role.COLLABORATOR, "87-MH-A1")}
+    await add_terminal_users(database.sessions, people)
+    conversation = Conversation(database.sessions, settings)
+    asked = message("/interview", update_key="1")
+    assert await conversation.handle(asked)
+    async with database.engine.connect() as other:
+        transaction = await other.begin()
+        await other.execute(text("SELECT * FROM dialog_states FOR UPDATE"))
+        conversation.delivered_first([(turn_key(asked), None)])
+        binh = await asyncio.wait_for(
+            conversation.handle(message("/help", user_id="222", update_key="2")), 10
+        )
+        assert binh
+        an = asyncio.create_task(conversation.handle(message("hh-test", update_key="3")))
+        await asyncio.sleep(0.3)
+        assert not an.done()
+        await transaction.rollback()
+    texts = [r.text for r in await an if isinstance(r, Text | Choices)]
+    assert translate("delivery.not_taken") not in texts
