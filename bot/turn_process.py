@@ -1,7 +1,7 @@
 """The chat turns in a process of their own, beside the channels' (``rasoat run``).
 
 A Python process runs one thread at a time (the interpreter lock). In one process, the
-channels' event loop (python-telegram-bot, httpx, uvicorn: about what any bot costs) and the
+channels' event loop (python-telegram-bot, aiohttp, uvicorn: about what any bot costs) and the
 turns (the dialogs, the questionnaire, the database statements: SQLite's writer thread, or
 asyncpg's round trips on the loop) take turns on one core, and every person's update waits
 behind everyone's. Here the turns run in a child process, on the machine's other core:
