@@ -87,9 +87,8 @@ class Conversation:
         self._groups_told: dict[str, None] = {}
         self._reading = timedelta(seconds=settings.reading_time)
         self._receipts: GroupCommit[Receipt] = GroupCommit(self._write_receipts)
-        # Turns applied here whose replies are being sent: (user id, asked_at) by update,
-        # for their receipts; the oldest forgotten first (a turn whose replies failed has
-        # no receipt).
+        # Turns applied here whose replies are being sent, by turn_key, for their receipts;
+        # the oldest forgotten first (a turn whose replies failed has no receipt).
         self._asked: dict[str, _Asked] = {}
         # Receipts being written that their people's next turns wait for (delivered_first,
         # PostgreSQL), by sender_key.
@@ -144,7 +143,7 @@ class Conversation:
             return self._outside_private_chat(incoming)
         incoming = incoming.cleaned()
         if self._flood is not None and not self._retrying.pop(turn_key(incoming), False):
-            verdict = self._flood.check(f"{incoming.platform}:{incoming.user_id}", self.clock())
+            verdict = self._flood.check(sender_key(incoming), self.clock())
             if verdict is not Verdict.ALLOW:
                 # Dropped before the database: a flood costs no writes and no queue.
                 log.info("messages from one person over the flood limit dropped")
@@ -268,14 +267,14 @@ class Conversation:
         except Exception as error:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
-    def delivered_first(self, delivered: Sequence[Delivered]) -> None:
+    def delivered_first(self, delivered: Sequence[Delivered]) -> asyncio.Future[None] | None:
         """:meth:`delivered` for several turns applied here, each named by its
         :func:`turn_key` with its last message, written before any turn this Conversation is
         asked to apply after this call (bot.turn_process: the receipts ride on its next call,
         which may be the person's next turn): asked of SQLite's one writer now, ahead of
         what comes next; on PostgreSQL, awaited by their people's next turns before they
-        read. Returns at once and never fails the caller (a lost receipt costs a question
-        shown twice)."""
+        read. Returns at once, with what is done once they are written (None: nothing to
+        write), and never fails the caller (a lost receipt costs a question shown twice)."""
         receipts: list[Receipt] = []
         senders: list[str] = []
         for turn, number in delivered:
@@ -284,7 +283,7 @@ class Conversation:
                 receipts.append(Receipt(asked.user_id, asked.asked_at, number))
                 senders.append(asked.sender)
         if not receipts:
-            return
+            return None
         now = self.clock()
 
         def write(work: Work) -> None:
@@ -297,6 +296,7 @@ class Conversation:
             for sender in senders:
                 self._receipts_first[sender] = written
         written.add_done_callback(partial(self._receipt_written, senders))
+        return written
 
     def _receipt_written(self, senders: list[str], written: asyncio.Future[None]) -> None:
         for sender in senders:

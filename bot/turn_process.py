@@ -388,12 +388,15 @@ async def answer_calls(
     """Each call read applied at once (different people's turns run together, as in one
     process: the parent sends one person's one at a time), until the end of the stream;
     then the calls in hand finished."""
-    in_hand: set[asyncio.Task[None]] = set()
+    in_hand: set[asyncio.Future[None]] = set()
     while (message := await read_frame(reader)) is not None:
         *call, delivered = message
-        if delivered:
-            # Before the call: a person's receipt is written before their next turn.
-            conversation.delivered_first(delivered)
+        # Before the call: a person's receipt is written before their next turn.
+        written = conversation.delivered_first(delivered) if delivered else None
+        if written is not None:
+            # Written before the end too (the writer stops once its jobs in hand are done).
+            in_hand.add(written)
+            written.add_done_callback(in_hand.discard)
         if call[0] == NO_ANSWER:
             continue
         task = asyncio.create_task(_answer(conversation, writer, call))

@@ -43,7 +43,7 @@ from storage.uow import UnitOfWork
 from tests.chaos.processes import children
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
-from tests.helpers import seed_areas
+from tests.helpers import add_terminal_users, message, seed_areas
 from tests.test_telegram_e2e import new_invite, run_env, start_rasoat, stop
 
 STARTED = "chat turns applied in a process of their own"
@@ -311,9 +311,10 @@ class Recording(Conversation):
         self.events: list[tuple[str, Any]] = []
         self.noted = asyncio.Event()
 
-    def delivered_first(self, delivered: Sequence[Delivered]) -> None:
+    def delivered_first(self, delivered: Sequence[Delivered]) -> asyncio.Future[None] | None:
         self.events.append(("receipts", list(delivered)))
         self.noted.set()
+        return None
 
     async def handle(
         self, incoming: Incoming, progress: Any = None, *, in_order: bool = False
@@ -367,6 +368,42 @@ async def test_receipts_still_waiting_are_sent_before_the_child_is_stopped(
     async with wired(database, settings, child) as turns:
         await turns.delivered(keyed("1"))
     assert child.events == [("receipts", [("telegram:1", None)])]
+
+
+async def test_receipts_sent_at_the_stop_are_written_before_the_child_ends(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(turn_process, "RECEIPT_WAIT", 60.0)
+    await seed_areas(database.sessions)
+    await add_terminal_users(database.sessions, {"111": (Role.COLLABORATOR, "87-MH-A1")})
+    child = Conversation(database.sessions, settings)
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_unix_connection(sock=theirs)
+
+    async def child_side() -> None:
+        # As the forked process does (serve): its Conversation closed once the calls end.
+        await read_frame(reader)
+        writer.write(frame("ready"))
+        try:
+            await answer_calls(child, reader, writer)
+        finally:
+            await child.aclose()
+            writer.close()
+
+    task = asyncio.create_task(child_side())
+    turns = TurnProcess(database.sessions, settings, Forked(os.getpid(), ours))
+    await turns.start()
+    asked = message("/interview", update_key="1")
+    assert await turns.handle(asked)
+    await turns.delivered(asked)
+    await turns.aclose()
+    await task
+    async with UnitOfWork(database.sessions) as uow:
+        user = await uow.users.by_platform_id("terminal", "111")
+        assert user is not None
+        state = await uow.dialogs.get(user)
+    assert state is not None and state.asked_at is not None
+    assert state.seen_turn == state.asked_at
 
 
 class Stopping:

@@ -27,7 +27,6 @@ from telegram.request import BaseRequest, RequestData
 # python-telegram-bot's defaults for HTTPXRequest (seconds), and the pool of an Application's
 # requests: 256 connections (ApplicationBuilder's default).
 READ_TIMEOUT = 5.0
-WRITE_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 5.0
 POOL_TIMEOUT = 1.0
 MEDIA_WRITE_TIMEOUT = 20.0
@@ -40,20 +39,19 @@ def _given(value: Any, default: float | None) -> float | None:
 
 
 class AiohttpRequest(BaseRequest):
-    """Requests to the Bot API over one aiohttp ClientSession (see the module)."""
+    """Requests to the Bot API over one aiohttp ClientSession (see the module). A request
+    without files has no write timeout: its body is a few kilobytes the kernel takes at once."""
 
     def __init__(
         self,
         connection_pool_size: int = POOL_SIZE,
         read_timeout: float | None = READ_TIMEOUT,
-        write_timeout: float | None = WRITE_TIMEOUT,
         connect_timeout: float | None = CONNECT_TIMEOUT,
         pool_timeout: float | None = POOL_TIMEOUT,
         media_write_timeout: float | None = MEDIA_WRITE_TIMEOUT,
     ) -> None:
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
-        self._write_timeout = write_timeout
         self._connect_timeout = connect_timeout
         self._pool_timeout = pool_timeout
         self._media_write_timeout = media_write_timeout
