@@ -107,3 +107,20 @@ async def test_it_starts_again_after_a_stop_and_refuses_before_a_start(
     with pytest.raises(NetworkError, match="not initialized"):
         await request.post(url)
     assert len(fake_telegram.calls("getMe")) == 2
+
+
+async def test_the_environments_proxy_is_used_as_httpx_used_it(
+    fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A commune's server may reach Telegram only through a proxy named in the environment:
+    # the fake stands in for the proxy, which gets the request for the real address.
+    monkeypatch.setenv("HTTP_PROXY", fake_telegram.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        me = await request.post(f"http://api.telegram.invalid/bot{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+    assert me["id"] == fake_telegram.bot_user["id"]

@@ -170,8 +170,8 @@ def test_every_coroutine_of_a_conversation_is_sent_to_the_child_or_kept_here() -
 def test_frames_carry_what_was_sent_then_say_the_end() -> None:
     async def read_back() -> list[Any]:
         reader = asyncio.StreamReader()
-        for message in ("ready", (1, "ok", [Text("xin chào")])):
-            reader.feed_data(frame(message))
+        for sent in ("ready", (1, "ok", [Text("xin chào")])):
+            reader.feed_data(frame(sent))
         reader.feed_eof()
         return [await read_frame(reader) for _ in range(3)]
 

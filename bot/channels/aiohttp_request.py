@@ -65,9 +65,10 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size)
-            # No total timeout: a long poll (getUpdates) waits as long as it asked to.
+            # No total timeout: a long poll (getUpdates) waits as long as it asked to. The
+            # proxy settings of the environment (HTTPS_PROXY, NO_PROXY), as httpx reads them.
             self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+                connector=connector, timeout=aiohttp.ClientTimeout(total=None), trust_env=True
             )
 
     async def shutdown(self) -> None:
