@@ -56,6 +56,7 @@ from telegram.ext import (
 )
 
 from bench.harness import BUTTON_DATA, MAX_CONNECTIONS
+from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.telegram import ALLOWED_UPDATES
 from tests.fakes.telegram import TOKEN
 
@@ -189,6 +190,9 @@ def application(kind: str, api: str, store: Store | None = None) -> Application:
         .base_file_url(f"{api}/file/bot")
         .updater(None)
         .concurrent_updates(True)
+        # The Bot API requests over aiohttp, as rasoat's (bot.channels.aiohttp_request): the
+        # bots differ in what they do, not in their HTTP client.
+        .request(AiohttpRequest())
         .build()
     )
     if kind == "echo":
