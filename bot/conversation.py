@@ -263,7 +263,7 @@ class Conversation:
         if asked is None:
             return
         try:
-            await self._receipts.add(Receipt(asked.user_id, asked.asked_at, last_message))
+            await self._receipts.add(asked.receipt(last_message))
         except Exception as error:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
@@ -280,19 +280,14 @@ class Conversation:
         for turn, number in delivered:
             asked = self._asked.pop(turn, None)
             if asked is not None:
-                receipts.append(Receipt(asked.user_id, asked.asked_at, number))
+                receipts.append(asked.receipt(number))
                 senders.append(asked.sender)
         if not receipts:
             return None
-        now = self.clock()
-
-        def write(work: Work) -> None:
-            work.dialogs.seen(receipts, now)
-
         if self.writer is not None:
-            written: asyncio.Future[None] = self.writer.ask(write)
+            written: asyncio.Future[None] = self.writer.ask(self._seen(receipts))
         else:
-            written = asyncio.ensure_future(_reconnecting(lambda: self.write(write, alone=True)))
+            written = asyncio.ensure_future(self._write_receipts(receipts))
             for sender in senders:
                 self._receipts_first[sender] = written
         written.add_done_callback(partial(self._receipt_written, senders))
@@ -305,12 +300,15 @@ class Conversation:
         if not written.cancelled() and (error := written.exception()) is not None:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
-    async def _write_receipts(self, receipts: list[Receipt]) -> None:
+    def _seen(self, receipts: list[Receipt]) -> Callable[[Work], None]:
         def write(work: Work) -> None:
             work.dialogs.seen(receipts, self.clock())
 
+        return write
+
+    async def _write_receipts(self, receipts: list[Receipt]) -> None:
         # Each receipt stands by itself: one a crash loses costs a question shown twice.
-        await _reconnecting(lambda: self.write(write, alone=True))
+        await _reconnecting(lambda: self.write(self._seen(receipts), alone=True))
 
     def _remember_turn(self, incoming: Incoming, user_id: int, asked_at: datetime) -> None:
         self._asked[turn_key(incoming)] = _Asked(sender_key(incoming), user_id, asked_at)
@@ -489,6 +487,9 @@ class _Asked(NamedTuple):
     sender: str
     user_id: int
     asked_at: datetime
+
+    def receipt(self, last_message: int | None) -> Receipt:
+        return Receipt(self.user_id, self.asked_at, last_message)
 
 
 def turn_key(incoming: Incoming) -> str:
