@@ -47,6 +47,17 @@ class Rows:
         return self._rows[0] if self._rows else None
 
 
+class _Given:
+    """Stands for the value given under ``key`` when a statement is prepared: where
+    SQLAlchemy's ``construct_params`` puts one, that parameter is the given value, and
+    anywhere else a value the statement holds."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     compiled: SQLCompiler
@@ -54,8 +65,24 @@ class Prepared:
     names: tuple[str, ...]
     binds: tuple[Processor, ...]
     results: tuple[Processor, ...] | None
+    sources: tuple[tuple[str | None, Any, Processor], ...] | None = None
+    """Each parameter as (the given key it is read from, or None and the value the statement
+    holds; its bind processor): SQLAlchemy's own matching, done once (see :func:`prepare`).
+    None where a parameter's value is computed at each execution (``construct_params``)."""
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+    """The columns selected whose values a result processor converts, by position."""
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...]:
+        if self.sources is not None:
+            try:
+                return tuple(
+                    (value if key is None else given[key])
+                    if process is None
+                    else process(value if key is None else given[key])
+                    for key, value, process in self.sources
+                )
+            except KeyError:
+                pass  # SQLAlchemy's error for a missing parameter, below
         # SQLAlchemy's own matching of the given values to the statement's parameters
         # (and its error for one missing); only the execution context is left out.
         values = self.compiled.construct_params(given)
@@ -71,14 +98,15 @@ class Prepared:
             cursor.executemany(self.sql, [self.parameters(one) for one in given])
         if self.results is None:
             return Rows([], cursor.rowcount)
-        processors = self.results
-        rows = [
-            tuple(
-                value if process is None else process(value)
-                for value, process in zip(row, processors, strict=True)
-            )
-            for row in cursor.fetchall()
-        ]
+        rows = cursor.fetchall()
+        if self.processed:
+            converted = []
+            for row in rows:
+                values = list(row)
+                for index, process in self.processed:
+                    values[index] = process(values[index])
+                converted.append(tuple(values))
+            rows = converted
         return Rows(rows, -1)
 
 
@@ -115,12 +143,36 @@ def prepare(statement: Any, keys: frozenset[str], dialect: Dialect) -> Prepared 
         compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     )
     results = None
+    processed: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     if isinstance(statement, Select):
         results = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns
         )
-    return Prepared(compiled, compiled.string, names, binds, results)
+        processed = tuple((n, process) for n, process in enumerate(results) if process is not None)
+    return Prepared(
+        compiled, compiled.string, names, binds, results, _sources(compiled, keys, binds), processed
+    )
+
+
+def _sources(
+    compiled: SQLCompiler, keys: frozenset[str], binds: tuple[Processor, ...]
+) -> tuple[tuple[str | None, Any, Processor], ...] | None:
+    """Where each parameter's value comes from, as SQLAlchemy's ``construct_params`` finds
+    it for values given under ``keys``; None if one of them is computed at each execution."""
+    names = compiled.positiontup or []
+    if any(compiled.binds[name].callable is not None for name in names):
+        return None
+    found = compiled.construct_params({key: _Given(key) for key in keys})
+    assert found is not None
+    sources: list[tuple[str | None, Any, Processor]] = []
+    for name, process in zip(names, binds, strict=True):
+        value = found[name]
+        if isinstance(value, _Given):
+            sources.append((value.key, None, process))
+        else:
+            sources.append((None, value, process))
+    return tuple(sources)
 
 
 def execute(connection: Connection, statement: Any, parameters: Any = None) -> Any:

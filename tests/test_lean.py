@@ -206,3 +206,47 @@ def test_past_the_limit_statements_go_through_sqlalchemy(
 
     assert isinstance(result, CursorResult)
     assert result.all() == [("Nguyễn Thị Lan",)]
+
+
+def test_values_the_statement_holds_are_bound_with_the_given_ones(
+    connection: Connection,
+) -> None:
+    connection.execute(USER_INSERT, [person(1), person(2, "Lê Văn Bảy")])
+    connection.execute(STATE_INSERT, [state(1), state(2)])
+    # "interview" is the statement's own value; the person is given, twice in one statement.
+    read = select(USERS.c.display_name).where(
+        USERS.c.id == bindparam("who"),
+        USERS.c.id.in_(select(STATES.c.user_id).where(STATES.c.dialog == "interview")),
+        USERS.c.id >= bindparam("who"),
+    )
+
+    for who, name in ((1, "Nguyễn Thị Lan"), (2, "Lê Văn Bảy"), (1, "Nguyễn Thị Lan")):
+        assert lean.execute(connection, read, {"who": who}).all() == [(name,)]
+    assert lean.execute(connection, read, {"who": 3}).all() == []
+
+
+def test_a_value_computed_at_each_execution_is_computed_each_time(
+    connection: Connection,
+) -> None:
+    connection.execute(USER_INSERT, [person(1), person(2, "Lê Văn Bảy")])
+    chosen = iter((2, 1))
+    read = select(USERS.c.display_name).where(
+        USERS.c.id == bindparam("computed", callable_=lambda: next(chosen)),
+        USERS.c.active == bindparam("active"),
+    )
+
+    first = lean.execute(connection, read, {"active": True}).all()
+    second = lean.execute(connection, read, {"active": True}).all()
+
+    assert (first, second) == ([("Lê Văn Bảy",)], [("Nguyễn Thị Lan",)])
+
+
+def test_a_row_of_many_missing_a_value_is_refused_as_sqlalchemy_refuses_it(
+    connection: Connection,
+) -> None:
+    rows = [
+        {"key_": 1, "asked_at": LATER, "updated_at": LATER},
+        {"asked_at": LATER, "updated_at": LATER},
+    ]
+    with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'key_'"):
+        lean.execute(connection, STATE_UPDATE, rows)
