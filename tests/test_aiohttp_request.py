@@ -112,6 +112,16 @@ async def test_it_starts_again_after_a_stop_and_refuses_before_a_start(
     assert len(fake_telegram.calls("getMe")) == 2
 
 
+async def get_me(base_url: str) -> Any:
+    """getMe at ``base_url`` through a fresh AiohttpRequest, which reads the environment."""
+    request = AiohttpRequest()
+    await request.initialize()
+    try:
+        return await request.post(f"{base_url}/bot{TOKEN}/getMe")
+    finally:
+        await request.shutdown()
+
+
 async def test_the_environments_proxy_is_used_as_httpx_used_it(
     fake_telegram: FakeTelegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -120,12 +130,7 @@ async def test_the_environments_proxy_is_used_as_httpx_used_it(
     monkeypatch.setenv("HTTP_PROXY", fake_telegram.base_url)
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
-        me = await request.post(f"http://api.telegram.invalid/bot{TOKEN}/getMe")
-    finally:
-        await request.shutdown()
+    me = await get_me("http://api.telegram.invalid")
     assert me["id"] == fake_telegram.bot_user["id"]
 
 
@@ -138,12 +143,7 @@ async def test_no_proxy_hosts_are_reached_directly(
         nobody = f"http://127.0.0.1:{unused.getsockname()[1]}"
     monkeypatch.setenv("HTTP_PROXY", nobody)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    request = AiohttpRequest()
-    await request.initialize()
-    try:
-        me = await request.post(f"{fake_telegram.base_url}/bot{TOKEN}/getMe")
-    finally:
-        await request.shutdown()
+    me = await get_me(fake_telegram.base_url)
     assert me["id"] == fake_telegram.bot_user["id"]
 
 
