@@ -34,12 +34,14 @@ run, the CPU of the bot's event-loop thread and of its other threads and process
 API calls the fake received and the requests the webhook's answers carried (a press
 answered in the 200, ``bot.channels.button_answers``), and the p50 from the POST to the
 webhook's 200 (the update stored; for a press, its turn's answer too) and to the bot's
-first Bot API call. ``--profile DIR`` runs the throughput run's
-``rasoat run`` under cProfile in every thread (``DIR/main.prof``, ``DIR/thread-N.prof``;
-read them with :mod:`pstats`) and counts its SQL statements, transactions and COMMITs per
-update (SQLAlchemy's events), printed with the rest: the profiler slows the bot down, so
-that run's figures are not the benchmark's. It profiles one process: the run's turns are
-kept in it (``RASOAT_TURN_PROCESS=0``).
+first Bot API call, and the share of the machine's CPU busy during the run (a bot that
+leaves it well under the button bot's share waits on its own hops, not on the CPU).
+
+``--profile DIR`` runs the throughput run's ``rasoat run`` under cProfile in every thread
+(``DIR/main.prof``, ``DIR/thread-N.prof``; read them with :mod:`pstats`) and counts its SQL
+statements, transactions and COMMITs per update (SQLAlchemy's events), printed with the
+rest: the profiler slows the bot down, so that run's figures are not the benchmark's. It
+profiles one process: the run's turns are kept in it (``RASOAT_TURN_PROCESS=0``).
 
 Usage: ``python -m bench interview [--db sqlite|postgresql|both] [--quick] [--chats K]
 [--seconds S] [--latency-seconds S] [--collaborators N] [--profile DIR]``.
@@ -182,7 +184,7 @@ class Phase:
     def per_answer(self) -> str:
         """The run's costs per answer: CPU ms of the bot's event-loop thread, of its other
         threads and of the load process, Bot API calls; then p50 ms to the 200 and to the
-        first reply."""
+        first reply; then the share of the machine's CPU busy meanwhile."""
         answers = max(1, int(self.result["answers"]))
         loop, others = self.measured.threads[0] if self.measured.threads else (0.0, 0.0)
         return (
@@ -190,6 +192,7 @@ class Phase:
             f"{self.measured.cpu.get('load', 0.0) * 1000 / answers:>7.2f}{self.calls:>7.2f}"
             f"{self.in_answers:>7.2f}"
             f"{ms(self.result['ack']['p50']):>7}{ms(self.result['latency']['p50']):>7}"
+            f"{busy_percent(self.measured.cpu.get('machine', 0.0)):>7}"
         )
 
     def errors(self) -> list[str]:
@@ -291,6 +294,11 @@ class Options:
     skipped: dict[str, str] = field(default_factory=dict)
     profile: Path | None = None
     statements: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def busy_percent(share: float) -> str:
+    """A share of the machine's CPU as a whole percentage."""
+    return f"{round(share * 100)}%"
 
 
 def quick() -> Options:
@@ -563,9 +571,10 @@ def report(results: Sequence[Result], options: Options) -> str:
         "process), and of the load process;",
         "Bot API calls (the bot's HTTP requests) and requests carried in the webhook's 200s",
         "(a button press answered there); p50 ms from the update's POST to the webhook's 200",
-        "and to the first reply",
+        "and to the first reply; busy: the machine's CPU busy meanwhile, both cores (a bot",
+        "that leaves it well under the button bot's was waiting on its own hops, not on CPU)",
         f"{'database':<12}{'bot':<10}{'loop':>8}{'others':>8}{'load':>7}{'calls':>7}"
-        f"{'in 200':>7}{'200':>7}{'reply':>7}",
+        f"{'in 200':>7}{'200':>7}{'reply':>7}{'busy':>7}",
     ]
     for r in results:
         for n, (name, phase) in enumerate(

@@ -24,6 +24,12 @@ def tiny() -> interview.Options:
     )
 
 
+def test_the_machine_busy_is_shown_as_a_whole_percentage() -> None:
+    assert interview.busy_percent(0.8149) == "81%"
+    assert interview.busy_percent(0.926) == "93%"
+    assert interview.busy_percent(1.0) == "100%"
+
+
 def test_a_ratio_just_under_its_target_is_not_shown_at_it() -> None:
     assert interview.shown_ratio(0.7485) == "0.74"
     assert interview.shown_ratio(0.75) == "0.75"
@@ -58,6 +64,10 @@ async def test_interview_benchmark_completes_and_reports_every_target() -> None:
     [(loop, _others)] = result.interview.measured.threads
     assert loop > 0
     assert result.interview.per_answer() in report
+    # The machine's share busy during each run, beside what each process spent.
+    machine = result.interview.measured.cpu["machine"]
+    assert 0 < machine <= 1
+    assert result.interview.per_answer().endswith(f"{round(machine * 100)}%")
     # The instrument's own delays shown beside the latencies it measured.
     lag = result.latency.result["lag"]
     assert (
