@@ -159,7 +159,7 @@ class CountingExecutor(ThreadPoolExecutor):
 
 async def test_a_request_stays_on_the_event_loop(bot: Bot, fake_telegram: FakeTelegram) -> None:
     # A thread hop per request (aiohttp's trust_env reads ~/.netrc in the executor each
-    # time) cost a third of a button bot's CPU; the environment is read once, at initialize.
+    # time) cost a third of a button bot's CPU; the environment is read once for each host.
     executor = CountingExecutor()
     loop = asyncio.get_running_loop()
     loop.set_default_executor(executor)

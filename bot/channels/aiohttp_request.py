@@ -64,8 +64,8 @@ class AiohttpRequest(BaseRequest):
         self._media_write_timeout = media_write_timeout
         # Made at initialize, on the running loop (a ClientSession belongs to one loop).
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[str, str] = {}
-        # The proxy (or None) of each scheme and host:port asked, as the environment said.
+        # The proxy (or None) of each scheme and host:port asked, as the environment said
+        # when it was first asked (see _proxy).
         self._proxy_of: dict[tuple[str, str], str | None] = {}
 
     @property
@@ -75,7 +75,6 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self._pool_size)
-            self._proxies = getproxies()
             self._proxy_of = {}
             # No total timeout: a long poll (getUpdates) waits as long as it asked to.
             self._session = aiohttp.ClientSession(
@@ -135,7 +134,8 @@ class AiohttpRequest(BaseRequest):
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
         if key not in self._proxy_of:
-            proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+            proxies = getproxies()
+            proxy = proxies.get(parts.scheme) or proxies.get("all")
             if proxy and proxy_bypass(parts.netloc):
                 proxy = None
             self._proxy_of[key] = proxy
