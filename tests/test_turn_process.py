@@ -40,7 +40,7 @@ from locales.catalog import translate
 from storage.models import Role
 from storage.repositories import Received
 from storage.uow import UnitOfWork
-from tests.chaos.processes import children
+from tests.chaos.forks import children
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import add_terminal_users, message, seed_areas

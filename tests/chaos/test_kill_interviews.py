@@ -1,11 +1,12 @@
 """kill -9 in the middle of interviews: no answer lost, doubled or put on a question not shown.
 
 Collaborators (``tests.chaos.human``) interview their households through the fake Bot API
-while the real `rasoat run` is killed (SIGKILL) at random moments, its channels' process or
-its turns' process (bot.turn_process, which stops the other), and started again. They act
-only on what reached their phone and, when the bot seems stuck, do the last thing again: the
-retyped "2" of a lost reply must not become the answer to a question they never saw. At the
-end every interview is finished and every stored answer is the one meant for its question.
+while `rasoat run` (forked from a zygote: tests/chaos/forks.py) is killed (SIGKILL) at random
+moments, its channels' process or its turns' process (bot.turn_process, which stops the
+other), and started again. They act only on what reached their phone and, when the bot seems
+stuck, do the last thing again: the retyped "2" of a lost reply must not become the answer
+to a question they never saw. At the end every interview is finished and every stored answer
+is the one meant for its question.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from storage.models import Answer, Household, Interview, InterviewStatus
 from storage.uow import UnitOfWork
+from tests.chaos.forks import Forks
 from tests.chaos.human import (
     HEAD_NAME,
     READING_TIME_SETTING,
@@ -29,7 +31,6 @@ from tests.chaos.human import (
     form_questions,
     same_value,
 )
-from tests.chaos.processes import Rasoat
 from tests.chaos.world import add_collaborators, applied
 from tests.conftest import Database
 from tests.fakes.telegram import FakeTelegram
@@ -100,26 +101,28 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
     }
     last = asyncio.Event()
     stuck: list[str] = []
-    started = [await Rasoat.start(env)]
-    working = [asyncio.create_task(human.run(last)) for human in humans]
-    try:
-        for _ in range(KILLS):
-            # Long enough, often, for a start (1–2 s) to serve for a while before the kill.
-            await asyncio.sleep(rng.uniform(1.0, 4.0))
-            # Either process of a `rasoat run`: the channels' or the turns' (bot.turn_process).
-            if not (rng.random() < 0.5 and await started[-1].kill_turns()):
-                await started[-1].kill()
-            started.append(await Rasoat.start(env))
-        # The last start runs until the interviews in hand are done.
-        last.set()
+    async with Forks(env) as forks:
+        started = [await forks.start("run")]
+        working = [asyncio.create_task(human.run(last)) for human in humans]
         try:
-            await asyncio.wait_for(asyncio.gather(*working), timeout=FINISH_WITHIN)
-        except TimeoutError:
-            stuck = [human.describe() for human in humans if not human.done]
-    finally:
-        for task in working:
-            task.cancel()
-        await started[-1].stop()
+            for _ in range(KILLS):
+                # Long enough, often, for a start to serve for a while before the kill.
+                await asyncio.sleep(rng.uniform(1.0, 4.0))
+                # Either process of a `rasoat run`: the channels' or the turns'
+                # (bot.turn_process).
+                if not (rng.random() < 0.5 and await started[-1].kill_turns()):
+                    await started[-1].kill()
+                started.append(await forks.start("run"))
+            # The last start runs until the interviews in hand are done.
+            last.set()
+            try:
+                await asyncio.wait_for(asyncio.gather(*working), timeout=FINISH_WITHIN)
+            except TimeoutError:
+                stuck = [human.describe() for human in humans if not human.done]
+        finally:
+            for task in working:
+                task.cancel()
+            await started[-1].stop()
 
     crashes = [line for process in started for line in process.crashes]
     await verdict(database, humans, questions, stuck, crashes, f"{KILLS} kills")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+from tests.chaos.forks import Forked, Forks
 from tests.chaos.human import READING_TIME_SETTING, form_questions
-from tests.chaos.processes import Rasoat
 from tests.chaos.test_kill_interviews import FINISH_WITHIN, KILLS, collaborators, seed, verdict
 from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY, Database
 from tests.fakes.balancer import Balancer
@@ -52,11 +52,14 @@ async def killed_in_turn(
     ports = [free_port() for _ in range(count)]
     last = asyncio.Event()
     stuck: list[str] = []
-    async with Balancer([f"http://127.0.0.1:{port}" for port in ports]) as balancer:
+    async with (
+        Balancer([f"http://127.0.0.1:{port}" for port in ports]) as balancer,
+        Forks(env) as forks,
+    ):
 
-        async def start(port: int) -> Rasoat:
-            return await Rasoat.start(
-                env,
+        async def start(port: int) -> Forked:
+            return await forks.start(
+                "run",
                 "--webhook",
                 f"--port={port}",
                 "--path=hook",
@@ -71,7 +74,7 @@ async def killed_in_turn(
         working = [asyncio.create_task(human.run(last)) for human in humans]
         try:
             for kill in range(KILLS):
-                # Long enough, often, for a start (1–2 s) to serve for a while before the kill.
+                # Long enough, often, for a start to serve for a while before the kill.
                 await asyncio.sleep(rng.uniform(1.0, 4.0))
                 victim = kill % count
                 await workers[victim].kill()
