@@ -140,13 +140,16 @@ class Conversation:
         not counted towards its sender's flood limit a second time.
         """
         if not incoming.private:
+            await self._store(incoming)
             return self._outside_private_chat(incoming)
         incoming = incoming.cleaned()
         if self._flood is not None and not self._retrying.pop(turn_key(incoming), False):
             verdict = self._flood.check(sender_key(incoming), self.clock())
             if verdict is not Verdict.ALLOW:
-                # Dropped before the database: a flood costs no writes and no queue.
+                # Dropped before the turn: a flood costs no turn and no queue (and no
+                # write, but an update received not stored yet).
                 log.info("messages from one person over the flood limit dropped")
+                await self._store(incoming)
                 if verdict is Verdict.DROP:
                     return []
                 return [Text(translate("error.too_fast", self.settings.locale))]
@@ -167,11 +170,13 @@ class Conversation:
             raise
         except DatabaseAway:
             log.error("database server unreachable: an update was not applied")
+            await self._store(incoming)
             return [Text(translate("error.database_unavailable", self.settings.locale))]
         except Exception:
             # The transaction was rolled back; say so instead of going silent, once: an
             # update failing again (applied again at a start) was answered the first time.
             log.exception("failed to handle an update")
+            await self._store(incoming)
             if await self.failed(incoming.platform, incoming.update_key) > 1:
                 return []
             return [Text(translate("error.internal", self.settings.locale))]
@@ -179,6 +184,19 @@ class Conversation:
             return []
         replies, ctx = applied
         return [out for reply in replies for out in await self._resolve(reply, ctx, progress)]
+
+    async def _store(self, incoming: Incoming) -> None:
+        """An update received not stored yet (``Incoming.payload``), stored where its turn
+        did not store it; raises :class:`NotStored` if it cannot be: whoever received it
+        must not tell the platform it arrived."""
+        if incoming.payload is None or incoming.update_key is None:
+            return
+        received = Received(incoming.update_key, incoming.user_id, incoming.payload)
+        try:
+            # Tried once: its receiver waits a moment only, then stores it itself.
+            await self.keep(incoming.platform, [received])
+        except Exception as error:
+            raise NotStored(type(error).__name__) from None
 
     async def failed(self, platform: str, update_key: str | None) -> int:
         """How many times the stored update ``update_key`` failed, this one counted (0: not
@@ -360,7 +378,7 @@ class Conversation:
         # same round trip (PostgreSQL).
         if key is None:
             work.updates.hold_sender(platform, sender)
-        elif not work.updates.hold_and_claim(platform, sender, key):
+        elif not work.updates.hold_and_claim(platform, sender, key, incoming.payload):
             if ordered:
                 _earlier_first(work, platform, sender, key)
             log.info("duplicate update %s ignored", key)
@@ -567,6 +585,12 @@ class EarlierFirst(Exception):
 
 class DatabaseAway(Exception):
     """The database server stayed unreachable through every retry."""
+
+
+class NotStored(Exception):
+    """An update received not stored yet (``Incoming.payload``) could not be stored, nor
+    applied: whoever received it must not tell the platform it arrived (which then sends
+    it again). The message names the error's type, never the update."""
 
 
 def server_away(error: BaseException) -> bool:

@@ -8,7 +8,7 @@ conversation runs on Telegram, Zalo and the terminal.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -49,6 +49,11 @@ class Incoming:
     # Its number in the chat where the platform numbers a chat's messages in order, the
     # bot's and the person's together (Telegram's message_id).
     message_number: int | None = None
+    # The update as received, where it is not stored yet: its turn stores it, in its own
+    # transaction (a button press a webhook received on a shared database: its answer
+    # waits for the turn anyway; see bot.channels.webhook). Never in a repr: it is what the
+    # person sent.
+    payload: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def cleaned(self) -> Incoming:
         """The message without control characters, in every field people type."""

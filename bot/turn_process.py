@@ -53,7 +53,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import heap
 from bot.context import Progress
-from bot.conversation import Conversation, Delivered, turn_key
+from bot.conversation import Conversation, Delivered, NotStored, turn_key
 from bot.database import open_database
 from bot.delivery import harmless
 from bot.messages import Incoming, Outgoing
@@ -160,6 +160,9 @@ class TurnProcess(Conversation):
                 "handle", (incoming,), {"in_order": in_order}, progress
             )
         except TurnProcessGone:
+            if incoming.payload is not None:
+                # Neither stored nor surely applied: its receiver must not say it arrived.
+                raise NotStored(TurnProcessGone.__name__) from None
             # The update is stored (kept before the platform was told): the next start
             # applies it, if the child did not; this process is stopping (on_lost).
             log.info("an update was not applied here: the turn process ended")

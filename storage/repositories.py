@@ -846,12 +846,14 @@ def _inbox_applied() -> Any:
 
 
 @functools.cache
-def _held_claim() -> Any:
+def _held_claim(kept: bool = False) -> Any:
     # The lock, the claim and the inbox's mark in one round trip: the SELECT feeding the
     # INSERT yields its row only once its WHERE has taken the lock, so the ledger is looked
     # at (by ON CONFLICT, which sees rows committed meanwhile, whatever the statement's
     # snapshot) with the sender held. What the turn reads next, it reads in later
-    # statements, whose snapshots see what the previous holder committed.
+    # statements, whose snapshots see what the previous holder committed. ``kept``: the
+    # update is stored in the inbox by this statement, applied (stored meanwhile by
+    # whoever received it: marked so).
     table = cast(Table, ProcessedUpdate.__table__)
     inbox = cast(Table, InboxUpdate.__table__)
     held = (
@@ -867,12 +869,29 @@ def _held_claim() -> Any:
     # taken before it, two workers handed the same update could each hold what the other
     # waits for. The parameters are named apart from the inbox's columns: SQLAlchemy would
     # add one named like a column to the mark's SET.
-    marked = (
-        update(inbox)
-        .where(inbox.c.platform == held.c.platform, inbox.c.update_key == held.c.update_key)
-        .values(applied=True)
-        .cte("marked")
-    )
+    if kept:
+        upsert = postgresql.insert(inbox).from_select(
+            ["platform", "update_key", "sender", "payload", "received_at", "applied"],
+            select(
+                held.c.platform,
+                held.c.update_key,
+                # (Named as the lock's sender: the same value, one parameter.)
+                bindparam("of_sender"),
+                bindparam("kept_payload", type_=inbox.c.payload.type),
+                held.c.processed_at,
+                true(),
+            ),
+        )
+        marked = upsert.on_conflict_do_update(
+            index_elements=[inbox.c.platform, inbox.c.update_key], set_={"applied": True}
+        ).cte("marked")
+    else:
+        marked = (
+            update(inbox)
+            .where(inbox.c.platform == held.c.platform, inbox.c.update_key == held.c.update_key)
+            .values(applied=True)
+            .cte("marked")
+        )
     return (
         postgresql.insert(table)
         .from_select(["platform", "update_key", "processed_at"], select(held))
@@ -913,22 +932,28 @@ class UpdateLedger(_Repository):
             return
         self.session.execute(select(func.pg_advisory_xact_lock(PERSON_LOCKS, user_id)))
 
-    def hold_and_claim(self, platform: str, sender: str, update_key: str) -> bool:
+    def hold_and_claim(
+        self, platform: str, sender: str, update_key: str, payload: dict[str, Any] | None = None
+    ) -> bool:
         """:meth:`hold_sender`, then :meth:`claim`: on PostgreSQL in one statement (every
         update of a shared database costs both, and each round trip costs the event loop
-        as much CPU as its statement)."""
+        as much CPU as its statement). With ``payload``, the update not stored yet is
+        stored in the inbox (``Inbox.keep``) by the same statement, applied."""
         if _dialect(self.session) != "postgresql":
+            if payload is not None:
+                Inbox(self.session).keep(platform, [Received(update_key, sender, payload)])
             return self.claim(platform, update_key)
-        result = self._core(
-            _held_claim(),
-            {
-                "of_platform": platform,
-                "of_sender": sender,
-                "sender_key": sender_lock_key(platform, sender),
-                "of_key": update_key,
-                "processed_at": utcnow(),
-            },
-        )
+        parameters = {
+            "of_platform": platform,
+            "of_sender": sender,
+            "sender_key": sender_lock_key(platform, sender),
+            "of_key": update_key,
+            "processed_at": utcnow(),
+        }
+        if payload is None:
+            result = self._core(_held_claim(), parameters)
+        else:
+            result = self._core(_held_claim(kept=True), {**parameters, "kept_payload": payload})
         return bool(getattr(result, "rowcount", 0))
 
     def claim(self, platform: str, update_key: str) -> bool:

@@ -25,6 +25,9 @@ from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+import bot.conversation
+from bot.context import DialogContext
+from bot.messages import Outgoing
 from bot.settings import Settings, load_settings
 from storage.db import create_engine, session_factory, upgrade
 
@@ -166,6 +169,23 @@ async def open_database(backend: str, folder: Path) -> AsyncIterator[Database]:
         async with admin.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+# A message the dialogs fail on, every time, under the ``failing`` fixture.
+POISON = "hộ của bà Kín"
+
+
+@pytest.fixture
+def failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug: the dialogs raise on one message (POISON), every time."""
+    route = bot.conversation.route
+
+    def failing_route(ctx: DialogContext) -> list[Outgoing]:
+        if ctx.incoming.text == POISON:
+            raise RuntimeError("a bug")
+        return route(ctx)
+
+    monkeypatch.setattr(bot.conversation, "route", failing_route)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -17,10 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-import bot.conversation
 from bot.channels import bot_api, zalo_bot
 from bot.cli_admin import inbox
-from bot.context import DialogContext
 from bot.conversation import Conversation
 from bot.messages import Outgoing, Text
 from bot.runtime import runtime
@@ -29,13 +27,12 @@ from locales.catalog import translate
 from storage.models import InboxUpdate, ProcessedUpdate
 from storage.repositories import APPLY_ATTEMPTS, Received
 from storage.uow import UnitOfWork
-from tests.conftest import POSTGRESQL_ONLY, Database
+from tests.conftest import POISON, POSTGRESQL_ONLY, Database
 from tests.fakes.zalo_bot import TOKEN as ZALO_TOKEN
 from tests.fakes.zalo_bot import FakeZaloBot
 from tests.helpers import message, seed_areas
 
 NAME = "Nguyễn Thị Kín"
-POISON = "hộ của bà Kín"
 
 
 def payload(update_id: int, text: str) -> dict[str, Any]:
@@ -67,19 +64,6 @@ class Chat:
 
     async def start(self) -> int:
         return await bot_api.replay(self.conversation, lambda raw: raw, self.apply)
-
-
-@pytest.fixture
-def failing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bug: the dialogs raise on one message, every time."""
-    route = bot.conversation.route
-
-    def failing_route(ctx: DialogContext) -> list[Outgoing]:
-        if ctx.incoming.text == POISON:
-            raise RuntimeError("a bug")
-        return route(ctx)
-
-    monkeypatch.setattr(bot.conversation, "route", failing_route)
 
 
 async def stored(database: Database) -> list[tuple[str, int]]:

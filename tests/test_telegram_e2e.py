@@ -455,6 +455,15 @@ async def test_a_webhook_answers_a_button_press_in_its_own_answer(
         output = await stop(process)
     assert process.returncode == 0, output
     assert fake_telegram.webhook_answers == ["answerCallbackQuery", "answerCallbackQuery"]
+    # Each press stored as received and applied (on PostgreSQL by its turn, in the turn's
+    # transaction; on SQLite by the webhook, ahead of the turn in the one writer).
+    async with database.sessions() as session:
+        rows = await session.execute(
+            select(InboxUpdate.update_key, InboxUpdate.payload, InboxUpdate.applied)
+        )
+        kept = {key: (payload, applied) for key, payload, applied in rows}
+    for update in (pressed, stale):
+        assert kept[str(update["update_id"])] == (update, True)
     plain, toast = fake_telegram.calls("answerCallbackQuery")
     assert plain == {"callback_query_id": pressed["callback_query"]["id"]}
     assert toast == {

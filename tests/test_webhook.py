@@ -396,7 +396,10 @@ async def test_a_press_is_answered_in_the_webhooks_answer_once_its_turn_answers(
     async with client:
         request = asyncio.create_task(post(client, press(6001, "q-6001")))
         update = await asyncio.wait_for(queue.get(), 5)
-        assert isinstance(update, Update) and inbox.kept == [press(6001, "q-6001")]
+        # On a shared database (the queue's writes_in_order unset) the press goes to its
+        # turn unstored, with what was received, for the turn to store.
+        assert isinstance(update, Update) and inbox.kept == []
+        assert queue.received == {6001: press(6001, "q-6001")}
         # The 200 waits for the turn: it carries the answer.
         await asyncio.sleep(0.05)
         assert not request.done()
@@ -409,6 +412,8 @@ async def test_a_press_is_answered_in_the_webhooks_answer_once_its_turn_answers(
         "text": "Câu hỏi này đã qua",
     }
     assert calls.toasts == []
+    # The turn answers a press only once it stored it: the webhook stores nothing.
+    assert inbox.kept == [] and queue.received == {}
     answers.release(6001)  # the turn's end, after: nothing more happens
 
 
@@ -418,9 +423,40 @@ async def test_a_turn_that_ends_without_answering_lets_the_200_go_bare(inbox: In
     async with client:
         request = asyncio.create_task(post(client, press(6002)))
         await asyncio.wait_for(queue.get(), 5)
+        assert inbox.kept == []
         answers.release(6002)  # failed, say
         response = await asyncio.wait_for(request, 5)
     assert response.status_code == 200 and response.content == b""
+    # Its turn may not have stored it: stored here before the 200.
+    assert inbox.kept == [press(6002)] and queue.received == {}
+
+
+async def test_a_press_its_turn_did_not_answer_and_that_cannot_be_stored_is_answered_500(
+    inbox: Inbox,
+) -> None:
+    answers = ButtonAnswers()
+    queue, client = answering_app(inbox, answers)
+    async with client:
+        request = asyncio.create_task(post(client, press(6005)))
+        await asyncio.wait_for(queue.get(), 5)
+        inbox.failure = ConnectionRefusedError("the database is away")
+        answers.release(6005)
+        response = await asyncio.wait_for(request, 5)
+    assert response.status_code == 500  # Telegram sends it again
+    assert inbox.kept == []
+
+
+async def test_a_press_put_on_the_queue_unstored_is_not_stored_by_the_queue(
+    inbox: Inbox,
+) -> None:
+    queue = DurableQueue(inbox.store, ButtonAnswers())
+    update = Update.de_json(press(6006), Bot(TOKEN))
+    queue.received[6006] = press(6006)
+    await queue.put(update)
+    assert queue.get_nowait() is update and inbox.kept == []
+    # Any other update put on the queue unstored is stored first, as ever.
+    await queue.put(Update.de_json(press(6007), Bot(TOKEN)))
+    assert [kept["update_id"] for kept in inbox.kept] == [6007]
 
 
 async def test_a_slow_turn_answers_its_press_by_a_call_of_its_own(inbox: Inbox) -> None:
@@ -429,6 +465,8 @@ async def test_a_slow_turn_answers_its_press_by_a_call_of_its_own(inbox: Inbox) 
     async with client:
         response = await asyncio.wait_for(post(client, press(6003)), 5)
         assert response.status_code == 200 and response.content == b""
+        # Not answered in time: stored here before the 200.
+        assert inbox.kept == [press(6003)]
         await queue.get()
         await answers.answering(6003, calls)(None)
     assert calls.toasts == [None]

@@ -8,6 +8,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 from http import HTTPStatus
@@ -47,6 +48,7 @@ from bot.channels.bot_api import (
 )
 from bot.channels.button_answers import ButtonAnswers
 from bot.channels.in_order import in_order
+from bot.conversation import NotStored
 from bot.delivery import SendFailed
 from bot.messages import Choices, Document, Incoming
 from bot.outbox import OutboxSender
@@ -260,6 +262,9 @@ class DurableQueue(asyncio.Queue[object]):
         # writer, reached through the turn process's one socket if there is one): set once
         # the database is open (see storing).
         self.writes_in_order = False
+        # Updates put on the queue not stored, for their turns to store (a button press a
+        # webhook received on a shared database: bot.channels.webhook), by update_id.
+        self.received: dict[int, dict[str, Any]] = {}
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         """Store updates as received (a committed transaction); ``put`` takes them as stored."""
@@ -295,7 +300,7 @@ class DurableQueue(asyncio.Queue[object]):
         if isinstance(item, Update):
             if item.update_id in self.stored:
                 self.stored.discard(item.update_id)
-            else:
+            elif item.update_id not in self.received:
                 await self.store([item.to_dict()])
         await super().put(item)
 
@@ -353,6 +358,8 @@ class TelegramChannel:
         self.outbox: OutboxSender | None = None
         # Button presses answered in the webhook's answer where it still waits for them.
         self.answers = answers
+        # Updates received not stored, which their turns store (DurableQueue.received).
+        self.received: dict[int, dict[str, Any]] = {}
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         if self.runtime is None:
@@ -390,6 +397,11 @@ class TelegramChannel:
                 update,
                 partial(bot_api.readable, self.runtime.conversation, read),
             )
+        except NotStored as error:
+            # Its webhook request stores it, or refuses it: Telegram then sends it again.
+            log.warning(
+                "update %s was neither applied nor stored here (%s)", update.update_id, error
+            )
         finally:
             if self.answers is not None:
                 self.answers.release(update.update_id)
@@ -398,6 +410,9 @@ class TelegramChannel:
         incoming = to_incoming(update)
         if incoming is None or self.runtime is None:
             return
+        payload = self.received.get(update.update_id)
+        if payload is not None:
+            incoming = replace(incoming, payload=payload)
         query = update.callback_query
         answer_button = None
         if query is not None:
@@ -537,6 +552,7 @@ def build_application(
             await channel.runtime.close()
 
     queue = DurableQueue(channel.keep, answers)
+    channel.received = queue.received
     builder = (
         ApplicationBuilder()
         .token(token)

@@ -17,7 +17,9 @@ A request is answered:
   button press waits, a second at most, for its turn's answer to the press, and carries it
   (``bot.channels.button_answers``). On SQLite the update goes to its turn while it is being
   stored (the one writer applies the store first, often in the same COMMIT); on a database
-  several workers share, once it is stored.
+  several workers share, once it is stored, but for a button press: its 200 waits for its
+  turn anyway, so the turn stores it, in its own transaction (``Incoming.payload``), and
+  where the turn does not answer in time, the press is stored here before the 200.
 
 Several workers may serve one URL behind a reverse proxy, sharing one PostgreSQL database:
 each sets the webhook at start (the same URL each time) and none deletes it at stop, which
@@ -79,18 +81,38 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
             log.warning("webhook: a request that is not an update was refused (%s)", refused)
             return Response(status_code=400)
         update_id = raw["update_id"]
+        early = queue.writes_in_order
+        if not early and queue.answers is not None and "callback_query" in raw:
+            return await _press(queue, bot, raw)
         storing = queue.storing([raw])
         # Handed over once stored, or (where the database applies writes in the order
         # asked) at once: answered, either way, only once stored.
-        early = queue.writes_in_order
         if not early and not await _stored(storing, update_id):
             return Response(status_code=500)
-        response = await _hand_over(queue, bot, raw)
+        response, _ = await _hand_over(queue, bot, raw)
         if early and not await _stored(storing, update_id):
             return Response(status_code=500)
         return response
 
     return one_route_app(path, receive)
+
+
+async def _press(queue: DurableQueue, bot: Bot | None, raw: dict[str, Any]) -> Response:
+    """A button press on a database several workers share: handed over unstored, its turn
+    stores it in its own transaction (``Incoming.payload``), sparing a round trip to the
+    database and a wait before the turn; its 200 waits for the turn anyway. A press its
+    turn did not answer in time, or could not store, is stored here before the 200."""
+    update_id = raw["update_id"]
+    queue.received[update_id] = raw
+    try:
+        response, answered = await _hand_over(queue, bot, raw)
+    finally:
+        queue.received.pop(update_id, None)
+    if answered:
+        return response
+    if not await _stored(queue.storing([raw]), update_id):
+        return Response(status_code=500)
+    return response
 
 
 async def _stored(storing: asyncio.Task[None], update_id: int) -> bool:
@@ -106,8 +128,12 @@ async def _stored(storing: asyncio.Task[None], update_id: int) -> bool:
     return True
 
 
-async def _hand_over(queue: DurableQueue, bot: Bot | None, raw: dict[str, Any]) -> Response:
-    """The update on the queue; its answer to Telegram (a press's, once its turn answered)."""
+async def _hand_over(
+    queue: DurableQueue, bot: Bot | None, raw: dict[str, Any]
+) -> tuple[Response, bool]:
+    """The update on the queue; its answer to Telegram (a press's, once its turn answered),
+    and whether its turn answered it (a turn answers only once it applied the update or
+    stored it)."""
     update_id = raw["update_id"]
     try:
         update = Update.de_json(raw, bot)
@@ -117,17 +143,17 @@ async def _hand_over(queue: DurableQueue, bot: Bot | None, raw: dict[str, Any]) 
         log.warning(
             "update %s could not be read (%s) and was skipped", update_id, type(error).__name__
         )
-        return Response(status_code=200)
+        return Response(status_code=200), False
     query = update.callback_query
     answers = queue.answers
     if query is None or answers is None:
         await queue.put(update)
-        return Response(status_code=200)
+        return Response(status_code=200), False
     # The press's answer rides on the 200 (bot.channels.button_answers).
     answered = await answers.wait(update_id, partial(queue.put, update))
     if answered is None:
-        return Response(status_code=200)
-    return JSONResponse(answer_request(query.id, answered.toast))
+        return Response(status_code=200), False
+    return JSONResponse(answer_request(query.id, answered.toast)), True
 
 
 def answer_request(query_id: str, toast: str | None) -> dict[str, str]:
