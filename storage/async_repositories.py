@@ -277,8 +277,10 @@ class AsyncUpdateLedger(_Async[UpdateLedger]):
     async def hold_person(self, user_id: int) -> None:
         return await self._run(lambda r: r.hold_person(user_id))
 
-    async def hold_and_claim(self, platform: str, sender: str, update_key: str) -> bool:
-        return await self._run(lambda r: r.hold_and_claim(platform, sender, update_key))
+    async def hold_and_claim(
+        self, platform: str, sender: str, update_key: str, payload: dict[str, Any] | None = None
+    ) -> bool:
+        return await self._run(lambda r: r.hold_and_claim(platform, sender, update_key, payload))
 
     async def claim(self, platform: str, update_key: str) -> bool:
         return await self._run(lambda r: r.claim(platform, update_key))
