@@ -113,12 +113,7 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
                 if not (rng.random() < 0.5 and await started[-1].kill_turns()):
                     await started[-1].kill()
                 started.append(await forks.start("run"))
-            # The last start runs until the interviews in hand are done.
-            last.set()
-            try:
-                await asyncio.wait_for(asyncio.gather(*working), timeout=FINISH_WITHIN)
-            except TimeoutError:
-                stuck = [human.describe() for human in humans if not human.done]
+            stuck = await finished(humans, working, last)
         finally:
             for task in working:
                 task.cancel()
@@ -126,6 +121,18 @@ async def test_interviews_survive_kills_with_every_answer_on_its_question(
 
     crashes = [line for process in started for line in process.crashes]
     await verdict(database, humans, questions, stuck, crashes, f"{KILLS} kills")
+
+
+async def finished(
+    humans: list[Human], working: list[asyncio.Task[None]], last: asyncio.Event
+) -> list[str]:
+    """The last start runs until the interviews in hand are done: those left stuck."""
+    last.set()
+    try:
+        await asyncio.wait_for(asyncio.gather(*working), timeout=FINISH_WITHIN)
+    except TimeoutError:
+        return [human.describe() for human in humans if not human.done]
+    return []
 
 
 async def verdict(

@@ -17,7 +17,7 @@ import random
 
 from tests.chaos.forks import Forked, Forks
 from tests.chaos.human import READING_TIME_SETTING, form_questions
-from tests.chaos.test_kill_interviews import FINISH_WITHIN, KILLS, collaborators, seed, verdict
+from tests.chaos.test_kill_interviews import KILLS, collaborators, finished, seed, verdict
 from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY, Database
 from tests.fakes.balancer import Balancer
 from tests.fakes.telegram import FakeTelegram
@@ -80,11 +80,7 @@ async def killed_in_turn(
                 await workers[victim].kill()
                 workers[victim] = await start(ports[victim])
                 started.append(workers[victim])
-            last.set()
-            try:
-                await asyncio.wait_for(asyncio.gather(*working), timeout=FINISH_WITHIN)
-            except TimeoutError:
-                stuck = [human.describe() for human in humans if not human.done]
+            stuck = await finished(humans, working, last)
         finally:
             for task in working:
                 task.cancel()
