@@ -4,12 +4,14 @@ fake Bot API: what Telegram receives, files both ways, and each failure as PTB's
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import NetworkError, TimedOut
 
@@ -172,3 +174,41 @@ async def test_a_request_stays_on_the_event_loop(bot: Bot, fake_telegram: FakeTe
         executor.shutdown()
     assert len(fake_telegram.messages_to(CHAT)) == 3
     assert executor.submitted == 0
+
+
+async def test_parameters_go_as_json_and_files_as_multipart() -> None:
+    """What goes over the wire: a JSON body (each parameter as python-telegram-bot encodes
+    it, a keyboard as a JSON string, which the Bot API reads as it reads a form's value),
+    multipart where there is a file."""
+    seen: list[tuple[str, bytes]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        if request.match_info["method"] == "getMe":
+            me = {"id": 1, "is_bot": True, "first_name": "rasoat", "username": "rasoat_bot"}
+            return web.json_response({"ok": True, "result": me})
+        seen.append((request.content_type, await request.read()))
+        result = {"message_id": 1, "date": 0, "chat": {"id": CHAT, "type": "private"}}
+        return web.json_response({"ok": True, "result": result})
+
+    app = web.Application()
+    app.router.add_post("/bot{token}/{method}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=AiohttpRequest())
+        async with bot:
+            buttons = InlineKeyboardMarkup([[InlineKeyboardButton("Có", callback_data="y")]])
+            await bot.send_message(CHAT, "Hộ có người khuyết tật không?", reply_markup=buttons)
+            await bot.send_document(CHAT, InputFile(b"xlsx", filename="ds.xlsx"))
+    finally:
+        await runner.cleanup()
+    (json_type, body), (file_type, _) = seen
+    assert json_type == "application/json" and file_type == "multipart/form-data"
+    sent = json.loads(body)
+    assert sent["text"] == "Hộ có người khuyết tật không?"
+    assert json.loads(sent["reply_markup"]) == {
+        "inline_keyboard": [[{"text": "Có", "callback_data": "y"}]]
+    }
