@@ -21,7 +21,10 @@ from storage.uow import UnitOfWork, Work
 from tests.conftest import INVITE_KEY, POSTGRESQL_ONLY, Database, database_settings
 from tests.helpers import add_person, downgrade, seed_areas
 
-NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+# A day after the clock of the run: accounts registered with the real clock (a user's
+# created_at) come before a link made at NOW, as they do in use. (A fixed date here listed
+# the linked account first once the real clock passed it.)
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 
 
 async def person(database: Database, platform: str = "telegram", account: str = "111") -> int:

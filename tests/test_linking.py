@@ -22,7 +22,10 @@ from tests.conftest import INVITE_KEY, Database
 from tests.helpers import seed_areas
 from tests.interview_driver import seed_household
 
-NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+# A day after the clock of the run: accounts registered with the real clock (a user's
+# created_at) come before a link made at NOW, as they do in use. (A fixed date here listed
+# the linked account first once the real clock passed it.)
+NOW = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
 TELEGRAM, ZALO = ("telegram", "111"), ("zalo-bot", "6ede9afa")
 CODE = re.compile(r"/lienket ([A-Z0-9]{8})")
 
