@@ -120,6 +120,9 @@ def _apply(ctx: DialogContext, effect: core.Effect, invite: Invite | None) -> No
                     role=Role(role),
                     locale=ctx.settings.locale,
                     areas=[invite.area],
+                    # The turn's clock, as the chat's binding and a later link use: the
+                    # account registered with comes first among the person's accounts.
+                    created_at=ctx.now,
                 )
             )
             ctx.uow.users.bind_chat(user, incoming.platform, incoming.chat_id, ctx.now)
