@@ -115,15 +115,11 @@ async def test_a_zalo_account_linked_by_a_code_is_the_same_person(
     assert any(isinstance(reply, CommandMenu) for reply in chats.replies)
     [who] = await chats.send(ZALO, "/whoami")
     assert "Tên: Hoa" in who and "Ấp 1" in who and "Kênh đã liên kết: Telegram, Zalo" in who
+    [user_id] = {user for *_, user in await accounts(database)}
     # Registered and linked on the turns' clock, both.
     async with UnitOfWork(database.sessions) as uow:
-        [user] = {account[2] for account in await accounts(database)}
-        linked = await uow.identities.accounts(user)
-    assert [(a.platform, a.linked_at) for a in linked] == [
-        ("telegram", NOW),
-        ("zalo-bot", NOW),
-    ]
-    [user_id] = {user for *_, user in await accounts(database)}
+        linked = await uow.identities.accounts(user_id)
+    assert [(a.platform, a.linked_at) for a in linked] == [("telegram", NOW), ("zalo-bot", NOW)]
     assert await accounts(database) == [
         ("telegram", "111", user_id),
         ("zalo-bot", "6ede9afa", user_id),
