@@ -110,7 +110,7 @@ async def test_a_lost_reply_never_takes_the_rest_of_the_turn(
         question = await collab.question()
         assert question.path != first.path
         [line] = [r.getMessage() for r in caplog.records if r.name == "bot.delivery"]
-        assert "(choices)" in line and "sendMessage failed: AttributeError" in line
+        assert "(choices)" in line and "sendMessage failed: NotAMessage" in line
         assert question.label.get("vi") not in line and TOKEN not in line
 
         # The notice's button shows the question again, and its buttons answer it.

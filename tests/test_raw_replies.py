@@ -11,8 +11,9 @@ import pytest
 from telegram import Bot, Message
 
 from bot.channels.aiohttp_request import AiohttpRequest
-from bot.channels.telegram import PtbApi, expect_raw_requests
-from tests.fakes.telegram import TOKEN, FakeTelegram
+from bot.channels.telegram import NotAMessage, PtbApi, expect_raw_requests, sent_id
+from bot.delivery import SendFailed
+from tests.fakes.telegram import TOKEN, Failure, FakeTelegram
 
 CHAT = 4343
 ROWS = [[("Có", "y"), ("Không", "n")], [("Quay lại", "back")]]
@@ -93,3 +94,22 @@ async def test_the_silenced_warning_is_ptbs_own(bot: Bot) -> None:
         "Bot.editMessageReplyMarkup",
         "Bot.editMessageText",
     ]
+
+
+async def test_an_answer_that_is_not_a_message_fails_the_send_by_its_kind_alone(
+    bot: Bot, fake_telegram: FakeTelegram
+) -> None:
+    """A broken proxy's 200 whose result is not a message: the send fails (the delivery
+    then tells the person), named by the error's type, with nothing of the message."""
+    fake_telegram.fail("sendMessage", how=Failure.GARBLED)
+    with pytest.raises(SendFailed) as failed:
+        await PtbApi(bot).send_text(CHAT, "Câu hỏi bí mật", ROWS)
+    assert str(failed.value) == "sendMessage: NotAMessage"
+
+
+def test_an_edit_answered_true_has_no_message_id() -> None:
+    # Telegram answers an edit of a message another bot sent (inline mode) with true.
+    assert sent_id(True) == 0
+    assert sent_id({"message_id": 12, "chat": {"id": 1}}) == 12
+    with pytest.raises(NotAMessage):
+        sent_id({"message_id": "12"})

@@ -113,6 +113,20 @@ def wire_markup(rows: Rows) -> dict[str, Any]:
     }
 
 
+class NotAMessage(Exception):
+    """The Bot API answered a sent message with something else (a broken proxy or server)."""
+
+
+def sent_id(result: object) -> int:
+    """The id of the message a Bot API method answered with; 0 for ``true`` (an edit of a
+    message the bot did not send)."""
+    if result is True:
+        return 0
+    if isinstance(result, dict) and isinstance(result.get("message_id"), int):
+        return result["message_id"]
+    raise NotAMessage(type(result).__name__)
+
+
 def expect_raw_requests() -> None:
     """Silence PTB's warning that a reply's Bot API method has a typed one.
 
@@ -339,23 +353,27 @@ class PtbApi:
         self.bot = bot
 
     async def send_text(self, chat_id: int, text: str, rows: Rows | None = None) -> int:
-        sent = await self._request("sendMessage", chat_id=chat_id, text=text, rows=rows)
-        return int(sent["message_id"])
+        return await self._request("sendMessage", rows, chat_id=chat_id, text=text)
 
     async def edit_text(self, chat_id: int, message_id: int, text: str) -> None:
-        await self._request("editMessageText", chat_id=chat_id, message_id=message_id, text=text)
-
-    async def edit_rows(self, chat_id: int, message_id: int, rows: Rows) -> None:
         await self._request(
-            "editMessageReplyMarkup", chat_id=chat_id, message_id=message_id, rows=rows
+            "editMessageText", None, chat_id=chat_id, message_id=message_id, text=text
         )
 
-    async def _request(self, method: str, rows: Rows | None = None, **fields: object) -> Any:
-        """``method`` with ``fields`` and ``rows`` as its inline keyboard; the Bot API's JSON
-        result, not parsed (expect_raw_requests)."""
+    async def edit_rows(self, chat_id: int, message_id: int, rows: Rows) -> None:
+        await self._request("editMessageReplyMarkup", rows, chat_id=chat_id, message_id=message_id)
+
+    async def _request(self, method: str, rows: Rows | None, **fields: object) -> int:
+        """``method`` with ``fields`` and ``rows`` as its inline keyboard: the id of the
+        message the Bot API answers with, read from its JSON (expect_raw_requests), or 0
+        for an edit answered ``true``."""
         if rows:
             fields["reply_markup"] = wire_markup(rows)
-        return await _call(method, partial(self.bot.do_api_request, method, fields))
+
+        async def request() -> int:
+            return sent_id(await self.bot.do_api_request(method, fields))
+
+        return await _call(method, request)
 
     async def send_file(self, chat_id: int, document: Document) -> int:
         # A photo shows in the chat itself; a document is a file to download.
