@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -93,6 +94,9 @@ class Conversation:
         # Receipts being written that their people's next turns wait for (delivered_first,
         # PostgreSQL), by sender_key.
         self._receipts_first: dict[str, asyncio.Future[None]] = {}
+        # Receipts handed on with their people's next turns (delivered_first's ``before``,
+        # PostgreSQL), by that turn's turn_key: written in its transaction.
+        self._riding: dict[str, list[Receipt]] = {}
         self._flood = FloodGate(settings.flood_limit) if settings.flood_limit else None
         # Updates that passed the flood gate and raised EarlierFirst: tried again once the
         # earlier ones are applied, they are not counted again; the oldest forgotten first.
@@ -139,6 +143,25 @@ class Conversation:
         stored and not applied (see bot.channels.in_order); tried again after those, it is
         not counted towards its sender's flood limit a second time.
         """
+        receipts = self._riding.pop(turn_key(incoming), None) if self._riding else None
+        if receipts is None:
+            return await self._handle(incoming, progress, in_order, None)
+        riding = _Riding(receipts)
+        try:
+            return await self._handle(incoming, progress, in_order, riding)
+        finally:
+            if not riding.written:
+                # Not applied (a duplicate, a flood, a failure...): written alone, before
+                # the person's next turn, as any receipt handed on without one.
+                self._write_first(receipts, [sender_key(incoming)] * len(receipts))
+
+    async def _handle(
+        self,
+        incoming: Incoming,
+        progress: Progress | None,
+        in_order: bool,
+        riding: _Riding | None,
+    ) -> list[Outgoing]:
         if not incoming.private:
             await self._store(incoming)
             return self._outside_private_chat(incoming)
@@ -161,7 +184,7 @@ class Conversation:
             # Its failure is logged where it ends (_receipt_written).
             await asyncio.wait([receipt])
         try:
-            applied = await _reconnecting(lambda: self._apply(incoming, in_order))
+            applied = await _reconnecting(lambda: self._apply(incoming, in_order, riding))
         except EarlierFirst:
             if self._flood is not None:
                 self._retrying[turn_key(incoming)] = True
@@ -285,29 +308,51 @@ class Conversation:
         except Exception as error:
             log.warning("delivery receipt not stored: %s", type(error).__name__)
 
-    def delivered_first(self, delivered: Sequence[Delivered]) -> asyncio.Future[None] | None:
+    def delivered_first(
+        self, delivered: Sequence[Delivered], before: Incoming | None = None
+    ) -> asyncio.Future[None] | None:
         """:meth:`delivered` for several turns applied here, each named by its
         :func:`turn_key` with its last message, written before any turn this Conversation is
         asked to apply after this call (bot.turn_process: the receipts ride on its next call,
-        which may be the person's next turn): asked of SQLite's one writer now, ahead of
-        what comes next; on PostgreSQL, awaited by their people's next turns before they
-        read. Returns at once, with what is done once they are written (None: nothing to
-        write), and never fails the caller (a lost receipt costs a question shown twice)."""
+        which may be the person's next turn, ``before``): asked of SQLite's one writer now,
+        ahead of what comes next; on PostgreSQL, the receipts of ``before``'s sender in its
+        turn's own transaction (no statement of their own: the turn writes the person's row
+        anyway), the others awaited by their people's next turns before they read. Returns
+        at once, with what is done once those written apart are written (None: nothing
+        written apart), and never fails the caller (a lost receipt costs a question shown
+        twice)."""
         receipts: list[Receipt] = []
         senders: list[str] = []
+        riding: list[Receipt] = []
+        rider = (
+            sender_key(before)
+            if before is not None and before.update_key is not None and self.writer is None
+            else None
+        )
         for turn, number in delivered:
             asked = self._asked.pop(turn, None)
-            if asked is not None:
+            if asked is None:
+                continue
+            if asked.sender == rider:
+                riding.append(asked.receipt(number))
+            else:
                 receipts.append(asked.receipt(number))
                 senders.append(asked.sender)
+        if riding and before is not None:
+            self._riding.setdefault(turn_key(before), []).extend(riding)
         if not receipts:
             return None
         if self.writer is not None:
             written: asyncio.Future[None] = self.writer.ask(self._seen(receipts))
-        else:
-            written = asyncio.ensure_future(self._write_receipts(receipts))
-            for sender in senders:
-                self._receipts_first[sender] = written
+            written.add_done_callback(partial(self._receipt_written, senders))
+            return written
+        return self._write_first(receipts, senders)
+
+    def _write_first(self, receipts: list[Receipt], senders: list[str]) -> asyncio.Future[None]:
+        """Receipts written alone (PostgreSQL), each sender's next turn waiting for them."""
+        written = asyncio.ensure_future(self._write_receipts(receipts))
+        for sender in senders:
+            self._receipts_first[sender] = written
         written.add_done_callback(partial(self._receipt_written, senders))
         return written
 
@@ -352,19 +397,27 @@ class Conversation:
         return [Text(text)]
 
     async def _apply(
-        self, incoming: Incoming, in_order: bool
+        self, incoming: Incoming, in_order: bool, riding: _Riding | None = None
     ) -> tuple[list[Outgoing], DialogContext] | None:
-        """The update's effects and its replies, committed; None for a duplicate."""
-        applied = await self.write(lambda work: self._turn(work, incoming, in_order))
+        """The update's effects and its replies, committed, with the receipts ``riding`` on
+        it; None for a duplicate (the receipts not written)."""
+        receipts = riding.receipts if riding is not None else ()
+        applied = await self.write(lambda work: self._turn(work, incoming, in_order, receipts))
         if applied is None:
             return None
+        if riding is not None:
+            riding.written = True
         replies, ctx, asked = applied
         if asked is not None:
             self._remember_turn(incoming, *asked)
         return replies, ctx
 
     def _turn(
-        self, work: Work, incoming: Incoming, in_order: bool = False
+        self,
+        work: Work,
+        incoming: Incoming,
+        in_order: bool = False,
+        receipts: Sequence[Receipt] = (),
     ) -> tuple[list[Outgoing], DialogContext, tuple[int, datetime] | None] | None:
         """One turn in ``work``, synchronous: its replies, its context, and (user id,
         asked_at) if its replies must be seen; None for a duplicate. Whatever reads at
@@ -396,6 +449,12 @@ class Conversation:
         # mark it asked.
         work.dialogs.hold_writes()
         now = self.clock()
+        if receipts:
+            # The person's receipt handed on with this turn: applied to the state just
+            # read under their lock, and written with the turn's own change of the row.
+            work.dialogs.seen(receipts, now)
+            if user is not None:
+                state = work.dialogs.get(user)
         ctx = DialogContext(incoming=incoming, user=user, settings=self.settings, now=now, uow=work)
         ctx.reply_lost = state is not None and unseen(state, incoming, now, self._reading)
         replies = route(ctx)
@@ -497,6 +556,15 @@ def must_be_seen(replies: Sequence[Outgoing]) -> bool:
 def sender_key(incoming: Incoming) -> str:
     """The account an update came from."""
     return f"{incoming.platform}:{incoming.user_id}"
+
+
+@dataclass(slots=True)
+class _Riding:
+    """Receipts handed on with a turn (Conversation.delivered_first's ``before``), and
+    whether its committed transaction wrote them."""
+
+    receipts: list[Receipt]
+    written: bool = False
 
 
 class _Asked(NamedTuple):

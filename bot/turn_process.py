@@ -18,8 +18,9 @@ not cross a process boundary); on SQLite they share the file's lock with the chi
 thread, as any other process does.
 
 A receipt (every reply of a turn sent) needs no answer: it rides on the next call to the
-child, which writes it before that call, so a person's next turn finds it written
-(``Conversation.delivered_first``); one no call takes in RECEIPT_WAIT goes alone. An answer
+child, which writes it before that call, so a person's next turn finds it written (on
+PostgreSQL, where that call is the person's next turn, in its transaction:
+``Conversation.delivered_first``); one no call takes in RECEIPT_WAIT goes alone. An answer
 costs two crossings (its update stored, its turn), not three.
 
 The wire is a socket pair: frames of a 4-byte length and a pickle. Both ends are rasoat's
@@ -394,8 +395,12 @@ async def answer_calls(
     in_hand: set[asyncio.Future[None]] = set()
     while (message := await read_frame(reader)) is not None:
         *call, delivered = message
-        # Before the call: a person's receipt is written before their next turn.
-        written = conversation.delivered_first(delivered) if delivered else None
+        # Before the call: a person's receipt is written before their next turn, or with it
+        # where the call is that turn.
+        written = None
+        if delivered:
+            turn = call[2][0] if call[1] == "handle" and call[2] else None
+            written = conversation.delivered_first(delivered, turn)
         if written is not None:
             # Written before the end too (the writer stops once its jobs in hand are done).
             in_hand.add(written)

@@ -1177,6 +1177,13 @@ def _seen_update(numbered: bool) -> Any:
     )
 
 
+def _newer(state: DialogStateRow, receipt: Receipt) -> bool:
+    """Whether ``receipt`` is newer than what ``state`` saw: _seen_update's condition."""
+    if receipt.number is not None:
+        return state.seen_message is None or state.seen_message < receipt.number
+    return state.seen_turn is None or state.seen_turn < receipt.turn
+
+
 @functools.cache
 def _dialog_state_get() -> Any:
     return select(*DIALOG_STATE_COLUMNS).where(DIALOG_STATES.c.user_id == bindparam("user"))
@@ -1262,12 +1269,23 @@ class DialogStateRepository(_Repository):
     def seen(self, receipts: Sequence[Receipt], now: datetime) -> None:
         """Replies that reached their people: each receipt's turn becomes the one whose
         message is newest in the chat, unless a newer one is recorded already (by message
-        number where the platform numbers messages, else by turn)."""
+        number where the platform numbers messages, else by turn). Where writes are held
+        (a chat turn) and the person's state was read in this transaction (under their
+        lock), the receipt changes that state and is written with the turn's own change."""
+        apart: list[Receipt] = []
+        for receipt in receipts:
+            current = self._known.get(receipt.user) if self._held is not None else None
+            if current is None:
+                apart.append(receipt)
+            elif _newer(current, receipt):
+                self._update(
+                    current, seen_turn=receipt.turn, seen_message=receipt.number, seen_at=now
+                )
         # updated_at given, not left to the column's onupdate: a statement whose every
         # value is given runs prepared (storage.lean).
         rows = [
             {"user": r.user, "turn": r.turn, "number": r.number, "seen_at": now, "updated_at": now}
-            for r in receipts
+            for r in apart
         ]
         numbered = [row for row in rows if row["number"] is not None]
         unnumbered = [row for row in rows if row["number"] is None]

@@ -311,8 +311,11 @@ class Recording(Conversation):
         self.events: list[tuple[str, Any]] = []
         self.noted = asyncio.Event()
 
-    def delivered_first(self, delivered: Sequence[Delivered]) -> asyncio.Future[None] | None:
-        self.events.append(("receipts", list(delivered)))
+    def delivered_first(
+        self, delivered: Sequence[Delivered], before: Incoming | None = None
+    ) -> asyncio.Future[None] | None:
+        # With the turn they came before (None: they came alone).
+        self.events.append(("receipts", list(delivered), before and before.update_key))
         self.noted.set()
         return None
 
@@ -341,7 +344,7 @@ async def test_receipts_ride_on_the_next_call_which_comes_after_them(
         await turns.handle(keyed("3"))
         await turns.handle(keyed("4"))
     assert child.events == [
-        ("receipts", [("telegram:1", 41), ("telegram:2", None)]),
+        ("receipts", [("telegram:1", 41), ("telegram:2", None)], "3"),
         ("turn", "3"),
         ("turn", "4"),
     ]
@@ -357,7 +360,7 @@ async def test_a_receipt_no_call_takes_goes_alone_and_unanswered(
         await asyncio.wait_for(child.noted.wait(), 10)
         # The child answers calls alone: a turn still gets its own answer after it.
         assert await turns.handle(keyed("2")) == []
-    assert child.events == [("receipts", [("telegram:1", 7)]), ("turn", "2")]
+    assert child.events == [("receipts", [("telegram:1", 7)], None), ("turn", "2")]
 
 
 async def test_receipts_still_waiting_are_sent_before_the_child_is_stopped(
@@ -367,7 +370,7 @@ async def test_receipts_still_waiting_are_sent_before_the_child_is_stopped(
     child = Recording(database, settings)
     async with wired(database, settings, child) as turns:
         await turns.delivered(keyed("1"))
-    assert child.events == [("receipts", [("telegram:1", None)])]
+    assert child.events == [("receipts", [("telegram:1", None)], None)]
 
 
 async def test_receipts_sent_at_the_stop_are_written_before_the_child_ends(

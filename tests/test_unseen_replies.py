@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from bot.conversation import Conversation, GroupCommit, turn_key, unseen
 from bot.messages import Choices, Incoming, Kind, Text
@@ -15,7 +18,7 @@ from locales.catalog import translate
 from storage.models import DialogState, Role
 from storage.repositories import Receipt
 from storage.uow import UnitOfWork
-from tests.conftest import POSTGRESQL_ONLY, Database
+from tests.conftest import POISON, POSTGRESQL_ONLY, Database
 from tests.helpers import add_person, add_terminal_users, message, seed_areas
 
 SENT_OUT = datetime(2026, 12, 4, 9, 30, 15, 600_000, tzinfo=UTC)
@@ -186,9 +189,9 @@ async def test_a_late_receipt_of_an_older_message_does_not_hide_a_newer_one(
     assert row.seen_turn == second + timedelta(seconds=5)
 
 
-@pytest.mark.parametrize("receipt", [True, False])
+@pytest.mark.parametrize("receipt", ["none", "apart", "with the turn"])
 async def test_a_receipt_handed_on_first_is_written_before_the_persons_next_turn(
-    database: Database, settings: Settings, receipt: bool
+    database: Database, settings: Settings, receipt: str
 ) -> None:
     # The turn process's child gets a receipt with the call that follows it, often the
     # person's next turn, and answers nothing for it: the turn must find it written.
@@ -198,14 +201,116 @@ async def test_a_receipt_handed_on_first_is_written_before_the_persons_next_turn
     try:
         asked = message("/interview", update_key="1")
         assert await conversation.handle(asked)
-        if receipt:
-            conversation.delivered_first([(turn_key(asked), None)])
-        replies = await conversation.handle(message("hh-test", update_key="2"))
+        following = message("hh-test", update_key="2")
+        if receipt != "none":
+            before = following if receipt == "with the turn" else None
+            conversation.delivered_first([(turn_key(asked), None)], before)
+        replies = await conversation.handle(following)
     finally:
         conversation.close()
     texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
     # Without it, the text is not taken: the question may never have been seen.
-    assert (translate("delivery.not_taken") in texts) is not receipt
+    assert (translate("delivery.not_taken") in texts) is (receipt == "none")
+
+
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """The SQL statements run on ``database`` meanwhile."""
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def collaborator(database: Database, user_id: str) -> Any:
+    """A collaborator of the terminal channel, as add_terminal_users registers one."""
+    return await add_person(
+        database.sessions, "terminal", user_id, user_id, Role.COLLABORATOR, "87-MH-A1"
+    )
+
+
+async def stored_state(database: Database, user_id: int) -> DialogState:
+    async with database.sessions() as session:
+        row = await session.get(DialogState, user_id)
+        assert row is not None
+        return row
+
+
+@POSTGRESQL_ONLY
+async def test_a_receipt_handed_on_with_its_persons_next_turn_is_written_by_that_turn(
+    database: Database, settings: Settings
+) -> None:
+    # PostgreSQL: no statement of its own (a round trip and a WAL flush), no wait before
+    # the turn; the turn's one UPDATE of the person's row carries it.
+    await seed_areas(database.sessions)
+    user_id = (await collaborator(database, "111")).id
+    conversation = Conversation(database.sessions, settings)
+    asked = message("/interview", update_key="1")
+    assert await conversation.handle(asked)
+    first_asked = (await stored_state(database, user_id)).asked_at
+    assert first_asked is not None
+    following = message("hh-test", update_key="2")
+    assert conversation.delivered_first([(turn_key(asked), 31)], following) is None
+    with statements(database) as run:
+        replies = await conversation.handle(following)
+    texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
+    assert translate("delivery.not_taken") not in texts
+    [update] = [sql for sql in run if sql.startswith("UPDATE dialog_states")]
+    assert "seen_turn" in update and "asked_at" in update
+    row = await stored_state(database, user_id)
+    assert (row.seen_turn, row.seen_message) == (first_asked, 31)
+    assert row.asked_at is not None and row.asked_at > first_asked
+
+
+@POSTGRESQL_ONLY
+@pytest.mark.parametrize("carrier", ["a duplicate", "a failing turn"])
+async def test_a_receipt_whose_turn_does_not_apply_is_written_apart(
+    database: Database, settings: Settings, failing: None, carrier: str
+) -> None:
+    await seed_areas(database.sessions)
+    user_id = (await collaborator(database, "111")).id
+    conversation = Conversation(database.sessions, settings)
+    asked = message("/interview", update_key="1")
+    assert await conversation.handle(asked)
+    first_asked = (await stored_state(database, user_id)).asked_at
+    carrying = (
+        message("/interview", update_key="1")
+        if carrier == "a duplicate"
+        else message(POISON, update_key="2")
+    )
+    conversation.delivered_first([(turn_key(asked), None)], carrying)
+    await conversation.handle(carrying)
+    # The person's next turn waits for it, and finds it written.
+    replies = await conversation.handle(message("hh-test", update_key="3"))
+    texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
+    assert translate("delivery.not_taken") not in texts
+    assert (await stored_state(database, user_id)).seen_turn == first_asked
+
+
+@POSTGRESQL_ONLY
+async def test_a_receipt_handed_on_with_someone_elses_turn_is_written_apart(
+    database: Database, settings: Settings
+) -> None:
+    await seed_areas(database.sessions)
+    an = (await collaborator(database, "111")).id
+    await collaborator(database, "222")
+    conversation = Conversation(database.sessions, settings)
+    asked = message("/interview", update_key="1")
+    assert await conversation.handle(asked)
+    first_asked = (await stored_state(database, an)).asked_at
+    binh = message("/help", user_id="222", update_key="2")
+    written = conversation.delivered_first([(turn_key(asked), None)], binh)
+    assert written is not None
+    await asyncio.wait_for(written, 10)
+    assert (await stored_state(database, an)).seen_turn == first_asked
+    assert await conversation.handle(binh)
 
 
 @POSTGRESQL_ONLY
