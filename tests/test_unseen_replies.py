@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy import event, text
 
 from bot.conversation import Conversation, GroupCommit, turn_key, unseen
-from bot.messages import Choices, Incoming, Kind, Text
+from bot.messages import Choices, Incoming, Kind, Outgoing, Text
 from bot.settings import Settings
 from locales.catalog import translate
 from storage.models import DialogState, Role
@@ -243,30 +244,52 @@ async def stored_state(database: Database, user_id: int) -> DialogState:
         return row
 
 
+@dataclass
+class Asked:
+    """An's interview asked: the conversation, the update, An's user id, its asked_at."""
+
+    conversation: Conversation
+    update: Incoming
+    user_id: int
+    at: datetime
+
+
+async def interview_asked(database: Database, settings: Settings, *others: str) -> Asked:
+    """An (terminal user 111) asked the interview's first question; ``others`` registered."""
+    await seed_areas(database.sessions)
+    user_id = (await collaborator(database, "111")).id
+    for other in others:
+        await collaborator(database, other)
+    conversation = Conversation(database.sessions, settings)
+    update = message("/interview", update_key="1")
+    assert await conversation.handle(update)
+    at = (await stored_state(database, user_id)).asked_at
+    assert at is not None
+    return Asked(conversation, update, user_id, at)
+
+
+def not_taken(replies: list[Outgoing]) -> bool:
+    """Whether typed text was not taken as an answer: its question may not have been seen."""
+    texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
+    return translate("delivery.not_taken") in texts
+
+
 @POSTGRESQL_ONLY
 async def test_a_receipt_handed_on_with_its_persons_next_turn_is_written_by_that_turn(
     database: Database, settings: Settings
 ) -> None:
     # PostgreSQL: no statement of its own (a round trip and a WAL flush), no wait before
     # the turn; the turn's one UPDATE of the person's row carries it.
-    await seed_areas(database.sessions)
-    user_id = (await collaborator(database, "111")).id
-    conversation = Conversation(database.sessions, settings)
-    asked = message("/interview", update_key="1")
-    assert await conversation.handle(asked)
-    first_asked = (await stored_state(database, user_id)).asked_at
-    assert first_asked is not None
+    an = await interview_asked(database, settings)
     following = message("hh-test", update_key="2")
-    assert conversation.delivered_first([(turn_key(asked), 31)], following) is None
+    assert an.conversation.delivered_first([(turn_key(an.update), 31)], following) is None
     with statements(database) as run:
-        replies = await conversation.handle(following)
-    texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
-    assert translate("delivery.not_taken") not in texts
+        assert not not_taken(await an.conversation.handle(following))
     [update] = [sql for sql in run if sql.startswith("UPDATE dialog_states")]
     assert "seen_turn" in update and "asked_at" in update
-    row = await stored_state(database, user_id)
-    assert (row.seen_turn, row.seen_message) == (first_asked, 31)
-    assert row.asked_at is not None and row.asked_at > first_asked
+    row = await stored_state(database, an.user_id)
+    assert (row.seen_turn, row.seen_message) == (an.at, 31)
+    assert row.asked_at is not None and row.asked_at > an.at
 
 
 @POSTGRESQL_ONLY
@@ -274,43 +297,30 @@ async def test_a_receipt_handed_on_with_its_persons_next_turn_is_written_by_that
 async def test_a_receipt_whose_turn_does_not_apply_is_written_apart(
     database: Database, settings: Settings, failing: None, carrier: str
 ) -> None:
-    await seed_areas(database.sessions)
-    user_id = (await collaborator(database, "111")).id
-    conversation = Conversation(database.sessions, settings)
-    asked = message("/interview", update_key="1")
-    assert await conversation.handle(asked)
-    first_asked = (await stored_state(database, user_id)).asked_at
+    an = await interview_asked(database, settings)
     carrying = (
         message("/interview", update_key="1")
         if carrier == "a duplicate"
         else message(POISON, update_key="2")
     )
-    conversation.delivered_first([(turn_key(asked), None)], carrying)
-    await conversation.handle(carrying)
+    an.conversation.delivered_first([(turn_key(an.update), None)], carrying)
+    await an.conversation.handle(carrying)
     # The person's next turn waits for it, and finds it written.
-    replies = await conversation.handle(message("hh-test", update_key="3"))
-    texts = [reply.text for reply in replies if isinstance(reply, Text | Choices)]
-    assert translate("delivery.not_taken") not in texts
-    assert (await stored_state(database, user_id)).seen_turn == first_asked
+    assert not not_taken(await an.conversation.handle(message("hh-test", update_key="3")))
+    assert (await stored_state(database, an.user_id)).seen_turn == an.at
 
 
 @POSTGRESQL_ONLY
 async def test_a_receipt_handed_on_with_someone_elses_turn_is_written_apart(
     database: Database, settings: Settings
 ) -> None:
-    await seed_areas(database.sessions)
-    an = (await collaborator(database, "111")).id
-    await collaborator(database, "222")
-    conversation = Conversation(database.sessions, settings)
-    asked = message("/interview", update_key="1")
-    assert await conversation.handle(asked)
-    first_asked = (await stored_state(database, an)).asked_at
+    an = await interview_asked(database, settings, "222")
     binh = message("/help", user_id="222", update_key="2")
-    written = conversation.delivered_first([(turn_key(asked), None)], binh)
+    written = an.conversation.delivered_first([(turn_key(an.update), None)], binh)
     assert written is not None
     await asyncio.wait_for(written, 10)
-    assert (await stored_state(database, an)).seen_turn == first_asked
-    assert await conversation.handle(binh)
+    assert (await stored_state(database, an.user_id)).seen_turn == an.at
+    assert await an.conversation.handle(binh)
 
 
 @POSTGRESQL_ONLY
