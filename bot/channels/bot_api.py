@@ -358,12 +358,18 @@ async def _deliver(
     """Send the replies; returns those that could not be delivered."""
     incoming = turn.incoming
     # The button's spinner stops when the callback is answered: do it alongside the
-    # replies rather than after them (a Bot API round trip sooner on a real network).
+    # replies rather than after them (a Bot API round trip sooner on a real network). An
+    # answer in the webhook's 200 is given by the call itself, before any reply is sent.
     answering: asyncio.Task[None] | None = None
     if turn.answer_button is not None:
         notices = [reply.text for reply in replies if isinstance(reply, Notice)]
         toast = notices[-1][:MAX_TOAST_LENGTH] if notices else None
-        answering = asyncio.create_task(_quietly(turn.answer_button, toast))
+        try:
+            answered = turn.answer_button(toast)
+        except Exception as error:
+            log.warning("could not answer a callback query: %s", type(error).__name__)
+        else:
+            answering = asyncio.create_task(_quietly(answered))
 
     async def send(reply: Outgoing) -> None:
         counted = replying is not None and isinstance(reply, Text | Choices | Document)
@@ -377,11 +383,9 @@ async def _deliver(
             await answering
 
 
-async def _quietly(
-    answer_button: Callable[[str | None], Awaitable[object]], toast: str | None
-) -> None:
+async def _quietly(answered: Awaitable[object]) -> None:
     try:
-        await answer_button(toast)
+        await answered
     except Exception as error:
         log.warning("could not answer a callback query: %s", type(error).__name__)
 

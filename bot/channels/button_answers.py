@@ -72,14 +72,20 @@ class ButtonAnswers:
         self, update_id: int, call: Callable[[str | None], Awaitable[object]]
     ) -> Callable[[str | None], Awaitable[object]]:
         """How the turn answers the press of ``update_id``: in the webhook's answer if its
-        request still waits, else by ``call`` (the library's answerCallbackQuery)."""
+        request still waits, else by ``call`` (the library's answerCallbackQuery).
 
-        async def answer(toast: str | None) -> object:
+        The webhook's answer is given when ``answer`` is called, not when what it returns is
+        awaited: a turn gives it before its replies start on their way, and Telegram's next
+        update of the chat, which waits for this 200, is not held behind them."""
+
+        def answer(toast: str | None) -> Awaitable[object]:
             future = self._waiting.get(update_id)
             if future is not None and not future.done():
                 future.set_result(Answered(toast))
-                return True
-            return await call(toast)
+                given: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+                given.set_result(True)
+                return given
+            return call(toast)
 
         return answer
 
