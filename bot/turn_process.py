@@ -399,7 +399,8 @@ async def answer_calls(
         # where the call is that turn.
         written = None
         if delivered:
-            turn = call[2][0] if call[1] == "handle" and call[2] else None
+            _, method, args, *_ = call
+            turn = args[0] if method == "handle" and args else None
             written = conversation.delivered_first(delivered, turn)
         if written is not None:
             # Written before the end too (the writer stops once its jobs in hand are done).

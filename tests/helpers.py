@@ -66,10 +66,13 @@ async def add_person(
 
 async def add_terminal_users(
     sessions: async_sessionmaker[AsyncSession], users: Mapping[str, tuple[Role, str]]
-) -> None:
-    """Registered users of the terminal channel, {user id: (role, area code)}, named by id."""
-    for user_id, (role, area) in users.items():
-        await add_person(sessions, "terminal", user_id, user_id, role, area)
+) -> dict[str, int]:
+    """Registered users of the terminal channel, {user id: (role, area code)}, named by id;
+    their ids in the database, by user id."""
+    return {
+        user_id: (await add_person(sessions, "terminal", user_id, user_id, role, area)).id
+        for user_id, (role, area) in users.items()
+    }
 
 
 async def assign(

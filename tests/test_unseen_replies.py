@@ -172,10 +172,7 @@ async def test_a_late_receipt_of_an_older_message_does_not_hide_a_newer_one(
         async with UnitOfWork(database.sessions) as uow:
             await uow.dialogs.seen(receipts, SENT_OUT)
             await uow.commit()
-        async with database.sessions() as session:
-            row = await session.get(DialogState, user_id)
-            assert row is not None
-            return row
+        return await stored_state(database, user_id)
 
     # Message 12 (the second turn's) was confirmed first, then 11 (the first's), late.
     row = await receive(Receipt(user_id, second, 12))
@@ -230,13 +227,6 @@ def statements(database: Database) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", note)
 
 
-async def collaborator(database: Database, user_id: str) -> Any:
-    """A collaborator of the terminal channel, as add_terminal_users registers one."""
-    return await add_person(
-        database.sessions, "terminal", user_id, user_id, Role.COLLABORATOR, "87-MH-A1"
-    )
-
-
 async def stored_state(database: Database, user_id: int) -> DialogState:
     async with database.sessions() as session:
         row = await session.get(DialogState, user_id)
@@ -257,9 +247,8 @@ class Asked:
 async def interview_asked(database: Database, settings: Settings, *others: str) -> Asked:
     """An (terminal user 111) asked the interview's first question; ``others`` registered."""
     await seed_areas(database.sessions)
-    user_id = (await collaborator(database, "111")).id
-    for other in others:
-        await collaborator(database, other)
+    people = {person: (Role.COLLABORATOR, "87-MH-A1") for person in ("111", *others)}
+    user_id = (await add_terminal_users(database.sessions, people))["111"]
     conversation = Conversation(database.sessions, settings)
     update = message("/interview", update_key="1")
     assert await conversation.handle(update)

@@ -291,6 +291,7 @@ class DurableQueue(asyncio.Queue[object]):
         self,
         store: Callable[[list[dict[str, Any]]], Awaitable[None]],
         answers: ButtonAnswers | None = None,
+        received: dict[int, dict[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -304,8 +305,9 @@ class DurableQueue(asyncio.Queue[object]):
         # the database is open (see storing).
         self.writes_in_order = False
         # Updates put on the queue not stored, for their turns to store (a button press a
-        # webhook received on a shared database: bot.channels.webhook), by update_id.
-        self.received: dict[int, dict[str, Any]] = {}
+        # webhook received on a shared database: bot.channels.webhook), by update_id; the
+        # channel's own (TelegramChannel.received), which reads them.
+        self.received: dict[int, dict[str, Any]] = {} if received is None else received
 
     async def keep(self, updates: list[dict[str, Any]]) -> None:
         """Store updates as received (a committed transaction); ``put`` takes them as stored."""
@@ -600,8 +602,7 @@ def build_application(
         if runtime is None and channel.runtime is not None:
             await channel.runtime.close()
 
-    queue = DurableQueue(channel.keep, answers)
-    channel.received = queue.received
+    queue = DurableQueue(channel.keep, answers, channel.received)
     builder = (
         ApplicationBuilder()
         .token(token)
