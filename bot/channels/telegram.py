@@ -305,7 +305,7 @@ class DurableQueue(asyncio.Queue[object]):
         # the database is open (see storing).
         self.writes_in_order = False
         # Updates put on the queue not stored, for their turns to store (a button press a
-        # webhook received on a shared database: bot.channels.webhook), by update_id; the
+        # webhook received: bot.channels.webhook), by update_id; the
         # channel's own (TelegramChannel.received), which reads them.
         self.received: dict[int, dict[str, Any]] = {} if received is None else received
 

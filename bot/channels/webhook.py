@@ -15,11 +15,13 @@ A request is answered:
   update python-telegram-bot cannot read is stored, logged by its id and the error's type
   alone, and answered 200 all the same, or Telegram would send it forever. The 200 of a
   button press waits, a second at most, for its turn's answer to the press, and carries it
-  (``bot.channels.button_answers``). On SQLite the update goes to its turn while it is being
-  stored (the one writer applies the store first, often in the same COMMIT); on a database
-  several workers share, once it is stored, but for a button press: its 200 waits for its
-  turn anyway, so the turn stores it, in its own transaction (``Incoming.payload``), and
-  where the turn does not answer in time, the press is stored here before the 200.
+  (``bot.channels.button_answers``). A button press goes to its turn unstored: its 200 waits
+  for the turn anyway, so the turn stores it, in its own transaction (``Incoming.payload``),
+  which spares a write of its own (on SQLite, a crossing to the turn process and back);
+  where the turn does not answer in time, the press is stored here before the 200. Any
+  other update goes to its turn, on SQLite, while it is being stored (the one writer
+  applies the store first, often in the same COMMIT); on a database several workers share,
+  once it is stored.
 
 Several workers may serve one URL behind a reverse proxy, sharing one PostgreSQL database:
 each sets the webhook at start (the same URL each time) and none deletes it at stop, which
@@ -82,7 +84,7 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
             return Response(status_code=400)
         update_id = raw["update_id"]
         early = queue.writes_in_order
-        if not early and queue.answers is not None and "callback_query" in raw:
+        if queue.answers is not None and "callback_query" in raw:
             return await _press(queue, bot, raw)
         storing = queue.storing([raw])
         # Handed over once stored, or (where the database applies writes in the order
@@ -98,10 +100,10 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
 
 
 async def _press(queue: DurableQueue, bot: Bot | None, raw: dict[str, Any]) -> Response:
-    """A button press on a database several workers share: handed over unstored, its turn
-    stores it in its own transaction (``Incoming.payload``), sparing a round trip to the
-    database and a wait before the turn; its 200 waits for the turn anyway. A press its
-    turn did not answer in time, or could not store, is stored here before the 200."""
+    """A button press: handed over unstored, its turn stores it in its own transaction
+    (``Incoming.payload``), sparing a write and a wait before the turn; its 200 waits for
+    the turn anyway. A press its turn did not answer in time, or could not store, is stored
+    here before the 200."""
     update_id = raw["update_id"]
     queue.received[update_id] = raw
     try:

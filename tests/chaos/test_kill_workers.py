@@ -5,9 +5,10 @@ Telegram posts each update to the balancer (as to nginx in front of the workers)
 hands it to either worker; one person's updates may reach both. A worker is killed (SIGKILL)
 at random moments, updates it stored and never applied included, and started again while the
 other goes on serving. Every update must be applied once, in each person's order, and every
-answer must land on the question that was on their screen. SQLite's worker hands an update
-to its turn while it is being stored (bot.channels.webhook): killed anywhere in between,
-nothing may be lost or doubled either.
+answer must land on the question that was on their screen. A button press goes to its turn
+unstored, for the turn to store it, and SQLite's worker hands any other update to its turn
+while it is being stored (bot.channels.webhook): killed anywhere in between, nothing may be
+lost or doubled either.
 """
 
 from __future__ import annotations
