@@ -1,4 +1,4 @@
-"""A chat turn's prepared statements run straight on SQLite's DB-API connection.
+"""A chat turn's prepared statements run straight on the DB-API cursor (pysqlite's, asyncpg's).
 
 Every chat turn runs the same few Core statements (the ledger's claim, the turn's read,
 the answer, the interview, the dialog state), each built once. Through
@@ -8,9 +8,12 @@ thread's, on a turn whose statements SQLite itself answers in microseconds.
 
 A :class:`Prepared` statement is compiled once for a set of parameter names, with SQLAlchemy's
 own bind and result processors of its types (the same text, the same stored formats), and
-then run by the ``sqlite3`` cursor of the connection the transaction is on. Statements this
-cannot run exactly as SQLAlchemy would (Python-side column defaults, expanding IN, RETURNING)
-are run by ``Connection.execute`` as before: :func:`execute` decides once per statement.
+then run by the DB-API cursor of the connection the transaction is on: ``sqlite3``'s on
+SQLite's writer thread; on PostgreSQL, SQLAlchemy's public DB-API adaptation of asyncpg,
+whose statements wait for the server in the turn's greenlet as SQLAlchemy's own do.
+Statements this cannot run exactly as SQLAlchemy would (Python-side column defaults,
+expanding IN, RETURNING) are run by ``Connection.execute`` as before: :func:`execute`
+decides once per statement.
 """
 
 from __future__ import annotations
@@ -107,10 +110,16 @@ class Prepared:
                     values[index] = process(values[index])
                 converted.append(tuple(values))
             rows = converted
+        elif rows and type(rows[0]) is not tuple:
+            # asyncpg's records: plain tuples, as pysqlite gives and SQLAlchemy's rows compare.
+            rows = [tuple(row) for row in rows]
         return Rows(rows, -1)
 
 
-_prepared: dict[tuple[Any, frozenset[str]], Prepared | None] = {}
+# The drivers whose DB-API cursor a turn's thread may use: pysqlite (SQLite's writer
+# thread) and asyncpg (SQLAlchemy's adaptation, in the turn's greenlet on the event loop).
+DRIVERS = frozenset({"pysqlite", "asyncpg"})
+_prepared: dict[tuple[Any, frozenset[str], str], Prepared | None] = {}
 _preparing = threading.Lock()
 # The statements a turn runs are built once (functools.cache) and number a few dozen with
 # their sets of parameters; past this many, a statement built at each call would only grow
@@ -180,18 +189,24 @@ def execute(connection: Connection, statement: Any, parameters: Any = None) -> A
     DB-API cursor; else by ``connection.execute``."""
     dispatch = connection.dispatch
     if (
-        connection.dialect.driver != "pysqlite"
+        connection.dialect.driver not in DRIVERS
         or dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
+        or not connection.in_transaction()
     ):
-        # aiosqlite's and asyncpg's connections are not called from this thread; and whoever
-        # listens to the statements run (a test counting them, --profile) sees every one.
+        # aiosqlite's connection is not called from this thread; whoever listens to the
+        # statements run (a test counting them, --profile) sees every one; and a connection
+        # that has not begun its transaction begins it, as only SQLAlchemy's execution does
+        # (a statement run on the cursor would be in the driver's transaction, which
+        # SQLAlchemy's commit does not know of).
         return connection.execute(statement, parameters)
     given = parameters if parameters is not None else {}
     first = given if isinstance(given, Mapping) else (given[0] if given else None)
     if first is None:
         return connection.execute(statement, parameters)
-    key = (statement, frozenset(first))
+    # The driver too: a process may have a SQLite and a PostgreSQL engine (the statement is
+    # compiled for each); engines of one driver are alike here (rasoat's settings).
+    key = (statement, frozenset(first), connection.dialect.driver)
     try:
         prepared = _prepared[key]
     except KeyError:
@@ -202,10 +217,20 @@ def execute(connection: Connection, statement: Any, parameters: Any = None) -> A
     if prepared is None:
         return connection.execute(statement, parameters)
     dbapi = connection.dialect.loaded_dbapi
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    # pysqlite's own cursor; asyncpg's, SQLAlchemy's DB-API adaptation of it (which begins
+    # the transaction at the first statement, and waits for the server in the turn's
+    # greenlet, as SQLAlchemy's own statements do).
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
     try:
         return prepared.run(cursor, given)
     except dbapi.Error as error:
+        if connection.dialect.is_disconnect(error, dbapi_connection, cursor):
+            # The connection is gone: SQLAlchemy's own handling of that (this connection
+            # invalidated, and the pool's others with it, as the server restarted), by a
+            # statement on it that fails the same way and raises what it raises.
+            connection.exec_driver_sql("SELECT 1")
         # As SQLAlchemy raises it (IntegrityError, OperationalError…), without the values:
         # they may be personal, and errors are logged.
         raise DBAPIError.instance(

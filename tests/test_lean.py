@@ -250,3 +250,15 @@ def test_a_row_of_many_missing_a_value_is_refused_as_sqlalchemy_refuses_it(
     ]
     with pytest.raises(InvalidRequestError, match="A value is required for bind parameter 'key_'"):
         lean.execute(connection, STATE_UPDATE, rows)
+
+
+def test_a_connection_not_in_a_transaction_is_left_to_sqlalchemy() -> None:
+    # SQLAlchemy begins the transaction its commit ends; the cursor would not tell it.
+    engine = create_engine("sqlite://", poolclass=StaticPool)
+    Base.metadata.create_all(engine)
+    with engine.connect() as connection:
+        result = lean.execute(connection, USER_INSERT, person(1))
+        connection.commit()
+        assert isinstance(result, CursorResult)
+        assert connection.execute(select(USERS.c.id)).scalars().all() == [1]
+    engine.dispose()
