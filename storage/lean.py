@@ -119,6 +119,12 @@ class Prepared:
 # The drivers whose DB-API cursor a turn's thread may use: pysqlite (SQLite's writer
 # thread) and asyncpg (SQLAlchemy's adaptation, in the turn's greenlet on the event loop).
 DRIVERS = frozenset({"pysqlite", "asyncpg"})
+# The drivers whose cursor is no longer used in this process: asyncpg's after a statement
+# it had prepared went stale (another process changed the schema: InvalidCachedStatement,
+# InternalServerError "cache lookup failed"). SQLAlchemy's execution recovers from that by
+# preparing statements anew, as its asyncpg dialect documents; the cursor alone would not.
+STALE = ("InvalidCachedStatementError", "InternalServerError")
+given_up: set[str] = set()
 _prepared: dict[tuple[Any, frozenset[str], str], Prepared | None] = {}
 _preparing = threading.Lock()
 # The statements a turn runs are built once (functools.cache) and number a few dozen with
@@ -190,6 +196,7 @@ def execute(connection: Connection, statement: Any, parameters: Any = None) -> A
     dispatch = connection.dispatch
     if (
         connection.dialect.driver not in DRIVERS
+        or connection.dialect.driver in given_up
         or dispatch.before_cursor_execute
         or dispatch.after_cursor_execute
         or not connection.in_transaction()
@@ -231,6 +238,8 @@ def execute(connection: Connection, statement: Any, parameters: Any = None) -> A
             # invalidated, and the pool's others with it, as the server restarted), by a
             # statement on it that fails the same way and raises what it raises.
             connection.exec_driver_sql("SELECT 1")
+        if type(error).__name__ in STALE:
+            given_up.add(connection.dialect.driver)
         # As SQLAlchemy raises it (IntegrityError, OperationalError…), without the values:
         # they may be personal, and errors are logged.
         raise DBAPIError.instance(

@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage import lean
+from storage.db import create_engine
 from tests.conftest import POSTGRES_URL, POSTGRESQL_ONLY, Database
 from tests.test_lean import (
     LATER,
@@ -167,3 +169,50 @@ async def test_a_connection_the_server_dropped_is_said_lost_and_the_pool_renewed
     async with engine.begin() as connection:
         read = await connection.run_sync(lambda c: lean.execute(c, STATE_READ, {"user": 1}))
     assert isinstance(read, lean.Rows) and read.all() == []
+
+
+@POSTGRESQL_ONLY
+async def test_a_statement_gone_stale_leaves_the_rest_to_sqlalchemy(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process changed a table a prepared statement reads (an upgrade's migration,
+    say): asyncpg refuses the statement it has cached. SQLAlchemy's execution recovers from
+    that, as its asyncpg dialect documents; the cursor would fail every time, so this
+    process leaves the rest to SQLAlchemy."""
+    monkeypatch.setattr(lean, "given_up", set())
+    # One connection: the one that prepared the statement is the one lent again.
+    engine = create_engine(POSTGRES_URL, schema=database.schema, pool_size=1)
+    try:
+
+        def read(connection: Connection) -> Any:
+            return lean.execute(connection, STATE_READ, {"user": 1})
+
+        async with engine.begin() as connection:
+            assert isinstance(await connection.run_sync(read), lean.Rows)
+        admin = create_async_engine(POSTGRES_URL)
+        try:
+            async with admin.begin() as connection:
+                table = f"{database.schema}.dialog_states"
+                await connection.execute(text(f"ALTER TABLE {table} ALTER COLUMN dialog TYPE text"))
+        finally:
+            await admin.dispose()
+
+        async with engine.connect() as connection:
+            await connection.begin()
+            with pytest.raises(DBAPIError) as stale:
+                await connection.run_sync(read)
+        assert "InvalidCachedStatementError" in str(stale.value)
+        assert lean.given_up == {"asyncpg"}
+
+        # SQLAlchemy's execution from now on: it fails once on the statement asyncpg still
+        # holds (SQLAlchemy was not told by the cursor's failure), then prepares it anew.
+        outcomes: list[Any] = []
+        for _ in range(2):
+            async with engine.begin() as connection:
+                try:
+                    outcomes.append(await connection.run_sync(lambda c: read(c).all()))
+                except DBAPIError as error:
+                    outcomes.append(type(error.orig).__name__)
+        assert outcomes == ["InvalidCachedStatementError", []]
+    finally:
+        await engine.dispose()
