@@ -20,8 +20,9 @@ thread, as any other process does.
 A receipt (every reply of a turn sent) needs no answer: it rides on the next call to the
 child, which writes it before that call, so a person's next turn finds it written (on
 PostgreSQL, where that call is the person's next turn, in its transaction:
-``Conversation.delivered_first``); one no call takes in RECEIPT_WAIT goes alone. An answer
-costs two crossings (its update stored, its turn), not three.
+``Conversation.delivered_first``); one no call takes in RECEIPT_WAIT goes alone. A typed
+answer costs two crossings (its update stored, its turn), not three; a pressed one, one (its
+turn, which stores the press: ``bot.channels.webhook``).
 
 The wire is a socket pair: frames of a 4-byte length and a pickle. Both ends are rasoat's
 own processes, started from the same code: pickle is safe between them, and nowhere else.
