@@ -11,11 +11,13 @@ with ``TELEGRAM_API_URL`` in the environment (the fake Bot API server):
   answer, with no database and no questionnaire: no bot answering buttons can be faster.
 
 - ``durable``: the button bot keeping rasoat's promise, "durable before polite", in the
-  fewest writes it allows: each update committed before its 200, and the answer it carries
-  committed before the reply (``--db URL``: SQLite, one writer thread owning a ``sqlite3``
-  connection, WAL and ``synchronous=FULL``, writes arriving together sharing one COMMIT;
-  or PostgreSQL through asyncpg, one round trip per write). No ORM, no questionnaire, no
-  dialog: the ceiling of any bot that stores what it is told before saying so.
+  fewest writes it allows: one write an update, committed before its 200 and so before the
+  reply. A press's write holds the update and the answer it carries, as a rasoat turn
+  stores a press with its answer (``--db URL``: SQLite, one writer thread owning a
+  ``sqlite3`` connection, WAL and ``synchronous=FULL``, writes arriving together sharing one
+  COMMIT; or PostgreSQL through asyncpg, one statement and so one round trip a write). No
+  ORM, no questionnaire, no dialog: the ceiling of any bot that stores what it is told
+  before saying so.
 
 All are python-telegram-bot's "custom webhook server" pattern (an Application without an
 updater, each update POSTed put on its ``update_queue``) on uvicorn and Starlette, the
@@ -55,7 +57,7 @@ from telegram.ext import (
     filters,
 )
 
-from bench.harness import BUTTON_DATA, MAX_CONNECTIONS
+from bench.harness import BUTTON_DATA, MAX_CONNECTIONS, Json
 from bot.channels.aiohttp_request import AiohttpRequest
 from bot.channels.telegram import ALLOWED_UPDATES
 from tests.fakes.telegram import TOKEN
@@ -85,8 +87,13 @@ async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await question(update.effective_chat.id, context)
 
 
+Row = tuple[str, str, str]
+"""A row to store: its table, its key and its body."""
+
+
 class Store(Protocol):
-    async def write(self, table: str, key: str, body: str) -> None: ...
+    async def write(self, rows: Sequence[Row]) -> None:
+        """Commit ``rows`` together: all of them or none."""
 
     async def close(self) -> None: ...
 
@@ -102,7 +109,7 @@ class SQLiteStore:
 
     def __init__(self, path: str) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writer")
-        self._waiting: list[tuple[str, str, str, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Sequence[Row], asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._db = self._thread.submit(self._open, path).result()
 
@@ -115,15 +122,19 @@ class SQLiteStore:
         db.execute(ANSWERS)
         return db
 
-    def _apply(self, batch: list[tuple[str, str, str]]) -> None:
+    def _apply(self, batch: list[Row]) -> None:
         self._db.execute("BEGIN IMMEDIATE")
-        for table, key, body in batch:
-            self._db.execute(f"INSERT INTO {table} (key, body) VALUES (?, ?)", (key, body))
+        try:
+            for table, key, body in batch:
+                self._db.execute(f"INSERT INTO {table} (key, body) VALUES (?, ?)", (key, body))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         self._db.execute("COMMIT")
 
-    async def write(self, table: str, key: str, body: str) -> None:
+    async def write(self, rows: Sequence[Row]) -> None:
         done = asyncio.get_running_loop().create_future()
-        self._waiting.append((table, key, body, done))
+        self._waiting.append((rows, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
         await done
@@ -132,14 +143,14 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         while self._waiting:
             batch, self._waiting = self._waiting, []
-            rows = [(table, key, body) for table, key, body, _ in batch]
+            rows = [row for written, _ in batch for row in written]
             try:
                 await loop.run_in_executor(self._thread, self._apply, rows)
             except Exception as error:
-                for *_, done in batch:
+                for _, done in batch:
                     done.set_exception(error)
             else:
-                for *_, done in batch:
+                for _, done in batch:
                     done.set_result(None)
 
     async def close(self) -> None:
@@ -159,8 +170,14 @@ class PostgresStore:
             await connection.execute(ANSWERS)
         return cls(pool)
 
-    async def write(self, table: str, key: str, body: str) -> None:
-        await self._pool.execute(f"INSERT INTO {table} (key, body) VALUES ($1, $2)", key, body)
+    async def write(self, rows: Sequence[Row]) -> None:
+        # One statement: one round trip, and its rows committed together.
+        inserts = ", ".join(
+            f"w{n} AS (INSERT INTO {table} (key, body) VALUES (${2 * n + 1}, ${2 * n + 2}))"
+            for n, (table, _, _) in enumerate(rows)
+        )
+        values = [value for _, key, body in rows for value in (key, body)]
+        await self._pool.execute(f"WITH {inserts} SELECT 1", *values)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -172,17 +189,16 @@ async def open_store(url: str) -> Store:
     return await PostgresStore.open(url.replace("postgresql+asyncpg://", "postgresql://"))
 
 
-def durable_tap(store: Store) -> Any:
-    async def on_durable_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.callback_query is not None
-        query = update.callback_query
-        await store.write("answers", str(update.update_id), query.data or "")
-        await on_tap(update, context)
+def rows_of(body: Json) -> list[Row]:
+    """What the durable bot stores of an update: the update, and the answer a press carries."""
+    key = str(body["update_id"])
+    rows = [("updates", key, json.dumps(body))]
+    if "callback_query" in body:
+        rows.append(("answers", key, body["callback_query"].get("data", "")))
+    return rows
 
-    return on_durable_tap
 
-
-def application(kind: str, api: str, store: Store | None = None) -> Application:
+def application(kind: str, api: str) -> Application:
     built = (
         ApplicationBuilder()
         .token(TOKEN)
@@ -197,9 +213,6 @@ def application(kind: str, api: str, store: Store | None = None) -> Application:
     )
     if kind == "echo":
         built.add_handler(MessageHandler(filters.TEXT, echo))
-    elif store is not None:
-        built.add_handler(CallbackQueryHandler(durable_tap(store)))
-        built.add_handler(MessageHandler(filters.TEXT, on_text))
     else:
         built.add_handler(CallbackQueryHandler(on_tap))
         built.add_handler(MessageHandler(filters.TEXT, on_text))
@@ -213,7 +226,7 @@ def web(app: Application, path: str, secret: str, store: Store | None = None) ->
             return PlainTextResponse("forbidden", status_code=403)
         body = await request.json()
         if store is not None:
-            await store.write("updates", str(body["update_id"]), json.dumps(body))
+            await store.write(rows_of(body))
         await app.update_queue.put(Update.de_json(body, app.bot))
         return Response()
 
@@ -235,7 +248,7 @@ async def serve(kind: str, port: int, path: str, secret: str, url: str, db: str)
 async def _serve(
     kind: str, port: int, path: str, secret: str, url: str, store: Store | None
 ) -> None:
-    app = application(kind, os.environ["TELEGRAM_API_URL"], store)
+    app = application(kind, os.environ["TELEGRAM_API_URL"])
     server = uvicorn.Server(
         uvicorn.Config(
             web(app, path, secret, store),

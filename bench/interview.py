@@ -597,12 +597,12 @@ def report(results: Sequence[Result], options: Options) -> str:
         "the bot's every update (households opened, toggles); echo msg/s is for reference;",
         f"direct = {options.direct_answers} answers handed to Conversation.handle by "
         f"{options.direct_chats} chats at once, no Telegram, each committed;",
-        "durable = the button bot committing each update before its 200 and each answer",
-        "before its reply, nothing else (bench/bots.py); floor = durable/s / button/s, the",
-        "best ratio any bot that stores before it answers reaches on this machine; ceiling =",
-        "floor x the durable bot's Bot API calls per answer / the interview's: the best ratio",
-        "on this interview of a bot whose turn costs nothing beyond storing (an estimate: the",
-        "bots' event loops cost about the same per call).",
+        "durable = the button bot committing each update, with the answer a press carries,",
+        "before its 200 and so before its reply, nothing else (bench/bots.py); floor =",
+        "durable/s / button/s, the best ratio any bot that stores before it answers reaches",
+        "on this machine; ceiling = floor x the durable bot's Bot API calls per answer / the",
+        "interview's: the best ratio on this interview of a bot whose turn costs nothing",
+        "beyond storing (an estimate: the bots' event loops cost about the same per call).",
         "",
         f"latency: {options.collaborators} collaborators, one action every "
         f"{options.think / 2:g} s on average (pause 0-{options.think:g} s), "
