@@ -1042,6 +1042,11 @@ def child_env(url: str, api: str) -> dict[str, str]:
     return env
 
 
+LINE_LIMIT = 1 << 24
+"""The longest line read from the load process, whose RESULT is one line of JSON of any
+length: asyncio's default is 64 KiB."""
+
+
 async def next_line(output: Output, prefix: str, processes: Sequence[Any], timeout: float) -> str:  # noqa: ASYNC109
     """The load process's next line starting with ``prefix``; fails if a child exits first."""
     async with asyncio.timeout(timeout):
@@ -1052,6 +1057,11 @@ async def next_line(output: Output, prefix: str, processes: Sequence[Any], timeo
                 gone = [p.returncode for p in processes if p.returncode is not None]
                 if gone:
                     raise BenchError(f"a process exited early (code {gone[0]})") from None
+                if output.task is not None and output.task.done():
+                    # Its reader failed (a line longer than the stream's limit) or met the
+                    # end: no line will come, so say so rather than wait out the timeout.
+                    error = output.task.exception()
+                    raise BenchError(f"{output.name}: output unreadable: {error!r}") from None
                 continue
             if line.startswith(prefix):
                 return line[len(prefix) :].strip()
@@ -1077,6 +1087,7 @@ async def start_load_process(config: Json, url: str) -> tuple[Any, Output]:
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
+        limit=LINE_LIMIT,
     )  # fmt: skip
     assert load.stdin is not None
     load.stdin.write(json.dumps(config).encode() + b"\n")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import math
+from types import SimpleNamespace
 
 import pytest
 
-from bench import floor, interview, load
+from bench import floor, harness, interview, load
 from tests.conftest import POSTGRESQL_ONLY
 
 
@@ -112,3 +114,15 @@ def test_floor_benchmark_completes(capsys: pytest.CaptureFixture[str]) -> None:
     printed = capsys.readouterr().out
     for what in ("sqlite3", "SQLAlchemy Core", "Questionnaire turn from JSON", "ceiling"):
         assert what in printed
+
+
+async def test_a_line_too_long_to_read_fails_the_run_at_once() -> None:
+    """The reader of a child's output stops at a line over its limit: waiting for the next
+    line is then told so, not left to wait out its timeout (once, ten minutes)."""
+    stream = asyncio.StreamReader(limit=16)
+    stream.feed_data(b"RESULT " + b"x" * 64 + b"\n")
+    output = harness.Output(stream, "load")
+    running = SimpleNamespace(returncode=None)
+    # Without the check, the wait ends in TimeoutError instead.
+    with pytest.raises(harness.BenchError, match="load: output unreadable"):
+        await harness.next_line(output, "RESULT", [running], timeout=5)
