@@ -1061,7 +1061,8 @@ async def next_line(output: Output, prefix: str, processes: Sequence[Any], timeo
                     # Its reader failed (a line longer than the stream's limit) or met the
                     # end: no line will come, so say so rather than wait out the timeout.
                     error = output.task.exception()
-                    raise BenchError(f"{output.name}: output unreadable: {error!r}") from None
+                    why = "its output ended" if error is None else f"output unreadable: {error!r}"
+                    raise BenchError(f"{output.name}: {why}") from None
                 continue
             if line.startswith(prefix):
                 return line[len(prefix) :].strip()

@@ -126,3 +126,13 @@ async def test_a_line_too_long_to_read_fails_the_run_at_once() -> None:
     # Without the check, the wait ends in TimeoutError instead.
     with pytest.raises(harness.BenchError, match="load: output unreadable"):
         await harness.next_line(output, "RESULT", [running], timeout=5)
+
+
+async def test_an_output_that_ends_before_its_line_fails_the_run_at_once() -> None:
+    stream = asyncio.StreamReader()
+    stream.feed_data(b"READY {}\n")
+    stream.feed_eof()
+    output = harness.Output(stream, "load")
+    running = SimpleNamespace(returncode=None)
+    with pytest.raises(harness.BenchError, match="load: its output ended"):
+        await harness.next_line(output, "RESULT", [running], timeout=5)
