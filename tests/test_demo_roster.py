@@ -1,5 +1,6 @@
 """The bundled demo commune reads like a real one: a commune officer trying rasoat should
-not meet a husband thirty years younger than his wife, or a parent younger than the head."""
+not meet a husband thirty years younger than his wife, or a father five years older than
+his daughter."""
 
 from __future__ import annotations
 
