@@ -82,10 +82,10 @@ def webhook_app(queue: DurableQueue, bot: Bot | None, *, path: str, secret: str)
         except _NotAnUpdate as refused:
             log.warning("webhook: a request that is not an update was refused (%s)", refused)
             return Response(status_code=400)
-        update_id = raw["update_id"]
-        early = queue.writes_in_order
         if queue.answers is not None and "callback_query" in raw:
             return await _press(queue, bot, raw)
+        update_id = raw["update_id"]
+        early = queue.writes_in_order
         storing = queue.storing([raw])
         # Handed over once stored, or (where the database applies writes in the order
         # asked) at once: answered, either way, only once stored.
